@@ -1,0 +1,151 @@
+/**
+ * Endowments: what a package's compartment global holds, made from its `globals` policy
+ * and the host's real globals (captured before scuttling).
+ *
+ * - `"x": true` (or `"read"`): the host value; assigning to it changes only the
+ *   package's own global, never the host's or another package's.
+ * - `"x": "write"`: an accessor to the host's property, so every package granted it
+ *   (and the app) sees the same value.
+ * - `"x": "redefine"`: like read, and the package may also `Object.defineProperty` it.
+ * - `"a.b": ...`: `a` is a new object holding only the granted paths; leaves are live
+ *   (read through to the host's current value), methods are called with the real
+ *   parent as `this`.
+ * Everything else does not exist in the compartment.
+ */
+import type { GlobalPolicyValue as GlobalValue } from './policy/types.js';
+
+export type HostGlobals = Record<PropertyKey, unknown>;
+
+/** ECMAScript globals that SES leaves out of compartments or tames, given from the host as LavaMoat does. */
+export const UNIVERSAL_GLOBALS = ['Date', 'Math', 'Intl'] as const;
+
+type Access = 'read' | 'write' | 'redefine';
+
+function accessOf(value: GlobalValue): Access | undefined {
+  if (value === true || value === 'read') return 'read';
+  if (value === 'write') return 'write';
+  if (value === 'redefine') return 'redefine';
+  return undefined;
+}
+
+interface Node {
+  access?: Access;
+  children: Map<string, Node>;
+}
+
+function buildTree(globals: Record<string, GlobalValue>): Node {
+  const root: Node = { children: new Map() };
+  for (const [key, value] of Object.entries(globals)) {
+    const access = accessOf(value);
+    if (!access) continue;
+    let node = root;
+    for (const part of key.split('.')) {
+      let child = node.children.get(part);
+      if (!child) {
+        child = { children: new Map() };
+        node.children.set(part, child);
+      }
+      node = child;
+    }
+    // A broader grant on a parent covers every path below it.
+    node.access = node.access === 'write' || access === 'write' ? 'write' : access;
+  }
+  return root;
+}
+
+const readPath = (host: object, path: readonly string[]): unknown => {
+  let value: unknown = host;
+  for (const part of path) {
+    if (value === null || value === undefined) return undefined;
+    value = (value as Record<string, unknown>)[part];
+  }
+  return value;
+};
+
+/**
+ * A function reached through a narrowed object is called on the real parent: code
+ * writes `process.on(...)`, and `this` would otherwise be the narrowed view.
+ */
+function makeMethodWrapper(view: object, realParent: () => unknown) {
+  let lastTarget: Function | undefined;
+  let lastWrapper: Function | undefined;
+  return (value: unknown): unknown => {
+    if (typeof value !== 'function') return value;
+    if (value === lastTarget) return lastWrapper;
+    lastTarget = value;
+    lastWrapper = new Proxy(value, {
+      apply(target, thisArg, args) {
+        return Reflect.apply(target, thisArg === view ? realParent() : thisArg, args);
+      },
+      // The host function is shared with the app: a package may not modify it.
+      set: () => false,
+      defineProperty: () => false,
+      deleteProperty: () => false,
+      setPrototypeOf: () => false,
+    });
+    return lastWrapper;
+  };
+}
+
+function defineNarrowed(view: object, node: Node, host: object, path: string[]): void {
+  for (const [name, child] of node.children) {
+    const childPath = [...path, name];
+    if (child.access) {
+      const wrap = makeMethodWrapper(view, () => readPath(host, path));
+      const descriptor: PropertyDescriptor = {
+        get: () => wrap(readPath(host, childPath)),
+        enumerable: true,
+        configurable: child.access === 'redefine',
+      };
+      if (child.access === 'write') {
+        descriptor.set = (value: unknown) => {
+          const parent = readPath(host, path) as Record<string, unknown> | undefined;
+          if (parent !== null && parent !== undefined) parent[name] = value;
+        };
+      }
+      Object.defineProperty(view, name, descriptor);
+    } else {
+      const inner = {};
+      defineNarrowed(inner, child, host, childPath);
+      Object.defineProperty(view, name, { value: inner, writable: true, enumerable: true, configurable: false });
+    }
+  }
+}
+
+/** Property descriptors for a compartment's global object. */
+export function makeEndowments(
+  globals: Record<string, GlobalValue> | undefined,
+  host: HostGlobals,
+): PropertyDescriptorMap {
+  const descriptors: PropertyDescriptorMap = {};
+  for (const name of UNIVERSAL_GLOBALS) {
+    descriptors[name] = { value: host[name], writable: true, enumerable: false, configurable: true };
+  }
+  const tree = buildTree(globals ?? {});
+  for (const [name, node] of tree.children) {
+    if (node.access === 'write') {
+      descriptors[name] = {
+        get: () => host[name],
+        set: (value: unknown) => {
+          host[name] = value;
+        },
+        enumerable: true,
+        configurable: false,
+      };
+    } else if (node.access) {
+      if (!(name in host)) continue;
+      descriptors[name] = {
+        value: host[name],
+        writable: true,
+        enumerable: true,
+        configurable: node.access === 'redefine',
+      };
+    } else {
+      if (host[name] === undefined || host[name] === null) continue;
+      const view = {};
+      defineNarrowed(view, node, host as object, [name]);
+      descriptors[name] = { value: view, writable: true, enumerable: true, configurable: false };
+    }
+  }
+  return descriptors;
+}

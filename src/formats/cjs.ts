@@ -1,0 +1,121 @@
+/**
+ * CommonJS modules inside a compartment, with Node's semantics rather than
+ * compartment-mapper's:
+ * - `require` returns the required module's current `module.exports` (also in a cycle,
+ *   where Node hands out the partly built exports, and after it was replaced);
+ * - named exports for ESM importers are the names cjs-module-lexer finds, read once
+ *   after the module ran, with getters that throw ignored, as Node does (no getter of a
+ *   replaced `module.exports` runs just to build a namespace);
+ * - `require.resolve`, `require.cache`, `module.id/filename/loaded/path`, `__filename`,
+ *   `__dirname`, top-level `this === module.exports`, a hashbang line, a final
+ *   `//# sourceMappingURL` comment without a newline;
+ * - `import()` from CommonJS goes through the same policy as `require`.
+ * Compartments evaluate strict code only, so sloppy-mode-only code fails (documented).
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cjsExportNames } from '../module-names.js';
+import { evadeSesRejections } from '../evasion.js';
+import type { PackageInfo } from '../package-map.js';
+import type { CjsModule, CompartmentLike, ModuleContext } from './context.js';
+
+const hasOwn = (value: unknown, key: string): boolean =>
+  value !== null && value !== undefined && Object.prototype.hasOwnProperty.call(value, key);
+
+/** Source text of the function a CommonJS module is wrapped in. */
+export function wrapCommonJs(source: string, url: string): string {
+  let body = source.charCodeAt(0) === 0xfeff ? source.slice(1) : source;
+  if (body.startsWith('#!')) body = `//${body.slice(2)}`;
+  body = evadeSesRejections(body);
+  // The newline ends a trailing line comment (a source map URL) before the wrapper closes.
+  return `(function (exports, require, module, __filename, __dirname, __import__) {${body}\n})\n//# sourceURL=${url}\n`;
+}
+
+function invalidArg(id: unknown): TypeError {
+  const error = new TypeError(`The "id" argument must be of type string. Received ${typeof id}`);
+  (error as TypeError & { code: string }).code = 'ERR_INVALID_ARG_TYPE';
+  return error;
+}
+
+export interface CjsRecord {
+  imports: string[];
+  exports: string[];
+  execute(env: Record<string, unknown>, compartment: CompartmentLike): void;
+}
+
+export function makeCjsRecord(source: string, url: string, info: PackageInfo, ctx: ModuleContext): CjsRecord {
+  const filename = fileURLToPath(url);
+  const dirname = path.dirname(filename);
+  const names = cjsExportNames(filename, source);
+  names.delete('default');
+  const exportNames = [...names];
+  const wrapped = wrapCommonJs(source, url);
+
+  const execute = (env: Record<string, unknown>, compartment: CompartmentLike): void => {
+    const { cjsRegistry } = ctx;
+    const require = (id: unknown): unknown => {
+      if (typeof id !== 'string') throw invalidArg(id);
+      const target = ctx.link(info, id, filename, 'require');
+      if (target.kind === 'builtin') return compartment.importNow(target.specifier).default;
+      const known = cjsRegistry.get(target.url);
+      if (known) return known.exports;
+      const namespace = compartment.importNow(target.specifier);
+      const loaded = cjsRegistry.get(target.url);
+      if (loaded) return loaded.exports;
+      // require(esm), as Node 20.19+ does it.
+      return hasOwn(namespace, 'module.exports') ? namespace['module.exports'] : namespace;
+    };
+    const resolve = (id: unknown): string => {
+      if (typeof id !== 'string') throw invalidArg(id);
+      const target = ctx.link(info, id, filename, 'require');
+      return target.kind === 'builtin' ? id : target.path;
+    };
+    const requireFn = Object.assign(require, {
+      resolve: Object.assign(resolve, { paths: () => null }),
+      cache: Object.create(null) as Record<string, unknown>,
+      extensions: Object.freeze(Object.create(null)),
+      main: undefined,
+    });
+    const importFn = (id: unknown): Promise<unknown> => {
+      try {
+        const target = ctx.link(info, String(id), filename, 'import');
+        return compartment.import(target.specifier);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    };
+    const module: CjsModule & Record<string, unknown> = {
+      id: filename,
+      filename,
+      path: dirname,
+      exports: {},
+      loaded: false,
+      children: [],
+      paths: [],
+      require: requireFn,
+    };
+    cjsRegistry.set(url, module);
+    try {
+      const fn = compartment.evaluate(wrapped) as Function;
+      fn.call(module.exports, module.exports, requireFn, module, filename, dirname, importFn);
+    } catch (error) {
+      // As in Node, a module that threw is not cached: the next require runs it again.
+      cjsRegistry.delete(url);
+      ctx.explain(error, info);
+      throw error;
+    }
+    module.loaded = true;
+    const exportsValue = module.exports;
+    env.default = exportsValue;
+    for (const name of exportNames) {
+      if (!hasOwn(exportsValue, name)) continue;
+      try {
+        env[name] = (exportsValue as Record<string, unknown>)[name];
+      } catch {
+        // Node leaves the binding undefined when the getter throws.
+      }
+    }
+  };
+
+  return { imports: [], exports: [...exportNames, 'default'], execute };
+}

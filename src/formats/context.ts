@@ -1,0 +1,38 @@
+/**
+ * What a module record needs from the runtime while it runs inside a compartment:
+ * Node-accurate resolution with the package's policy applied, and the place to load
+ * the result from. The main-thread runtime implements it.
+ */
+import type { PackageInfo } from '../package-map.js';
+import type { ResolveKind } from '../resolve.js';
+
+export interface CompartmentLike {
+  evaluate(source: string): unknown;
+  importNow(specifier: string): Record<string, unknown>;
+  import(specifier: string): Promise<Record<string, unknown>>;
+}
+
+export interface CjsModule {
+  exports: unknown;
+  loaded: boolean;
+}
+
+export interface ModuleContext {
+  /** The package a compartment location (file URL with trailing slash) belongs to. */
+  packageAt(location: string): PackageInfo;
+  /**
+   * Resolves `specifier` from the module at `parentPath` in package `from`, denies what
+   * the policy does not grant, and returns the specifier to load in `from`'s compartment.
+   */
+  link(from: PackageInfo, specifier: string, parentPath: string, kind: ResolveKind): LinkTarget;
+  /** CommonJS modules by URL, so `require` follows Node's caching and cycles exactly. */
+  cjsRegistry: Map<string, CjsModule>;
+  /** Whether package `info` may load native addons (denies with a helpful error if not). */
+  assertNative(info: PackageInfo, file: string): void;
+  /** Adds the policy hint to errors that reach the runtime. */
+  explain(error: unknown, info: PackageInfo): void;
+}
+
+export type LinkTarget =
+  | { kind: 'builtin'; specifier: string; name: string }
+  | { kind: 'file'; specifier: string; url: string; path: string };

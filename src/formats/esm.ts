@@ -1,0 +1,67 @@
+/**
+ * ES modules inside a compartment: @endo/module-source turns a module into the record
+ * SES links (imports, exports, and a program that takes its bindings). It loads Babel,
+ * so it is imported only when a module actually needs compiling.
+ */
+import { createRequire } from 'node:module';
+import { evadeSesRejections } from '../evasion.js';
+
+export interface PrecompiledRecord {
+  imports: string[];
+  exports: string[];
+  reexports: string[];
+  __syncModuleProgram__: string;
+  __liveExportMap__: Record<string, unknown>;
+  __reexportMap__: Record<string, unknown>;
+  __fixedExportMap__: Record<string, unknown>;
+  __needsImport__: boolean;
+  __needsImportMeta__: boolean;
+}
+
+type ModuleSourceCtor = new (source: string, options?: { sourceUrl?: string }) => PrecompiledRecord;
+
+let ModuleSource: ModuleSourceCtor | undefined;
+const load = createRequire(import.meta.url);
+
+function moduleSourceClass(): ModuleSourceCtor {
+  if (!ModuleSource) {
+    // The CommonJS build cannot be required; module-source is ESM only, so go through
+    // its dependency-free entry with a synchronous import via the host's require(esm).
+    ModuleSource = (load('@endo/module-source') as { ModuleSource: ModuleSourceCtor }).ModuleSource;
+  }
+  return ModuleSource;
+}
+
+export class TopLevelAwaitError extends SyntaxError {
+  readonly code = 'LAVAMOAT_TOP_LEVEL_AWAIT';
+}
+
+/** Compiles an ES module to the precompiled record SES accepts. */
+export function compileEsm(source: string, url: string, packageName: string): PrecompiledRecord {
+  const Ctor = moduleSourceClass();
+  let record: PrecompiledRecord;
+  try {
+    record = new Ctor(source, { sourceUrl: url });
+  } catch (error) {
+    const message = (error as Error).message ?? String(error);
+    if (/await is only valid|Unexpected reserved word 'await'|top-level await/i.test(message)) {
+      throw new TopLevelAwaitError(
+        `LavaMoat: ${url} (package "${packageName}") uses top-level await, which SES compartments cannot run yet (endojs/endo#306). ` +
+          'Move the await into an async function, or keep this code in the app package, which runs natively.',
+      );
+    }
+    throw new SyntaxError(`LavaMoat: cannot compile ${url} (package "${packageName}"): ${message}`);
+  }
+  return {
+    imports: [...record.imports],
+    exports: [...record.exports],
+    reexports: [...record.reexports],
+    // Babel already rewrote real `import()` calls; what is left is in comments and strings.
+    __syncModuleProgram__: evadeSesRejections(record.__syncModuleProgram__),
+    __liveExportMap__: record.__liveExportMap__,
+    __reexportMap__: record.__reexportMap__,
+    __fixedExportMap__: record.__fixedExportMap__,
+    __needsImport__: record.__needsImport__,
+    __needsImportMeta__: record.__needsImportMeta__,
+  };
+}

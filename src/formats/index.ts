@@ -1,0 +1,82 @@
+/**
+ * The one parser every compartment uses. compartment-mapper picks parsers by file
+ * extension per package; Node decides a file's format by its extension and the nearest
+ * package.json `type` (a `dist/esm/package.json` saying `"type": "module"` is common),
+ * and ignores bundler fields such as `module`. So the format is decided here, per file,
+ * by the same rules as Node.
+ */
+import { fileURLToPath } from 'node:url';
+import { formatOf } from '../resolve.js';
+import { makeCjsRecord } from './cjs.js';
+import { compileEsm } from './esm.js';
+import type { CompartmentLike, ModuleContext } from './context.js';
+
+const decoder = new TextDecoder();
+
+interface ParseResult {
+  parser: string;
+  bytes: Uint8Array;
+  record: object;
+}
+
+export function makeNodeParser(ctx: ModuleContext) {
+  const parse = (
+    bytes: Uint8Array,
+    _specifier: string,
+    location: string,
+    packageLocation: string,
+  ): ParseResult => {
+    const info = ctx.packageAt(packageLocation);
+    const file = fileURLToPath(location);
+    const format = formatOf(file);
+    switch (format) {
+      case 'module':
+        return { parser: 'pre-mjs-json', bytes, record: compileEsm(decoder.decode(bytes), location, info.name) };
+      case 'commonjs':
+        return { parser: 'cjs', bytes, record: makeCjsRecord(decoder.decode(bytes), location, info, ctx) };
+      case 'json': {
+        const text = decoder.decode(bytes);
+        return {
+          parser: 'json',
+          bytes,
+          record: {
+            imports: [],
+            exports: ['default'],
+            execute(env: Record<string, unknown>) {
+              let value: unknown;
+              try {
+                value = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+              } catch (error) {
+                throw new SyntaxError(`${file}: ${(error as Error).message}`);
+              }
+              ctx.cjsRegistry.set(location, { exports: value, loaded: true });
+              env.default = value;
+            },
+          },
+        };
+      }
+      case 'addon':
+        return {
+          parser: 'native',
+          bytes,
+          record: {
+            imports: [],
+            exports: ['default'],
+            execute(env: Record<string, unknown>, _compartment: CompartmentLike) {
+              ctx.assertNative(info, file);
+              const module = { exports: {} as unknown };
+              // Captured before scuttling; the policy check above is what guards it.
+              hostDlopen(module, file);
+              ctx.cjsRegistry.set(location, { exports: module.exports, loaded: true });
+              env.default = module.exports;
+            },
+          },
+        };
+      default:
+        throw new Error(`LavaMoat: cannot load ${file} (package "${info.name}"): ${format} modules are not supported in compartments`);
+    }
+  };
+  return { parse, heuristicImports: false, synchronous: true };
+}
+
+const hostDlopen = process.dlopen.bind(process) as (module: { exports: unknown }, file: string) => void;

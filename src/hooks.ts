@@ -1,0 +1,92 @@
+/**
+ * Hooks thread: Node's resolve and load hooks (module.register). The app's own package
+ * runs natively; whenever its code imports a module of another package, the import is
+ * answered with a facade bound to the module the runtime evaluated in that package's
+ * compartment. No dependency code is ever evaluated by Node's loader.
+ */
+import { fileURLToPath } from 'node:url';
+import { PackageMap, ROOT_NAME, type PackageMapData } from './package-map.js';
+import { FACADE_SCHEME, facadeSource, facadeURL } from './facade.js';
+import { exportNamesOf } from './module-names.js';
+import { formatOf } from './resolve.js';
+
+export interface HooksData {
+  packageMap: PackageMapData;
+  /** URL of bridge.js, which facades import to reach the runtime. */
+  bridgeURL: string;
+  /** Directory URL of this project's compiled code, which always runs natively. */
+  selfURL: string;
+}
+
+interface ResolveContext {
+  parentURL?: string;
+  conditions?: string[];
+  importAttributes?: Record<string, string>;
+}
+interface ResolveResult {
+  url: string;
+  format?: string | null;
+  shortCircuit?: boolean;
+  importAttributes?: Record<string, string>;
+}
+type NextResolve = (specifier: string, context?: ResolveContext) => Promise<ResolveResult> | ResolveResult;
+interface LoadResult {
+  format: string;
+  source?: string | ArrayBuffer | Uint8Array;
+  shortCircuit?: boolean;
+}
+type NextLoad = (url: string, context?: unknown) => Promise<LoadResult> | LoadResult;
+
+let packageMap: PackageMap;
+let bridgeURL: string;
+let selfURL: string;
+
+export function initialize(data: HooksData): void {
+  packageMap = new PackageMap(data.packageMap);
+  bridgeURL = data.bridgeURL;
+  selfURL = data.selfURL;
+}
+
+/** Whether code at `url` is the app's own (trusted, native) code. */
+function isAppCode(url: string | undefined): boolean {
+  if (url === undefined) return true; // the entry point
+  if (!url.startsWith('file:') || url.startsWith(selfURL)) return false;
+  const owner = packageMap.packageForPath(fileURLToPath(url));
+  return owner?.name === ROOT_NAME || (owner === undefined && !url.includes('/node_modules/'));
+}
+
+export class UnconfinableModuleError extends Error {
+  readonly code = 'LAVAMOAT_UNKNOWN_PACKAGE';
+}
+
+export async function resolve(
+  specifier: string,
+  context: ResolveContext,
+  nextResolve: NextResolve,
+): Promise<ResolveResult> {
+  const result = await nextResolve(specifier, context);
+  if (!result.url.startsWith('file:') || !isAppCode(context.parentURL)) {
+    return result;
+  }
+  const path = fileURLToPath(result.url);
+  const owner = packageMap.packageForPath(path);
+  if (owner && owner.name !== ROOT_NAME) {
+    return { url: facadeURL(result.url), format: 'module', shortCircuit: true };
+  }
+  if (!owner && result.url.includes('/node_modules/')) {
+    throw new UnconfinableModuleError(
+      `LavaMoat: '${specifier}' resolves to ${path}, which belongs to no package in the app's dependency tree ` +
+        `(a dependency not declared in any package.json). It cannot be confined, so it is not loaded: ` +
+        `declare it in the dependencies of the package that uses it.`,
+    );
+  }
+  return result;
+}
+
+export async function load(url: string, context: unknown, nextLoad: NextLoad): Promise<LoadResult> {
+  if (!url.startsWith(FACADE_SCHEME)) return nextLoad(url, context);
+  const fileURL = url.slice(FACADE_SCHEME.length);
+  const path = fileURLToPath(fileURL);
+  const names = exportNamesOf(path, formatOf(path));
+  return { format: 'module', source: facadeSource(fileURL, names, bridgeURL), shortCircuit: true };
+}

@@ -1,0 +1,186 @@
+/**
+ * The package map: every package the app can reach, keyed by its real directory, with
+ * LavaMoat's canonical name (the shortest dependency path from the root, names joined
+ * by `>`). Both threads use it: the hooks thread to tell root code from dependency code,
+ * the main thread to build one compartment per package.
+ *
+ * Canonical names follow @lavamoat/aa so that policies written for LavaMoat apply as
+ * they are: a breadth-first walk over `dependencies`, `optionalDependencies` and
+ * `peerDependencies` (plus the root's `devDependencies` when asked), each resolved the
+ * way Node resolves `<name>/package.json` from the depending package's directory; the
+ * best path is the one with fewest parts, ties broken part by part by the shorter name,
+ * then the alphabetically smaller one.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+export const ROOT_NAME = '$root$';
+
+export interface PackageInfo {
+  /** Canonical name (`$root$` for the app's own package). */
+  name: string;
+  /** Real directory, no trailing separator. */
+  dir: string;
+  /** Directory as a file URL with a trailing slash (compartment-mapper's location). */
+  location: string;
+  /** `name` field of package.json (may differ from the last part of the canonical name). */
+  packageName: string;
+  version: string;
+  /** `"module"` when package.json says so; `.js` files are CommonJS otherwise. */
+  type: 'module' | 'commonjs';
+}
+
+export interface PackageMapData {
+  root: string;
+  packages: PackageInfo[];
+}
+
+interface Manifest {
+  name?: unknown;
+  version?: unknown;
+  type?: unknown;
+  dependencies?: Record<string, unknown>;
+  optionalDependencies?: Record<string, unknown>;
+  peerDependencies?: Record<string, unknown>;
+  devDependencies?: Record<string, unknown>;
+}
+
+export function readManifest(dir: string): Manifest {
+  const file = path.join(dir, 'package.json');
+  const text = fs.readFileSync(file, 'utf8');
+  try {
+    return JSON.parse(text) as Manifest;
+  } catch (error) {
+    throw new Error(`LavaMoat: cannot parse ${file}: ${(error as Error).message}`);
+  }
+}
+
+const keysOf = (record: unknown): string[] =>
+  record && typeof record === 'object' ? Object.keys(record) : [];
+
+/** Shorter name first, then alphabetical: @lavamoat/aa's preference between names. */
+export function comparePreferredName(a: string, b: string): number {
+  if (a.length !== b.length) return a.length - b.length;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export function compareLogicalPaths(a: readonly string[], b: readonly string[]): number {
+  if (a.length !== b.length) return a.length - b.length;
+  for (let i = 0; i < a.length; i += 1) {
+    const order = comparePreferredName(a[i]!, b[i]!);
+    if (order !== 0) return order;
+  }
+  return 0;
+}
+
+/** Where Node would find `<name>/package.json` from `fromDir`, as a real directory. */
+export function findDependencyDir(name: string, fromDir: string): string | undefined {
+  let dir = fromDir;
+  for (;;) {
+    if (path.basename(dir) !== 'node_modules') {
+      const candidate = path.join(dir, 'node_modules', name);
+      if (fs.existsSync(path.join(candidate, 'package.json'))) {
+        return fs.realpathSync(candidate);
+      }
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
+function dependencyNames(manifest: Manifest, includeDev: boolean): string[] {
+  const names = new Set([
+    ...keysOf(manifest.dependencies),
+    ...keysOf(manifest.optionalDependencies),
+    ...keysOf(manifest.peerDependencies),
+    ...(includeDev ? keysOf(manifest.devDependencies) : []),
+  ]);
+  return [...names].sort(comparePreferredName);
+}
+
+function toInfo(name: string, dir: string, manifest: Manifest): PackageInfo {
+  return {
+    name,
+    dir,
+    location: pathToFileURL(dir + path.sep).href,
+    packageName: typeof manifest.name === 'string' ? manifest.name : path.basename(dir),
+    version: typeof manifest.version === 'string' ? manifest.version : '',
+    type: manifest.type === 'module' ? 'module' : 'commonjs',
+  };
+}
+
+/**
+ * Walks the dependency tree level by level. At each level a package keeps the best
+ * path found so far; only packages whose best path improved are expanded again, so
+ * the result is the least path under {@link compareLogicalPaths} for every package.
+ */
+export function buildPackageMap(rootDir: string, { includeDev = false } = {}): PackageMapData {
+  const root = fs.realpathSync(rootDir);
+  const manifests = new Map<string, Manifest>([[root, readManifest(root)]]);
+  const best = new Map<string, string[]>([[root, []]]);
+  let frontier = [root];
+  while (frontier.length > 0) {
+    const next = new Set<string>();
+    for (const dir of frontier) {
+      const manifest = manifests.get(dir)!;
+      const logical = best.get(dir)!;
+      for (const dep of dependencyNames(manifest, includeDev && dir === root)) {
+        const depDir = findDependencyDir(dep, dir);
+        if (depDir === undefined || depDir === root) continue;
+        const candidate = [...logical, dep];
+        const current = best.get(depDir);
+        if (current !== undefined && compareLogicalPaths(candidate, current) >= 0) continue;
+        if (!manifests.has(depDir)) manifests.set(depDir, readManifest(depDir));
+        best.set(depDir, candidate);
+        next.add(depDir);
+      }
+    }
+    frontier = [...next];
+  }
+  const packages: PackageInfo[] = [];
+  for (const [dir, logical] of best) {
+    packages.push(toInfo(dir === root ? ROOT_NAME : logical.join('>'), dir, manifests.get(dir)!));
+  }
+  packages.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return { root, packages };
+}
+
+/**
+ * Lookup of the package that owns a file: the deepest known package directory that
+ * contains it. A file inside a `node_modules` folder below that directory belongs to a
+ * package the walk never reached (not declared anywhere), which is not this package's
+ * code: it gets no owner, and everything that asks for it is denied.
+ */
+export class PackageMap {
+  readonly root: PackageInfo;
+  readonly byDir = new Map<string, PackageInfo>();
+  readonly byName = new Map<string, PackageInfo>();
+
+  constructor(readonly data: PackageMapData) {
+    for (const info of data.packages) {
+      this.byDir.set(info.dir, info);
+      this.byName.set(info.name, info);
+    }
+    const root = this.byDir.get(data.root);
+    if (!root) throw new Error(`LavaMoat: package map has no root package at ${data.root}`);
+    this.root = root;
+  }
+
+  /** The package that owns an absolute real file path, or undefined. */
+  packageForPath(file: string): PackageInfo | undefined {
+    let dir = path.dirname(file);
+    for (;;) {
+      const info = this.byDir.get(dir);
+      if (info) {
+        const rest = file.slice(dir.length + 1);
+        if (rest.split(path.sep).includes('node_modules')) return undefined;
+        return info;
+      }
+      const parent = path.dirname(dir);
+      if (parent === dir) return undefined;
+      dir = parent;
+    }
+  }
+}

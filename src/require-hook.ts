@@ -1,0 +1,52 @@
+/**
+ * `require()` from the app's own code (a CommonJS app, or `createRequire` in an ESM
+ * one) does not pass through the ESM hooks on Node 20. This wraps Node's CommonJS
+ * loader so that a require of a dependency module returns the module evaluated in its
+ * compartment, exactly as an import does; everything else is left to Node.
+ */
+import Module from 'node:module';
+import path from 'node:path';
+import { ROOT_NAME, type PackageMap } from './package-map.js';
+import type { Runtime } from './runtime.js';
+
+interface InternalModule {
+  filename?: string;
+}
+type Load = (request: string, parent: InternalModule | undefined, isMain: boolean) => unknown;
+interface ModuleInternals {
+  _load: Load;
+  _resolveFilename(request: string, parent: InternalModule | undefined, isMain: boolean): string;
+}
+
+export function installRequireHook(runtime: Runtime, packageMap: PackageMap, selfDir: string): void {
+  const internals = Module as unknown as ModuleInternals;
+  const originalLoad = internals._load;
+  const isAppFile = (file: string): boolean => {
+    if (file.startsWith(selfDir + path.sep)) return false;
+    const owner = packageMap.packageForPath(file);
+    return owner?.name === ROOT_NAME || (owner === undefined && !file.includes(`${path.sep}node_modules${path.sep}`));
+  };
+  internals._load = function load(this: unknown, request, parent, isMain) {
+    if (isMain || !parent?.filename || !isAppFile(parent.filename)) {
+      return Reflect.apply(originalLoad, this, [request, parent, isMain]);
+    }
+    let filename: string;
+    try {
+      filename = internals._resolveFilename(request, parent, isMain);
+    } catch {
+      return Reflect.apply(originalLoad, this, [request, parent, isMain]);
+    }
+    if (!path.isAbsolute(filename)) {
+      return Reflect.apply(originalLoad, this, [request, parent, isMain]);
+    }
+    const owner = packageMap.packageForPath(filename);
+    if (owner && owner.name !== ROOT_NAME) return runtime.requireModule(filename);
+    if (!owner && filename.includes(`${path.sep}node_modules${path.sep}`)) {
+      throw new Error(
+        `LavaMoat: '${request}' resolves to ${filename}, which belongs to no package in the app's dependency tree; ` +
+          'it cannot be confined, so it is not loaded: declare it in the dependencies of the package that uses it.',
+      );
+    }
+    return Reflect.apply(originalLoad, this, [request, parent, isMain]);
+  };
+}

@@ -1,0 +1,244 @@
+/**
+ * The main-thread runtime: one compartment per package, linked by compartment-mapper
+ * from the compartment map the policy gives, and the entry points through which the
+ * app (which runs natively) reaches its confined dependencies.
+ */
+import fs from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { loadFromMap } from '@endo/compartment-mapper/import-lite.js';
+import type { LavaMoatPolicy } from './policy/types.js';
+import { PackageMap, type PackageInfo, ROOT_NAME } from './package-map.js';
+import { buildCompartmentMap, ENTRY_SPECIFIER, NODE_LANGUAGE, resourceFor } from './compartment-map.js';
+import { makeEndowments, type HostGlobals } from './endowments.js';
+import { builtinFor, builtinGrants, hostBuiltin, type BuiltinGrant } from './builtins.js';
+import { builtinName, resolveSpecifier, type ResolveKind } from './resolve.js';
+import { denied, explainMissingGlobal, type PolicyFiles } from './report.js';
+import { makeNodeParser } from './formats/index.js';
+import type { CjsModule, CompartmentLike, LinkTarget, ModuleContext } from './formats/context.js';
+
+interface SesCompartment extends CompartmentLike {
+  globalThis: Record<PropertyKey, unknown>;
+}
+
+type CompartmentCtor = new (options: Record<string, unknown>) => SesCompartment;
+
+declare const Compartment: CompartmentCtor;
+
+export interface RuntimeOptions {
+  packageMap: PackageMap;
+  policy: LavaMoatPolicy;
+  files: PolicyFiles;
+  host: HostGlobals;
+}
+
+const readPowers = {
+  read: async (location: string) => fs.promises.readFile(fileURLToPath(location)),
+  maybeRead: async (location: string) => {
+    try {
+      return await fs.promises.readFile(fileURLToPath(location));
+    } catch {
+      return undefined;
+    }
+  },
+  maybeReadNow: (location: string) => {
+    try {
+      return fs.readFileSync(fileURLToPath(location));
+    } catch {
+      return undefined;
+    }
+  },
+  fileURLToPath,
+  pathToFileURL: (p: string) => pathToFileURL(p),
+  isAbsolute: (p: string) => p.startsWith('/'),
+};
+
+export class Runtime implements ModuleContext {
+  readonly cjsRegistry = new Map<string, CjsModule>();
+  private readonly compartments = new Map<string, SesCompartment>();
+  private readonly byLocation = new Map<string, PackageInfo>();
+  private readonly grants = new Map<string, Map<string, BuiltinGrant>>();
+  private started: Promise<void> | undefined;
+
+  constructor(private readonly options: RuntimeOptions) {
+    for (const info of options.packageMap.data.packages) this.byLocation.set(info.location, info);
+  }
+
+  get packageMap(): PackageMap {
+    return this.options.packageMap;
+  }
+
+  packageAt(location: string): PackageInfo {
+    const info = this.byLocation.get(location);
+    if (!info) throw new Error(`LavaMoat: no package at ${location}`);
+    return info;
+  }
+
+  private resource(info: PackageInfo) {
+    return resourceFor(info, this.options.policy);
+  }
+
+  link(from: PackageInfo, specifier: string, parentPath: string, kind: ResolveKind): LinkTarget {
+    const resolved = resolveSpecifier(specifier, parentPath, kind);
+    if (resolved.kind === 'builtin') {
+      this.builtinGrant(from, resolved.name);
+      return { kind: 'builtin', specifier: `node:${resolved.name}`, name: resolved.name };
+    }
+    const target = this.packageMap.packageForPath(resolved.path);
+    if (target !== from) {
+      const resource = this.resource(from);
+      if (!target || target.name === ROOT_NAME) {
+        throw denied(from.name, 'file', `to load ${resolved.path}`, this.options.files, `from '${specifier}'`);
+      }
+      if (resource !== undefined && resource.packages?.[target.name] !== true) {
+        throw denied(from.name, 'package', target.name, this.options.files, `'${specifier}' from ${parentPath}`);
+      }
+    }
+    const specifierInTarget = target === from ? `./${resolved.url.slice(from.location.length)}` : resolved.url;
+    return { kind: 'file', specifier: specifierInTarget, url: resolved.url, path: resolved.path };
+  }
+
+  private builtinGrant(info: PackageInfo, name: string): BuiltinGrant {
+    const resource = this.resource(info);
+    if (resource === undefined) return { whole: true };
+    let grants = this.grants.get(info.name);
+    if (!grants) {
+      grants = builtinGrants(resource.builtin);
+      this.grants.set(info.name, grants);
+    }
+    const grant = grants.get(name);
+    if (!grant) throw denied(info.name, 'builtin', name, this.options.files);
+    return grant;
+  }
+
+  assertNative(info: PackageInfo, file: string): void {
+    const resource = this.resource(info);
+    if (resource !== undefined && resource.native !== true) {
+      throw denied(info.name, 'native', file, this.options.files);
+    }
+  }
+
+  explain(error: unknown, info: PackageInfo): void {
+    explainMissingGlobal(error, info.name, this.options.files);
+  }
+
+  /** The exit module for a builtin, narrowed to what the importing package was granted. */
+  private exitModule(specifier: string, packageLocation: string) {
+    const name = builtinName(specifier);
+    if (name === undefined) return undefined;
+    const info = this.packageAt(packageLocation);
+    const grant = this.builtinGrant(info, name);
+    const value = grant.whole && this.resource(info) === undefined ? hostBuiltin(name) : builtinFor(name, grant);
+    const names = typeof value === 'object' || typeof value === 'function' ? Object.keys(value) : [];
+    const exportNames = [...new Set([...names.filter((n) => n !== 'default'), 'default'])];
+    return Object.freeze({
+      imports: [],
+      exports: exportNames,
+      execute(env: Record<string, unknown>) {
+        for (const key of names) if (key !== 'default') env[key] = (value as Record<string, unknown>)[key];
+        env.default = value;
+      },
+    });
+  }
+
+  private makeCompartmentClass(): CompartmentCtor {
+    const runtime = this;
+    return function LavaMoatCompartment(options: Record<string, unknown>) {
+      const location = options.name as string;
+      const info = runtime.byLocation.get(location);
+      const compartment = new Compartment({
+        ...options,
+        __noNamespaceBox__: true,
+        resolveHook: (specifier: string, referrer: string) => {
+          if (!info) throw new Error(`LavaMoat: no package at ${location}`);
+          if (referrer === ENTRY_SPECIFIER) throw new Error('LavaMoat: the entry module imports nothing');
+          const parentPath = fileURLToPath(new URL(referrer, location));
+          return runtime.link(info, specifier, parentPath, 'import').specifier;
+        },
+        importMetaHook: (specifier: string, meta: Record<string, unknown>) => {
+          if (!info || typeof meta.url !== 'string' || !meta.url.startsWith('file:')) return;
+          const filename = fileURLToPath(meta.url);
+          meta.filename = filename;
+          meta.dirname = filename.slice(0, filename.lastIndexOf('/')) || '/';
+          meta.resolve = (request: string) => {
+            const target = runtime.link(info, String(request), filename, 'import');
+            return target.kind === 'builtin' ? `node:${target.name}` : target.url;
+          };
+          void specifier;
+        },
+      }) as SesCompartment;
+      if (info) {
+        const resource = runtime.resource(info);
+        Object.defineProperties(compartment.globalThis, makeEndowments(resource?.globals, runtime.options.host));
+        // Node code reaches its global as `global`; it is the compartment's own.
+        Object.defineProperty(compartment.globalThis, 'global', {
+          value: compartment.globalThis,
+          writable: true,
+          enumerable: false,
+          configurable: true,
+        });
+        runtime.compartments.set(location, compartment);
+      }
+      return compartment;
+    } as unknown as CompartmentCtor;
+  }
+
+  /** Creates and links the compartments; runs no package code. */
+  start(): Promise<void> {
+    this.started ??= (async () => {
+      const compartmentMap = buildCompartmentMap(this.packageMap, this.options.policy);
+      const exitHook = (specifier: string, packageLocation: string) => this.exitModule(specifier, packageLocation);
+      const application = await loadFromMap(readPowers as never, compartmentMap as never, {
+        parserForLanguage: { [NODE_LANGUAGE]: makeNodeParser(this) } as never,
+        Compartment: this.makeCompartmentClass() as never,
+        importNowHook: exitHook as never,
+      });
+      await application.import({
+        modules: { [ENTRY_SPECIFIER]: {} },
+        importHook: (async (specifier: string, packageLocation: string) => exitHook(specifier, packageLocation)) as never,
+      } as never);
+    })();
+    return this.started;
+  }
+
+  private compartmentFor(path: string): { compartment: SesCompartment; info: PackageInfo; specifier: string } {
+    const info = this.packageMap.packageForPath(path);
+    if (!info || info.name === ROOT_NAME) {
+      throw new Error(`LavaMoat: ${path} does not belong to a dependency package`);
+    }
+    const compartment = this.compartments.get(info.location);
+    if (!compartment) throw new Error(`LavaMoat: the runtime has not started (no compartment for ${info.name})`);
+    const url = pathToFileURL(path).href;
+    return { compartment, info, specifier: `./${url.slice(info.location.length)}` };
+  }
+
+  /** The namespace of a dependency module, for an `import` from the app. */
+  async importModule(url: string): Promise<Record<string, unknown>> {
+    await this.start();
+    const { compartment, info, specifier } = this.compartmentFor(fileURLToPath(url));
+    try {
+      return await compartment.import(specifier);
+    } catch (error) {
+      this.explain(error, info);
+      throw error;
+    }
+  }
+
+  /** What `require()` of a dependency module gives the app. */
+  requireModule(path: string): unknown {
+    if (!this.started) throw new Error('LavaMoat: the runtime has not started');
+    const { compartment, info, specifier } = this.compartmentFor(path);
+    const url = pathToFileURL(path).href;
+    const known = this.cjsRegistry.get(url);
+    if (known) return known.exports;
+    let namespace: Record<string, unknown>;
+    try {
+      namespace = compartment.importNow(specifier);
+    } catch (error) {
+      this.explain(error, info);
+      throw error;
+    }
+    const loaded = this.cjsRegistry.get(url);
+    if (loaded) return loaded.exports;
+    return Object.prototype.hasOwnProperty.call(namespace, 'module.exports') ? namespace['module.exports'] : namespace;
+  }
+}
