@@ -14,6 +14,7 @@ import { buildPackageMap, PackageMap } from './package-map.js';
 import { Runtime } from './runtime.js';
 import { setRuntime } from './bridge.js';
 import { installRequireHook } from './require-hook.js';
+import { installErrorPrinting } from './error-printing.js';
 import type { HooksData } from './hooks.js';
 
 declare function lockdown(options?: Record<string, unknown>): void;
@@ -38,6 +39,7 @@ export async function start(): Promise<void> {
     errorTrapping: 'none',
     unhandledRejectionTrapping: 'none',
   });
+  installErrorPrinting();
   const runtime = new Runtime({
     packageMap,
     policy,

@@ -18,7 +18,7 @@ export type {
   Resources,
   RootPolicy,
 } from './types.js';
-export { formatIssues, isCanonicalName, validatePolicy } from './validate.js';
+export { formatIssues, isCanonicalName, validateMergeResult, validatePolicy } from './validate.js';
 export { mergePolicy } from './merge.js';
 export { PolicyError, assertValidPolicy, loadPolicy } from './load.js';
 export type { LoadPolicyOptions, LoadedPolicy, PolicyErrorCode } from './load.js';

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { mergePolicy } from './merge.js';
 import type { LavaMoatPolicy, LavaMoatPolicyOverride, PolicyIssue, PolicyKind } from './types.js';
-import { formatIssues, validatePolicy } from './validate.js';
+import { formatIssues, validateMergeResult, validatePolicy } from './validate.js';
 
 export type PolicyErrorCode =
   /** `policy.json` does not exist. */
@@ -20,12 +20,11 @@ export type PolicyErrorCode =
   | 'LAVAMOAT_POLICY_INVALID';
 
 export class PolicyError extends Error {
-  override readonly name = 'PolicyError';
   readonly code: PolicyErrorCode;
   /** The file at fault; for problems that only appear after merging, the override. */
   readonly file: string;
   /** The validation problems, when `code` is `LAVAMOAT_POLICY_INVALID`. */
-  readonly issues: readonly PolicyIssue[];
+  declare readonly issues: readonly PolicyIssue[];
 
   constructor(
     code: PolicyErrorCode,
@@ -36,9 +35,13 @@ export class PolicyError extends Error {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.file = file;
-    this.issues = options.issues ?? [];
+    // Not enumerable: Node prints an uncaught error's own fields, and the
+    // message already lists every issue.
+    Object.defineProperty(this, 'issues', { value: options.issues ?? [] });
   }
 }
+// On the prototype for the same reason.
+Object.defineProperty(PolicyError.prototype, 'name', { value: 'PolicyError', writable: true, configurable: true });
 
 export interface LoadPolicyOptions {
   /** Usually `lavamoat/node/policy.json`; required to exist. */
@@ -68,16 +71,19 @@ export function loadPolicy({ policyPath, overridePath }: LoadPolicyOptions): Loa
   assertValidPolicy(policy, 'policy', policyFile);
 
   const overrideText = overrideFile === undefined ? undefined : readPolicyText(overrideFile);
+  // Both inputs are valid by now, so the merge only needs the checks that
+  // merging can newly fail (see validateMergeResult), not a second full walk.
   if (overrideFile === undefined || overrideText === undefined) {
     const merged = mergePolicy(policy);
-    assertValidPolicy(merged, 'merged', policyFile);
+    const issues = validateMergeResult(merged);
+    if (issues.length > 0) throw invalidError(policyFile, displayPath(policyFile), issues);
     return { policy: merged, files: [policyFile] };
   }
   const override: unknown = parseJson(overrideText, overrideFile);
   assertValidPolicy(override, 'override', overrideFile);
 
   const merged = mergePolicy(policy, override);
-  const issues = validatePolicy(merged, 'merged');
+  const issues = validateMergeResult(merged, override);
   if (issues.length > 0) {
     const label = `${displayPath(policyFile)} merged with ${displayPath(overrideFile)}`;
     throw invalidError(overrideFile, label, issues);

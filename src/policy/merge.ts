@@ -77,7 +77,9 @@ function normaliseResource(resource: ResourcePolicy): ResourcePolicy {
 
 /** Whether some key has one of its ancestors in the same record (`"a"` and `"a.b"`). */
 function hasNestedKeys(record: Record<string, unknown>): boolean {
-  for (const key of keys(record)) {
+  // for-in: much cheaper than Object.keys in cold code (this runs once per start).
+  for (const key in record) {
+    if (!hasOwn(record, key)) continue;
     for (let end = key.indexOf('.'); end !== -1; end = key.indexOf('.', end + 1)) {
       if (hasOwn(record, key.slice(0, end))) return true;
     }

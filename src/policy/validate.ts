@@ -2,17 +2,19 @@
  * Structural and semantic validation of LavaMoat policies.
  *
  * Written by hand rather than with ajv: every app start validates the policy,
- * and a direct walk costs a fraction of a millisecond with no compile step and
- * no generated code to keep in sync, while its messages can say what was
- * expected in the policy's own terms (see the report in the test suite for
- * timings). `schema/policy.schema.json` describes the same format for editors;
- * the tests run both over the same fixtures so they cannot drift apart.
+ * in code the JIT has not warmed up yet. Measured on Node 20 with a
+ * 300-resource (187 KB) policy, in a fresh process: this walk takes about
+ * 4 ms and its module loads in well under 1 ms, while an ajv standalone
+ * validator built from `schema/policy.schema.json` takes 4-6 ms to validate
+ * plus about 10 ms to load. It also needs no build step, and its messages
+ * say what was expected in the policy's own terms. The schema remains for
+ * editors; the tests run both over the same fixtures so they cannot drift.
  *
  * Unknown keys are errors at every level: a misspelt field (`builtins`,
  * `global`) would otherwise be silently ignored, and with it the grant or the
  * denial the user meant to write.
  */
-import type { PolicyIssue, PolicyKind } from './types.js';
+import type { LavaMoatPolicy, LavaMoatPolicyOverride, PolicyIssue, PolicyKind } from './types.js';
 
 const { hasOwn } = Object;
 
@@ -51,6 +53,29 @@ const SPELLING_HINTS: Record<string, string> = {
 export function validatePolicy(value: unknown, kind: PolicyKind): PolicyIssue[] {
   const issues: PolicyIssue[] = [];
   checkTopLevel(value, kind, issues);
+  return issues;
+}
+
+/**
+ * The checks a merge can newly fail, for `mergePolicy(policy, override)` of
+ * two values that each passed `validatePolicy`: a denial under a grant in a
+ * resource the override touched, and `root.usePolicy` naming a resource.
+ * Equivalent to `validatePolicy(merged, 'merged')` for such a merge, without
+ * walking every resource a second time at start-up.
+ */
+export function validateMergeResult(merged: LavaMoatPolicy, override?: LavaMoatPolicyOverride): PolicyIssue[] {
+  const issues: PolicyIssue[] = [];
+  const touched = override?.resources;
+  if (touched) {
+    for (const name in touched) {
+      if (!hasOwn(touched, name) || !hasOwn(merged.resources, name)) continue;
+      const resource = merged.resources[name]!;
+      const path = entry('resources', name);
+      if (resource.globals) checkDottedRecord(resource.globals, path, 'globals', issues);
+      if (resource.builtin) checkDottedRecord(resource.builtin, path, 'builtin', issues);
+    }
+  }
+  if (merged.root) checkRoot(merged.root, merged.resources, issues);
   return issues;
 }
 
@@ -126,16 +151,14 @@ function checkKnownKeys(
   extraHint?: (key: string) => string | undefined,
 ): void {
   for (const key of Object.keys(object)) {
-    if (allowed.includes(key)) continue;
-    const suggestion = SPELLING_HINTS[key] ?? SPELLING_HINTS[key.toLowerCase()];
-    const hint =
-      extraHint?.(key) ??
-      (suggestion !== undefined && allowed.includes(suggestion) ? `; did you mean "${suggestion}"?` : '');
-    issues.push({
-      path,
-      message: `has unknown key ${JSON.stringify(key)} (allowed: ${quoteList(allowed)})${hint}`,
-    });
+    if (!allowed.includes(key)) issues.push(unknownKey(key, allowed, path, extraHint?.(key)));
   }
+}
+
+function unknownKey(key: string, allowed: readonly string[], path: string, hint?: string): PolicyIssue {
+  const suggestion = SPELLING_HINTS[key] ?? SPELLING_HINTS[key.toLowerCase()];
+  const didYouMean = suggestion !== undefined && allowed.includes(suggestion) ? `; did you mean "${suggestion}"?` : '';
+  return { path, message: `has unknown key ${JSON.stringify(key)} (allowed: ${quoteList(allowed)})${hint ?? didYouMean}` };
 }
 
 function checkCanonicalName(name: string, path: string, issues: PolicyIssue[]): boolean {
@@ -177,7 +200,8 @@ function checkTopLevel(value: unknown, kind: PolicyKind, issues: PolicyIssue[]):
 
 function checkResources(resources: unknown, issues: PolicyIssue[]): void {
   if (!expectObject(resources, 'resources', 'an object mapping canonical package names to policies', issues)) return;
-  for (const name of Object.keys(resources)) {
+  for (const name in resources) {
+    if (!hasOwn(resources, name)) continue;
     const path = entry('resources', name);
     checkCanonicalName(name, path, issues);
     checkResource(resources[name], path, issues);
@@ -186,47 +210,96 @@ function checkResources(resources: unknown, issues: PolicyIssue[]): void {
 
 function checkResource(resource: unknown, path: string, issues: PolicyIssue[]): void {
   if (!expectObject(resource, path, 'an object with "globals", "builtin", "packages" and/or "native"', issues)) return;
-  checkKnownKeys(resource, RESOURCE_KEYS, path, issues);
-  if (hasOwn(resource, 'globals')) checkGlobals(resource.globals, field(path, 'globals'), issues);
-  if (hasOwn(resource, 'builtin')) checkBuiltin(resource.builtin, field(path, 'builtin'), issues);
-  if (hasOwn(resource, 'packages')) checkPackages(resource.packages, field(path, 'packages'), issues);
-  if (hasOwn(resource, 'native') && typeof resource.native !== 'boolean') {
-    issues.push({ path: field(path, 'native'), message: `must be true or false (got ${describe(resource.native)})` });
-  }
-  if (hasOwn(resource, 'meta')) checkMeta(resource.meta, field(path, 'meta'), issues);
-}
-
-// The per-key checks below build a key's JSON path only when reporting it:
-// they run over every grant of every resource on each start.
-
-function checkGlobals(globals: unknown, path: string, issues: PolicyIssue[]): void {
-  if (!expectObject(globals, path, 'an object mapping global names to access', issues)) return;
-  for (const key of Object.keys(globals)) {
-    checkDottedKey(key, path, 'global', issues);
-    const access = globals[key];
-    if (!GLOBAL_VALUES.has(access)) {
-      issues.push({ path: entry(path, key), message: `must be ${GLOBAL_VALUES_TEXT} (got ${describe(access)})` });
+  // One pass over the keys both dispatches and catches unknown ones.
+  for (const key of Object.keys(resource)) {
+    const value = resource[key];
+    switch (key) {
+      case 'globals':
+        if (expectObject(value, field(path, key), 'an object mapping global names to access', issues)) {
+          checkDottedRecord(value, path, key, issues);
+        }
+        break;
+      case 'builtin':
+        if (expectObject(value, field(path, key), 'an object mapping builtin module names to true or false', issues)) {
+          checkDottedRecord(value, path, key, issues);
+        }
+        break;
+      case 'packages':
+        checkPackages(value, field(path, key), issues);
+        break;
+      case 'native':
+        if (typeof value !== 'boolean') {
+          issues.push({ path: field(path, key), message: `must be true or false (got ${describe(value)})` });
+        }
+        break;
+      case 'meta':
+        checkMeta(value, field(path, key), issues);
+        break;
+      default:
+        issues.push(unknownKey(key, RESOURCE_KEYS, path));
     }
   }
-  checkNoCarveOuts(globals, path, issues);
 }
 
-function checkBuiltin(builtin: unknown, path: string, issues: PolicyIssue[]): void {
-  if (!expectObject(builtin, path, 'an object mapping builtin module names to true or false', issues)) return;
-  for (const key of Object.keys(builtin)) {
-    checkDottedKey(key, path, 'builtin module', issues);
-    if (typeof builtin[key] !== 'boolean') {
-      issues.push({ path: entry(path, key), message: `must be true or false (got ${describe(builtin[key])})` });
+// Non-empty dot-separated parts, none of them `__proto__` (LavaMoat's runtime
+// refuses it too). One regular expression is cheaper than several string
+// calls on this path, which runs over every grant at every start.
+const DOTTED_KEY = /^(?!(?:[^]*\.)?__proto__(?:\.|$))[^.]+(?:\.[^.]+)*$/;
+
+/**
+ * Checks `globals` or `builtin` in a single pass, building a key's JSON path
+ * only when reporting it.
+ *
+ * It also rejects `"a": true` together with `"a.b": false`. Policies are
+ * allow-lists: a grant of `a` hands over the object itself, so there is no way
+ * to withhold one of its members. LavaMoat silently drops such a denial;
+ * saying so is safer than letting the user believe `a.b` is denied.
+ */
+function checkDottedRecord(
+  record: JsonObject,
+  resourcePath: string,
+  kind: 'globals' | 'builtin',
+  issues: PolicyIssue[],
+): void {
+  const isGlobals = kind === 'globals';
+  // for-in rather than Object.keys: about twice as fast before the JIT warms
+  // up, which is the only state this code runs in. hasOwn skips anything
+  // enumerable that was added to Object.prototype.
+  for (const key in record) {
+    if (!hasOwn(record, key)) continue;
+    const value = record[key];
+    if (isGlobals ? !GLOBAL_VALUES.has(value) : typeof value !== 'boolean') {
+      const expected = isGlobals ? GLOBAL_VALUES_TEXT : 'true or false';
+      issues.push({ path: entry(field(resourcePath, kind), key), message: `must be ${expected} (got ${describe(value)})` });
+    }
+    if (!DOTTED_KEY.test(key)) {
+      issues.push({
+        path: entry(field(resourcePath, kind), key),
+        message: key.split('.').includes('__proto__')
+          ? 'must not contain "__proto__"'
+          : `is not a valid ${isGlobals ? 'global' : 'builtin module'} path: expected a name or dot-separated members like "a.b" (no empty parts)`,
+      });
+    } else if (value === false && key.indexOf('.') !== -1) {
+      const granted = closestGrantedAncestor(record, key);
+      if (granted !== undefined) {
+        issues.push({
+          path: entry(field(resourcePath, kind), key),
+          message:
+            `denies a member of ${JSON.stringify(granted)}, which is granted: LavaMoat policies are allow-lists ` +
+            `and cannot take one member out of a granted object. Set ${JSON.stringify(granted)} to false and grant ` +
+            `only the members the package needs (e.g. "${granted}.someMember": true).`,
+        });
+      }
     }
   }
-  checkNoCarveOuts(builtin, path, issues);
 }
 
 function checkPackages(packages: unknown, path: string, issues: PolicyIssue[]): void {
   if (!expectObject(packages, path, 'an object mapping canonical package names to true or false', issues)) return;
   // Entries need not name a key of `resources`: LavaMoat leaves out packages
   // that need no globals, builtins or packages of their own.
-  for (const name of Object.keys(packages)) {
+  for (const name in packages) {
+    if (!hasOwn(packages, name)) continue;
     if (!isCanonicalName(name)) checkCanonicalName(name, entry(path, name), issues);
     if (typeof packages[name] !== 'boolean') {
       issues.push({ path: entry(path, name), message: `must be true or false (got ${describe(packages[name])})` });
@@ -242,39 +315,6 @@ function checkMeta(meta: unknown, path: string, issues: PolicyIssue[]): void {
     if (!ok) {
       issues.push({ path: entry(path, key), message: `must be a string or an array of strings (got ${describe(item)})` });
     }
-  }
-}
-
-/** `"a.b.c"`: non-empty segments, and no `__proto__`, which LavaMoat's runtime refuses anyway. */
-function checkDottedKey(key: string, recordPath: string, what: string, issues: PolicyIssue[]): void {
-  if (key === '' || key.startsWith('.') || key.endsWith('.') || key.includes('..')) {
-    issues.push({
-      path: entry(recordPath, key),
-      message: `is not a valid ${what} path: expected a name or dot-separated members like "a.b" (no empty parts)`,
-    });
-  } else if (key.includes('__proto__') && key.split('.').includes('__proto__')) {
-    issues.push({ path: entry(recordPath, key), message: 'must not contain "__proto__"' });
-  }
-}
-
-/**
- * Rejects `"a": true` together with `"a.b": false`. Policies are allow-lists:
- * a grant of `a` hands over the object itself, so there is no way to withhold
- * one of its members. LavaMoat silently drops such a denial; saying so is
- * safer than letting the user believe `a.b` is denied.
- */
-function checkNoCarveOuts(record: JsonObject, path: string, issues: PolicyIssue[]): void {
-  for (const key of Object.keys(record)) {
-    if (record[key] !== false) continue;
-    const granted = closestGrantedAncestor(record, key);
-    if (granted === undefined) continue;
-    issues.push({
-      path: entry(path, key),
-      message:
-        `denies a member of ${JSON.stringify(granted)}, which is granted: LavaMoat policies are allow-lists ` +
-        `and cannot take one member out of a granted object. Set ${JSON.stringify(granted)} to false and grant ` +
-        `only the members the package needs (e.g. "${granted}.someMember": true).`,
-    });
   }
 }
 

@@ -13,6 +13,7 @@ import {
   isCanonicalName,
   loadPolicy,
   mergePolicy,
+  validateMergeResult,
   validatePolicy,
 } from '../../dist/policy/index.js';
 
@@ -233,6 +234,14 @@ describe('malformed policies', () => {
     });
     assert.doesNotThrow(() => assertValidPolicy({ resources: {} }, 'policy', 'x/policy.json'));
   });
+
+  test('PolicyError prints as PolicyError, with code and file but not the issue list', () => {
+    const error = new PolicyError('LAVAMOAT_POLICY_INVALID', 'p.json', 'p.json: bad', { issues: [{ path: 'x', message: 'y' }] });
+    assert.equal(error.name, 'PolicyError');
+    assert.match(error.stack, /^PolicyError: p\.json: bad/);
+    assert.deepEqual(Object.keys(error), ['code', 'file']);
+    assert.equal(error.issues.length, 1);
+  });
 });
 
 // ---------------------------------------------------------------------------
@@ -378,9 +387,12 @@ describe('mergePolicy', () => {
     assert.deepEqual(merged.resources.a.meta, { x: '1', y: '3' });
   });
 
-  test('inputs are not modified and share nothing with the result', () => {
+  test('inputs are not modified; the result shares only resources the merge left as they were', () => {
     const policy = {
-      resources: { a: { globals: { document: true, 'document.body': true }, builtin: { fs: true }, packages: { b: true }, meta: { l: ['x'] } } },
+      resources: {
+        a: { globals: { document: true, 'document.body': true }, builtin: { fs: true }, packages: { b: true }, meta: { l: ['x'] } },
+        untouched: { globals: { console: true }, packages: { b: true } },
+      },
       root: { usePolicy: 'a' },
       include: [{ name: 'a', modules: ['m'] }],
       resolutions: { a: { x: './y.js' } },
@@ -408,7 +420,7 @@ describe('mergePolicy', () => {
       }
     };
     walk(merged, '$');
-    assert.deepEqual(shared, []);
+    assert.deepEqual(shared.filter((path) => !path.startsWith('$.resources.untouched')), []);
   });
 
   test('names that exist on Object.prototype are plain keys', () => {
@@ -416,6 +428,23 @@ describe('mergePolicy', () => {
     assert.deepEqual(Object.keys(merged.resources), ['constructor', 'hasOwnProperty']);
     assert.deepEqual(merged.resources.constructor.globals, { toString: true });
     assert.equal(Object.getPrototypeOf(merged.resources), Object.prototype);
+  });
+
+  test('validateMergeResult finds what a full validation of the merge finds', () => {
+    const pairs = [
+      [{ resources: { a: { globals: { process: true } }, b: {} } }, { resources: { a: { globals: { 'process.env': false } } } }],
+      [{ resources: { a: { builtin: { fs: true } } } }, { resources: { c: { builtin: { fs: true, 'fs.rm': false } } } }],
+      [{ resources: { a: {} } }, { root: { usePolicy: 'missing' } }],
+      [{ resources: { a: {} }, root: { usePolicy: 'gone' } }, undefined],
+      [{ resources: { a: { globals: { x: true } } } }, { resources: { a: { globals: { y: true } } }, root: { usePolicy: 'a' } }],
+    ];
+    for (const [policy, override] of pairs) {
+      const merged = merge(policy, override);
+      const sort = (issues) => messages(issues).sort();
+      assert.deepEqual(sort(validateMergeResult(merged, override)), sort(validatePolicy(merged, 'merged')));
+    }
+    assert.equal(validateMergeResult(merge(...pairs[0]), pairs[0][1]).length, 1);
+    assert.equal(validateMergeResult(merge(...pairs[4]), pairs[4][1]).length, 0);
   });
 
   test('merges LavaMoat\'s own "overrides to disallow" case, except the unsupported carve-out', () => {

@@ -1,0 +1,128 @@
+/**
+ * Errors must stay readable after lockdown. SES's `overrideTaming: 'moderate'` (needed
+ * by real packages: node-fetch, TypeScript's ES5 classes and readable-stream assign
+ * `constructor`, `name` and `message` on prototypes that inherit from the frozen
+ * intrinsics) turns `Error.prototype.constructor` into an accessor. Node's inspect
+ * reads constructors as data properties, finds `Object` first, and prints every error
+ * as `{}`: in `console.error(err)`, in `util.inspect`, and when the process dies of an
+ * uncaught exception.
+ *
+ * This puts Node's format back where errors are printed: console methods and
+ * util.inspect/format get errors (top-level arguments, and errors held directly in
+ * plain objects and arrays) as views that print `stack` plus own properties, the way
+ * Node does; an uncaught error that no handler takes is printed the same way before
+ * the process exits with Node's exit code.
+ */
+import util from 'node:util';
+import { syncBuiltinESMExports } from 'node:module';
+
+const { isNativeError } = util.types;
+const custom = util.inspect.custom;
+
+type Inspect = (value: unknown, options?: util.InspectOptions) => string;
+
+function errorView(error: Error): object {
+  return {
+    [custom](_depth: number, options: util.InspectOptions, inspect: Inspect) {
+      let text: string;
+      try {
+        text = typeof error.stack === 'string' && error.stack !== '' ? error.stack : String(error);
+      } catch {
+        text = '[error]';
+      }
+      const props: Record<string, unknown> = {};
+      for (const key of Object.keys(error)) {
+        if (key === 'stack' || key === 'message') continue;
+        try {
+          props[key] = viewOf((error as unknown as Record<string, unknown>)[key], 1);
+        } catch {
+          props[key] = '[getter threw]';
+        }
+      }
+      if ('cause' in error && !Object.prototype.propertyIsEnumerable.call(error, 'cause')) {
+        props['[cause]'] = viewOf(error.cause, 1);
+      }
+      return Object.keys(props).length === 0 ? text : `${text} ${inspect(props, options)}`;
+    },
+  };
+}
+
+const isPlain = (value: unknown): value is Record<string, unknown> => {
+  if (value === null || typeof value !== 'object') return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+};
+
+/** The value to print instead of `value`: errors become views; containers are copied only if they hold one. */
+function viewOf(value: unknown, depth: number): unknown {
+  if (isNativeError(value)) return errorView(value);
+  if (depth > 2) return value;
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    value.forEach((item, i) => {
+      const view = viewOf(item, depth + 1);
+      if (view !== item) (copy ??= value.slice())[i] = view;
+    });
+    return copy ?? value;
+  }
+  if (isPlain(value)) {
+    let copy: Record<string, unknown> | undefined;
+    for (const key of Object.keys(value)) {
+      let item: unknown;
+      try {
+        item = value[key];
+      } catch {
+        continue;
+      }
+      const view = viewOf(item, depth + 1);
+      if (view !== item) (copy ??= { ...value })[key] = view;
+    }
+    return copy ?? value;
+  }
+  return value;
+}
+
+const viewArgs = (args: unknown[]): unknown[] => args.map((arg) => viewOf(arg, 0));
+
+function wrapFunction<T extends (...args: never[]) => unknown>(original: T, wrapper: T): T {
+  // Keep `inspect.custom`, `defaultOptions`, `colors`, `styles` and the like.
+  for (const key of Reflect.ownKeys(original)) {
+    if (key === 'length' || key === 'name' || key === 'prototype') continue;
+    const descriptor = Object.getOwnPropertyDescriptor(original, key);
+    if (descriptor) Object.defineProperty(wrapper, key, descriptor);
+  }
+  return wrapper;
+}
+
+const CONSOLE_METHODS = ['log', 'info', 'warn', 'error', 'debug', 'trace', 'dir', 'dirxml'] as const;
+
+export function installErrorPrinting(): void {
+  const inspect = util.inspect;
+  const utilExports = util as unknown as Record<string, unknown>;
+  utilExports.inspect = wrapFunction(inspect, ((value: unknown, ...rest: unknown[]) =>
+    Reflect.apply(inspect, util, [viewOf(value, 0), ...rest])) as typeof inspect);
+  const format = util.format;
+  utilExports.format = (...args: unknown[]) => Reflect.apply(format, util, viewArgs(args));
+  const formatWithOptions = util.formatWithOptions;
+  utilExports.formatWithOptions = (options: util.InspectOptions, ...args: unknown[]) =>
+    Reflect.apply(formatWithOptions, util, [options, ...viewArgs(args)]);
+  syncBuiltinESMExports();
+
+  const consoleObject = console as unknown as Record<string, unknown>;
+  for (const method of CONSOLE_METHODS) {
+    const original = consoleObject[method];
+    if (typeof original !== 'function') continue;
+    consoleObject[method] = function (this: unknown, ...args: unknown[]) {
+      return Reflect.apply(original, this, viewArgs(args));
+    };
+  }
+
+  process.on('uncaughtExceptionMonitor', (error, origin) => {
+    // Handlers of the app decide what happens to errors they listen for.
+    if (origin === 'uncaughtException' && process.listenerCount('uncaughtException') > 0) return;
+    if (!isNativeError(error)) return;
+    process.stderr.write(`${inspect(viewOf(error, 0))}\n\nNode.js ${process.version}\n`);
+    // As Node does for an uncaught exception: 'exit' listeners run, the code is 1.
+    process.exit(1);
+  });
+}

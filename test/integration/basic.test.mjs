@@ -1,0 +1,25 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fixture, runWithLoader } from '../helpers.mjs';
+
+const dir = fixture('basic');
+
+test('ESM app runs with its CJS and ESM dependencies confined', () => {
+  const { status, stdout, stderr } = runWithLoader(dir, 'app.mjs');
+  assert.equal(status, 0, stderr);
+  const lines = stdout.trim().split('\n');
+  // cjs-dep: fs.readFileSync granted, fs.writeFileSync not; process.env granted, process.exit not.
+  assert.equal(lines[0], 'true undefined hello bob via cjs true undefined');
+  assert.equal(lines[1], 'function');
+  assert.match(lines[2], /^LavaMoat: package "evil" is not allowed the builtin module "fs"\. undefined$/);
+  assert.equal(lines[3], 'tla ok');
+});
+
+test('import.meta, JSON modules, import() and createRequire from the app', () => {
+  const { status, stdout, stderr } = runWithLoader(dir, 'app2.mjs');
+  assert.equal(status, 1);
+  assert.match(stdout, /\[ true, 'string', true, true, 7 \] hello dyn/);
+  assert.match(stdout, /hello req via cjs undefined/);
+  // An uncaught error from a dependency prints as Node prints it, not as `{}`.
+  assert.match(stderr, /TypeError: boom from esm-dep\n\s+at thrower \(.*meta\.js:4/);
+});
