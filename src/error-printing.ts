@@ -96,7 +96,8 @@ function wrapFunction<T extends (...args: never[]) => unknown>(original: T, wrap
 
 const CONSOLE_METHODS = ['log', 'info', 'warn', 'error', 'debug', 'trace', 'dir', 'dirxml'] as const;
 
-export function installErrorPrinting(): void {
+/** `explain` may add policy hints to an error before it is printed. */
+export function installErrorPrinting(explain: (error: Error) => void = () => {}): void {
   const inspect = util.inspect;
   const utilExports = util as unknown as Record<string, unknown>;
   utilExports.inspect = wrapFunction(inspect, ((value: unknown, ...rest: unknown[]) =>
@@ -121,6 +122,7 @@ export function installErrorPrinting(): void {
     // Handlers of the app decide what happens to errors they listen for.
     if (origin === 'uncaughtException' && process.listenerCount('uncaughtException') > 0) return;
     if (!isNativeError(error)) return;
+    explain(error);
     process.stderr.write(`${inspect(viewOf(error, 0))}\n\nNode.js ${process.version}\n`);
     // As Node does for an uncaught exception: 'exit' listeners run, the code is 1.
     process.exit(1);

@@ -3,7 +3,8 @@
  * facade has the dependency's export names (known statically, as Node knows them) and
  * takes their values from the module the runtime evaluated in the package's
  * compartment. Bindings are a snapshot taken when the module finished evaluating, as
- * with Node's own CommonJS facades.
+ * with Node's own CommonJS facades. The facade has no top-level await: it evaluates the
+ * dependency synchronously, so imports run in the order Node would run them.
  */
 export const FACADE_SCHEME = 'lavamoat-confined:';
 
@@ -12,7 +13,7 @@ export const facadeURL = (fileURL: string): string => `${FACADE_SCHEME}${fileURL
 export function facadeSource(fileURL: string, names: Iterable<string>, bridgeURL: string): string {
   const lines = [
     `import { importModule } from ${JSON.stringify(bridgeURL)};`,
-    `const ns = await importModule(${JSON.stringify(fileURL)});`,
+    `const ns = importModule(${JSON.stringify(fileURL)});`,
   ];
   let i = 0;
   for (const name of names) {

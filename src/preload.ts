@@ -39,13 +39,13 @@ export async function start(): Promise<void> {
     errorTrapping: 'none',
     unhandledRejectionTrapping: 'none',
   });
-  installErrorPrinting();
   const runtime = new Runtime({
     packageMap,
     policy,
     files: { policy: config.policyPath, override: config.overridePath },
     host,
   });
+  installErrorPrinting((error) => runtime.explainError(error));
   await runtime.start();
   setRuntime(runtime);
   installRequireHook(runtime, packageMap, selfDir);

@@ -60,27 +60,65 @@ export function denied(
   return new LavaMoatDenied(lines.join('\n'), packageName, kind, resource);
 }
 
-/** Host globals that packages commonly need; a ReferenceError naming one gets a hint. */
-const HOST_GLOBAL_HINTS = new Set([
-  'process', 'Buffer', 'console', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval',
-  'setImmediate', 'clearImmediate', 'queueMicrotask', 'fetch', 'URL', 'URLSearchParams',
-  'TextEncoder', 'TextDecoder', 'AbortController', 'AbortSignal', 'crypto', 'performance',
-  'structuredClone', 'atob', 'btoa', 'EventTarget', 'Event', 'Blob', 'Headers', 'Request',
-  'Response', 'FormData', 'WebAssembly', 'global',
-]);
-
 /**
- * An ungranted global simply does not exist in a compartment, as in LavaMoat, so code
- * fails with a plain ReferenceError. When such an error reaches the runtime, this adds
- * which package it came from and the entry that would grant the global.
+ * An ungranted global does not exist in a compartment (reads give undefined, as in
+ * LavaMoat), so code fails later with a plain TypeError or ReferenceError. When such an
+ * error reaches the runtime, this finds the global the failing expression used (from
+ * the message, or from the source at the top stack frame inside the package) and, if
+ * the host has it and the package was not granted it, adds which package it was and
+ * the policy entry that would grant it.
  */
-export function explainMissingGlobal(error: unknown, packageName: string, files: PolicyFiles): void {
-  if (!(error instanceof ReferenceError)) return;
-  const match = /^(\S+) is not defined$/.exec(error.message);
-  if (!match || !HOST_GLOBAL_HINTS.has(match[1]!)) return;
-  const name = match[1]!;
+export interface GlobalHintContext {
+  packageName: string;
+  files: PolicyFiles;
+  /** Whether the package's policy grants `path` (or a parent of it). */
+  isGranted(path: string): boolean;
+  /** Whether the host has this global at all. */
+  hostHas(name: string): boolean;
+  /** Source line `line` (1-based) of `file` (a file URL or path), if readable. */
+  sourceLine(file: string, line: number): string | undefined;
+}
+
+const identifierBefore = /([A-Za-z_$][\w$]*)\s*\??\.\s*$/;
+
+function missingGlobal(error: Error, ctx: GlobalHintContext): string | undefined {
+  const { message } = error;
+  let m = /^([A-Za-z_$][\w$]*) is not (?:defined|a function|a constructor)$/.exec(message);
+  if (m) return m[1];
+  m = /^Cannot read properties of undefined \(reading '([^']+)'\)$/.exec(message);
+  if (!m) return undefined;
+  const prop = m[1]!;
+  const frame = /\n\s+at (?:.*?\()?((?:file:\/\/|\/)[^():]+):(\d+):(\d+)\)?/.exec(String(error.stack ?? ''));
+  if (!frame) return undefined;
+  const text = ctx.sourceLine(frame[1]!, Number(frame[2]));
+  if (text === undefined) return undefined;
+  const column = Number(frame[3]);
+  // V8 points at the property access; look for `.prop` around that column.
+  const at = text.lastIndexOf(`.${prop}`, column + prop.length);
+  if (at === -1) return undefined;
+  const before = identifierBefore.exec(text.slice(0, at + 1));
+  return before ? `${before[1]}.${prop}` : undefined;
+}
+
+export function explainMissingGlobal(error: unknown, ctx: GlobalHintContext): void {
+  if (!(error instanceof Error) || (error as { lavamoatExplained?: boolean }).lavamoatExplained) return;
+  let path: string | undefined;
   try {
-    error.message += `\n  LavaMoat: the global "${name}" is not granted to package "${packageName}" (policy: ${files.policy}).\n  to allow it, add to ${files.override}:\n    ${overrideEntry(packageName, 'global', name)}`;
+    path = missingGlobal(error, ctx);
+  } catch {
+    return;
+  }
+  if (!path) return;
+  const root = path.split('.')[0]!;
+  if (!ctx.hostHas(root) || ctx.isGranted(path) || ctx.isGranted(root)) return;
+  try {
+    error.message += `\n  LavaMoat: package "${ctx.packageName}" was not granted the global "${path}" (policy: ${ctx.files.policy}).\n  to allow it, add to ${ctx.files.override}:\n    ${overrideEntry(ctx.packageName, 'global', path)}`;
+    Object.defineProperty(error, 'lavamoatExplained', { value: true });
+    if (typeof error.stack === 'string') {
+      const firstLine = error.stack.indexOf('\n');
+      const head = `${error.name}: ${error.message}`;
+      error.stack = firstLine === -1 ? head : head + error.stack.slice(firstLine);
+    }
   } catch {
     // A frozen error keeps its message.
   }

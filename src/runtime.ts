@@ -14,6 +14,7 @@ import { builtinFor, builtinGrants, hostBuiltin, type BuiltinGrant } from './bui
 import { builtinName, resolveSpecifier, type ResolveKind } from './resolve.js';
 import { denied, explainMissingGlobal, type PolicyFiles } from './report.js';
 import { makeNodeParser } from './formats/index.js';
+import { makeCompartmentError } from './stack-traces.js';
 import type { CjsModule, CompartmentLike, LinkTarget, ModuleContext } from './formats/context.js';
 
 interface SesCompartment extends CompartmentLike {
@@ -118,7 +119,34 @@ export class Runtime implements ModuleContext {
   }
 
   explain(error: unknown, info: PackageInfo): void {
-    explainMissingGlobal(error, info.name, this.options.files);
+    const globals = this.resource(info)?.globals;
+    if (globals === undefined && info.name === ROOT_NAME) return;
+    explainMissingGlobal(error, {
+      packageName: info.name,
+      files: this.options.files,
+      isGranted: (path) => {
+        const parts = path.split('.');
+        return parts.some((_, i) => {
+          const value = globals?.[parts.slice(0, i + 1).join('.')];
+          return value !== undefined && value !== false;
+        });
+      },
+      hostHas: (name) => name in this.options.host,
+      sourceLine,
+    });
+  }
+
+  /** Adds a policy hint to an error thrown by dependency code, found from its stack. */
+  explainError(error: Error): void {
+    const stack = typeof error.stack === 'string' ? error.stack : '';
+    for (const match of stack.matchAll(/\n\s+at (?:.*?\()?(file:\/\/[^():]+|\/[^():]+):\d+:\d+/g)) {
+      const file = match[1]!.startsWith('file:') ? fileURLToPath(match[1]!) : match[1]!;
+      const info = this.packageMap.packageForPath(file);
+      if (info && info.name !== ROOT_NAME) {
+        this.explain(error, info);
+        return;
+      }
+    }
   }
 
   /** The exit module for a builtin, narrowed to what the importing package was granted. */
@@ -169,6 +197,12 @@ export class Runtime implements ModuleContext {
       if (info) {
         const resource = runtime.resource(info);
         Object.defineProperties(compartment.globalThis, makeEndowments(resource?.globals, runtime.options.host));
+        Object.defineProperty(compartment.globalThis, 'Error', {
+          value: makeCompartmentError(runtime.options.host.Error as never, compartment.globalThis.Error as never),
+          writable: true,
+          enumerable: false,
+          configurable: true,
+        });
         // Node code reaches its global as `global`; it is the compartment's own.
         Object.defineProperty(compartment.globalThis, 'global', {
           value: compartment.globalThis,
@@ -211,12 +245,16 @@ export class Runtime implements ModuleContext {
     return { compartment, info, specifier: `./${url.slice(info.location.length)}` };
   }
 
-  /** The namespace of a dependency module, for an `import` from the app. */
-  async importModule(url: string): Promise<Record<string, unknown>> {
-    await this.start();
+  /**
+   * The namespace of a dependency module, for an `import` from the app. Synchronous, so
+   * that the app's imports evaluate one after the other in source order, as under Node
+   * (an awaiting facade would let sibling imports interleave).
+   */
+  importModule(url: string): Record<string, unknown> {
+    if (!this.started) throw new Error('LavaMoat: the runtime has not started');
     const { compartment, info, specifier } = this.compartmentFor(fileURLToPath(url));
     try {
-      return await compartment.import(specifier);
+      return compartment.importNow(specifier);
     } catch (error) {
       this.explain(error, info);
       throw error;
@@ -241,4 +279,18 @@ export class Runtime implements ModuleContext {
     if (loaded) return loaded.exports;
     return Object.prototype.hasOwnProperty.call(namespace, 'module.exports') ? namespace['module.exports'] : namespace;
   }
+}
+
+const sourceLines = new Map<string, string[]>();
+function sourceLine(file: string, line: number): string | undefined {
+  let lines = sourceLines.get(file);
+  if (!lines) {
+    try {
+      lines = fs.readFileSync(file.startsWith('file:') ? fileURLToPath(file) : file, 'utf8').split('\n');
+    } catch {
+      return undefined;
+    }
+    sourceLines.set(file, lines);
+  }
+  return lines[line - 1];
 }

@@ -23,12 +23,27 @@ type ModuleSourceCtor = new (source: string, options?: { sourceUrl?: string }) =
 let ModuleSource: ModuleSourceCtor | undefined;
 const load = createRequire(import.meta.url);
 
-function moduleSourceClass(): ModuleSourceCtor {
-  if (!ModuleSource) {
-    // The CommonJS build cannot be required; module-source is ESM only, so go through
-    // its dependency-free entry with a synchronous import via the host's require(esm).
-    ModuleSource = (load('@endo/module-source') as { ModuleSource: ModuleSourceCtor }).ModuleSource;
+/**
+ * Loading the compiler must not change the app's process: Babel's `debug` dependency
+ * deletes an empty `DEBUG` variable from the environment when it loads, so the
+ * environment is put back as it was.
+ */
+function withEnvironmentKept<T>(fn: () => T): T {
+  const saved = { ...process.env };
+  try {
+    return fn();
+  } finally {
+    for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+    for (const [key, value] of Object.entries(saved)) if (process.env[key] !== value) process.env[key] = value;
   }
+}
+
+function moduleSourceClass(): ModuleSourceCtor {
+  // module-source is ESM; Node 20.19+ can require it synchronously, which a parser
+  // called from `require()` inside a compartment needs.
+  ModuleSource ??= withEnvironmentKept(
+    () => (load('@endo/module-source') as { ModuleSource: ModuleSourceCtor }).ModuleSource,
+  );
   return ModuleSource;
 }
 

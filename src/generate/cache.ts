@@ -1,0 +1,115 @@
+/**
+ * The parse cache: module analyses keyed by a hash of the module's bytes, its format,
+ * the analyser's version and the Node major (whose builtin list the analysis uses).
+ *
+ * One file per analyser version (not one per module): a warm run reads and writes a
+ * single JSON file instead of a thousand small ones. Writes go to a temporary file that
+ * is renamed into place, so a concurrent run sees the old file or the new one, never a
+ * torn one. A file that is unreadable, corrupt or of another version is ignored: the
+ * cache can only change how fast generation is, never its result.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ANALYSER_VERSION, type ModuleAnalysis, type ModuleFormat } from './analyse.js';
+
+/** Entries kept from earlier runs besides those this run used (other entry points, branches). */
+const MAX_ENTRIES = 50_000;
+
+const SALT = `${ANALYSER_VERSION}:${process.versions.node.split('.')[0]}`;
+
+interface CacheFile {
+  salt: string;
+  entries: Record<string, ModuleAnalysis>;
+}
+
+export function cacheKey(bytes: Uint8Array, format: ModuleFormat): string {
+  return crypto.createHash('sha256').update(format).update('\0').update(bytes).digest('base64url');
+}
+
+const isAnalysis = (value: unknown): value is ModuleAnalysis => {
+  if (value === null || typeof value !== 'object') return false;
+  const v = value as Record<string, unknown>;
+  return Array.isArray(v.imports) && Array.isArray(v.globals) && Array.isArray(v.warnings);
+};
+
+export class AnalysisCache {
+  private previous: Record<string, ModuleAnalysis> = Object.create(null);
+  private readonly used = new Map<string, ModuleAnalysis>();
+  private dirty = false;
+  hits = 0;
+  misses = 0;
+
+  constructor(readonly dir: string) {}
+
+  get file(): string {
+    return path.join(this.dir, `analysis-v${ANALYSER_VERSION}.json`);
+  }
+
+  load(): void {
+    let text: string;
+    try {
+      text = fs.readFileSync(this.file, 'utf8');
+    } catch {
+      return;
+    }
+    try {
+      const data = JSON.parse(text) as CacheFile;
+      if (data && data.salt === SALT && data.entries && typeof data.entries === 'object') {
+        this.previous = Object.assign(Object.create(null), data.entries);
+      }
+    } catch {
+      // Corrupt: start over.
+    }
+  }
+
+  get(key: string): ModuleAnalysis | undefined {
+    const found = this.used.get(key) ?? this.previous[key];
+    if (found !== undefined && isAnalysis(found)) {
+      this.hits += 1;
+      this.used.set(key, found);
+      return found;
+    }
+    this.misses += 1;
+    return undefined;
+  }
+
+  set(key: string, analysis: ModuleAnalysis): void {
+    this.used.set(key, analysis);
+    this.dirty = true;
+  }
+
+  /** Writes the cache if this run added to it. Failures are not errors: the cache is optional. */
+  save(): void {
+    if (!this.dirty) return;
+    const entries: Record<string, ModuleAnalysis> = Object.create(null);
+    let count = 0;
+    for (const key of Object.keys(this.previous)) {
+      if (count >= MAX_ENTRIES - this.used.size) break;
+      if (!this.used.has(key)) {
+        entries[key] = this.previous[key]!;
+        count += 1;
+      }
+    }
+    for (const [key, value] of this.used) entries[key] = value;
+    const data: CacheFile = { salt: SALT, entries };
+    const temp = `${this.file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
+    try {
+      fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      fs.writeFileSync(temp, JSON.stringify(data), { mode: 0o600 });
+      fs.renameSync(temp, this.file);
+      this.dirty = false;
+    } catch {
+      try {
+        fs.rmSync(temp, { force: true });
+      } catch {
+        // ignore
+      }
+    }
+  }
+}
+
+/** Default location: `<root>/node_modules/.cache/lavamoat/generate`, as other tools do. */
+export function defaultCacheDir(root: string): string {
+  return path.join(root, 'node_modules', '.cache', 'lavamoat', 'generate');
+}
