@@ -10,6 +10,8 @@ export interface Config {
   policyPath: string;
   overridePath: string;
   debug: boolean;
+  /** Directory of the compiled-module cache, or undefined when caching is off. */
+  cacheDir: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -44,8 +46,13 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, entry: string |
   if (debug !== undefined && !['', '0', '1', 'true', 'false'].includes(debug)) {
     throw new ConfigError(`LavaMoat: LAVAMOAT_DEBUG=${debug}: expected 1, true, 0 or false`);
   }
+  const cache = env.LAVAMOAT_CACHE;
+  let cacheDir: string | undefined = path.join(projectRoot, 'node_modules', '.cache', 'lavamoat');
+  if (cache === '0' || cache === 'false') cacheDir = undefined;
+  else if (cache) cacheDir = path.resolve(projectRoot, cache);
   return {
     projectRoot,
+    cacheDir,
     policyPath: path.resolve(projectRoot, env.LAVAMOAT_POLICY || 'lavamoat/node/policy.json'),
     overridePath: path.resolve(projectRoot, env.LAVAMOAT_POLICY_OVERRIDE || 'lavamoat/node/policy-override.json'),
     debug: debug === '1' || debug === 'true',

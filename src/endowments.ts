@@ -2,8 +2,8 @@
  * Endowments: what a package's compartment global holds, made from its `globals` policy
  * and the host's real globals (captured before scuttling).
  *
- * - `"x": true` (or `"read"`): the host value; assigning to it changes only the
- *   package's own global, never the host's or another package's.
+ * - `"x": true` (or `"read"`): the host's current value; assigning to it changes only
+ *   the package's own global, never the host's or another package's.
  * - `"x": "write"`: an accessor to the host's property, so every package granted it
  *   (and the app) sees the same value.
  * - `"x": "redefine"`: like read, and the package may also `Object.defineProperty` it.
@@ -133,10 +133,15 @@ export function makeEndowments(
         configurable: false,
       };
     } else if (node.access) {
-      if (!(name in host)) continue;
+      // Read through to the host, so a global the app sets up after start-up (and
+      // before the package runs) is seen, as LavaMoat's lazily created compartments
+      // see it; an assignment shadows it for this package only.
+      let shadow: { value: unknown } | undefined;
       descriptors[name] = {
-        value: host[name],
-        writable: true,
+        get: () => (shadow ? shadow.value : host[name]),
+        set: (value: unknown) => {
+          shadow = { value };
+        },
         enumerable: true,
         configurable: node.access === 'redefine',
       };

@@ -17,17 +17,26 @@ const cjsLexer = require('cjs-module-lexer') as {
   parse(source: string, name?: string): { exports: string[]; reexports: string[] };
 };
 
-export function cjsExportNames(file: string, source?: string, seen = new Set<string>()): Set<string> {
+export interface CjsLexed {
+  exports: string[];
+  reexports: string[];
+}
+
+/** What cjs-module-lexer finds in one source (nothing, if it cannot lex it, as Node). */
+export function lexCjs(source: string, file: string): CjsLexed {
+  try {
+    const { exports, reexports } = cjsLexer.parse(source, file);
+    return { exports, reexports };
+  } catch {
+    return { exports: [], reexports: [] };
+  }
+}
+
+export function cjsExportNames(file: string, source?: string, seen = new Set<string>(), lexed?: CjsLexed): Set<string> {
   const names = new Set<string>();
   if (seen.has(file)) return names;
   seen.add(file);
-  const text = source ?? fs.readFileSync(file, 'utf8');
-  let result;
-  try {
-    result = cjsLexer.parse(text, file);
-  } catch {
-    return names;
-  }
+  const result = lexed ?? lexCjs(source ?? fs.readFileSync(file, 'utf8'), file);
   for (const name of result.exports) names.add(name);
   for (const specifier of result.reexports) {
     try {

@@ -16,6 +16,8 @@ import { setRuntime } from './bridge.js';
 import { installRequireHook } from './require-hook.js';
 import { installErrorPrinting } from './error-printing.js';
 import type { HooksData } from './hooks.js';
+import { ModuleCache } from './cache.js';
+import { createRequire } from 'node:module';
 
 declare function lockdown(options?: Record<string, unknown>): void;
 
@@ -41,6 +43,7 @@ export async function start(): Promise<void> {
   });
   const runtime = new Runtime({
     packageMap,
+    cache: config.cacheDir === undefined ? undefined : new ModuleCache({ dir: config.cacheDir, salt: cacheSalt() }),
     policy,
     files: { policy: config.policyPath, override: config.overridePath },
     host,
@@ -55,4 +58,11 @@ export async function start(): Promise<void> {
     selfURL: pathToFileURL(selfDir + path.sep).href,
   };
   register(new URL('./hooks.js', import.meta.url), { data });
+}
+
+/** Versions of everything that shapes a compiled module. */
+function cacheSalt(): string {
+  const require = createRequire(import.meta.url);
+  const version = (name: string) => (require(`${name}/package.json`) as { version: string }).version;
+  return ['lavamoat', 'ses', '@endo/module-source'].map((name) => `${name}@${version(name)}`).join(' ');
 }

@@ -15,6 +15,7 @@ import { builtinName, resolveSpecifier, type ResolveKind } from './resolve.js';
 import { denied, explainMissingGlobal, type PolicyFiles } from './report.js';
 import { makeNodeParser } from './formats/index.js';
 import { makeCompartmentError } from './stack-traces.js';
+import type { ModuleCache } from './cache.js';
 import type { CjsModule, CompartmentLike, LinkTarget, ModuleContext } from './formats/context.js';
 
 interface SesCompartment extends CompartmentLike {
@@ -27,6 +28,7 @@ declare const Compartment: CompartmentCtor;
 
 export interface RuntimeOptions {
   packageMap: PackageMap;
+  cache?: ModuleCache;
   policy: LavaMoatPolicy;
   files: PolicyFiles;
   host: HostGlobals;
@@ -62,6 +64,10 @@ export class Runtime implements ModuleContext {
 
   constructor(private readonly options: RuntimeOptions) {
     for (const info of options.packageMap.data.packages) this.byLocation.set(info.location, info);
+  }
+
+  get cache(): ModuleCache | undefined {
+    return this.options.cache;
   }
 
   get packageMap(): PackageMap {

@@ -14,7 +14,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cjsExportNames } from '../module-names.js';
+import { cjsExportNames, lexCjs, type CjsLexed } from '../module-names.js';
 import { evadeSesRejections } from '../evasion.js';
 import type { PackageInfo } from '../package-map.js';
 import type { CjsModule, CompartmentLike, ModuleContext } from './context.js';
@@ -37,6 +37,12 @@ function invalidArg(id: unknown): TypeError {
   return error;
 }
 
+/** What is worth keeping between runs: the lexer's findings and the wrapped source. */
+interface CjsAnalysis {
+  lexed: CjsLexed;
+  wrapped: string;
+}
+
 export interface CjsRecord {
   imports: string[];
   exports: string[];
@@ -46,10 +52,15 @@ export interface CjsRecord {
 export function makeCjsRecord(source: string, url: string, info: PackageInfo, ctx: ModuleContext): CjsRecord {
   const filename = fileURLToPath(url);
   const dirname = path.dirname(filename);
-  const names = cjsExportNames(filename, source);
+  let analysis = ctx.cache?.get<CjsAnalysis>('cjs', url, source);
+  if (!analysis) {
+    analysis = { lexed: lexCjs(source, filename), wrapped: wrapCommonJs(source, url) };
+    ctx.cache?.set('cjs', url, source, analysis);
+  }
+  const { wrapped } = analysis;
+  const names = cjsExportNames(filename, source, new Set(), analysis.lexed);
   names.delete('default');
   const exportNames = [...names];
-  const wrapped = wrapCommonJs(source, url);
 
   const execute = (env: Record<string, unknown>, compartment: CompartmentLike): void => {
     const { cjsRegistry } = ctx;

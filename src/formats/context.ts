@@ -5,6 +5,7 @@
  */
 import type { PackageInfo } from '../package-map.js';
 import type { ResolveKind } from '../resolve.js';
+import type { ModuleCache } from '../cache.js';
 
 export interface CompartmentLike {
   evaluate(source: string): unknown;
@@ -29,6 +30,8 @@ export interface ModuleContext {
   cjsRegistry: Map<string, CjsModule>;
   /** Whether package `info` may load native addons (denies with a helpful error if not). */
   assertNative(info: PackageInfo, file: string): void;
+  /** Compiled modules from earlier runs, if caching is on. */
+  cache: ModuleCache | undefined;
   /** Adds the policy hint to errors that reach the runtime. */
   explain(error: unknown, info: PackageInfo): void;
 }

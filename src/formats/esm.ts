@@ -5,6 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import { evadeSesRejections } from '../evasion.js';
+import type { ModuleCache } from '../cache.js';
 
 export interface PrecompiledRecord {
   imports: string[];
@@ -51,8 +52,16 @@ export class TopLevelAwaitError extends SyntaxError {
   readonly code = 'LAVAMOAT_TOP_LEVEL_AWAIT';
 }
 
-/** Compiles an ES module to the precompiled record SES accepts. */
-export function compileEsm(source: string, url: string, packageName: string): PrecompiledRecord {
+/** The precompiled record SES accepts for an ES module, from the cache when it has it. */
+export function compileEsm(source: string, url: string, packageName: string, cache: ModuleCache | undefined): PrecompiledRecord {
+  const cached = cache?.get<PrecompiledRecord>('esm', url, source);
+  if (cached) return cached;
+  const record = compile(source, url, packageName);
+  cache?.set('esm', url, source, record);
+  return record;
+}
+
+function compile(source: string, url: string, packageName: string): PrecompiledRecord {
   const Ctor = moduleSourceClass();
   let record: PrecompiledRecord;
   try {

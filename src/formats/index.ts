@@ -31,7 +31,7 @@ export function makeNodeParser(ctx: ModuleContext) {
     const format = formatOf(file);
     switch (format) {
       case 'module':
-        return { parser: 'pre-mjs-json', bytes, record: compileEsm(decoder.decode(bytes), location, info.name) };
+        return { parser: 'pre-mjs-json', bytes, record: compileEsm(decoder.decode(bytes), location, info.name, ctx.cache) };
       case 'commonjs':
         return { parser: 'cjs', bytes, record: makeCjsRecord(decoder.decode(bytes), location, info, ctx) };
       case 'json': {

@@ -1,0 +1,123 @@
+/**
+ * On-disk cache of compiled modules, so that a warm start neither parses nor loads
+ * the compiler.
+ *
+ * Safety: the cache can only change speed. An entry is keyed by a hash of everything
+ * the compiled output depends on (format version, compiler version, module URL, source
+ * text), and carries a MAC made with a secret kept in the cache directory, so a corrupt,
+ * truncated, stale or foreign entry fails the check and is recompiled. The directory
+ * is created private to the user (0700); a directory that other users could write is
+ * refused. Entries are written to a temporary file and renamed into place, so
+ * processes starting together never see half-written entries. What a module may do is
+ * decided by the package its file belongs to and that package's policy, never by
+ * anything in the cache.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+
+/** Bump when the shape or meaning of cached records changes. */
+export const CACHE_FORMAT = 1;
+
+export interface CacheOptions {
+  dir: string;
+  /** Folded into every key: versions of the compiler and of this runtime. */
+  salt: string;
+}
+
+export class ModuleCache {
+  private secret: Buffer | undefined;
+  private usable = true;
+
+  constructor(private readonly options: CacheOptions) {}
+
+  private prepare(): boolean {
+    if (this.secret) return true;
+    if (!this.usable) return false;
+    try {
+      fs.mkdirSync(this.options.dir, { recursive: true, mode: 0o700 });
+      const stat = fs.statSync(this.options.dir);
+      const uid = process.getuid?.();
+      if ((uid !== undefined && stat.uid !== uid) || (stat.mode & 0o022) !== 0) {
+        throw new Error(`LavaMoat: cache directory ${this.options.dir} is not private to this user; not using it`);
+      }
+      const secretFile = path.join(this.options.dir, 'secret');
+      try {
+        this.secret = fs.readFileSync(secretFile);
+      } catch {
+        const secret = crypto.randomBytes(32);
+        const temp = `${secretFile}.${process.pid}.${crypto.randomBytes(4).toString('hex')}`;
+        fs.writeFileSync(temp, secret, { mode: 0o600, flag: 'wx' });
+        try {
+          // The first process to link wins; the others read its secret.
+          fs.linkSync(temp, secretFile);
+        } catch {
+          // Another process created it first.
+        }
+        fs.unlinkSync(temp);
+        this.secret = fs.readFileSync(secretFile);
+      }
+      if (this.secret.length !== 32) throw new Error('bad cache secret');
+      return true;
+    } catch (error) {
+      this.usable = false;
+      if (process.env.LAVAMOAT_DEBUG === '1') process.stderr.write(`LavaMoat: cache disabled: ${(error as Error).message}\n`);
+      return false;
+    }
+  }
+
+  private keyOf(kind: string, url: string, source: string): string {
+    return crypto
+      .createHash('sha256')
+      .update(`${CACHE_FORMAT}\0${this.options.salt}\0${kind}\0${url}\0`)
+      .update(source)
+      .digest('hex');
+  }
+
+  private mac(key: string, payload: string): string {
+    return crypto.createHmac('sha256', this.secret!).update(key).update('\0').update(payload).digest('hex');
+  }
+
+  private fileOf(key: string): string {
+    return path.join(this.options.dir, key.slice(0, 2), `${key.slice(2)}.json`);
+  }
+
+  get<T>(kind: string, url: string, source: string): T | undefined {
+    if (!this.prepare()) return undefined;
+    const key = this.keyOf(kind, url, source);
+    let text: string;
+    try {
+      text = fs.readFileSync(this.fileOf(key), 'utf8');
+    } catch {
+      return undefined;
+    }
+    const newline = text.indexOf('\n');
+    if (newline !== 64) return undefined;
+    const payload = text.slice(newline + 1);
+    if (!crypto.timingSafeEqual(Buffer.from(text.slice(0, 64)), Buffer.from(this.mac(key, payload)))) return undefined;
+    try {
+      return JSON.parse(payload) as T;
+    } catch {
+      return undefined;
+    }
+  }
+
+  set(kind: string, url: string, source: string, value: unknown): void {
+    if (!this.prepare()) return;
+    const key = this.keyOf(kind, url, source);
+    const file = this.fileOf(key);
+    const payload = JSON.stringify(value);
+    const temp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
+    try {
+      fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+      fs.writeFileSync(temp, `${this.mac(key, payload)}\n${payload}`, { mode: 0o600 });
+      fs.renameSync(temp, file);
+    } catch {
+      try {
+        fs.unlinkSync(temp);
+      } catch {
+        // Nothing was written.
+      }
+    }
+  }
+}
