@@ -14,6 +14,8 @@ import { builtinFor, builtinGrants, hostBuiltin, type BuiltinGrant } from './bui
 import { builtinName, resolveSpecifier, type ResolveKind } from './resolve.js';
 import { denied, explainMissingGlobal, type PolicyFiles } from './report.js';
 import { makeNodeParser } from './formats/index.js';
+import { makeRequire } from './formats/cjs.js';
+import { confineModuleBuiltin } from './module-builtin.js';
 import { makeCompartmentError } from './stack-traces.js';
 import type { ModuleCache } from './cache.js';
 import type { CjsModule, CompartmentLike, LinkTarget, ModuleContext } from './formats/context.js';
@@ -142,6 +144,16 @@ export class Runtime implements ModuleContext {
     });
   }
 
+  /** A policy-checked `require` for package code at `filename` (for `module.createRequire`). */
+  private requireFor(info: PackageInfo, filename: string): unknown {
+    if (this.packageMap.packageForPath(filename) !== info) {
+      throw denied(info.name, 'file', `to create a require for ${filename}`, this.options.files, 'module.createRequire');
+    }
+    const compartment = this.compartments.get(info.location);
+    if (!compartment) throw new Error(`LavaMoat: no compartment for ${info.name}`);
+    return makeRequire(this, info, filename, compartment);
+  }
+
   /** Adds a policy hint to an error thrown by dependency code, found from its stack. */
   explainError(error: Error): void {
     const stack = typeof error.stack === 'string' ? error.stack : '';
@@ -161,7 +173,13 @@ export class Runtime implements ModuleContext {
     if (name === undefined) return undefined;
     const info = this.packageAt(packageLocation);
     const grant = this.builtinGrant(info, name);
-    const value = grant.whole && this.resource(info) === undefined ? hostBuiltin(name) : builtinFor(name, grant);
+    const confined = this.resource(info) !== undefined;
+    let value = grant.whole && !confined ? hostBuiltin(name) : builtinFor(name, grant);
+    if (name === 'module' && confined) {
+      value = confineModuleBuiltin(hostBuiltin('module') as Record<string, unknown>, value, grant.whole, (filename) =>
+        this.requireFor(info, filename),
+      );
+    }
     const names = typeof value === 'object' || typeof value === 'function' ? Object.keys(value) : [];
     const exportNames = [...new Set([...names.filter((n) => n !== 'default'), 'default'])];
     return Object.freeze({

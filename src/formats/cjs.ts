@@ -43,6 +43,38 @@ interface CjsAnalysis {
   wrapped: string;
 }
 
+/**
+ * `require` for code of package `info` at `filename`, with Node's semantics and the
+ * package's policy: used by CommonJS modules, and by `module.createRequire` when a
+ * package is granted the `module` builtin.
+ */
+export function makeRequire(ctx: ModuleContext, info: PackageInfo, filename: string, compartment: CompartmentLike) {
+  const { cjsRegistry } = ctx;
+  const require = (id: unknown): unknown => {
+    if (typeof id !== 'string') throw invalidArg(id);
+    const target = ctx.link(info, id, filename, 'require');
+    if (target.kind === 'builtin') return compartment.importNow(target.specifier).default;
+    const known = cjsRegistry.get(target.url);
+    if (known) return known.exports;
+    const namespace = compartment.importNow(target.specifier);
+    const loaded = cjsRegistry.get(target.url);
+    if (loaded) return loaded.exports;
+    // require(esm), as Node 20.19+ does it.
+    return hasOwn(namespace, 'module.exports') ? namespace['module.exports'] : namespace;
+  };
+  const resolve = (id: unknown): string => {
+    if (typeof id !== 'string') throw invalidArg(id);
+    const target = ctx.link(info, id, filename, 'require');
+    return target.kind === 'builtin' ? id : target.path;
+  };
+  return Object.assign(require, {
+    resolve: Object.assign(resolve, { paths: () => null }),
+    cache: Object.create(null) as Record<string, unknown>,
+    extensions: Object.freeze(Object.create(null)),
+    main: undefined,
+  });
+}
+
 export interface CjsRecord {
   imports: string[];
   exports: string[];
@@ -64,29 +96,7 @@ export function makeCjsRecord(source: string, url: string, info: PackageInfo, ct
 
   const execute = (env: Record<string, unknown>, compartment: CompartmentLike): void => {
     const { cjsRegistry } = ctx;
-    const require = (id: unknown): unknown => {
-      if (typeof id !== 'string') throw invalidArg(id);
-      const target = ctx.link(info, id, filename, 'require');
-      if (target.kind === 'builtin') return compartment.importNow(target.specifier).default;
-      const known = cjsRegistry.get(target.url);
-      if (known) return known.exports;
-      const namespace = compartment.importNow(target.specifier);
-      const loaded = cjsRegistry.get(target.url);
-      if (loaded) return loaded.exports;
-      // require(esm), as Node 20.19+ does it.
-      return hasOwn(namespace, 'module.exports') ? namespace['module.exports'] : namespace;
-    };
-    const resolve = (id: unknown): string => {
-      if (typeof id !== 'string') throw invalidArg(id);
-      const target = ctx.link(info, id, filename, 'require');
-      return target.kind === 'builtin' ? id : target.path;
-    };
-    const requireFn = Object.assign(require, {
-      resolve: Object.assign(resolve, { paths: () => null }),
-      cache: Object.create(null) as Record<string, unknown>,
-      extensions: Object.freeze(Object.create(null)),
-      main: undefined,
-    });
+    const requireFn = makeRequire(ctx, info, filename, compartment);
     const importFn = (id: unknown): Promise<unknown> => {
       try {
         const target = ctx.link(info, String(id), filename, 'import');

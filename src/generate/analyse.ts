@@ -104,6 +104,8 @@ class Binding {
   /** Initialised with `createRequire(...)`: calls of this variable are requires. */
   requireFrom?: CalleeRef;
   requireLike = false;
+  /** References to it matter (imports of builtins, require, global aliases); others are not recorded. */
+  special = false;
   /** Initialised with an expression that may evaluate to the global object. */
   aliasSources?: CalleeRef[];
   directGlobalAlias = false;
@@ -206,6 +208,9 @@ function patternPaths(pattern: Node): string[][] {
   }
 }
 
+/** Accessors SES keeps on the tamed `Error` (V8's stack trace API): assigning them works. */
+const ASSIGNABLE_INTRINSIC_PATHS = new Set(['Error.prepareStackTrace', 'Error.stackTraceLimit', 'Error.captureStackTrace']);
+
 const TRANSPARENT_CALL_MEMBERS = new Set(['call', 'apply', 'bind']);
 const REQUIRE_MEMBERS = new Set(['resolve', 'cache', 'main', 'extensions']);
 
@@ -264,7 +269,6 @@ class Analyser {
   private readonly moduleScope: Scope;
   private readonly refs: Ref[] = [];
   private readonly candidates: CallCandidate[] = [];
-  private readonly bindingsByNode = new Map<Node, Binding>();
   /** Names of variables that may hold a require function or the global object, seen so far. */
   private readonly requireNames = new Set<string>(['require']);
   private readonly aliasNames = new Set<string>(GLOBAL_OBJECT_NAMES);
@@ -288,7 +292,10 @@ class Analyser {
       for (const name of ['exports', 'require', 'module', '__filename', '__dirname']) {
         const binding = new Binding(name, 'wrapper');
         this.moduleScope.decls.set(name, binding);
-        if (name === 'require') this.wrapperRequire = binding;
+        if (name === 'require') {
+          this.wrapperRequire = binding;
+          binding.special = true;
+        }
       }
     }
   }
@@ -299,13 +306,17 @@ class Analyser {
     if (!this.lineStarts) {
       const starts = [0];
       const text = this.source;
-      for (let i = 0; i < text.length; i += 1) {
-        const c = text.charCodeAt(i);
-        if (c === 10) starts.push(i + 1);
-        else if (c === 13) {
-          if (text.charCodeAt(i + 1) === 10) i += 1;
-          starts.push(i + 1);
-        } else if (c === 0x2028 || c === 0x2029) starts.push(i + 1);
+      if (/[\r\u2028\u2029]/.test(text)) {
+        for (let i = 0; i < text.length; i += 1) {
+          const c = text.charCodeAt(i);
+          if (c === 10) starts.push(i + 1);
+          else if (c === 13) {
+            if (text.charCodeAt(i + 1) === 10) i += 1;
+            starts.push(i + 1);
+          } else if (c === 0x2028 || c === 0x2029) starts.push(i + 1);
+        }
+      } else {
+        for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
       }
       this.lineStarts = starts;
     }
@@ -326,7 +337,7 @@ class Analyser {
 
   // -- declarations
 
-  private declare(name: string, kind: BindingKind, node: Node): Binding {
+  private declare(name: string, kind: BindingKind): Binding {
     let scope = this.scope;
     if (kind === 'var') {
       while (!scope.isFunction && scope.parent) scope = scope.parent;
@@ -342,7 +353,6 @@ class Analyser {
       while (!fn.isFunction && fn.parent) fn = fn.parent;
       if (!fn.decls.has(name)) fn.decls.set(name, binding);
     }
-    if (node) this.bindingsByNode.set(node, binding);
     return binding;
   }
 
@@ -350,7 +360,7 @@ class Analyser {
   private declarePattern(pattern: Node, kind: BindingKind): void {
     switch (pattern.type) {
       case 'Identifier':
-        this.declare(pattern.name, kind, pattern);
+        this.declare(pattern.name, kind);
         return;
       case 'ObjectPattern':
         this.stack.push(pattern);
@@ -433,11 +443,14 @@ class Analyser {
   // -- context of a reference
 
   /** Walks up the member chain that starts at `base` (whose parent is the stack's top). */
-  private chainUp(base: Node): { path: string[]; top: Node; parentIndex: number; computed: boolean } {
+  private chainUp(
+    base: Node,
+    from = this.stack.length - 1,
+  ): { path: string[]; top: Node; parentIndex: number; computed: boolean } {
     const path: string[] = [];
     const stack = this.stack;
     let current = base;
-    let i = stack.length - 1;
+    let i = from;
     while (i >= 0) {
       const parent = stack[i];
       if (parent.type === 'MemberExpression' && parent.object === current) {
@@ -490,46 +503,55 @@ class Analyser {
     }
   }
 
-  /** Where a value at `top` ends up, looking through `a || b`, `c ? a : b`, `(x, a)`. */
-  private consumerOf(top: Node, parentIndex: number): Consumer {
+  /**
+   * Where a value at `top` ends up, looking through `a || b`, `c ? a : b`, `(x, a)`.
+   * For `v = <value>` with `v` a plain variable, the stack index of the assignment.
+   */
+  private consumerOf(top: Node, parentIndex: number): { consumer: Consumer; assignment?: number } {
     let current = top;
     for (let i = parentIndex; i >= 0; i -= 1) {
       const parent = this.stack[i];
       switch (parent.type) {
         case 'LogicalExpression':
-          if (parent.operator === '&&' && parent.left === current) return 'other';
+          if (parent.operator === '&&' && parent.left === current) return { consumer: 'other' };
           break;
         case 'ConditionalExpression':
-          if (parent.test === current) return 'other';
+          if (parent.test === current) return { consumer: 'other' };
           break;
         case 'SequenceExpression':
-          if (parent.expressions[parent.expressions.length - 1] !== current) return 'other';
+          if (parent.expressions[parent.expressions.length - 1] !== current) return { consumer: 'other' };
           break;
         case 'ParenthesizedExpression':
           break;
         case 'VariableDeclarator':
-          return parent.init === current && parent.id.type === 'Identifier' ? 'alias' : 'other';
+          return { consumer: parent.init === current && parent.id.type === 'Identifier' ? 'alias' : 'other' };
         case 'CallExpression':
         case 'NewExpression':
-          return parent.callee === current ? 'other' : 'passed';
+          return { consumer: parent.callee === current ? 'other' : 'passed' };
         case 'AssignmentExpression':
-          return parent.right === current ? 'assigned' : 'other';
+          if (parent.right !== current) return { consumer: 'other' };
+          if (parent.operator === '=' && parent.left.type === 'Identifier') return { consumer: 'alias', assignment: i };
+          return { consumer: 'assigned' };
         case 'Property':
-          return parent.value === current ? 'assigned' : 'other';
+          return { consumer: parent.value === current ? 'assigned' : 'other' };
         case 'ArrayExpression':
         case 'ReturnStatement':
         case 'SpreadElement':
-          return 'assigned';
+          return { consumer: 'assigned' };
         default:
-          return 'other';
+          return { consumer: 'other' };
       }
       current = parent;
     }
-    return 'other';
+    return { consumer: 'other' };
   }
 
   private reference(node: Node, forcedWrite = false): void {
     const name: string = node.name;
+    // Most references are to ordinary local variables: nothing to record. A name not
+    // bound yet may still be hoisted (`var`, functions), so it is resolved at the end.
+    const bound = this.scope.lookup(name);
+    if (bound !== undefined && !bound.special) return;
     const chain = this.chainUp(node);
     const { access, patterns, called } = forcedWrite
       ? { access: 'write' as const, patterns: undefined, called: false }
@@ -544,9 +566,35 @@ class Analyser {
       called,
     };
     if (patterns) ref.patterns = patterns;
+    this.refs.push(ref);
     if (chain.path.length === 0 && !chain.computed && !forcedWrite && this.aliasNames.has(name)) {
-      ref.consumer = this.consumerOf(chain.top, chain.parentIndex);
+      const { consumer, assignment } = this.consumerOf(chain.top, chain.parentIndex);
+      ref.consumer = consumer;
+      if (assignment !== undefined) this.assignmentAlias(name, assignment);
     }
+  }
+
+  /**
+   * `v = globalThis` (or `v = root`, an alias): `v` may hold the global object, so its
+   * members are globals too; and so are the members of the assignment's own value,
+   * `(v = globalThis).x`.
+   */
+  private assignmentAlias(source: string, index: number): void {
+    const assignment = this.stack[index];
+    const target = this.scope.lookup(assignment.left.name);
+    if (target) {
+      (target.aliasSources ??= []).push({ name: source, scope: this.scope });
+      if (!target.special) {
+        target.special = true;
+        this.aliasBindings.push(target);
+      }
+      this.aliasNames.add(target.name);
+    }
+    const chain = this.chainUp(assignment, index - 1);
+    if (chain.path.length === 0 && !chain.computed) return;
+    const { access, patterns, called } = this.accessAt(chain.top, chain.parentIndex);
+    const ref: Ref = { name: source, scope: this.scope, start: assignment.start, path: chain.path, access, computed: chain.computed, called };
+    if (patterns) ref.patterns = patterns;
     this.refs.push(ref);
   }
 
@@ -570,8 +618,11 @@ class Analyser {
   private patternTargets(pattern: Node, base: string[], result: ResultUse): void {
     switch (pattern.type) {
       case 'Identifier': {
-        const binding = this.bindingsByNode.get(pattern);
-        if (binding) result.bindings.push({ binding, path: base });
+        const binding = this.scope.lookup(pattern.name);
+        if (binding) {
+          binding.special = true;
+          result.bindings.push({ binding, path: base });
+        }
         else result.uses.push(base);
         return;
       }
@@ -623,11 +674,8 @@ class Analyser {
   private withScope(scope: Scope, fn: () => void): void {
     const previous = this.scope;
     this.scope = scope;
-    try {
-      fn();
-    } finally {
-      this.scope = previous;
-    }
+    fn();
+    this.scope = previous;
   }
 
   visit(node: Node): void {
@@ -808,7 +856,7 @@ class Analyser {
 
   /** Variables that may hold the global object or a `createRequire` result. */
   private noteInitialiser(id: Node, init: Node): void {
-    const binding = this.bindingsByNode.get(id);
+    const binding = this.scope.lookup(id.name);
     if (!binding) return;
     // const require = createRequire(import.meta.url) / module.createRequire(...)
     if (init.type === 'CallExpression') {
@@ -819,6 +867,7 @@ class Analyser {
         binding.requireFrom = { name: callee.object.name, scope: this.scope, member: 'createRequire' };
       }
       if (binding.requireFrom) {
+        binding.special = true;
         this.createRequireBindings.push(binding);
         this.requireNames.add(id.name);
       }
@@ -866,16 +915,17 @@ class Analyser {
     if (direct || sources.some((s) => this.aliasNames.has(s.name))) {
       binding.aliasSources = sources;
       binding.directGlobalAlias = direct;
+      binding.special = true;
       this.aliasBindings.push(binding);
       this.aliasNames.add(id.name);
     }
   }
 
   private visitFunction(node: Node): void {
-    if (node.type === 'FunctionDeclaration' && node.id) this.declare(node.id.name, 'function', node.id);
+    if (node.type === 'FunctionDeclaration' && node.id) this.declare(node.id.name, 'function');
     this.stack.push(node);
     this.withScope(new Scope(this.scope, true), () => {
-      if (node.type === 'FunctionExpression' && node.id) this.declare(node.id.name, 'function', node.id);
+      if (node.type === 'FunctionExpression' && node.id) this.declare(node.id.name, 'function');
       for (const param of node.params) this.declarePattern(param, 'param');
       const body = node.body;
       if (body.type === 'BlockStatement') this.visitStatements(body.body, body);
@@ -885,11 +935,11 @@ class Analyser {
   }
 
   private visitClass(node: Node): void {
-    if (node.type === 'ClassDeclaration' && node.id) this.declare(node.id.name, 'class', node.id);
+    if (node.type === 'ClassDeclaration' && node.id) this.declare(node.id.name, 'class');
     this.stack.push(node);
     if (node.decorators) for (const d of node.decorators) this.visit(d);
     this.withScope(new Scope(this.scope, false), () => {
-      if (node.id) this.declare(node.id.name, 'class', null);
+      if (node.id) this.declare(node.id.name, 'class');
       this.visit(node.superClass);
       this.visit(node.body);
     });
@@ -901,8 +951,9 @@ class Analyser {
     if (specifier === undefined) return;
     const record = this.addImport(specifier, 'import', node.start);
     for (const s of node.specifiers) {
-      const binding = this.declare(s.local.name, 'import', s.local);
+      const binding = this.declare(s.local.name, 'import');
       if (!record.uses) continue;
+      binding.special = true;
       let base: string[] = [];
       if (s.type === 'ImportSpecifier') {
         const imported = s.imported.type === 'Identifier' ? s.imported.name : String(s.imported.value);
@@ -1149,7 +1200,7 @@ class Analyser {
   private globalPath(path: string[], access: GlobalAccess, offset: number): void {
     const root = path[0]!;
     if (isProvidedGlobal(root)) {
-      if (access === 'write' && path.length >= 2 && isFrozenIntrinsic(root)) {
+      if (access === 'write' && path.length >= 2 && isFrozenIntrinsic(root) && !ASSIGNABLE_INTRINSIC_PATHS.has(`${root}.${path[1]}`)) {
         this.warn(`assignment to ${path.join('.')}: intrinsics are frozen under SES lockdown, so this fails under the loader`, offset);
       }
       return;

@@ -115,6 +115,20 @@ function compareEvidence(a: string, b: string): number {
   );
 }
 
+/** Whether the global at a dotted path is a function in this Node process. */
+function isHostFunction(path: string): boolean {
+  let value: unknown = globalThis;
+  for (const part of path.split('.')) {
+    if (value === null || value === undefined) return false;
+    try {
+      value = (value as Record<string, unknown>)[part];
+    } catch {
+      return false;
+    }
+  }
+  return typeof value === 'function';
+}
+
 function finishGlobals(usage: PackageUsage): Map<string, { value: GlobalPolicyValue; evidence: Set<Evidence> }> {
   const granted = new Map<string, { value: GlobalPolicyValue; evidence: Set<Evidence> }>();
   for (const [path, entry] of usage.globals) {
@@ -125,10 +139,12 @@ function finishGlobals(usage: PackageUsage): Map<string, { value: GlobalPolicyVa
   // Presence checks, shortest first so that `typeof a` granted covers `typeof a.b`.
   const presenceOnly = [...usage.globals].filter(([, e]) => e.presence.size > 0).sort(([a], [b]) => compare(a, b));
   for (const [path, entry] of presenceOnly) {
+    // A grant below a function (`Buffer.from`) gives an object in its place: `typeof`
+    // would say "object" where Node says "function", so only the function itself will do.
     const satisfiedBy =
       (granted.has(path) ? path : undefined) ??
       ancestors(path).find((a) => granted.has(a)) ??
-      [...granted.keys()].find((k) => k.startsWith(`${path}.`));
+      (isHostFunction(path) ? undefined : [...granted.keys()].find((k) => k.startsWith(`${path}.`)));
     const evidence = [...entry.presence].map((e) => `${e} (typeof)`);
     if (satisfiedBy !== undefined) {
       for (const e of evidence) granted.get(satisfiedBy)!.evidence.add(e);
