@@ -16,6 +16,8 @@ export interface HooksData {
   bridgeURL: string;
   /** Directory URL of this project's compiled code, which always runs natively. */
   selfURL: string;
+  /** `root.usePolicy` is set: the app's own package is confined too. */
+  rootConfined: boolean;
 }
 
 interface ResolveContext {
@@ -40,19 +42,23 @@ type NextLoad = (url: string, context?: unknown) => Promise<LoadResult> | LoadRe
 let packageMap: PackageMap;
 let bridgeURL: string;
 let selfURL: string;
+let rootConfined: boolean;
 
 export function initialize(data: HooksData): void {
   packageMap = new PackageMap(data.packageMap);
   bridgeURL = data.bridgeURL;
   selfURL = data.selfURL;
+  rootConfined = data.rootConfined;
 }
+
+const isConfined = (name: string): boolean => name !== ROOT_NAME || rootConfined;
 
 /** Whether code at `url` is the app's own (trusted, native) code. */
 function isAppCode(url: string | undefined): boolean {
   if (url === undefined) return true; // the entry point
   if (!url.startsWith('file:') || url.startsWith(selfURL)) return false;
   const owner = packageMap.packageForPath(fileURLToPath(url));
-  return owner?.name === ROOT_NAME || (owner === undefined && !url.includes('/node_modules/'));
+  return owner === undefined ? !url.includes('/node_modules/') : !isConfined(owner.name);
 }
 
 export class UnconfinableModuleError extends Error {
@@ -70,7 +76,7 @@ export async function resolve(
   }
   const path = fileURLToPath(result.url);
   const owner = packageMap.packageForPath(path);
-  if (owner && owner.name !== ROOT_NAME) {
+  if (owner && isConfined(owner.name)) {
     return { url: facadeURL(result.url), format: 'module', shortCircuit: true };
   }
   if (!owner && result.url.includes('/node_modules/')) {

@@ -51,11 +51,12 @@ export async function start(): Promise<void> {
   installErrorPrinting((error) => runtime.explainError(error));
   await runtime.start();
   setRuntime(runtime);
-  installRequireHook(runtime, packageMap, selfDir);
+  installRequireHook(runtime, packageMap, selfDir, runtime.rootConfined);
   const data: HooksData = {
     packageMap: packageMap.data,
     bridgeURL: new URL('./bridge.js', import.meta.url).href,
     selfURL: pathToFileURL(selfDir + path.sep).href,
+    rootConfined: runtime.rootConfined,
   };
   register(new URL('./hooks.js', import.meta.url), { data });
 }

@@ -18,13 +18,14 @@ interface ModuleInternals {
   _resolveFilename(request: string, parent: InternalModule | undefined, isMain: boolean): string;
 }
 
-export function installRequireHook(runtime: Runtime, packageMap: PackageMap, selfDir: string): void {
+export function installRequireHook(runtime: Runtime, packageMap: PackageMap, selfDir: string, rootConfined: boolean): void {
   const internals = Module as unknown as ModuleInternals;
   const originalLoad = internals._load;
   const isAppFile = (file: string): boolean => {
     if (file.startsWith(selfDir + path.sep)) return false;
     const owner = packageMap.packageForPath(file);
-    return owner?.name === ROOT_NAME || (owner === undefined && !file.includes(`${path.sep}node_modules${path.sep}`));
+    if (owner === undefined) return !file.includes(`${path.sep}node_modules${path.sep}`);
+    return owner.name === ROOT_NAME && !rootConfined;
   };
   internals._load = function load(this: unknown, request, parent, isMain) {
     if (isMain || !parent?.filename || !isAppFile(parent.filename)) {
@@ -40,7 +41,7 @@ export function installRequireHook(runtime: Runtime, packageMap: PackageMap, sel
       return Reflect.apply(originalLoad, this, [request, parent, isMain]);
     }
     const owner = packageMap.packageForPath(filename);
-    if (owner && owner.name !== ROOT_NAME) return runtime.requireModule(filename);
+    if (owner && (owner.name !== ROOT_NAME || rootConfined)) return runtime.requireModule(filename);
     if (!owner && filename.includes(`${path.sep}node_modules${path.sep}`)) {
       throw new Error(
         `LavaMoat: '${request}' resolves to ${filename}, which belongs to no package in the app's dependency tree; ` +

@@ -68,6 +68,11 @@ export class Runtime implements ModuleContext {
     for (const info of options.packageMap.data.packages) this.byLocation.set(info.location, info);
   }
 
+  /** `root.usePolicy` is set: the app's own package runs in a compartment too. */
+  get rootConfined(): boolean {
+    return this.options.policy.root?.usePolicy !== undefined;
+  }
+
   get cache(): ModuleCache | undefined {
     return this.options.cache;
   }
@@ -260,8 +265,8 @@ export class Runtime implements ModuleContext {
 
   private compartmentFor(path: string): { compartment: SesCompartment; info: PackageInfo; specifier: string } {
     const info = this.packageMap.packageForPath(path);
-    if (!info || info.name === ROOT_NAME) {
-      throw new Error(`LavaMoat: ${path} does not belong to a dependency package`);
+    if (!info || (info.name === ROOT_NAME && !this.rootConfined)) {
+      throw new Error(`LavaMoat: ${path} does not belong to a confined package`);
     }
     const compartment = this.compartments.get(info.location);
     if (!compartment) throw new Error(`LavaMoat: the runtime has not started (no compartment for ${info.name})`);
