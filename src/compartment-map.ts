@@ -30,8 +30,12 @@ export interface EndoPackagePolicy {
 export const NODE_LANGUAGE = 'node';
 /** Extensions the compartments parse; others fail with a clear error, as in Node's ESM loader. */
 export const PARSED_EXTENSIONS = ['js', 'cjs', 'mjs', 'json', 'node', 'wasm', ''] as const;
-/** Entry module of the compartment map: an empty exit module that only links compartments. */
+/**
+ * Entry of the compartment map: an empty exit module in a compartment of its own, at a
+ * location that holds no files, which only makes compartment-mapper link the others.
+ */
 export const ENTRY_SPECIFIER = 'lavamoat:entry';
+export const ENTRY_LOCATION = 'file:///%00lavamoat-entry/';
 
 export function convertResourcePolicy(resource: ResourcePolicy | undefined): EndoPackagePolicy {
   const packages: Record<string, true> = {};
@@ -97,9 +101,21 @@ export function buildCompartmentMap(packageMap: PackageMap, policy: LavaMoatPoli
       sourceDirname: info.packageName,
     };
   }
+  compartments[ENTRY_LOCATION] = {
+    name: 'lavamoat-entry',
+    label: 'lavamoat-entry',
+    location: ENTRY_LOCATION,
+    modules: {},
+    scopes: {},
+    parsers: {},
+    types: {},
+    policy: undefined,
+    version: '',
+    sourceDirname: 'lavamoat-entry',
+  };
   return {
     tags: [],
-    entry: { compartment: packageMap.root.location, module: ENTRY_SPECIFIER },
+    entry: { compartment: ENTRY_LOCATION, module: ENTRY_SPECIFIER },
     compartments,
   };
 }

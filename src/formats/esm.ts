@@ -4,6 +4,7 @@
  * so it is imported only when a module actually needs compiling.
  */
 import { createRequire } from 'node:module';
+import vm from 'node:vm';
 import { evadeSesRejections } from '../evasion.js';
 import type { ModuleCache } from '../cache.js';
 
@@ -61,6 +62,18 @@ export function compileEsm(source: string, url: string, packageName: string, cac
   return record;
 }
 
+const isAwaitError = (message: string): boolean =>
+  /await is only valid|Unexpected reserved word 'await'|top-level await/i.test(message);
+
+function topLevelAwait(url: string, packageName: string): TopLevelAwaitError {
+  return new TopLevelAwaitError(
+    `LavaMoat: ${url} (package "${packageName}") uses top-level await, which SES compartments cannot run yet (endojs/endo#306). ` +
+      (packageName === '$root$'
+        ? 'With root.usePolicy the app package runs in a compartment too: move the await into an async function.'
+        : 'Move the await into an async function, or into the app package, which runs natively.'),
+  );
+}
+
 function compile(source: string, url: string, packageName: string): PrecompiledRecord {
   const Ctor = moduleSourceClass();
   let record: PrecompiledRecord;
@@ -68,13 +81,15 @@ function compile(source: string, url: string, packageName: string): PrecompiledR
     record = new Ctor(source, { sourceUrl: url });
   } catch (error) {
     const message = (error as Error).message ?? String(error);
-    if (/await is only valid|Unexpected reserved word 'await'|top-level await/i.test(message)) {
-      throw new TopLevelAwaitError(
-        `LavaMoat: ${url} (package "${packageName}") uses top-level await, which SES compartments cannot run yet (endojs/endo#306). ` +
-          'Move the await into an async function, or keep this code in the app package, which runs natively.',
-      );
-    }
+    if (isAwaitError(message)) throw topLevelAwait(url, packageName);
     throw new SyntaxError(`LavaMoat: cannot compile ${url} (package "${packageName}"): ${message}`);
+  }
+  // Babel accepts top-level await and leaves it in a program SES runs as a plain
+  // function; V8 only parses it here (nothing runs), so the error can name the module.
+  try {
+    new vm.Script(record.__syncModuleProgram__, { filename: url });
+  } catch (error) {
+    if (isAwaitError(String((error as Error).message))) throw topLevelAwait(url, packageName);
   }
   return {
     imports: [...record.imports],

@@ -1,0 +1,57 @@
+// App shapes beyond a single ESM package: a CommonJS app, a confined app package
+// (root.usePolicy), a pnpm store with symlinks, npm workspaces, and what cannot run in
+// a compartment (top-level await in a dependency) failing clearly.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fixture, runPlain, runWithLoader } from '../helpers.mjs';
+
+test('a CommonJS app requires its dependencies from their compartments', () => {
+  const { status, stdout, stderr } = runWithLoader(fixture('cjs-root'), 'app.cjs');
+  assert.equal(status, 0, stderr);
+  assert.equal(stdout, 'CJS ROOT 42 LAVAMOAT_DENIED\nimport() from cjs root: true\n');
+});
+
+test('root.usePolicy confines the app package itself', () => {
+  const { status, stdout, stderr } = runWithLoader(fixture('use-policy'), 'sync-app.mjs');
+  assert.equal(status, 0, stderr);
+  // console granted, process not; node:fs not granted to the app package.
+  assert.equal(stdout, 'root lib 5 undefined function\nLAVAMOAT_DENIED\n');
+});
+
+test('root.usePolicy with top-level await in the app fails with a clear error', () => {
+  const { status, stderr } = runWithLoader(fixture('use-policy'), 'app.mjs');
+  assert.equal(status, 1);
+  assert.match(stderr, /app\.mjs \(package "\$root\$"\) uses top-level await/);
+  assert.match(stderr, /root\.usePolicy/);
+});
+
+test('pnpm layout: symlinked store packages get their canonical names and run confined', () => {
+  const dir = fixture('pnpm');
+  const plain = runPlain(dir, 'app.mjs');
+  const confined = runWithLoader(dir, 'app.mjs');
+  assert.equal(confined.status, 0, confined.stderr);
+  assert.equal(confined.stdout, plain.stdout);
+  assert.equal(confined.stdout, 'alpha uses beta from the store\n');
+});
+
+test('workspaces: linked workspace packages are packages like any other', () => {
+  const dir = fixture('workspaces');
+  const plain = runPlain(dir, 'app.mjs');
+  const confined = runWithLoader(dir, 'app.mjs');
+  assert.equal(confined.status, 0, confined.stderr);
+  assert.equal(confined.stdout, plain.stdout);
+});
+
+test('a workspace package without the grant is denied', () => {
+  const { status, stderr } = runWithLoader(fixture('workspaces'), 'app.mjs', {
+    env: { LAVAMOAT_POLICY_OVERRIDE: 'lavamoat/node/deny-override.json' },
+  });
+  assert.equal(status, 1);
+  assert.match(stderr, /package "@ws\/lib-a" is not allowed the package "@ws\/lib-a>@ws\/lib-b"/);
+});
+
+test('top-level await in a dependency fails naming the module', () => {
+  const { status, stderr } = runWithLoader(fixture('basic'), 'tla.mjs');
+  assert.equal(status, 1);
+  assert.match(stderr, /tla-dep\/index\.js \(package "tla-dep"\) uses top-level await/);
+});
