@@ -202,9 +202,16 @@ export class Runtime implements ModuleContext {
     return function LavaMoatCompartment(options: Record<string, unknown>) {
       const location = options.name as string;
       const info = runtime.byLocation.get(location);
+      const importHook = options.importHook as (specifier: string) => Promise<unknown>;
+      const importNowHook = options.importNowHook as (specifier: string) => unknown;
       const compartment = new Compartment({
         ...options,
         __noNamespaceBox__: true,
+        // compartment-mapper's asynchronous exit hook is not told which package imports
+        // (it passes the entry compartment), so builtins always take the synchronous
+        // path, which is, and which enforces the same policy.
+        importHook: async (specifier: string) =>
+          builtinName(specifier) !== undefined ? importNowHook(specifier) : importHook(specifier),
         resolveHook: (specifier: string, referrer: string) => {
           if (!info) throw new Error(`LavaMoat: no package at ${location}`);
           if (referrer === ENTRY_SPECIFIER) throw new Error('LavaMoat: the entry module imports nothing');
