@@ -1,0 +1,38 @@
+// Builtin modules as packages see them.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { EventEmitter } from 'node:events';
+import { builtinFor, builtinGrants } from '../../dist/builtins.js';
+
+test('grants group by module; node: and bare names are one grant', () => {
+  const grants = builtinGrants({ 'fs.readFile': true, 'node:fs.promises.readFile': true, path: true, 'node:os': true, crypto: false });
+  assert.deepEqual([...grants.keys()].sort(), ['fs', 'os', 'path']);
+  assert.deepEqual(grants.get('fs'), { whole: false, paths: [['readFile'], ['promises', 'readFile']] });
+  assert.deepEqual(grants.get('path'), { whole: true });
+});
+
+test('a whole grant is a frozen copy: the real module cannot be changed through it', () => {
+  const copy = builtinFor('fs', { whole: true });
+  assert.equal(copy.readFileSync, fs.readFileSync);
+  assert.ok(Object.isFrozen(copy));
+  assert.ok(Object.isFrozen(copy.promises), 'plain sub-objects are copied and frozen too');
+  assert.throws(() => { 'use strict'; copy.readFileSync = () => 'evil'; }, TypeError);
+  assert.notEqual(fs.readFileSync.name, 'evil');
+});
+
+test('a dotted grant holds only the granted members', () => {
+  const narrowed = builtinFor('fs', { whole: false, paths: [['readFileSync'], ['promises', 'readFile']] });
+  assert.deepEqual(Object.keys(narrowed).sort(), ['promises', 'readFileSync']);
+  assert.deepEqual(Object.keys(narrowed.promises), ['readFile']);
+  assert.equal(narrowed.writeFileSync, undefined);
+  assert.ok(Object.isFrozen(narrowed) && Object.isFrozen(narrowed.promises));
+});
+
+test('modules that are classes stay classes', () => {
+  const events = builtinFor('events', { whole: true });
+  assert.equal(events, EventEmitter);
+  const narrowed = builtinFor('events', { whole: false, paths: [['EventEmitter']] });
+  class Mine extends narrowed.EventEmitter {}
+  assert.ok(new Mine() instanceof EventEmitter);
+});

@@ -1,0 +1,79 @@
+// The compiled-module cache can only change speed, never behaviour.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { ModuleCache } from '../../dist/cache.js';
+
+const tempDir = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'lavamoat-cache-')), 'cache');
+const entries = (dir) => fs.readdirSync(dir, { recursive: true }).filter((f) => f.endsWith('.json')).map((f) => path.join(dir, f));
+
+test('a stored record comes back only for the same source, URL and versions', () => {
+  const dir = tempDir();
+  const cache = new ModuleCache({ dir, salt: 'v1' });
+  cache.set('esm', 'file:///a.js', 'export default 1', { program: 'one' });
+  assert.deepEqual(cache.get('esm', 'file:///a.js', 'export default 1'), { program: 'one' });
+  assert.equal(cache.get('esm', 'file:///a.js', 'export default 2'), undefined, 'changed source');
+  assert.equal(cache.get('esm', 'file:///b.js', 'export default 1'), undefined, 'other module');
+  assert.equal(cache.get('cjs', 'file:///a.js', 'export default 1'), undefined, 'other kind');
+  assert.equal(new ModuleCache({ dir, salt: 'v2' }).get('esm', 'file:///a.js', 'export default 1'), undefined, 'other versions');
+});
+
+test('the directory is private to the user', () => {
+  const dir = tempDir();
+  new ModuleCache({ dir, salt: 's' }).set('esm', 'u', 's', 1);
+  assert.equal(fs.statSync(dir).mode & 0o777, 0o700);
+  assert.equal(fs.statSync(path.join(dir, 'secret')).mode & 0o777, 0o600);
+});
+
+test('corrupt, truncated and forged entries are ignored', () => {
+  const dir = tempDir();
+  const cache = new ModuleCache({ dir, salt: 's' });
+  cache.set('esm', 'file:///a.js', 'src', { program: 'good' });
+  const [file] = entries(dir);
+  const original = fs.readFileSync(file, 'utf8');
+  fs.writeFileSync(file, original.replace('good', 'evil'));
+  assert.equal(cache.get('esm', 'file:///a.js', 'src'), undefined, 'payload changed, MAC no longer matches');
+  fs.writeFileSync(file, original.slice(0, original.length - 5));
+  assert.equal(cache.get('esm', 'file:///a.js', 'src'), undefined, 'truncated');
+  fs.writeFileSync(file, 'garbage');
+  assert.equal(cache.get('esm', 'file:///a.js', 'src'), undefined, 'garbage');
+  // An entry made with another secret (copied from another machine or user).
+  const other = tempDir();
+  new ModuleCache({ dir: other, salt: 's' }).set('esm', 'file:///a.js', 'src', { program: 'foreign' });
+  fs.copyFileSync(entries(other)[0], file);
+  assert.equal(cache.get('esm', 'file:///a.js', 'src'), undefined, 'foreign entry');
+});
+
+test('a directory others can write is not used', () => {
+  const dir = tempDir();
+  fs.mkdirSync(dir, { recursive: true, mode: 0o777 });
+  fs.chmodSync(dir, 0o777);
+  const cache = new ModuleCache({ dir, salt: 's' });
+  cache.set('esm', 'u', 's', 1);
+  assert.equal(cache.get('esm', 'u', 's'), undefined);
+  assert.deepEqual(entries(dir), []);
+});
+
+test('concurrent writers never leave a broken entry', async () => {
+  const dir = tempDir();
+  const cacheURL = new URL('../../dist/cache.js', import.meta.url).href;
+  const writer = `
+    const { ModuleCache } = await import(${JSON.stringify(cacheURL)});
+    const cache = new ModuleCache({ dir: ${JSON.stringify(dir)}, salt: 's' });
+    for (let i = 0; i < 200; i += 1) cache.set('esm', 'file:///m' + (i % 10) + '.js', 'src', { program: 'x'.repeat(5000), i: i % 10 });
+  `;
+  await Promise.all(
+    Array.from({ length: 4 }, () => new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', writer], { stdio: 'inherit' });
+      child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`writer exited ${code}`))));
+    })),
+  );
+  const cache = new ModuleCache({ dir, salt: 's' });
+  for (let i = 0; i < 10; i += 1) {
+    assert.equal(cache.get('esm', `file:///m${i}.js`, 'src')?.i, i);
+  }
+  assert.deepEqual(fs.readdirSync(dir, { recursive: true }).filter((f) => f.endsWith('.tmp')), [], 'no temporary files left');
+});

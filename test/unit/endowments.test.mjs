@@ -1,0 +1,75 @@
+// Globals a compartment receives from a `globals` policy.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { makeEndowments } from '../../dist/endowments.js';
+
+const makeHost = () => {
+  const emitter = { listeners: [], on(name, fn) { this.listeners.push([name, fn]); return this; } };
+  return {
+    Date, Math, Intl,
+    fetch: () => 'fetched',
+    counter: 1,
+    process: Object.assign(emitter, { env: { HOME: '/home/x' }, exitCode: 0, exit: () => 'exit!', versions: { node: '20' } }),
+    Buffer: { from: (s) => `buf:${s}`, alloc: () => 'alloc' },
+  };
+};
+const globalFrom = (policy, host = makeHost()) => Object.defineProperties({}, makeEndowments(policy, host));
+
+test('unlisted globals do not exist; Date, Math and Intl always do', () => {
+  const g = globalFrom({});
+  assert.equal('fetch' in g, false);
+  assert.equal(g.Date, Date);
+  assert.equal(g.Math, Math);
+});
+
+test('read grants follow the host and writes stay local', () => {
+  const host = makeHost();
+  const g = globalFrom({ fetch: true, counter: 'read' }, host);
+  assert.equal(g.fetch(), 'fetched');
+  host.counter = 2;
+  assert.equal(g.counter, 2, 'reads see the current host value');
+  g.counter = 99;
+  assert.equal(g.counter, 99);
+  assert.equal(host.counter, 2, 'the host never sees a write under a read grant');
+  assert.throws(() => Object.defineProperty(g, 'fetch', { value: 1 }), TypeError, 'read grants cannot be redefined');
+});
+
+test('"write" is shared with the host; "redefine" may be redefined', () => {
+  const host = makeHost();
+  const g = globalFrom({ counter: 'write', fetch: 'redefine' }, host);
+  g.counter = 5;
+  assert.equal(host.counter, 5);
+  Object.defineProperty(g, 'fetch', { value: 'mine' });
+  assert.equal(g.fetch, 'mine');
+  assert.equal(typeof host.fetch, 'function');
+});
+
+test('dotted paths give an object holding only those paths', () => {
+  const host = makeHost();
+  const g = globalFrom({ 'process.env': true, 'process.exitCode': 'write', 'Buffer.from': true, 'process.versions.node': true }, host);
+  assert.deepEqual(Object.keys(g.process).sort(), ['env', 'exitCode', 'versions']);
+  assert.equal(g.process.env.HOME, '/home/x');
+  assert.equal(g.process.exit, undefined);
+  assert.equal(g.process.versions.node, '20');
+  g.process.exitCode = 3;
+  assert.equal(host.process.exitCode, 3, '"write" on a dotted path writes the host');
+  assert.equal(g.Buffer.from('a'), 'buf:a');
+  assert.equal(g.Buffer.alloc, undefined);
+});
+
+test('methods reached through a narrowed object run on the real parent', () => {
+  const host = makeHost();
+  const g = globalFrom({ 'process.on': true }, host);
+  const fn = () => {};
+  g.process.on('exit', fn);
+  assert.deepEqual(host.process.listeners, [['exit', fn]]);
+  assert.equal(g.process.on, g.process.on, 'the wrapper is stable');
+  assert.throws(() => { g.process.on.injected = 1; }, TypeError, 'the host function cannot be modified through it');
+  assert.equal(host.process.on.injected, undefined);
+});
+
+test('false and unknown values grant nothing', () => {
+  const g = globalFrom({ fetch: false, counter: 'nope' });
+  assert.equal('fetch' in g, false);
+  assert.equal('counter' in g, false);
+});

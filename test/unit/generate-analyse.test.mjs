@@ -1,0 +1,331 @@
+// The module analysis behind `lavamoat generate`: every rule, positive and negative.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { analyseModule } from '../../dist/generate/analyse.js';
+import { COMPARTMENT_GLOBALS } from '../../dist/generate/intrinsics.js';
+import { builtinKey } from '../../dist/generate/builtin-members.js';
+import { projectDir } from '../helpers.mjs';
+
+const cjs = (source) => analyseModule(source, 'commonjs');
+const esm = (source) => analyseModule(source, 'module');
+
+/** `path=access` strings, sorted and deduplicated. */
+const globals = (result) => [...new Set(result.globals.map((g) => `${g.path}=${g.access}`))].sort();
+const globalPaths = (result) => [...new Set(result.globals.map((g) => g.path))].sort();
+/** `specifier kind members`, members joined by `,` (`*` for the whole module). */
+const imports = (result) =>
+  result.imports.map((i) => {
+    const members = i.uses ? ` ${[...new Set(i.uses.map((u) => u.path.join('.') || '*'))].sort().join(',')}` : '';
+    return `${i.specifier} ${i.kind}${members}`;
+  });
+const warnings = (result) => result.warnings.map((w) => w.message);
+
+describe('globals: free variables with scope analysis', () => {
+  test('a free variable is a global; a declared one is not', () => {
+    assert.deepEqual(globals(cjs('setTimeout(f, 1); let x = 1; x++;')), ['f=read', 'setTimeout=read']);
+  });
+
+  test('shadowing by parameters, let/const, var, functions, classes, catch and imports', () => {
+    const source = `
+      function a(fetch) { return fetch(); }
+      { let process = 1; process.env; }
+      const setTimeout = () => {};
+      setTimeout();
+      class Buffer {}
+      new Buffer();
+      try {} catch (console) { console.log(); }
+      (function queueMicrotask() { queueMicrotask; });
+      for (const URL of []) URL;
+      ({ fetch2 }) => fetch2;
+    `;
+    assert.deepEqual(globals(cjs(source)), []);
+    assert.deepEqual(globals(esm("import crypto from 'node:crypto'; crypto.randomUUID();")), []);
+  });
+
+  test('a block-scoped declaration does not hide the global outside its block', () => {
+    assert.deepEqual(globals(cjs('{ let process = 1; } process.exit();')), ['process.exit=read']);
+  });
+
+  test('hoisting: var and function declarations bind uses that come before them', () => {
+    assert.deepEqual(globals(cjs('fetch(); var fetch = 1; later(); function later() {}')), []);
+  });
+
+  test('member paths: the global and one member, the rest collapsed', () => {
+    const result = cjs('process.env.HOME; console.log("x"); process.stdout.write("x");');
+    assert.deepEqual(globals(result), ['console.log=read', 'process.env=read', 'process.stdout=read']);
+    const env = result.globals.find((g) => g.path === 'process.env');
+    assert.equal(env.full, 'process.env.HOME');
+  });
+
+  test('computed members stop the path; string-literal keys do not', () => {
+    assert.deepEqual(globalPaths(cjs('let key; process[key]; process["env"].X;')), ['process', 'process.env']);
+  });
+
+  test('optional chaining is a member path too', () => {
+    assert.deepEqual(globalPaths(cjs('process?.env?.HOME; navigator?.userAgent;')), ['navigator.userAgent', 'process.env']);
+  });
+
+  test('.call/.apply/.bind on a global function are uses of the function', () => {
+    assert.deepEqual(globalPaths(cjs('setTimeout.call(null, f); clearTimeout.bind(null);')), ['clearTimeout', 'f', 'setTimeout']);
+  });
+
+  test('globalThis, global, self and window are stripped', () => {
+    assert.deepEqual(globalPaths(cjs('globalThis.fetch(u); global.process.env.X; self.crypto.subtle; window.location.href;')), [
+      'crypto.subtle',
+      'fetch',
+      'location.href',
+      'process.env',
+      'u',
+    ]);
+  });
+
+  test('the global object alone (a presence test) is no grant', () => {
+    assert.deepEqual(globals(cjs('if (typeof window !== "undefined") {} var g = typeof globalThis;')), []);
+  });
+
+  test('destructuring takes the members it names', () => {
+    assert.deepEqual(globalPaths(cjs('const { env, argv: [first] } = process; const { a: { b: { c } } } = deep;')), [
+      'deep.a',
+      'process.argv',
+      'process.env',
+    ]);
+    assert.deepEqual(globalPaths(cjs('const { ...all } = process;')), ['process']);
+  });
+
+  test('typeof is a presence test', () => {
+    assert.deepEqual(globals(cjs('typeof fetch === "function"; typeof process.versions;')), [
+      'fetch=presence',
+      'process.versions=presence',
+    ]);
+    assert.deepEqual(globals(cjs('let fetch; typeof fetch;')), []);
+  });
+
+  test('writes: assignment to a global or to one of its members', () => {
+    assert.deepEqual(globals(cjs('counter = 1;')), ['counter=write']);
+    assert.deepEqual(globals(cjs('window.appState = {};')), ['appState=write']);
+    assert.deepEqual(globals(cjs('process.exitCode = 1;')), ['process.exitCode=write']);
+    assert.deepEqual(globals(cjs('hits++; total += 1; delete globalThis.tmp;')), ['hits=write', 'tmp=write', 'total=write']);
+    assert.deepEqual(globals(cjs('({ a: found } = obj); [first] = list; for (key in obj);')), [
+      'first=write',
+      'found=write',
+      'key=write',
+      'list=read',
+      'obj=read',
+    ]);
+  });
+
+  test('assigning below a granted member only needs to read it', () => {
+    assert.deepEqual(globals(cjs('process.env.FOO = "1";')), ['process.env=read']);
+  });
+
+  test('JavaScript intrinsics that SES puts in every compartment are not listed', () => {
+    const source = `Object.keys(o); Array.isArray(a); Promise.resolve(); Math.max(); Date.now(); JSON.parse(s);
+      Reflect.ownKeys(o); Symbol.iterator; Intl.DateTimeFormat; new Map(); new Uint8Array(1); parseInt(s);
+      new TextEncoder(); globalThis.Error; undefined; NaN; Infinity; hasOwnProperty.call(o, k);`;
+    assert.deepEqual(globalPaths(cjs(source)), ['a', 'k', 'o', 's']);
+  });
+
+  test('intrinsics SES leaves out of compartments are listed', () => {
+    assert.deepEqual(globalPaths(cjs('new Float32Array(1); new WeakRef(o); new SharedArrayBuffer(1); Atomics; WebAssembly;')), [
+      'Atomics',
+      'Float32Array',
+      'SharedArrayBuffer',
+      'WeakRef',
+      'WebAssembly',
+      'o',
+    ]);
+  });
+
+  test('module, exports, require, __filename, __dirname, arguments are never globals', () => {
+    const source = 'module.exports = exports; __filename; __dirname; (function () { return arguments; });';
+    assert.deepEqual(globals(cjs(source)), []);
+    assert.deepEqual(globals(esm('typeof module !== "undefined" && module.exports; typeof require;')), []);
+  });
+
+  test('the global object through a variable (lodash, UMD bundles)', () => {
+    const source = `
+      var freeGlobal = typeof global == 'object' && global && global.Object === Object && global;
+      var freeSelf = typeof self == 'object' && self && self.Object === Object && self;
+      var root = freeGlobal || freeSelf || Function('return this')();
+      root.setTimeout(f); root.Buffer.isBuffer(b);`;
+    const result = cjs(source);
+    assert.deepEqual(globalPaths(result), ['Buffer.isBuffer', 'b', 'f', 'setTimeout']);
+    assert.deepEqual(warnings(result), []);
+    assert.deepEqual(globalPaths(cjs('var _a; (_a = globalThis).__cfg ?? (_a.__cfg = {});')), ['__cfg']);
+    assert.deepEqual(globals(cjs('var _a; (_a = globalThis).__cfg ?? (_a.__cfg = {});')), ['__cfg=read', '__cfg=write']);
+  });
+
+  test('a variable that is not the global object is not an alias', () => {
+    assert.deepEqual(globalPaths(cjs('var root = {}; root.setTimeout(); var g = global.process;')), ['process']);
+  });
+
+  test('positions are 1-based lines and columns', () => {
+    const [use] = cjs('\n  fetch(x)').globals.filter((g) => g.path === 'fetch');
+    assert.equal(use.line, 2);
+    assert.equal(use.column, 3);
+    const [crlf] = cjs('a;\r\nb;\r\n  fetch()').globals.filter((g) => g.path === 'fetch');
+    assert.deepEqual([crlf.line, crlf.column], [3, 3]);
+  });
+});
+
+describe('builtins: modules and the members used', () => {
+  test('named imports give dotted members; node: is kept in the specifier', () => {
+    assert.deepEqual(imports(esm("import { readFile, promises as p } from 'node:fs'; readFile(); p.stat();")), [
+      'node:fs import promises.stat,readFile',
+    ]);
+  });
+
+  test('default and namespace imports: the members used', () => {
+    assert.deepEqual(imports(esm("import fs from 'fs'; import * as path from 'path'; fs.readFileSync(); path.join();")), [
+      'fs import readFileSync',
+      'path import join',
+    ]);
+  });
+
+  test('a namespace that escapes is the whole module', () => {
+    assert.deepEqual(imports(esm("import fs from 'fs'; use(fs); fs.x;")), ['fs import *,x']);
+    assert.deepEqual(imports(cjs("const os = require('os'); module.exports = { ...os };")), ['os require *']);
+    assert.deepEqual(imports(cjs("const u = require('util'); u[name]();")), ['util require *']);
+  });
+
+  test('an unused named import still needs its member; a bare import the whole module', () => {
+    assert.deepEqual(imports(esm("import { readFile } from 'fs'; import 'os';")), ['fs import readFile', 'os import *']);
+  });
+
+  test('require: member chains, destructuring, bindings', () => {
+    const source = `
+      const fs = require('fs'); fs.readFileSync(f);
+      const { join, posix: { sep } } = require('path');
+      const inherits = require('util').inherits;
+      require('crypto').createHash('sha1');
+      const { readFile } = require('fs').promises;`;
+    assert.deepEqual(imports(cjs(source)), [
+      'fs require readFileSync',
+      'path require join,posix.sep',
+      'util require inherits',
+      'crypto require createHash',
+      'fs require promises.readFile',
+    ]);
+  });
+
+  test('a builtin required but never used is the whole module', () => {
+    assert.deepEqual(imports(cjs("require('net');")), ['net require *']);
+  });
+
+  test('re-exports of builtins', () => {
+    assert.deepEqual(imports(esm("export { readFile, default as fs } from 'fs'; export * from 'os';")), [
+      'fs import *,readFile',
+      'os import *',
+    ]);
+  });
+
+  test('await import() of a builtin: the members used', () => {
+    assert.deepEqual(imports(esm("const { cpus } = await import('node:os'); const m = await import('fs'); m.statSync();")), [
+      'node:os import cpus',
+      'fs import statSync',
+    ]);
+  });
+
+  test('member paths stop at the first value that is not a namespace object', () => {
+    assert.equal(builtinKey('fs', ['promises', 'readFile']), 'fs.promises.readFile');
+    assert.equal(builtinKey('fs', ['readFile', 'bind']), 'fs.readFile');
+    assert.equal(builtinKey('stream', ['Readable', 'from']), 'stream.Readable');
+    assert.equal(builtinKey('events', ['EventEmitter', 'prototype', 'on']), 'events.EventEmitter');
+    assert.equal(builtinKey('process', ['env', 'HOME']), 'process.env');
+    assert.equal(builtinKey('fs', []), 'fs');
+  });
+});
+
+describe('imports: the module graph edges', () => {
+  test('every kind of static and literal dynamic import', () => {
+    const source = `
+      import a from 'a'; import { b } from './b.js'; export { c } from 'c'; export * from 'd';
+      import j from './x.json' with { type: 'json' };
+      const e = await import('e'); import(\`f\`);`;
+    assert.deepEqual(imports(esm(source)), [
+      'a import',
+      './b.js import',
+      'c import',
+      'd import',
+      './x.json import',
+      'e import',
+      'f import',
+    ]);
+  });
+
+  test('require, require.resolve, module.require and import() from CommonJS', () => {
+    const source = `require('a'); require.resolve('b'); module.require('c'); import('d');
+      var freeModule = typeof module == 'object' && module; freeModule.require('e');`;
+    assert.deepEqual(imports(cjs(source)).sort(), ['a require', 'b resolve', 'c require', 'd import', 'e require']);
+  });
+
+  test('createRequire in an ES module', () => {
+    const source = "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url); require('pkg');";
+    assert.deepEqual(imports(esm(source)), ['node:module import createRequire', 'pkg require']);
+  });
+
+  test('a require that is not the module require is not an import', () => {
+    assert.deepEqual(imports(cjs("function f(require) { require('x'); }")), []);
+    assert.deepEqual(imports(esm("require('x');")), []);
+    assert.deepEqual(imports(cjs("other.require('x');")), []);
+  });
+});
+
+describe('warnings: code that cannot be analysed', () => {
+  test('computed require and import()', () => {
+    const result = cjs('require(name);\nimport(`./${x}`);');
+    assert.equal(result.warnings.length, 2);
+    assert.match(result.warnings[0].message, /require\(\) with a computed argument/);
+    assert.equal(result.warnings[0].line, 1);
+    assert.match(result.warnings[1].message, /import\(\) with a computed specifier/);
+    assert.equal(result.warnings[1].line, 2);
+  });
+
+  test('eval and the Function constructor; not the return-this idiom', () => {
+    assert.deepEqual(warnings(cjs('eval(code);')).length, 1);
+    assert.match(warnings(cjs('new Function("a", body);'))[0], /Function constructor/);
+    assert.deepEqual(warnings(cjs('var g = Function("return this")();')), []);
+    assert.deepEqual(warnings(esm('const run = (evaluate) => evaluate(x);')), []);
+  });
+
+  test('parse errors name the line; the module gives nothing else', () => {
+    const result = esm('import a from "a";\nconst = 1;');
+    assert.equal(result.imports.length, 0);
+    assert.equal(result.warnings.length, 1);
+    assert.match(result.warnings[0].message, /cannot parse as an ES module/);
+    assert.equal(result.warnings[0].line, 2);
+  });
+
+  test('sloppy-mode CommonJS is analysed, with a warning (compartments run strict code)', () => {
+    const result = cjs('with (obj) { x; }\nrequire("a");');
+    assert.deepEqual(imports(result), ['a require']);
+    assert.match(warnings(result)[0], /sloppy-mode code.*with statement/);
+  });
+
+  test('require as a value and the global object passed on', () => {
+    assert.match(warnings(cjs('var r = require;'))[0] ?? '', /require is used as a value/);
+    assert.deepEqual(warnings(cjs('typeof require === "function" && require.cache;')), []);
+    assert.match(warnings(cjs('Object.keys(globalThis);'))[0] ?? '', /global object is passed on/);
+    assert.match(warnings(cjs('globalThis[name];'))[0] ?? '', /computed member access on the global object/);
+  });
+
+  test('writes to frozen intrinsics, but not to the stack-trace accessors SES keeps', () => {
+    assert.match(warnings(cjs('Array.prototype.last = 1;'))[0] ?? '', /intrinsics are frozen/);
+    assert.deepEqual(warnings(cjs('Error.stackTraceLimit = 50; Error.prepareStackTrace = f;')), []);
+  });
+
+  test('hashbang and BOM', () => {
+    assert.deepEqual(imports(cjs('\ufeff#!/usr/bin/env node\nrequire("x");')), ['x require']);
+  });
+});
+
+test('COMPARTMENT_GLOBALS is what a SES compartment really holds', () => {
+  const script = `import 'ses'; lockdown(); const c = new Compartment();
+    console.log(JSON.stringify(Reflect.ownKeys(c.globalThis).filter((k) => typeof k === 'string').sort()));`;
+  const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: projectDir, encoding: 'utf8' });
+  assert.equal(result.status, 0, result.stderr);
+  const actual = JSON.parse(result.stdout);
+  // Newer Node versions may add intrinsics (Iterator, ...): listing those is only redundant.
+  for (const name of COMPARTMENT_GLOBALS) assert.ok(actual.includes(name), `${name} is not in a compartment`);
+});
