@@ -52,6 +52,12 @@ function confinedCallSite(facet: SafeCallSite): object {
     const value = typeof method === 'function' ? method() : undefined;
     site[name] = () => value;
   }
+  // Package code is evaluated from source with a `//# sourceURL`, for which V8 reports
+  // no file name; Node code expects the module's file there, as for Node's own modules.
+  if (site.getFileName!() === undefined) {
+    const sourceURL = site.getScriptNameOrSourceURL!();
+    site.getFileName = () => sourceURL;
+  }
   const text = typeof facet.toString === 'function' ? String(facet.toString()) : '';
   site.toString = () => text;
   site.getThis = () => undefined;
