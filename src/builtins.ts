@@ -4,12 +4,13 @@
  * `"fs": true` gives a frozen copy of the module object (plain sub-objects such as
  * `fs.promises` or `path.posix` copied and frozen too), so a package cannot replace
  * `fs.readFileSync` for the app or for another package. `"fs.readFile": true` gives a
- * frozen object holding only the granted members. Functions and class constructors are
- * the host's own (unbound: builtin functions do not depend on `this`, and classes must
- * stay extendable).
+ * frozen object holding only the granted members, read live from the real module
+ * (`process.exitCode` changes), methods called with their real module as `this`
+ * (`process.on`).
  * `fs` and `node:fs` are the same grant.
  */
 import { createRequire } from 'node:module';
+import { narrowedView } from './endowments.js';
 
 const hostRequire = createRequire(import.meta.url);
 
@@ -56,31 +57,6 @@ function frozenCopy(source: object, depth: number): object {
   return Object.freeze(copy);
 }
 
-function narrowedCopy(source: object, paths: string[][]): object {
-  const view: Record<string, unknown> = {};
-  for (const path of paths) {
-    let from: unknown = source;
-    let into = view;
-    for (let i = 0; i < path.length; i += 1) {
-      const part = path[i]!;
-      if (from === null || from === undefined) break;
-      const value = (from as Record<string, unknown>)[part];
-      if (i === path.length - 1) {
-        into[part] = value;
-      } else {
-        if (!isPlainObject(into[part])) into[part] = {};
-        into = into[part] as Record<string, unknown>;
-        from = value;
-      }
-    }
-  }
-  const freezeDeep = (o: Record<string, unknown>): object => {
-    for (const value of Object.values(o)) if (isPlainObject(value)) freezeDeep(value);
-    return Object.freeze(o);
-  };
-  return freezeDeep(view);
-}
-
 /** The host's own module object (for the trusted app package). */
 export const hostBuiltin = (name: string): object => hostRequire(`node:${name}`) as object;
 
@@ -91,8 +67,9 @@ export function builtinFor(name: string, grant: BuiltinGrant): object {
   const real = hostBuiltin(name);
   if (grant.whole) {
     // Modules that are functions (`events`, `assert`, `stream`) must stay callable and
-    // extendable, so they are given as they are; their static fields are shared.
-    if (typeof real === 'function') return real;
+    // extendable, and `process` is a live object whose methods need it as `this`: they
+    // are given as they are, as the `process` global is.
+    if (typeof real === 'function' || name === 'process') return real;
     // One frozen copy serves every package granted the whole module.
     let copy = wholeCopies.get(name);
     if (!copy) {
@@ -101,5 +78,5 @@ export function builtinFor(name: string, grant: BuiltinGrant): object {
     }
     return copy;
   }
-  return narrowedCopy(real, grant.paths);
+  return narrowedView(real, grant.paths);
 }

@@ -87,7 +87,7 @@ function makeMethodWrapper(view: object, realParent: () => unknown) {
   };
 }
 
-function defineNarrowed(view: object, node: Node, host: object, path: string[]): void {
+function defineNarrowed(view: object, node: Node, host: object, path: string[], freeze = false): void {
   for (const [name, child] of node.children) {
     const childPath = [...path, name];
     if (child.access) {
@@ -106,10 +106,22 @@ function defineNarrowed(view: object, node: Node, host: object, path: string[]):
       Object.defineProperty(view, name, descriptor);
     } else {
       const inner = {};
-      defineNarrowed(inner, child, host, childPath);
-      Object.defineProperty(view, name, { value: inner, writable: true, enumerable: true, configurable: false });
+      defineNarrowed(inner, child, host, childPath, freeze);
+      Object.defineProperty(view, name, { value: inner, writable: !freeze, enumerable: true, configurable: false });
     }
   }
+  if (freeze) Object.freeze(view);
+}
+
+/**
+ * A frozen object holding only `paths` of `source`, read live, with methods called on
+ * their real parent: how a package sees a builtin module it was granted members of.
+ */
+export function narrowedView(source: object, paths: readonly (readonly string[])[]): object {
+  const tree = buildTree(Object.fromEntries(paths.map((p) => [p.join('.'), true])));
+  const view = {};
+  defineNarrowed(view, tree, { source }, ['source'], true);
+  return view;
 }
 
 /** Property descriptors for a compartment's global object. */
