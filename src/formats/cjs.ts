@@ -75,6 +75,22 @@ export function makeRequire(ctx: ModuleContext, info: PackageInfo, filename: str
   });
 }
 
+const SLOPPY_ONLY = /strict mode|with statement|octal|Unexpected eval or arguments|Delete of an unqualified identifier/i;
+
+/**
+ * Node runs CommonJS in sloppy mode unless it says 'use strict'; compartments can only
+ * evaluate strict code. Say so when that is why a module does not compile.
+ */
+function strictModeHint(error: unknown, filename: string, packageName: string): unknown {
+  if (error instanceof SyntaxError && SLOPPY_ONLY.test(error.message)) {
+    return new SyntaxError(
+      `LavaMoat: ${filename} (package "${packageName}") needs sloppy mode (${error.message}); ` +
+        'SES compartments evaluate strict-mode code only, so this module cannot run confined.',
+    );
+  }
+  return error;
+}
+
 export interface CjsRecord {
   imports: string[];
   exports: string[];
@@ -117,7 +133,12 @@ export function makeCjsRecord(source: string, url: string, info: PackageInfo, ct
     };
     cjsRegistry.set(url, module);
     try {
-      const fn = compartment.evaluate(wrapped) as Function;
+      let fn: Function;
+      try {
+        fn = compartment.evaluate(wrapped) as Function;
+      } catch (error) {
+        throw strictModeHint(error, filename, info.name);
+      }
       fn.call(module.exports, module.exports, requireFn, module, filename, dirname, importFn);
     } catch (error) {
       // As in Node, a module that threw is not cached: the next require runs it again.
