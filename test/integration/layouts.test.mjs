@@ -55,3 +55,9 @@ test('top-level await in a dependency fails naming the module', () => {
   assert.equal(status, 1);
   assert.match(stderr, /tla-dep\/index\.js \(package "tla-dep"\) uses top-level await/);
 });
+
+test('sloppy-mode-only code in a dependency fails saying why', () => {
+  const { status, stderr } = runWithLoader(fixture('basic'), 'sloppy.mjs');
+  assert.equal(status, 1);
+  assert.match(stderr, /sloppy-dep\/index\.js \(package "sloppy-dep"\) needs sloppy mode/);
+});
