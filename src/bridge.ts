@@ -12,7 +12,7 @@ export function setRuntime(value: Runtime): void {
   runtime = value;
 }
 
-export function importModule(url: string): Record<string, unknown> {
+export function importModule(url: string, main = false): Record<string, unknown> {
   if (!runtime) throw new Error('LavaMoat: the runtime is not running; was the loader imported with --import?');
-  return runtime.importModule(url);
+  return runtime.importModule(url, main);
 }

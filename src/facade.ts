@@ -7,13 +7,23 @@
  * dependency synchronously, so imports run in the order Node would run them.
  */
 export const FACADE_SCHEME = 'lavamoat-confined:';
+/** The process's entry point is in a dependency (a package's bin): it is `require.main`. */
+export const MAIN_FACADE_SCHEME = 'lavamoat-confined-main:';
 
-export const facadeURL = (fileURL: string): string => `${FACADE_SCHEME}${fileURL}`;
+export const facadeURL = (fileURL: string, main = false): string =>
+  `${main ? MAIN_FACADE_SCHEME : FACADE_SCHEME}${fileURL}`;
 
-export function facadeSource(fileURL: string, names: Iterable<string>, bridgeURL: string): string {
+/** The file URL behind a facade URL, and whether it is the entry point; undefined for other URLs. */
+export function parseFacadeURL(url: string): { fileURL: string; main: boolean } | undefined {
+  if (url.startsWith(FACADE_SCHEME)) return { fileURL: url.slice(FACADE_SCHEME.length), main: false };
+  if (url.startsWith(MAIN_FACADE_SCHEME)) return { fileURL: url.slice(MAIN_FACADE_SCHEME.length), main: true };
+  return undefined;
+}
+
+export function facadeSource(fileURL: string, names: Iterable<string>, bridgeURL: string, main = false): string {
   const lines = [
     `import { importModule } from ${JSON.stringify(bridgeURL)};`,
-    `const ns = importModule(${JSON.stringify(fileURL)});`,
+    `const ns = importModule(${JSON.stringify(fileURL)}${main ? ', true' : ''});`,
   ];
   let i = 0;
   for (const name of names) {

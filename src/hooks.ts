@@ -6,7 +6,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { PackageMap, ROOT_NAME, type PackageMapData } from './package-map.js';
-import { FACADE_SCHEME, facadeSource, facadeURL } from './facade.js';
+import { facadeSource, facadeURL, parseFacadeURL } from './facade.js';
 import { exportNamesOf } from './module-names.js';
 import { formatOf } from './resolve.js';
 
@@ -77,7 +77,7 @@ export async function resolve(
   const path = fileURLToPath(result.url);
   const owner = packageMap.packageForPath(path);
   if (owner && isConfined(owner.name)) {
-    return { url: facadeURL(result.url), format: 'module', shortCircuit: true };
+    return { url: facadeURL(result.url, context.parentURL === undefined), format: 'module', shortCircuit: true };
   }
   if (!owner && result.url.includes('/node_modules/')) {
     throw new UnconfinableModuleError(
@@ -90,9 +90,9 @@ export async function resolve(
 }
 
 export async function load(url: string, context: unknown, nextLoad: NextLoad): Promise<LoadResult> {
-  if (!url.startsWith(FACADE_SCHEME)) return nextLoad(url, context);
-  const fileURL = url.slice(FACADE_SCHEME.length);
-  const path = fileURLToPath(fileURL);
+  const facade = parseFacadeURL(url);
+  if (!facade) return nextLoad(url, context);
+  const path = fileURLToPath(facade.fileURL);
   const names = exportNamesOf(path, formatOf(path));
-  return { format: 'module', source: facadeSource(fileURL, names, bridgeURL), shortCircuit: true };
+  return { format: 'module', source: facadeSource(facade.fileURL, names, bridgeURL, facade.main), shortCircuit: true };
 }

@@ -59,6 +59,8 @@ const readPowers = {
 
 export class Runtime implements ModuleContext {
   readonly cjsRegistry = new Map<string, CjsModule>();
+  mainURL: string | undefined;
+  mainModule: CjsModule | undefined;
   private readonly compartments = new Map<string, SesCompartment>();
   private readonly byLocation = new Map<string, PackageInfo>();
   private readonly grants = new Map<string, Map<string, BuiltinGrant>>();
@@ -286,9 +288,10 @@ export class Runtime implements ModuleContext {
    * that the app's imports evaluate one after the other in source order, as under Node
    * (an awaiting facade would let sibling imports interleave).
    */
-  importModule(url: string): Record<string, unknown> {
+  importModule(url: string, main = false): Record<string, unknown> {
     if (!this.started) throw new Error('LavaMoat: the runtime has not started');
     const { compartment, info, specifier } = this.compartmentFor(fileURLToPath(url));
+    if (main) this.mainURL = `${info.location}${specifier.slice(2)}`;
     try {
       return compartment.importNow(specifier);
     } catch (error) {

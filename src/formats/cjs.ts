@@ -67,11 +67,15 @@ export function makeRequire(ctx: ModuleContext, info: PackageInfo, filename: str
     const target = ctx.link(info, id, filename, 'require');
     return target.kind === 'builtin' ? id : target.path;
   };
+  Object.defineProperty(require, 'main', {
+    // The app's own entry module (native) is never handed to a package.
+    get: () => ctx.mainModule,
+    enumerable: true,
+  });
   return Object.assign(require, {
     resolve: Object.assign(resolve, { paths: () => null }),
     cache: Object.create(null) as Record<string, unknown>,
     extensions: Object.freeze(Object.create(null)),
-    main: undefined,
   });
 }
 
@@ -132,6 +136,7 @@ export function makeCjsRecord(source: string, url: string, info: PackageInfo, ct
       require: requireFn,
     };
     cjsRegistry.set(url, module);
+    if (url === ctx.mainURL) ctx.mainModule = module;
     try {
       let fn: Function;
       try {

@@ -28,6 +28,10 @@ export interface ModuleContext {
   link(from: PackageInfo, specifier: string, parentPath: string, kind: ResolveKind): LinkTarget;
   /** CommonJS modules by URL, so `require` follows Node's caching and cycles exactly. */
   cjsRegistry: Map<string, CjsModule>;
+  /** URL of the process's entry point when it is a dependency's module (a bin). */
+  mainURL: string | undefined;
+  /** That module's `module` object once it runs: `require.main` everywhere. */
+  mainModule: CjsModule | undefined;
   /** Whether package `info` may load native addons (denies with a helpful error if not). */
   assertNative(info: PackageInfo, file: string): void;
   /** Compiled modules from earlier runs, if caching is on. */
