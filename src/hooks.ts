@@ -65,12 +65,8 @@ export class UnconfinableModuleError extends Error {
   readonly code = 'LAVAMOAT_UNKNOWN_PACKAGE';
 }
 
-export async function resolve(
-  specifier: string,
-  context: ResolveContext,
-  nextResolve: NextResolve,
-): Promise<ResolveResult> {
-  const result = await nextResolve(specifier, context);
+/** What the app's import of `specifier` becomes, given where Node resolved it. */
+function decide(specifier: string, context: ResolveContext, result: ResolveResult): ResolveResult {
   if (!result.url.startsWith('file:') || !isAppCode(context.parentURL)) {
     return result;
   }
@@ -89,10 +85,39 @@ export async function resolve(
   return result;
 }
 
-export async function load(url: string, context: unknown, nextLoad: NextLoad): Promise<LoadResult> {
+function facadeLoad(url: string): LoadResult | undefined {
   const facade = parseFacadeURL(url);
-  if (!facade) return nextLoad(url, context);
+  if (!facade) return undefined;
   const path = fileURLToPath(facade.fileURL);
   const names = exportNamesOf(path, formatOf(path));
   return { format: 'module', source: facadeSource(facade.fileURL, names, bridgeURL, facade.main), shortCircuit: true };
+}
+
+/** Off-thread hooks, for `module.register()` (Node 20). */
+export async function resolve(
+  specifier: string,
+  context: ResolveContext,
+  nextResolve: NextResolve,
+): Promise<ResolveResult> {
+  return decide(specifier, context, await nextResolve(specifier, context));
+}
+
+export async function load(url: string, context: unknown, nextLoad: NextLoad): Promise<LoadResult> {
+  return facadeLoad(url) ?? nextLoad(url, context);
+}
+
+/**
+ * In-thread synchronous hooks, for `module.registerHooks()` (Node 22.15+, 23.5+): no
+ * hooks thread to start and no message round trip per module.
+ */
+export function syncHooks(data: HooksData) {
+  initialize(data);
+  return {
+    resolve(specifier: string, context: ResolveContext, nextResolve: (s: string, c?: ResolveContext) => ResolveResult) {
+      return decide(specifier, context, nextResolve(specifier, context));
+    },
+    load(url: string, context: unknown, nextLoad: (u: string, c?: unknown) => LoadResult) {
+      return facadeLoad(url) ?? nextLoad(url, context);
+    },
+  };
 }
