@@ -43,8 +43,26 @@ const isPlainObject = (value: unknown): value is Record<string, unknown> => {
   return proto === Object.prototype || proto === null;
 };
 
-function frozenCopy(source: object, depth: number): object {
-  const copy: Record<string, unknown> = {};
+/**
+ * A frozen copy of a module object: plain sub-objects (`fs.promises`, `path.posix`,
+ * `os.constants`) are copied too, through any cycle (`path.win32.posix.win32`), so no
+ * path leads back to an object the app shares.
+ */
+const sharedCopies = new WeakMap<object, object>();
+
+/**
+ * A frozen copy of a module object: plain sub-objects (`fs.promises`, `path.posix`,
+ * `os.constants`) and arrays (`http.METHODS`) are copied too, through any cycle
+ * (`path.win32.posix.win32`), so no path leads back to an object the app shares.
+ * Functions stay the host's own (identity matters: `fs.readFile === fs.readFile`), frozen
+ * so that nothing can be attached to them (`fs.realpathSync.native = evil`); class
+ * prototypes are not frozen (see docs/attacks.md).
+ */
+export function frozenCopy(source: object, copies = sharedCopies): object {
+  const known = copies.get(source);
+  if (known) return known;
+  const copy: Record<string, unknown> = Array.isArray(source) ? ([] as unknown as Record<string, unknown>) : {};
+  copies.set(source, copy);
   for (const key of Object.keys(source)) {
     let value: unknown;
     try {
@@ -52,15 +70,43 @@ function frozenCopy(source: object, depth: number): object {
     } catch {
       continue;
     }
-    copy[key] = depth > 0 && isPlainObject(value) ? frozenCopy(value, depth - 1) : value;
+    if (isPlainObject(value) || Array.isArray(value)) value = frozenCopy(value, copies);
+    else if (typeof value === 'function') Object.freeze(value);
+    copy[key] = value;
   }
   return Object.freeze(copy);
+}
+
+const readOnlyFunctions = new WeakMap<Function, Function>();
+
+/**
+ * A module that is a function (`events`, `stream`, `assert`) must stay callable,
+ * constructible and extendable; this proxy is all of that, but refuses changes to the
+ * function itself (`events.defaultMaxListeners = 0`, `events.once = evil`).
+ */
+function readOnlyFunction(fn: Function): Function {
+  let proxy = readOnlyFunctions.get(fn);
+  if (!proxy) {
+    proxy = new Proxy(fn, {
+      // `require('events').EventEmitter === require('events')` still holds.
+      get: (target, key, receiver) => {
+        const value = Reflect.get(target, key, receiver);
+        return value === target ? proxy : value;
+      },
+      set: () => false,
+      defineProperty: () => false,
+      deleteProperty: () => false,
+      setPrototypeOf: () => false,
+    });
+    readOnlyFunctions.set(fn, proxy);
+  }
+  return proxy;
 }
 
 /** The host's own module object (for the trusted app package). */
 export const hostBuiltin = (name: string): object => hostRequire(`node:${name}`) as object;
 
-const wholeCopies = new Map<string, object>();
+
 
 /** The module object a package with `grant` on builtin `name` receives. */
 export function builtinFor(name: string, grant: BuiltinGrant): object {
@@ -69,14 +115,12 @@ export function builtinFor(name: string, grant: BuiltinGrant): object {
     // Modules that are functions (`events`, `assert`, `stream`) must stay callable and
     // extendable, and `process` is a live object whose methods need it as `this`: they
     // are given as they are, as the `process` global is.
-    if (typeof real === 'function' || name === 'process') return real;
+    if (name === 'process') return real;
+    if (typeof real === 'function') return readOnlyFunction(real);
     // One frozen copy serves every package granted the whole module.
-    let copy = wholeCopies.get(name);
-    if (!copy) {
-      copy = frozenCopy(real, 2);
-      wholeCopies.set(name, copy);
-    }
-    return copy;
+    return frozenCopy(real);
   }
-  return narrowedView(real, grant.paths);
+  return narrowedView(real, grant.paths, (value) =>
+    isPlainObject(value) || Array.isArray(value) ? frozenCopy(value) : value,
+  );
 }

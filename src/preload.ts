@@ -1,14 +1,16 @@
 /**
- * Main thread, before any app code: read the configuration and the policy (stopping
- * the process on any problem), map the packages, lock down the intrinsics, link the
- * compartments, and register the hooks that send the app's imports of dependencies to
- * them.
+ * Before any app code, on the main thread and in every worker: read the configuration
+ * and the policy (stopping the process on any problem), map the packages, take the
+ * holder of the host's globals, lock down the intrinsics, link the compartments,
+ * register the hooks that send the app's imports of dependencies to them, make workers
+ * and child `node` processes start confined, and finally scuttle the real global.
  */
 import 'ses';
 import path from 'node:path';
+import process from 'node:process';
 import { register } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { readConfig } from './config.js';
+import { loadConfig, type Config } from './config.js';
 import { loadPolicy } from './policy/index.js';
 import { buildPackageMap, PackageMap } from './package-map.js';
 import { Runtime } from './runtime.js';
@@ -18,37 +20,63 @@ import { installErrorPrinting } from './error-printing.js';
 import type { HooksData } from './hooks.js';
 import { ModuleCache } from './cache.js';
 import { createRequire } from 'node:module';
+import { isDebugLockdown } from './lockdown-options.js';
+import { grantedGlobalNames, INTRINSIC_GLOBALS, makeHostGlobals, scuttleGlobalThis, SES_GLOBALS } from './scuttle.js';
+import { assertConfinableEntry, assertEntryInProject, confineWorkers, inheritedWorkerEnv, PARENT_MARKER, propagateToChildren } from './workers.js';
 
 declare function lockdown(options?: Record<string, unknown>): void;
 
 // This project's compiled code, which always runs natively.
 const selfDir = path.dirname(fileURLToPath(import.meta.url));
 
+/** loader.mjs, the module that `--import` runs (dist/preload.js → ../loader.mjs). */
+export const LOADER_URL = new URL('../loader.mjs', import.meta.url).href;
+
+/** The configuration of this process; a worker uses the one its parent handed over. */
+function configuration(): Config {
+  const inherited = inheritedWorkerEnv();
+  return loadConfig({ env: inherited ? { ...process.env, ...inherited } : process.env, entry: process.argv[1] });
+}
+
+function warnings(config: Config): void {
+  for (const warning of config.warnings) process.stderr.write(`${warning}\n`);
+  // Once per process tree: children and workers inherit debug mode silently.
+  const propagated = process.env[PARENT_MARKER] !== undefined && process.env[PARENT_MARKER] !== '';
+  if ((config.debug || isDebugLockdown(config.lockdown)) && !propagated && inheritedWorkerEnv() === undefined) {
+    process.stderr.write(
+      `LavaMoat: debug mode (${config.debug ? `debug from ${config.sources.debug}` : `errorTaming from ${config.sources['lockdown.errorTaming']}`}): ` +
+        "errors are as readable as SES can make them (errorTaming 'unsafe-debug' hands the V8 stack API to every " +
+        'package). Not for production.\n',
+    );
+  }
+}
+
 export async function start(): Promise<void> {
-  const config = readConfig();
+  const config = configuration();
+  assertConfinableEntry();
+  warnings(config);
   const { policy } = loadPolicy({ policyPath: config.policyPath, overridePath: config.overridePath });
   const packageMap = new PackageMap(buildPackageMap(config.projectRoot));
-  // The host's globals, as endowments will hand them out, taken before anything can
-  // change them.
-  const host = globalThis as unknown as Record<PropertyKey, unknown>;
-  lockdown({
-    errorTaming: 'unsafe',
-    stackFiltering: 'verbose',
-    overrideTaming: 'severe',
-    consoleTaming: 'unsafe',
-    localeTaming: 'unsafe',
-    domainTaming: 'unsafe',
-    errorTrapping: 'none',
-    unhandledRejectionTrapping: 'none',
-  });
+  assertEntryInProject((file) => packageMap.packageForPath(file), config.projectRoot);
+  // The host's globals, as endowments will hand them out: a holder that reads through
+  // to the real global object and keeps what scuttling removes from it.
+  const host = makeHostGlobals(globalThis);
+  // Node hands out small Buffers as slices of one shared 8 KiB pool: any package with a
+  // Buffer could read and change the app's bytes through `buf.buffer`. Every Buffer
+  // gets memory of its own instead (before lockdown, which freezes Buffer).
+  Buffer.poolSize = 0;
+  lockdown({ ...config.lockdown });
   const runtime = new Runtime({
     packageMap,
     cache: config.cacheDir === undefined ? undefined : new ModuleCache({ dir: config.cacheDir, salt: cacheSalt() }),
     policy,
     files: { policy: config.policyPath, override: config.overridePath },
-    host,
+    host: host.globals,
   });
   installErrorPrinting((error) => runtime.explainError(error));
+  // Before any package can reach worker_threads or spawn a process.
+  confineWorkers(config, LOADER_URL);
+  propagateToChildren(config, LOADER_URL);
   await runtime.start();
   setRuntime(runtime);
   installRequireHook(runtime, packageMap, selfDir, runtime.rootConfined);
@@ -59,6 +87,19 @@ export async function start(): Promise<void> {
     rootConfined: runtime.rootConfined,
   };
   register(new URL('./hooks.js', import.meta.url), { data });
+  // Last: everything above has taken what it needs from the real global.
+  const scuttled = scuttleGlobalThis(globalThis, config.scuttleGlobalThis, {
+    holder: host,
+    granted: grantedGlobalNames(policy),
+    source: config.sources['scuttleGlobalThis.scuttlerName'],
+  });
+  if (scuttled && config.debug) {
+    const intrinsic = new Set([...INTRINSIC_GLOBALS, ...SES_GLOBALS]);
+    process.stderr.write(
+      `LavaMoat: scuttled globalThis: removed ${[...scuttled.removed, ...scuttled.replaced].join(', ') || 'nothing'}; ` +
+        `host globals kept: ${scuttled.kept.filter((name) => !intrinsic.has(name)).join(', ')}\n`,
+    );
+  }
 }
 
 /** Versions of everything that shapes a compiled module. */

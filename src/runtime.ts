@@ -214,11 +214,12 @@ export class Runtime implements ModuleContext {
         // path, which is, and which enforces the same policy.
         importHook: async (specifier: string) =>
           builtinName(specifier) !== undefined ? importNowHook(specifier) : importHook(specifier),
-        resolveHook: (specifier: string, referrer: string) => {
+        resolveHook: (specifier: unknown, referrer: string) => {
           if (!info) throw new Error(`LavaMoat: no package at ${location}`);
           if (referrer === ENTRY_SPECIFIER) throw new Error('LavaMoat: the entry module imports nothing');
           const parentPath = fileURLToPath(new URL(referrer, location));
-          return runtime.link(info, specifier, parentPath, 'import').specifier;
+          // `import(x)` converts x to a string; SES hands it over as it was given.
+          return runtime.link(info, String(specifier), parentPath, 'import').specifier;
         },
         importMetaHook: (specifier: string, meta: Record<string, unknown>) => {
           if (!info || typeof meta.url !== 'string' || !meta.url.startsWith('file:')) return;
@@ -234,7 +235,11 @@ export class Runtime implements ModuleContext {
       }) as SesCompartment;
       if (info) {
         const resource = runtime.resource(info);
-        Object.defineProperties(compartment.globalThis, makeEndowments(resource?.globals, runtime.options.host));
+        const own = compartment.globalThis;
+        Object.defineProperties(
+          own,
+          makeEndowments(resource?.globals, runtime.options.host, (name) => Object.prototype.hasOwnProperty.call(own, name)),
+        );
         Object.defineProperty(compartment.globalThis, 'Error', {
           value: makeCompartmentError(runtime.options.host.Error as never, compartment.globalThis.Error as never),
           writable: true,

@@ -1,5 +1,5 @@
 // Shared helpers for tests that run fixture apps under the loader.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -31,4 +31,31 @@ export function runPlain(cwd, entry, { env = {}, args = [], timeout = 60_000 } =
     timeout,
   });
   return { status: result.status, signal: result.signal, stdout: result.stdout, stderr: result.stderr };
+}
+
+/**
+ * Like {@link runWithLoader}, without blocking: resolves to { status, signal, stdout, stderr }.
+ * Lets a test file run several fixture entries at once.
+ */
+export function runWithLoaderAsync(cwd, entry, { env = {}, args = [], nodeArgs = [], timeout = 60_000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...nodeArgs, '--import', loaderURL, entry, ...args], {
+      cwd,
+      env: { ...process.env, NODE_OPTIONS: '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk) => { stdout += chunk; });
+    child.stderr.setEncoding('utf8').on('data', (chunk) => { stderr += chunk; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeout);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      resolve({ status, signal, stdout, stderr });
+    });
+  });
 }

@@ -29,9 +29,15 @@ test('a dotted grant holds only the granted members', () => {
   assert.ok(Object.isFrozen(narrowed) && Object.isFrozen(narrowed.promises));
 });
 
-test('modules that are classes stay classes', () => {
+test('modules that are classes stay classes, and cannot be changed', () => {
   const events = builtinFor('events', { whole: true });
-  assert.equal(events, EventEmitter);
+  class Sub extends events {}
+  assert.ok(new Sub() instanceof EventEmitter);
+  assert.ok(new events() instanceof EventEmitter);
+  assert.equal(events.EventEmitter, events, 'events.EventEmitter === events still holds');
+  assert.throws(() => { 'use strict'; events.defaultMaxListeners = 0; }, TypeError);
+  assert.throws(() => { 'use strict'; events.once = () => 'evil'; }, TypeError);
+  assert.equal(EventEmitter.defaultMaxListeners, 10);
   const narrowed = builtinFor('events', { whole: false, paths: [['EventEmitter']] });
   class Mine extends narrowed.EventEmitter {}
   assert.ok(new Mine() instanceof EventEmitter);

@@ -1,7 +1,10 @@
 // Globals a compartment receives from a `globals` policy.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import 'ses';
 import { makeEndowments } from '../../dist/endowments.js';
+
+lockdown({ errorTaming: 'unsafe', overrideTaming: 'moderate', consoleTaming: 'unsafe', errorTrapping: 'none' });
 
 const makeHost = () => {
   const emitter = { listeners: [], on(name, fn) { this.listeners.push([name, fn]); return this; } };
@@ -60,9 +63,14 @@ test('dotted paths give an object holding only those paths', () => {
 test('methods reached through a narrowed object run on the real parent', () => {
   const host = makeHost();
   const g = globalFrom({ 'process.on': true }, host);
-  const fn = () => {};
-  g.process.on('exit', fn);
-  assert.deepEqual(host.process.listeners, [['exit', fn]]);
+  let seenThis;
+  const fn = function () { seenThis = this; };
+  assert.equal(g.process.on('exit', fn), g.process, 'chaining returns the view, never the real object');
+  assert.equal(host.process.listeners.length, 1);
+  const [[event, registered]] = host.process.listeners;
+  assert.equal(event, 'exit');
+  registered.call(host.process);
+  assert.equal(seenThis, g.process, 'a listener called by the real emitter sees the view as this');
   assert.equal(g.process.on, g.process.on, 'the wrapper is stable');
   assert.throws(() => { g.process.on.injected = 1; }, TypeError, 'the host function cannot be modified through it');
   assert.equal(host.process.on.injected, undefined);
@@ -72,4 +80,18 @@ test('false and unknown values grant nothing', () => {
   const g = globalFrom({ fetch: false, counter: 'nope' });
   assert.equal('fetch' in g, false);
   assert.equal('counter' in g, false);
+});
+
+test('shared host objects cannot be changed through a grant', () => {
+  const host = { console: { log: () => 'real log' }, queueMicrotask: () => 'q', URL: class URL {}, setTimeout, clearTimeout, Date, Math };
+  const g = globalFrom({ console: true, queueMicrotask: true, URL: true, setTimeout: true, clearTimeout: true }, host);
+  assert.throws(() => { g.console.log = () => 'evil'; }, TypeError);
+  assert.equal(host.console.log(), 'real log');
+  assert.throws(() => { g.queueMicrotask.injected = 1; }, TypeError);
+  assert.throws(() => { g.URL.prototype.evil = 1; }, TypeError);
+  const handle = g.setTimeout(() => {}, 1000);
+  assert.equal('_idleNext' in handle, false, 'timer handles are opaque');
+  assert.equal(typeof +handle, 'number');
+  assert.equal(handle.unref(), handle);
+  g.clearTimeout(handle);
 });

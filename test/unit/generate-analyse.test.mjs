@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { analyseModule } from '../../dist/generate/analyse.js';
 import { COMPARTMENT_GLOBALS } from '../../dist/generate/intrinsics.js';
-import { builtinKey } from '../../dist/generate/builtin-members.js';
+import { BUILTIN_LIVE_OBJECTS, BUILTIN_NAMESPACES, builtinKey } from '../../dist/generate/builtin-members.js';
+import { builtinModules, createRequire } from 'node:module';
 import { projectDir } from '../helpers.mjs';
 
 const cjs = (source) => analyseModule(source, 'commonjs');
@@ -60,6 +61,11 @@ describe('globals: free variables with scope analysis', () => {
 
   test('computed members stop the path; string-literal keys do not', () => {
     assert.deepEqual(globalPaths(cjs('let key; process[key]; process["env"].X;')), ['process', 'process.env']);
+  });
+
+  test('keys that cannot be a policy path part end the path: __proto__, dotted, empty', () => {
+    assert.deepEqual(globalPaths(cjs('globalThis.__proto__; window["a.b"]; process[""]; process.__proto__.x;')), ['process']);
+    assert.deepEqual(imports(cjs("const fs = require('fs'); fs['read.File'];")), ['fs require *']);
   });
 
   test('optional chaining is a member path too', () => {
@@ -121,9 +127,13 @@ describe('globals: free variables with scope analysis', () => {
 
   test('JavaScript intrinsics that SES puts in every compartment are not listed', () => {
     const source = `Object.keys(o); Array.isArray(a); Promise.resolve(); Math.max(); Date.now(); JSON.parse(s);
-      Reflect.ownKeys(o); Symbol.iterator; Intl.DateTimeFormat; new Map(); new Uint8Array(1); parseInt(s);
+      Reflect.ownKeys(o); Symbol.iterator; new Map(); new Uint8Array(1); parseInt(s);
       new TextEncoder(); globalThis.Error; undefined; NaN; Infinity; hasOwnProperty.call(o, k);`;
     assert.deepEqual(globalPaths(cjs(source)), ['a', 'k', 'o', 's']);
+  });
+
+  test('Intl is a host object the runtime does not give every package: it is listed', () => {
+    assert.deepEqual(globalPaths(cjs('new Intl.NumberFormat("en").format(1);')), ['Intl.NumberFormat']);
   });
 
   test('intrinsics SES leaves out of compartments are listed', () => {
@@ -154,6 +164,17 @@ describe('globals: free variables with scope analysis', () => {
     assert.deepEqual(warnings(result), []);
     assert.deepEqual(globalPaths(cjs('var _a; (_a = globalThis).__cfg ?? (_a.__cfg = {});')), ['__cfg']);
     assert.deepEqual(globals(cjs('var _a; (_a = globalThis).__cfg ?? (_a.__cfg = {});')), ['__cfg=read', '__cfg=write']);
+  });
+
+  test('the global object returned by a function (getGlobal(), an IIFE)', () => {
+    const iife = `const _global = (() => { if (typeof globalThis !== 'undefined') return globalThis;
+      return typeof self !== 'undefined' ? self : global; })(); _global.postMessage(1);`;
+    assert.deepEqual(globalPaths(cjs(iife)), ['postMessage']);
+    assert.deepEqual(warnings(cjs(iife)), []);
+    const named = 'function getGlobal() { return typeof globalThis !== "undefined" ? globalThis : global; } const g = getGlobal(); g.fetch();';
+    assert.deepEqual(globalPaths(cjs(named)), ['fetch']);
+    const arrow = 'const getG = () => globalThis; const g = getG(); g.crypto.randomUUID(); const other = compute(); other.x;';
+    assert.deepEqual(globalPaths(cjs(arrow)), ['compute', 'crypto.randomUUID']);
   });
 
   test('a variable that is not the global object is not an alias', () => {
@@ -237,6 +258,58 @@ describe('builtins: modules and the members used', () => {
   });
 });
 
+describe('builtin namespaces', () => {
+  const require = createRequire(import.meta.url);
+  const isPlain = (v) => v !== null && typeof v === 'object' && [Object.prototype, null].includes(Object.getPrototypeOf(v));
+  const skip = new Set(['wasi', 'sqlite', 'sea', 'test', 'test/reporters', 'trace_events', 'inspector', 'inspector/promises', 'sys', 'process']);
+  const lookup = (dotted) => {
+    const [name, ...members] = dotted.split('.');
+    let value = require(`node:${name}`);
+    for (const m of members) value = value?.[m];
+    return value;
+  };
+
+  test('every listed namespace is a plain object where it exists', () => {
+    for (const dotted of BUILTIN_NAMESPACES) {
+      if (skip.has(dotted.split('.')[0])) continue;
+      const value = lookup(dotted);
+      if (value !== undefined) assert.ok(isPlain(value), dotted);
+    }
+  });
+
+  test('no plain-object member of a builtin is missing from the lists (Node 20, which the lists describe)', (t) => {
+    if (process.versions.node.split('.')[0] !== '20') {
+      t.skip('newer Node versions may add namespaces: a missing one only makes a grant one level shallower');
+      return;
+    }
+    const missing = [];
+    const walk = (value, prefix, depth) => {
+      for (const key of Object.keys(value)) {
+        let child;
+        try {
+          child = value[key];
+        } catch {
+          continue;
+        }
+        const dotted = `${prefix}.${key}`;
+        if (!isPlain(child) || BUILTIN_LIVE_OBJECTS.has(dotted)) continue;
+        if (!BUILTIN_NAMESPACES.has(dotted)) {
+          // path.posix.win32 and the like are the same objects again.
+          if (!/^path(\/posix|\/win32)?\.(posix|win32)\.(posix|win32)/.test(dotted)) missing.push(dotted);
+          continue;
+        }
+        if (depth < 2) walk(child, dotted, depth + 1);
+      }
+    };
+    for (const name of builtinModules) {
+      if (name.startsWith('_') || skip.has(name)) continue;
+      const value = require(`node:${name}`);
+      if (value && (typeof value === 'object' || typeof value === 'function')) walk(value, name, 0);
+    }
+    assert.deepEqual(missing, []);
+  });
+});
+
 describe('imports: the module graph edges', () => {
   test('every kind of static and literal dynamic import', () => {
     const source = `
@@ -260,9 +333,23 @@ describe('imports: the module graph edges', () => {
     assert.deepEqual(imports(cjs(source)).sort(), ['a require', 'b resolve', 'c require', 'd import', 'e require']);
   });
 
+  test('import.meta.resolve', () => {
+    assert.deepEqual(imports(esm("import.meta.resolve('pkg/sub'); import.meta.resolve('node:fs');")), [
+      'pkg/sub import-resolve',
+      'node:fs import-resolve *',
+    ]);
+    assert.match(warnings(esm('import.meta.resolve(name);'))[0] ?? '', /import\.meta\.resolve\(\) with a computed specifier/);
+  });
+
   test('createRequire in an ES module', () => {
     const source = "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url); require('pkg');";
     assert.deepEqual(imports(esm(source)), ['node:module import createRequire', 'pkg require']);
+  });
+
+  test('a require in a try block is marked optional', () => {
+    const [inTry, inCatch, outside] = cjs("try { require('a'); } catch { require('b'); }\nrequire('c');").imports;
+    assert.deepEqual([inTry.optional, inCatch.optional, outside.optional], [true, undefined, undefined]);
+    assert.equal(esm("try { await import('x'); } catch {}").imports[0].optional, true);
   });
 
   test('a require that is not the module require is not an import', () => {
@@ -313,6 +400,12 @@ describe('warnings: code that cannot be analysed', () => {
   test('writes to frozen intrinsics, but not to the stack-trace accessors SES keeps', () => {
     assert.match(warnings(cjs('Array.prototype.last = 1;'))[0] ?? '', /intrinsics are frozen/);
     assert.deepEqual(warnings(cjs('Error.stackTraceLimit = 50; Error.prepareStackTrace = f;')), []);
+  });
+
+  test('ES module syntax in a CommonJS-typed file is analysed as ES module, as Node does', () => {
+    const result = cjs("import fs from 'fs';\nfs.readFileSync(f);");
+    assert.deepEqual(imports(result), ['fs import readFileSync']);
+    assert.match(warnings(result)[0], /Node detects the syntax and runs it as an ES module/);
   });
 
   test('hashbang and BOM', () => {
