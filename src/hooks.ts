@@ -65,8 +65,16 @@ export class UnconfinableModuleError extends Error {
   readonly code = 'LAVAMOAT_UNKNOWN_PACKAGE';
 }
 
+let entryResolved = false;
+
 /** What the app's import of `specifier` becomes, given where Node resolved it. */
 function decide(specifier: string, context: ResolveContext, result: ResolveResult): ResolveResult {
+  if (context.parentURL === undefined) {
+    // The first load without a parent is the entry point. Later ones are Node loading
+    // CommonJS for an ES module that imported it, which was decided for that import.
+    if (entryResolved) return result;
+    entryResolved = true;
+  }
   if (!result.url.startsWith('file:') || !isAppCode(context.parentURL)) {
     return result;
   }

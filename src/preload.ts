@@ -8,7 +8,6 @@
 import 'ses';
 import path from 'node:path';
 import process from 'node:process';
-import { register } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadConfig, type Config } from './config.js';
 import { loadPolicy } from './policy/index.js';
@@ -18,6 +17,7 @@ import { setRuntime } from './bridge.js';
 import { installRequireHook } from './require-hook.js';
 import { installErrorPrinting } from './error-printing.js';
 import type { HooksData } from './hooks.js';
+import { installHooks } from './hooks-install.js';
 import { ModuleCache } from './cache.js';
 import { createRequire } from 'node:module';
 import { isDebugLockdown } from './lockdown-options.js';
@@ -39,14 +39,16 @@ function configuration(): Config {
 }
 
 function warnings(config: Config): void {
-  for (const warning of config.warnings) process.stderr.write(`${warning}\n`);
-  // Once per process tree: children and workers inherit debug mode silently.
+  // Once per process tree: children and workers inherit the configuration silently.
   const propagated = process.env[PARENT_MARKER] !== undefined && process.env[PARENT_MARKER] !== '';
-  if ((config.debug || isDebugLockdown(config.lockdown)) && !propagated && inheritedWorkerEnv() === undefined) {
+  if (propagated || inheritedWorkerEnv() !== undefined) return;
+  for (const warning of config.warnings) process.stderr.write(`${warning}\n`);
+  if (config.debug || isDebugLockdown(config.lockdown)) {
+    const why = config.debug ? `debug from ${config.sources.debug}` : `errorTaming from ${config.sources['lockdown.errorTaming']}`;
+    const leak = isDebugLockdown(config.lockdown) ? ", which hands the V8 stack API to every package" : '';
     process.stderr.write(
-      `LavaMoat: debug mode (${config.debug ? `debug from ${config.sources.debug}` : `errorTaming from ${config.sources['lockdown.errorTaming']}`}): ` +
-        "errors are as readable as SES can make them (errorTaming 'unsafe-debug' hands the V8 stack API to every " +
-        'package). Not for production.\n',
+      `LavaMoat: debug mode (${why}): errorTaming '${config.lockdown.errorTaming}'${leak}, ` +
+        `stackFiltering '${config.lockdown.stackFiltering}'. Not for production.\n`,
     );
   }
 }
@@ -86,7 +88,7 @@ export async function start(): Promise<void> {
     selfURL: pathToFileURL(selfDir + path.sep).href,
     rootConfined: runtime.rootConfined,
   };
-  register(new URL('./hooks.js', import.meta.url), { data });
+  installHooks(data, new URL('./hooks.js', import.meta.url));
   // Last: everything above has taken what it needs from the real global.
   const scuttled = scuttleGlobalThis(globalThis, config.scuttleGlobalThis, {
     holder: host,
