@@ -12,6 +12,7 @@
  * decided by the package its file belongs to and that package's policy, never by
  * anything in the cache.
  */
+import process from 'node:process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';

@@ -13,6 +13,7 @@
  * Node does; an uncaught error that no handler takes is printed the same way before
  * the process exits with Node's exit code.
  */
+import process from 'node:process';
 import util from 'node:util';
 import { syncBuiltinESMExports } from 'node:module';
 

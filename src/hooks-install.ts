@@ -4,6 +4,7 @@
  * hooks thread and a message round trip per module; off-thread with `module.register()`
  * on Node 20.
  */
+import process from 'node:process';
 import module from 'node:module';
 import { syncHooks, type HooksData } from './hooks.js';
 

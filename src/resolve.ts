@@ -7,6 +7,7 @@
  * `exports`/`imports` maps with the import conditions, self-reference, and the legacy
  * `main` lookup for packages without `exports`. Results are real paths, as Node's are.
  */
+import process from 'node:process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { builtinModules, createRequire } from 'node:module';

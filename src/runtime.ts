@@ -16,6 +16,7 @@ import { denied, explainMissingGlobal, type PolicyFiles } from './report.js';
 import { makeNodeParser } from './formats/index.js';
 import { makeRequire } from './formats/cjs.js';
 import { confineModuleBuiltin } from './module-builtin.js';
+import { workerThreadsForPackage } from './workers.js';
 import { makeCompartmentError } from './stack-traces.js';
 import type { ModuleCache } from './cache.js';
 import type { CjsModule, CompartmentLike, LinkTarget, ModuleContext } from './formats/context.js';
@@ -182,6 +183,16 @@ export class Runtime implements ModuleContext {
     const grant = this.builtinGrant(info, name);
     const confined = this.resource(info) !== undefined;
     let value = grant.whole && !confined ? hostBuiltin(name) : builtinFor(name, grant);
+    if (name === 'worker_threads' && confined) {
+      // A package may start workers on its own files and on packages it is granted.
+      value = workerThreadsForPackage(value as Record<string, unknown>, info.name, (file) => {
+        const target = this.packageMap.packageForPath(file);
+        return (
+          target === info ||
+          (target !== undefined && target.name !== ROOT_NAME && this.resource(info)?.packages?.[target.name] === true)
+        );
+      });
+    }
     if (name === 'module' && confined) {
       value = confineModuleBuiltin(hostBuiltin('module') as Record<string, unknown>, value, grant.whole, (filename) =>
         this.requireFor(info, filename),

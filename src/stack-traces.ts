@@ -49,7 +49,7 @@ function confinedCallSite(facet: SafeCallSite): object {
   const site: Record<string, () => unknown> = {};
   for (const name of CALL_SITE_METHODS) {
     const method = facet[name];
-    const value = typeof method === 'function' ? method() : undefined;
+    const value = typeof method === 'function' ? Reflect.apply(method, facet, []) : undefined;
     site[name] = () => value;
   }
   // Package code is evaluated from source with a `//# sourceURL`, for which V8 reports

@@ -3,6 +3,7 @@
  * SES links (imports, exports, and a program that takes its bindings). It loads Babel,
  * so it is imported only when a module actually needs compiling.
  */
+import process from 'node:process';
 import { createRequire } from 'node:module';
 import vm from 'node:vm';
 import { evadeSesRejections } from '../evasion.js';

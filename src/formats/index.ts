@@ -5,6 +5,7 @@
  * and ignores bundler fields such as `module`. So the format is decided here, per file,
  * by the same rules as Node.
  */
+import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 import { formatOf } from '../resolve.js';
 import { makeCjsRecord } from './cjs.js';

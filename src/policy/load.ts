@@ -3,6 +3,7 @@
  * merges them and validates the result. Synchronous on purpose: it runs once
  * at start-up, before anything else can usefully happen.
  */
+import process from 'node:process';
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { mergePolicy } from './merge.js';

@@ -1,0 +1,361 @@
+/**
+ * Scuttling: after the preload has linked every compartment (whose globals come from
+ * a holder of the host's globals, {@link makeHostGlobals}), remove from the real
+ * `globalThis` every property that can be removed, so that code reaching the real
+ * global (a sloppy-mode function's `this`, a host callback, a V8 call site) finds
+ * nothing to use.
+ *
+ * Semantics of LavaMoat's `scuttleGlobalThis` option:
+ * - `enabled` (default off);
+ * - `exceptions`: property names, and `"/pattern/flags"` strings matched against
+ *   property names, of globals to keep;
+ * - `scuttlerName`: the name of a global function, called as
+ *   `scuttler(globalThis, scuttle)`, that decides when (and on which realms) `scuttle`
+ *   runs; it must exist when the preload runs (an error otherwise), and it must call
+ *   `scuttle(globalThis)` before it returns (an error otherwise: scuttling that was
+ *   asked for must not be silently skipped).
+ *
+ * What happens to a property that is not kept:
+ * - configurable: deleted (`typeof X === 'undefined'`, `X` is a ReferenceError);
+ * - not configurable but writable: replaced by a value that throws on any use, and
+ *   made read-only;
+ * - not configurable, not writable: its value is frozen (nothing else can be done).
+ * The global object's own prototype objects (between it and `Object.prototype`) are
+ * frozen, so that a removed name cannot be planted back where the global scope looks
+ * it up through the prototype chain.
+ *
+ * What is always kept (whatever the exceptions say), and why:
+ * - the JavaScript intrinsics (the ECMAScript globals, `WebAssembly`, and every global
+ *   a new SES Compartment shares with the real one) and SES's own globals (`harden`,
+ *   `lockdown`, `Compartment`, ...): they hold no authority, and everything needs them;
+ * - {@link NODE_GLOBALS}: what Node's own JavaScript reads from the global object at
+ *   run time. Node's core modules use their own captured primordials, but the code
+ *   it bundles (undici behind `fetch`, cjs-module-lexer behind `import` of CommonJS)
+ *   reads globals by name: without them `fetch` fails with "URL is not defined". Plus
+ *   the timers, `queueMicrotask` and `console` that Node's users (and this runtime's
+ *   own error printing) call. None of them is an authority (no file system, network,
+ *   process or module access);
+ * - {@link RUNTIME_GLOBALS}: what this runtime's own modules still read by name at
+ *   run time (see the note there).
+ *
+ * The trusted app package runs natively in the real realm: after scuttling it sees the
+ * same scuttled global as everything else (as in LavaMoat, which scuttles for
+ * everyone). It reaches the host's facilities through builtin modules, which scuttling
+ * does not touch (`import process from 'node:process'`, `import { Buffer } from
+ * 'node:buffer'`, `import { webcrypto } from 'node:crypto'`), or lists the globals it
+ * reads in `exceptions`. Confined packages are not affected at all: their globals were
+ * taken from the holder, which keeps the removed values for them.
+ */
+import type { LavaMoatPolicy } from './policy/types.js';
+
+export interface ScuttleOptions {
+  enabled: boolean;
+  exceptions: readonly string[];
+  scuttlerName?: string | undefined;
+}
+
+/** ECMAScript (and engine) globals: never scuttled. Names absent on this Node are ignored. */
+export const INTRINSIC_GLOBALS: readonly string[] = [
+  'globalThis', 'Infinity', 'NaN', 'undefined',
+  'eval', 'isFinite', 'isNaN', 'parseFloat', 'parseInt',
+  'decodeURI', 'decodeURIComponent', 'encodeURI', 'encodeURIComponent', 'escape', 'unescape',
+  'AggregateError', 'Array', 'ArrayBuffer', 'AsyncDisposableStack', 'Atomics', 'BigInt', 'BigInt64Array',
+  'BigUint64Array', 'Boolean', 'DataView', 'Date', 'DisposableStack', 'Error', 'EvalError',
+  'FinalizationRegistry', 'Float16Array', 'Float32Array', 'Float64Array', 'Function', 'Int8Array',
+  'Int16Array', 'Int32Array', 'Intl', 'Iterator', 'JSON', 'Map', 'Math', 'Number', 'Object', 'Promise',
+  'Proxy', 'RangeError', 'ReferenceError', 'Reflect', 'RegExp', 'Set', 'SharedArrayBuffer', 'String',
+  'SuppressedError', 'Symbol', 'SyntaxError', 'Temporal', 'TypeError', 'Uint8Array', 'Uint8ClampedArray',
+  'Uint16Array', 'Uint32Array', 'URIError', 'WeakMap', 'WeakRef', 'WeakSet', 'WebAssembly',
+];
+
+/** Globals SES installs on the real global object. */
+export const SES_GLOBALS: readonly string[] = [
+  'lockdown', 'repairIntrinsics', 'hardenIntrinsics', 'harden', 'Compartment', 'assert',
+  'getStackString', 'ModuleSource', 'HandledPromise',
+];
+
+/**
+ * Host globals that Node's own JavaScript reads by name at run time, plus the timers,
+ * `queueMicrotask` and `console`. test/unit/scuttle.test.mjs checks this list against
+ * the free globals of the code bundled in the running Node binary.
+ */
+export const NODE_GLOBALS: readonly string[] = [
+  'console',
+  'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'clearImmediate', 'queueMicrotask',
+  // Read by undici (fetch, Request, Response, WebSocket) and cjs-module-lexer. `global`
+  // (undici reads `global.FinalizationRegistry`) is only another name for the global
+  // object: whoever can read it already holds the global object.
+  'global', 'URL', 'URLSearchParams', 'Buffer', 'AbortController', 'AbortSignal', 'Blob', 'File', 'DOMException',
+  'Event', 'EventTarget', 'MessagePort', 'ReadableStream', 'TransformStream', 'performance',
+];
+
+/**
+ * Globals this runtime's own compiled modules read by name after start-up. `process`
+ * is here only because some of them (resolve, cache, error printing, the format
+ * parsers) use the global `process` rather than `import process from 'node:process'`;
+ * once they import it, remove it from this list and scuttling removes `process` too
+ * (test/unit/scuttle.test.mjs says when that is possible).
+ */
+export const RUNTIME_GLOBALS: readonly string[] = [];
+
+// ---------------------------------------------------------------------------------
+// Exceptions
+
+const REGEX_EXCEPTION = /^\/(.+)\/([a-z]*)$/s;
+
+/** What is wrong with an `exceptions` entry, or undefined when it is valid. */
+export function exceptionProblem(value: unknown): string | undefined {
+  const expected = 'expected a property name or a "/pattern/flags" string';
+  if (typeof value !== 'string') return `${JSON.stringify(value) ?? String(value)} is not allowed; ${expected}`;
+  if (value === '') return `the empty string is not allowed; ${expected}`;
+  if (!value.startsWith('/')) return undefined;
+  const match = REGEX_EXCEPTION.exec(value);
+  if (!match) return `${JSON.stringify(value)} starts with "/" but is not a "/pattern/flags" regular expression`;
+  const [, pattern, flags] = match as unknown as [string, string, string];
+  if (/[gy]/.test(flags)) {
+    return `${JSON.stringify(value)}: the flags "g" and "y" make a regular expression stateful; leave them out`;
+  }
+  try {
+    new RegExp(pattern, flags);
+  } catch (error) {
+    return `${JSON.stringify(value)} is not a valid regular expression (${(error as Error).message})`;
+  }
+  return undefined;
+}
+
+/** A name, or a RegExp for a `"/pattern/flags"` entry (validate with {@link exceptionProblem} first). */
+export function parseException(value: string): string | RegExp {
+  const match = value.startsWith('/') ? REGEX_EXCEPTION.exec(value) : null;
+  if (!match) return value;
+  return new RegExp(match[1]!, match[2]!);
+}
+
+const matcher = (exceptions: readonly string[]): ((name: string) => boolean) => {
+  const names = new Set<string>();
+  const patterns: RegExp[] = [];
+  for (const exception of exceptions) {
+    const problem = exceptionProblem(exception);
+    if (problem) throw new TypeError(`LavaMoat: scuttleGlobalThis.exceptions: ${problem}`);
+    const parsed = parseException(exception);
+    if (typeof parsed === 'string') names.add(parsed);
+    else patterns.push(parsed);
+  }
+  return (name) => names.has(name) || patterns.some((pattern) => pattern.test(name));
+};
+
+// ---------------------------------------------------------------------------------
+// The holder of the host's globals
+
+export interface HostGlobalsHolder {
+  /**
+   * What the runtime reads the host's globals through (`Runtime`'s `host`): reads and
+   * writes go to the real global object, except for properties scuttling removed,
+   * whose values the holder keeps.
+   */
+  readonly globals: Record<PropertyKey, unknown>;
+  /** Keeps `value` for `name` before scuttling removes it from the real global. */
+  keep(name: string | symbol, value: unknown): void;
+  /** Names whose values the holder keeps. */
+  readonly kept: ReadonlySet<string | symbol>;
+}
+
+/**
+ * A holder of `realGlobal`'s properties, made before lockdown and handed to the
+ * runtime instead of the global object itself. Until scuttling it reads through to the
+ * real global (so the app can still set a global up for a package that reads it, as
+ * under LavaMoat); after scuttling, the removed properties keep answering from it.
+ */
+export function makeHostGlobals(realGlobal: object): HostGlobalsHolder {
+  const saved = new Map<string | symbol, { value: unknown }>();
+  const globals = new Proxy(Object.create(null) as Record<PropertyKey, unknown>, {
+    get(_target, key) {
+      const slot = saved.get(key);
+      return slot ? slot.value : Reflect.get(realGlobal, key, realGlobal);
+    },
+    set(_target, key, value) {
+      const slot = saved.get(key);
+      if (slot) {
+        slot.value = value;
+        return true;
+      }
+      return Reflect.set(realGlobal, key, value, realGlobal);
+    },
+    has(_target, key) {
+      return saved.has(key) || Reflect.has(realGlobal, key);
+    },
+    ownKeys() {
+      return [...new Set([...Reflect.ownKeys(realGlobal), ...saved.keys()])];
+    },
+    getOwnPropertyDescriptor(_target, key) {
+      const slot = saved.get(key);
+      if (slot) return { value: slot.value, writable: true, enumerable: false, configurable: true };
+      const descriptor = Reflect.getOwnPropertyDescriptor(realGlobal, key);
+      return descriptor ? { ...descriptor, configurable: true } : undefined;
+    },
+    defineProperty: () => false,
+    deleteProperty: () => false,
+    setPrototypeOf: () => false,
+  });
+  return {
+    globals,
+    keep(name, value) {
+      saved.set(name, { value });
+    },
+    get kept() {
+      return new Set(saved.keys());
+    },
+  };
+}
+
+/** Top-level global names that some resource of `policy` is granted (`"process.env"` → `process`). */
+export function grantedGlobalNames(policy: LavaMoatPolicy): Set<string> {
+  const names = new Set<string>();
+  for (const resource of Object.values(policy.resources ?? {})) {
+    for (const [key, value] of Object.entries(resource?.globals ?? {})) {
+      if (value !== false) names.add(key.split('.')[0]!);
+    }
+  }
+  return names;
+}
+
+// ---------------------------------------------------------------------------------
+// Scuttling
+
+export interface ScuttleResult {
+  /** Deleted from the global object. */
+  removed: string[];
+  /** Not deletable: replaced by a throwing value and made read-only. */
+  replaced: string[];
+  /** Neither deletable nor writable: value frozen. */
+  frozen: string[];
+  /** Left in place: always kept, or matched by an exception. */
+  kept: string[];
+}
+
+/** Names that are never scuttled in `realm`, whatever the exceptions say. */
+export function alwaysKept(realm: object): Set<string> {
+  const keep = new Set<string>([...INTRINSIC_GLOBALS, ...SES_GLOBALS, ...NODE_GLOBALS, ...RUNTIME_GLOBALS]);
+  // LavaMoat's rule: whatever a new Compartment shares with this global is an intrinsic.
+  const CompartmentCtor = (realm as { Compartment?: new () => { globalThis: object } }).Compartment;
+  if (typeof CompartmentCtor === 'function') {
+    const compartmentGlobal = new CompartmentCtor().globalThis as Record<string, unknown>;
+    for (const name of Object.getOwnPropertyNames(compartmentGlobal)) {
+      const descriptor = Object.getOwnPropertyDescriptor(realm, name);
+      if (descriptor && 'value' in descriptor && descriptor.value === compartmentGlobal[name]) keep.add(name);
+    }
+  }
+  return keep;
+}
+
+function throwingValue(name: string): unknown {
+  const fail = (): never => {
+    throw new TypeError(`LavaMoat: globalThis.${name} was removed by scuttling (scuttleGlobalThis)`);
+  };
+  return new Proxy(function scuttled() {}, {
+    get: fail, set: fail, has: fail, apply: fail, construct: fail, ownKeys: fail, getPrototypeOf: fail,
+    getOwnPropertyDescriptor: fail, defineProperty: fail, deleteProperty: fail, setPrototypeOf: fail,
+    isExtensible: fail, preventExtensions: fail,
+  });
+}
+
+/**
+ * Scuttles `realm` (a global object). `host`, when given, first keeps the values of
+ * the removed properties that are in `granted` (the accessors among them are read
+ * now, with the real global as receiver, so that a lazy getter does not later put the
+ * property back).
+ */
+export function performScuttle(
+  realm: object,
+  exceptions: readonly string[],
+  host?: { holder: HostGlobalsHolder; granted: ReadonlySet<string> },
+): ScuttleResult {
+  const keep = alwaysKept(realm);
+  const excepted = matcher(exceptions);
+  const result: ScuttleResult = { removed: [], replaced: [], frozen: [], kept: [] };
+  for (const name of Object.getOwnPropertyNames(realm)) {
+    if (keep.has(name) || excepted(name)) {
+      result.kept.push(name);
+      continue;
+    }
+    let descriptor = Object.getOwnPropertyDescriptor(realm, name)!;
+    if (host) {
+      let value: unknown;
+      if ('value' in descriptor) value = descriptor.value;
+      else if (host.granted.has(name)) {
+        try {
+          value = Reflect.get(realm, name, realm);
+        } catch {
+          value = undefined;
+        }
+        descriptor = Object.getOwnPropertyDescriptor(realm, name) ?? descriptor;
+      }
+      host.holder.keep(name, value);
+    }
+    if (descriptor.configurable) {
+      delete (realm as Record<string, unknown>)[name];
+      result.removed.push(name);
+    } else if ('value' in descriptor && descriptor.writable) {
+      Object.defineProperty(realm, name, { value: throwingValue(name), writable: false });
+      result.replaced.push(name);
+    } else {
+      const value = 'value' in descriptor ? descriptor.value : undefined;
+      if ((typeof value === 'object' && value !== null) || typeof value === 'function') Object.freeze(value);
+      result.frozen.push(name);
+    }
+  }
+  // The global scope looks names up through the global object's prototype chain too.
+  for (let proto = Object.getPrototypeOf(realm); proto !== null && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+    Object.freeze(proto);
+  }
+  return result;
+}
+
+export class ScuttleError extends Error {
+  readonly code = 'LAVAMOAT_SCUTTLE';
+}
+
+/**
+ * Applies the `scuttleGlobalThis` option to `realGlobal`. `source` names where
+ * `scuttlerName` was configured, for messages. Returns what was done, or undefined
+ * when scuttling is off.
+ */
+export function scuttleGlobalThis(
+  realGlobal: typeof globalThis,
+  options: ScuttleOptions,
+  { holder, granted, source = 'scuttleGlobalThis.scuttlerName' }: { holder?: HostGlobalsHolder; granted?: ReadonlySet<string>; source?: string } = {},
+): ScuttleResult | undefined {
+  if (!options.enabled) return undefined;
+  const host = holder ? { holder, granted: granted ?? new Set<string>() } : undefined;
+  const { scuttlerName } = options;
+  if (scuttlerName === undefined || scuttlerName === '') {
+    return performScuttle(realGlobal, options.exceptions, host);
+  }
+  const scuttler = (realGlobal as unknown as Record<string, unknown>)[scuttlerName];
+  if (typeof scuttler !== 'function') {
+    throw new ScuttleError(
+      `LavaMoat: scuttleGlobalThis.scuttlerName is "${scuttlerName}" (from ${source}), but globalThis.${scuttlerName} ` +
+        `is ${scuttler === undefined ? 'not defined' : `not a function (${typeof scuttler})`}. Define it before the ` +
+        `loader runs, e.g. node --import ./scuttler.mjs --import lavamoat/loader app.mjs`,
+    );
+  }
+  let mainResult: ScuttleResult | undefined;
+  const scuttle = (realm: unknown = realGlobal): void => {
+    if (realm === null || (typeof realm !== 'object' && typeof realm !== 'function')) {
+      throw new TypeError('LavaMoat: scuttle(realm) expects a global object');
+    }
+    if (realm === realGlobal) {
+      if (mainResult) return;
+      mainResult = performScuttle(realGlobal, options.exceptions, host);
+    } else {
+      performScuttle(realm, options.exceptions);
+    }
+  };
+  Reflect.apply(scuttler, undefined, [realGlobal, Object.freeze(scuttle)]);
+  if (!mainResult) {
+    throw new ScuttleError(
+      `LavaMoat: the scuttler globalThis.${scuttlerName} (scuttleGlobalThis.scuttlerName, from ${source}) returned ` +
+        'without calling scuttle(globalThis): scuttling was asked for and would not have happened',
+    );
+  }
+  return mainResult;
+}

@@ -1,0 +1,104 @@
+// A real node:http service on loopback under scuttling, the scuttler protocol, and
+// what code that reaches the real global object finds there afterwards.
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { fixture, runWithLoader } from '../helpers.mjs';
+import { RUNTIME_GLOBALS } from '../../dist/scuttle.js';
+
+const dir = fixture('scuttle-service');
+
+/** The service prints one JSON line of results, then one JSON line from its 'exit' handler. */
+function report(run) {
+  assert.equal(run.status, 0, run.stderr);
+  const [results, exit] = run.stdout.trim().split('\n').map((line) => JSON.parse(line));
+  return { results, exit };
+}
+
+describe('an HTTP service under scuttling (enabled in package.json)', () => {
+  const run = runWithLoader(dir, 'server.mjs', { timeout: 30_000 });
+
+  test('serves a bounded number of requests, with timers and streams, and exits cleanly on its own', () => {
+    const { results, exit } = report(run);
+    assert.equal(results.served, 6);
+    assert.deepEqual(results.responses, [
+      // fetch (scuttled from the real global) from a package granted it; crypto.randomUUID likewise.
+      '200 slow id-length=36',
+      '200 slow id-length=36',
+      '200 slow id-length=36',
+      // node:http client with a streamed body, piped through a confined Transform stream.
+      '200 HELLO SCUTTLED WORLD',
+      // stream.Readable piped into the response.
+      '200 abc',
+      '404 not found',
+    ]);
+    assert.equal(results.ticks, 3, 'setInterval/clearInterval');
+    // process.on('unhandledRejection') and process.on('exit') still work; the server closed.
+    assert.deepEqual(exit, { exit: 0, events: ['unhandledRejection nobody handles this', 'server closed'] });
+    assert.equal(run.signal, null);
+  });
+
+  test("the app's own code reads globalThis after scuttling: removed names are gone, exceptions kept", () => {
+    const { appView } = report(run).results;
+    assert.deepEqual(appView, {
+      fetch: 'undefined',
+      crypto: 'undefined',
+      global: 'object', // only another name of the global object
+      structuredClone: 'function', // exception by name
+      TextEncoderStream: 'function', // exception by /^Text(En|De)coderStream$/
+      CompressionStream: 'undefined',
+      setTimeout: 'function', // kept: Node's timers
+      console: 'object',
+    });
+  });
+
+  test('a package that reaches the real global through a sloppy function of the app finds the scuttled properties gone', () => {
+    const { leaked } = report(run).results;
+    assert.equal(leaked.isOwnGlobal, false, 'it really is the real global, not its compartment global');
+    assert.equal(leaked.fetch, 'undefined');
+    assert.equal(leaked.crypto, 'undefined');
+    assert.equal(leaked.navigator, 'undefined');
+    assert.equal(leaked.structuredClone, 'function');
+    assert.equal(leaked.Array, 'function');
+    assert.equal(leaked.process, RUNTIME_GLOBALS.includes('process') ? 'object' : 'undefined');
+  });
+
+  test('control: without scuttling (LAVAMOAT_SCUTTLE_GLOBAL_THIS wins over package.json) the same leak finds them', () => {
+    const control = report(runWithLoader(dir, 'server.mjs', { env: { LAVAMOAT_SCUTTLE_GLOBAL_THIS: 'false' }, timeout: 30_000 }));
+    assert.deepEqual(control.results.responses, report(run).results.responses);
+    assert.equal(control.results.leaked.fetch, 'function');
+    assert.equal(control.results.leaked.crypto, 'object');
+    assert.equal(control.results.leaked.process, 'object');
+    assert.equal(control.results.appView.CompressionStream, 'function');
+  });
+});
+
+describe('scuttlerName', () => {
+  const env = { LAVAMOAT_SCUTTLE_GLOBAL_THIS: '{"scuttlerName":"SCUTTLER"}' };
+
+  test('the host function is called with the real global and scuttle(), before any app code', () => {
+    const run = runWithLoader(dir, 'server.mjs', { env, nodeArgs: ['--import', './scuttler.mjs'], timeout: 30_000 });
+    const { results } = report(run);
+    assert.match(run.stderr, /scuttler called: global=true fetch-before=function\nscuttler done: fetch-after=undefined/);
+    assert.equal(results.appView.fetch, 'undefined');
+    // Merged key by key: enabled and exceptions still come from package.json.
+    assert.equal(results.appView.structuredClone, 'function');
+  });
+
+  test('a scuttler that does not call scuttle(), or one that is missing, stops the process before the app', () => {
+    const forgetful = runWithLoader(dir, 'server.mjs', { env, nodeArgs: ['--import', './scuttler-forgetful.mjs'] });
+    assert.equal(forgetful.status, 1);
+    assert.equal(forgetful.stdout, '');
+    assert.match(forgetful.stderr, /^LavaMoat: the scuttler globalThis\.SCUTTLER \(scuttleGlobalThis\.scuttlerName, from LAVAMOAT_SCUTTLE_GLOBAL_THIS\) returned without calling scuttle\(globalThis\)/);
+    const missing = runWithLoader(dir, 'server.mjs', { env });
+    assert.equal(missing.status, 1);
+    assert.equal(missing.stdout, '');
+    assert.match(missing.stderr, /^LavaMoat: scuttleGlobalThis\.scuttlerName is "SCUTTLER" \(from LAVAMOAT_SCUTTLE_GLOBAL_THIS\), but globalThis\.SCUTTLER is not defined\. Define it before the loader runs/);
+  });
+});
+
+test('debug mode lists what scuttling removed and kept', () => {
+  const run = runWithLoader(dir, 'server.mjs', { env: { LAVAMOAT_DEBUG: '1' }, timeout: 30_000 });
+  report(run);
+  assert.match(run.stderr, /LavaMoat: debug mode \(debug from LAVAMOAT_DEBUG\).*Not for production\./);
+  assert.match(run.stderr, /LavaMoat: scuttled globalThis: removed .*\bfetch\b.*; host globals kept: .*\bsetTimeout\b/);
+});

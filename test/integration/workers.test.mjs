@@ -1,0 +1,177 @@
+// Workers and child `node` processes started by a confined app never escape the policy.
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { fixture, loaderURL, runWithLoader } from '../helpers.mjs';
+import {
+  assertConfinableEntry,
+  assertEntryInProject,
+  workerThreadsForPackage,
+  checkWorkerExecArgv,
+  confinedWorkerOptions,
+  splitNodeOptions,
+  withLoaderInNodeOptions,
+} from '../../dist/workers.js';
+
+const dir = fixture('workers-app');
+const denied = (pkg) => `DENIED LavaMoat: package "${pkg}" is not allowed the builtin module "fs".`;
+
+/** `name: value` lines of the fixture's output. */
+function lines(stdout) {
+  const result = {};
+  for (const line of stdout.trim().split('\n')) {
+    const i = line.indexOf(': ');
+    if (i > 0) result[line.slice(0, i)] = line.slice(i + 2);
+  }
+  return result;
+}
+
+describe('worker threads', () => {
+  const run = runWithLoader(dir, 'main.mjs');
+
+  test('the fixture ran', () => {
+    assert.equal(run.status, 0, run.stderr);
+  });
+
+  test("the app's own worker runs the loader: trusted itself, its dependencies confined", () => {
+    const { appWorker, appWorkerEmptyExecArgv } = lines(run.stdout);
+    assert.equal(appWorker, `calc 5 | fs-user ${denied('fs-user')} | lockdown true | global fetch function (exit 0)`);
+    // execArgv: [] and env: {} drop every way Node would pass --import on: the loader is put back.
+    assert.equal(appWorkerEmptyExecArgv, appWorker);
+  });
+
+  test("a package's worker on its own file runs in that package's compartment, under the same policy", () => {
+    const { depWorker, depWorkerNoExecArgv } = lines(run.stdout);
+    const expected = `job direct: ${denied('spawner')} | job via fs-user: ${denied('fs-user')} (exit 0)`;
+    assert.equal(depWorker, expected);
+    assert.equal(depWorkerNoExecArgv, expected);
+  });
+
+  test('eval workers, data: URL workers and added preloads are refused', () => {
+    const out = lines(run.stdout);
+    assert.match(out.appEvalWorker, /^REFUSED LavaMoat: new Worker\(code, \{ eval: true \}\) cannot be confined/);
+    assert.match(out.depEvalWorker, /^REFUSED LavaMoat: new Worker\(code, \{ eval: true \}\) cannot be confined/);
+    assert.match(out.depDataWorker, /^REFUSED LavaMoat: new Worker\("data:text\/javascript,.*"\) cannot be confined/);
+    assert.match(out.depPreloadWorker, /^REFUSED LavaMoat: a Worker's execArgv may not add --import data:/);
+    assert.doesNotMatch(run.stdout, /TOP-SECRET/);
+  });
+
+  test('workers are scuttled like the main thread, and debug mode is announced once per process tree', () => {
+    const scuttled = runWithLoader(dir, 'main.mjs', { env: { LAVAMOAT_SCUTTLE_GLOBAL_THIS: 'true', LAVAMOAT_DEBUG: '1' } });
+    assert.equal(scuttled.status, 0, scuttled.stderr);
+    assert.match(lines(scuttled.stdout).appWorker, /global fetch undefined/);
+    assert.equal(scuttled.stderr.split('Not for production').length - 1, 1, scuttled.stderr);
+  });
+});
+
+describe('child node processes', () => {
+  const run = runWithLoader(dir, 'children.mjs');
+  const out = () => Object.fromEntries(Object.entries(lines(run.stdout)).map(([key, value]) => [key, JSON.parse(value)]));
+
+  test('the fixture ran', () => {
+    assert.equal(run.status, 0, run.stderr);
+  });
+
+  test('`node -e` from a package granted child_process refuses to run: the code would be unconfined', () => {
+    const { evalChild } = out();
+    assert.equal(evalChild.status, 1);
+    assert.equal(evalChild.stdout, '', 'the fs was not used');
+    assert.match(evalChild.stderr, /^LavaMoat: this node process was started by a confined process \(pid \d+\) with code from --eval/);
+  });
+
+  test("a package's own file run as a child (spawn, fork, through a shell) is confined by the same policy", () => {
+    const { fileChild, forkChild, shellChild } = out();
+    // fileChild runs from the package's own directory, which ships a package.json and a
+    // policy.json granting everything: the pinned project root ignores them.
+    for (const child of [fileChild, forkChild, shellChild]) {
+      assert.deepEqual(child, { status: 0, stdout: `child: ${denied('runner')}`, stderr: '' });
+    }
+  });
+
+  test('documented limit: a child given an environment without NODE_OPTIONS is not confined', () => {
+    assert.deepEqual(out().unconfinedChild, { status: 0, stdout: 'READ TOP-SECRET', stderr: '' });
+  });
+
+  test('the environment children inherit: NODE_OPTIONS with the loader by URL, the pinned root, the marker', () => {
+    const { env } = out();
+    assert.equal(env.NODE_OPTIONS, `--import=${loaderURL}`);
+    assert.equal(env.LAVAMOAT_PROJECT_ROOT, dir);
+    assert.equal(env.LAVAMOAT_CONFINED_PARENT, true);
+  });
+});
+
+describe('workers.ts helpers', () => {
+  test('NODE_OPTIONS is split as Node splits it', () => {
+    assert.deepEqual(splitNodeOptions(' --a  --b="x y" "--c=\\"q\\"" '), ['--a', '--b=x y', '--c="q"']);
+    assert.deepEqual(splitNodeOptions(''), []);
+  });
+
+  test('the loader goes into NODE_OPTIONS once, by URL, in place of a bare lavamoat/loader', () => {
+    const url = 'file:///opt/app/node_modules/lavamoat/loader.mjs';
+    assert.equal(withLoaderInNodeOptions(undefined, url), `--import=${url}`);
+    assert.equal(withLoaderInNodeOptions('--max-old-space-size=100', url), `--max-old-space-size=100 --import=${url}`);
+    assert.equal(
+      withLoaderInNodeOptions('--import ./scuttler.mjs --import lavamoat/loader --no-warnings', url),
+      `--import ./scuttler.mjs --import=${url} --no-warnings`,
+    );
+    assert.equal(withLoaderInNodeOptions(`--import=${url} --import=${url}`, url), `--import=${url}`);
+    assert.equal(withLoaderInNodeOptions('--title="a b"', url), `"--title=a b" --import=${url}`);
+  });
+
+  test('worker options: the loader is added, inherited preloads kept, new ones refused', () => {
+    const url = 'file:///x/loader.mjs';
+    const inherited = ['--import', './scuttler.mjs', '--import', url];
+    assert.deepEqual(confinedWorkerOptions('/w.js', undefined, url, inherited).execArgv, inherited);
+    assert.deepEqual(confinedWorkerOptions('/w.js', {}, url, []).execArgv, ['--import', url]);
+    assert.deepEqual(confinedWorkerOptions('/w.js', { execArgv: ['--stack-size=500'] }, url, inherited).execArgv, [
+      '--import', './scuttler.mjs', '--import', url, '--stack-size=500',
+    ]);
+    assert.deepEqual(confinedWorkerOptions('/w.js', { execArgv: [...inherited, '--no-warnings'] }, url, inherited).execArgv, [
+      ...inherited, '--no-warnings',
+    ]);
+    assert.throws(() => confinedWorkerOptions('/w.js', { execArgv: ['-r', './evil.cjs'] }, url, inherited), /may not add -r \.\/evil\.cjs/);
+    assert.throws(() => checkWorkerExecArgv(['--import=./evil.mjs'], inherited), /may not add --import \.\/evil\.mjs/);
+    assert.throws(() => checkWorkerExecArgv(['--experimental-loader', 'x'], []), /may not add --experimental-loader x/);
+    assert.throws(() => checkWorkerExecArgv(['--inspect=9229'], []), /may not contain --inspect/);
+    assert.throws(() => checkWorkerExecArgv(['--expose-internals'], []), /may not contain --expose-internals/);
+    assert.doesNotThrow(() => checkWorkerExecArgv(['--import', './scuttler.mjs', '--max-old-space-size=64'], inherited));
+    assert.throws(() => confinedWorkerOptions('1', { eval: true }, url), /eval: true/);
+    assert.throws(() => confinedWorkerOptions(new URL('data:text/javascript,1'), {}, url), /non-file URL/);
+    assert.doesNotThrow(() => confinedWorkerOptions(new URL('file:///w.mjs'), {}, url));
+  });
+
+  test('a propagated child without an entry file is refused; a top-level one is not', () => {
+    const marker = { LAVAMOAT_CONFINED_PARENT: '42' };
+    assert.throws(() => assertConfinableEntry(marker, ['node'], 'code'), /started by a confined process \(pid 42\)/);
+    assert.throws(() => assertConfinableEntry(marker, ['node', '-'], undefined), /started by a confined process/);
+    assert.throws(() => assertConfinableEntry(marker, ['node'], undefined), /REPL/);
+    assert.doesNotThrow(() => assertConfinableEntry(marker, ['node', path.join(dir, 'main.mjs')], undefined));
+    assert.doesNotThrow(() => assertConfinableEntry({}, ['node'], 'code'));
+  });
+
+  test('a worker or propagated child whose entry belongs to no package of the project is refused', () => {
+    const inProject = (file) => (file.startsWith(dir) ? {} : undefined);
+    const marker = { LAVAMOAT_CONFINED_PARENT: '42' };
+    assert.throws(
+      () => assertEntryInProject(inProject, dir, marker, ['node', path.join(dir, '..', 'basic', 'app.mjs')]),
+      /started by a confined process, would run .*basic\/app\.mjs, which belongs to no package of the project/,
+    );
+    assert.doesNotThrow(() => assertEntryInProject(inProject, dir, marker, ['node', path.join(dir, 'main.mjs')]));
+    assert.doesNotThrow(() => assertEntryInProject(inProject, dir, {}, ['node', path.join(dir, '..', 'basic', 'app.mjs')]), 'a top-level process runs what the user asked');
+  });
+
+  test("a package's own Worker: only files the package may load (for the runtime to apply per package)", () => {
+    class FakeWorker {
+      constructor(filename, options) {
+        this.started = [filename, options];
+      }
+    }
+    const view = workerThreadsForPackage({ Worker: FakeWorker, isMainThread: true }, 'worker-ok', (file) => file.startsWith('/pkgs/worker-ok/'));
+    assert.ok(Object.isFrozen(view));
+    assert.equal(view.isMainThread, true);
+    assert.deepEqual(new view.Worker('/pkgs/worker-ok/body.js', { a: 1 }).started, ['/pkgs/worker-ok/body.js', { a: 1 }]);
+    assert.ok(new view.Worker('/pkgs/worker-ok/body.js') instanceof FakeWorker);
+    assert.throws(() => new view.Worker('/pkgs/writer-tool/cli.js'), /package "worker-ok" may not start a Worker on \/pkgs\/writer-tool\/cli\.js/);
+    assert.throws(() => new view.Worker(new URL('file:///app/main.mjs')), /may not start a Worker on \/app\/main\.mjs/);
+  });
+});
