@@ -460,6 +460,20 @@ function overrideLayer(overrides: ConfigOverrides, label: (option: keyof ConfigO
 // Project root
 
 /** Nearest directory at or above `start` with a package.json. */
+/**
+ * Where to look for the app's package.json: next to the entry script, or, for an entry
+ * inside `node_modules` (a dependency's bin, run directly or through `.bin`), in the
+ * project that holds that `node_modules`.
+ */
+function entryStart(entry: string | undefined, cwd: string): string {
+  if (!entry || !fs.existsSync(entry)) return cwd;
+  const absolute = path.resolve(cwd, entry);
+  const marker = `${path.sep}node_modules${path.sep}`;
+  const at = absolute.indexOf(marker);
+  if (at !== -1 && fs.existsSync(path.join(absolute.slice(0, at), 'package.json'))) return absolute.slice(0, at);
+  return path.dirname(fs.realpathSync(entry));
+}
+
 export function findProjectRoot(start: string): string {
   let dir = path.resolve(start);
   for (;;) {
@@ -519,9 +533,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     projectRoot = projectRootFrom(origin, pathValue(origin, envRoot), cwd);
     sources.projectRoot = origin.label;
   } else {
-    const entry = options.entry;
-    const start = entry && fs.existsSync(entry) ? path.dirname(fs.realpathSync(entry)) : cwd;
-    projectRoot = findProjectRoot(start);
+    projectRoot = findProjectRoot(entryStart(options.entry, cwd));
     sources.projectRoot = 'default';
   }
 

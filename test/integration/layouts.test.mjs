@@ -61,3 +61,9 @@ test('sloppy-mode-only code in a dependency fails saying why', () => {
   assert.equal(status, 1);
   assert.match(stderr, /sloppy-dep\/index\.js \(package "sloppy-dep"\) needs sloppy mode/);
 });
+
+test("a dependency's bin as the entry point runs confined, as require.main, under the app's policy", () => {
+  const { status, stdout, stderr } = runWithLoader(fixture('bin-entry'), 'node_modules/tool/bin/cli.js', { args: ['--flag', 'x'] });
+  assert.equal(status, 0, stderr);
+  assert.equal(stdout, 'tool main ran with --flag x\nLAVAMOAT_DENIED\n');
+});
