@@ -26,6 +26,19 @@ export interface CacheOptions {
   salt: string;
 }
 
+/**
+ * Creates `dir` private to this user (0700), or checks that an existing one is: owned by
+ * the user and writable by no one else. Throws otherwise.
+ */
+export function ensurePrivateDirectory(dir: string): void {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const stat = fs.statSync(dir);
+  const uid = process.getuid?.();
+  if ((uid !== undefined && stat.uid !== uid) || (stat.mode & 0o022) !== 0) {
+    throw new Error(`LavaMoat: cache directory ${dir} is not private to this user; not using it`);
+  }
+}
+
 export class ModuleCache {
   private secret: Buffer | undefined;
   private usable = true;
@@ -36,12 +49,7 @@ export class ModuleCache {
     if (this.secret) return true;
     if (!this.usable) return false;
     try {
-      fs.mkdirSync(this.options.dir, { recursive: true, mode: 0o700 });
-      const stat = fs.statSync(this.options.dir);
-      const uid = process.getuid?.();
-      if ((uid !== undefined && stat.uid !== uid) || (stat.mode & 0o022) !== 0) {
-        throw new Error(`LavaMoat: cache directory ${this.options.dir} is not private to this user; not using it`);
-      }
+      ensurePrivateDirectory(this.options.dir);
       const secretFile = path.join(this.options.dir, 'secret');
       try {
         this.secret = fs.readFileSync(secretFile);

@@ -9,7 +9,8 @@ import 'ses';
 import path from 'node:path';
 import process from 'node:process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { loadConfig, type Config } from './config.js';
+import { type Config } from './config.js';
+import { configuration } from './boot.js';
 import { loadPolicy } from './policy/index.js';
 import { buildPackageMap, PackageMap } from './package-map.js';
 import { Runtime } from './runtime.js';
@@ -32,11 +33,6 @@ const selfDir = path.dirname(fileURLToPath(import.meta.url));
 /** loader.mjs, the module that `--import` runs (dist/preload.js → ../loader.mjs). */
 export const LOADER_URL = new URL('../loader.mjs', import.meta.url).href;
 
-/** The configuration of this process; a worker uses the one its parent handed over. */
-function configuration(): Config {
-  const inherited = inheritedWorkerEnv();
-  return loadConfig({ env: inherited ? { ...process.env, ...inherited } : process.env, entry: process.argv[1] });
-}
 
 function warnings(config: Config): void {
   // Once per process tree: children and workers inherit the configuration silently.
@@ -53,8 +49,7 @@ function warnings(config: Config): void {
   }
 }
 
-export async function start(): Promise<void> {
-  const config = configuration();
+export async function start(config: Config = configuration()): Promise<void> {
   assertConfinableEntry();
   warnings(config);
   const { policy } = loadPolicy({ policyPath: config.policyPath, overridePath: config.overridePath });
