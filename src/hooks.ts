@@ -7,7 +7,8 @@
 import { fileURLToPath } from 'node:url';
 import { PackageMap, ROOT_NAME, type PackageMapData } from './package-map.js';
 import { facadeSource, facadeURL, parseFacadeURL } from './facade.js';
-import { exportNamesOf } from './module-names.js';
+import { exportNamesOf, lexersReady } from './module-names.js';
+import { ModuleCache } from './cache.js';
 import { formatOf } from './resolve.js';
 
 export interface HooksData {
@@ -18,6 +19,8 @@ export interface HooksData {
   selfURL: string;
   /** `root.usePolicy` is set: the app's own package is confined too. */
   rootConfined: boolean;
+  /** The module cache, for what the lexers find (undefined when caching is off). */
+  cache: { dir: string; salt: string } | undefined;
 }
 
 interface ResolveContext {
@@ -43,12 +46,14 @@ let packageMap: PackageMap;
 let bridgeURL: string;
 let selfURL: string;
 let rootConfined: boolean;
+let cache: ModuleCache | undefined;
 
 export function initialize(data: HooksData): void {
   packageMap = new PackageMap(data.packageMap);
   bridgeURL = data.bridgeURL;
   selfURL = data.selfURL;
   rootConfined = data.rootConfined;
+  cache = data.cache && new ModuleCache(data.cache);
 }
 
 const isConfined = (name: string): boolean => name !== ROOT_NAME || rootConfined;
@@ -97,7 +102,7 @@ function facadeLoad(url: string): LoadResult | undefined {
   const facade = parseFacadeURL(url);
   if (!facade) return undefined;
   const path = fileURLToPath(facade.fileURL);
-  const names = exportNamesOf(path, formatOf(path));
+  const names = exportNamesOf(path, formatOf(path), undefined, cache);
   return { format: 'module', source: facadeSource(facade.fileURL, names, bridgeURL, facade.main), shortCircuit: true };
 }
 
@@ -111,12 +116,14 @@ export async function resolve(
 }
 
 export async function load(url: string, context: unknown, nextLoad: NextLoad): Promise<LoadResult> {
+  await lexersReady;
   return facadeLoad(url) ?? nextLoad(url, context);
 }
 
 /**
  * In-thread synchronous hooks, for `module.registerHooks()` (Node 22.15+, 23.5+): no
- * hooks thread to start and no message round trip per module.
+ * hooks thread to start and no message round trip per module. Await `lexersReady`
+ * before installing them.
  */
 export function syncHooks(data: HooksData) {
   initialize(data);

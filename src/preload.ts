@@ -19,6 +19,7 @@ import { installRequireHook } from './require-hook.js';
 import { installErrorPrinting } from './error-printing.js';
 import type { HooksData } from './hooks.js';
 import { installHooks } from './hooks-install.js';
+import { lexersReady } from './module-names.js';
 import { ModuleCache } from './cache.js';
 import { createRequire } from 'node:module';
 import { isDebugLockdown } from './lockdown-options.js';
@@ -63,9 +64,10 @@ export async function start(config: Config = configuration()): Promise<void> {
   // gets memory of its own instead (before lockdown, which freezes Buffer).
   Buffer.poolSize = 0;
   lockdown({ ...config.lockdown });
+  const salt = cacheSalt();
   const runtime = new Runtime({
     packageMap,
-    cache: config.cacheDir === undefined ? undefined : new ModuleCache({ dir: config.cacheDir, salt: cacheSalt() }),
+    cache: config.cacheDir === undefined ? undefined : new ModuleCache({ dir: config.cacheDir, salt }),
     policy,
     files: { policy: config.policyPath, override: config.overridePath },
     host: host.globals,
@@ -82,7 +84,9 @@ export async function start(config: Config = configuration()): Promise<void> {
     bridgeURL: new URL('./bridge.js', import.meta.url).href,
     selfURL: pathToFileURL(selfDir + path.sep).href,
     rootConfined: runtime.rootConfined,
+    cache: config.cacheDir === undefined ? undefined : { dir: config.cacheDir, salt },
   };
+  await lexersReady;
   installHooks(data, new URL('./hooks.js', import.meta.url));
   // Last: everything above has taken what it needs from the real global.
   const scuttled = scuttleGlobalThis(globalThis, config.scuttleGlobalThis, {

@@ -110,7 +110,7 @@ export function makeCjsRecord(source: string, url: string, info: PackageInfo, ct
     ctx.cache?.set('cjs', url, source, analysis);
   }
   const { wrapped } = analysis;
-  const names = cjsExportNames(filename, source, new Set(), analysis.lexed);
+  const names = cjsExportNames(filename, source, new Set(), analysis.lexed, ctx.cache);
   names.delete('default');
   const exportNames = [...names];
 
