@@ -5,7 +5,7 @@
  * register the hooks that send the app's imports of dependencies to them, make workers
  * and child `node` processes start confined, and finally scuttle the real global.
  */
-import 'ses';
+import './ses.js';
 import path from 'node:path';
 import process from 'node:process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
