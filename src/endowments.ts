@@ -2,9 +2,9 @@
  * Endowments: what a package's compartment global holds, made from its `globals` policy
  * and the host's real globals (captured before scuttling).
  *
- * - `"x": true` (or `"read"`): the host's current value, in a form that cannot be used
- *   to change it (see shared-globals.ts); assigning to it changes only the package's own
- *   global, never the host's or another package's.
+ * - `"x": true` (or `"read"`): the host's value when the package's first module loads,
+ *   in a form that cannot be used to change it (see shared-globals.ts), as a constant:
+ *   assigning to it throws, and never reaches the host or another package.
  * - `"x": "write"`: an accessor to the host's property, so every package granted it
  *   (and the app) sees the same value.
  * - `"x": "redefine"`: like read, and the package may also `Object.defineProperty` it.
@@ -76,7 +76,7 @@ const readPath = (host: object, path: readonly string[]): unknown => {
  * chaining) returns the view instead, and a callback it is given (a listener, which the
  * emitter calls with itself as `this`) sees the view as `this`.
  */
-function makeMethodWrapper(view: object, realParent: () => unknown) {
+function makeMethodWrapper(view: object, realParent: () => unknown, guardCallbacks: boolean) {
   let lastTarget: Function | undefined;
   let lastWrapper: Function | undefined;
   const callbacks = new WeakMap<Function, Function>();
@@ -99,7 +99,7 @@ function makeMethodWrapper(view: object, realParent: () => unknown) {
     lastWrapper = new Proxy(value, {
       apply(target, thisArg, args) {
         const parent = realParent();
-        const result = Reflect.apply(target, thisArg === view ? parent : thisArg, args.map(guardCallback));
+        const result = Reflect.apply(target, thisArg === view ? parent : thisArg, guardCallbacks ? args.map(guardCallback) : args);
         return result === parent && parent !== undefined ? view : result;
       },
       // The host function is shared with the app: a package may not modify it.
@@ -114,11 +114,25 @@ function makeMethodWrapper(view: object, realParent: () => unknown) {
 
 type LeafFilter = (value: unknown) => unknown;
 
-function defineNarrowed(view: object, node: Node, host: object, path: string[], freeze = false, leaf?: LeafFilter): void {
+interface NarrowOptions {
+  /** Freeze the views (builtin modules). */
+  freeze?: boolean;
+  /** Transform leaf values before they are handed out. */
+  leaf?: LeafFilter;
+  /**
+   * Call functions passed to methods with the view as `this` where the host would pass
+   * the real parent (listeners of a host emitter such as `process`). Not for builtin
+   * modules, whose functions take constructors (`util.inherits(A, B)`).
+   */
+  guardCallbacks?: boolean;
+}
+
+function defineNarrowed(view: object, node: Node, host: object, path: string[], options: NarrowOptions = {}): void {
+  const { freeze = false, leaf, guardCallbacks = false } = options;
   for (const [name, child] of node.children) {
     const childPath = [...path, name];
     if (child.access) {
-      const wrap = makeMethodWrapper(view, () => readPath(host, path));
+      const wrap = makeMethodWrapper(view, () => readPath(host, path), guardCallbacks);
       const descriptor: PropertyDescriptor = {
         get: () => wrap(leaf ? leaf(readPath(host, childPath)) : readPath(host, childPath)),
         enumerable: true,
@@ -133,7 +147,7 @@ function defineNarrowed(view: object, node: Node, host: object, path: string[], 
       Object.defineProperty(view, name, descriptor);
     } else {
       const inner = {};
-      defineNarrowed(inner, child, host, childPath, freeze, leaf);
+      defineNarrowed(inner, child, host, childPath, options);
       Object.defineProperty(view, name, { value: inner, writable: !freeze, enumerable: true, configurable: false });
     }
   }
@@ -147,11 +161,57 @@ function defineNarrowed(view: object, node: Node, host: object, path: string[], 
 export function narrowedView(source: object, paths: readonly (readonly string[])[], leaf?: LeafFilter): object {
   const tree = buildTree(Object.fromEntries(paths.map((p) => [p.join('.'), true])));
   const view = {};
-  defineNarrowed(view, tree, { source }, ['source'], true, leaf);
+  defineNarrowed(view, tree, { source }, ['source'], { freeze: true, leaf });
   return view;
 }
 
-/** Property descriptors for a compartment's global object. */
+/**
+ * The globals every compartment gets, whatever its policy: the host's `Date` and `Math`
+ * (see UNIVERSAL_GLOBALS). Constant, like the other intrinsics (see `pinGlobals`).
+ */
+export function universalEndowments(host: HostGlobals): PropertyDescriptorMap {
+  const descriptors: PropertyDescriptorMap = {};
+  for (const name of UNIVERSAL_GLOBALS) {
+    descriptors[name] = { value: host[name], writable: false, enumerable: false, configurable: false };
+  }
+  return descriptors;
+}
+
+/**
+ * Makes every data property of a compartment's global constant (non-writable,
+ * non-configurable), except `eval` and the names in `keep`. SES compiles a compartment's
+ * code with its constant globals as local bindings; every other free name is looked up
+ * through scope objects at each use, tens of times slower. Intrinsics are constant in
+ * practice anyway (lockdown froze them); a package can still add globals of its own.
+ */
+export function pinGlobals(globalObject: object, keep: ReadonlySet<string>): void {
+  for (const name of Object.getOwnPropertyNames(globalObject)) {
+    if (name === 'eval' || keep.has(name)) continue;
+    const descriptor = Object.getOwnPropertyDescriptor(globalObject, name);
+    if (!descriptor || !('value' in descriptor) || !descriptor.configurable) continue;
+    Object.defineProperty(globalObject, name, {
+      value: descriptor.value,
+      writable: false,
+      enumerable: descriptor.enumerable,
+      configurable: false,
+    });
+  }
+}
+
+/** Names a `globals` policy lets the package assign or redefine (they stay mutable). */
+export function mutableGlobalNames(globals: Record<string, GlobalValue> | undefined): Set<string> {
+  const names = new Set<string>();
+  for (const [key, value] of Object.entries(globals ?? {})) {
+    if (value === 'write' || value === 'redefine') names.add(key.split('.')[0]!);
+  }
+  return names;
+}
+
+/**
+ * Property descriptors for the globals a package's policy grants, made when the
+ * package's first module loads (so a global the app set up before that is seen, as in
+ * LavaMoat, whose compartments are created at that point).
+ */
 export function makeEndowments(
   globals: Record<string, GlobalValue> | undefined,
   host: HostGlobals,
@@ -159,14 +219,11 @@ export function makeEndowments(
   provided: (name: string) => boolean = () => false,
 ): PropertyDescriptorMap {
   const descriptors: PropertyDescriptorMap = {};
-  for (const name of UNIVERSAL_GLOBALS) {
-    descriptors[name] = { value: host[name], writable: true, enumerable: false, configurable: true };
-  }
   const tree = buildTree(globals ?? {});
   for (const [name, node] of tree.children) {
     // A grant of an intrinsic (`Error.captureStackTrace`, `Object.keys`) is met by the
     // compartment's own, which is the same frozen object or a confined equivalent.
-    if (provided(name) && !(UNIVERSAL_GLOBALS as readonly string[]).includes(name)) continue;
+    if (provided(name)) continue;
     if (node.access === 'write') {
       descriptors[name] = {
         get: () => host[name],
@@ -177,23 +234,20 @@ export function makeEndowments(
         configurable: false,
       };
     } else if (node.access) {
-      // Read through to the host, so a global the app sets up after start-up (and
-      // before the package runs) is seen, as LavaMoat's lazily created compartments
-      // see it; an assignment shadows it for this package only.
-      let shadow: { value: unknown } | undefined;
+      if (!(name in host)) continue;
+      // Constant, so that SES binds it locally (see pinGlobals). Code that assigns a
+      // global is granted "write" by generated policies.
       descriptors[name] = {
-        get: () => (shadow ? shadow.value : shareable(host, name, host[name])),
-        set: (value: unknown) => {
-          shadow = { value };
-        },
+        value: shareable(host, name, host[name]),
+        writable: node.access === 'redefine',
         enumerable: true,
         configurable: node.access === 'redefine',
       };
     } else {
       if (host[name] === undefined || host[name] === null) continue;
       const view = {};
-      defineNarrowed(view, node, host as object, [name]);
-      descriptors[name] = { value: view, writable: true, enumerable: true, configurable: false };
+      defineNarrowed(view, node, host as object, [name], { guardCallbacks: true });
+      descriptors[name] = { value: view, writable: false, enumerable: true, configurable: false };
     }
   }
   return descriptors;

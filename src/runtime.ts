@@ -9,7 +9,7 @@ import { loadFromMap } from '@endo/compartment-mapper/import-lite.js';
 import type { LavaMoatPolicy } from './policy/types.js';
 import { PackageMap, type PackageInfo, ROOT_NAME } from './package-map.js';
 import { buildCompartmentMap, ENTRY_SPECIFIER, NODE_LANGUAGE, resourceFor } from './compartment-map.js';
-import { makeEndowments, type HostGlobals } from './endowments.js';
+import { makeEndowments, mutableGlobalNames, pinGlobals, universalEndowments, type HostGlobals } from './endowments.js';
 import { builtinFor, builtinGrants, hostBuiltin, type BuiltinGrant } from './builtins.js';
 import { builtinName, resolveSpecifier, type ResolveKind } from './resolve.js';
 import { denied, explainMissingGlobal, type PolicyFiles } from './report.js';
@@ -60,6 +60,8 @@ const readPowers = {
 
 export class Runtime implements ModuleContext {
   readonly cjsRegistry = new Map<string, CjsModule>();
+  /** Per compartment location: defines its granted globals, once, before its first module. */
+  private readonly pendingGlobals = new Map<string, () => void>();
   mainURL: string | undefined;
   mainModule: CjsModule | undefined;
   private readonly compartments = new Map<string, SesCompartment>();
@@ -87,6 +89,11 @@ export class Runtime implements ModuleContext {
   packageAt(location: string): PackageInfo {
     const info = this.byLocation.get(location);
     if (!info) throw new Error(`LavaMoat: no package at ${location}`);
+    const pending = this.pendingGlobals.get(location);
+    if (pending) {
+      this.pendingGlobals.delete(location);
+      pending();
+    }
     return info;
   }
 
@@ -247,23 +254,23 @@ export class Runtime implements ModuleContext {
       if (info) {
         const resource = runtime.resource(info);
         const own = compartment.globalThis;
-        Object.defineProperties(
-          own,
-          makeEndowments(resource?.globals, runtime.options.host, (name) => Object.prototype.hasOwnProperty.call(own, name)),
-        );
-        Object.defineProperty(compartment.globalThis, 'Error', {
-          value: makeCompartmentError(runtime.options.host.Error as never, compartment.globalThis.Error as never),
+        Object.defineProperties(own, universalEndowments(runtime.options.host));
+        Object.defineProperty(own, 'Error', {
+          value: makeCompartmentError(runtime.options.host.Error as never, own.Error as never),
           writable: true,
           enumerable: false,
           configurable: true,
         });
         // Node code reaches its global as `global`; it is the compartment's own.
-        Object.defineProperty(compartment.globalThis, 'global', {
-          value: compartment.globalThis,
-          writable: true,
-          enumerable: false,
-          configurable: true,
-        });
+        Object.defineProperty(own, 'global', { value: own, writable: true, enumerable: false, configurable: true });
+        pinGlobals(own, mutableGlobalNames(resource?.globals));
+        // The granted globals are made when the package's first module loads.
+        runtime.pendingGlobals.set(location, () =>
+          Object.defineProperties(
+            own,
+            makeEndowments(resource?.globals, runtime.options.host, (name) => Object.prototype.hasOwnProperty.call(own, name)),
+          ),
+        );
         runtime.compartments.set(location, compartment);
       }
       return compartment;

@@ -42,3 +42,13 @@ test('modules that are classes stay classes, and cannot be changed', () => {
   class Mine extends narrowed.EventEmitter {}
   assert.ok(new Mine() instanceof EventEmitter);
 });
+
+test('functions given to narrowed builtin members are passed as they are (util.inherits)', async () => {
+  const util = await import('node:util');
+  const narrowed = builtinFor('util', { whole: false, paths: [['inherits']] });
+  function Child() {}
+  narrowed.inherits(Child, EventEmitter);
+  assert.equal(typeof new Child().on, 'function');
+  assert.equal(Object.getPrototypeOf(Child.prototype), EventEmitter.prototype);
+  void util;
+});
