@@ -28,6 +28,8 @@ export interface CliArgs {
   write: boolean;
   cache: boolean;
   cacheDir?: string;
+  /** Worker threads for parsing; undefined for one per spare core. */
+  jobs?: number;
   verbose: boolean;
   quiet: boolean;
   /** `help <command>` or `<command> --help`. */
@@ -49,6 +51,7 @@ const OPTIONS = {
   cache: { type: 'boolean' },
   'no-cache': { type: 'boolean' },
   'cache-dir': { type: 'string' },
+  jobs: { type: 'string', short: 'j' },
   verbose: { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
 } as const;
@@ -79,6 +82,7 @@ const ALLOWED: Record<Command, ReadonlySet<string>> = {
     'cache',
     'no-cache',
     'cache-dir',
+    'jobs',
     'verbose',
     'quiet',
   ]),
@@ -160,6 +164,11 @@ export function parseCli(argv: readonly string[]): CliArgs {
   if (values['policy-override'] !== undefined) result.policyOverride = values['policy-override'];
   if (values['policy-debug'] !== undefined) result.policyDebug = values['policy-debug'];
   if (values['cache-dir'] !== undefined) result.cacheDir = values['cache-dir'];
+  if (values.jobs !== undefined) {
+    const jobs = Number(values.jobs);
+    if (!Number.isInteger(jobs) || jobs < 0) throw new UsageError(`--jobs ${values.jobs}: expected a whole number (0 parses on the main thread only)`);
+    result.jobs = jobs;
+  }
 
   switch (command) {
     case 'run':
@@ -247,6 +256,7 @@ Options:
       --no-write                Print the policy to stdout instead of writing it
       --no-cache                Analyse every module again (no parse cache)
       --cache-dir <dir>         Parse cache location [default: node_modules/.cache/lavamoat/generate]
+  -j, --jobs <n>                Worker threads that parse modules [default: one per core beyond two; 0: none]
       --verbose                 List every warning (otherwise the first 20)
   -q, --quiet                   Only errors
 `,

@@ -3,7 +3,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { assertValidPolicy, loadPolicy, PolicyError } from '../policy/index.js';
 import type { LavaMoatPolicy } from '../policy/types.js';
-import { AnalysisCache, defaultCacheDir, generatePolicy, stringifyPolicy, type GenerateResult } from '../generate/index.js';
+import {
+  AnalysisCache,
+  generatePolicy,
+  stringifyPolicy,
+  type GenerateResult,
+  type GenerateWarning,
+} from '../generate/index.js';
 import type { CliArgs } from './args.js';
 import { diffPolicies, displayPath, Progress, type Output } from './output.js';
 import type { Paths } from './paths.js';
@@ -40,7 +46,12 @@ export interface GenerateCommandResult {
   policy: LavaMoatPolicy;
 }
 
-export function generateCommand(args: CliArgs, paths: Paths, out: Output, stdout: NodeJS.WritableStream): GenerateCommandResult {
+export async function generateCommand(
+  args: CliArgs,
+  paths: Paths,
+  out: Output,
+  stdout: NodeJS.WritableStream,
+): Promise<GenerateCommandResult> {
   const previous = readJson(paths.policy, out) as LavaMoatPolicy | undefined;
   const override = readJson(paths.override, out) as Partial<LavaMoatPolicy> | undefined;
   const usePolicy =
@@ -50,22 +61,31 @@ export function generateCommand(args: CliArgs, paths: Paths, out: Output, stdout
     ...(Array.isArray(override?.include) ? override!.include! : []),
   ];
 
+  // The parse cache lives in the loader's cache directory (LAVAMOAT_CACHE, package.json
+  // "lavamoat.cache"), under generate/; turning that cache off turns this one off too.
   let cache: AnalysisCache | undefined;
-  if (args.cache) {
-    cache = new AnalysisCache(args.cacheDir ? path.resolve(args.cacheDir) : defaultCacheDir(paths.root));
+  const cacheDir = args.cacheDir
+    ? path.resolve(args.cacheDir)
+    : paths.config.cacheDir !== undefined
+      ? path.join(paths.config.cacheDir, 'generate')
+      : undefined;
+  if (args.cache && cacheDir !== undefined) {
+    cache = new AnalysisCache(cacheDir);
     cache.load();
   }
 
   const progress = new Progress(process.stderr, process.stderr.isTTY === true && !out.quiet);
   let result: GenerateResult;
   try {
-    result = generatePolicy({
+    result = await generatePolicy({
       root: paths.root,
       entries: [paths.entry],
       dev: args.dev,
       ...(cache ? { cache } : {}),
       ...(typeof usePolicy === 'string' ? { usePolicy } : {}),
       include,
+      evidence: args.debug,
+      ...(args.jobs !== undefined ? { jobs: args.jobs } : {}),
       onProgress: ({ modules, pending }) =>
         progress.update(() => `LavaMoat: analysing the module graph: ${modules} modules done, ${pending} queued`),
     });
@@ -94,15 +114,29 @@ export function generateCommand(args: CliArgs, paths: Paths, out: Output, stdout
   }
   cache?.save();
 
-  // Warnings: the first ones, all of them with --verbose.
+  // Warnings, one line per file and message: the first ones, all of them with --verbose.
   const { warnings, stats } = result;
-  const shown = out.verbose ? warnings : warnings.slice(0, MAX_WARNINGS);
-  for (const w of shown) {
-    out.warn(`warning: ${w.file}:${w.line}:${w.column}${w.package ? ` [${w.package}]` : ''} ${w.message}`);
+  const groups = new Map<string, GenerateWarning[]>();
+  const infos = warnings.filter((w) => w.level === 'info');
+  for (const w of out.verbose ? warnings : warnings.filter((x) => x.level !== 'info')) {
+    const key = `${w.file}\0${w.message}`;
+    const group = groups.get(key);
+    if (group) group.push(w);
+    else groups.set(key, [w]);
   }
-  if (shown.length < warnings.length) {
+  const lines = [...groups.values()].map((group) => {
+    const [w] = group as [GenerateWarning];
+    const more = group.length > 1 ? ` (also at ${group.slice(1).map((g) => `${g.line}:${g.column}`).join(', ')})` : '';
+    return `warning: ${w.file}:${w.line}:${w.column}${w.package ? ` [${w.package}]` : ''} ${w.message}${more}`;
+  });
+  const shown = out.verbose ? lines : lines.slice(0, MAX_WARNINGS);
+  for (const line of shown) out.warn(line);
+  if (infos.length > 0 && !out.verbose) {
+    out.info(`note: ${infos.length} optional modules (required in try blocks) are not installed; --verbose lists them`);
+  }
+  if (shown.length < lines.length) {
     out.warn(
-      `... and ${warnings.length - shown.length} more warnings (--verbose lists them all${args.debug ? '' : '; --debug writes them to policy-debug.json'})`,
+      `... and ${lines.length - shown.length} more (--verbose lists them all${args.debug ? '' : '; --debug writes them to policy-debug.json'})`,
     );
   }
 

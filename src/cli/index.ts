@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, readConfig } from '../config.js';
+import { ConfigError, loadConfig, type ConfigOverrides } from '../config.js';
 import { loadPolicy, PolicyError } from '../policy/index.js';
 import { GenerateError } from '../generate/index.js';
 import { HELP, parseCli, UsageError, type CliArgs } from './args.js';
@@ -35,11 +35,12 @@ export function version(): string {
 
 function validateCommand(args: CliArgs, cwd: string): number {
   const out = makeOutput(process.stderr, args);
-  const root = args.root ? path.resolve(cwd, args.root) : readConfig(process.env, undefined).projectRoot;
-  const config = readConfig({ ...process.env, LAVAMOAT_PROJECT_ROOT: root }, undefined);
-  const policyPath = args.target !== undefined ? path.resolve(root, args.target) : config.policyPath;
-  const overridePath = args.policyOverride !== undefined ? path.resolve(root, args.policyOverride) : config.overridePath;
-  const { files } = loadPolicy({ policyPath, overridePath });
+  const overrides: ConfigOverrides = {};
+  if (args.root !== undefined) overrides.projectRoot = args.root;
+  if (args.target !== undefined) overrides.policy = args.target;
+  if (args.policyOverride !== undefined) overrides.policyOverride = args.policyOverride;
+  const config = loadConfig({ cwd, entry: undefined, overrides });
+  const { files } = loadPolicy({ policyPath: config.policyPath, overridePath: config.overridePath });
   out.info(`LavaMoat: ${files.map(displayPath).join(' + ')}: valid`);
   return 0;
 }
@@ -70,7 +71,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
       case 'generate': {
         const paths = resolvePaths(args);
         if (paths.bin) out.info(`LavaMoat: bin '${paths.bin}' is ${displayPath(paths.entry)}`);
-        generateCommand(args, paths, out, process.stdout);
+        await generateCommand(args, paths, out, process.stdout);
         return 0;
       }
       case 'run': {

@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { configToEnv } from '../config.js';
 import type { CliArgs } from './args.js';
 import type { Paths } from './paths.js';
 
@@ -16,12 +17,14 @@ export const LOADER_URL = pathToFileURL(
   path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'loader.mjs'),
 ).href;
 
+/**
+ * The loader's whole configuration as resolved here (flags included), in the variables
+ * the preload reads; `LAVAMOAT_DEV=1` for `--dev`.
+ */
 export function runEnvironment(paths: Paths, args: CliArgs, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   return {
     ...env,
-    LAVAMOAT_PROJECT_ROOT: paths.root,
-    LAVAMOAT_POLICY: paths.policy,
-    LAVAMOAT_POLICY_OVERRIDE: paths.override,
+    ...configToEnv(paths.config),
     ...(args.dev ? { LAVAMOAT_DEV: '1' } : {}),
   };
 }

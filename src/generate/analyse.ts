@@ -10,22 +10,23 @@
  * destructuring); references are resolved against the finished scopes afterwards, so
  * hoisting (`var`, function declarations) needs no second walk.
  *
- * The result is plain JSON and depends only on the source text, the format and
- * {@link ANALYSER_VERSION}, which is what makes it cacheable.
+ * The result is plain JSON and depends only on the source text, the format and the
+ * analyser itself, which is what makes it cacheable (see cache.ts).
  */
-import { parse as meriyahParse } from 'meriyah';
+import { createRequire } from 'node:module';
 import { builtinName } from '../resolve.js';
 import { GLOBAL_OBJECT_NAMES, MODULE_SCOPE_NAMES, isFrozenIntrinsic, isProvidedGlobal } from './intrinsics.js';
 
 /** Bump whenever the output of {@link analyseModule} can change for the same input. */
-export const ANALYSER_VERSION = 1;
+export const ANALYSER_VERSION = 5;
 
 export type ModuleFormat = 'module' | 'commonjs';
 
 /** `presence`: only tested (`typeof x`), satisfied by any grant of the path or below it. */
 export type GlobalAccess = 'read' | 'write' | 'presence';
 
-export type ImportKind = 'import' | 'require' | 'resolve';
+/** `resolve`: require.resolve(); `import-resolve`: import.meta.resolve() (the loader checks both, loads neither). */
+export type ImportKind = 'import' | 'require' | 'resolve' | 'import-resolve';
 
 export interface GlobalUse {
   /** Dotted path as granted: a global and at most one member (`process.env`). */
@@ -51,6 +52,8 @@ export interface ImportRecord {
   column: number;
   /** For builtin modules only: the members the module uses. */
   uses?: ImportUse[];
+  /** Inside a `try` block: the code expects that it may fail (an optional dependency). */
+  optional?: true;
 }
 
 export interface AnalysisWarning {
@@ -92,6 +95,8 @@ interface CalleeRef {
   scope: Scope;
   /** `module.createRequire(...)`: the member called on the binding. */
   member?: string;
+  /** An alias source that is a call: of this function expression, or (no `fn`) of the function `name`. */
+  call?: { fn?: Node };
 }
 
 class Binding {
@@ -108,15 +113,19 @@ class Binding {
   special = false;
   /** Initialised with an expression that may evaluate to the global object. */
   aliasSources?: CalleeRef[];
+  /** Names its initialiser may evaluate to, to recognise aliases of CommonJS `module`. */
+  moduleSources?: CalleeRef[];
   directGlobalAlias = false;
   isGlobalAlias = false;
+  /** The function a function declaration binds (to know whether calling it gives the global object). */
+  fn?: Node;
   constructor(
     readonly name: string,
     readonly kind: BindingKind,
   ) {}
 }
 
-type Consumer = 'alias' | 'passed' | 'assigned' | 'other';
+type Consumer = 'alias' | 'passed' | 'assigned' | 'returned' | 'other';
 
 interface Ref {
   name: string;
@@ -144,6 +153,7 @@ interface CallCandidate {
   result?: ResultUse;
   /** `Function('return this')`: the well-known way to reach the global object. */
   returnThis?: boolean;
+  optional?: boolean;
 }
 
 interface ResultUse {
@@ -167,25 +177,33 @@ function staticString(node: Node): string | undefined {
   return undefined;
 }
 
-/** The property name of a member expression when it is static. */
+/**
+ * A name usable as one part of a dotted policy path: not empty, no dot, not
+ * `__proto__` (the policy validator refuses those, and rightly so).
+ */
+function pathPart(name: string | undefined): string | undefined {
+  return name === undefined || name === '' || name === '__proto__' || name.includes('.') ? undefined : name;
+}
+
+/** The property name of a member expression when it is static (and usable in a path). */
 function memberKey(node: Node): string | undefined {
   const property = node.property;
-  if (!node.computed) return property.type === 'Identifier' ? property.name : undefined;
+  if (!node.computed) return property.type === 'Identifier' ? pathPart(property.name) : undefined;
   if (property.type === 'Literal' && (typeof property.value === 'string' || typeof property.value === 'number')) {
-    return String(property.value);
+    return pathPart(String(property.value));
   }
-  return staticString(property);
+  return pathPart(staticString(property));
 }
 
 function propertyKey(prop: Node): string | undefined {
   const key = prop.key;
   if (!prop.computed) {
-    if (key.type === 'Identifier') return key.name;
-    if (key.type === 'Literal') return String(key.value);
+    if (key.type === 'Identifier') return pathPart(key.name);
+    if (key.type === 'Literal') return pathPart(String(key.value));
     return undefined;
   }
-  if (key.type === 'Literal' && (typeof key.value === 'string' || typeof key.value === 'number')) return String(key.value);
-  return staticString(key);
+  if (key.type === 'Literal' && (typeof key.value === 'string' || typeof key.value === 'number')) return pathPart(String(key.value));
+  return pathPart(staticString(key));
 }
 
 /** Member paths a destructuring pattern takes from its value; `[[]]` means the whole value. */
@@ -207,6 +225,10 @@ function patternPaths(pattern: Node): string[][] {
       return [[]];
   }
 }
+
+const UNKNOWN_TARGET =
+  'what it loads is not known statically, so neither is what that code uses: grant it in policy-override.json, ' +
+  'or name the module in the policy\'s "include" so that generation analyses it';
 
 /** Accessors SES keeps on the tamed `Error` (V8's stack trace API): assigning them works. */
 const ASSIGNABLE_INTRINSIC_PATHS = new Set(['Error.prepareStackTrace', 'Error.stackTraceLimit', 'Error.captureStackTrace']);
@@ -247,18 +269,87 @@ const VISITOR_KEYS: Record<string, readonly string[]> = {
   Decorator: ['expression'],
 };
 
-const SKIPPED = new Set([
-  'Literal',
-  'ThisExpression',
-  'Super',
-  'EmptyStatement',
-  'DebuggerStatement',
-  'TemplateElement',
-  'PrivateIdentifier',
-  'MetaProperty',
-  'BreakStatement',
-  'ContinueStatement',
-]);
+/** Node kinds the walker handles itself; everything else goes through VISITOR_KEYS. */
+const enum K {
+  Generic,
+  Skip,
+  Identifier,
+  Member,
+  Call,
+  ExpressionStatement,
+  Binary,
+  Unary,
+  Conditional,
+  Property,
+  ClassMember,
+  Labeled,
+  VariableDeclaration,
+  Function,
+  Class,
+  Block,
+  StaticBlock,
+  For,
+  ForInOf,
+  Catch,
+  Switch,
+  Assignment,
+  ImportDeclaration,
+  ExportNamed,
+  ExportDefault,
+  ExportAll,
+  ImportExpression,
+  New,
+}
+
+const NODE_KIND: Record<string, K> = Object.assign(Object.create(null) as Record<string, K>, {
+  Identifier: K.Identifier,
+  Literal: K.Skip,
+  ThisExpression: K.Skip,
+  Super: K.Skip,
+  EmptyStatement: K.Skip,
+  DebuggerStatement: K.Skip,
+  TemplateElement: K.Skip,
+  PrivateIdentifier: K.Skip,
+  MetaProperty: K.Skip,
+  BreakStatement: K.Skip,
+  ContinueStatement: K.Skip,
+  MemberExpression: K.Member,
+  CallExpression: K.Call,
+  ExpressionStatement: K.ExpressionStatement,
+  BinaryExpression: K.Binary,
+  LogicalExpression: K.Binary,
+  UnaryExpression: K.Unary,
+  UpdateExpression: K.Unary,
+  AwaitExpression: K.Unary,
+  SpreadElement: K.Unary,
+  ConditionalExpression: K.Conditional,
+  IfStatement: K.Conditional,
+  Property: K.Property,
+  MethodDefinition: K.ClassMember,
+  PropertyDefinition: K.ClassMember,
+  AccessorProperty: K.ClassMember,
+  LabeledStatement: K.Labeled,
+  VariableDeclaration: K.VariableDeclaration,
+  FunctionDeclaration: K.Function,
+  FunctionExpression: K.Function,
+  ArrowFunctionExpression: K.Function,
+  ClassDeclaration: K.Class,
+  ClassExpression: K.Class,
+  BlockStatement: K.Block,
+  StaticBlock: K.StaticBlock,
+  ForStatement: K.For,
+  ForInStatement: K.ForInOf,
+  ForOfStatement: K.ForInOf,
+  CatchClause: K.Catch,
+  SwitchStatement: K.Switch,
+  AssignmentExpression: K.Assignment,
+  ImportDeclaration: K.ImportDeclaration,
+  ExportNamedDeclaration: K.ExportNamed,
+  ExportDefaultDeclaration: K.ExportDefault,
+  ExportAllDeclaration: K.ExportAll,
+  ImportExpression: K.ImportExpression,
+  NewExpression: K.New,
+});
 
 // ---------------------------------------------------------------------------------
 // The walk
@@ -273,10 +364,13 @@ class Analyser {
   private readonly requireNames = new Set<string>(['require']);
   private readonly aliasNames = new Set<string>(GLOBAL_OBJECT_NAMES);
   private readonly aliasBindings: Binding[] = [];
+  /** Functions that may return the global object (`getGlobal()`, UMD helpers). */
+  private readonly returnsGlobal = new Set<Node>();
   private readonly createRequireBindings: Binding[] = [];
   private readonly importBindings: Binding[] = [];
   private readonly importOffsets = new Map<ImportRecord, number>();
   private wrapperRequire: Binding | undefined;
+  private wrapperModule: Binding | undefined;
   readonly imports: ImportRecord[] = [];
   readonly warnings: AnalysisWarning[] = [];
   readonly globals: GlobalUse[] = [];
@@ -296,6 +390,7 @@ class Analyser {
           this.wrapperRequire = binding;
           binding.special = true;
         }
+        if (name === 'module') this.wrapperModule = binding;
       }
     }
   }
@@ -507,7 +602,7 @@ class Analyser {
    * Where a value at `top` ends up, looking through `a || b`, `c ? a : b`, `(x, a)`.
    * For `v = <value>` with `v` a plain variable, the stack index of the assignment.
    */
-  private consumerOf(top: Node, parentIndex: number): { consumer: Consumer; assignment?: number } {
+  private consumerOf(top: Node, parentIndex: number): { consumer: Consumer; assignment?: number; fn?: Node } {
     let current = top;
     for (let i = parentIndex; i >= 0; i -= 1) {
       const parent = this.stack[i];
@@ -534,8 +629,13 @@ class Analyser {
           return { consumer: 'assigned' };
         case 'Property':
           return { consumer: parent.value === current ? 'assigned' : 'other' };
+        case 'ReturnStatement': {
+          const fn = this.enclosingFunction(i);
+          return fn ? { consumer: 'returned', fn } : { consumer: 'assigned' };
+        }
+        case 'ArrowFunctionExpression':
+          return parent.body === current ? { consumer: 'returned', fn: parent } : { consumer: 'other' };
         case 'ArrayExpression':
-        case 'ReturnStatement':
         case 'SpreadElement':
           return { consumer: 'assigned' };
         default:
@@ -568,9 +668,10 @@ class Analyser {
     if (patterns) ref.patterns = patterns;
     this.refs.push(ref);
     if (chain.path.length === 0 && !chain.computed && !forcedWrite && this.aliasNames.has(name)) {
-      const { consumer, assignment } = this.consumerOf(chain.top, chain.parentIndex);
+      const { consumer, assignment, fn } = this.consumerOf(chain.top, chain.parentIndex);
       ref.consumer = consumer;
       if (assignment !== undefined) this.assignmentAlias(name, assignment);
+      if (fn) this.returnsGlobal.add(fn);
     }
   }
 
@@ -583,11 +684,12 @@ class Analyser {
     const assignment = this.stack[index];
     const target = this.scope.lookup(assignment.left.name);
     if (target) {
-      (target.aliasSources ??= []).push({ name: source, scope: this.scope });
-      if (!target.special) {
-        target.special = true;
+      if (!target.aliasSources) {
+        target.aliasSources = [];
         this.aliasBindings.push(target);
       }
+      target.aliasSources.push({ name: source, scope: this.scope });
+      target.special = true;
       this.aliasNames.add(target.name);
     }
     const chain = this.chainUp(assignment, index - 1);
@@ -646,8 +748,18 @@ class Analyser {
 
   // -- imports
 
-  private addImport(specifier: string, kind: ImportKind, offset: number): ImportRecord {
+  /** Whether the node being visited is inside the block of a `try` statement. */
+  private inTryBlock(): boolean {
+    const stack = this.stack;
+    for (let i = stack.length - 2; i >= 0; i -= 1) {
+      if (stack[i].type === 'TryStatement' && stack[i].block === stack[i + 1]) return true;
+    }
+    return false;
+  }
+
+  private addImport(specifier: string, kind: ImportKind, offset: number, optional = this.inTryBlock()): ImportRecord {
     const record: ImportRecord = { specifier, kind, ...this.position(offset) };
+    if (optional) record.optional = true;
     if (builtinName(specifier) !== undefined) record.uses = [];
     this.imports.push(record);
     this.importOffsets.set(record, offset);
@@ -671,120 +783,157 @@ class Analyser {
     this.stack.pop();
   }
 
-  private withScope(scope: Scope, fn: () => void): void {
-    const previous = this.scope;
-    this.scope = scope;
-    fn();
-    this.scope = previous;
-  }
-
   visit(node: Node): void {
     if (node === null || node === undefined) return;
     const type: string = node.type;
-    switch (type) {
-      case 'Identifier':
+    const stack = this.stack;
+    // Integer dispatch: one keyed lookup instead of a chain of string comparisons.
+    switch (NODE_KIND[type] ?? K.Generic) {
+      case K.Identifier:
         this.reference(node);
         return;
-      case 'MemberExpression':
-        this.stack.push(node);
+      case K.Skip:
+        return;
+      case K.Member:
+        stack.push(node);
         this.visit(node.object);
         if (node.computed) this.visit(node.property);
-        this.stack.pop();
+        stack.pop();
         return;
-      case 'Property':
-        this.stack.push(node);
+      case K.Call:
+        this.visitCall(node);
+        stack.push(node);
+        this.visit(node.callee);
+        for (const arg of node.arguments) this.visit(arg);
+        stack.pop();
+        return;
+      case K.ExpressionStatement:
+        stack.push(node);
+        this.visit(node.expression);
+        stack.pop();
+        return;
+      case K.Binary:
+        stack.push(node);
+        this.visit(node.left);
+        this.visit(node.right);
+        stack.pop();
+        return;
+      case K.Unary:
+        stack.push(node);
+        this.visit(node.argument);
+        stack.pop();
+        return;
+      case K.Conditional:
+        stack.push(node);
+        this.visit(node.test);
+        this.visit(node.consequent);
+        this.visit(node.alternate);
+        stack.pop();
+        return;
+      case K.Property:
+        stack.push(node);
         if (node.computed) this.visit(node.key);
         this.visit(node.value);
-        this.stack.pop();
+        stack.pop();
         return;
-      case 'MethodDefinition':
-      case 'PropertyDefinition':
-      case 'AccessorProperty':
-        this.stack.push(node);
+      case K.ClassMember:
+        stack.push(node);
         if (node.decorators) for (const d of node.decorators) this.visit(d);
         if (node.computed) this.visit(node.key);
         if (node.value) this.visit(node.value);
-        this.stack.pop();
+        stack.pop();
         return;
-      case 'LabeledStatement':
-        this.stack.push(node);
+      case K.Labeled:
+        stack.push(node);
         this.visit(node.body);
-        this.stack.pop();
+        stack.pop();
         return;
-      case 'VariableDeclaration':
+      case K.VariableDeclaration:
         this.visitVariableDeclaration(node);
         return;
-      case 'FunctionDeclaration':
-      case 'FunctionExpression':
-      case 'ArrowFunctionExpression':
+      case K.Function:
         this.visitFunction(node);
         return;
-      case 'ClassDeclaration':
-      case 'ClassExpression':
+      case K.Class:
         this.visitClass(node);
         return;
-      case 'BlockStatement':
-        this.withScope(new Scope(this.scope, false), () => this.visitStatements(node.body, node));
+      case K.Block: {
+        const outer = this.scope;
+        this.scope = new Scope(outer, false);
+        this.visitStatements(node.body, node);
+        this.scope = outer;
         return;
-      case 'StaticBlock':
-        this.withScope(new Scope(this.scope, true), () => this.visitStatements(node.body, node));
+      }
+      case K.StaticBlock: {
+        const outer = this.scope;
+        this.scope = new Scope(outer, true);
+        this.visitStatements(node.body, node);
+        this.scope = outer;
         return;
-      case 'ForStatement':
-        this.withScope(new Scope(this.scope, false), () => {
-          this.stack.push(node);
-          this.visit(node.init);
-          this.visit(node.test);
-          this.visit(node.update);
-          this.visit(node.body);
-          this.stack.pop();
-        });
+      }
+      case K.For: {
+        const outer = this.scope;
+        this.scope = new Scope(outer, false);
+        stack.push(node);
+        this.visit(node.init);
+        this.visit(node.test);
+        this.visit(node.update);
+        this.visit(node.body);
+        stack.pop();
+        this.scope = outer;
         return;
-      case 'ForInStatement':
-      case 'ForOfStatement':
-        this.withScope(new Scope(this.scope, false), () => {
-          this.stack.push(node);
-          if (node.left.type === 'VariableDeclaration') this.visitVariableDeclaration(node.left);
-          else this.visitTarget(node.left);
-          this.visit(node.right);
-          this.visit(node.body);
-          this.stack.pop();
-        });
+      }
+      case K.ForInOf: {
+        const outer = this.scope;
+        this.scope = new Scope(outer, false);
+        stack.push(node);
+        if (node.left.type === 'VariableDeclaration') this.visitVariableDeclaration(node.left);
+        else this.visitTarget(node.left);
+        this.visit(node.right);
+        this.visit(node.body);
+        stack.pop();
+        this.scope = outer;
         return;
-      case 'CatchClause':
-        this.withScope(new Scope(this.scope, false), () => {
-          this.stack.push(node);
-          if (node.param) this.declarePattern(node.param, 'catch');
-          this.visitStatements(node.body.body, node.body);
-          this.stack.pop();
-        });
+      }
+      case K.Catch: {
+        const outer = this.scope;
+        this.scope = new Scope(outer, false);
+        stack.push(node);
+        if (node.param) this.declarePattern(node.param, 'catch');
+        this.visitStatements(node.body.body, node.body);
+        stack.pop();
+        this.scope = outer;
         return;
-      case 'SwitchStatement':
-        this.stack.push(node);
+      }
+      case K.Switch: {
+        stack.push(node);
         this.visit(node.discriminant);
-        this.withScope(new Scope(this.scope, false), () => {
-          for (const c of node.cases) this.visit(c);
-        });
-        this.stack.pop();
+        const outer = this.scope;
+        this.scope = new Scope(outer, false);
+        for (const c of node.cases) this.visit(c);
+        this.scope = outer;
+        stack.pop();
         return;
-      case 'AssignmentExpression':
-        this.stack.push(node);
+      }
+      case K.Assignment:
+        stack.push(node);
         if (node.left.type === 'ObjectPattern' || node.left.type === 'ArrayPattern') this.visitTarget(node.left);
         else this.visit(node.left);
         this.visit(node.right);
-        this.stack.pop();
+        stack.pop();
         return;
-      case 'ImportDeclaration':
+      case K.ImportDeclaration:
         this.visitImportDeclaration(node);
         return;
-      case 'ExportNamedDeclaration':
+      case K.ExportNamed:
         this.visitExportNamed(node);
         return;
-      case 'ExportDefaultDeclaration':
-        this.stack.push(node);
+      case K.ExportDefault:
+        stack.push(node);
         this.visit(node.declaration);
-        this.stack.pop();
+        stack.pop();
         return;
-      case 'ExportAllDeclaration': {
+      case K.ExportAll: {
         const specifier = staticString(node.source);
         if (specifier !== undefined) {
           const record = this.addImport(specifier, 'import', node.start);
@@ -792,14 +941,10 @@ class Analyser {
         }
         return;
       }
-      case 'ImportExpression':
+      case K.ImportExpression:
         this.visitImportExpression(node);
         return;
-      case 'CallExpression':
-        this.visitCall(node);
-        this.generic(node, type);
-        return;
-      case 'NewExpression':
+      case K.New:
         if (node.callee.type === 'Identifier' && node.callee.name === 'Function') {
           this.candidates.push({
             kind: 'Function',
@@ -811,7 +956,6 @@ class Analyser {
         this.generic(node, type);
         return;
       default:
-        if (SKIPPED.has(type)) return;
         this.generic(node, type);
     }
   }
@@ -845,6 +989,12 @@ class Analyser {
     for (const declarator of node.declarations) {
       this.stack.push(declarator);
       this.declarePattern(declarator.id, kind);
+      // `var root;` may be assigned the global object later, after uses in functions
+      // written above the assignment: keep its references to find out at the end.
+      if (!declarator.init && declarator.id.type === 'Identifier') {
+        const binding = this.scope.lookup(declarator.id.name);
+        if (binding) binding.special = true;
+      }
       if (declarator.init) {
         if (declarator.id.type === 'Identifier') this.noteInitialiser(declarator.id, declarator.init);
         this.visit(declarator.init);
@@ -854,10 +1004,19 @@ class Analyser {
     this.stack.pop();
   }
 
+  private enclosingFunction(index: number): Node | undefined {
+    for (let i = index; i >= 0; i -= 1) {
+      const t = this.stack[i].type;
+      if (t === 'FunctionExpression' || t === 'FunctionDeclaration' || t === 'ArrowFunctionExpression') return this.stack[i];
+    }
+    return undefined;
+  }
+
   /** Variables that may hold the global object or a `createRequire` result. */
   private noteInitialiser(id: Node, init: Node): void {
     const binding = this.scope.lookup(id.name);
     if (!binding) return;
+    if (init.type === 'FunctionExpression' || init.type === 'ArrowFunctionExpression') binding.fn = init;
     // const require = createRequire(import.meta.url) / module.createRequire(...)
     if (init.type === 'CallExpression') {
       const callee = init.callee;
@@ -874,6 +1033,7 @@ class Analyser {
     }
     const sources: CalleeRef[] = [];
     let direct = false;
+    let iife = false;
     const collect = (e: Node): void => {
       switch (e.type) {
         case 'Identifier':
@@ -897,6 +1057,13 @@ class Analyser {
           if (e.operator === '=') collect(e.right);
           return;
         case 'CallExpression':
+          // (() => { ... return globalThis; })(), getGlobal()
+          if (e.callee.type === 'FunctionExpression' || e.callee.type === 'ArrowFunctionExpression') {
+            sources.push({ name: '', scope: this.scope, call: { fn: e.callee } });
+            iife = true;
+          } else if (e.callee.type === 'Identifier') {
+            sources.push({ name: e.callee.name, scope: this.scope, call: {} });
+          }
           // Function('return this')()
           if (
             e.arguments.length === 0 &&
@@ -912,25 +1079,32 @@ class Analyser {
       }
     };
     collect(init);
-    if (direct || sources.some((s) => this.aliasNames.has(s.name))) {
-      binding.aliasSources = sources;
-      binding.directGlobalAlias = direct;
+    if (this.format === 'commonjs' && sources.length > 0) binding.moduleSources = sources;
+    const calledDeclared = sources.some((s) => {
+      if (!s.call || s.call.fn) return false;
+      const fn = this.scope.lookup(s.name)?.fn;
+      return fn !== undefined && this.returnsGlobal.has(fn);
+    });
+    if (direct || iife || calledDeclared || sources.some((s) => !s.call && this.aliasNames.has(s.name))) {
+      if (!binding.aliasSources) this.aliasBindings.push(binding);
+      binding.aliasSources = [...(binding.aliasSources ?? []), ...sources];
+      binding.directGlobalAlias ||= direct;
       binding.special = true;
-      this.aliasBindings.push(binding);
       this.aliasNames.add(id.name);
     }
   }
 
   private visitFunction(node: Node): void {
-    if (node.type === 'FunctionDeclaration' && node.id) this.declare(node.id.name, 'function');
+    if (node.type === 'FunctionDeclaration' && node.id) this.declare(node.id.name, 'function').fn = node;
     this.stack.push(node);
-    this.withScope(new Scope(this.scope, true), () => {
-      if (node.type === 'FunctionExpression' && node.id) this.declare(node.id.name, 'function');
-      for (const param of node.params) this.declarePattern(param, 'param');
-      const body = node.body;
-      if (body.type === 'BlockStatement') this.visitStatements(body.body, body);
-      else this.visit(body);
-    });
+    const outer = this.scope;
+    this.scope = new Scope(outer, true);
+    if (node.type === 'FunctionExpression' && node.id) this.declare(node.id.name, 'function');
+    for (const param of node.params) this.declarePattern(param, 'param');
+    const body = node.body;
+    if (body.type === 'BlockStatement') this.visitStatements(body.body, body);
+    else this.visit(body);
+    this.scope = outer;
     this.stack.pop();
   }
 
@@ -938,11 +1112,12 @@ class Analyser {
     if (node.type === 'ClassDeclaration' && node.id) this.declare(node.id.name, 'class');
     this.stack.push(node);
     if (node.decorators) for (const d of node.decorators) this.visit(d);
-    this.withScope(new Scope(this.scope, false), () => {
-      if (node.id) this.declare(node.id.name, 'class');
-      this.visit(node.superClass);
-      this.visit(node.body);
-    });
+    const outer = this.scope;
+    this.scope = new Scope(outer, false);
+    if (node.id) this.declare(node.id.name, 'class');
+    this.visit(node.superClass);
+    this.visit(node.body);
+    this.scope = outer;
     this.stack.pop();
   }
 
@@ -997,8 +1172,7 @@ class Analyser {
     const specifier = staticString(node.source);
     if (specifier === undefined) {
       this.warn(
-        'import() with a computed specifier: the module it loads is not known statically; ' +
-          'name its package in policy-override.json if it is needed',
+        `import() with a computed specifier: ${UNKNOWN_TARGET}`,
         node.start,
       );
     } else {
@@ -1028,6 +1202,22 @@ class Analyser {
 
   private visitCall(node: Node): void {
     const callee = node.callee;
+    // import.meta.resolve('x')
+    if (
+      callee.type === 'MemberExpression' &&
+      callee.object.type === 'MetaProperty' &&
+      callee.object.meta.name === 'import' &&
+      memberKey(callee) === 'resolve'
+    ) {
+      const specifier = staticString(node.arguments[0]);
+      if (specifier === undefined) {
+        this.warn(`import.meta.resolve() with a computed specifier: ${UNKNOWN_TARGET}`, node.start);
+      } else {
+        const record = this.addImport(specifier, 'import-resolve', node.start);
+        this.use(record, [], node.start);
+      }
+      return;
+    }
     let kind: CandidateKind | undefined;
     let ref: CalleeRef | undefined;
     if (callee.type === 'Identifier') {
@@ -1044,10 +1234,20 @@ class Analyser {
     ) {
       kind = 'resolve';
       ref = { name: callee.object.name, scope: this.scope };
+    } else if (
+      this.format === 'commonjs' &&
+      callee.type === 'MemberExpression' &&
+      callee.object.type === 'Identifier' &&
+      memberKey(callee) === 'require'
+    ) {
+      // module.require('x'), also through an alias (`freeModule = typeof module == 'object' && module`).
+      kind = 'require';
+      ref = { name: callee.object.name, scope: this.scope, member: 'require' };
     }
     if (!kind || !ref) return;
     const specifier = staticString(node.arguments[0]);
     const candidate: CallCandidate = { kind, callee: ref, specifier, start: node.start };
+    if (kind === 'require' || kind === 'resolve') candidate.optional = this.inTryBlock();
     if (kind === 'Function') {
       candidate.returnThis = node.arguments.length === 1 && /^\s*return\s+this\s*;?\s*$/.test(specifier ?? '');
     }
@@ -1078,6 +1278,10 @@ class Analyser {
         const isAlias =
           binding.directGlobalAlias ||
           binding.aliasSources!.some((source) => {
+            if (source.call) {
+              const fn = source.call.fn ?? source.scope.lookup(source.name)?.fn;
+              return fn !== undefined && this.returnsGlobal.has(fn);
+            }
             const target = source.scope.lookup(source.name);
             return target ? target !== binding && target.isGlobalAlias : GLOBAL_OBJECT_NAMES.has(source.name);
           });
@@ -1121,7 +1325,20 @@ class Analyser {
 
   private isRequire(ref: CalleeRef): boolean {
     const binding = ref.scope.lookup(ref.name);
-    return binding !== undefined && (binding === this.wrapperRequire || binding.requireLike);
+    if (binding === undefined) return false;
+    if (ref.member === 'require') return this.isModuleObject(binding, new Set());
+    return binding === this.wrapperRequire || binding.requireLike;
+  }
+
+  /** The CommonJS `module`, or a variable initialised with it. */
+  private isModuleObject(binding: Binding, seen: Set<Binding>): boolean {
+    if (binding === this.wrapperModule) return true;
+    if (!binding.moduleSources || seen.has(binding)) return false;
+    seen.add(binding);
+    return binding.moduleSources.some((source) => {
+      const target = source.scope.lookup(source.name);
+      return target !== undefined && this.isModuleObject(target, seen);
+    });
   }
 
   private resolveCandidate(candidate: CallCandidate): void {
@@ -1140,13 +1357,12 @@ class Analyser {
     if (!this.isRequire(callee)) return;
     if (specifier === undefined) {
       this.warn(
-        `${kind === 'resolve' ? 'require.resolve' : 'require'}() with a computed argument: the module it loads is not known statically; ` +
-          'name its package in policy-override.json if it is needed',
+        `${kind === 'resolve' ? 'require.resolve' : 'require'}() with a computed argument: ${UNKNOWN_TARGET}`,
         start,
       );
       return;
     }
-    const record = this.addImport(specifier, kind, start);
+    const record = this.addImport(specifier, kind, start, candidate.optional === true);
     if (!record.uses) return;
     if (kind === 'resolve' || !candidate.result) {
       this.use(record, [], start);
@@ -1217,19 +1433,29 @@ class Analyser {
 
 // ---------------------------------------------------------------------------------
 
+/** Start offsets only: `ranges: true` also allocates `end` and a `range` array per node (~25% slower). */
+const RANGES = { start: true } as const;
+
 const PARSE_OPTIONS = {
-  module: { sourceType: 'module', next: true, ranges: true, validateRegex: false },
+  module: { sourceType: 'module', next: true, ranges: RANGES, validateRegex: false },
   strictScript: {
     sourceType: 'script',
     next: true,
-    ranges: true,
+    ranges: RANGES,
     validateRegex: false,
     globalReturn: true,
     webcompat: true,
     impliedStrict: true,
   },
-  sloppyScript: { sourceType: 'script', next: true, ranges: true, validateRegex: false, globalReturn: true, webcompat: true },
+  sloppyScript: { sourceType: 'script', next: true, ranges: RANGES, validateRegex: false, globalReturn: true, webcompat: true },
 } as const;
+
+/** meriyah, loaded on the first parse: a run served from the cache never loads it. */
+let parser: ((source: string, options: object) => Node) | undefined;
+function meriyahParse(source: string, options: object): Node {
+  parser ??= (createRequire(import.meta.url)('meriyah') as { parse: (s: string, o: object) => Node }).parse;
+  return parser(source, options);
+}
 
 function parseErrorOffset(error: unknown): number {
   const start = (error as { start?: unknown }).start;
@@ -1268,9 +1494,31 @@ export function analyseModule(source: string, format: ModuleFormat): ModuleAnaly
       }
     }
   } catch (error) {
+    // Node runs a typeless `.js` file that has ES module syntax as an ES module
+    // ("module syntax detection", Node 20.19+/22.7+).
+    if (format === 'commonjs' && /can only be used with the module goal|Cannot use import|import\.meta/i.test(parseErrorMessage(error))) {
+      const asModule = analyseModule(source, 'module');
+      if (!asModule.warnings.some((w) => w.message.startsWith('cannot parse'))) {
+        asModule.warnings.unshift({
+          message:
+            'ES module syntax in a file that package.json "type" makes CommonJS: Node detects the syntax and runs it as an ES module, ' +
+            'analysed as such here; set "type": "module" (or use .mjs) so that every tool agrees',
+          line: 1,
+          column: 1,
+        });
+        return asModule;
+      }
+    }
     analyser.warn(`cannot parse as ${format === 'module' ? 'an ES module' : 'CommonJS'}: ${parseErrorMessage(error)}`, parseErrorOffset(error));
     return { imports: [], globals: [], warnings: analyser.warnings };
   }
   analyser.run(program);
-  return { imports: analyser.imports, globals: analyser.globals, warnings: analyser.warnings };
+  // Source order (requires are only confirmed after the walk).
+  const byPosition = (a: { line: number; column: number }, b: { line: number; column: number }): number =>
+    a.line - b.line || a.column - b.column;
+  return {
+    imports: analyser.imports.sort(byPosition),
+    globals: analyser.globals,
+    warnings: analyser.warnings.sort(byPosition),
+  };
 }

@@ -1,6 +1,8 @@
 /**
  * The parse cache: module analyses keyed by a hash of the module's bytes, its format,
- * the analyser's version and the Node major (whose builtin list the analysis uses).
+ * the analyser's version and the Node major (whose builtin list the analysis uses);
+ * and the resolutions made from modules of installed packages, valid while the
+ * dependency tree's fingerprint is unchanged (see `treeFingerprint` in index.ts).
  *
  * One file per analyser version (not one per module): a warm run reads and writes a
  * single JSON file instead of a thousand small ones. Writes go to a temporary file that
@@ -16,11 +18,32 @@ import { ANALYSER_VERSION, type ModuleAnalysis, type ModuleFormat } from './anal
 /** Entries kept from earlier runs besides those this run used (other entry points, branches). */
 const MAX_ENTRIES = 50_000;
 
-const SALT = `${ANALYSER_VERSION}:${process.versions.node.split('.')[0]}`;
+/**
+ * The analyser's identity: its version, a hash of its own compiled code (so that a change
+ * to the analysis invalidates the cache even if nobody bumps the version), and the Node
+ * major, whose builtin list the analysis consults.
+ */
+const SALT = (() => {
+  const hash = crypto.createHash('sha256');
+  for (const name of ['analyse.js', 'intrinsics.js']) {
+    try {
+      hash.update(fs.readFileSync(new URL(`./${name}`, import.meta.url)));
+    } catch {
+      hash.update(name);
+    }
+  }
+  return `${ANALYSER_VERSION}:${hash.digest('base64url').slice(0, 16)}:${process.versions.node.split('.')[0]}`;
+})();
+
+/** A resolution as stored: a builtin, a file, or the error (code and message). */
+export type CachedResolution = { b: string } | { f: string } | { e: string; m: string };
 
 interface CacheFile {
   salt: string;
   entries: Record<string, ModuleAnalysis>;
+  /** Fingerprint of the installed dependency tree the resolutions were made in. */
+  tree?: string;
+  resolutions?: Record<string, CachedResolution>;
 }
 
 export function cacheKey(bytes: Uint8Array, format: ModuleFormat): string {
@@ -36,6 +59,10 @@ const isAnalysis = (value: unknown): value is ModuleAnalysis => {
 export class AnalysisCache {
   private previous: Record<string, ModuleAnalysis> = Object.create(null);
   private readonly used = new Map<string, ModuleAnalysis>();
+  private previousResolutions: Record<string, CachedResolution> = Object.create(null);
+  private readonly newResolutions = new Map<string, CachedResolution>();
+  private loadedTree: string | undefined;
+  private tree: string | undefined;
   private dirty = false;
   hits = 0;
   misses = 0;
@@ -57,6 +84,10 @@ export class AnalysisCache {
       const data = JSON.parse(text) as CacheFile;
       if (data && data.salt === SALT && data.entries && typeof data.entries === 'object') {
         this.previous = Object.assign(Object.create(null), data.entries);
+        if (typeof data.tree === 'string' && data.resolutions && typeof data.resolutions === 'object') {
+          this.loadedTree = data.tree;
+          this.previousResolutions = Object.assign(Object.create(null), data.resolutions);
+        }
       }
     } catch {
       // Corrupt: start over.
@@ -79,6 +110,30 @@ export class AnalysisCache {
     this.dirty = true;
   }
 
+  /**
+   * Resolutions are only valid in the dependency tree they were made in: a different
+   * fingerprint (an install, an upgrade, a removal) drops them all.
+   */
+  useTree(fingerprint: string): void {
+    this.tree = fingerprint;
+    if (this.loadedTree !== fingerprint) this.previousResolutions = Object.create(null);
+  }
+
+  getResolution(key: string): CachedResolution | undefined {
+    if (this.tree === undefined) return undefined;
+    const found = this.newResolutions.get(key) ?? this.previousResolutions[key];
+    if (found === undefined || found === null || typeof found !== 'object') return undefined;
+    if (typeof (found as { f?: unknown }).f === 'string' || typeof (found as { b?: unknown }).b === 'string') return found;
+    if (typeof (found as { e?: unknown }).e === 'string' && typeof (found as { m?: unknown }).m === 'string') return found;
+    return undefined;
+  }
+
+  setResolution(key: string, value: CachedResolution): void {
+    if (this.tree === undefined) return;
+    this.newResolutions.set(key, value);
+    this.dirty = true;
+  }
+
   /** Writes the cache if this run added to it. Failures are not errors: the cache is optional. */
   save(): void {
     if (!this.dirty) return;
@@ -93,6 +148,10 @@ export class AnalysisCache {
     }
     for (const [key, value] of this.used) entries[key] = value;
     const data: CacheFile = { salt: SALT, entries };
+    if (this.tree !== undefined) {
+      data.tree = this.tree;
+      data.resolutions = Object.assign(Object.create(null), this.previousResolutions, Object.fromEntries(this.newResolutions));
+    }
     const temp = `${this.file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
     try {
       fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });

@@ -9,15 +9,21 @@
  * their package `native`. Every file belongs to the package `PackageMap.packageForPath`
  * says, under the same canonical name the runtime uses.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { buildPackageMap, PackageMap, ROOT_NAME, type PackageInfo } from '../package-map.js';
 import { formatOf, resolveSpecifier, type Resolved, type ResolveKind } from '../resolve.js';
 import type { IncludeEntry, LavaMoatPolicy } from '../policy/types.js';
 import { analyseModule, type ModuleAnalysis, type ModuleFormat } from './analyse.js';
-import { AnalysisCache, cacheKey } from './cache.js';
+import { AnalysisCache, cacheKey, type CachedResolution } from './cache.js';
 import { builtinKey } from './builtin-members.js';
 import { buildResources, PackageUsage, type Evidence, type ResourceDebug } from './policy.js';
+import { AnalysisPool, defaultJobs, type PoolResult } from './pool.js';
+
+/** Cache misses before the worker pool starts: small graphs are done before it would be up. */
+const POOL_THRESHOLD = 24;
 
 export { ANALYSER_VERSION, analyseModule } from './analyse.js';
 export type { ModuleAnalysis, GlobalUse, ImportRecord, AnalysisWarning } from './analyse.js';
@@ -46,6 +52,10 @@ export interface GenerateOptions {
   usePolicy?: string;
   /** `include` entries: packages (and modules) walked even if no static import reaches them. */
   include?: IncludeEntry[];
+  /** Worker threads for parsing (0: all on the main thread); default one per spare core. */
+  jobs?: number;
+  /** Record where each grant comes from (for policy-debug.json); default true. */
+  evidence?: boolean;
   /** Called after each module, for progress display. */
   onProgress?: (progress: { modules: number; pending: number }) => void;
 }
@@ -53,6 +63,8 @@ export interface GenerateOptions {
 export interface GenerateWarning {
   /** Canonical name of the package whose code is concerned, when it belongs to one. */
   package?: string;
+  /** `info`: expected, such as an optional dependency (a require in a try block) that is not installed. */
+  level?: 'info';
   file: string;
   line: number;
   column: number;
@@ -93,7 +105,7 @@ export class GenerateError extends Error {
   readonly code = 'LAVAMOAT_GENERATE';
 }
 
-export function generatePolicy(options: GenerateOptions): GenerateResult {
+export async function generatePolicy(options: GenerateOptions): Promise<GenerateResult> {
   const started = performance.now();
   const packageMap = new PackageMap(buildPackageMap(options.root, { includeDev: options.dev ?? false }));
   const root = packageMap.data.root;
@@ -101,7 +113,7 @@ export function generatePolicy(options: GenerateOptions): GenerateResult {
     const r = path.relative(root, file);
     return r.startsWith('..') || path.isAbsolute(r) ? file : r.split(path.sep).join('/');
   };
-  const where = (file: string, line: number, column: number): Evidence => `${rel(file)}:${line}:${column}`;
+  const withEvidence = options.evidence ?? true;
 
   const usages = new Map<string, PackageUsage>();
   const usageOf = (info: PackageInfo): PackageUsage => {
@@ -113,9 +125,10 @@ export function generatePolicy(options: GenerateOptions): GenerateResult {
     return usage;
   };
   const warnings: GenerateWarning[] = [];
-  const warn = (info: PackageInfo | undefined, file: string, line: number, column: number, message: string): void => {
+  const warn = (info: PackageInfo | undefined, file: string, line: number, column: number, message: string, level?: 'info'): void => {
     warnings.push({
       ...(info && info.name !== ROOT_NAME ? { package: info.name } : {}),
+      ...(level ? { level } : {}),
       file: rel(file),
       line,
       column,
@@ -148,15 +161,26 @@ export function generatePolicy(options: GenerateOptions): GenerateResult {
   }
   for (const file of includedFiles(options.include ?? [], packageMap, root)) enqueue(file);
 
+  // Resolution: cached for the run by importing directory; and, for modules of installed
+  // packages (not the app's own files, not linked or workspace packages, which change
+  // under the user's hands), across runs while the dependency tree stays the same.
+  const cache = options.cache;
+  cache?.useTree(treeFingerprint(packageMap));
   const resolveCache = new Map<string, Resolved | Error>();
-  const resolve = (specifier: string, parent: string, kind: ResolveKind): Resolved => {
+  const resolve = (specifier: string, parent: string, kind: ResolveKind, persist: boolean): Resolved => {
     const key = `${kind}\0${path.dirname(parent)}\0${specifier}`;
     let result = resolveCache.get(key);
     if (result === undefined) {
-      try {
-        result = resolveSpecifier(specifier, parent, kind);
-      } catch (error) {
-        result = error instanceof Error ? error : new Error(String(error));
+      const cached = persist ? cache?.getResolution(key) : undefined;
+      if (cached) {
+        result = fromCachedResolution(cached);
+      } else {
+        try {
+          result = resolveSpecifier(specifier, parent, kind);
+        } catch (error) {
+          result = error instanceof Error ? error : new Error(String(error));
+        }
+        if (persist) cache?.setResolution(key, toCachedResolution(result));
       }
       resolveCache.set(key, result);
     }
@@ -165,56 +189,40 @@ export function generatePolicy(options: GenerateOptions): GenerateResult {
   };
 
   let parsed = 0;
-  const cache = options.cache;
-  for (let index = 0; index < queue.length; index += 1) {
-    const { file } = queue[index]!;
+  let processed = 0;
+  const jobs = options.jobs ?? defaultJobs();
+  let pool: AnalysisPool | undefined;
+  let misses = 0;
+  let poolFailed = false;
+  const sent = new Map<number, { file: string; format: ModuleFormat; key: string }>();
+
+  /** What each module uses, into its package's usage; its imports into the queue. */
+  const processModule = (file: string, analysis: ModuleAnalysis): void => {
     const owner = packageMap.packageForPath(file)!;
     const usage = usageOf(owner);
-    usage.modules.add(rel(file));
-    const format = formatOf(file);
-    if (format === 'json') continue;
-    if (format === 'addon') {
-      usage.native.add(`${rel(file)} (addon)`);
-      continue;
-    }
-    if (format === 'wasm') {
-      warn(owner, file, 1, 1, 'WebAssembly modules are not supported in compartments: the loader cannot run this module');
-      continue;
-    }
-    let bytes: Buffer;
-    try {
-      bytes = fs.readFileSync(file);
-    } catch (error) {
-      warn(owner, file, 1, 1, `cannot read: ${(error as Error).message}`);
-      continue;
-    }
-    const jsFormat: ModuleFormat = format;
-    let analysis: ModuleAnalysis | undefined;
-    const key = cache ? cacheKey(bytes, jsFormat) : '';
-    if (cache) analysis = cache.get(key);
-    if (!analysis) {
-      analysis = analyseModule(decoder.decode(bytes), jsFormat);
-      parsed += 1;
-      cache?.set(key, analysis);
-    }
-
+    const relFile = rel(file);
+    const persist = owner.name !== ROOT_NAME && owner.dir.includes(`${path.sep}node_modules${path.sep}`);
+    const where = withEvidence
+      ? (line: number, column: number, detail?: string): Evidence => `${relFile}:${line}:${column}${detail ? ` ${detail}` : ''}`
+      : (): Evidence => '';
     for (const w of analysis.warnings) warn(owner, file, w.line, w.column, w.message);
-    for (const g of analysis.globals) {
-      usage.addGlobal(g.path, g.access, where(file, g.line, g.column) + (g.full ? ` ${g.full}` : ''));
-    }
+    for (const g of analysis.globals) usage.addGlobal(g.path, g.access, where(g.line, g.column, g.full));
     for (const record of analysis.imports) {
-      const kind: ResolveKind = record.kind === 'import' ? 'import' : 'require';
+      const kind: ResolveKind = record.kind === 'import' || record.kind === 'import-resolve' ? 'import' : 'require';
       let resolved: Resolved;
       try {
-        resolved = resolve(record.specifier, file, kind);
+        resolved = resolve(record.specifier, file, kind, persist);
       } catch (error) {
         warn(
           owner,
           file,
           record.line,
           record.column,
-          `cannot resolve '${record.specifier}' (${(error as { code?: string }).code ?? 'error'}): ${(error as Error).message}` +
-            '; if the code tolerates its absence (an optional dependency) this is expected',
+          record.optional
+            ? `optional module '${record.specifier}' is not installed (required in a try block): ${(error as Error).message}`
+            : `cannot resolve '${record.specifier}' (${(error as { code?: string }).code ?? 'error'}): ${(error as Error).message}` +
+                '; if the code tolerates its absence (an optional dependency) this is expected',
+          record.optional ? 'info' : undefined,
         );
         continue;
       }
@@ -223,12 +231,12 @@ export function generatePolicy(options: GenerateOptions): GenerateResult {
         for (const use of uses) {
           const key = builtinKey(resolved.name, use.path);
           const full = use.path.length > 0 ? `${resolved.name}.${use.path.join('.')}` : resolved.name;
-          usage.addBuiltin(key, where(file, use.line, use.column) + (full !== key ? ` ${full}` : ''));
+          usage.addBuiltin(key, where(use.line, use.column, full !== key ? full : undefined));
         }
         continue;
       }
       const target = packageMap.packageForPath(resolved.path);
-      const evidence = `${where(file, record.line, record.column)} ${record.kind} '${record.specifier}'`;
+      const evidence = where(record.line, record.column, `${record.kind} '${record.specifier}'`);
       if (!target) {
         warn(
           owner,
@@ -252,11 +260,115 @@ export function generatePolicy(options: GenerateOptions): GenerateResult {
           continue;
         }
         usage.addPackage(target.name, evidence);
-        if (ADDON_LOADERS.has(target.packageName)) usage.native.add(`${evidence} (addon loader)`);
+        if (ADDON_LOADERS.has(target.packageName)) usage.native.add(withEvidence ? `${evidence} (addon loader)` : '');
       }
       enqueue(resolved.path);
     }
-    options.onProgress?.({ modules: index + 1, pending: queue.length - index - 1 });
+    processed += 1;
+    options.onProgress?.({ modules: processed, pending: queue.length - processed });
+  };
+
+  /** JSON, addons and unreadable files are done here; JavaScript is a cache hit or a miss. */
+  type Prepared = { kind: 'done' } | { kind: 'hit'; analysis: ModuleAnalysis } | { kind: 'miss'; format: ModuleFormat; key: string; bytes?: Buffer };
+  const prepare = (file: string): Prepared => {
+    const owner = packageMap.packageForPath(file)!;
+    const usage = usageOf(owner);
+    const relFile = rel(file);
+    usage.modules.add(relFile);
+    const format = formatOf(file);
+    const done = (): Prepared => {
+      processed += 1;
+      return { kind: 'done' };
+    };
+    if (format === 'json') return done();
+    if (format === 'addon') {
+      usage.native.add(withEvidence ? `${relFile} (addon)` : '');
+      return done();
+    }
+    if (format === 'wasm') {
+      warn(owner, file, 1, 1, 'WebAssembly modules are not supported in compartments: the loader cannot run this module');
+      return done();
+    }
+    if (!cache) return { kind: 'miss', format, key: '' };
+    let bytes: Buffer;
+    try {
+      bytes = fs.readFileSync(file);
+    } catch (error) {
+      warn(owner, file, 1, 1, `cannot read: ${(error as Error).message}`);
+      return done();
+    }
+    const key = cacheKey(bytes, format);
+    const analysis = cache.get(key);
+    return analysis ? { kind: 'hit', analysis } : { kind: 'miss', format, key, bytes };
+  };
+
+  const analyseHere = (file: string, format: ModuleFormat, key: string, bytes?: Buffer): ModuleAnalysis | undefined => {
+    let text: string;
+    try {
+      text = decoder.decode(bytes ?? fs.readFileSync(file));
+    } catch (error) {
+      warn(packageMap.packageForPath(file), file, 1, 1, `cannot read: ${(error as Error).message}`);
+      processed += 1;
+      return undefined;
+    }
+    const analysis = analyseModule(text, format);
+    parsed += 1;
+    cache?.set(key, analysis);
+    return analysis;
+  };
+
+  const answered = (result: PoolResult): void => {
+    const request = sent.get(result.id)!;
+    sent.delete(result.id);
+    let analysis = result.analysis;
+    if (analysis) {
+      parsed += 1;
+      cache?.set(request.key, analysis);
+    } else {
+      analysis = analyseHere(request.file, request.format, request.key);
+    }
+    if (analysis) processModule(request.file, analysis);
+  };
+
+  let index = 0;
+  try {
+    while (index < queue.length || sent.size > 0) {
+      for (let result = pool?.poll(); result; result = pool?.poll()) answered(result);
+      if (index >= queue.length) {
+        // Nothing left to send: wait for a worker, unless the answers just taken were the last.
+        if (sent.size > 0) answered(await pool!.next());
+        continue;
+      }
+      const { file } = queue[index]!;
+      index += 1;
+      const prepared = prepare(file);
+      if (prepared.kind === 'done') continue;
+      if (prepared.kind === 'hit') {
+        processModule(file, prepared.analysis);
+        continue;
+      }
+      misses += 1;
+      // Workers pay for themselves on big graphs only.
+      if (!pool && !poolFailed && jobs > 0 && misses >= POOL_THRESHOLD) {
+        try {
+          pool = new AnalysisPool(jobs);
+        } catch {
+          // No threads here (a restricted environment): the main thread does it all.
+          poolFailed = true;
+        }
+      }
+      const id = pool?.trySend(file, prepared.format);
+      if (id !== undefined) {
+        sent.set(id, { file, format: prepared.format, key: prepared.key });
+        continue;
+      }
+      const analysis = analyseHere(file, prepared.format, prepared.key, prepared.bytes);
+      if (analysis) processModule(file, analysis);
+      // Let the workers' answers in (they arrive as events), so that they get more work.
+      if (pool) await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  } finally {
+    await pool?.close();
   }
 
   const { resources, debug, grants } = buildResources(usages, ROOT_NAME, options.usePolicy);
@@ -273,12 +385,56 @@ export function generatePolicy(options: GenerateOptions): GenerateResult {
       modules: seen.size,
       packages: packagesSeen,
       grants,
-      warnings: warnings.length,
+      warnings: warnings.filter((w) => w.level !== 'info').length,
       parsed,
       cached: cache ? cache.hits : 0,
       ms: performance.now() - started,
     },
   };
+}
+
+/**
+ * What the installed dependency tree is: the packages of the map (directory and version),
+ * the root's package.json, and the lockfiles and install markers package managers
+ * rewrite on every install. Persisted resolutions are dropped when it changes.
+ */
+function treeFingerprint(packageMap: PackageMap): string {
+  const hash = crypto.createHash('sha256');
+  for (const info of packageMap.data.packages) hash.update(`${info.name}\0${info.dir}\0${info.version}\n`);
+  const root = packageMap.data.root;
+  try {
+    hash.update(fs.readFileSync(path.join(root, 'package.json')));
+  } catch {
+    hash.update('no package.json');
+  }
+  for (const name of [
+    'package-lock.json',
+    'npm-shrinkwrap.json',
+    'yarn.lock',
+    'pnpm-lock.yaml',
+    'node_modules/.package-lock.json',
+    'node_modules/.modules.yaml',
+    'node_modules/.yarn-state.yml',
+  ]) {
+    try {
+      const stat = fs.statSync(path.join(root, name));
+      hash.update(`${name}\0${stat.size}\0${stat.mtimeMs}\n`);
+    } catch {
+      hash.update(`${name}\0-\n`);
+    }
+  }
+  return hash.digest('base64url');
+}
+
+function toCachedResolution(result: Resolved | Error): CachedResolution {
+  if (result instanceof Error) return { e: (result as { code?: string }).code ?? 'ERR', m: result.message };
+  return result.kind === 'builtin' ? { b: result.name } : { f: result.path };
+}
+
+function fromCachedResolution(cached: CachedResolution): Resolved | Error {
+  if ('b' in cached) return { kind: 'builtin', name: cached.b };
+  if ('f' in cached) return { kind: 'file', path: cached.f, url: pathToFileURL(cached.f).href };
+  return Object.assign(new Error(cached.m), { code: cached.e });
 }
 
 /**
@@ -291,10 +447,11 @@ function includedFiles(include: IncludeEntry[], packageMap: PackageMap, root: st
     let info: PackageInfo | undefined;
     let modules: string[] | undefined;
     if (typeof entry === 'string') info = packageMap.byName.get(entry);
-    else if ('name' in entry) {
+    else if (entry === null || typeof entry !== 'object') continue;
+    else if ('name' in entry && typeof entry.name === 'string') {
       info = packageMap.byName.get(entry.name);
       modules = entry.modules;
-    } else {
+    } else if ('location' in entry && typeof entry.location === 'string') {
       const dir = path.resolve(root, entry.location);
       try {
         info = packageMap.byDir.get(fs.realpathSync(dir));
@@ -304,13 +461,15 @@ function includedFiles(include: IncludeEntry[], packageMap: PackageMap, root: st
       modules = entry.modules;
     }
     if (!info) continue;
-    if (modules && modules.length > 0) {
+    if (Array.isArray(modules) && modules.length > 0) {
       for (const m of modules) {
-        const file = path.resolve(info.dir, m);
+        if (typeof m !== 'string') continue;
         try {
-          files.push(fs.realpathSync(file));
+          const file = fs.realpathSync(path.resolve(info.dir, m));
+          // Only the package's own modules: `include` cannot pull in another package's files.
+          if (fs.statSync(file).isFile() && packageMap.packageForPath(file) === info) files.push(file);
         } catch {
-          // A missing module is reported by nothing: include is a hint.
+          // A missing module: include is a hint.
         }
       }
       continue;

@@ -3,8 +3,8 @@
  *
  * A grant is only needed for what a package's compartment lacks. A SES compartment
  * already holds the shared, powerless intrinsics (`Object`, `Array`, `Promise`, `JSON`,
- * `Reflect`, `Symbol`, ...), and the runtime adds the host's `Date`, `Math` and `Intl`
- * to every compartment (`UNIVERSAL_GLOBALS`). What SES leaves out of compartments on
+ * `Reflect`, `Symbol`, ...), and the runtime adds what it gives every compartment
+ * (`UNIVERSAL_GLOBALS`: the host's `Date` and `Math`). What SES leaves out of compartments on
  * purpose (`Float32Array`/`Float64Array` for their NaN side channel, `WeakRef`,
  * `FinalizationRegistry`, `SharedArrayBuffer`, `Atomics`, `WebAssembly`) is NOT in
  * this list: a package that uses it needs a grant, or it would not see it at all.

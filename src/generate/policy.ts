@@ -152,6 +152,8 @@ function finishGlobals(usage: PackageUsage): Map<string, { value: GlobalPolicyVa
       granted.set(path, { value: true, evidence: new Set(evidence) });
     }
   }
+  // A presence grant can cover paths granted below it (`typeof Buffer` with `Buffer.from`).
+  collapse(granted);
   return granted;
 }
 

@@ -177,6 +177,13 @@ describe('globals: free variables with scope analysis', () => {
     assert.deepEqual(globalPaths(cjs(arrow)), ['compute', 'crypto.randomUUID']);
   });
 
+  test('a variable assigned the global object after functions that use it', () => {
+    const source = `var root;
+      function getFetch() { return root.fetch; }
+      root = typeof globalThis !== 'undefined' ? globalThis : global;`;
+    assert.deepEqual(globalPaths(cjs(source)), ['fetch']);
+  });
+
   test('a variable that is not the global object is not an alias', () => {
     assert.deepEqual(globalPaths(cjs('var root = {}; root.setTimeout(); var g = global.process;')), ['process']);
   });

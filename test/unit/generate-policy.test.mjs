@@ -157,3 +157,85 @@ describe('lavamoat command line', () => {
     assert.deepEqual(diffPolicies(before, after), ['~ a globals x: true -> "write"', '- b builtin fs: true', '+ c native: true']);
   });
 });
+
+describe('parse cache', async () => {
+  const { AnalysisCache, cacheKey } = await import('../../dist/generate/cache.js');
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const analysis = { imports: [], globals: [{ path: 'fetch', access: 'read', line: 1, column: 1 }], warnings: [] };
+
+  test('keyed by content and format; survives a save and a load; private directory', (t) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lavamoat-cache-test-'));
+    t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const bytes = Buffer.from('fetch(x)');
+    assert.notEqual(cacheKey(bytes, 'module'), cacheKey(bytes, 'commonjs'));
+    assert.notEqual(cacheKey(bytes, 'module'), cacheKey(Buffer.from('fetch(y)'), 'module'));
+    const cache = new AnalysisCache(path.join(dir, 'c'));
+    cache.set(cacheKey(bytes, 'module'), analysis);
+    cache.save();
+    assert.equal(fs.statSync(path.join(dir, 'c')).mode & 0o077, 0);
+    const again = new AnalysisCache(path.join(dir, 'c'));
+    again.load();
+    assert.deepEqual(again.get(cacheKey(bytes, 'module')), analysis);
+    assert.equal(again.get(cacheKey(bytes, 'commonjs')), undefined);
+  });
+
+  test('a file of another analyser, a corrupt file or a malformed entry is ignored', (t) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lavamoat-cache-test-'));
+    t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const cache = new AnalysisCache(dir);
+    const key = cacheKey(Buffer.from('x'), 'module');
+    fs.writeFileSync(cache.file, JSON.stringify({ salt: 'other', entries: { [key]: analysis } }));
+    cache.load();
+    assert.equal(cache.get(key), undefined);
+    fs.writeFileSync(cache.file, '{ not json');
+    const corrupt = new AnalysisCache(dir);
+    corrupt.load();
+    assert.equal(corrupt.get(key), undefined);
+    corrupt.set(key, analysis);
+    corrupt.save();
+    const text = fs.readFileSync(cache.file, 'utf8');
+    const salt = JSON.parse(text).salt;
+    fs.writeFileSync(cache.file, JSON.stringify({ salt, entries: { [key]: { imports: 'nope' } } }));
+    const malformed = new AnalysisCache(dir);
+    malformed.load();
+    assert.equal(malformed.get(key), undefined);
+  });
+
+  test('resolutions are kept only for the same dependency tree', (t) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lavamoat-cache-test-'));
+    t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const first = new AnalysisCache(dir);
+    first.useTree('tree-a');
+    first.setResolution('require\0/x\0fs', { b: 'fs' });
+    first.setResolution('import\0/x\0./y.js', { f: '/x/y.js' });
+    first.save();
+    const same = new AnalysisCache(dir);
+    same.load();
+    same.useTree('tree-a');
+    assert.deepEqual(same.getResolution('import\0/x\0./y.js'), { f: '/x/y.js' });
+    const changed = new AnalysisCache(dir);
+    changed.load();
+    changed.useTree('tree-b');
+    assert.equal(changed.getResolution('require\0/x\0fs'), undefined);
+    const unset = new AnalysisCache(dir);
+    unset.load();
+    assert.equal(unset.getResolution('require\0/x\0fs'), undefined, 'no tree, no resolutions');
+  });
+
+  test('concurrent writers: the file is always one complete version', (t) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lavamoat-cache-test-'));
+    t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const writers = Array.from({ length: 8 }, (_, i) => {
+      const c = new AnalysisCache(dir);
+      c.set(cacheKey(Buffer.from(String(i)), 'module'), analysis);
+      return c;
+    });
+    for (const w of writers) w.save();
+    const reader = new AnalysisCache(dir);
+    reader.load();
+    assert.ok(reader.get(cacheKey(Buffer.from('7'), 'module')));
+    assert.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
+  });
+});
