@@ -48,6 +48,11 @@ export interface Config {
   policyPath: string;
   overridePath: string;
   debug: boolean;
+  /**
+   * Include the root's devDependencies in the package map (`LAVAMOAT_DEV`, set by
+   * `lavamoat run --dev`), so that a devDependency's bin runs confined.
+   */
+  dev: boolean;
   /** Directory of the compiled-module cache, or undefined when caching is off. */
   cacheDir: string | undefined;
   scuttleGlobalThis: ScuttleGlobalThisConfig;
@@ -591,11 +596,14 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     sources[`lockdown.${name}`] = source;
   }
 
+  const devValue = envValue(env, 'LAVAMOAT_DEV');
+  const dev = devValue === undefined ? false : envFlag({ kind: 'env', label: 'LAVAMOAT_DEV' } as Origin, devValue);
   return {
     projectRoot,
     policyPath: path.resolve(projectRoot, policy),
     overridePath: path.resolve(projectRoot, policyOverride),
     debug,
+    dev,
     cacheDir: cache === false ? undefined : cache === true ? defaultCacheDir(projectRoot) : path.resolve(projectRoot, cache),
     scuttleGlobalThis,
     lockdown,
@@ -629,6 +637,7 @@ export function configToEnv(config: Config): Record<string, string> {
     LAVAMOAT_SCUTTLE_GLOBAL_THIS: JSON.stringify(scuttle),
     LAVAMOAT_LOCKDOWN: JSON.stringify(config.lockdown),
     LAVAMOAT_DEBUG: config.debug ? '1' : '0',
+    LAVAMOAT_DEV: config.dev ? '1' : '0',
     LAVAMOAT_CACHE: config.cacheDir ?? '0',
   };
 }

@@ -4,6 +4,7 @@
  * answered with a facade bound to the module the runtime evaluated in that package's
  * compartment. No dependency code is ever evaluated by Node's loader.
  */
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { PackageMap, ROOT_NAME, type PackageMapData } from './package-map.js';
 import { facadeSource, facadeURL, parseFacadeURL } from './facade.js';
@@ -102,7 +103,7 @@ function facadeLoad(url: string): LoadResult | undefined {
   const facade = parseFacadeURL(url);
   if (!facade) return undefined;
   const path = fileURLToPath(facade.fileURL);
-  const names = exportNamesOf(path, formatOf(path), undefined, cache);
+  const names = exportNamesOf(path, formatOf(path, readFileSync(path, 'utf8')), undefined, cache);
   return { format: 'module', source: facadeSource(facade.fileURL, names, bridgeURL, facade.main), shortCircuit: true };
 }
 

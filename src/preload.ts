@@ -54,7 +54,7 @@ export async function start(config: Config = configuration()): Promise<void> {
   assertConfinableEntry();
   warnings(config);
   const { policy } = loadPolicy({ policyPath: config.policyPath, overridePath: config.overridePath });
-  const packageMap = new PackageMap(buildPackageMap(config.projectRoot));
+  const packageMap = new PackageMap(buildPackageMap(config.projectRoot, { includeDev: config.dev }));
   assertEntryInProject((file) => packageMap.packageForPath(file), config.projectRoot);
   // The host's globals, as endowments will hand them out: a holder that reads through
   // to the real global object and keeps what scuttling removes from it.

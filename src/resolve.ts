@@ -13,6 +13,18 @@ import path from 'node:path';
 import { builtinModules, createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { exports as resolveExports, imports as resolveImports } from 'resolve.exports';
+import { parse as lexModule } from 'es-module-lexer';
+
+/** Whether a source has import/export statements or `import.meta` (the lexer must be ready). */
+function hasModuleSyntax(source: string): boolean {
+  // A cheap test first: most CommonJS files have none of these words.
+  if (!/\b(?:import|export)\b/.test(source)) return false;
+  try {
+    return lexModule(source)[3];
+  } catch {
+    return false;
+  }
+}
 
 export type ResolveKind = 'import' | 'require';
 
@@ -107,8 +119,12 @@ export function packageScope(dir: string): { dir: string; manifest: Record<strin
 
 export type Format = 'module' | 'commonjs' | 'json' | 'addon' | 'wasm';
 
-/** The format Node would give a file: by extension, then by the package scope's `type`. */
-export function formatOf(file: string): Format {
+/**
+ * The format Node would give a file: by extension, then by the package scope's `type`.
+ * A `.js` or extensionless file in a scope without `type` is CommonJS unless it has ES
+ * module syntax (Node 20.19+ detects it): pass `source` to decide those as Node does.
+ */
+export function formatOf(file: string, source?: string): Format {
   const ext = path.extname(file);
   switch (ext) {
     case '.mjs':
@@ -123,7 +139,12 @@ export function formatOf(file: string): Format {
       return 'wasm';
     default: {
       const scope = packageScope(path.dirname(file));
-      return scope?.manifest.type === 'module' ? 'module' : 'commonjs';
+      const type = scope?.manifest.type;
+      if (type === 'module') return 'module';
+      if (type === undefined && source !== undefined && (ext === '.js' || ext === '') && hasModuleSyntax(source)) {
+        return 'module';
+      }
+      return 'commonjs';
     }
   }
 }

@@ -29,12 +29,15 @@ export function makeNodeParser(ctx: ModuleContext) {
   ): ParseResult => {
     const info = ctx.packageAt(packageLocation);
     const file = fileURLToPath(location);
-    const format = formatOf(file);
+    let text: string | undefined;
+    const source = () => (text ??= decoder.decode(bytes));
+    // A `.js` file in a package without "type" may still be ESM by its syntax.
+    const format = formatOf(file, /\.js$|\/[^./]*$/.test(file) ? source() : undefined);
     switch (format) {
       case 'module':
-        return { parser: 'pre-mjs-json', bytes, record: compileEsm(decoder.decode(bytes), location, info.name, ctx.cache) };
+        return { parser: 'pre-mjs-json', bytes, record: compileEsm(source(), location, info.name, ctx.cache) };
       case 'commonjs':
-        return { parser: 'cjs', bytes, record: makeCjsRecord(decoder.decode(bytes), location, info, ctx) };
+        return { parser: 'cjs', bytes, record: makeCjsRecord(source(), location, info, ctx) };
       case 'json': {
         const text = decoder.decode(bytes);
         return {
