@@ -264,6 +264,28 @@ function throwingValue(name: string): unknown {
  * now, with the real global as receiver, so that a lazy getter does not later put the
  * property back).
  */
+/** Puts the removed properties back for a moment; returns how to remove them again. */
+let unscuttle: (() => () => void) | undefined;
+let unscuttledDepth = 0;
+
+/**
+ * Runs `fn` with the scuttled properties back on the real global, then removes them
+ * again. For the runtime's own code that Node loads after scuttling and that reads
+ * globals by name (Babel, when a module is compiled on a cache miss). `fn` must be
+ * synchronous and run no package or app code: nothing else can run meanwhile.
+ */
+export function runUnscuttled<T>(fn: () => T): T {
+  if (!unscuttle || unscuttledDepth > 0) return fn();
+  const undo = unscuttle();
+  unscuttledDepth += 1;
+  try {
+    return fn();
+  } finally {
+    unscuttledDepth -= 1;
+    undo();
+  }
+}
+
 export function performScuttle(
   realm: object,
   exceptions: readonly string[],
@@ -272,6 +294,8 @@ export function performScuttle(
   const keep = alwaysKept(realm);
   const excepted = matcher(exceptions);
   const result: ScuttleResult = { removed: [], replaced: [], frozen: [], kept: [] };
+  // Exactly as they were (accessors included, such as Node's lazy `process` getter).
+  const originals = new Map<string, PropertyDescriptor>();
   for (const name of Object.getOwnPropertyNames(realm)) {
     if (keep.has(name) || excepted(name)) {
       result.kept.push(name);
@@ -292,6 +316,7 @@ export function performScuttle(
       host.holder.keep(name, value);
     }
     if (descriptor.configurable) {
+      originals.set(name, Object.getOwnPropertyDescriptor(realm, name)!);
       delete (realm as Record<string, unknown>)[name];
       result.removed.push(name);
     } else if ('value' in descriptor && descriptor.writable) {
@@ -302,6 +327,15 @@ export function performScuttle(
       if ((typeof value === 'object' && value !== null) || typeof value === 'function') Object.freeze(value);
       result.frozen.push(name);
     }
+  }
+  if (host) {
+    const target = realm as Record<string, unknown>;
+    unscuttle = () => {
+      for (const [name, descriptor] of originals) Object.defineProperty(target, name, descriptor);
+      return () => {
+        for (const name of originals.keys()) delete target[name];
+      };
+    };
   }
   // The global scope looks names up through the global object's prototype chain too.
   for (let proto = Object.getPrototypeOf(realm); proto !== null && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {

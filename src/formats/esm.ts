@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import vm from 'node:vm';
 import { evadeSesRejections } from '../evasion.js';
 import type { ModuleCache } from '../cache.js';
+import { runUnscuttled } from '../scuttle.js';
 
 export interface PrecompiledRecord {
   imports: string[];
@@ -58,7 +59,8 @@ export class TopLevelAwaitError extends SyntaxError {
 export function compileEsm(source: string, url: string, packageName: string, cache: ModuleCache | undefined): PrecompiledRecord {
   const cached = cache?.get<PrecompiledRecord>('esm', url, source);
   if (cached) return cached;
-  const record = compile(source, url, packageName);
+  // Babel, loaded and run here by Node, reads globals such as `process` by name.
+  const record = runUnscuttled(() => compile(source, url, packageName));
   cache?.set('esm', url, source, record);
   return record;
 }
