@@ -2,6 +2,9 @@
 // what code that reaches the real global object finds there afterwards.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { fixture, runWithLoader } from '../helpers.mjs';
 import { RUNTIME_GLOBALS } from '../../dist/scuttle.js';
 
@@ -15,7 +18,9 @@ function report(run) {
 }
 
 describe('an HTTP service under scuttling (enabled in package.json)', () => {
-  const run = runWithLoader(dir, 'server.mjs', { timeout: 30_000 });
+  // A fresh cache: modules are compiled after scuttling (the compiler reads globals).
+  const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'lavamoat-scuttle-cache-'));
+  const run = runWithLoader(dir, 'server.mjs', { timeout: 30_000, env: { LAVAMOAT_CACHE: cache } });
 
   test('serves a bounded number of requests, with timers and streams, and exits cleanly on its own', () => {
     const { results, exit } = report(run);
