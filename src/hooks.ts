@@ -62,7 +62,10 @@ const isConfined = (name: string): boolean => name !== ROOT_NAME || rootConfined
 /** Whether code at `url` is the app's own (trusted, native) code. */
 function isAppCode(url: string | undefined): boolean {
   if (url === undefined) return true; // the entry point
-  if (!url.startsWith('file:') || url.startsWith(selfURL)) return false;
+  if (url.startsWith(selfURL)) return false;
+  // A module the app made (`data:` and the like) is the app's; a facade imports only
+  // the bridge, which is this project's own code.
+  if (!url.startsWith('file:')) return true;
   const owner = packageMap.packageForPath(fileURLToPath(url));
   return owner === undefined ? !url.includes('/node_modules/') : !isConfined(owner.name);
 }
@@ -75,6 +78,8 @@ let entryResolved = false;
 
 /** What the app's import of `specifier` becomes, given where Node resolved it. */
 function decide(specifier: string, context: ResolveContext, result: ResolveResult): ResolveResult {
+  // This project's own code (the bridge a facade imports) always runs natively.
+  if (result.url.startsWith(selfURL)) return result;
   if (context.parentURL === undefined) {
     // The first load without a parent is the entry point. Later ones are Node loading
     // CommonJS for an ES module that imported it, which was decided for that import.

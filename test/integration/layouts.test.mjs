@@ -67,3 +67,9 @@ test("a dependency's bin as the entry point runs confined, as require.main, unde
   assert.equal(status, 0, stderr);
   assert.equal(stdout, 'tool main ran with --flag x\nLAVAMOAT_DENIED\n');
 });
+
+test('a dependency reached from a data: module the app made is still confined', () => {
+  const { status, stdout, stderr } = runWithLoader(fixture('basic'), 'data-url.mjs');
+  assert.equal(status, 0, stderr);
+  assert.match(stdout, /^LavaMoat: package "evil" is not allowed the builtin module "fs"/);
+});
