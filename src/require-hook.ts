@@ -10,11 +10,12 @@ import { ROOT_NAME, type PackageMap } from './package-map.js';
 import type { Runtime } from './runtime.js';
 
 interface InternalModule {
-  filename?: string;
+  filename?: string | null;
 }
 type Load = (request: string, parent: InternalModule | undefined, isMain: boolean) => unknown;
 interface ModuleInternals {
   _load: Load;
+  _cache: Record<string, InternalModule | undefined>;
   _resolveFilename(request: string, parent: InternalModule | undefined, isMain: boolean): string;
 }
 
@@ -27,8 +28,15 @@ export function installRequireHook(runtime: Runtime, packageMap: PackageMap, sel
     if (owner === undefined) return !file.includes(`${path.sep}node_modules${path.sep}`);
     return owner.name === ROOT_NAME && !rootConfined;
   };
+  // A require whose parent is a module Node loaded natively outside the app (this
+  // runtime's own dependencies, an agent preloaded with --require) is left to Node. A
+  // parent Node never loaded is a require the app made with `createRequire(path)`, even
+  // one rooted inside a package: what it loads is confined like any other app require.
+  const leftToNode = (parent: InternalModule): boolean =>
+    parent.filename!.startsWith(selfDir + path.sep) ||
+    (!isAppFile(parent.filename!) && internals._cache[parent.filename!] === parent);
   internals._load = function load(this: unknown, request, parent, isMain) {
-    if (isMain || !parent?.filename || !isAppFile(parent.filename)) {
+    if (isMain || !parent?.filename || leftToNode(parent)) {
       return Reflect.apply(originalLoad, this, [request, parent, isMain]);
     }
     let filename: string;

@@ -73,3 +73,9 @@ test('a dependency reached from a data: module the app made is still confined', 
   assert.equal(status, 0, stderr);
   assert.match(stdout, /^LavaMoat: package "evil" is not allowed the builtin module "fs"/);
 });
+
+test("a require the app roots inside a dependency (createRequire(depFile)) still loads it confined", () => {
+  const { status, stdout, stderr } = runWithLoader(fixture('basic'), 'rooted-require.mjs');
+  assert.equal(status, 0, stderr);
+  assert.match(stdout, /^LavaMoat: package "evil" is not allowed the builtin module "fs"/);
+});
