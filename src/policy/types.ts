@@ -41,6 +41,8 @@ export interface ResourcePolicy {
   /** May load `.node` addons. */
   native?: boolean;
   meta?: ResourceMetadata;
+  /** LavaMoat's request for an unfrozen global object; compartment globals are never frozen here. */
+  env?: 'unfrozen';
 }
 
 export type Resources = Record<CanonicalName, ResourcePolicy>;

@@ -30,7 +30,7 @@ export function isCanonicalName(name: string): boolean {
 }
 
 const TOP_LEVEL_KEYS = ['resources', 'root', 'include', 'resolutions', '$schema'];
-const RESOURCE_KEYS = ['globals', 'builtin', 'packages', 'native', 'meta'];
+const RESOURCE_KEYS = ['globals', 'builtin', 'packages', 'native', 'meta', 'env'];
 const ROOT_KEYS = ['usePolicy'];
 const GLOBAL_VALUES: ReadonlySet<unknown> = new Set([true, false, 'read', 'write', 'redefine']);
 const GLOBAL_VALUES_TEXT = 'true, "read", "write", "redefine" or false';
@@ -234,6 +234,13 @@ function checkResource(resource: unknown, path: string, issues: PolicyIssue[]): 
         break;
       case 'meta':
         checkMeta(value, field(path, key), issues);
+        break;
+      case 'env':
+        // LavaMoat's way of asking for a global object that is not frozen; compartments
+        // here never freeze theirs, so it is accepted and changes nothing.
+        if (value !== 'unfrozen') {
+          issues.push({ path: field(path, key), message: `must be "unfrozen" (got ${describe(value)})` });
+        }
         break;
       default:
         issues.push(unknownKey(key, RESOURCE_KEYS, path));

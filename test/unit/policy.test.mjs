@@ -135,7 +135,8 @@ describe('malformed policies', () => {
     ['bad resource name', { resources: { 'a >b': {} } }, 'policy', ['resources["a >b"] is not a canonical package name'], true],
     ['unknown resource key (old spelling builtins)', { resources: { a: { builtins: { fs: true } } } }, 'policy',
       ['resources["a"] has unknown key "builtins"', 'did you mean "builtin"?'], true],
-    ['unknown resource key (env)', { resources: { a: { env: 'unfrozen' } } }, 'policy', ['resources["a"] has unknown key "env"'], true],
+    ['env other than "unfrozen"', { resources: { a: { env: 'frozen' } } }, 'policy', ['resources["a"].env must be "unfrozen"'], true],
+    ['unknown resource key', { resources: { a: { environment: 'unfrozen' } } }, 'policy', ['resources["a"] has unknown key "environment"'], true],
     ['globals not an object', { resources: { a: { globals: ['fetch'] } } }, 'policy',
       ['resources["a"].globals must be an object mapping global names to access (got an array)'], true],
     ['global value is a number', { resources: { foo: { globals: { fetch: 3 } } } }, 'policy',
@@ -628,4 +629,8 @@ describe('loadPolicy', () => {
     // Generous bound: catches an accidental quadratic walk, not machine noise.
     assert.ok(perRun < 20, `validation took ${perRun.toFixed(3)} ms`);
   });
+});
+
+test('LavaMoat\'s "env": "unfrozen" is accepted (compartment globals are never frozen here)', () => {
+  assert.deepEqual(validatePolicy({ resources: { a: { env: 'unfrozen', globals: { setTimeout: true } } } }, 'policy'), []);
 });
