@@ -71,6 +71,15 @@ export class Runtime implements ModuleContext {
 
   constructor(private readonly options: RuntimeOptions) {
     for (const info of options.packageMap.data.packages) this.byLocation.set(info.location, info);
+    // LavaMoat's (deprecated) module substitutions change what code runs: refuse them
+    // rather than run the app with them silently ignored.
+    const resolutions = options.policy.resolutions;
+    if (resolutions && Object.values(resolutions).some((entries) => Object.keys(entries ?? {}).length > 0)) {
+      throw new Error(
+        `LavaMoat: ${options.files.policy}: "resolutions" (module substitutions, deprecated in LavaMoat) are not supported by this runtime; ` +
+          'remove them, or replace the modules they name in the packages themselves.',
+      );
+    }
   }
 
   /** `root.usePolicy` is set: the app's own package runs in a compartment too. */

@@ -79,3 +79,18 @@ test("a require the app roots inside a dependency (createRequire(depFile)) still
   assert.equal(status, 0, stderr);
   assert.match(stdout, /^LavaMoat: package "evil" is not allowed the builtin module "fs"/);
 });
+
+test('a policy with "resolutions" (not supported) stops the process before the app runs', async () => {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lavamoat-resolutions-'));
+  fs.mkdirSync(path.join(dir, 'lavamoat', 'node'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'package.json'), '{ "name": "r", "type": "module" }');
+  fs.writeFileSync(path.join(dir, 'lavamoat', 'node', 'policy.json'), '{ "resources": {}, "resolutions": { "a": { "x": "./y.js" } } }');
+  fs.writeFileSync(path.join(dir, 'app.mjs'), "console.log('app ran');");
+  const { status, stdout, stderr } = runWithLoader(dir, 'app.mjs');
+  assert.equal(status, 1);
+  assert.equal(stdout, '');
+  assert.match(stderr, /"resolutions" \(module substitutions, deprecated in LavaMoat\) are not supported/);
+});
