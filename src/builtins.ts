@@ -1,10 +1,10 @@
 /**
  * Builtin modules as a package sees them, from its `builtin` policy.
  *
- * `"fs": true` gives a frozen copy of the module object (plain sub-objects such as
- * `fs.promises` or `path.posix` copied and frozen too), so a package cannot replace
- * `fs.readFileSync` for the app or for another package. `"fs.readFile": true` gives a
- * frozen object holding only the granted members, read live from the real module
+ * `"fs": true` gives the package its own copy of the module object (plain sub-objects
+ * such as `fs.promises` or `path.posix` copied too), so a package cannot replace
+ * `fs.readFileSync` for the app or for another package. `"fs.readFile": true` gives an
+ * object holding only the granted members, read live from the real module
  * (`process.exitCode` changes), methods called with their real module as `this`
  * (`process.on`).
  * `fs` and `node:fs` are the same grant.
@@ -48,17 +48,17 @@ const isPlainObject = (value: unknown): value is Record<string, unknown> => {
  * `os.constants`) are copied too, through any cycle (`path.win32.posix.win32`), so no
  * path leads back to an object the app shares.
  */
-const sharedCopies = new WeakMap<object, object>();
-
 /**
- * A frozen copy of a module object: plain sub-objects (`fs.promises`, `path.posix`,
- * `os.constants`) and arrays (`http.METHODS`) are copied too, through any cycle
- * (`path.win32.posix.win32`), so no path leads back to an object the app shares.
- * Functions stay the host's own (identity matters: `fs.readFile === fs.readFile`), frozen
- * so that nothing can be attached to them (`fs.realpathSync.native = evil`); class
- * prototypes are not frozen (see docs/attacks.md).
+ * A package's own copy of a module object: plain sub-objects (`fs.promises`,
+ * `path.posix`, `os.constants`) and arrays (`http.METHODS`) are copied too, through any
+ * cycle (`path.win32.posix.win32`), so no path leads back to an object the app shares.
+ * The copy is the package's to change (graceful-fs patches `fs.close` on the `fs` it is
+ * given); the app and other packages never see it. Functions stay the host's own
+ * (identity matters: `fs.readFile === fs.readFile`), frozen so that nothing can be
+ * attached to them for others (`fs.realpathSync.native = evil`); class prototypes are
+ * not frozen (see docs/attacks.md).
  */
-export function frozenCopy(source: object, copies = sharedCopies): object {
+export function ownCopy(source: object, copies = new WeakMap<object, object>()): object {
   const known = copies.get(source);
   if (known) return known;
   const copy: Record<string, unknown> = Array.isArray(source) ? ([] as unknown as Record<string, unknown>) : {};
@@ -70,11 +70,11 @@ export function frozenCopy(source: object, copies = sharedCopies): object {
     } catch {
       continue;
     }
-    if (isPlainObject(value) || Array.isArray(value)) value = frozenCopy(value, copies);
+    if (isPlainObject(value) || Array.isArray(value)) value = ownCopy(value, copies);
     else if (typeof value === 'function') Object.freeze(value);
     copy[key] = value;
   }
-  return Object.freeze(copy);
+  return copy;
 }
 
 const readOnlyFunctions = new WeakMap<Function, Function>();
@@ -117,10 +117,11 @@ export function builtinFor(name: string, grant: BuiltinGrant): object {
     // are given as they are, as the `process` global is.
     if (name === 'process') return real;
     if (typeof real === 'function') return readOnlyFunction(real);
-    // One frozen copy serves every package granted the whole module.
-    return frozenCopy(real);
+    return ownCopy(real);
   }
+  // An object reached by a dotted grant is copied once, for this view.
+  const copies = new WeakMap<object, object>();
   return narrowedView(real, grant.paths, (value) =>
-    isPlainObject(value) || Array.isArray(value) ? frozenCopy(value) : value,
+    isPlainObject(value) || Array.isArray(value) ? ownCopy(value, copies) : value,
   );
 }

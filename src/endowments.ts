@@ -115,8 +115,13 @@ function makeMethodWrapper(view: object, realParent: () => unknown, guardCallbac
 type LeafFilter = (value: unknown) => unknown;
 
 interface NarrowOptions {
-  /** Freeze the views (builtin modules). */
+  /** Freeze the views. */
   freeze?: boolean;
+  /**
+   * Leaves the package may assign: the value stays in this view (a package's own copy
+   * of a builtin module, which graceful-fs patches), never reaching the host.
+   */
+  localWrites?: boolean;
   /** Transform leaf values before they are handed out. */
   leaf?: LeafFilter;
   /**
@@ -128,17 +133,22 @@ interface NarrowOptions {
 }
 
 function defineNarrowed(view: object, node: Node, host: object, path: string[], options: NarrowOptions = {}): void {
-  const { freeze = false, leaf, guardCallbacks = false } = options;
+  const { freeze = false, leaf, guardCallbacks = false, localWrites = false } = options;
   for (const [name, child] of node.children) {
     const childPath = [...path, name];
     if (child.access) {
       const wrap = makeMethodWrapper(view, () => readPath(host, path), guardCallbacks);
+      let shadow: { value: unknown } | undefined;
       const descriptor: PropertyDescriptor = {
-        get: () => wrap(leaf ? leaf(readPath(host, childPath)) : readPath(host, childPath)),
+        get: () => (shadow ? shadow.value : wrap(leaf ? leaf(readPath(host, childPath)) : readPath(host, childPath))),
         enumerable: true,
-        configurable: child.access === 'redefine',
+        configurable: child.access === 'redefine' || localWrites,
       };
-      if (child.access === 'write') {
+      if (localWrites && child.access !== 'write') {
+        descriptor.set = (value: unknown) => {
+          shadow = { value };
+        };
+      } else if (child.access === 'write') {
         descriptor.set = (value: unknown) => {
           const parent = readPath(host, path) as Record<string, unknown> | undefined;
           if (parent !== null && parent !== undefined) parent[name] = value;
@@ -155,13 +165,15 @@ function defineNarrowed(view: object, node: Node, host: object, path: string[], 
 }
 
 /**
- * A frozen object holding only `paths` of `source`, read live, with methods called on
- * their real parent: how a package sees a builtin module it was granted members of.
+ * An object holding only `paths` of `source`, read live, with methods called on their
+ * real parent: how a package sees a builtin module it was granted members of. It is the
+ * package's own: assignments and new properties stay in it (graceful-fs patches the
+ * `fs` it is given), and never reach the real module.
  */
 export function narrowedView(source: object, paths: readonly (readonly string[])[], leaf?: LeafFilter): object {
   const tree = buildTree(Object.fromEntries(paths.map((p) => [p.join('.'), true])));
   const view = {};
-  defineNarrowed(view, tree, { source }, ['source'], { freeze: true, leaf });
+  defineNarrowed(view, tree, { source }, ['source'], { leaf, localWrites: true });
   return view;
 }
 

@@ -17,7 +17,8 @@ test('real packages give the same output under the loader as under plain node', 
   assert.equal(confined.stdout, plain.stdout);
   // Every package printed its line.
   for (const name of ['lodash', 'semver', 'semver-cjs', 'chalk', 'nanoid', 'uuid', 'dotenv', 'dotenv-env', 'zod', 'dayjs',
-    'commander', 'js-yaml', 'p-limit', 'minimist', 'debug', 'moment-timezone', 'express-get', 'express-post', 'express-404']) {
+    'commander', 'js-yaml', 'p-limit', 'minimist', 'debug', 'moment-timezone', 'express-get', 'express-post', 'express-404',
+    'fs-extra', 'yargs', 'axios', 'ws']) {
     assert.match(confined.stdout, new RegExp(`^${name}: `, 'm'), name);
   }
 });
