@@ -235,6 +235,7 @@ export class Runtime implements ModuleContext {
       const importNowHook = options.importNowHook as (specifier: string) => unknown;
       const compartment = new Compartment({
         ...options,
+        transforms: [...((options.transforms as unknown[]) ?? []), globalThisIdiom],
         __noNamespaceBox__: true,
         // compartment-mapper's asynchronous exit hook is not told which package imports
         // (it passes the entry compartment), so builtins always take the synchronous
@@ -364,4 +365,18 @@ function sourceLine(file: string, line: number): string | undefined {
     sourceLines.set(file, lines);
   }
   return lines[line - 1];
+}
+
+/**
+ * `Function('return this')()` (and `(0, eval)('this')`) is how much older code finds the
+ * global object: sloppy functions get it as `this`. Compartments evaluate strict code
+ * only, where `this` is undefined, and such code crashes (ejs, regenerator-runtime).
+ * These exact sources are rewritten to the compartment's own global object, which is
+ * what they mean there.
+ */
+const FUNCTION_RETURNING_THIS = /^\(function anonymous\(\n\) \{\n\s*return\s+this\s*;?\s*\n\}\)$/;
+function globalThisIdiom(source: string): string {
+  if (FUNCTION_RETURNING_THIS.test(source)) return '(function anonymous(\n) {\nreturn globalThis;\n})';
+  if (source.trim() === 'this') return 'globalThis';
+  return source;
 }

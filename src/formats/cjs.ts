@@ -75,7 +75,9 @@ export function makeRequire(ctx: ModuleContext, info: PackageInfo, filename: str
   return Object.assign(require, {
     resolve: Object.assign(resolve, { paths: () => null }),
     cache: Object.create(null) as Record<string, unknown>,
-    extensions: Object.freeze(Object.create(null)),
+    // Node's deprecated loader registry. Packages still add to it (handlebars registers
+    // `.handlebars`); here it is the package's own and loads nothing.
+    extensions: packageExtensions(info),
   });
 }
 
@@ -93,6 +95,20 @@ function strictModeHint(error: unknown, filename: string, packageName: string): 
     );
   }
   return error;
+}
+
+const extensionRegistries = new WeakMap<PackageInfo, Record<string, unknown>>();
+
+function packageExtensions(info: PackageInfo): Record<string, unknown> {
+  let registry = extensionRegistries.get(info);
+  if (!registry) {
+    const unsupported = () => {
+      throw new Error('LavaMoat: require.extensions handlers are not used by this runtime');
+    };
+    registry = { '.js': unsupported, '.json': unsupported, '.node': unsupported };
+    extensionRegistries.set(info, registry);
+  }
+  return registry;
 }
 
 export interface CjsRecord {
