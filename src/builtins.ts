@@ -93,7 +93,9 @@ function readOnlyFunction(fn: Function): Function {
         const value = Reflect.get(target, key, receiver);
         return value === target ? proxy : value;
       },
-      set: () => false,
+      // An assignment that reaches here through a subclass (`class C extends
+      // EventEmitter {}; C.x = 1`) sets C's own property, as it would without the proxy.
+      set: (target, key, value, receiver) => receiver !== proxy && Reflect.set(target, key, value, receiver),
       defineProperty: () => false,
       deleteProperty: () => false,
       setPrototypeOf: () => false,

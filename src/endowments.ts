@@ -96,19 +96,21 @@ function makeMethodWrapper(view: object, realParent: () => unknown, guardCallbac
     if (typeof value !== 'function') return value;
     if (value === lastTarget) return lastWrapper;
     lastTarget = value;
-    lastWrapper = new Proxy(value, {
+    const wrapper: Function = new Proxy(value, {
       apply(target, thisArg, args) {
         const parent = realParent();
         const result = Reflect.apply(target, thisArg === view ? parent : thisArg, guardCallbacks ? args.map(guardCallback) : args);
         return result === parent && parent !== undefined ? view : result;
       },
-      // The host function is shared with the app: a package may not modify it.
-      set: () => false,
+      // The host function is shared with the app: a package may not modify it (an
+      // assignment through a subclass sets the subclass's own property).
+      set: (target, key, v, receiver) => receiver !== wrapper && Reflect.set(target, key, v, receiver),
       defineProperty: () => false,
       deleteProperty: () => false,
       setPrototypeOf: () => false,
     });
-    return lastWrapper;
+    lastWrapper = wrapper;
+    return wrapper;
   };
 }
 

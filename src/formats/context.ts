@@ -8,7 +8,7 @@ import type { ResolveKind } from '../resolve.js';
 import type { ModuleCache } from '../cache.js';
 
 export interface CompartmentLike {
-  evaluate(source: string): unknown;
+  evaluate(source: string, options?: Record<string, unknown>): unknown;
   importNow(specifier: string): Record<string, unknown>;
   import(specifier: string): Promise<Record<string, unknown>>;
 }

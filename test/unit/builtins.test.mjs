@@ -58,3 +58,11 @@ test('functions given to narrowed builtin members are passed as they are (util.i
   assert.equal(Object.getPrototypeOf(Child.prototype), EventEmitter.prototype);
   void util;
 });
+
+test('a subclass of a builtin class module can have statics of its own (pg: Client.Query = Query)', () => {
+  const events = builtinFor('events', { whole: true });
+  class Client extends events.EventEmitter {}
+  Client.Query = 'query';
+  assert.equal(Client.Query, 'query');
+  assert.equal(EventEmitter.Query, undefined, 'the host class is unchanged');
+});
