@@ -144,7 +144,9 @@ function finishGlobals(usage: PackageUsage): Map<string, { value: GlobalPolicyVa
     const satisfiedBy =
       (granted.has(path) ? path : undefined) ??
       ancestors(path).find((a) => granted.has(a)) ??
-      (isHostFunction(path) ? undefined : [...granted.keys()].find((k) => k.startsWith(`${path}.`)));
+      // The first in sorted order: analyses finish in any order (worker threads), and
+      // the debug file must not depend on it.
+      (isHostFunction(path) ? undefined : [...granted.keys()].sort(compare).find((k) => k.startsWith(`${path}.`)));
     const evidence = [...entry.presence].map((e) => `${e} (typeof)`);
     if (satisfiedBy !== undefined) {
       for (const e of evidence) granted.get(satisfiedBy)!.evidence.add(e);
