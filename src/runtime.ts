@@ -16,6 +16,7 @@ import { denied, explainMissingGlobal, type PolicyFiles } from './report.js';
 import { makeNodeParser } from './formats/index.js';
 import { makeRequire } from './formats/cjs.js';
 import { confineModuleBuiltin } from './module-builtin.js';
+import { evadeSesRejections } from './evasion.js';
 import { workerThreadsForPackage } from './workers.js';
 import { makeCompartmentError } from './stack-traces.js';
 import type { ModuleCache } from './cache.js';
@@ -168,6 +169,28 @@ export class Runtime implements ModuleContext {
     });
   }
 
+  /**
+   * `import()` from code built at run time (the Function constructor), which has no
+   * module of its own: specifiers resolve from the closest module of the package on the
+   * call stack, as they would from the code that built it; the policy is the package's.
+   */
+  dynamicImport(info: PackageInfo, specifier: string, compartment: SesCompartment): Promise<unknown> {
+    try {
+      let parentPath = `${info.dir}/package.json`;
+      for (const match of String(new Error().stack).matchAll(/(file:\/\/[^\s():]+):\d+:\d+/g)) {
+        const file = fileURLToPath(match[1]!);
+        if (this.packageMap.packageForPath(file) === info) {
+          parentPath = file;
+          break;
+        }
+      }
+      const target = this.link(info, specifier, parentPath, 'import');
+      return compartment.import(target.specifier);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
   /** A policy-checked `require` for package code at `filename` (for `module.createRequire`). */
   private requireFor(info: PackageInfo, filename: string): unknown {
     if (this.packageMap.packageForPath(filename) !== info) {
@@ -235,7 +258,7 @@ export class Runtime implements ModuleContext {
       const importNowHook = options.importNowHook as (specifier: string) => unknown;
       const compartment = new Compartment({
         ...options,
-        transforms: [...((options.transforms as unknown[]) ?? []), globalThisIdiom],
+        transforms: [...((options.transforms as unknown[]) ?? []), globalThisIdiom, evadeSesRejections],
         __noNamespaceBox__: true,
         // compartment-mapper's asynchronous exit hook is not told which package imports
         // (it passes the entry compartment), so builtins always take the synchronous
@@ -273,6 +296,15 @@ export class Runtime implements ModuleContext {
         });
         // Node code reaches its global as `global`; it is the compartment's own.
         Object.defineProperty(own, 'global', { value: own, writable: true, enumerable: false, configurable: true });
+        // `new Function('m', 'return import(m)')` (how CommonJS code that TypeScript or a
+        // bundler emits reaches ES modules): the evasion transform turns that `import(`
+        // into a call of this, the package's own confined dynamic import.
+        Object.defineProperty(own, '__import__', {
+          value: (specifier: unknown) => runtime.dynamicImport(info, String(specifier), compartment),
+          writable: false,
+          enumerable: false,
+          configurable: false,
+        });
         pinGlobals(own, mutableGlobalNames(resource?.globals));
         // The granted globals are made when the package's first module loads.
         runtime.pendingGlobals.set(location, () =>
