@@ -50,7 +50,7 @@ function nextSignificant(tokens: Tok[], i: number): number {
 }
 
 /** For `import` at `i` followed by `(`: is it a method name (`import(a) {`) rather than a call? */
-function isMethodName(tokens: Tok[], i: number, open: number, previous: string): boolean {
+function isMethodName(tokens: Tok[], open: number, previous: string): boolean {
   if (!methodPrefix.has(previous)) return false;
   let depth = 0;
   for (let j = open; j < tokens.length; j += 1) {
@@ -99,7 +99,7 @@ export function evadeSesRejections(source: string): string {
       case 'IdentifierName': {
         const next = value === 'import' && previous !== '.' ? nextSignificant(tokens, i) : -1;
         if (next !== -1 && tokens[next]!.value === '(') {
-          out += isMethodName(tokens, i, next, previous) ? "'import'" : '__import__';
+          out += isMethodName(tokens, next, previous) ? "'import'" : '__import__';
         } else {
           out += value;
         }

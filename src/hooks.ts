@@ -108,7 +108,8 @@ function facadeLoad(url: string): LoadResult | undefined {
   const facade = parseFacadeURL(url);
   if (!facade) return undefined;
   const path = fileURLToPath(facade.fileURL);
-  const names = exportNamesOf(path, formatOf(path, readFileSync(path, 'utf8')), undefined, cache);
+  const source = readFileSync(path, 'utf8');
+  const names = exportNamesOf(path, formatOf(path, source), undefined, cache, source);
   return { format: 'module', source: facadeSource(facade.fileURL, names, bridgeURL, facade.main), shortCircuit: true };
 }
 

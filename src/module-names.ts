@@ -95,11 +95,11 @@ export function cjsExportNames(
   return names;
 }
 
-function esmExportNames(file: string, seen: Set<string>, cache: ModuleCache | undefined): Set<string> {
+function esmExportNames(file: string, seen: Set<string>, cache: ModuleCache | undefined, source?: string): Set<string> {
   const names = new Set<string>();
   if (seen.has(file)) return names;
   seen.add(file);
-  const lexed = cached(cache, 'esm-lex', file, (text) => lexEsm(text, file));
+  const lexed = cached(cache, 'esm-lex', file, (text) => lexEsm(text, file), source);
   for (const name of lexed.names) names.add(name);
   for (const specifier of lexed.stars) {
     try {
@@ -116,12 +116,13 @@ function esmExportNames(file: string, seen: Set<string>, cache: ModuleCache | un
   return names;
 }
 
-export function exportNamesOf(file: string, format: Format, seen = new Set<string>(), cache?: ModuleCache): Set<string> {
+/** `source`, when the caller has read `file` already. */
+export function exportNamesOf(file: string, format: Format, seen = new Set<string>(), cache?: ModuleCache, source?: string): Set<string> {
   switch (format) {
     case 'module':
-      return esmExportNames(file, seen, cache);
+      return esmExportNames(file, seen, cache, source);
     case 'commonjs': {
-      const names = cjsExportNames(file, undefined, seen, undefined, cache);
+      const names = cjsExportNames(file, source, seen, undefined, cache);
       names.add('default');
       return names;
     }

@@ -14,7 +14,7 @@ import { builtinFor, builtinGrants, hostBuiltin, type BuiltinGrant } from './bui
 import { builtinName, resolveSpecifier, type ResolveKind } from './resolve.js';
 import { denied, explainMissingGlobal, type PolicyFiles } from './report.js';
 import { makeNodeParser } from './formats/index.js';
-import { makeRequire } from './formats/cjs.js';
+import { CJS_WRAPPER_HEAD, makeRequire } from './formats/cjs.js';
 import { confineModuleBuiltin } from './module-builtin.js';
 import { evadeSesRejections } from './evasion.js';
 import { workerThreadsForPackage } from './workers.js';
@@ -258,7 +258,7 @@ export class Runtime implements ModuleContext {
       const importNowHook = options.importNowHook as (specifier: string) => unknown;
       const compartment = new Compartment({
         ...options,
-        transforms: [...((options.transforms as unknown[]) ?? []), globalThisIdiom, evadeSesRejections],
+        transforms: [...((options.transforms as unknown[]) ?? []), globalThisIdiom, evadeRunTimeCode],
         __noNamespaceBox__: true,
         // compartment-mapper's asynchronous exit hook is not told which package imports
         // (it passes the entry compartment), so builtins always take the synchronous
@@ -397,6 +397,17 @@ function sourceLine(file: string, line: number): string | undefined {
     sourceLines.set(file, lines);
   }
   return lines[line - 1];
+}
+
+/**
+ * Module sources were evaded when they were compiled (and cached so): only code built at
+ * run time (the Function constructor, eval) is evaded here. A look-alike of a module
+ * source skips this, and then meets SES's own rejection, which runs last.
+ */
+const COMPILED_ESM_HEAD = /^\(\{imports:\$h\u034f_imports,/;
+function evadeRunTimeCode(source: string): string {
+  if (source.startsWith(CJS_WRAPPER_HEAD) || COMPILED_ESM_HEAD.test(source)) return source;
+  return evadeSesRejections(source);
 }
 
 /**

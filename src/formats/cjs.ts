@@ -22,13 +22,16 @@ import type { CjsModule, CompartmentLike, ModuleContext } from './context.js';
 const hasOwn = (value: unknown, key: string): boolean =>
   value !== null && value !== undefined && Object.prototype.hasOwnProperty.call(value, key);
 
+/** How every wrapped CommonJS source starts (its text is evaded already). */
+export const CJS_WRAPPER_HEAD = '(function (exports, require, module, __filename, __dirname, __import__) {';
+
 /** Source text of the function a CommonJS module is wrapped in. */
 export function wrapCommonJs(source: string, url: string): string {
   let body = source.charCodeAt(0) === 0xfeff ? source.slice(1) : source;
   if (body.startsWith('#!')) body = `//${body.slice(2)}`;
   body = evadeSesRejections(body);
   // The newline ends a trailing line comment (a source map URL) before the wrapper closes.
-  return `(function (exports, require, module, __filename, __dirname, __import__) {${body}\n})\n//# sourceURL=${url}\n`;
+  return `${CJS_WRAPPER_HEAD}${body}\n})\n//# sourceURL=${url}\n`;
 }
 
 function invalidArg(id: unknown): TypeError {
