@@ -10,7 +10,6 @@ import path from 'node:path';
 import process from 'node:process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type Config } from './config.js';
-import { configuration } from './boot.js';
 import { loadPolicy } from './policy/index.js';
 import { buildPackageMap, PackageMap } from './package-map.js';
 import { Runtime } from './runtime.js';
@@ -28,11 +27,9 @@ import { assertConfinableEntry, assertEntryInProject, confineWorkers, inheritedW
 
 declare function lockdown(options?: Record<string, unknown>): void;
 
-// This project's compiled code, which always runs natively.
+// This project's runtime bundle (dist/runtime/, see scripts/bundle-runtime.mjs), which
+// always runs natively.
 const selfDir = path.dirname(fileURLToPath(import.meta.url));
-
-/** loader.mjs, the module that `--import` runs (dist/preload.js → ../loader.mjs). */
-export const LOADER_URL = new URL('../loader.mjs', import.meta.url).href;
 
 
 function warnings(config: Config): void {
@@ -50,7 +47,11 @@ function warnings(config: Config): void {
   }
 }
 
-export async function start(config: Config = configuration()): Promise<void> {
+/**
+ * `loaderURL` is loader.mjs, the module `--import` ran: workers and child processes
+ * are started with it.
+ */
+export async function start(config: Config, loaderURL: string): Promise<void> {
   assertConfinableEntry();
   warnings(config);
   const { policy } = loadPolicy({ policyPath: config.policyPath, overridePath: config.overridePath });
@@ -74,8 +75,8 @@ export async function start(config: Config = configuration()): Promise<void> {
   });
   installErrorPrinting((error) => runtime.explainError(error));
   // Before any package can reach worker_threads or spawn a process.
-  confineWorkers(config, LOADER_URL);
-  propagateToChildren(config, LOADER_URL);
+  confineWorkers(config, loaderURL);
+  propagateToChildren(config, loaderURL);
   await runtime.start();
   setRuntime(runtime);
   installRequireHook(runtime, packageMap, selfDir, runtime.rootConfined);

@@ -6,25 +6,15 @@
  * accessors, so that code assigning a method on an instance (`promise.catch = ...`,
  * as mongoose does) is not refused by the override mistake in strict code. Its plans
  * leave out `Promise.prototype.catch` and `finally`; they are added here, before
- * lockdown reads the plans (SES's own module, so this uses SES's ES-module build).
+ * lockdown reads the plans. `ses/src/enablements.js` is not in SES's exports map: the
+ * runtime bundle (scripts/bundle-runtime.mjs) resolves it to the module SES itself
+ * uses, and the build fails if SES moves it.
  * `then` stays a data property: V8 keeps `await` fast only while it is untouched.
  */
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import 'ses';
+import { moderateEnablements, severeEnablements } from 'ses/src/enablements.js';
 
-type Plan = Record<string, Record<string, boolean> | '*' | undefined>;
-
-const sesDir = path.dirname(createRequire(import.meta.url).resolve('ses/package.json'));
-try {
-  // Not part of SES's exported API: when a version moves it, only this repair is lost.
-  const plans = (await import(pathToFileURL(path.join(sesDir, 'src', 'enablements.js')).href)) as Record<string, Plan>;
-  for (const name of ['moderateEnablements', 'severeEnablements']) {
-    const plan = plans[name];
-    const promise = plan?.['%PromisePrototype%'];
-    if (plan && promise !== '*') plan['%PromisePrototype%'] = { ...(promise ?? {}), catch: true, finally: true };
-  }
-} catch {
-  // Without the repair, such assignments throw in compartments, as under LavaMoat.
+for (const plan of [moderateEnablements, severeEnablements]) {
+  const promise = plan['%PromisePrototype%'];
+  if (promise !== '*') plan['%PromisePrototype%'] = { ...(promise ?? {}), catch: true, finally: true };
 }
