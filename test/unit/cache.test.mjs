@@ -57,6 +57,18 @@ test('a directory others can write is not used', () => {
   assert.deepEqual(entries(dir), []);
 });
 
+test('a damaged secret turns the cache off for the whole process', () => {
+  const dir = tempDir();
+  new ModuleCache({ dir, salt: 's' }).set('esm', 'u', 's', { program: 'good' });
+  fs.writeFileSync(path.join(dir, 'secret'), 'short');
+  const cache = new ModuleCache({ dir, salt: 's' });
+  // Not only the first call: every later one must also refuse.
+  for (let i = 0; i < 3; i++) assert.equal(cache.get('esm', 'u', 's'), undefined, `call ${i}`);
+  const before = entries(dir).length;
+  cache.set('esm', 'v', 's', { program: 'other' });
+  assert.equal(entries(dir).length, before, 'nothing written with a damaged secret');
+});
+
 test('concurrent writers never leave a broken entry', async () => {
   const dir = tempDir();
   const cacheURL = new URL('../../dist/cache.js', import.meta.url).href;
