@@ -32,6 +32,58 @@ const sesInternals = {
 // Chunk names change with their content: no stale chunk may stay next to the new ones.
 fs.rmSync(path.join(root, 'dist', 'runtime'), { recursive: true, force: true });
 
+// SES wraps the RegExp, Date and Error constructors (to hide their powers and legacy
+// statics) and builds every instance with `Reflect.construct(Original, args, new.target)`.
+// V8 does not optimise that form and gives the objects a map derived from the wrapper,
+// not the constructor's initial map: `new RegExp(...)` inside compartments measured 2-6×
+// slower than native (moment.js builds regexps on every parse). When `new.target` is the
+// wrapper itself, `new Original(...args)` makes the same object (the wrapper's
+// `prototype` is the original's, fixed), at native speed. Subclasses keep the original
+// path. Each edit must match exactly, or the build stops: a SES update must be looked at.
+const SES_CONSTRUCTOR_EDITS = {
+  'tame-regexp-constructor.js': [
+    [
+      'return construct(FERAL_REG_EXP, rest, new.target);',
+      'if (new.target === ResultRegExp) return new FERAL_REG_EXP(...rest);\n      return construct(FERAL_REG_EXP, rest, new.target);',
+      1,
+    ],
+  ],
+  'tame-date-constructor.js': [
+    [
+      'return construct(OriginalDate, rest, new.target);',
+      'if (new.target === ResultDate) return new OriginalDate(...rest);\n        return construct(OriginalDate, rest, new.target);',
+      2,
+    ],
+  ],
+  'error/tame-error-constructor.js': [
+    [
+      'error = construct(FERAL_ERROR, rest, new.target);',
+      'error = new.target === ResultError ? new FERAL_ERROR(...rest) : construct(FERAL_ERROR, rest, new.target);',
+      1,
+    ],
+  ],
+};
+
+const sesConstructors = {
+  name: 'ses-constructors',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]ses[\\/]src[\\/].*constructor\.js$/ }, async (args) => {
+      const relative = path.relative(path.join(sesDir, 'src'), args.path).split(path.sep).join('/');
+      const edits = SES_CONSTRUCTOR_EDITS[relative];
+      if (!edits) return undefined;
+      let source = await fs.promises.readFile(args.path, 'utf8');
+      for (const [from, to, count] of edits) {
+        const found = source.split(from).length - 1;
+        if (found !== count) throw new Error(`${args.path}: expected ${count} × \`${from}\`, found ${found}`);
+        source = source.split(from).join(to);
+      }
+      applied.add(relative);
+      return { contents: source, loader: 'js' };
+    });
+  },
+};
+const applied = new Set();
+
 const result = await esbuild.build({
   absWorkingDir: root,
   entryPoints: ['dist/boot.js', 'dist/preload.js', 'dist/hooks.js', 'dist/bridge.js'],
@@ -44,7 +96,7 @@ const result = await esbuild.build({
   // Babel (through @endo/module-source) is loaded only when a module is compiled on a
   // cold cache; it stays out of the start-up path.
   external: ['@endo/module-source'],
-  plugins: [sesInternals],
+  plugins: [sesInternals, sesConstructors],
   metafile: true,
   legalComments: 'none',
   logLevel: 'warning',
@@ -58,3 +110,5 @@ if (babel.length > 0) {
 if (!inputs.some((file) => file.endsWith('ses/src/enablements.js'))) {
   throw new Error('dist/runtime: SES override plans (ses/src/enablements.js) not bundled');
 }
+const missing = Object.keys(SES_CONSTRUCTOR_EDITS).filter((file) => !applied.has(file));
+if (missing.length > 0) throw new Error(`dist/runtime: SES constructor edits not applied to ${missing.join(', ')}`);

@@ -18,6 +18,15 @@ import util from 'node:util';
 import { syncBuiltinESMExports } from 'node:module';
 
 const { isNativeError } = util.types;
+
+/**
+ * Native errors, and errors rebuilt from another thread: an error thrown by the
+ * module.register() hooks thread (Node 20) reaches the main thread as an object that
+ * inherits from Error.prototype but is not a native error, and Node would print it
+ * without its message.
+ */
+const isError = (value: unknown): value is Error =>
+  isNativeError(value) || (typeof value === 'object' && value !== null && Object.prototype.isPrototypeOf.call(Error.prototype, value));
 const custom = util.inspect.custom;
 
 type Inspect = (value: unknown, options?: util.InspectOptions) => string;
@@ -56,7 +65,7 @@ const isPlain = (value: unknown): value is Record<string, unknown> => {
 
 /** The value to print instead of `value`: errors become views; containers are copied only if they hold one. */
 function viewOf(value: unknown, depth: number): unknown {
-  if (isNativeError(value)) return errorView(value);
+  if (isError(value)) return errorView(value);
   if (depth > 2) return value;
   if (Array.isArray(value)) {
     let copy: unknown[] | undefined;
@@ -122,7 +131,7 @@ export function installErrorPrinting(explain: (error: Error) => void = () => {})
   process.on('uncaughtExceptionMonitor', (error, origin) => {
     // Handlers of the app decide what happens to errors they listen for.
     if (origin === 'uncaughtException' && process.listenerCount('uncaughtException') > 0) return;
-    if (!isNativeError(error)) return;
+    if (!isError(error)) return;
     explain(error);
     process.stderr.write(`${inspect(viewOf(error, 0))}\n\nNode.js ${process.version}\n`);
     // As Node does for an uncaught exception: 'exit' listeners run, the code is 1.

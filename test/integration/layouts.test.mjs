@@ -56,6 +56,14 @@ test('top-level await in a dependency fails naming the module', () => {
   assert.match(stderr, /tla-dep\/index\.js \(package "tla-dep"\) uses top-level await/);
 });
 
+test('a package no package.json declares is not loaded, and the error says why on every Node', () => {
+  const { status, stdout, stderr } = runWithLoader(fixture('basic'), 'undeclared.mjs');
+  assert.equal(status, 1);
+  assert.doesNotMatch(stdout, /UNDECLARED RAN/);
+  // On Node 20 the error comes from the hooks thread; its message must survive the trip.
+  assert.match(stderr, /'undeclared-dep' resolves to .*undeclared-dep[\\/]index\.js, which belongs to no package in the app's dependency tree/);
+});
+
 test('sloppy-mode-only code in a dependency fails saying why', () => {
   const { status, stderr } = runWithLoader(fixture('basic'), 'sloppy.mjs');
   assert.equal(status, 1);
