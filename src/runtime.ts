@@ -11,10 +11,10 @@ import { PackageMap, type PackageInfo, ROOT_NAME } from './package-map.js';
 import { buildCompartmentMap, ENTRY_SPECIFIER, NODE_LANGUAGE, resourceFor } from './compartment-map.js';
 import { makeEndowments, mutableGlobalNames, pinGlobals, universalEndowments, type HostGlobals } from './endowments.js';
 import { builtinFor, builtinGrants, hostBuiltin, type BuiltinGrant } from './builtins.js';
-import { builtinName, resolveSpecifier, type ResolveKind } from './resolve.js';
+import { builtinName, formatOf, resolveSpecifier, type ResolveKind } from './resolve.js';
 import { denied, explainMissingGlobal, type PolicyFiles } from './report.js';
 import { makeNodeParser } from './formats/index.js';
-import { CJS_WRAPPER_HEAD, makeRequire } from './formats/cjs.js';
+import { CJS_WRAPPER_HEAD, makeRequire, requireCommonJs } from './formats/cjs.js';
 import { confineModuleBuiltin } from './module-builtin.js';
 import { evadeSesRejections } from './evasion.js';
 import { workerThreadsForPackage } from './workers.js';
@@ -37,6 +37,9 @@ export interface RuntimeOptions {
   files: PolicyFiles;
   host: HostGlobals;
 }
+
+// As the module loader decodes sources (a BOM is dropped).
+const utf8 = new TextDecoder();
 
 const readPowers = {
   read: async (location: string) => fs.promises.readFile(fileURLToPath(location)),
@@ -142,6 +145,22 @@ export class Runtime implements ModuleContext {
     const grant = grants.get(name);
     if (!grant) throw denied(info.name, 'builtin', name, this.options.files);
     return grant;
+  }
+
+  requireCommonJs(target: { url: string; path: string }): CjsModule | undefined {
+    const info = this.packageMap.packageForPath(target.path);
+    const compartment = info && this.compartments.get(info.location);
+    if (!info || !compartment) return undefined;
+    let source: string;
+    try {
+      source = utf8.decode(fs.readFileSync(target.path));
+    } catch {
+      return undefined; // the module loader reports it
+    }
+    // As the parser decides (formats/index.ts): a `.js` file may be ESM by its syntax.
+    if (formatOf(target.path, /\.js$|\/[^./]*$/.test(target.path) ? source : undefined) !== 'commonjs') return undefined;
+    this.packageAt(info.location); // its granted globals, before its first module runs
+    return requireCommonJs(this, info, target.url, source, compartment);
   }
 
   assertNative(info: PackageInfo, file: string): void {
@@ -374,6 +393,8 @@ export class Runtime implements ModuleContext {
     if (known) return known.exports;
     let namespace: Record<string, unknown>;
     try {
+      const direct = this.requireCommonJs({ url, path });
+      if (direct) return direct.exports;
       namespace = compartment.importNow(specifier);
     } catch (error) {
       this.explain(error, info);

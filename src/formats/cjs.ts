@@ -59,6 +59,10 @@ export function makeRequire(ctx: ModuleContext, info: PackageInfo, filename: str
     if (target.kind === 'builtin') return compartment.importNow(target.specifier).default;
     const known = cjsRegistry.get(target.url);
     if (known) return known.exports;
+    // CommonJS requiring CommonJS runs the module straight in its compartment; anything
+    // else (ESM, JSON, addons) goes through the compartment's module loader.
+    const direct = ctx.requireCommonJs(target);
+    if (direct) return direct.exports;
     const namespace = compartment.importNow(target.specifier);
     const loaded = cjsRegistry.get(target.url);
     if (loaded) return loaded.exports;
@@ -120,61 +124,101 @@ export interface CjsRecord {
   execute(env: Record<string, unknown>, compartment: CompartmentLike): void;
 }
 
-export function makeCjsRecord(source: string, url: string, info: PackageInfo, ctx: ModuleContext): CjsRecord {
-  const filename = fileURLToPath(url);
-  const dirname = path.dirname(filename);
+/** The cached analysis of a CommonJS source (made and stored on a cache miss). */
+function analyse(source: string, url: string, filename: string, ctx: ModuleContext): CjsAnalysis {
   let analysis = ctx.cache?.get<CjsAnalysis>('cjs', url, source);
   if (!analysis) {
     analysis = { lexed: lexCjs(source, filename), wrapped: wrapCommonJs(source, url) };
     ctx.cache?.set('cjs', url, source, analysis);
   }
-  const { wrapped } = analysis;
-  const names = cjsExportNames(filename, source, new Set(), analysis.lexed, ctx.cache);
+  return analysis;
+}
+
+/**
+ * Runs a CommonJS module in `compartment` (its package's) and registers it, as Node's
+ * loader would: registered before it runs (cycles see its partial exports), removed
+ * again if it throws (the next require runs it again).
+ */
+function runCommonJs(
+  ctx: ModuleContext,
+  info: PackageInfo,
+  url: string,
+  wrapped: string,
+  compartment: CompartmentLike,
+): CjsModule {
+  const { cjsRegistry } = ctx;
+  const filename = fileURLToPath(url);
+  const dirname = path.dirname(filename);
+  const requireFn = makeRequire(ctx, info, filename, compartment);
+  const importFn = (id: unknown): Promise<unknown> => {
+    try {
+      const target = ctx.link(info, String(id), filename, 'import');
+      return compartment.import(target.specifier);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  };
+  const module: CjsModule & Record<string, unknown> = {
+    id: filename,
+    filename,
+    path: dirname,
+    exports: {},
+    loaded: false,
+    children: [],
+    paths: [],
+    require: requireFn,
+  };
+  cjsRegistry.set(url, module);
+  if (url === ctx.mainURL) ctx.mainModule = module;
+  try {
+    let fn: Function;
+    try {
+      // SES rejects text that looks like a direct `eval(`: it cannot give eval the
+      // caller's scope. Such code (depd 1.x, under koa) runs, with eval reaching only
+      // the compartment's global, as an indirect eval would; SES counts this as a
+      // compatibility matter, not a security one.
+      fn = compartment.evaluate(wrapped, { __rejectSomeDirectEvalExpressions__: false }) as Function;
+    } catch (error) {
+      throw strictModeHint(error, filename, info.name);
+    }
+    fn.call(module.exports, module.exports, requireFn, module, filename, dirname, importFn);
+  } catch (error) {
+    cjsRegistry.delete(url);
+    ctx.explain(error, info);
+    throw error;
+  }
+  module.loaded = true;
+  return module;
+}
+
+/** `require` of a CommonJS file by CommonJS code: no module record, no export-name analysis. */
+export function requireCommonJs(
+  ctx: ModuleContext,
+  info: PackageInfo,
+  url: string,
+  source: string,
+  compartment: CompartmentLike,
+): CjsModule {
+  return runCommonJs(ctx, info, url, analyse(source, url, fileURLToPath(url), ctx).wrapped, compartment);
+}
+
+export interface CjsRecord {
+  imports: string[];
+  exports: string[];
+  execute(env: Record<string, unknown>, compartment: CompartmentLike): void;
+}
+
+/** The module record through which ES modules (and the app) import a CommonJS module. */
+export function makeCjsRecord(source: string, url: string, info: PackageInfo, ctx: ModuleContext): CjsRecord {
+  const filename = fileURLToPath(url);
+  const { lexed, wrapped } = analyse(source, url, filename, ctx);
+  const names = cjsExportNames(filename, source, new Set(), lexed, ctx.cache);
   names.delete('default');
   const exportNames = [...names];
 
   const execute = (env: Record<string, unknown>, compartment: CompartmentLike): void => {
-    const { cjsRegistry } = ctx;
-    const requireFn = makeRequire(ctx, info, filename, compartment);
-    const importFn = (id: unknown): Promise<unknown> => {
-      try {
-        const target = ctx.link(info, String(id), filename, 'import');
-        return compartment.import(target.specifier);
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    };
-    const module: CjsModule & Record<string, unknown> = {
-      id: filename,
-      filename,
-      path: dirname,
-      exports: {},
-      loaded: false,
-      children: [],
-      paths: [],
-      require: requireFn,
-    };
-    cjsRegistry.set(url, module);
-    if (url === ctx.mainURL) ctx.mainModule = module;
-    try {
-      let fn: Function;
-      try {
-        // SES rejects text that looks like a direct `eval(`: it cannot give eval the
-        // caller's scope. Such code (depd 1.x, under koa) runs, with eval reaching only
-        // the compartment's global, as an indirect eval would; SES counts this as a
-        // compatibility matter, not a security one.
-        fn = compartment.evaluate(wrapped, { __rejectSomeDirectEvalExpressions__: false }) as Function;
-      } catch (error) {
-        throw strictModeHint(error, filename, info.name);
-      }
-      fn.call(module.exports, module.exports, requireFn, module, filename, dirname, importFn);
-    } catch (error) {
-      // As in Node, a module that threw is not cached: the next require runs it again.
-      cjsRegistry.delete(url);
-      ctx.explain(error, info);
-      throw error;
-    }
-    module.loaded = true;
+    // A module that CommonJS code required already ran; an import only reads it.
+    const module = ctx.cjsRegistry.get(url) ?? runCommonJs(ctx, info, url, wrapped, compartment);
     const exportsValue = module.exports;
     env.default = exportsValue;
     for (const name of exportNames) {

@@ -36,6 +36,11 @@ export interface ModuleContext {
   assertNative(info: PackageInfo, file: string): void;
   /** Compiled modules from earlier runs, if caching is on. */
   cache: ModuleCache | undefined;
+  /**
+   * Runs (and returns) the CommonJS module at `target` in its package's compartment, for
+   * `require` from CommonJS; undefined when the file is not CommonJS.
+   */
+  requireCommonJs(target: { url: string; path: string }): CjsModule | undefined;
   /** Adds the policy hint to errors that reach the runtime. */
   explain(error: unknown, info: PackageInfo): void;
 }
