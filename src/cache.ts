@@ -18,7 +18,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 /** Bump when the shape or meaning of cached records changes. */
-export const CACHE_FORMAT = 1;
+export const CACHE_FORMAT = 2; // 2: ES modules compiled by esm-transform.ts
 
 export interface CacheOptions {
   dir: string;

@@ -6,6 +6,7 @@
  * and child `node` processes start confined, and finally scuttle the real global.
  */
 import './ses.js';
+import fs from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -107,6 +108,25 @@ export async function start(config: Config, loaderURL: string): Promise<void> {
 /** Versions of everything that shapes a compiled module. */
 function cacheSalt(): string {
   const require = createRequire(import.meta.url);
-  const version = (name: string) => (require(`${name}/package.json`) as { version: string }).version;
-  return ['lavamoat', 'ses', '@endo/module-source'].map((name) => `${name}@${version(name)}`).join(' ');
+  // From the package's directory: not every package exports its package.json.
+  const version = (name: string): string => {
+    try {
+      return (require(`${name}/package.json`) as { version: string }).version;
+    } catch {
+      // walk up from its entry point
+    }
+    let dir = path.dirname(require.resolve(name));
+    for (;;) {
+      try {
+        const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+        if (manifest.name === name) return String(manifest.version);
+      } catch {
+        // no package.json here
+      }
+      const parent = path.dirname(dir);
+      if (parent === dir) throw new Error(`LavaMoat: cannot find the version of ${name}`);
+      dir = parent;
+    }
+  };
+  return ['lavamoat', 'ses', '@endo/module-source', 'meriyah'].map((name) => `${name}@${version(name)}`).join(' ');
 }

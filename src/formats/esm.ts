@@ -1,7 +1,8 @@
 /**
- * ES modules inside a compartment: @endo/module-source turns a module into the record
- * SES links (imports, exports, and a program that takes its bindings). It loads Babel,
- * so it is imported only when a module actually needs compiling.
+ * ES modules inside a compartment, compiled to the record SES links (imports, exports,
+ * and a program that takes its bindings): by this project's light compiler
+ * (esm-transform.ts) when it handles the module, else by @endo/module-source, which
+ * loads Babel and so is imported only when a module actually needs it.
  */
 import process from 'node:process';
 import { createRequire } from 'node:module';
@@ -9,6 +10,7 @@ import vm from 'node:vm';
 import { evadeSesRejections } from '../evasion.js';
 import type { ModuleCache } from '../cache.js';
 import { runUnscuttled } from '../scuttle.js';
+import { transformModule } from './esm-transform.js';
 
 export interface PrecompiledRecord {
   imports: string[];
@@ -78,14 +80,16 @@ function topLevelAwait(url: string, packageName: string): TopLevelAwaitError {
 }
 
 function compile(source: string, url: string, packageName: string): PrecompiledRecord {
-  const Ctor = moduleSourceClass();
-  let record: PrecompiledRecord;
-  try {
-    record = new Ctor(source, { sourceUrl: url });
-  } catch (error) {
-    const message = (error as Error).message ?? String(error);
-    if (isAwaitError(message)) throw topLevelAwait(url, packageName);
-    throw new SyntaxError(`LavaMoat: cannot compile ${url} (package "${packageName}"): ${message}`);
+  let record = transformModule(source, url);
+  if (!record) {
+    const Ctor = moduleSourceClass();
+    try {
+      record = new Ctor(source, { sourceUrl: url });
+    } catch (error) {
+      const message = (error as Error).message ?? String(error);
+      if (isAwaitError(message)) throw topLevelAwait(url, packageName);
+      throw new SyntaxError(`LavaMoat: cannot compile ${url} (package "${packageName}"): ${message}`);
+    }
   }
   // Babel accepts top-level await and leaves it in a program SES runs as a plain
   // function; V8 only parses it here (nothing runs), so the error can name the module.
@@ -98,7 +102,7 @@ function compile(source: string, url: string, packageName: string): PrecompiledR
     imports: [...record.imports],
     exports: [...record.exports],
     reexports: [...record.reexports],
-    // Babel already rewrote real `import()` calls; what is left is in comments and strings.
+    // Real `import()` calls are rewritten already; what is left is in comments and strings.
     __syncModuleProgram__: evadeSesRejections(record.__syncModuleProgram__),
     __liveExportMap__: record.__liveExportMap__,
     __reexportMap__: record.__reexportMap__,
