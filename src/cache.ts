@@ -46,6 +46,7 @@ export class ModuleCache {
   // over 400 entries); Node 20 is the other way round.
   private hmacKey: Buffer | crypto.KeyObject | undefined;
   private usable = true;
+  private readonly madeDirs = new Set<string>();
 
   constructor(private readonly options: CacheOptions) {}
 
@@ -123,7 +124,12 @@ export class ModuleCache {
     const payload = JSON.stringify(value);
     const temp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
     try {
-      fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+      const dir = path.dirname(file);
+      // One mkdir per subdirectory and process: on a cold start it was most of a write.
+      if (!this.madeDirs.has(dir)) {
+        fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+        this.madeDirs.add(dir);
+      }
       fs.writeFileSync(temp, `${this.mac(key, payload)}\n${payload}`, { mode: 0o600 });
       fs.renameSync(temp, file);
     } catch {

@@ -68,21 +68,80 @@ function patternNames(node: Node | null | undefined, out: string[] = []): string
   return out;
 }
 
-/** Every node below `root`, in no particular order. */
-function* nodes(root: Node): Generator<Node> {
-  const stack: unknown[] = [root];
+const isNode = (value: unknown): value is Node =>
+  value !== null && typeof value === 'object' && typeof (value as Node).type === 'string';
+
+const FUNCTIONS = new Set(['FunctionDeclaration', 'FunctionExpression', 'ArrowFunctionExpression']);
+
+/** Names declared in a function, its nested blocks included, nested functions left out. */
+function functionNames(fn: Node): Set<string> {
+  const names = new Set<string>();
+  for (const param of fn.params as Node[]) patternNames(param, [...[]]).forEach((name) => names.add(name));
+  if (fn.type === 'FunctionExpression' && fn.id) names.add(nameOf(fn.id as Node));
+  const stack: unknown[] = [fn.body];
   while (stack.length > 0) {
     const value = stack.pop();
     if (Array.isArray(value)) {
       for (const item of value) stack.push(item);
-    } else if (value !== null && typeof value === 'object' && typeof (value as Node).type === 'string') {
-      yield value as Node;
-      for (const key in value as Node) {
-        if (key === 'type' || key === 'start' || key === 'end' || key === 'range' || key === 'loc') continue;
-        const child = (value as Node)[key];
-        if (child !== null && typeof child === 'object') stack.push(child);
-      }
+      continue;
     }
+    if (!isNode(value)) continue;
+    if (value.type === 'VariableDeclaration') {
+      for (const declarator of value.declarations as Node[]) patternNames(declarator.id as Node).forEach((name) => names.add(name));
+    } else if ((value.type === 'FunctionDeclaration' || value.type === 'ClassDeclaration') && value.id) {
+      names.add(nameOf(value.id as Node));
+    } else if (value.type === 'CatchClause' && value.param) {
+      patternNames(value.param as Node).forEach((name) => names.add(name));
+    }
+    if (FUNCTIONS.has(value.type) || value.type === 'ClassExpression' || value.type === 'ClassDeclaration') continue;
+    for (const key in value) {
+      if (key === 'type' || key === 'start' || key === 'end' || key === 'range' || key === 'loc') continue;
+      const child = value[key];
+      if (child !== null && typeof child === 'object') stack.push(child);
+    }
+  }
+  return names;
+}
+
+/** The names a node's own scope declares (undefined: it has no scope of its own). */
+function scopeOf(node: Node): Set<string> | undefined {
+  switch (node.type) {
+    case 'FunctionDeclaration':
+    case 'FunctionExpression':
+    case 'ArrowFunctionExpression':
+      return functionNames(node);
+    case 'ClassDeclaration':
+    case 'ClassExpression':
+      return new Set(node.id ? [nameOf(node.id as Node)] : []);
+    case 'CatchClause':
+      return new Set(patternNames(node.param as Node | null));
+    case 'BlockStatement':
+    case 'StaticBlock':
+    case 'SwitchStatement':
+    case 'ForStatement':
+    case 'ForInStatement':
+    case 'ForOfStatement': {
+      // Lexical declarations directly inside (a block's `var`s belong to the module or
+      // to the enclosing function, which already counts them).
+      const names = new Set<string>();
+      const statements = (
+        node.type === 'SwitchStatement'
+          ? (node.cases as Node[]).flatMap((c) => c.consequent as Node[])
+          : node.type === 'BlockStatement' || node.type === 'StaticBlock'
+            ? (node.body as Node[])
+            : [(node.init ?? node.left) as Node | null]
+      ).filter(isNode);
+      for (const statement of statements) {
+        if (statement.type === 'VariableDeclaration' && statement.kind !== 'var') {
+          for (const declarator of statement.declarations as Node[]) patternNames(declarator.id as Node).forEach((name) => names.add(name));
+        } else if ((statement.type === 'FunctionDeclaration' || statement.type === 'ClassDeclaration') && statement.id) {
+          names.add(nameOf(statement.id as Node));
+        }
+      }
+      return names.size > 0 ? names : undefined;
+    }
+    default:
+      return undefined;
   }
 }
 
@@ -93,6 +152,12 @@ interface Edit {
   start: number;
   end: number;
   text: string;
+  /**
+   * Among insertions at one position: the ends of writes first, innermost first (`x = y++`
+   * closes `y++` before `x = ...`), then what follows a statement, then the starts of
+   * writes, outermost first.
+   */
+  order?: number;
 }
 
 /**
@@ -134,7 +199,6 @@ function compile(source: string, url: string, program: Node): PrecompiledRecord 
   const fixedExportMap: Record<string, [string]> = {};
   const liveExportMap: Record<string, [string, boolean]> = {};
   const exportNames = new Set<string>();
-  const onceDefaultNames = new Set<string>();
 
   // Top-level declarations: name → kind and where a once-call can go.
   type Declared = { kind: 'const' | 'let' | 'var' | 'function' | 'class'; end: number; node: Node };
@@ -158,12 +222,108 @@ function compile(source: string, url: string, program: Node): PrecompiledRecord 
     }
   }
 
+  // What the module writes to its own top-level bindings: an exported binding written
+  // after its declaration is a live export, updated after each write. A write inside a
+  // scope that declares the same name (a parameter, an inner `let`, ...) is to that
+  // other binding; scopes here may claim more names than they have, which only costs
+  // a fallback. Destructuring writes and extra declarations of an exported `var` also
+  // fall back (`complexWrites`).
+  const writes = new Map<string, Node[]>();
+  const complexWrites = new Set<string>();
+  const topLevel = new Set<Node>([...declared.values()].map((entry) => entry.node));
+  const scopes: Set<string>[] = [];
+  const shadowed = (name: string) => scopes.some((scope) => scope.has(name));
+  const addWrite = (name: string, node: Node) => {
+    if (shadowed(name)) return;
+    const list = writes.get(name);
+    if (list) list.push(node);
+    else writes.set(name, [node]);
+  };
+  let needsImport = false;
+  let needsImportMeta = false;
+  let inFunction = 0;
+  const EXIT = Symbol('exit');
+  type Work = Node | { [EXIT]: 'scope' | 'function' };
+  const work: Work[] = [program];
+  while (work.length > 0) {
+    const item = work.pop()!;
+    if (EXIT in item) {
+      scopes.pop();
+      if (item[EXIT] === 'function') inFunction -= 1;
+      continue;
+    }
+    const node = item as Node;
+    switch (node.type) {
+      case 'AssignmentExpression': {
+        const left = node.left as Node;
+        if (left.type === 'Identifier') addWrite(nameOf(left), node);
+        else for (const name of patternNames(left)) if (!shadowed(name)) complexWrites.add(name);
+        break;
+      }
+      case 'UpdateExpression':
+        if ((node.argument as Node).type === 'Identifier') addWrite(nameOf(node.argument as Node), node);
+        break;
+      case 'ForInStatement':
+      case 'ForOfStatement': {
+        const left = node.left as Node;
+        if (left.type !== 'VariableDeclaration') for (const name of patternNames(left)) if (!shadowed(name)) complexWrites.add(name);
+        break;
+      }
+      case 'VariableDeclaration':
+        // A `var` outside functions declares (and writes) a module binding.
+        if (node.kind === 'var' && inFunction === 0 && !topLevel.has(node)) {
+          for (const declarator of node.declarations as Node[]) for (const name of patternNames(declarator.id as Node)) complexWrites.add(name);
+        }
+        break;
+      case 'ImportExpression':
+        needsImport = true;
+        if (!source.startsWith('import', node.start)) throw new Unsupported();
+        edits.push({ start: node.start, end: node.start + 'import'.length, text: `${H}import` });
+        break;
+      case 'MetaProperty':
+        if ((node.meta as Node).name === 'import') {
+          needsImportMeta = true;
+          edits.push({ start: node.start, end: node.end, text: fit(source.slice(node.start, node.end), `${H}___meta`) });
+        }
+        break;
+      default:
+        break;
+    }
+    const scope = scopeOf(node);
+    if (scope) {
+      scopes.push(scope);
+      const isFunction = FUNCTIONS.has(node.type);
+      if (isFunction) inFunction += 1;
+      work.push({ [EXIT]: isFunction ? 'function' : 'scope' });
+    }
+    for (const key in node) {
+      if (key === 'type' || key === 'start' || key === 'end' || key === 'range' || key === 'loc') continue;
+      const child = node[key];
+      if (Array.isArray(child)) {
+        for (let i = child.length - 1; i >= 0; i -= 1) if (isNode(child[i])) work.push(child[i] as Node);
+      } else if (isNode(child)) {
+        work.push(child);
+      }
+    }
+  }
+  // The first top-level `var` of a name declares it; another one writes it.
+  const varCount = new Map<string, number>();
+  for (const statement of body) {
+    const declaration = statement.type === 'ExportNamedDeclaration' ? (statement.declaration as Node | null) : statement;
+    if (declaration?.type !== 'VariableDeclaration' || declaration.kind !== 'var') continue;
+    for (const declarator of declaration.declarations as Node[]) {
+      for (const name of patternNames(declarator.id as Node)) {
+        const count = (varCount.get(name) ?? 0) + 1;
+        varCount.set(name, count);
+        if (count > 1) complexWrites.add(name);
+      }
+    }
+  }
+
   // Exported top-level bindings → once-calls after their declarations (or hoisted).
   const onceAt = new Map<string, Declared>();
-  // Exported `var`s: live exports that the module keeps as its own variables. Hoisting
-  // makes them `undefined` from the start (an importer in a cycle sees that, as in
-  // Node); their one declaration then updates them. Any other write goes to Babel.
-  const liveVars = new Map<string, Declared>();
+  // Live exports the module keeps as its own variables: `var`s, and bindings it writes.
+  const liveLocals = new Map<string, Declared>();
   const exportLocal = (local: string, exported: string) => {
     exportNames.add(exported);
     const imported = importBindings.get(local);
@@ -174,10 +334,12 @@ function compile(source: string, url: string, program: Node): PrecompiledRecord 
       return;
     }
     const found = declared.get(local);
-    if (!found) throw new Unsupported();
-    if (found.kind === 'var') {
+    if (!found || complexWrites.has(local)) throw new Unsupported();
+    const written = writes.has(local);
+    if (found.kind === 'const' && written) throw new Unsupported(); // a TypeError; Babel's to report
+    if (found.kind === 'var' || written) {
       liveExportMap[exported] = [local, false];
-      liveVars.set(local, found);
+      liveLocals.set(local, found);
       return;
     }
     fixedExportMap[exported] = [local];
@@ -260,9 +422,9 @@ function compile(source: string, url: string, program: Node): PrecompiledRecord 
           stripPrefix(statement, declaration);
           fixedExportMap.default = ['default'];
           const name = nameOf(declaration.id as Node);
+          if (writes.has(name) || complexWrites.has(name)) throw new Unsupported();
           if (declaration.type === 'FunctionDeclaration') header.push(`${H}once.default(${name});`);
           else edits.push({ start: declaration.end, end: declaration.end, text: `;${H}once.default(${name});` });
-          onceDefaultNames.add(name);
         } else {
           // An expression, or an anonymous function or class: evaluated in place, named
           // "default" by the property it is defined as.
@@ -285,56 +447,23 @@ function compile(source: string, url: string, program: Node): PrecompiledRecord 
     }
   }
 
-  // Bindings the module assigns after their declaration are live in Babel's output;
-  // this compiler leaves them to it.
-  const fixedLocals = new Set([...onceAt.keys(), ...onceDefaultNames, ...liveVars.keys()]);
-  let needsImport = false;
-  let needsImportMeta = false;
-  for (const node of nodes(program)) {
-    switch (node.type) {
-      case 'AssignmentExpression':
-        for (const name of patternNames(node.left as Node)) if (fixedLocals.has(name)) throw new Unsupported();
-        break;
-      case 'UpdateExpression':
-        if ((node.argument as Node).type === 'Identifier' && fixedLocals.has(nameOf(node.argument as Node))) throw new Unsupported();
-        break;
-      case 'ForInStatement':
-      case 'ForOfStatement': {
-        const left = node.left as Node;
-        if (left.type !== 'VariableDeclaration') {
-          for (const name of patternNames(left)) if (fixedLocals.has(name)) throw new Unsupported();
-        }
-        break;
-      }
-      case 'VariableDeclaration':
-        // Another declaration of an exported `var` (a second `var x`, one in a block) is
-        // a write; a shadowing one is only taken for one, which costs a fallback.
-        for (const declarator of node.declarations as Node[]) {
-          for (const name of patternNames(declarator.id as Node)) {
-            const live = liveVars.get(name);
-            if (live && live.node !== node) throw new Unsupported();
-          }
-        }
-        break;
-      case 'ImportExpression':
-        needsImport = true;
-        if (!source.startsWith('import', node.start)) throw new Unsupported();
-        edits.push({ start: node.start, end: node.start + 'import'.length, text: `${H}import` });
-        break;
-      case 'MetaProperty':
-        if ((node.meta as Node).name === 'import') {
-          needsImportMeta = true;
-          edits.push({ start: node.start, end: node.end, text: fit(source.slice(node.start, node.end), `${H}___meta`) });
-        }
-        break;
-      default:
-        break;
+  let writeHelpers = false;
+  for (const [name, where] of liveLocals) {
+    const update = `${H}live[${JSON.stringify(name)}]`;
+    // A `var` is undefined and a function is itself from the start; a let or a class is
+    // in its TDZ until its declaration runs, for importers too.
+    if (where.kind === 'var' || where.kind === 'function') header.push(`${update}(${name});`);
+    if (where.kind !== 'function') edits.push({ start: where.end, end: where.end, text: `;${update}(${name});` });
+    for (const write of writes.get(name) ?? []) {
+      writeHelpers = true;
+      // `x = v`, `x += v`, `++x`: the expression's value is the new value; `x++` gives
+      // the old one, and the update gets the new one.
+      const postfix = write.type === 'UpdateExpression' && write.prefix === false;
+      edits.push({ start: write.start, end: write.start, text: `${H}${postfix ? 'p' : 'n'}(${update},`, order: 1e12 - write.end });
+      edits.push({ start: write.end, end: write.end, text: postfix ? `,${name})` : ')', order: -1 - write.start });
     }
   }
-  for (const [name, where] of liveVars) {
-    header.push(`${H}live.${name}(${name});`);
-    edits.push({ start: where.end, end: where.end, text: `;${H}live.${name}(${name});` });
-  }
+  if (writeHelpers) header.unshift(`const ${H}n=(u,v)=>(u(v),v),${H}p=(u,o,v)=>(u(v),o);`);
   for (const [name, where] of onceAt) {
     if (where.kind === 'function') header.push(`${H}once.${name}(${name});`);
     else edits.push({ start: where.end, end: where.end, text: `;${H}once.${name}(${name});` });
@@ -352,7 +481,7 @@ function compile(source: string, url: string, program: Node): PrecompiledRecord 
     `${H}imports([${updateRecord.join(',')}]);` +
     header.join('');
 
-  edits.sort((a, b) => a.start - b.start || a.end - b.end);
+  edits.sort((a, b) => a.start - b.start || a.end - b.end || (a.order ?? 0) - (b.order ?? 0));
   let out = '';
   let at = 0;
   for (const edit of edits) {
