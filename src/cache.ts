@@ -46,7 +46,6 @@ export class ModuleCache {
   // over 400 entries); Node 20 is the other way round.
   private hmacKey: Buffer | crypto.KeyObject | undefined;
   private usable = true;
-  private readonly madeDirs = new Set<string>();
 
   constructor(private readonly options: CacheOptions) {}
 
@@ -94,7 +93,9 @@ export class ModuleCache {
   }
 
   private fileOf(key: string): string {
-    return path.join(this.options.dir, key.slice(0, 2), `${key.slice(2)}.json`);
+    // One flat directory: creating a subdirectory per key prefix cost more than the
+    // writes themselves on a cold start.
+    return path.join(this.options.dir, `${key}.json`);
   }
 
   get<T>(kind: string, url: string, source: string): T | undefined {
@@ -124,12 +125,6 @@ export class ModuleCache {
     const payload = JSON.stringify(value);
     const temp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
     try {
-      const dir = path.dirname(file);
-      // One mkdir per subdirectory and process: on a cold start it was most of a write.
-      if (!this.madeDirs.has(dir)) {
-        fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-        this.madeDirs.add(dir);
-      }
       fs.writeFileSync(temp, `${this.mac(key, payload)}\n${payload}`, { mode: 0o600 });
       fs.renameSync(temp, file);
     } catch {

@@ -10,6 +10,7 @@
  *   need live bindings through SES's scope proxy);
  * - a local export of a name that is not a top-level declaration or import;
  * - anything meriyah does not parse.
+ * Top-level await throws TopLevelAwaitFound.
  *
  * The program keeps every line where it was (edits replace text with text of the same
  * lines), so stack traces point into the original source.
@@ -36,6 +37,9 @@ const C = '$c\u034f_';
 export const PROGRAM_HEAD = `({imports:${H}imports,liveVar:${H}live,onceVar:${H}once,import:${H}import,importMeta:${H}___meta})=>(function(){'use strict';`;
 
 class Unsupported extends Error {}
+
+/** The module awaits at its top level, which SES cannot run (the caller says so). */
+export class TopLevelAwaitFound extends Error {}
 
 // `export default` with whatever comments and line breaks sit between the two words.
 const EXPORT_DEFAULT = /^export(?:\s|\/\*[\s\S]*?\*\/|\/\/[^\n\r\u2028\u2029]*)*default/;
@@ -68,10 +72,121 @@ function patternNames(node: Node | null | undefined, out: string[] = []): string
   return out;
 }
 
+// The child keys of each ESTree node type (a `for...in` over every node was a third of
+// the compiler's time); other types fall back to their own keys.
+const CHILD_KEYS: Record<string, readonly string[]> = {
+  Program: ['body'],
+  ExpressionStatement: ['expression'],
+  BlockStatement: ['body'],
+  StaticBlock: ['body'],
+  EmptyStatement: [],
+  DebuggerStatement: [],
+  ReturnStatement: ['argument'],
+  LabeledStatement: ['body'],
+  BreakStatement: [],
+  ContinueStatement: [],
+  IfStatement: ['test', 'consequent', 'alternate'],
+  SwitchStatement: ['discriminant', 'cases'],
+  SwitchCase: ['test', 'consequent'],
+  ThrowStatement: ['argument'],
+  TryStatement: ['block', 'handler', 'finalizer'],
+  CatchClause: ['param', 'body'],
+  WhileStatement: ['test', 'body'],
+  DoWhileStatement: ['body', 'test'],
+  ForStatement: ['init', 'test', 'update', 'body'],
+  ForInStatement: ['left', 'right', 'body'],
+  ForOfStatement: ['left', 'right', 'body'],
+  FunctionDeclaration: ['id', 'params', 'body'],
+  FunctionExpression: ['id', 'params', 'body'],
+  ArrowFunctionExpression: ['params', 'body'],
+  VariableDeclaration: ['declarations'],
+  VariableDeclarator: ['id', 'init'],
+  ClassDeclaration: ['id', 'superClass', 'body', 'decorators'],
+  ClassExpression: ['id', 'superClass', 'body', 'decorators'],
+  ClassBody: ['body'],
+  MethodDefinition: ['key', 'value', 'decorators'],
+  PropertyDefinition: ['key', 'value', 'decorators'],
+  AccessorProperty: ['key', 'value', 'decorators'],
+  ThisExpression: [],
+  Super: [],
+  Identifier: [],
+  PrivateIdentifier: [],
+  Literal: [],
+  ArrayExpression: ['elements'],
+  ObjectExpression: ['properties'],
+  Property: ['key', 'value'],
+  SpreadElement: ['argument'],
+  UnaryExpression: ['argument'],
+  UpdateExpression: ['argument'],
+  BinaryExpression: ['left', 'right'],
+  LogicalExpression: ['left', 'right'],
+  AssignmentExpression: ['left', 'right'],
+  ConditionalExpression: ['test', 'consequent', 'alternate'],
+  CallExpression: ['callee', 'arguments'],
+  NewExpression: ['callee', 'arguments'],
+  MemberExpression: ['object', 'property'],
+  ChainExpression: ['expression'],
+  SequenceExpression: ['expressions'],
+  YieldExpression: ['argument'],
+  AwaitExpression: ['argument'],
+  TemplateLiteral: ['quasis', 'expressions'],
+  TaggedTemplateExpression: ['tag', 'quasi'],
+  TemplateElement: [],
+  ObjectPattern: ['properties'],
+  ArrayPattern: ['elements'],
+  RestElement: ['argument'],
+  AssignmentPattern: ['left', 'right'],
+  MetaProperty: ['meta', 'property'],
+  ImportExpression: ['source', 'options'],
+  ImportDeclaration: ['specifiers', 'source', 'attributes'],
+  ImportSpecifier: ['imported', 'local'],
+  ImportDefaultSpecifier: ['local'],
+  ImportNamespaceSpecifier: ['local'],
+  ImportAttribute: ['key', 'value'],
+  ExportNamedDeclaration: ['declaration', 'specifiers', 'source', 'attributes'],
+  ExportDefaultDeclaration: ['declaration'],
+  ExportAllDeclaration: ['exported', 'source', 'attributes'],
+  ExportSpecifier: ['local', 'exported'],
+  Decorator: ['expression'],
+  ParenthesizedExpression: ['expression'],
+};
+
+/** Pushes the children of `node` (nodes or arrays of nodes) onto `into`, last first. */
+function pushChildren(node: Node, into: unknown[]): void {
+  const keys = CHILD_KEYS[node.type];
+  if (keys) {
+    for (let k = keys.length - 1; k >= 0; k -= 1) {
+      const child = node[keys[k]!];
+      if (child !== null && typeof child === 'object') into.push(child);
+    }
+    return;
+  }
+  for (const key in node) {
+    if (key === 'type' || key === 'start' || key === 'end' || key === 'range' || key === 'loc') continue;
+    const child = node[key];
+    if (child !== null && typeof child === 'object') into.push(child);
+  }
+}
+
 const isNode = (value: unknown): value is Node =>
   value !== null && typeof value === 'object' && typeof (value as Node).type === 'string';
 
 const FUNCTIONS = new Set(['FunctionDeclaration', 'FunctionExpression', 'ArrowFunctionExpression']);
+const SCOPES = new Set([
+  ...FUNCTIONS,
+  'ClassDeclaration',
+  'ClassExpression',
+  'CatchClause',
+  'BlockStatement',
+  'StaticBlock',
+  'SwitchStatement',
+  'ForStatement',
+  'ForInStatement',
+  'ForOfStatement',
+]);
+// Work-list markers: leaving a scope, leaving a function.
+const EXIT_SCOPE = {};
+const EXIT_FUNCTION = {};
 
 /** Names declared in a function, its nested blocks included, nested functions left out. */
 function functionNames(fn: Node): Set<string> {
@@ -94,11 +209,7 @@ function functionNames(fn: Node): Set<string> {
       patternNames(value.param as Node).forEach((name) => names.add(name));
     }
     if (FUNCTIONS.has(value.type) || value.type === 'ClassExpression' || value.type === 'ClassDeclaration') continue;
-    for (const key in value) {
-      if (key === 'type' || key === 'start' || key === 'end' || key === 'range' || key === 'loc') continue;
-      const child = value[key];
-      if (child !== null && typeof child === 'object') stack.push(child);
-    }
+    pushChildren(value, stack);
   }
   return names;
 }
@@ -231,10 +342,18 @@ function compile(source: string, url: string, program: Node): PrecompiledRecord 
   const writes = new Map<string, Node[]>();
   const complexWrites = new Set<string>();
   const topLevel = new Set<Node>([...declared.values()].map((entry) => entry.node));
-  const scopes: Set<string>[] = [];
-  const shadowed = (name: string) => scopes.some((scope) => scope.has(name));
+  // The scopes around the node being visited; their names are worked out only for a
+  // write to a name the module declares at its top level.
+  const scopes: Node[] = [];
+  const scopeNames = new Map<Node, Set<string> | undefined>();
+  const shadowed = (name: string) =>
+    scopes.some((scope) => {
+      let names = scopeNames.get(scope);
+      if (!scopeNames.has(scope)) scopeNames.set(scope, (names = scopeOf(scope)));
+      return names?.has(name) === true;
+    });
   const addWrite = (name: string, node: Node) => {
-    if (shadowed(name)) return;
+    if (!declared.has(name) || shadowed(name)) return;
     const list = writes.get(name);
     if (list) list.push(node);
     else writes.set(name, [node]);
@@ -242,22 +361,25 @@ function compile(source: string, url: string, program: Node): PrecompiledRecord 
   let needsImport = false;
   let needsImportMeta = false;
   let inFunction = 0;
-  const EXIT = Symbol('exit');
-  type Work = Node | { [EXIT]: 'scope' | 'function' };
-  const work: Work[] = [program];
+  const work: unknown[] = [program];
   while (work.length > 0) {
-    const item = work.pop()!;
-    if (EXIT in item) {
+    const item = work.pop();
+    if (item === EXIT_SCOPE || item === EXIT_FUNCTION) {
       scopes.pop();
-      if (item[EXIT] === 'function') inFunction -= 1;
+      if (item === EXIT_FUNCTION) inFunction -= 1;
       continue;
     }
-    const node = item as Node;
+    if (Array.isArray(item)) {
+      for (let i = item.length - 1; i >= 0; i -= 1) if (isNode(item[i])) work.push(item[i]);
+      continue;
+    }
+    if (!isNode(item)) continue;
+    const node = item;
     switch (node.type) {
       case 'AssignmentExpression': {
         const left = node.left as Node;
         if (left.type === 'Identifier') addWrite(nameOf(left), node);
-        else for (const name of patternNames(left)) if (!shadowed(name)) complexWrites.add(name);
+        else for (const name of patternNames(left)) if (declared.has(name) && !shadowed(name)) complexWrites.add(name);
         break;
       }
       case 'UpdateExpression':
@@ -265,8 +387,9 @@ function compile(source: string, url: string, program: Node): PrecompiledRecord 
         break;
       case 'ForInStatement':
       case 'ForOfStatement': {
+        if (node.await === true && inFunction === 0) throw new TopLevelAwaitFound();
         const left = node.left as Node;
-        if (left.type !== 'VariableDeclaration') for (const name of patternNames(left)) if (!shadowed(name)) complexWrites.add(name);
+        if (left.type !== 'VariableDeclaration') for (const name of patternNames(left)) if (declared.has(name) && !shadowed(name)) complexWrites.add(name);
         break;
       }
       case 'VariableDeclaration':
@@ -274,6 +397,9 @@ function compile(source: string, url: string, program: Node): PrecompiledRecord 
         if (node.kind === 'var' && inFunction === 0 && !topLevel.has(node)) {
           for (const declarator of node.declarations as Node[]) for (const name of patternNames(declarator.id as Node)) complexWrites.add(name);
         }
+        break;
+      case 'AwaitExpression':
+        if (inFunction === 0) throw new TopLevelAwaitFound();
         break;
       case 'ImportExpression':
         needsImport = true;
@@ -289,22 +415,13 @@ function compile(source: string, url: string, program: Node): PrecompiledRecord 
       default:
         break;
     }
-    const scope = scopeOf(node);
-    if (scope) {
-      scopes.push(scope);
+    if (SCOPES.has(node.type)) {
+      scopes.push(node);
       const isFunction = FUNCTIONS.has(node.type);
       if (isFunction) inFunction += 1;
-      work.push({ [EXIT]: isFunction ? 'function' : 'scope' });
+      work.push(isFunction ? EXIT_FUNCTION : EXIT_SCOPE);
     }
-    for (const key in node) {
-      if (key === 'type' || key === 'start' || key === 'end' || key === 'range' || key === 'loc') continue;
-      const child = node[key];
-      if (Array.isArray(child)) {
-        for (let i = child.length - 1; i >= 0; i -= 1) if (isNode(child[i])) work.push(child[i] as Node);
-      } else if (isNode(child)) {
-        work.push(child);
-      }
-    }
+    pushChildren(node, work);
   }
   // The first top-level `var` of a name declares it; another one writes it.
   const varCount = new Map<string, number>();

@@ -10,7 +10,7 @@ import vm from 'node:vm';
 import { evadeSesRejections } from '../evasion.js';
 import type { ModuleCache } from '../cache.js';
 import { runUnscuttled } from '../scuttle.js';
-import { transformModule } from './esm-transform.js';
+import { TopLevelAwaitFound, transformModule } from './esm-transform.js';
 
 export interface PrecompiledRecord {
   imports: string[];
@@ -80,16 +80,21 @@ function topLevelAwait(url: string, packageName: string): TopLevelAwaitError {
 }
 
 function compile(source: string, url: string, packageName: string): PrecompiledRecord {
-  let record = transformModule(source, url);
-  if (!record) {
-    const Ctor = moduleSourceClass();
-    try {
-      record = new Ctor(source, { sourceUrl: url });
-    } catch (error) {
-      const message = (error as Error).message ?? String(error);
-      if (isAwaitError(message)) throw topLevelAwait(url, packageName);
-      throw new SyntaxError(`LavaMoat: cannot compile ${url} (package "${packageName}"): ${message}`);
-    }
+  let record: PrecompiledRecord | undefined;
+  try {
+    record = transformModule(source, url);
+  } catch (error) {
+    if (error instanceof TopLevelAwaitFound) throw topLevelAwait(url, packageName);
+    throw error;
+  }
+  if (record) return finish(record);
+  const Ctor = moduleSourceClass();
+  try {
+    record = new Ctor(source, { sourceUrl: url });
+  } catch (error) {
+    const message = (error as Error).message ?? String(error);
+    if (isAwaitError(message)) throw topLevelAwait(url, packageName);
+    throw new SyntaxError(`LavaMoat: cannot compile ${url} (package "${packageName}"): ${message}`);
   }
   // Babel accepts top-level await and leaves it in a program SES runs as a plain
   // function; V8 only parses it here (nothing runs), so the error can name the module.
@@ -98,6 +103,10 @@ function compile(source: string, url: string, packageName: string): PrecompiledR
   } catch (error) {
     if (isAwaitError(String((error as Error).message))) throw topLevelAwait(url, packageName);
   }
+  return finish(record);
+}
+
+function finish(record: PrecompiledRecord): PrecompiledRecord {
   return {
     imports: [...record.imports],
     exports: [...record.exports],

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { transformModule, PROGRAM_HEAD } from '../../dist/formats/esm-transform.js';
+import { transformModule, PROGRAM_HEAD, TopLevelAwaitFound } from '../../dist/formats/esm-transform.js';
 
 const require = createRequire(import.meta.url);
 const { ModuleSource } = require('@endo/module-source');
@@ -80,6 +80,15 @@ test('shapes that need live bindings are left to @endo/module-source', () => {
   ];
   for (const source of cases) assert.equal(transformModule(source, 'file:///m.js'), undefined, source);
   assert.equal(transformModule('export const = ;', 'file:///m.js'), undefined, 'a syntax error is left to the fallback to report');
+});
+
+test('top-level await is found; await inside functions is not top-level', () => {
+  for (const source of ['await 1;', 'export const x = await import("y");', 'for await (const x of []) {}', 'if (a) { await b; }']) {
+    assert.throws(() => transformModule(source, 'file:///m.js'), TopLevelAwaitFound, source);
+  }
+  for (const source of ['async function f() { await 1; }', 'const g = async () => { for await (const x of []) {} };', 'class K { async m() { await 1; } }']) {
+    assert.ok(transformModule(source, 'file:///m.js'), source);
+  }
 });
 
 test('every line of the module stays on its line', () => {
