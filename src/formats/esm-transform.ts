@@ -257,7 +257,9 @@ function scopeOf(node: Node): Set<string> | undefined {
 }
 
 /** Text of `source[start, end)` blanked out, keeping its line breaks. */
-const blank = (text: string): string => text.replace(/[^\n\r\u2028\u2029]/g, ' ');
+const LINE_BREAK = /[\n\r\u2028\u2029]/;
+const blank = (text: string): string =>
+  LINE_BREAK.test(text) ? text.replace(/[^\n\r\u2028\u2029]/g, ' ') : ' '.repeat(text.length);
 
 interface Edit {
   start: number;
