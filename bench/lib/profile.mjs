@@ -55,6 +55,36 @@ export function summariseProfiles(dir, projectDir, runtimeDir = projectDir) {
     .sort((a, b) => b.busyMs - a.busyMs);
 }
 
+// The runtime bundle (dist/runtime/, esbuild) marks where each original module starts
+// with a `// node_modules/...` or `// dist/...` line: time in the bundle is counted
+// against the module it came from (SES, the lexers, the runtime's own files).
+const bundleSections = new Map();
+function bundledSource(file, line, runtimeDir) {
+  const bundleDir = path.join(runtimeDir, 'dist', 'runtime') + path.sep;
+  if (!file.startsWith(bundleDir)) return file;
+  let sections = bundleSections.get(file);
+  if (!sections) {
+    sections = [];
+    try {
+      fs.readFileSync(file, 'utf8')
+        .split('\n')
+        .forEach((text, index) => {
+          const match = /^\/\/ ((?:node_modules|dist)\/\S+)$/.exec(text);
+          if (match) sections.push([index, match[1]]);
+        });
+    } catch {
+      // Not readable: counted as the bundle file itself.
+    }
+    bundleSections.set(file, sections);
+  }
+  let source;
+  for (const [start, name] of sections) {
+    if (start > line) break;
+    source = name;
+  }
+  return source ? `${path.join(runtimeDir, source)} (bundled in dist/runtime/${path.basename(file)})` : file;
+}
+
 function summariseProfile(file, projectDir, runtimeDir) {
   const byFile = new Map();
   let totalMs = 0;
@@ -66,7 +96,7 @@ function summariseProfile(file, projectDir, runtimeDir) {
       const node = nodes.get(samples[i]);
       const ms = (timeDeltas[i] ?? 0) / 1000;
       if (!node || ms <= 0) continue;
-      const file = fileOf(node.callFrame.url, node.callFrame.functionName);
+      const file = bundledSource(fileOf(node.callFrame.url, node.callFrame.functionName), node.callFrame.lineNumber, runtimeDir);
       byFile.set(file, (byFile.get(file) ?? 0) + ms);
       totalMs += ms;
     }
