@@ -7,8 +7,11 @@
  * text), and carries a MAC made with a secret kept in the cache directory, so a corrupt,
  * truncated, stale or foreign entry fails the check and is recompiled. The directory
  * is created private to the user (0700); a directory that other users could write is
- * refused. Entries are written to a temporary file and renamed into place, so
- * processes starting together never see half-written entries. What a module may do is
+ * refused. Entries are written in the background straight to their name, only if no
+ * process made the file first: a file cut short (a writer killed half-way, or read
+ * while it is written) fails the MAC check, is not used, and is removed so that it is
+ * made again. At exit, entries still pending are written to a temporary file and
+ * renamed into place. What a module may do is
  * decided by the package its file belongs to and that package's policy, never by
  * anything in the cache.
  */
@@ -48,8 +51,6 @@ export class ModuleCache {
   private usable = true;
   /** Records written by this process whose files have not landed yet: file → contents. */
   private readonly pending = new Map<string, string>();
-  /** Temporary files of background writes not finished yet. */
-  private readonly inFlight = new Set<string>();
   private flushOnExit = false;
 
   constructor(private readonly options: CacheOptions) {}
@@ -115,20 +116,30 @@ export class ModuleCache {
       return undefined;
     }
     const newline = text.indexOf('\n');
-    if (newline !== 64) return undefined;
     const payload = text.slice(newline + 1);
-    if (!crypto.timingSafeEqual(Buffer.from(text.slice(0, 64)), Buffer.from(this.mac(key, payload)))) return undefined;
-    try {
-      return JSON.parse(payload) as T;
-    } catch {
-      return undefined;
+    if (newline === 64 && crypto.timingSafeEqual(Buffer.from(text.slice(0, 64)), Buffer.from(this.mac(key, payload)))) {
+      try {
+        return JSON.parse(payload) as T;
+      } catch {
+        // A MAC over bad JSON: not written by this cache; dropped below.
+      }
     }
+    // Cut short, corrupt or forged: never used, and removed so that it is made again.
+    try {
+      fs.unlinkSync(file);
+    } catch {
+      // Gone already.
+    }
+    return undefined;
   }
+
 
   /**
    * Stores a record. The file is written in the background (creating ~400 files took a
-   * quarter of a cold start on the main thread); until it lands, `get` answers from
-   * memory, and whatever is still pending when the process exits is written then.
+   * quarter of a cold start on the main thread), straight to its name and only if no
+   * process made it first; a reader rejects (and removes) a file cut short by a killed
+   * writer, since its MAC does not match. Until the file lands, `get` answers from
+   * memory; what is still pending when the process exits is written then, atomically.
    */
   set(kind: string, url: string, source: string, value: unknown): void {
     if (!this.prepare()) return;
@@ -141,19 +152,16 @@ export class ModuleCache {
       this.flushOnExit = true;
       process.once('exit', () => this.flush());
     }
-    const temp = this.tempOf(file);
-    this.inFlight.add(temp);
-    fs.writeFile(temp, data, { mode: 0o600, flag: 'wx' }, (error) => {
-      if (error) return this.abandon(file, data, temp);
-      fs.rename(temp, file, (renameError) => {
-        if (renameError) return this.abandon(file, data, temp);
-        this.inFlight.delete(temp);
-        if (this.pending.get(file) === data) this.pending.delete(file);
-      });
+    fs.writeFile(file, data, { mode: 0o600, flag: 'wx' }, () => {
+      // Written, or another process wrote it (EEXIST), or not writable: done either way.
+      if (this.pending.get(file) === data) this.pending.delete(file);
     });
   }
 
-  /** Writes every pending record now. */
+  /**
+   * Writes every pending record now, through a temporary file and a rename: a background
+   * write of the same file still running is replaced whole, never mixed with this one.
+   */
   flush(): void {
     for (const [file, data] of this.pending) {
       const temp = this.tempOf(file);
@@ -169,25 +177,10 @@ export class ModuleCache {
       }
     }
     this.pending.clear();
-    // Background writes cut short by the exit would leave their temporary files.
-    for (const temp of this.inFlight) {
-      try {
-        fs.unlinkSync(temp);
-      } catch {
-        // Not created yet, or renamed already.
-      }
-    }
-    this.inFlight.clear();
   }
 
   private tempOf(file: string): string {
     return `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
-  }
-
-  private abandon(file: string, data: string, temp: string): void {
-    this.inFlight.delete(temp);
-    if (this.pending.get(file) === data) this.pending.delete(file);
-    fs.unlink(temp, () => {});
   }
 
   /**

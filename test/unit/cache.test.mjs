@@ -43,6 +43,13 @@ test('corrupt, truncated and forged entries are ignored', () => {
   assert.equal(cache.get('esm', 'file:///a.js', 'src'), undefined, 'truncated');
   fs.writeFileSync(file, 'garbage');
   assert.equal(cache.get('esm', 'file:///a.js', 'src'), undefined, 'garbage');
+  assert.ok(!fs.existsSync(file), 'a bad entry is removed, so that it is made again');
+  // As a writer killed half-way leaves it (background writes go straight to the name).
+  fs.writeFileSync(file, original.slice(0, 70));
+  assert.equal(cache.get('esm', 'file:///a.js', 'src'), undefined, 'cut short by a killed writer');
+  cache.set('esm', 'file:///a.js', 'src', { program: 'good' });
+  cache.flush();
+  assert.deepEqual(new ModuleCache({ dir, salt: 's' }).get('esm', 'file:///a.js', 'src'), { program: 'good' }, 'made again');
   // An entry made with another secret (copied from another machine or user).
   const other = tempDir();
   const foreign = new ModuleCache({ dir: other, salt: 's' });
