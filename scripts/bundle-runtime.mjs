@@ -40,7 +40,7 @@ fs.rmSync(path.join(root, 'dist', 'runtime'), { recursive: true, force: true });
 // wrapper itself, `new Original(...args)` makes the same object (the wrapper's
 // `prototype` is the original's, fixed), at native speed. Subclasses keep the original
 // path. Each edit must match exactly, or the build stops: a SES update must be looked at.
-const SES_CONSTRUCTOR_EDITS = {
+const SES_EDITS = {
   'tame-regexp-constructor.js': [
     [
       'return construct(FERAL_REG_EXP, rest, new.target);',
@@ -62,14 +62,118 @@ const SES_CONSTRUCTOR_EDITS = {
       1,
     ],
   ],
+  // `export *` as the spec links it, where SES's module instances differ from Node:
+  // - two `export *` paths to the same binding are one export, not an ambiguity (SES
+  //   dropped the name: date-fns' `longFormatters` through format.js and parse.js);
+  // - an importer in a cycle asking a module for a name that module re-exports with
+  //   `export *` before that module has gathered its star exports waits for them, where
+  //   SES threw "does not provide an export named" (@sinclair/typebox's ESM build); an
+  //   `export { x } from` of such a name waits the same way (SES called `undefined`).
+  'module-instance.js': [
+    [
+      `          } else {
+            // Already a candidate: remove ambiguity.
+            candidateAll[importAndExportName] = false;
+          }`,
+      `          } else if (candidateAll[importAndExportName] !== importNotify) {
+            // Already a candidate: remove ambiguity, unless it is the same binding.
+            candidateAll[importAndExportName] = false;
+          }`,
+      1,
+    ],
+    [
+      `        const importNotify = importNotifiers[importName];
+        if (!importNotify) {`,
+      `        const importNotify = importNotifiers[importName];
+        if (!importNotify && instance.awaitStarExport && instance.awaitStarExport(importName, updaters, specifier)) {
+          continue;
+        }
+        if (!importNotify) {`,
+      1,
+    ],
+    [
+      `  function imports(updateRecord) {`,
+      `  // Names this module exports through \`export *\` exist once its imports() ran;
+  // an importer in a cycle that asks earlier is answered then.
+  let starExportsWired = false;
+  const awaitingStarExports = [];
+  const awaitStarExport = (importName, updaters, specifier) => {
+    if (starExportsWired) return false;
+    arrayPush(awaitingStarExports, [importName, updaters, specifier]);
+    return true;
+  };
+
+  function imports(updateRecord) {`,
+      1,
+    ],
+    [
+      `      wireUpExportNotifier(exportName, notify);
+    }
+`,
+      `      wireUpExportNotifier(exportName, notify);
+    }
+    starExportsWired = true;
+    for (const [importName, updaters, specifier] of awaitingStarExports) {
+      const notify = notifiers[importName];
+      if (!notify) {
+        throw SyntaxError(
+          \`The requested module '\${specifier}' does not provide an export named '\${importName}'\`,
+        );
+      }
+      for (const updater of updaters) {
+        notify(updater);
+      }
+    }
+`,
+      1,
+    ],
+    [
+      `        for (const [localName, exportedName] of reexportMap[specifier]) {
+          wireUpExportNotifier(exportedName, importNotifiers[localName]);
+        }`,
+      `        for (const [localName, exportedName] of reexportMap[specifier]) {
+          let reexportNotify = importNotifiers[localName];
+          if (!reexportNotify && instance.awaitStarExport) {
+            // Not gathered yet (a cycle): importers of this name get it when it is.
+            reexportNotify = updater => {
+              const late = importNotifiers[localName];
+              if (late) {
+                late(updater);
+              } else if (!instance.awaitStarExport(localName, [updater], specifier)) {
+                throw SyntaxError(
+                  \`The requested module '\${specifier}' does not provide an export named '\${localName}'\`,
+                );
+              }
+            };
+          }
+          if (!reexportNotify) {
+            throw SyntaxError(
+              \`The requested module '\${specifier}' does not provide an export named '\${localName}'\`,
+            );
+          }
+          wireUpExportNotifier(exportedName, reexportNotify);
+        }`,
+      1,
+    ],
+    [
+      `    exportsProxy,
+    execute,
+  });`,
+      `    exportsProxy,
+    execute,
+    awaitStarExport,
+  });`,
+      1,
+    ],
+  ],
 };
 
-const sesConstructors = {
-  name: 'ses-constructors',
+const sesEdits = {
+  name: 'ses-edits',
   setup(build) {
-    build.onLoad({ filter: /[\\/]ses[\\/]src[\\/].*constructor\.js$/ }, async (args) => {
+    build.onLoad({ filter: /[\\/]ses[\\/]src[\\/].*(constructor|module-instance)\.js$/ }, async (args) => {
       const relative = path.relative(path.join(sesDir, 'src'), args.path).split(path.sep).join('/');
-      const edits = SES_CONSTRUCTOR_EDITS[relative];
+      const edits = SES_EDITS[relative];
       if (!edits) return undefined;
       let source = await fs.promises.readFile(args.path, 'utf8');
       for (const [from, to, count] of edits) {
@@ -96,7 +200,7 @@ const result = await esbuild.build({
   // Babel (through @endo/module-source) is loaded only when a module is compiled on a
   // cold cache; it stays out of the start-up path.
   external: ['@endo/module-source'],
-  plugins: [sesInternals, sesConstructors],
+  plugins: [sesInternals, sesEdits],
   metafile: true,
   legalComments: 'none',
   logLevel: 'warning',
@@ -110,5 +214,5 @@ if (babel.length > 0) {
 if (!inputs.some((file) => file.endsWith('ses/src/enablements.js'))) {
   throw new Error('dist/runtime: SES override plans (ses/src/enablements.js) not bundled');
 }
-const missing = Object.keys(SES_CONSTRUCTOR_EDITS).filter((file) => !applied.has(file));
-if (missing.length > 0) throw new Error(`dist/runtime: SES constructor edits not applied to ${missing.join(', ')}`);
+const missing = Object.keys(SES_EDITS).filter((file) => !applied.has(file));
+if (missing.length > 0) throw new Error(`dist/runtime: SES edits not applied to ${missing.join(', ')}`);

@@ -1,7 +1,7 @@
 /**
- * SES refuses to evaluate any text that looks like `import(` or an HTML comment
- * (`<!--`, `-->`), wherever it stands: in code, comments, strings or regular
- * expressions. Real packages carry such text all the time (JSDoc `import('x')` types,
+ * SES refuses to evaluate any text that looks like `import(`, an HTML comment
+ * (`<!--`, `-->`) or, in ES modules and code built at run time, a direct `eval(`,
+ * wherever it stands: in code, comments, strings or regular expressions. Real packages carry such text all the time (JSDoc `import('x')` types,
  * HTML in template strings). SES's own regexp evasions rewrite every match, which
  * changes the value of strings; this pass works on tokens instead, so that:
  * - in comments the text is broken up (no meaning changes);
@@ -13,14 +13,17 @@
  */
 import jsTokens from 'js-tokens';
 
-const suspicious = /(?:^|[^.]|\.\.\.)\bimport\s*(?:\(|\/[/*])|<!--|-->/;
+const suspicious = /(?:^|[^.]|\.\.\.)\bimport\s*(?:\(|\/[/*])|<!--|-->|(?:^|[^.])\beval\s*\(/;
 const importInText = /\bimport(\s*)(\(|\/[/*])/g;
+// SES also rejects what looks like a direct eval: `eval(` not after a dot.
+const evalInText = /(?<!\.)\beval(\s*)\(/g;
 
 export const needsEvasion = (source: string): boolean => suspicious.test(source);
 
 function escapeInLiteral(text: string): string {
   return text
     .replace(importInText, 'impor\\u0074$1$2')
+    .replace(evalInText, 'eva\\u006c$1(')
     .replace(/<!--/g, '<\\u0021--')
     .replace(/-->/g, '-\\u002d>');
 }
@@ -28,12 +31,17 @@ function escapeInLiteral(text: string): string {
 function escapeInRegExp(text: string): string {
   return text
     .replace(importInText, (_m, space: string, open: string) => `impor\\u0074${space}${open === '(' ? '\\(' : open}`)
+    .replace(evalInText, 'eva\\u006c$1(')
     .replace(/<!--/g, '<\\u0021--')
     .replace(/-->/g, '-\\u002d>');
 }
 
 function breakInComment(text: string): string {
-  return text.replace(importInText, '__import__$1$2').replace(/<!--/g, '< !--').replace(/-->/g, '-- >');
+  return text
+    .replace(importInText, '__import__$1$2')
+    .replace(evalInText, 'eval_$1(')
+    .replace(/<!--/g, '< !--')
+    .replace(/-->/g, '-- >');
 }
 
 const isTrivia = (type: string): boolean =>
@@ -49,7 +57,7 @@ function nextSignificant(tokens: Tok[], i: number): number {
   return -1;
 }
 
-/** For `import` at `i` followed by `(`: is it a method name (`import(a) {`) rather than a call? */
+/** For `import` or `eval` at `i` followed by `(`: is it a method name (`eval(a) {`) rather than a call? */
 function isMethodName(tokens: Tok[], open: number, previous: string): boolean {
   if (!methodPrefix.has(previous)) return false;
   let depth = 0;
@@ -97,9 +105,14 @@ export function evadeSesRejections(source: string): string {
         out += breakInComment(value);
         break;
       case 'IdentifierName': {
-        const next = value === 'import' && previous !== '.' ? nextSignificant(tokens, i) : -1;
+        const member = previous === '.' || previous === '?.';
+        const next = (value === 'import' || value === 'eval') && !member ? nextSignificant(tokens, i) : -1;
         if (next !== -1 && tokens[next]!.value === '(') {
-          out += isMethodName(tokens, next, previous) ? "'import'" : '__import__';
+          // A method named so is quoted (same method); a call of `eval` becomes an
+          // indirect one, which is what it is in a compartment anyway (the compartment's
+          // own `eval` is never the intrinsic, so never direct).
+          if (isMethodName(tokens, next, previous)) out += `'${value}'`;
+          else out += value === 'import' ? '__import__' : '(0, eval)';
         } else {
           out += value;
         }

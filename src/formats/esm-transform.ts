@@ -447,9 +447,10 @@ function compile(source: string, url: string, program: Node): PrecompiledRecord 
     exportNames.add(exported);
     const imported = importBindings.get(local);
     if (imported) {
-      // Re-export of an import: live, fed by the import's own updates.
-      liveExportMap[exported] = [local, false];
-      importUpdaters.get(imported[0])!.get(imported[1])!.push(`${H}live[${JSON.stringify(local)}]`);
+      // Re-export of an import is the imported binding itself, as `export { x } from`:
+      // SES then hands importers the exporting module's own notifier, so two `export *`
+      // paths to one binding are one export, not an ambiguity (date-fns' longFormatters).
+      (reexportMap[imported[0]] ??= []).push([imported[1], exported]);
       return;
     }
     const found = declared.get(local);

@@ -20,12 +20,15 @@ const shape = (record) => ({
   imports: record.imports,
   exports: [...record.exports].sort(),
   reexports: [...new Set(record.reexports)].sort(),
-  reexportMap: Object.fromEntries(
-    Object.entries(record.__reexportMap__)
-      .map(([specifier, pairs]) => [specifier, pairs.map((pair) => pair.join('→')).sort()])
-      .sort(),
-  ),
-  bound: [...new Set([...Object.keys(record.__fixedExportMap__), ...Object.keys(record.__liveExportMap__)])].sort(),
+  // Where each export is bound: a re-exported import is a live export in Babel's records
+  // and an `export ... from` in the light compiler's (see esm-transform.ts).
+  bound: [
+    ...new Set([
+      ...Object.keys(record.__fixedExportMap__),
+      ...Object.keys(record.__liveExportMap__),
+      ...Object.values(record.__reexportMap__).flatMap((pairs) => pairs.map(([, exported]) => exported)),
+    ]),
+  ].sort(),
   needsImport: Boolean(record.__needsImport__),
   needsImportMeta: Boolean(record.__needsImportMeta__),
 });
