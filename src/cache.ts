@@ -43,7 +43,6 @@ export function ensurePrivateDirectory(dir: string): void {
 }
 
 export class ModuleCache {
-  private secret: Buffer | undefined;
   // HMAC with a raw key makes Node build a key object on every call, which costs more
   // than the hashing on Node 22+ (about 3× the time of a prepared key object, measured
   // over 400 entries); Node 20 is the other way round.
@@ -61,12 +60,12 @@ export class ModuleCache {
     try {
       ensurePrivateDirectory(this.options.dir);
       const secretFile = path.join(this.options.dir, 'secret');
+      let secret: Buffer;
       try {
-        this.secret = fs.readFileSync(secretFile);
+        secret = fs.readFileSync(secretFile);
       } catch {
-        const secret = crypto.randomBytes(32);
         const temp = `${secretFile}.${process.pid}.${crypto.randomBytes(4).toString('hex')}`;
-        fs.writeFileSync(temp, secret, { mode: 0o600, flag: 'wx' });
+        fs.writeFileSync(temp, crypto.randomBytes(32), { mode: 0o600, flag: 'wx' });
         try {
           // The first process to link wins; the others read its secret.
           fs.linkSync(temp, secretFile);
@@ -74,10 +73,10 @@ export class ModuleCache {
           // Another process created it first.
         }
         fs.unlinkSync(temp);
-        this.secret = fs.readFileSync(secretFile);
+        secret = fs.readFileSync(secretFile);
       }
-      if (this.secret.length !== 32) throw new Error('bad cache secret');
-      this.hmacKey = Number(process.versions.node.split('.')[0]) >= 22 ? crypto.createSecretKey(this.secret) : this.secret;
+      if (secret.length !== 32) throw new Error('bad cache secret');
+      this.hmacKey = Number(process.versions.node.split('.')[0]) >= 22 ? crypto.createSecretKey(secret) : secret;
       this.sweep();
       return true;
     } catch (error) {
