@@ -9,6 +9,7 @@
  * module cache (keyed by the file's source); re-exports are resolved again on each run.
  */
 import fs from 'node:fs';
+import process from 'node:process';
 import { pathToFileURL } from 'node:url';
 import { init as initEsmLexer, parse as parseEsm } from 'es-module-lexer';
 import { parse as parseCjs } from 'cjs-module-lexer';
@@ -116,6 +117,12 @@ function esmExportNames(file: string, seen: Set<string>, cache: ModuleCache | un
   return names;
 }
 
+/**
+ * Node 23+ gives a CommonJS module's namespace a `'module.exports'` export (the same
+ * value as `default`, nodejs/node#53848); `export *` passes it on like any name.
+ */
+export const CJS_MODULE_EXPORTS_NAME = Number(process.versions.node.split('.')[0]) >= 23;
+
 /** `source`, when the caller has read `file` already. */
 export function exportNamesOf(file: string, format: Format, seen = new Set<string>(), cache?: ModuleCache, source?: string): Set<string> {
   switch (format) {
@@ -124,6 +131,7 @@ export function exportNamesOf(file: string, format: Format, seen = new Set<strin
     case 'commonjs': {
       const names = cjsExportNames(file, source, seen, undefined, cache);
       names.add('default');
+      if (CJS_MODULE_EXPORTS_NAME) names.add('module.exports');
       return names;
     }
     default:

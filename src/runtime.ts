@@ -257,7 +257,8 @@ export class Runtime implements ModuleContext {
       );
     }
     const names = typeof value === 'object' || typeof value === 'function' ? Object.keys(value) : [];
-    const exportNames = [...new Set([...names.filter((n) => n !== 'default'), 'default'])];
+    // A namespace lists its names sorted (SES keeps a record's order).
+    const exportNames = [...new Set([...names.filter((n) => n !== 'default'), 'default'])].sort();
     return Object.freeze({
       imports: [],
       exports: exportNames,

@@ -14,7 +14,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cjsExportNames, lexCjs, type CjsLexed } from '../module-names.js';
+import { CJS_MODULE_EXPORTS_NAME, cjsExportNames, lexCjs, type CjsLexed } from '../module-names.js';
 import { evadeSesRejections } from '../evasion.js';
 import type { PackageInfo } from '../package-map.js';
 import type { CjsModule, CompartmentLike, ModuleContext } from './context.js';
@@ -214,6 +214,7 @@ export function makeCjsRecord(source: string, url: string, info: PackageInfo, ct
   const { lexed, wrapped } = analyse(source, url, filename, ctx);
   const names = cjsExportNames(filename, source, new Set(), lexed, ctx.cache);
   names.delete('default');
+  names.delete('module.exports');
   const exportNames = [...names];
 
   const execute = (env: Record<string, unknown>, compartment: CompartmentLike): void => {
@@ -221,6 +222,7 @@ export function makeCjsRecord(source: string, url: string, info: PackageInfo, ct
     const module = ctx.cjsRegistry.get(url) ?? runCommonJs(ctx, info, url, wrapped, compartment);
     const exportsValue = module.exports;
     env.default = exportsValue;
+    if (CJS_MODULE_EXPORTS_NAME) env['module.exports'] = exportsValue;
     for (const name of exportNames) {
       if (!hasOwn(exportsValue, name)) continue;
       try {
@@ -231,5 +233,7 @@ export function makeCjsRecord(source: string, url: string, info: PackageInfo, ct
     }
   };
 
-  return { imports: [], exports: [...exportNames, 'default'], execute };
+  // A namespace lists its names sorted (SES keeps a record's order).
+  const exports = [...exportNames, 'default', ...(CJS_MODULE_EXPORTS_NAME ? ['module.exports'] : [])].sort();
+  return { imports: [], exports, execute };
 }
