@@ -245,7 +245,11 @@ export function makeEndowments(
           host[name] = value;
         },
         enumerable: true,
-        configurable: false,
+        // A package that creates a global may delete it again (sass's
+        // `delete globalThis._cliPkgExports`), which strict code cannot do to a
+        // non-configurable property. The delete removes this accessor from the package's
+        // own global; the host keeps the last value written.
+        configurable: true,
       };
     } else if (node.access) {
       if (!(name in host)) continue;

@@ -39,6 +39,9 @@ function escapeInRegExp(text: string): string {
 function breakInComment(text: string): string {
   return text
     .replace(importInText, '__import__$1$2')
+    // A line comment ending in "import", and the next line starting with `//`: SES reads
+    // `import` followed by a comment, across the two.
+    .replace(/\bimport(\s*)$/, '__import__$1')
     .replace(evalInText, 'eval_$1(')
     .replace(/<!--/g, '< !--')
     .replace(/-->/g, '-- >');

@@ -108,6 +108,8 @@ class Binding {
   pending?: { candidate: CallCandidate; base: string[] };
   /** Initialised with `createRequire(...)`: calls of this variable are requires. */
   requireFrom?: CalleeRef;
+  /** Initialised with a function call that returns this `require` (esbuild's `__require` shim). */
+  requireAlias?: CalleeRef;
   requireLike = false;
   /** References to it matter (imports of builtins, require, global aliases); others are not recorded. */
   special = false;
@@ -367,6 +369,7 @@ class Analyser {
   /** Functions that may return the global object (`getGlobal()`, UMD helpers). */
   private readonly returnsGlobal = new Set<Node>();
   private readonly createRequireBindings: Binding[] = [];
+  private readonly requireAliasBindings: Binding[] = [];
   private readonly importBindings: Binding[] = [];
   private readonly importOffsets = new Map<ImportRecord, number>();
   private wrapperRequire: Binding | undefined;
@@ -1020,7 +1023,14 @@ class Analyser {
     // const require = createRequire(import.meta.url) / module.createRequire(...)
     if (init.type === 'CallExpression') {
       const callee = init.callee;
-      if (callee.type === 'Identifier' && callee.name === 'createRequire') {
+      const calleeBinding = callee.type === 'Identifier' ? this.scope.lookup(callee.name) : undefined;
+      if (
+        callee.type === 'Identifier' &&
+        (callee.name === 'createRequire' ||
+          // `import { createRequire as __prettierCreateRequire } from 'module'`: any name
+          // of an import from `module` (resolve() checks it is createRequire).
+          (calleeBinding?.importRecord !== undefined && builtinName(calleeBinding.importRecord.specifier) === 'module'))
+      ) {
         binding.requireFrom = { name: callee.name, scope: this.scope };
       } else if (callee.type === 'MemberExpression' && callee.object.type === 'Identifier' && memberKey(callee) === 'createRequire') {
         binding.requireFrom = { name: callee.object.name, scope: this.scope, member: 'createRequire' };
@@ -1029,6 +1039,21 @@ class Analyser {
         binding.special = true;
         this.createRequireBindings.push(binding);
         this.requireNames.add(id.name);
+      }
+      // var __require = ((x) => typeof require !== "undefined" ? require : ...)(fallback):
+      // how esbuild's ES module output reaches the `require` it made with createRequire.
+      if (
+        (callee.type === 'ArrowFunctionExpression' || callee.type === 'FunctionExpression') &&
+        callee.body.type !== 'BlockStatement'
+      ) {
+        const chosen = this.chosenRequire(callee.body);
+        const params = new Set<string>(callee.params.flatMap((param: Node) => (param.type === 'Identifier' ? [param.name] : [])));
+        if (chosen && !params.has(chosen)) {
+          binding.requireAlias = { name: chosen, scope: this.scope };
+          binding.special = true;
+          this.requireAliasBindings.push(binding);
+          this.requireNames.add(id.name);
+        }
       }
     }
     const sources: CalleeRef[] = [];
@@ -1243,6 +1268,14 @@ class Analyser {
       // module.require('x'), also through an alias (`freeModule = typeof module == 'object' && module`).
       kind = 'require';
       ref = { name: callee.object.name, scope: this.scope, member: 'require' };
+    } else {
+      // `(typeof __webpack_require__ !== 'undefined' ? __non_webpack_require__ : require)('url')`
+      // (sass), `(0, require)('x')`: a require chosen by an expression is still one.
+      const chosen = this.chosenRequire(callee);
+      if (chosen) {
+        kind = 'require';
+        ref = { name: chosen, scope: this.scope };
+      }
     }
     if (!kind || !ref) return;
     const specifier = staticString(node.arguments[0]);
@@ -1258,6 +1291,22 @@ class Analyser {
     this.candidates.push(candidate);
   }
 
+  /** The name of a `require` among the values `expression` may evaluate to. */
+  private chosenRequire(expression: Node): string | undefined {
+    switch (expression.type) {
+      case 'Identifier':
+        return this.requireNames.has(expression.name) ? expression.name : undefined;
+      case 'ConditionalExpression':
+        return this.chosenRequire(expression.consequent) ?? this.chosenRequire(expression.alternate);
+      case 'LogicalExpression':
+        return this.chosenRequire(expression.left) ?? this.chosenRequire(expression.right);
+      case 'SequenceExpression':
+        return this.chosenRequire(expression.expressions[expression.expressions.length - 1]);
+      default:
+        return undefined;
+    }
+  }
+
   // -- resolution, after the walk
 
   private resolve(): void {
@@ -1269,6 +1318,9 @@ class Analyser {
       const base = target.importBase ?? [];
       const path = from.member ? [...base, from.member] : base;
       if (path.length === 1 && path[0] === 'createRequire') binding.requireLike = true;
+    }
+    for (const binding of this.requireAliasBindings) {
+      if (this.isRequire(binding.requireAlias!)) binding.requireLike = true;
     }
     // Global object aliases, to a fixed point (`root = freeGlobal || freeSelf`).
     for (let changed = true; changed; ) {

@@ -73,6 +73,7 @@ test('cjs: import() from CommonJS follows the same policy', () => {
 test('"write" globals are shared with the app and other packages; read grants are not written through', () => {
   assert.equal(result.cjs['globals.write'], 1);
   assert.equal(result.esm['globals.write'], 2);
+  assert.equal(result.cjs['globals.write.delete'], 'undefined', 'a package may delete a global it was granted to write');
   assert.deepEqual(result.app, { sharedCounter: 2, appConfig: 'set by app', redefinable: 'original' });
 });
 

@@ -50,3 +50,11 @@ test("what looks like a direct eval to SES: methods named eval keep their name, 
   assert.equal(sesRejectsEval(out), false, out);
   assert.deepEqual(run(out), run(src));
 });
+
+test('a comment ending in "import" before another comment (SES reads `import //` across the lines)', () => {
+  const src = "// that import\n// was the leak\nconst x = 1; /* an import */ // tail import\n/* next */ x";
+  assert.ok(sesRejects(src), 'the case is one SES rejects');
+  const out = evadeSesRejections(src);
+  assert.equal(sesRejects(out), false, out);
+  assert.equal(run(out), 1);
+});

@@ -359,6 +359,25 @@ describe('imports: the module graph edges', () => {
     assert.equal(esm("try { await import('x'); } catch {}").imports[0].optional, true);
   });
 
+  test('a require chosen by an expression (webpack guards, comma)', () => {
+    const source = `var url = ("undefined" !== typeof __webpack_require__ ? __non_webpack_require__ : require)("url");
+      (0, require)('a'); (typeof x === 'function' && x || require)('b');`;
+    assert.deepEqual(imports(cjs(source)).sort(), ['a require', 'b require', 'url require *']);
+    assert.deepEqual(imports(cjs("function f(require) { (c ? other : require)('x'); }")), [], 'a parameter named require is not the module require');
+  });
+
+  test("esbuild's __require shim over a createRequire require (prettier)", () => {
+    const source = `import { createRequire as cr } from "module";
+      const require = cr(import.meta.url);
+      var __require = /* @__PURE__ */ ((x) => typeof require !== "undefined" ? require : typeof Proxy !== "undefined" ? new Proxy(x, {
+        get: (a, b) => (typeof require !== "undefined" ? require : a)[b]
+      }) : x)(function(x) { throw Error('Dynamic require of "' + x + '" is not supported'); });
+      var os = __require("os"); os.platform();`;
+    assert.deepEqual(imports(esm(source)), ['module import createRequire', 'os require platform']);
+    const notRequire = `var __require = ((x) => typeof other !== "undefined" ? other : x)(f); __require("os");`;
+    assert.deepEqual(imports(esm(notRequire)), [], 'a shim around something else is not a require');
+  });
+
   test('a require that is not the module require is not an import', () => {
     assert.deepEqual(imports(cjs("function f(require) { require('x'); }")), []);
     assert.deepEqual(imports(esm("require('x');")), []);
