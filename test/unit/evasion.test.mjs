@@ -43,7 +43,8 @@ test("what looks like a direct eval to SES: methods named eval keep their name, 
     "const text = 'eval(1) and eval(eval(2))'; const tpl = `eval(${1})`;",
     "// calls eval(x) here",
     "const re = /eval(\\d)/.exec('eval7')[1];",
-    "[micro.eval('f'), micro?.eval('g'), Op.eval(3), text, tpl, re, eval('1 + 1'), [...'ab'].map((c) => eval(`'${c}'`))]",
+    "const page = { $eval(sel) { return 'found ' + sel; }, a$eval: (x) => x }; const viaMember = page.$eval ('#x') + page.a$eval('!');",
+    "[micro.eval('f'), micro?.eval('g'), Op.eval(3), text, tpl, re, eval('1 + 1'), [...'ab'].map((c) => eval(`'${c}'`)), viaMember]",
   ].join('\n');
   assert.ok(sesRejectsEval(src), 'the case is one SES rejects');
   const out = evadeSesRejections(src);
