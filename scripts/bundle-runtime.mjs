@@ -203,6 +203,10 @@ const result = await esbuild.build({
   plugins: [sesInternals, sesEdits],
   metafile: true,
   legalComments: 'none',
+  // Bundling renames functions whose names collide in the shared scope; SES's tamed
+  // intrinsics are named function expressions (`function Error(...)`), and their `name`
+  // is what every program sees (`Error.name`, `err.constructor.name`).
+  keepNames: true,
   logLevel: 'warning',
 });
 
@@ -216,3 +220,4 @@ if (!inputs.some((file) => file.endsWith('ses/src/enablements.js'))) {
 }
 const missing = Object.keys(SES_EDITS).filter((file) => !applied.has(file));
 if (missing.length > 0) throw new Error(`dist/runtime: SES edits not applied to ${missing.join(', ')}`);
+

@@ -136,6 +136,11 @@ interface NarrowOptions {
 
 function defineNarrowed(view: object, node: Node, host: object, path: string[], options: NarrowOptions = {}): void {
   const { freeze = false, leaf, guardCallbacks = false, localWrites = false } = options;
+  // What `Object.prototype.toString` says of the real object (`[object process]`): code
+  // tells Node from a browser bundler's shim that way (the setimmediate polyfill, which
+  // otherwise schedules through a MessageChannel that keeps the process alive).
+  const tag = stringTagOf(readPath(host, path));
+  if (tag !== undefined) Object.defineProperty(view, Symbol.toStringTag, { value: tag, configurable: true });
   for (const [name, child] of node.children) {
     const childPath = [...path, name];
     if (child.access) {
@@ -164,6 +169,16 @@ function defineNarrowed(view: object, node: Node, host: object, path: string[], 
     }
   }
   if (freeze) Object.freeze(view);
+}
+
+function stringTagOf(value: unknown): string | undefined {
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return undefined;
+  try {
+    const tag = (value as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag];
+    return typeof tag === 'string' ? tag : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -37,6 +37,20 @@ function errorView(error: Error): object {
       let text: string;
       try {
         text = typeof error.stack === 'string' && error.stack !== '' ? error.stack : String(error);
+        // As Node names an instance of a subclass that keeps its parent's name:
+        // `Sub [RangeError]: message`.
+        const name = error.name;
+        const constructorName = (error.constructor as { name?: unknown } | undefined)?.name;
+        if (
+          typeof name === 'string' &&
+          typeof constructorName === 'string' &&
+          constructorName !== '' &&
+          constructorName !== name &&
+          text.startsWith(name) &&
+          !text.startsWith(constructorName)
+        ) {
+          text = `${constructorName} [${name}]${text.slice(name.length)}`;
+        }
       } catch {
         text = '[error]';
       }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fixture, runWithLoader } from '../helpers.mjs';
+import { fixture, runPlain, runWithLoader } from '../helpers.mjs';
 
 const dir = fixture('basic');
 
@@ -22,4 +22,12 @@ test('import.meta, JSON modules, import() and createRequire from the app', () =>
   assert.match(stdout, /hello req via cjs undefined/);
   // An uncaught error from a dependency prints as Node prints it, not as `{}`.
   assert.match(stderr, /TypeError: boom from esm-dep\n\s+at thrower \(.*meta\.js:4/);
+});
+
+test("the app's errors print as under plain node (subclasses too: `Sub [RangeError]`)", () => {
+  const plain = runPlain(dir, 'errors.mjs');
+  const confined = runWithLoader(dir, 'errors.mjs');
+  assert.equal(confined.status, 0, confined.stderr);
+  assert.equal(confined.stdout, plain.stdout);
+  assert.match(confined.stdout, /^Sub \[RangeError\]: sub$/m);
 });

@@ -70,6 +70,10 @@ test('cjs: import() from CommonJS follows the same policy', () => {
   assert.equal(result.cjs['packages.other-pkg.import'], 'error:LAVAMOAT_DENIED');
 });
 
+test('a narrowed global tells what it is as the real one does (setimmediate checks `[object process]`)', () => {
+  assert.equal(result.cjs['globals.process.tag'], '[object process]');
+});
+
 test('"write" globals are shared with the app and other packages; read grants are not written through', () => {
   assert.equal(result.cjs['globals.write'], 1);
   assert.equal(result.esm['globals.write'], 2);
