@@ -139,8 +139,9 @@ function defineNarrowed(view: object, node: Node, host: object, path: string[], 
   // What `Object.prototype.toString` says of the real object (`[object process]`): code
   // tells Node from a browser bundler's shim that way (the setimmediate polyfill, which
   // otherwise schedules through a MessageChannel that keeps the process alive).
+  // It comes from the view's prototype, so the view's own keys stay the granted ones.
   const tag = stringTagOf(readPath(host, path));
-  if (tag !== undefined) Object.defineProperty(view, Symbol.toStringTag, { value: tag, configurable: true });
+  if (tag !== undefined) Object.setPrototypeOf(view, taggedPrototype(tag));
   for (const [name, child] of node.children) {
     const childPath = [...path, name];
     if (child.access) {
@@ -169,6 +170,16 @@ function defineNarrowed(view: object, node: Node, host: object, path: string[], 
     }
   }
   if (freeze) Object.freeze(view);
+}
+
+const taggedPrototypes = new Map<string, object>();
+function taggedPrototype(tag: string): object {
+  let prototype = taggedPrototypes.get(tag);
+  if (!prototype) {
+    prototype = Object.freeze(Object.create(Object.prototype, { [Symbol.toStringTag]: { value: tag } }) as object);
+    taggedPrototypes.set(tag, prototype);
+  }
+  return prototype;
 }
 
 function stringTagOf(value: unknown): string | undefined {
