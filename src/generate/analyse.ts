@@ -18,15 +18,20 @@ import { builtinName } from '../resolve.js';
 import { GLOBAL_OBJECT_NAMES, MODULE_SCOPE_NAMES, isFrozenIntrinsic, isProvidedGlobal } from './intrinsics.js';
 
 /** Bump whenever the output of {@link analyseModule} can change for the same input. */
-export const ANALYSER_VERSION = 5;
+export const ANALYSER_VERSION = 6;
 
 export type ModuleFormat = 'module' | 'commonjs';
 
 /** `presence`: only tested (`typeof x`), satisfied by any grant of the path or below it. */
 export type GlobalAccess = 'read' | 'write' | 'presence';
 
-/** `resolve`: require.resolve(); `import-resolve`: import.meta.resolve() (the loader checks both, loads neither). */
-export type ImportKind = 'import' | 'require' | 'resolve' | 'import-resolve';
+/**
+ * `resolve`: require.resolve(); `import-resolve`: import.meta.resolve() (the loader checks
+ * both, loads neither); `file`: a script of the module's own package named by a path
+ * (`join(__dirname, 'lib', 'worker.js')`, `new URL('./worker.js', import.meta.url)`): how
+ * worker threads and child processes are started, so it is analysed too.
+ */
+export type ImportKind = 'import' | 'require' | 'resolve' | 'import-resolve' | 'file';
 
 export interface GlobalUse {
   /** Dotted path as granted: a global and at most one member (`process.env`). */
@@ -948,6 +953,7 @@ class Analyser {
         this.visitImportExpression(node);
         return;
       case K.New:
+        this.notePathURL(node);
         if (node.callee.type === 'Identifier' && node.callee.name === 'Function') {
           this.candidates.push({
             kind: 'Function',
@@ -1225,7 +1231,38 @@ class Analyser {
     this.generic(node, 'ImportExpression');
   }
 
+  /** `join(__dirname, 'lib', 'worker.js')` (also `path.resolve`, `import.meta.dirname`). */
+  private notePathJoin(node: Node): void {
+    let callee = node.callee;
+    if (callee.type === 'SequenceExpression') callee = callee.expressions[callee.expressions.length - 1];
+    const name = callee.type === 'Identifier' ? callee.name : callee.type === 'MemberExpression' ? memberKey(callee) : undefined;
+    if ((name !== 'join' && name !== 'resolve') || node.arguments.length < 2) return;
+    const base = node.arguments[0];
+    const isDirname =
+      (base.type === 'Identifier' && base.name === '__dirname') ||
+      (base.type === 'MemberExpression' && base.object.type === 'MetaProperty' && memberKey(base) === 'dirname');
+    if (!isDirname) return;
+    const parts = node.arguments.slice(1).map((arg: Node) => staticString(arg));
+    if (parts.some((part: string | undefined) => part === undefined)) return;
+    this.addScriptPath(parts.join('/'), node.start);
+  }
+
+  /** `new URL('./worker.js', import.meta.url)`. */
+  private notePathURL(node: Node): void {
+    if (node.callee.type !== 'Identifier' || node.callee.name !== 'URL' || node.arguments.length !== 2) return;
+    const base = node.arguments[1];
+    if (base.type !== 'MemberExpression' || base.object.type !== 'MetaProperty' || memberKey(base) !== 'url') return;
+    const relative = staticString(node.arguments[0]);
+    if (relative !== undefined && /^\.\.?\//.test(relative)) this.addScriptPath(relative, node.start);
+  }
+
+  private addScriptPath(relative: string, offset: number): void {
+    if (!/\.[cm]?js$/.test(relative) || relative.startsWith('/')) return;
+    this.addImport(relative.startsWith('.') ? relative : `./${relative}`, 'file', offset, false);
+  }
+
   private visitCall(node: Node): void {
+    this.notePathJoin(node);
     const callee = node.callee;
     // import.meta.resolve('x')
     if (

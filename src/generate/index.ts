@@ -208,6 +208,20 @@ export async function generatePolicy(options: GenerateOptions): Promise<Generate
     for (const w of analysis.warnings) warn(owner, file, w.line, w.column, w.message);
     for (const g of analysis.globals) usage.addGlobal(g.path, g.access, where(g.line, g.column, g.full));
     for (const record of analysis.imports) {
+      if (record.kind === 'file') {
+        // A script of the same package started by path (a worker): analysed as one of its
+        // modules. Only the package's own files, and only if they are there.
+        const script = path.resolve(path.dirname(file), record.specifier);
+        let real: string;
+        try {
+          real = fs.realpathSync(script);
+          if (!fs.statSync(real).isFile()) continue;
+        } catch {
+          continue;
+        }
+        if (packageMap.packageForPath(real) === owner) enqueue(real);
+        continue;
+      }
       const kind: ResolveKind = record.kind === 'import' || record.kind === 'import-resolve' ? 'import' : 'require';
       let resolved: Resolved;
       try {

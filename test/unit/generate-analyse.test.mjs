@@ -378,6 +378,19 @@ describe('imports: the module graph edges', () => {
     assert.deepEqual(imports(esm(notRequire)), [], 'a shim around something else is not a require');
   });
 
+  test('scripts of the package named by path (worker threads, child processes) are analysed too', () => {
+    const source = `const { join, resolve } = require('path');
+      new Worker(join(__dirname, 'lib', 'worker.js'));
+      const p = (0, node_path_1.resolve)(__dirname, 'worker.cjs');
+      path.join(__dirname, 'templates', 'page.html'); join(__dirname, name); join(other, 'x.js');`;
+    assert.deepEqual(
+      cjs(source).imports.filter((i) => i.kind === 'file').map((i) => i.specifier),
+      ['./lib/worker.js', './worker.cjs'],
+    );
+    const fromEsm = esm("new Worker(new URL('./w.mjs', import.meta.url)); join(import.meta.dirname, 'x.js'); new URL('https://h/a.js', import.meta.url);");
+    assert.deepEqual(fromEsm.imports.filter((i) => i.kind === 'file').map((i) => i.specifier), ['./w.mjs', './x.js']);
+  });
+
   test('a require that is not the module require is not an import', () => {
     assert.deepEqual(imports(cjs("function f(require) { require('x'); }")), []);
     assert.deepEqual(imports(esm("require('x');")), []);
