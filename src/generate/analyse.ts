@@ -22,8 +22,11 @@ export const ANALYSER_VERSION = 6;
 
 export type ModuleFormat = 'module' | 'commonjs';
 
-/** `presence`: only tested (`typeof x`), satisfied by any grant of the path or below it. */
-export type GlobalAccess = 'read' | 'write' | 'presence';
+/**
+ * `presence`: only tested (`typeof x`), satisfied by any grant of the path or below it;
+ * `redefine`: defined with `Object.defineProperty(globalThis, 'x', ...)`.
+ */
+export type GlobalAccess = 'read' | 'write' | 'presence' | 'redefine';
 
 /**
  * `resolve`: require.resolve(); `import-resolve`: import.meta.resolve() (the loader checks
@@ -1261,8 +1264,37 @@ class Analyser {
     this.addImport(relative.startsWith('.') ? relative : `./${relative}`, 'file', offset, false);
   }
 
+  /**
+   * `Object.defineProperty(globalThis, 'Request', ...)`, `Reflect.defineProperty(...)`,
+   * `Object.defineProperties(global, { A: ..., B: ... })` (@hono/node-server replaces
+   * `Request` and `Response` so): a redefinition of those globals.
+   */
+  private noteGlobalDefinition(node: Node): void {
+    const callee = node.callee;
+    if (callee.type !== 'MemberExpression' || callee.object.type !== 'Identifier') return;
+    const owner = callee.object.name;
+    const method = memberKey(callee);
+    if (!((owner === 'Object' || owner === 'Reflect') && (method === 'defineProperty' || method === 'defineProperties'))) return;
+    if (method === 'defineProperties' && owner !== 'Object') return;
+    const target = node.arguments[0];
+    if (target?.type !== 'Identifier' || !GLOBAL_OBJECT_NAMES.has(target.name) || this.scope.lookup(target.name) !== undefined) return;
+    if (method === 'defineProperty') {
+      const name = staticString(node.arguments[1]);
+      if (name !== undefined && name !== '') this.globalPath([name], 'redefine', node.start);
+      return;
+    }
+    const map = node.arguments[1];
+    if (map?.type !== 'ObjectExpression') return;
+    for (const property of map.properties) {
+      if (property.type !== 'Property' || property.computed) continue;
+      const name = property.key.type === 'Identifier' ? property.key.name : staticString(property.key);
+      if (name !== undefined && name !== '') this.globalPath([name], 'redefine', node.start);
+    }
+  }
+
   private visitCall(node: Node): void {
     this.notePathJoin(node);
+    this.noteGlobalDefinition(node);
     const callee = node.callee;
     // import.meta.resolve('x')
     if (

@@ -29,6 +29,7 @@ interface GlobalEntry {
   read: Set<Evidence>;
   write: Set<Evidence>;
   presence: Set<Evidence>;
+  redefine: Set<Evidence>;
 }
 
 export class PackageUsage {
@@ -41,7 +42,7 @@ export class PackageUsage {
   addGlobal(path: string, access: GlobalAccess, evidence: Evidence): void {
     let entry = this.globals.get(path);
     if (!entry) {
-      entry = { read: new Set(), write: new Set(), presence: new Set() };
+      entry = { read: new Set(), write: new Set(), presence: new Set(), redefine: new Set() };
       this.globals.set(path, entry);
     }
     entry[access].add(evidence);
@@ -58,7 +59,7 @@ export class PackageUsage {
   /** Adds everything `other` uses (for `root.usePolicy` naming an existing resource). */
   merge(other: PackageUsage): void {
     for (const [path, entry] of other.globals) {
-      for (const access of ['read', 'write', 'presence'] as const) for (const e of entry[access]) this.addGlobal(path, access, e);
+      for (const access of ['read', 'write', 'presence', 'redefine'] as const) for (const e of entry[access]) this.addGlobal(path, access, e);
     }
     for (const [key, set] of other.builtin) for (const e of set) this.addBuiltin(key, e);
     for (const [key, set] of other.packages) for (const e of set) this.addPackage(key, e);
@@ -132,7 +133,9 @@ function isHostFunction(path: string): boolean {
 function finishGlobals(usage: PackageUsage): Map<string, { value: GlobalPolicyValue; evidence: Set<Evidence> }> {
   const granted = new Map<string, { value: GlobalPolicyValue; evidence: Set<Evidence> }>();
   for (const [path, entry] of usage.globals) {
-    if (entry.write.size > 0) granted.set(path, { value: 'write', evidence: new Set([...entry.write, ...entry.read]) });
+    if (entry.redefine.size > 0) {
+      granted.set(path, { value: 'redefine', evidence: new Set([...entry.redefine, ...entry.write, ...entry.read]) });
+    } else if (entry.write.size > 0) granted.set(path, { value: 'write', evidence: new Set([...entry.write, ...entry.read]) });
     else if (entry.read.size > 0) granted.set(path, { value: true, evidence: new Set(entry.read) });
   }
   collapse(granted);

@@ -391,6 +391,18 @@ describe('imports: the module graph edges', () => {
     assert.deepEqual(fromEsm.imports.filter((i) => i.kind === 'file').map((i) => i.specifier), ['./w.mjs', './x.js']);
   });
 
+  test('Object.defineProperty on the global object redefines that global (@hono/node-server)', () => {
+    const source = `if (global.Request !== R) { Object.defineProperty(global, "Request", { value: R }); }
+      Reflect.defineProperty(globalThis, 'fetch', { value: f });
+      Object.defineProperties(globalThis, { Response: { value: S }, 'Headers': { value: H } });
+      Object.defineProperty(local, 'x', {}); const g = {}; Object.defineProperty(g, 'y', {});`;
+    const result = cjs(source);
+    assert.deepEqual(
+      globals(result).filter((g) => g.endsWith('=redefine')),
+      ['Headers=redefine', 'Request=redefine', 'Response=redefine', 'fetch=redefine'],
+    );
+  });
+
   test('a require that is not the module require is not an import', () => {
     assert.deepEqual(imports(cjs("function f(require) { require('x'); }")), []);
     assert.deepEqual(imports(esm("require('x');")), []);

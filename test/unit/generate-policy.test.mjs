@@ -35,6 +35,21 @@ describe('buildResources', () => {
     assert.deepEqual(debug.pkg.builtin.fs, ['a.js:3:1', 'a.js:4:1', 'a.js:5:1']);
   });
 
+  test('a redefinition makes the grant "redefine", above "write" and reads', () => {
+    const { resources } = build([
+      [
+        'pkg',
+        usage((u) => {
+          u.addGlobal('Request', 'read', 'a.js:1:1');
+          u.addGlobal('Request', 'redefine', 'a.js:2:1');
+          u.addGlobal('Response', 'write', 'a.js:3:1');
+          u.addGlobal('Response', 'redefine', 'a.js:4:1');
+        }),
+      ],
+    ]);
+    assert.deepEqual(resources.pkg.globals, { Request: 'redefine', Response: 'redefine' });
+  });
+
   test('a write anywhere makes the grant "write"', () => {
     const { resources } = build([
       [
