@@ -184,6 +184,13 @@ function staticString(node: Node): string | undefined {
     const cooked = node.quasis[0]?.value?.cooked;
     return typeof cooked === 'string' ? cooked : undefined;
   }
+  // `require('mv' + '')` (bunyan hides optional modules from bundlers so): constant
+  // strings joined with `+` are still a constant.
+  if (node.type === 'BinaryExpression' && node.operator === '+') {
+    const left = staticString(node.left);
+    const right = left === undefined ? undefined : staticString(node.right);
+    return left === undefined || right === undefined ? undefined : left + right;
+  }
   return undefined;
 }
 

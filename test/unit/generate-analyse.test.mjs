@@ -403,6 +403,10 @@ describe('imports: the module graph edges', () => {
     );
   });
 
+  test("constant strings joined with + are a static specifier (bunyan's require('mv' + ''))", () => {
+    assert.deepEqual(imports(cjs("require('mv' + ''); require('a' + '/' + `b`); require('x' + name);")).sort(), ['a/b require', 'mv require']);
+  });
+
   test('a require that is not the module require is not an import', () => {
     assert.deepEqual(imports(cjs("function f(require) { require('x'); }")), []);
     assert.deepEqual(imports(esm("require('x');")), []);
