@@ -6,21 +6,24 @@
  * accessors, so that code assigning a method on an instance or a derived prototype is
  * not refused by the override mistake in strict code. Its plans leave out some that
  * real packages assign; they are added here, before lockdown reads the plans:
- * - `Promise.prototype.catch`/`finally` (mongoose assigns `promise.catch`);
  * - `constructor` of every error prototype (mathjs: `DimensionError.prototype =
  *   new RangeError(); DimensionError.prototype.constructor = RangeError`);
  * - `String.prototype.valueOf`/`toString` (nunjucks' SafeString, a String subclass
  *   built by assignment).
  * `ses/src/enablements.js` is not in SES's exports map: the runtime bundle
  * (scripts/bundle-runtime.mjs) resolves it to the module SES itself uses, and the build
- * fails if SES moves it. `then` stays a data property: V8 keeps `await` fast only while
- * it is untouched.
+ * fails if SES moves it.
+ *
+ * `Promise.prototype` keeps its data properties, as under LavaMoat: execa (and much code
+ * built on it) reads `Reflect.getOwnPropertyDescriptor(Promise.prototype, 'catch').value`,
+ * which an accessor would not have, and V8 keeps `await` fast only while `then` is
+ * untouched. The cost: mongoose's `Model.init` assigns `promise.catch` on a native
+ * promise, which strict code cannot do (docs/design.md, known limits).
  */
 import 'ses';
 import { moderateEnablements, severeEnablements } from 'ses/src/enablements.js';
 
 const ADDED: Record<string, string[]> = {
-  '%PromisePrototype%': ['catch', 'finally'],
   '%StringPrototype%': ['valueOf', 'toString'],
   '%ErrorPrototype%': ['constructor'],
   '%TypeErrorPrototype%': ['constructor'],
