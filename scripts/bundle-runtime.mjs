@@ -210,14 +210,18 @@ const result = await esbuild.build({
   logLevel: 'warning',
 });
 
+// A bundle that fails a check is removed: loader.mjs then refuses to start ("the runtime
+// is not built") rather than run a runtime that is not the one reviewed.
+const problems = [];
 const inputs = Object.keys(result.metafile.inputs);
 const babel = inputs.filter((file) => file.includes('node_modules/@babel/'));
-if (babel.length > 0) {
-  throw new Error(`dist/runtime must not contain Babel, found: ${babel.slice(0, 3).join(', ')}`);
-}
+if (babel.length > 0) problems.push(`it must not contain Babel, found: ${babel.slice(0, 3).join(', ')}`);
 if (!inputs.some((file) => file.endsWith('ses/src/enablements.js'))) {
-  throw new Error('dist/runtime: SES override plans (ses/src/enablements.js) not bundled');
+  problems.push('SES override plans (ses/src/enablements.js) not bundled');
 }
 const missing = Object.keys(SES_EDITS).filter((file) => !applied.has(file));
-if (missing.length > 0) throw new Error(`dist/runtime: SES edits not applied to ${missing.join(', ')}`);
-
+if (missing.length > 0) problems.push(`SES edits not applied to ${missing.join(', ')}`);
+if (problems.length > 0) {
+  fs.rmSync(path.join(root, 'dist', 'runtime'), { recursive: true, force: true });
+  throw new Error(`dist/runtime: ${problems.join('; ')}`);
+}

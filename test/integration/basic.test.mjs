@@ -31,3 +31,18 @@ test("the app's errors print as under plain node (subclasses too: `Sub [RangeErr
   assert.equal(confined.stdout, plain.stdout);
   assert.match(confined.stdout, /^Sub \[RangeError\]: sub$/m);
 });
+
+test('a loader without its built runtime refuses to start, and says how to build it', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const { projectDir } = await import('../helpers.mjs');
+  const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'lavamoat-unbuilt-'));
+  fs.copyFileSync(path.join(projectDir, 'loader.mjs'), path.join(copy, 'loader.mjs'));
+  fs.writeFileSync(path.join(copy, 'app.mjs'), "console.log('APP RAN');\n");
+  const result = spawnSync(process.execPath, ['--import', path.join(copy, 'loader.mjs'), path.join(copy, 'app.mjs')], { encoding: 'utf8' });
+  assert.equal(result.status, 1);
+  assert.doesNotMatch(result.stdout, /APP RAN/);
+  assert.match(result.stderr, /LavaMoat: the runtime is not built [\s\S]*run `npm run build`/);
+});
