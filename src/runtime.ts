@@ -11,9 +11,9 @@ import { PackageMap, type PackageInfo, ROOT_NAME } from './package-map.js';
 import { buildCompartmentMap, ENTRY_SPECIFIER, NODE_LANGUAGE, resourceFor } from './compartment-map.js';
 import { makeEndowments, mutableGlobalNames, pinGlobals, universalEndowments, type HostGlobals } from './endowments.js';
 import { builtinFor, builtinGrants, hostBuiltin, type BuiltinGrant } from './builtins.js';
-import { builtinName, formatOf, resolveSpecifier, type ResolveKind } from './resolve.js';
+import { builtinName, resolveSpecifier, type ResolveKind } from './resolve.js';
 import { denied, explainMissingGlobal, type PolicyFiles } from './report.js';
-import { makeNodeParser } from './formats/index.js';
+import { decodeSource, fileFormat, makeNodeParser } from './formats/index.js';
 import { CJS_WRAPPER_HEAD, makeRequire, requireCommonJs } from './formats/cjs.js';
 import { confineModuleBuiltin } from './module-builtin.js';
 import { evadeSesRejections } from './evasion.js';
@@ -37,9 +37,6 @@ export interface RuntimeOptions {
   files: PolicyFiles;
   host: HostGlobals;
 }
-
-// As the module loader decodes sources (a BOM is dropped).
-const utf8 = new TextDecoder();
 
 const readPowers = {
   read: async (location: string) => fs.promises.readFile(fileURLToPath(location)),
@@ -153,12 +150,11 @@ export class Runtime implements ModuleContext {
     if (!info || !compartment) return undefined;
     let source: string;
     try {
-      source = utf8.decode(fs.readFileSync(target.path));
+      source = decodeSource(fs.readFileSync(target.path));
     } catch {
       return undefined; // the module loader reports it
     }
-    // As the parser decides (formats/index.ts): a `.js` file may be ESM by its syntax.
-    if (formatOf(target.path, /\.js$|\/[^./]*$/.test(target.path) ? source : undefined) !== 'commonjs') return undefined;
+    if (fileFormat(target.path, () => source) !== 'commonjs') return undefined;
     this.packageAt(info.location); // its granted globals, before its first module runs
     return requireCommonJs(this, info, target.url, source, compartment);
   }

@@ -14,6 +14,17 @@ import type { CompartmentLike, ModuleContext } from './context.js';
 
 const decoder = new TextDecoder();
 
+/** A module's text as the loader reads it (a BOM is dropped). */
+export const decodeSource = (bytes: Uint8Array): string => decoder.decode(bytes);
+
+/**
+ * The format of `file`, by Node's rules; `source` is read only when the extension does
+ * not decide (a `.js` file in a package without "type" may be ESM by its syntax).
+ */
+export function fileFormat(file: string, source: () => string) {
+  return formatOf(file, /\.js$|\/[^./]*$/.test(file) ? source() : undefined);
+}
+
 interface ParseResult {
   parser: string;
   bytes: Uint8Array;
@@ -30,9 +41,8 @@ export function makeNodeParser(ctx: ModuleContext) {
     const info = ctx.packageAt(packageLocation);
     const file = fileURLToPath(location);
     let text: string | undefined;
-    const source = () => (text ??= decoder.decode(bytes));
-    // A `.js` file in a package without "type" may still be ESM by its syntax.
-    const format = formatOf(file, /\.js$|\/[^./]*$/.test(file) ? source() : undefined);
+    const source = () => (text ??= decodeSource(bytes));
+    const format = fileFormat(file, source);
     switch (format) {
       case 'module':
         return { parser: 'pre-mjs-json', bytes, record: compileEsm(source(), location, info.name, ctx.cache) };
