@@ -190,7 +190,14 @@ const applied = new Set();
 
 const result = await esbuild.build({
   absWorkingDir: root,
-  entryPoints: ['dist/boot.js', 'dist/preload.js', 'dist/hooks.js', 'dist/bridge.js'],
+  // Flat names: loader.mjs imports boot and preload, the preload finds the hooks and
+  // the bridge next to itself.
+  entryPoints: [
+    { in: 'dist/loader/boot.js', out: 'boot' },
+    { in: 'dist/loader/preload.js', out: 'preload' },
+    { in: 'dist/loader/hooks/hooks.js', out: 'hooks' },
+    { in: 'dist/loader/bridge.js', out: 'bridge' },
+  ],
   outdir: 'dist/runtime',
   bundle: true,
   splitting: true,

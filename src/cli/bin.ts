@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { findDependencyDir, readManifest } from '../package-map.js';
+import { findDependencyDir, readManifest } from '../graph/package-map.js';
 
 export class BinNotFoundError extends Error {
   readonly code = 'LAVAMOAT_BIN_NOT_FOUND';

@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, loadConfig, type ConfigOverrides } from '../config.js';
+import { ConfigError, loadConfig, type ConfigOverrides } from '../config/index.js';
 import { loadPolicy, PolicyError } from '../policy/index.js';
 import { GenerateError } from '../generate/index.js';
 import { HELP, parseCli, UsageError, type CliArgs } from './args.js';

@@ -9,7 +9,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadConfig, type Config, type ConfigOverrides } from '../config.js';
+import { loadConfig, type Config, type ConfigOverrides } from '../config/index.js';
 import { resolveBin } from './bin.js';
 import { UsageError, type CliArgs } from './args.js';
 

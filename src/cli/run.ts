@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { configToEnv } from '../config.js';
+import { configToEnv } from '../config/index.js';
 import type { CliArgs } from './args.js';
 import type { Paths } from './paths.js';
 

@@ -14,9 +14,9 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CJS_MODULE_EXPORTS_NAME, cjsExportNames, lexCjs, type CjsLexed } from '../module-names.js';
-import { evadeSesRejections } from '../evasion.js';
-import type { PackageInfo } from '../package-map.js';
+import { CJS_MODULE_EXPORTS_NAME, cjsExportNames, lexCjs, type CjsLexed } from '../graph/module-names.js';
+import { evadeSesRejections } from './evasion.js';
+import type { PackageInfo } from '../graph/package-map.js';
 import type { CjsModule, CompartmentLike, ModuleContext } from './context.js';
 
 const hasOwn = (value: unknown, key: string): boolean =>

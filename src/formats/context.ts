@@ -3,9 +3,9 @@
  * Node-accurate resolution with the package's policy applied, and the place to load
  * the result from. The main-thread runtime implements it.
  */
-import type { PackageInfo } from '../package-map.js';
-import type { ResolveKind } from '../resolve.js';
-import type { ModuleCache } from '../cache.js';
+import type { PackageInfo } from '../graph/package-map.js';
+import type { ResolveKind } from '../graph/resolve.js';
+import type { ModuleCache } from '../cache/module-cache.js';
 
 export interface CompartmentLike {
   evaluate(source: string, options?: Record<string, unknown>): unknown;

@@ -7,9 +7,9 @@
 import process from 'node:process';
 import { createRequire } from 'node:module';
 import vm from 'node:vm';
-import { evadeSesRejections } from '../evasion.js';
-import type { ModuleCache } from '../cache.js';
-import { runUnscuttled } from '../scuttle.js';
+import { evadeSesRejections } from './evasion.js';
+import type { ModuleCache } from '../cache/module-cache.js';
+import { runUnscuttled } from '../confine/scuttle.js';
 import { TopLevelAwaitFound, transformModule } from './esm-transform.js';
 
 export interface PrecompiledRecord {

@@ -7,7 +7,7 @@
  */
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
-import { formatOf } from '../resolve.js';
+import { formatOf } from '../graph/resolve.js';
 import { makeCjsRecord } from './cjs.js';
 import { compileEsm } from './esm.js';
 import type { CompartmentLike, ModuleContext } from './context.js';

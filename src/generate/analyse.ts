@@ -14,7 +14,7 @@
  * analyser itself, which is what makes it cacheable (see cache.ts).
  */
 import { createRequire } from 'node:module';
-import { builtinName } from '../resolve.js';
+import { builtinName } from '../graph/resolve.js';
 import { GLOBAL_OBJECT_NAMES, MODULE_SCOPE_NAMES, isFrozenIntrinsic, isProvidedGlobal } from './intrinsics.js';
 
 /** Bump whenever the output of {@link analyseModule} can change for the same input. */

@@ -13,7 +13,7 @@
  * oldest Node the project supports; newer ones add, never remove). A unit test
  * compares it with a real compartment so an upgrade of `ses` cannot drift silently.
  */
-import { UNIVERSAL_GLOBALS } from '../endowments.js';
+import { UNIVERSAL_GLOBALS } from '../confine/endowments.js';
 
 export const COMPARTMENT_GLOBALS: readonly string[] = [
   'AggregateError',

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fixture, runWithLoader } from '../helpers.mjs';
-import { RUNTIME_GLOBALS } from '../../dist/scuttle.js';
+import { RUNTIME_GLOBALS } from '../../dist/confine/scuttle.js';
 
 const dir = fixture('scuttle-service');
 

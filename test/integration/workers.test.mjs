@@ -11,7 +11,7 @@ import {
   confinedWorkerOptions,
   splitNodeOptions,
   withLoaderInNodeOptions,
-} from '../../dist/workers.js';
+} from '../../dist/confine/workers.js';
 
 const dir = fixture('workers-app');
 const denied = (pkg) => `DENIED LavaMoat: package "${pkg}" is not allowed the builtin module "fs".`;

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { EventEmitter } from 'node:events';
-import { builtinFor, builtinGrants } from '../../dist/builtins.js';
+import { builtinFor, builtinGrants } from '../../dist/confine/builtins.js';
 
 test('grants group by module; node: and bare names are one grant', () => {
   const grants = builtinGrants({ 'fs.readFile': true, 'node:fs.promises.readFile': true, path: true, 'node:os': true, crypto: false });

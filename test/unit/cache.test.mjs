@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { ModuleCache } from '../../dist/cache.js';
+import { ModuleCache } from '../../dist/cache/module-cache.js';
 
 const tempDir = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'lavamoat-cache-')), 'cache');
 const entries = (dir) => fs.readdirSync(dir, { recursive: true }).filter((f) => f.endsWith('.json')).map((f) => path.join(dir, f));
@@ -94,7 +94,7 @@ test('records are written in the background, and at exit if still pending', asyn
   assert.equal(entries(dir).length, 1, 'the file landed');
   assert.deepEqual(new ModuleCache({ dir, salt: 's' }).get('esm', 'file:///a.js', 'src'), { program: 'a' });
   // A process that exits right after computing records still leaves them.
-  const cacheURL = new URL('../../dist/cache.js', import.meta.url).href;
+  const cacheURL = new URL('../../dist/cache/module-cache.js', import.meta.url).href;
   const exiting = `
     const { ModuleCache } = await import(${JSON.stringify(cacheURL)});
     const cache = new ModuleCache({ dir: ${JSON.stringify(dir)}, salt: 's' });
@@ -130,7 +130,7 @@ test('old temporary files of killed writers are swept, once a day', () => {
 
 test('concurrent writers never leave a broken entry', async () => {
   const dir = tempDir();
-  const cacheURL = new URL('../../dist/cache.js', import.meta.url).href;
+  const cacheURL = new URL('../../dist/cache/module-cache.js', import.meta.url).href;
   const writer = `
     const { ModuleCache } = await import(${JSON.stringify(cacheURL)});
     const cache = new ModuleCache({ dir: ${JSON.stringify(dir)}, salt: 's' });

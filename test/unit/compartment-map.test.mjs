@@ -1,8 +1,8 @@
 // The converter from LavaMoat's policy format to compartment-mapper's, case by case.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildCompartmentMap, convertResourcePolicy, ENTRY_LOCATION, ENTRY_SPECIFIER, resourceFor } from '../../dist/compartment-map.js';
-import { PackageMap } from '../../dist/package-map.js';
+import { buildCompartmentMap, convertResourcePolicy, ENTRY_LOCATION, ENTRY_SPECIFIER, resourceFor } from '../../dist/confine/compartment-map.js';
+import { PackageMap } from '../../dist/graph/package-map.js';
 
 test('an absent resource allows nothing', () => {
   assert.deepEqual(convertResourcePolicy(undefined), {

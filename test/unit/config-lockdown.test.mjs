@@ -13,7 +13,7 @@ import {
   lockdownValueProblem,
   refusedLockdownOption,
   resolveLockdown,
-} from '../../dist/lockdown-options.js';
+} from '../../dist/confine/lockdown-options.js';
 
 const require = createRequire(import.meta.url);
 const sesDir = path.dirname(require.resolve('ses/package.json'));

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ConfigError, configToEnv, didYouMean, loadConfig, readConfig } from '../../dist/config.js';
-import { DEBUG_LOCKDOWN, DEFAULT_LOCKDOWN } from '../../dist/lockdown-options.js';
+import { ConfigError, configToEnv, didYouMean, loadConfig, readConfig } from '../../dist/config/index.js';
+import { DEBUG_LOCKDOWN, DEFAULT_LOCKDOWN } from '../../dist/confine/lockdown-options.js';
 
 const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'lavamoat-config-'));
 process.on('exit', () => fs.rmSync(tmpRoot, { recursive: true, force: true }));

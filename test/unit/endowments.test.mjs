@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import 'ses';
-import { makeEndowments, universalEndowments } from '../../dist/endowments.js';
+import { makeEndowments, universalEndowments } from '../../dist/confine/endowments.js';
 
 lockdown({ errorTaming: 'unsafe', overrideTaming: 'moderate', consoleTaming: 'unsafe', errorTrapping: 'none' });
 

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import vm from 'node:vm';
-import { evadeSesRejections, needsEvasion } from '../../dist/evasion.js';
+import { evadeSesRejections, needsEvasion } from '../../dist/formats/evasion.js';
 
 const sesRejects = (src) => /(^|[^.]|\.\.\.)\bimport(\s*(?:\(|\/[/*]))/.test(src) || /<!--|-->/.test(src);
 const run = (src) => JSON.parse(JSON.stringify(vm.runInNewContext(src, { __import__: (s) => `dynamic:${s}` })));

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { buildPackageMap, compareLogicalPaths, comparePreferredName, PackageMap } from '../../dist/package-map.js';
+import { buildPackageMap, compareLogicalPaths, comparePreferredName, PackageMap } from '../../dist/graph/package-map.js';
 
 function makeTree(spec) {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'lavamoat-pm-'));

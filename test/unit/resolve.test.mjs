@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { builtinName, formatOf, resolveSpecifier } from '../../dist/resolve.js';
+import { builtinName, formatOf, resolveSpecifier } from '../../dist/graph/resolve.js';
 import { fixture } from '../helpers.mjs';
 
 const app = fixture('graph', 'app.mjs');

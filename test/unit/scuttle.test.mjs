@@ -17,7 +17,7 @@ import {
   ScuttleError,
   scuttleGlobalThis,
   SES_GLOBALS,
-} from '../../dist/scuttle.js';
+} from '../../dist/confine/scuttle.js';
 import { analyseModule } from '../../dist/generate/index.js';
 
 const distDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist');

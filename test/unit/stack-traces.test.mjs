@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import 'ses';
-import { makeCompartmentError } from '../../dist/stack-traces.js';
+import { makeCompartmentError } from '../../dist/confine/stack-traces.js';
 
 lockdown({ errorTaming: 'unsafe', overrideTaming: 'moderate', consoleTaming: 'unsafe', errorTrapping: 'none' });
 const compartment = new Compartment();

@@ -6,21 +6,21 @@
 import fs from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadFromMap } from '@endo/compartment-mapper/import-lite.js';
-import type { LavaMoatPolicy } from './policy/types.js';
-import { PackageMap, type PackageInfo, ROOT_NAME } from './package-map.js';
+import type { LavaMoatPolicy } from '../policy/types.js';
+import { PackageMap, type PackageInfo, ROOT_NAME } from '../graph/package-map.js';
 import { buildCompartmentMap, ENTRY_SPECIFIER, NODE_LANGUAGE, resourceFor } from './compartment-map.js';
 import { makeEndowments, mutableGlobalNames, pinGlobals, universalEndowments, type HostGlobals } from './endowments.js';
 import { builtinFor, builtinGrants, hostBuiltin, type BuiltinGrant } from './builtins.js';
-import { builtinName, resolveSpecifier, type ResolveKind } from './resolve.js';
-import { denied, explainMissingGlobal, type PolicyFiles } from './report.js';
-import { decodeSource, fileFormat, makeNodeParser } from './formats/index.js';
-import { CJS_WRAPPER_HEAD, makeRequire, requireCommonJs } from './formats/cjs.js';
+import { builtinName, resolveSpecifier, type ResolveKind } from '../graph/resolve.js';
+import { denied, explainMissingGlobal, type PolicyFiles } from '../report/denials.js';
+import { decodeSource, fileFormat, makeNodeParser } from '../formats/index.js';
+import { CJS_WRAPPER_HEAD, makeRequire, requireCommonJs } from '../formats/cjs.js';
 import { confineModuleBuiltin } from './module-builtin.js';
-import { evadeSesRejections } from './evasion.js';
+import { evadeSesRejections } from '../formats/evasion.js';
 import { workerThreadsForPackage } from './workers.js';
 import { makeCompartmentError } from './stack-traces.js';
-import type { ModuleCache } from './cache.js';
-import type { CjsModule, CompartmentLike, LinkTarget, ModuleContext } from './formats/context.js';
+import type { ModuleCache } from '../cache/module-cache.js';
+import type { CjsModule, CompartmentLike, LinkTarget, ModuleContext } from '../formats/context.js';
 
 interface SesCompartment extends CompartmentLike {
   globalThis: Record<PropertyKey, unknown>;

@@ -14,7 +14,7 @@ import { pathToFileURL } from 'node:url';
 import { init as initEsmLexer, parse as parseEsm } from 'es-module-lexer';
 import { parse as parseCjs } from 'cjs-module-lexer';
 import { formatOf, resolveSpecifier, type Format } from './resolve.js';
-import type { ModuleCache } from './cache.js';
+import type { ModuleCache } from '../cache/module-cache.js';
 
 /**
  * es-module-lexer's WebAssembly build is several times faster than its asm.js one but

@@ -46,7 +46,7 @@
  * reads in `exceptions`. Confined packages are not affected at all: their globals were
  * taken from the holder, which keeps the removed values for them.
  */
-import type { LavaMoatPolicy } from './policy/types.js';
+import type { LavaMoatPolicy } from '../policy/types.js';
 
 export interface ScuttleOptions {
   enabled: boolean;

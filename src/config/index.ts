@@ -29,10 +29,10 @@ import {
   resolveLockdown,
   type LockdownOptionName,
   type LockdownOptions,
-} from './lockdown-options.js';
-import { exceptionProblem } from './scuttle.js';
+} from '../confine/lockdown-options.js';
+import { exceptionProblem } from '../confine/scuttle.js';
 
-export type { LockdownOptions } from './lockdown-options.js';
+export type { LockdownOptions } from '../confine/lockdown-options.js';
 
 export interface ScuttleGlobalThisConfig {
   /** Default false, as in LavaMoat. */

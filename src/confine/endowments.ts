@@ -13,7 +13,7 @@
  *   parent as `this`.
  * Everything else does not exist in the compartment.
  */
-import type { GlobalPolicyValue as GlobalValue } from './policy/types.js';
+import type { GlobalPolicyValue as GlobalValue } from '../policy/types.js';
 import { shareable } from './shared-globals.js';
 
 export type HostGlobals = Record<PropertyKey, unknown>;

@@ -43,8 +43,8 @@ import path from 'node:path';
 import process from 'node:process';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import type { Config } from './config.js';
-import { configToEnv } from './config.js';
+import type { Config } from '../config/index.js';
+import { configToEnv } from '../config/index.js';
 
 const require = createRequire(import.meta.url);
 

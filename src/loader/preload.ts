@@ -5,26 +5,26 @@
  * register the hooks that send the app's imports of dependencies to them, make workers
  * and child `node` processes start confined, and finally scuttle the real global.
  */
-import './ses.js';
+import '../confine/ses.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { type Config } from './config.js';
-import { loadPolicy } from './policy/index.js';
-import { buildPackageMap, PackageMap } from './package-map.js';
-import { Runtime } from './runtime.js';
+import { type Config } from '../config/index.js';
+import { loadPolicy } from '../policy/index.js';
+import { buildPackageMap, PackageMap } from '../graph/package-map.js';
+import { Runtime } from '../confine/runtime.js';
 import { setRuntime } from './bridge.js';
 import { installRequireHook } from './require-hook.js';
-import { installErrorPrinting } from './error-printing.js';
-import type { HooksData } from './hooks.js';
-import { installHooks } from './hooks-install.js';
-import { lexersReady } from './module-names.js';
-import { ModuleCache } from './cache.js';
+import { installErrorPrinting } from '../report/error-printing.js';
+import type { HooksData } from './hooks/hooks.js';
+import { installHooks } from './install-hooks.js';
+import { lexersReady } from '../graph/module-names.js';
+import { ModuleCache } from '../cache/module-cache.js';
 import { createRequire } from 'node:module';
-import { isDebugLockdown } from './lockdown-options.js';
-import { grantedGlobalNames, INTRINSIC_GLOBALS, makeHostGlobals, scuttleGlobalThis, SES_GLOBALS } from './scuttle.js';
-import { assertConfinableEntry, assertEntryInProject, confineWorkers, inheritedWorkerEnv, PARENT_MARKER, propagateToChildren } from './workers.js';
+import { isDebugLockdown } from '../confine/lockdown-options.js';
+import { grantedGlobalNames, INTRINSIC_GLOBALS, makeHostGlobals, scuttleGlobalThis, SES_GLOBALS } from '../confine/scuttle.js';
+import { assertConfinableEntry, assertEntryInProject, confineWorkers, inheritedWorkerEnv, PARENT_MARKER, propagateToChildren } from '../confine/workers.js';
 
 declare function lockdown(options?: Record<string, unknown>): void;
 

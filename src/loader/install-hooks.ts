@@ -6,7 +6,7 @@
  */
 import process from 'node:process';
 import module from 'node:module';
-import { syncHooks, type HooksData } from './hooks.js';
+import { syncHooks, type HooksData } from './hooks/hooks.js';
 
 type RegisterHooks = (hooks: ReturnType<typeof syncHooks>) => unknown;
 

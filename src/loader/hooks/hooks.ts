@@ -6,11 +6,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { PackageMap, ROOT_NAME, type PackageMapData } from './package-map.js';
+import { PackageMap, ROOT_NAME, type PackageMapData } from '../../graph/package-map.js';
 import { facadeSource, facadeURL, parseFacadeURL } from './facade.js';
-import { exportNamesOf, lexersReady } from './module-names.js';
-import { ModuleCache } from './cache.js';
-import { formatOf } from './resolve.js';
+import { exportNamesOf, lexersReady } from '../../graph/module-names.js';
+import { ModuleCache } from '../../cache/module-cache.js';
+import { formatOf } from '../../graph/resolve.js';
 
 export interface HooksData {
   packageMap: PackageMapData;

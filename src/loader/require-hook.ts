@@ -6,8 +6,8 @@
  */
 import Module from 'node:module';
 import path from 'node:path';
-import { ROOT_NAME, type PackageMap } from './package-map.js';
-import type { Runtime } from './runtime.js';
+import { ROOT_NAME, type PackageMap } from '../graph/package-map.js';
+import type { Runtime } from '../confine/runtime.js';
 
 interface InternalModule {
   filename?: string | null;

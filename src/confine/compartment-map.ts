@@ -12,9 +12,9 @@
  * project's exit hooks and endowments, and compartment-mapper's global list is left
  * empty.
  */
-import type { LavaMoatPolicy, ResourcePolicy } from './policy/types.js';
-import type { PackageInfo, PackageMap } from './package-map.js';
-import { ROOT_NAME } from './package-map.js';
+import type { LavaMoatPolicy, ResourcePolicy } from '../policy/types.js';
+import type { PackageInfo, PackageMap } from '../graph/package-map.js';
+import { ROOT_NAME } from '../graph/package-map.js';
 
 /** compartment-mapper's package policy, the fields this project uses. */
 export interface EndoPackagePolicy {
