@@ -19,6 +19,7 @@ import process from 'node:process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { ensurePrivateDirectory } from './private-dir.js';
 
 /** Bump when the shape or meaning of cached records changes. */
 export const CACHE_FORMAT = 2; // 2: ES modules compiled by esm-transform.ts
@@ -27,19 +28,6 @@ export interface CacheOptions {
   dir: string;
   /** Folded into every key: versions of the compiler and of this runtime. */
   salt: string;
-}
-
-/**
- * Creates `dir` private to this user (0700), or checks that an existing one is: owned by
- * the user and writable by no one else. Throws otherwise.
- */
-export function ensurePrivateDirectory(dir: string): void {
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const stat = fs.statSync(dir);
-  const uid = process.getuid?.();
-  if ((uid !== undefined && stat.uid !== uid) || (stat.mode & 0o022) !== 0) {
-    throw new Error(`LavaMoat: cache directory ${dir} is not private to this user; not using it`);
-  }
 }
 
 export class ModuleCache {

@@ -48,3 +48,16 @@ export interface ModuleContext {
 export type LinkTarget =
   | { kind: 'builtin'; specifier: string; name: string }
   | { kind: 'file'; specifier: string; url: string; path: string };
+
+/** The record SES links for an ES module (the shape @endo/module-source makes). */
+export interface PrecompiledRecord {
+  imports: string[];
+  exports: string[];
+  reexports: string[];
+  __syncModuleProgram__: string;
+  __liveExportMap__: Record<string, unknown>;
+  __reexportMap__: Record<string, unknown>;
+  __fixedExportMap__: Record<string, unknown>;
+  __needsImport__: boolean;
+  __needsImportMeta__: boolean;
+}

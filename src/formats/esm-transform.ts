@@ -16,7 +16,7 @@
  * lines), so stack traces point into the original source.
  */
 import { createRequire } from 'node:module';
-import type { PrecompiledRecord } from './esm.js';
+import type { PrecompiledRecord } from './context.js';
 
 interface Node {
   type: string;

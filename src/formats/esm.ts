@@ -11,18 +11,10 @@ import { evadeSesRejections } from './evasion.js';
 import type { ModuleCache } from '../cache/module-cache.js';
 import { runUnscuttled } from '../confine/scuttle.js';
 import { TopLevelAwaitFound, transformModule } from './esm-transform.js';
+import type { PrecompiledRecord } from './context.js';
 
-export interface PrecompiledRecord {
-  imports: string[];
-  exports: string[];
-  reexports: string[];
-  __syncModuleProgram__: string;
-  __liveExportMap__: Record<string, unknown>;
-  __reexportMap__: Record<string, unknown>;
-  __fixedExportMap__: Record<string, unknown>;
-  __needsImport__: boolean;
-  __needsImportMeta__: boolean;
-}
+export type { PrecompiledRecord } from './context.js';
+
 
 type ModuleSourceCtor = new (source: string, options?: { sourceUrl?: string }) => PrecompiledRecord;
 

@@ -8,8 +8,8 @@ import module from 'node:module';
 import path from 'node:path';
 import process from 'node:process';
 import { loadConfig, type Config } from '../config/index.js';
-import { inheritedWorkerEnv } from '../confine/workers.js';
-import { ensurePrivateDirectory } from '../cache/module-cache.js';
+import { inheritedWorkerEnv } from '../confine/entry-checks.js';
+import { ensurePrivateDirectory } from '../cache/private-dir.js';
 
 /** The configuration of this process; a worker uses the one its parent handed over. */
 export function configuration(): Config {

@@ -24,7 +24,9 @@ import { ModuleCache } from '../cache/module-cache.js';
 import { createRequire } from 'node:module';
 import { isDebugLockdown } from '../confine/lockdown-options.js';
 import { grantedGlobalNames, INTRINSIC_GLOBALS, makeHostGlobals, scuttleGlobalThis, SES_GLOBALS } from '../confine/scuttle.js';
-import { assertConfinableEntry, assertEntryInProject, confineWorkers, inheritedWorkerEnv, PARENT_MARKER, propagateToChildren } from '../confine/workers.js';
+import { assertConfinableEntry, assertEntryInProject, inheritedWorkerEnv, PARENT_MARKER } from '../confine/entry-checks.js';
+import { propagateToChildren } from '../confine/child-processes.js';
+import { confineWorkers } from '../confine/workers.js';
 
 declare function lockdown(options?: Record<string, unknown>): void;
 

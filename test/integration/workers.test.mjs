@@ -3,15 +3,9 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fixture, loaderURL, runWithLoader } from '../helpers.mjs';
-import {
-  assertConfinableEntry,
-  assertEntryInProject,
-  workerThreadsForPackage,
-  checkWorkerExecArgv,
-  confinedWorkerOptions,
-  splitNodeOptions,
-  withLoaderInNodeOptions,
-} from '../../dist/confine/workers.js';
+import { assertConfinableEntry, assertEntryInProject } from '../../dist/confine/entry-checks.js';
+import { splitNodeOptions, withLoaderInNodeOptions } from '../../dist/confine/child-processes.js';
+import { workerThreadsForPackage, checkWorkerExecArgv, confinedWorkerOptions } from '../../dist/confine/workers.js';
 
 const dir = fixture('workers-app');
 const denied = (pkg) => `DENIED LavaMoat: package "${pkg}" is not allowed the builtin module "fs".`;

@@ -1,0 +1,108 @@
+/**
+ * Child processes (`child_process`: spawn, exec, execFile, fork and their sync forms):
+ * - the preload puts `--import <this loader>` (an absolute file URL, so it resolves from
+ *   any working directory) into `process.env.NODE_OPTIONS`, with the resolved
+ *   configuration pinned in `LAVAMOAT_*` variables and a marker
+ *   (`LAVAMOAT_CONFINED_PARENT=<pid>`). Every `node` started with this environment, the
+ *   default for every child_process function (and for `{ ...process.env, ... }`), runs
+ *   under the same policy, whatever binary path or shell started it: `fork()`,
+ *   `spawn(process.execPath, [file])`, `exec('node file.js')`, `npx`, scripts;
+ * - such a child refuses to start when it has no entry file to confine (`node -e`,
+ *   `-p`, standard input, a REPL): that code belongs to no package, and running it as
+ *   the trusted app would hand a package that can spawn processes an unconfined one;
+ * - not propagated: when the caller passes an `env` without `NODE_OPTIONS` (or with
+ *   its own), or `fork()` with an `execArgv`/env that drops it: a package granted
+ *   `child_process` can run any program (`sh`, `curl`) anyway, so that grant is as
+ *   strong as the process's own authority and is not a confinement boundary. The
+ *   propagation protects against `node` children started in the ordinary way.
+ * - a package that can write `process.env` (a `"process.env": "write"` grant, or the
+ *   live `process.env` object given by a `"process.env"` grant) can change what
+ *   children inherit: treat such grants as affecting children.
+ */
+import path from 'node:path';
+import process from 'node:process';
+import { fileURLToPath } from 'node:url';
+import type { Config } from '../config/index.js';
+import { configToEnv } from '../config/index.js';
+import { PARENT_MARKER } from './entry-checks.js';
+
+/** Splits NODE_OPTIONS as Node does: on whitespace, with double quotes and backslash escapes. */
+export function splitNodeOptions(text: string): string[] {
+  const tokens: string[] = [];
+  let current = '';
+  let inToken = false;
+  let quoted = false;
+  for (let i = 0; i < text.length; i += 1) {
+    const c = text[i]!;
+    if (quoted) {
+      if (c === '\\' && i + 1 < text.length) current += text[++i];
+      else if (c === '"') quoted = false;
+      else current += c;
+    } else if (c === '"') {
+      quoted = true;
+      inToken = true;
+    } else if (/\s/.test(c)) {
+      if (inToken) tokens.push(current);
+      current = '';
+      inToken = false;
+    } else {
+      current += c;
+      inToken = true;
+    }
+  }
+  if (inToken) tokens.push(current);
+  return tokens;
+}
+
+const quoteOption = (token: string): string => (/[\s"\\]/.test(token) ? `"${token.replace(/["\\]/g, '\\$&')}"` : token);
+
+/** Whether `specifier` (an `--import` value) names this loader. */
+export function isThisLoader(specifier: string, loaderURL: string): boolean {
+  if (specifier === loaderURL || specifier === 'lavamoat/loader') return true;
+  try {
+    return path.resolve(specifier) === fileURLToPath(loaderURL);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * NODE_OPTIONS with this loader imported by absolute URL: an existing
+ * `--import lavamoat/loader` is replaced in place (so imports placed before it, such as
+ * a scuttler's module, still run first), otherwise it is added at the end.
+ */
+export function withLoaderInNodeOptions(nodeOptions: string | undefined, loaderURL: string): string {
+  const tokens = splitNodeOptions(nodeOptions ?? '');
+  const out: string[] = [];
+  let found = false;
+  for (let i = 0; i < tokens.length; i += 1) {
+    const token = tokens[i]!;
+    let value: string | undefined;
+    let width = 1;
+    if (token === '--import' && i + 1 < tokens.length) {
+      value = tokens[i + 1];
+      width = 2;
+    } else if (token.startsWith('--import=')) {
+      value = token.slice('--import='.length);
+    }
+    if (value !== undefined && isThisLoader(value, loaderURL)) {
+      if (!found) out.push(`--import=${loaderURL}`);
+      found = true;
+      i += width - 1;
+      continue;
+    }
+    out.push(token);
+  }
+  if (!found) out.push(`--import=${loaderURL}`);
+  return out.map(quoteOption).join(' ');
+}
+
+/**
+ * Makes every `node` child that inherits this process's environment run under the
+ * same loader and configuration (see the module comment for exactly when).
+ */
+export function propagateToChildren(config: Config, loaderURL: string, env: NodeJS.ProcessEnv = process.env): void {
+  Object.assign(env, configToEnv(config));
+  env.NODE_OPTIONS = withLoaderInNodeOptions(env.NODE_OPTIONS, loaderURL);
+  env[PARENT_MARKER] = String(process.pid);
+}
