@@ -14,8 +14,8 @@
  * analyser itself, which is what makes it cacheable (see cache.ts).
  */
 import { createRequire } from 'node:module';
-import { builtinName } from '../graph/resolve.js';
-import { GLOBAL_OBJECT_NAMES, MODULE_SCOPE_NAMES, isFrozenIntrinsic, isProvidedGlobal } from './intrinsics.js';
+import { builtinName } from '../../graph/resolve.js';
+import { GLOBAL_OBJECT_NAMES, MODULE_SCOPE_NAMES, isFrozenIntrinsic, isProvidedGlobal } from '../intrinsics.js';
 
 /** Bump whenever the output of {@link analyseModule} can change for the same input. */
 export const ANALYSER_VERSION = 6;
