@@ -13,7 +13,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ANALYSER_VERSION, type ModuleAnalysis, type ModuleFormat } from './analyse/walker.js';
+import { ANALYSER_VERSION, type ModuleAnalysis, type ModuleFormat } from './analyse/index.js';
 
 /** Entries kept from earlier runs besides those this run used (other entry points, branches). */
 const MAX_ENTRIES = 50_000;
