@@ -13,7 +13,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ANALYSER_VERSION, type ModuleAnalysis, type ModuleFormat } from './analyse.js';
+import { ANALYSER_VERSION, type ModuleAnalysis, type ModuleFormat } from './analyse/index.js';
 
 /** Entries kept from earlier runs besides those this run used (other entry points, branches). */
 const MAX_ENTRIES = 50_000;
@@ -22,10 +22,24 @@ const MAX_ENTRIES = 50_000;
  * The analyser's identity: its version, a hash of its own compiled code (so that a change
  * to the analysis invalidates the cache even if nobody bumps the version), and the Node
  * major, whose builtin list the analysis consults.
+ *
+ * The analyser is every file of the analyse/ folder, listed rather than named: a file
+ * added there later is hashed too, without anyone having to remember this list.
  */
 const SALT = (() => {
   const hash = crypto.createHash('sha256');
-  for (const name of ['analyse.js', 'intrinsics.js']) {
+  let parts: string[];
+  try {
+    parts = fs
+      .readdirSync(new URL('./analyse/', import.meta.url))
+      .filter((name) => name.endsWith('.js'))
+      .sort()
+      .map((name) => `analyse/${name}`);
+  } catch {
+    parts = ['analyse/'];
+  }
+  for (const name of [...parts, 'intrinsics.js']) {
+    hash.update(name);
     try {
       hash.update(fs.readFileSync(new URL(`./${name}`, import.meta.url)));
     } catch {

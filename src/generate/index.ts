@@ -16,7 +16,7 @@ import { pathToFileURL } from 'node:url';
 import { buildPackageMap, PackageMap, ROOT_NAME, type PackageInfo } from '../graph/package-map.js';
 import { formatOf, resolveSpecifier, type Resolved, type ResolveKind } from '../graph/resolve.js';
 import type { IncludeEntry, LavaMoatPolicy } from '../policy/types.js';
-import { analyseModule, type ModuleAnalysis, type ModuleFormat } from './analyse.js';
+import { analyseModule, type ModuleAnalysis, type ModuleFormat } from './analyse/index.js';
 import { AnalysisCache, cacheKey, type CachedResolution } from './cache.js';
 import { builtinKey } from './builtin-members.js';
 import { buildResources, PackageUsage, type Evidence, type ResourceDebug } from './policy.js';
@@ -25,8 +25,8 @@ import { AnalysisPool, defaultJobs, type PoolResult } from './pool.js';
 /** Cache misses before the worker pool starts: small graphs are done before it would be up. */
 const POOL_THRESHOLD = 24;
 
-export { ANALYSER_VERSION, analyseModule } from './analyse.js';
-export type { ModuleAnalysis, GlobalUse, ImportRecord, AnalysisWarning } from './analyse.js';
+export { ANALYSER_VERSION, analyseModule } from './analyse/index.js';
+export type { ModuleAnalysis, GlobalUse, ImportRecord, AnalysisWarning } from './analyse/index.js';
 export { stringifyPolicy, sortKeys } from './policy.js';
 export { AnalysisCache, defaultCacheDir } from './cache.js';
 

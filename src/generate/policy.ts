@@ -12,7 +12,7 @@
  * Output is sorted at every level, so the same app always gives the same bytes.
  */
 import type { GlobalPolicyValue, LavaMoatPolicy, ResourcePolicy, Resources } from '../policy/types.js';
-import type { GlobalAccess } from './analyse.js';
+import type { GlobalAccess } from './analyse/index.js';
 
 /** `file:line:column`, plus the longer path the code used when it differs from the grant. */
 export type Evidence = string;

@@ -5,7 +5,7 @@
  */
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { ModuleAnalysis, ModuleFormat } from './analyse.js';
+import type { ModuleAnalysis, ModuleFormat } from './analyse/index.js';
 import type { WorkerRequest, WorkerResponse } from './worker.js';
 
 /**

@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import { parentPort } from 'node:worker_threads';
-import { analyseModule, type ModuleAnalysis, type ModuleFormat } from './analyse.js';
+import { analyseModule, type ModuleAnalysis, type ModuleFormat } from './analyse/index.js';
 
 export interface WorkerRequest {
   id: number;

@@ -2,7 +2,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { analyseModule } from '../../dist/generate/analyse.js';
+import { analyseModule } from '../../dist/generate/analyse/index.js';
 import { COMPARTMENT_GLOBALS } from '../../dist/generate/intrinsics.js';
 import { BUILTIN_LIVE_OBJECTS, BUILTIN_NAMESPACES, builtinKey } from '../../dist/generate/builtin-members.js';
 import { builtinModules, createRequire } from 'node:module';
