@@ -1,6 +1,6 @@
 /**
  * Where things are for a CLI invocation: the entry module, the project root and the
- * policy files. The CLI uses the loader's own configuration (src/config.ts) with its
+ * policy files. The CLI uses the loader's own configuration (src/config/index.ts) with its
  * flags as the highest-precedence layer, so `lavamoat run` and a plain
  * `node --import lavamoat/loader` of the same app agree: flags, then `LAVAMOAT_*`
  * variables, then the `"lavamoat"` key of the app's package.json, then defaults.

@@ -63,7 +63,7 @@ export const ENV_VARS = [
 /**
  * `LAVAMOAT_*` variables that are not configuration but are known (so that the
  * near-miss check leaves them alone): set by the CLI (`LAVAMOAT_DEV`), by the runtime
- * itself in processes it starts (see src/workers.ts), or read by the hook installer
+ * itself in processes it starts (see src/confine/child-processes.ts), or read by the hook installer
  * (`LAVAMOAT_OFF_THREAD_HOOKS=1` forces module.register on Node 22+).
  */
 export const OTHER_KNOWN_ENV_VARS = ['LAVAMOAT_DEV', 'LAVAMOAT_CONFINED_PARENT', 'LAVAMOAT_OFF_THREAD_HOOKS'] as const;

@@ -13,7 +13,7 @@
  *   `toString` on objects that inherit from the frozen intrinsics (node-fetch,
  *   TypeScript's ES5 classes, readable-stream); without override taming those
  *   assignments throw. `'moderate'` covers the common cases; `'severe'` covers every
- *   intrinsic property, at some start-up cost (see src/error-printing.ts for what it
+ *   intrinsic property, at some start-up cost (see src/report/error-printing.ts for what it
  *   means for printing errors).
  * - `consoleTaming: 'unsafe'`, `localeTaming: 'unsafe'`, `domainTaming: 'unsafe'`:
  *   Node's own console, locale methods and domains, as the app expects them.
