@@ -288,7 +288,7 @@ test("RUNTIME_GLOBALS covers what this runtime's own modules read by name after 
   assert.deepEqual(missing, [], 'the runtime reads globals that scuttling would remove: import them from their module');
   for (const name of RUNTIME_GLOBALS) {
     if (!free.has(name)) {
-      t.diagnostic(`no runtime module reads the global ${name} any more: remove it from RUNTIME_GLOBALS in src/scuttle.ts`);
+      t.diagnostic(`no runtime module reads the global ${name} any more: remove it from RUNTIME_GLOBALS in src/confine/scuttle.ts`);
     } else {
       t.diagnostic(`scuttling keeps the global ${name} because of: ${[...free.get(name)].join(', ')}`);
     }
