@@ -11,6 +11,7 @@
  */
 import { createRequire } from 'node:module';
 import { narrowedView } from './endowments.js';
+import { handOutValue } from './boundary.js';
 
 const hostRequire = createRequire(import.meta.url);
 
@@ -44,19 +45,14 @@ const isPlainObject = (value: unknown): value is Record<string, unknown> => {
 };
 
 /**
- * A frozen copy of a module object: plain sub-objects (`fs.promises`, `path.posix`,
- * `os.constants`) are copied too, through any cycle (`path.win32.posix.win32`), so no
- * path leads back to an object the app shares.
- */
-/**
  * A package's own copy of a module object: plain sub-objects (`fs.promises`,
  * `path.posix`, `os.constants`) and arrays (`http.METHODS`) are copied too, through any
  * cycle (`path.win32.posix.win32`), so no path leads back to an object the app shares.
  * The copy is the package's to change (graceful-fs patches `fs.close` on the `fs` it is
- * given); the app and other packages never see it. Functions stay the host's own
- * (identity matters: `fs.readFile === fs.readFile`), frozen so that nothing can be
- * attached to them for others (`fs.realpathSync.native = evil`); class prototypes are
- * not frozen (see docs/attacks.md).
+ * given); the app and other packages never see it. Functions and instances stay the
+ * host's own (identity matters: `fs.readFile === fs.readFile`), handed out through the
+ * boundary (boundary.ts): functions and classes hardened with their statics and
+ * prototypes, instances with their prototype chains.
  */
 export function ownCopy(source: object, copies = new WeakMap<object, object>()): object {
   const known = copies.get(source);
@@ -70,39 +66,9 @@ export function ownCopy(source: object, copies = new WeakMap<object, object>()):
     } catch {
       continue;
     }
-    if (isPlainObject(value) || Array.isArray(value)) value = ownCopy(value, copies);
-    else if (typeof value === 'function') Object.freeze(value);
-    copy[key] = value;
+    copy[key] = isPlainObject(value) || Array.isArray(value) ? ownCopy(value, copies) : handOutValue(value);
   }
   return copy;
-}
-
-const readOnlyFunctions = new WeakMap<Function, Function>();
-
-/**
- * A module that is a function (`events`, `stream`, `assert`) must stay callable,
- * constructible and extendable; this proxy is all of that, but refuses changes to the
- * function itself (`events.defaultMaxListeners = 0`, `events.once = evil`).
- */
-function readOnlyFunction(fn: Function): Function {
-  let proxy = readOnlyFunctions.get(fn);
-  if (!proxy) {
-    proxy = new Proxy(fn, {
-      // `require('events').EventEmitter === require('events')` still holds.
-      get: (target, key, receiver) => {
-        const value = Reflect.get(target, key, receiver);
-        return value === target ? proxy : value;
-      },
-      // An assignment that reaches here through a subclass (`class C extends
-      // EventEmitter {}; C.x = 1`) sets C's own property, as it would without the proxy.
-      set: (target, key, value, receiver) => receiver !== proxy && Reflect.set(target, key, value, receiver),
-      defineProperty: () => false,
-      deleteProperty: () => false,
-      setPrototypeOf: () => false,
-    });
-    readOnlyFunctions.set(fn, proxy);
-  }
-  return proxy;
 }
 
 /** The host's own module object (for the trusted app package). */
@@ -110,20 +76,24 @@ export const hostBuiltin = (name: string): object => hostRequire(`node:${name}`)
 
 
 
-/** The module object a package with `grant` on builtin `name` receives. */
-export function builtinFor(name: string, grant: BuiltinGrant): object {
-  const real = hostBuiltin(name);
+/**
+ * The module object a package with `grant` on builtin `name` receives; `source` is the
+ * real module, or the package's adaptation of it (builtin-adapters.ts).
+ */
+export function builtinFor(name: string, grant: BuiltinGrant, source: unknown = hostBuiltin(name)): object {
+  const real = source as object;
   if (grant.whole) {
-    // Modules that are functions (`events`, `assert`, `stream`) must stay callable and
-    // extendable, and `process` is a live object whose methods need it as `this`: they
-    // are given as they are, as the `process` global is.
+    // `process` is a live object whose methods need it as `this`: it is given as it is,
+    // as the `process` global is. Modules that are functions (`events`, `assert`,
+    // `stream`) are classes the boundary hardened, given as they are (identity holds:
+    // `require('events').EventEmitter === require('events')`).
     if (name === 'process') return real;
-    if (typeof real === 'function') return readOnlyFunction(real);
+    if (typeof real === 'function') return handOutValue(real);
     return ownCopy(real);
   }
   // An object reached by a dotted grant is copied once, for this view.
   const copies = new WeakMap<object, object>();
   return narrowedView(real, grant.paths, (value) =>
-    isPlainObject(value) || Array.isArray(value) ? ownCopy(value, copies) : value,
+    isPlainObject(value) || Array.isArray(value) ? ownCopy(value, copies) : handOutValue(value),
   );
 }

@@ -15,9 +15,14 @@
  *   `child_process` can run any program (`sh`, `curl`) anyway, so that grant is as
  *   strong as the process's own authority and is not a confinement boundary. The
  *   propagation protects against `node` children started in the ordinary way.
- * - a package that can write `process.env` (a `"process.env": "write"` grant, or the
- *   live `process.env` object given by a `"process.env"` grant) can change what
- *   children inherit: treat such grants as affecting children.
+ * - what the runtime put there is the runtime's: packages cannot change those variables
+ *   in `process.env` (boundary.ts refuses `NODE_*`, `LAVAMOAT_*` and the like), and at
+ *   the moment any child is spawned (the two native entry points every `child_process`
+ *   function ends in), a child that inherits the environment, or whose environment was
+ *   copied from it (it carries the marker), gets this loader in `NODE_OPTIONS` and the
+ *   runtime's own configuration, whatever `process.env` says by then (a package granted
+ *   `"process.env": "write"` could replace the whole object). `process.execArgv`, which
+ *   `fork()` passes on, is frozen.
  */
 import path from 'node:path';
 import process from 'node:process';
@@ -25,6 +30,7 @@ import { fileURLToPath } from 'node:url';
 import type { Config } from '../config/index.js';
 import { configToEnv } from '../config/index.js';
 import { PARENT_MARKER } from './entry-checks.js';
+import { nativeBinding } from './native-handles.js';
 
 /** Splits NODE_OPTIONS as Node does: on whitespace, with double quotes and backslash escapes. */
 export function splitNodeOptions(text: string): string[] {
@@ -105,4 +111,67 @@ export function propagateToChildren(config: Config, loaderURL: string, env: Node
   Object.assign(env, configToEnv(config));
   env.NODE_OPTIONS = withLoaderInNodeOptions(env.NODE_OPTIONS, loaderURL);
   env[PARENT_MARKER] = String(process.pid);
+}
+
+interface SpawnOptions {
+  env?: unknown;
+  envPairs?: string[];
+}
+
+/**
+ * The environment pairs a child is spawned with, with this runtime's loader and
+ * configuration put back when the child inherits this process's environment (or a copy
+ * of it: the marker came along). Exported for tests.
+ */
+export function confinedEnvPairs(options: SpawnOptions, pinned: Readonly<Record<string, string>>, loaderURL: string): string[] | undefined {
+  const pairs = options.envPairs;
+  if (!Array.isArray(pairs)) return undefined;
+  const marked = pairs.some((pair) => typeof pair === 'string' && pair.startsWith(`${PARENT_MARKER}=`));
+  if (options.env !== undefined && !marked) return undefined; // an environment of the caller's own making
+  const out: string[] = [];
+  let nodeOptions: string | undefined;
+  for (const pair of pairs) {
+    const text = String(pair);
+    const name = text.slice(0, text.indexOf('='));
+    if (name === 'NODE_OPTIONS') nodeOptions = text.slice(name.length + 1);
+    else if (!Object.prototype.hasOwnProperty.call(pinned, name)) out.push(text);
+  }
+  for (const [name, value] of Object.entries(pinned)) out.push(`${name}=${value}`);
+  out.push(`NODE_OPTIONS=${withLoaderInNodeOptions(nodeOptions, loaderURL)}`);
+  return out;
+}
+
+let spawnsConfined = false;
+
+/**
+ * Wraps the two native calls every `child_process` function ends in (`spawn` of the
+ * process handle, for the asynchronous ones; `spawn_sync.spawn` for the synchronous ones)
+ * so that {@link confinedEnvPairs} decides the child's environment. Before
+ * native-handles.ts hardens those prototypes.
+ */
+export function confineSpawns(config: Config, loaderURL: string): void {
+  if (spawnsConfined) return;
+  spawnsConfined = true;
+  const pinned = Object.freeze({ ...configToEnv(config), [PARENT_MARKER]: String(process.pid) });
+  const rewrite = (options: unknown): void => {
+    if (typeof options !== 'object' || options === null) return;
+    const pairs = confinedEnvPairs(options as SpawnOptions, pinned, loaderURL);
+    if (pairs) (options as SpawnOptions).envPairs = pairs;
+  };
+  const processWrap = nativeBinding('process_wrap') as { Process?: { prototype: Record<string, Function> } } | undefined;
+  const asyncSpawn = processWrap?.Process?.prototype.spawn;
+  if (typeof asyncSpawn === 'function') {
+    processWrap!.Process!.prototype.spawn = function spawn(this: unknown, options: unknown) {
+      rewrite(options);
+      return Reflect.apply(asyncSpawn, this, [options]);
+    };
+  }
+  const spawnSync = nativeBinding('spawn_sync') as Record<string, Function> | undefined;
+  const syncSpawn = spawnSync?.spawn;
+  if (spawnSync && typeof syncSpawn === 'function') {
+    spawnSync.spawn = function spawn(this: unknown, options: unknown) {
+      rewrite(options);
+      return Reflect.apply(syncSpawn, this, [options]);
+    };
+  }
 }

@@ -14,7 +14,9 @@
  * Everything else does not exist in the compartment.
  */
 import type { GlobalPolicyValue as GlobalValue } from '../policy/types.js';
+import process from 'node:process';
 import { shareable } from './shared-globals.js';
+import { deliver, hostLeaf } from './boundary.js';
 
 export type HostGlobals = Record<PropertyKey, unknown>;
 
@@ -69,38 +71,64 @@ const readPath = (host: object, path: readonly string[]): unknown => {
   return value;
 };
 
+/** The guarded callbacks of one view, shared by its methods (`on` and `off` must agree). */
+interface CallbackGuards {
+  guarded: WeakMap<Function, Function>;
+  originals: WeakMap<Function, Function>;
+}
+const guardsOf = new WeakMap<object, CallbackGuards>();
+
+// Its callbacks receive the caller's own arguments, not what an emitter delivers.
+const hostNextTick = process.nextTick;
+
 /**
  * A function reached through a narrowed object is called on the real parent: code
  * writes `process.on(...)`, and `this` would otherwise be the narrowed view. The real
  * parent must not leak back: a method returning it (`process.on` returns `process` for
  * chaining) returns the view instead, and a callback it is given (a listener, which the
- * emitter calls with itself as `this`) sees the view as `this`.
+ * emitter calls with itself as `this`) sees the view as `this`. With `guardCallbacks`
+ * (views of host objects such as `process`), what the host passes to those callbacks
+ * and what the methods return go through the boundary's `deliver`: data as it is, another
+ * party's functions and host objects (the app's worker in a `'worker'` event, the app's
+ * listeners from `listeners()`) as opaque tokens, the package's own listeners as
+ * themselves.
  */
 function makeMethodWrapper(view: object, realParent: () => unknown, guardCallbacks: boolean) {
   let lastTarget: Function | undefined;
   let lastWrapper: Function | undefined;
-  const callbacks = new WeakMap<Function, Function>();
-  const guardCallback = (value: unknown): unknown => {
+  let guards = guardsOf.get(view);
+  if (!guards) {
+    guards = { guarded: new WeakMap(), originals: new WeakMap() };
+    guardsOf.set(view, guards);
+  }
+  const { guarded, originals } = guards;
+  const own = (fn: Function): Function | undefined => originals.get(fn);
+  const guardCallback = (value: unknown, deliverArguments: boolean): unknown => {
     if (typeof value !== 'function') return value;
-    let guarded = callbacks.get(value);
-    if (!guarded) {
+    let wrapped = guarded.get(value);
+    if (!wrapped) {
       const callback = value;
-      guarded = function (this: unknown, ...args: unknown[]) {
-        return Reflect.apply(callback, this === realParent() ? view : this, args);
+      wrapped = function (this: unknown, ...args: unknown[]) {
+        const self = this === realParent() ? view : deliverArguments ? deliver(this, own) : this;
+        return Reflect.apply(callback, self, deliverArguments ? args.map((arg) => deliver(arg, own)) : args);
       };
-      callbacks.set(callback, guarded);
+      guarded.set(callback, wrapped);
+      originals.set(wrapped, callback);
     }
-    return guarded;
+    return wrapped;
   };
   return (value: unknown): unknown => {
     if (typeof value !== 'function') return value;
     if (value === lastTarget) return lastWrapper;
     lastTarget = value;
+    const deliverArguments = guardCallbacks && value !== hostNextTick;
     const wrapper: Function = new Proxy(value, {
       apply(target, thisArg, args) {
         const parent = realParent();
-        const result = Reflect.apply(target, thisArg === view ? parent : thisArg, guardCallbacks ? args.map(guardCallback) : args);
-        return result === parent && parent !== undefined ? view : result;
+        const given = guardCallbacks ? args.map((arg) => guardCallback(arg, deliverArguments)) : args;
+        const result = Reflect.apply(target, thisArg === view ? parent : thisArg, given);
+        if (result === parent && parent !== undefined) return view;
+        return guardCallbacks ? deliver(result, own) : result;
       },
       // The host function is shared with the app: a package may not modify it (an
       // assignment through a subclass sets the subclass's own property).
@@ -290,7 +318,7 @@ export function makeEndowments(
     } else {
       if (host[name] === undefined || host[name] === null) continue;
       const view = {};
-      defineNarrowed(view, node, host as object, [name], { guardCallbacks: true });
+      defineNarrowed(view, node, host as object, [name], { guardCallbacks: true, leaf: hostLeaf });
       descriptors[name] = { value: view, writable: false, enumerable: true, configurable: false };
     }
   }

@@ -17,7 +17,8 @@ import { decodeSource, fileFormat, makeNodeParser } from '../formats/index.js';
 import { CJS_WRAPPER_HEAD, makeRequire, requireCommonJs } from '../formats/cjs.js';
 import { confineModuleBuiltin } from './module-builtin.js';
 import { evadeSesRejections } from '../formats/evasion.js';
-import { workerThreadsForPackage } from './workers.js';
+import { adaptBuiltin } from './builtin-adapters.js';
+import { sweepHost } from './boundary.js';
 import { makeCompartmentError } from './stack-traces.js';
 import type { ModuleCache } from '../cache/module-cache.js';
 import type { CjsModule, CompartmentLike, LinkTarget, ModuleContext } from '../formats/context.js';
@@ -236,16 +237,23 @@ export class Runtime implements ModuleContext {
     const info = this.packageAt(packageLocation);
     const grant = this.builtinGrant(info, name);
     const confined = this.resource(info) !== undefined;
-    let value = grant.whole && !confined ? hostBuiltin(name) : builtinFor(name, grant);
-    if (name === 'worker_threads' && confined) {
-      // A package may start workers on its own files and on packages it is granted.
-      value = workerThreadsForPackage(value as Record<string, unknown>, info.name, (file) => {
-        const target = this.packageMap.packageForPath(file);
-        return (
-          target === info ||
-          (target !== undefined && target.name !== ROOT_NAME && this.resource(info)?.packages?.[target.name] === true)
-        );
+    // A builtin may have been loaded since the last sweep: its classes are hardened first.
+    sweepHost();
+    let value: object;
+    if (grant.whole && !confined) value = hostBuiltin(name);
+    else {
+      const source = adaptBuiltin(name, hostBuiltin(name), {
+        packageName: info.name,
+        // A package may start workers on its own files and on packages it is granted.
+        mayRun: (file) => {
+          const target = this.packageMap.packageForPath(file);
+          return (
+            target === info ||
+            (target !== undefined && target.name !== ROOT_NAME && this.resource(info)?.packages?.[target.name] === true)
+          );
+        },
       });
+      value = builtinFor(name, grant, source);
     }
     if (name === 'module' && confined) {
       value = confineModuleBuiltin(hostBuiltin('module') as Record<string, unknown>, value, grant.whole, (filename) =>
@@ -384,6 +392,7 @@ export class Runtime implements ModuleContext {
   /** What `require()` of a dependency module gives the app. */
   requireModule(path: string): unknown {
     if (!this.started) throw new Error('LavaMoat: the runtime has not started');
+    sweepHost();
     const { compartment, info, specifier } = this.compartmentFor(path);
     const url = pathToFileURL(path).href;
     const known = this.cjsRegistry.get(url);

@@ -9,14 +9,16 @@
  *   that return opaque handles. Node's `Timeout` objects are linked to every other
  *   timer of the process (`_idleNext`), from which a package could reach and replace the
  *   app's callbacks.
- * - other functions (`fetch`, `queueMicrotask`, `structuredClone`, ...): frozen, with
- *   their function-valued properties (`setTimeout[util.promisify.custom]`), so nothing
- *   can be attached to them for the app to pick up.
+ * - other functions and classes (`fetch`, `AbortController`, `queueMicrotask`, ...): through
+ *   the boundary (boundary.ts), which hardens them with their statics and prototypes, so
+ *   nothing can be attached to them for the app to pick up.
  * - platform classes and objects that nothing needs to patch (`URL`, `TextEncoder`,
  *   `crypto`, ...): hardened, prototypes included, on first grant.
- * Anything else (`process`, `Buffer`, `Intl` ...) is the host's own object: granting it
- * whole grants the power to change it, as in LavaMoat; dotted grants narrow it.
+ * `process` granted whole is the host's own object: granting it whole grants the power to
+ * change it, as in LavaMoat; dotted grants narrow it (endowments.ts).
  */
+
+import { handOutValue } from './boundary.js';
 
 declare function harden<T>(value: T): T;
 
@@ -59,9 +61,16 @@ interface Handle {
   [Symbol.toPrimitive](): number;
 }
 
-/** One set of timer wrappers per host: handles made by one package can be cleared by another. */
+/**
+ * One set of timer wrappers per host: handles made by one package can be cleared by
+ * another. Node calls a timer's callback with its `Timeout` (or `Immediate`) as `this`,
+ * so the callback is called through a function that gives it the handle instead. A
+ * number given to `clear*` clears only a timer whose handle was turned into that number
+ * here (Node would clear any timer that was ever converted, the app's included).
+ */
 function makeTimers(host: Host): Record<string, Function> {
   const real = new WeakMap<object, Record<string, Function>>();
+  const numbered = new Set<number>();
   const makeHandle = (timer: Record<string, Function>): Handle => {
     const handle: Handle = Object.freeze({
       ref: () => (timer.ref!.call(timer), handle),
@@ -69,7 +78,11 @@ function makeTimers(host: Host): Record<string, Function> {
       hasRef: () => Boolean(timer.hasRef!.call(timer)),
       refresh: () => (timer.refresh ? timer.refresh.call(timer) : undefined, handle),
       close: () => (timer.close ? timer.close.call(timer) : undefined, handle),
-      [Symbol.toPrimitive]: () => Number((timer as unknown as { [Symbol.toPrimitive](): number })[Symbol.toPrimitive]()),
+      [Symbol.toPrimitive]: () => {
+        const id = Number((timer as unknown as { [Symbol.toPrimitive](): number })[Symbol.toPrimitive]());
+        numbered.add(id);
+        return id;
+      },
     });
     real.set(handle, timer);
     return handle;
@@ -80,36 +93,51 @@ function makeTimers(host: Host): Record<string, Function> {
     if (typeof original !== 'function') continue;
     const wrapper = name.startsWith('set')
       ? {
-          [name](...args: unknown[]) {
-            return makeHandle(Reflect.apply(original, undefined, args) as Record<string, Function>);
+          [name](callback: unknown, ...rest: unknown[]) {
+            if (typeof callback !== 'function') {
+              return makeHandle(Reflect.apply(original, undefined, [callback, ...rest]) as Record<string, Function>);
+            }
+            let handle: Handle | undefined;
+            const timer = Reflect.apply(original, undefined, [
+              function (this: unknown, ...args: unknown[]) {
+                return Reflect.apply(callback, handle, args);
+              },
+              ...rest,
+            ]) as Record<string, Function>;
+            handle = makeHandle(timer);
+            return handle;
           },
         }[name]!
       : {
           [name](handle: unknown) {
-            const timer = typeof handle === 'object' && handle !== null ? real.get(handle) : undefined;
-            return Reflect.apply(original, undefined, [timer ?? handle]);
+            if (typeof handle === 'object' && handle !== null) {
+              const timer = real.get(handle);
+              return timer ? Reflect.apply(original, undefined, [timer]) : undefined;
+            }
+            if (typeof handle === 'number' || typeof handle === 'string') {
+              const id = Number(handle);
+              if (!numbered.has(id)) return undefined;
+              numbered.delete(id);
+              return Reflect.apply(original, undefined, [id]);
+            }
+            return undefined;
           },
         }[name]!;
     // `util.promisify(setTimeout)` and friends keep working.
     for (const key of Reflect.ownKeys(original)) {
       if (typeof key === 'symbol') Object.defineProperty(wrapper, key, { value: (original as unknown as Record<symbol, unknown>)[key] });
     }
-    timers[name] = Object.freeze(wrapper);
+    timers[name] = handOutValue(Object.freeze(wrapper));
   }
   return timers;
 }
 
-function freezeFunction(fn: Function): Function {
-  for (const key of Reflect.ownKeys(fn)) {
-    const descriptor = Object.getOwnPropertyDescriptor(fn, key);
-    if (descriptor && 'value' in descriptor && typeof descriptor.value === 'function') Object.freeze(descriptor.value);
-  }
-  return Object.freeze(fn);
-}
-
 const perHost = new WeakMap<Host, { timers: Record<string, Function>; consoles: WeakMap<object, object> }>();
 
-/** What a package granted the host global `name` receives for `value` (the host's current value). */
+/**
+ * What a package granted the host global `name` receives for `value` (the host's current
+ * value); everything not special here goes through the boundary's rule (boundary.ts).
+ */
 export function shareable(host: Host, name: string, value: unknown): unknown {
   if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return value;
   let state = perHost.get(host);
@@ -121,14 +149,13 @@ export function shareable(host: Host, name: string, value: unknown): unknown {
   if (name === 'console') {
     let copy = state.consoles.get(value);
     if (!copy) {
-      copy = Object.freeze({ ...(value as object) });
+      const methods = { ...(value as object) } as Record<string, unknown>;
+      for (const key of Object.keys(methods)) methods[key] = handOutValue(methods[key]);
+      copy = Object.freeze(methods);
       state.consoles.set(value, copy);
     }
     return copy;
   }
   if (HARDEN_ON_GRANT.has(name)) return harden(value);
-  if (typeof value === 'function' && !isConstructor(value)) return freezeFunction(value);
-  return value;
+  return handOutValue(value);
 }
-
-const isConstructor = (fn: Function): boolean => Object.prototype.hasOwnProperty.call(fn, 'prototype');

@@ -1,22 +1,30 @@
 /**
- * Workers and child processes: a confined process must not start an unconfined one.
+ * Worker threads (`node:worker_threads`): a confined process must not start an unconfined
+ * thread, by any path.
  *
- * Worker threads (`node:worker_threads`), for the app and for every package (a package
- * needs `worker_threads` granted to reach `Worker` at all):
- * - every `new Worker(file)` runs this loader first, with this process's configuration:
- *   the Worker class is replaced by one that puts `--import <this loader>` in the
- *   worker's `execArgv` (unless the inherited `execArgv` already has it) and hands the
- *   resolved configuration to the worker (through `setEnvironmentData`, which the
- *   caller cannot change; not through the worker's `env`, which it can). The worker's
- *   entry module is then treated as the main entry is: a file of the app package runs
- *   natively (trusted), a file of a dependency runs in that package's compartment
- *   under its policy;
- * - refused, with an error: `eval: true` workers (Node runs no `--import` module in
- *   them, so nothing could confine them), entry URLs that are not `file:` (a `data:`
- *   module has no package, and the worker would refuse to start anyway), and an
- *   `execArgv` that adds a preload or loader (`--import`, `--require`, `--loader`),
- *   an inspector (`--inspect*`) or V8 internals (`--expose-internals`,
- *   `--allow-natives-syntax`) not already in this process's own `execArgv`.
+ * One factory makes every `Worker` anyone can reach: the app's (which replaces
+ * `worker_threads.Worker` on the real module) and each package's own (in its copy of the
+ * module, which also only starts files the package could load itself). None of them
+ * has Node's class in its prototype chain (they are functions whose `prototype` is
+ * Node's, constructing through `Reflect.construct`), and Node's prototype names a
+ * function that throws as its `constructor`, so a worker instance (the `'worker'` event
+ * of `process` hands the app's out) leads to no raw class either. The native handle
+ * class behind each worker is neutralised at the first worker (native-handles.ts).
+ *
+ * What Node will read is read once: the filename (a URL-like object is turned into a
+ * real `URL` after Node's own `isURL` test on a snapshot of its fields) and every option
+ * Node reads (so a getter cannot answer the check one thing and Node another); the
+ * snapshot is what Node receives. Then:
+ * - the loader runs first in the worker, with this process's configuration: `--import
+ *   <this loader>` goes into the worker's `execArgv` (unless the inherited `execArgv` has
+ *   it), and the configuration is handed over with `setEnvironmentData` right before
+ *   the worker is created (not through its `env`, which the caller controls). The
+ *   worker's entry module is then confined as the main entry is: an app file runs
+ *   natively, a dependency's file in that package's compartment;
+ * - refused: `eval: true` (Node runs no `--import` module in eval workers), entry URLs
+ *   that are not `file:` (a `data:` module belongs to no package), and an `execArgv` that
+ *   adds a preload or loader, an inspector or V8 internals not already in this process's
+ *   own `execArgv`.
  *
  * Child processes: child-processes.ts; what a started worker or child checks first:
  * entry-checks.ts.
@@ -30,6 +38,10 @@ import type { Config } from '../config/index.js';
 import { configToEnv } from '../config/index.js';
 import { isThisLoader } from './child-processes.js';
 import { WORKER_CONFIG_KEY } from './entry-checks.js';
+import { handleOf, neutralizePrototype } from './native-handles.js';
+import { hardenPrototypesWithin } from './host-hardening.js';
+
+let sampled = false;
 
 const require = createRequire(import.meta.url);
 
@@ -84,41 +96,96 @@ function hasLoader(execArgv: readonly string[], loaderURL: string): boolean {
   return flagsOf(execArgv).some((flag) => flag.name === '--import' && flag.value !== undefined && isThisLoader(flag.value, loaderURL));
 }
 
-function checkWorkerEntry(filename: unknown): void {
-  let href: string | undefined;
-  if (filename instanceof URL) href = filename.href;
-  else if (typeof filename === 'object' && filename !== null && typeof (filename as { href?: unknown }).href === 'string') {
-    href = (filename as { href: string }).href;
-  } else if (typeof filename === 'string' && /^[a-z][a-z0-9+.-]+:/i.test(filename)) href = filename;
-  if (href !== undefined && !href.startsWith('file:')) {
-    throw new WorkerConfinementError(
-      `LavaMoat: new Worker(${JSON.stringify(href.length > 60 ? `${href.slice(0, 57)}...` : href)}) cannot be confined: ` +
-        'code from a non-file URL belongs to no package. Start the Worker from a file of the app or of a package.',
-    );
-  }
-}
+const WORKER_OPTIONS = [
+  'argv', 'env', 'eval', 'execArgv', 'stdin', 'stdout', 'stderr', 'workerData', 'trackUnmanagedFds',
+  'transferList', 'resourceLimits', 'name',
+] as const;
 
-interface WorkerOptionsLike {
+export interface WorkerOptionsLike {
   eval?: boolean;
   execArgv?: string[];
   [key: string]: unknown;
 }
 
-/** The options a confined Worker is started with (exported for tests). */
-export function confinedWorkerOptions(
+/** Node's own test for a URL (`internal/url` `isURL`), on fields read once. */
+function urlOf(value: object): URL | undefined {
+  if (value instanceof URL) return new URL(value.href);
+  const fields = value as { href?: unknown; protocol?: unknown; auth?: unknown; path?: unknown };
+  const href = fields.href;
+  if (!href || !fields.protocol || fields.auth !== undefined || fields.path !== undefined) return undefined;
+  try {
+    return new URL(String(href));
+  } catch {
+    throw new WorkerConfinementError(`LavaMoat: new Worker() was given a URL-like object whose href is not a URL: ${String(href)}`);
+  }
+}
+
+function copyArray(value: unknown): unknown {
+  return Array.isArray(value) ? [...(value as unknown[])] : value;
+}
+
+/**
+ * The filename and options exactly as Node will use them, each read once; `file` is
+ * the entry's absolute path, when it has one.
+ */
+export function normalizeWorkerArguments(
   filename: unknown,
-  options: WorkerOptionsLike | undefined,
-  loaderURL: string,
-  inheritedExecArgv: readonly string[] = process.execArgv,
-): WorkerOptionsLike {
-  if (options?.eval) {
+  options: unknown,
+): { filename: unknown; options: WorkerOptionsLike | undefined; file: string | undefined } {
+  let snapshot: WorkerOptionsLike | undefined;
+  if (typeof options === 'object' && options !== null) {
+    const read: Record<string, unknown> = {};
+    for (const name of WORKER_OPTIONS) {
+      const value = (options as Record<string, unknown>)[name];
+      if (value !== undefined) read[name] = value;
+    }
+    for (const name of ['argv', 'execArgv', 'transferList'] as const) {
+      if (name in read) read[name] = copyArray(read[name]);
+    }
+    snapshot = read as WorkerOptionsLike;
+    const env = snapshot.env;
+    if (typeof env === 'object' && env !== null) snapshot.env = Object.fromEntries(Object.entries(env));
+    const limits = snapshot.resourceLimits;
+    if (typeof limits === 'object' && limits !== null) snapshot.resourceLimits = { ...limits };
+  } else if (options !== undefined && options !== null) {
+    snapshot = {};
+  }
+  if (snapshot?.eval) {
     throw new WorkerConfinementError(
       'LavaMoat: new Worker(code, { eval: true }) cannot be confined: Node runs no --import module in eval workers, ' +
         'so the code would run with no policy. Put the worker code in a file of the app or of a package and start ' +
         'the Worker from that file.',
     );
   }
-  checkWorkerEntry(filename);
+  let name = filename;
+  let file: string | undefined;
+  if (typeof filename === 'object' && filename !== null) {
+    const url = urlOf(filename);
+    if (url) {
+      name = url;
+      if (url.protocol !== 'file:') refuseNonFile(url.href);
+      file = fileURLToPath(url);
+    }
+  } else if (typeof filename === 'string') {
+    // Node takes only absolute and ./ paths as strings; it reports anything else.
+    if (path.isAbsolute(filename) || /^\.\.?[\\/]/.test(filename)) file = path.resolve(filename);
+  }
+  return { filename: name, options: snapshot, file };
+}
+
+function refuseNonFile(href: string): never {
+  throw new WorkerConfinementError(
+    `LavaMoat: new Worker(${JSON.stringify(href.length > 60 ? `${href.slice(0, 57)}...` : href)}) cannot be confined: ` +
+      'code from a non-file URL belongs to no package. Start the Worker from a file of the app or of a package.',
+  );
+}
+
+/** The options a confined Worker is started with (exported for tests); `options` is a snapshot. */
+export function confinedWorkerOptions(
+  options: WorkerOptionsLike | undefined,
+  loaderURL: string,
+  inheritedExecArgv: readonly string[] = process.execArgv,
+): WorkerOptionsLike {
   if (options?.execArgv !== undefined) {
     if (!Array.isArray(options.execArgv)) return { ...options }; // Node reports the type error.
     checkWorkerExecArgv(options.execArgv, inheritedExecArgv);
@@ -140,75 +207,95 @@ export function confinedWorkerOptions(
   return { ...options, execArgv };
 }
 
-let workersConfined = false;
+interface Confinement {
+  HostWorker: new (...args: unknown[]) => object;
+  loaderURL: string;
+  inheritedExecArgv: readonly string[];
+  handedOver: Readonly<Record<string, string>>;
+  setEnvironmentData: (key: unknown, value: unknown) => void;
+}
+
+let confinement: Confinement | undefined;
 
 /**
- * Replaces `worker_threads.Worker` (for the app, and for every package, which gets
- * its builtin modules from the same module object) with a class that starts confined
- * workers.
+ * A `Worker` for `label` (the app, or a package): `mayRun` decides which entry files it
+ * may start (the real path is checked), the rest is the same for all (see the module
+ * comment). Exported for tests; the runtime uses {@link workerClassFor}.
+ */
+export function makeWorkerClass(
+  setup: Confinement,
+  label: string,
+  mayRun?: (file: string) => boolean,
+): Function {
+  const { HostWorker, loaderURL, inheritedExecArgv, handedOver, setEnvironmentData } = setup;
+  const Worker = function Worker(this: unknown, filename: unknown, options?: unknown): object {
+    if (new.target === undefined) throw new TypeError("Class constructor Worker cannot be invoked without 'new'");
+    const normalized = normalizeWorkerArguments(filename, options);
+    if (mayRun && normalized.file !== undefined) {
+      let real = normalized.file;
+      try {
+        real = fs.realpathSync(real);
+      } catch {
+        // Node reports the missing file.
+      }
+      if (!mayRun(real)) {
+        throw new WorkerConfinementError(
+          `LavaMoat: ${label} may not start a Worker on ${real}: its policy does not let it load ` +
+            'that file (only its own files and those of the packages listed in its "packages" policy).',
+        );
+      }
+    }
+    const confined = confinedWorkerOptions(normalized.options, loaderURL, inheritedExecArgv);
+    // Set right before the worker copies it: nothing can replace it in between.
+    setEnvironmentData(WORKER_CONFIG_KEY, handedOver);
+    const worker = Reflect.construct(HostWorker, [normalized.filename, confined], new.target) as object;
+    if (!sampled) {
+      // The first worker shows the classes behind every worker: its native handle, its
+      // stdio streams and ports.
+      sampled = true;
+      const handle = handleOf(worker);
+      if (handle) neutralizePrototype(Object.getPrototypeOf(handle));
+      hardenPrototypesWithin(worker);
+    }
+    return worker;
+  };
+  Object.defineProperty(Worker, 'prototype', { value: HostWorker.prototype, writable: false });
+  Object.defineProperty(Worker, 'length', { value: 1 });
+  Object.setPrototypeOf(Worker, Object.getPrototypeOf(HostWorker));
+  return Object.freeze(Worker);
+}
+
+/**
+ * Replaces `worker_threads.Worker` on the real module (the app's, and Node's own
+ * `import { Worker }`) with a confined one, and makes Node's class unreachable from its
+ * instances.
  */
 export function confineWorkers(config: Config, loaderURL: string): void {
-  if (workersConfined) return;
-  workersConfined = true;
+  if (confinement) return;
   const threads = workerThreads();
-  const HostWorker = threads.Worker;
-  const inheritedExecArgv = [...process.execArgv];
-  const handedOver = Object.freeze(configToEnv(config));
-  const { setEnvironmentData } = threads;
-  class Worker extends HostWorker {
-    constructor(filename: string | URL, options?: WorkerOptionsLike) {
-      const confined = confinedWorkerOptions(filename, options, loaderURL, inheritedExecArgv);
-      // Set right before the worker copies it: a package cannot replace it in between.
-      setEnvironmentData(WORKER_CONFIG_KEY, handedOver as unknown as Record<string, string>);
-      super(filename, confined as never);
-    }
-  }
-  Object.defineProperty(Worker, 'name', { value: 'Worker' });
-  (threads as unknown as Record<string, unknown>).Worker = Worker;
+  const HostWorker = threads.Worker as unknown as Confinement['HostWorker'];
+  confinement = {
+    HostWorker,
+    loaderURL,
+    inheritedExecArgv: Object.freeze([...process.execArgv]),
+    handedOver: Object.freeze(configToEnv(config)),
+    setEnvironmentData: threads.setEnvironmentData as Confinement['setEnvironmentData'],
+  };
+  const inert = function Worker(): never {
+    throw new WorkerConfinementError("LavaMoat: construct workers through worker_threads' Worker, not a worker's constructor");
+  };
+  Object.defineProperty(HostWorker.prototype, 'constructor', { value: Object.freeze(inert), writable: false, enumerable: false, configurable: false });
+  (threads as unknown as Record<string, unknown>).Worker = makeWorkerClass(confinement, 'the app');
   syncBuiltinESMExports();
 }
 
 /**
- * The `worker_threads` module as one confined package should see it: its `Worker`
- * starts workers only on files that the package could load itself (`mayRun`, e.g. its
- * own files and those of the packages its policy lists), so that a package granted
- * `worker_threads` cannot run another package's script with that package's authority,
- * nor an app file with the app's. For the runtime to apply when it builds a package's
- * builtin modules (this module cannot tell which package calls a shared `Worker`).
+ * The `Worker` of one confined package: it starts workers only on files the package
+ * could load itself (`mayRun`: its own files and those of the packages its policy
+ * lists), so that a package granted `worker_threads` cannot run another package's
+ * script with that package's authority, nor an app file with the app's.
  */
-export function workerThreadsForPackage(
-  view: Readonly<Record<string, unknown>>,
-  packageName: string,
-  mayRun: (file: string) => boolean,
-): Readonly<Record<string, unknown>> {
-  const SharedWorker = view.Worker;
-  if (typeof SharedWorker !== 'function') return view;
-  const Base = SharedWorker as new (filename: string | URL, options?: unknown) => object;
-  class Worker extends Base {
-    constructor(filename: string | URL, options?: unknown) {
-      let file: string | undefined;
-      // eval code is not a file: the process-wide Worker refuses it.
-      const isEval = typeof options === 'object' && options !== null && (options as WorkerOptionsLike).eval === true;
-      if (isEval) file = undefined;
-      else if (filename instanceof URL) file = filename.protocol === 'file:' ? fileURLToPath(filename) : undefined;
-      else if (typeof filename === 'string') file = path.resolve(filename);
-      if (file !== undefined) {
-        let real = file;
-        try {
-          real = fs.realpathSync(file);
-        } catch {
-          // Node reports the missing file.
-        }
-        if (!mayRun(real)) {
-          throw new WorkerConfinementError(
-            `LavaMoat: package "${packageName}" may not start a Worker on ${real}: its policy does not let it load ` +
-              'that file (only its own files and those of the packages listed in its "packages" policy).',
-          );
-        }
-      }
-      super(filename, options);
-    }
-  }
-  Object.defineProperty(Worker, 'name', { value: 'Worker' });
-  return Object.freeze({ ...view, Worker });
+export function workerClassFor(packageName: string, mayRun: (file: string) => boolean): Function {
+  if (!confinement) throw new Error('LavaMoat: workers are not confined yet');
+  return makeWorkerClass(confinement, `package "${packageName}"`, mayRun);
 }

@@ -25,7 +25,8 @@ import { createRequire } from 'node:module';
 import { isDebugLockdown } from '../confine/lockdown-options.js';
 import { grantedGlobalNames, INTRINSIC_GLOBALS, makeHostGlobals, scuttleGlobalThis, SES_GLOBALS } from '../confine/scuttle.js';
 import { assertConfinableEntry, assertEntryInProject, inheritedWorkerEnv, PARENT_MARKER } from '../confine/entry-checks.js';
-import { propagateToChildren } from '../confine/child-processes.js';
+import { confineSpawns, propagateToChildren } from '../confine/child-processes.js';
+import { hardenSampledClasses, prepareHost, sweepHost } from '../confine/boundary.js';
 import { confineWorkers } from '../confine/workers.js';
 
 declare function lockdown(options?: Record<string, unknown>): void;
@@ -67,6 +68,8 @@ export async function start(config: Config, loaderURL: string): Promise<void> {
   // Buffer could read and change the app's bytes through `buf.buffer`. Every Buffer
   // gets memory of its own instead (before lockdown, which freezes Buffer).
   Buffer.poolSize = 0;
+  // V8's own Error, before lockdown puts SES's in its place (confine/host-hardening.ts).
+  const feralError = globalThis.Error;
   lockdown({ ...config.lockdown });
   const salt = cacheSalt();
   const runtime = new Runtime({
@@ -80,7 +83,12 @@ export async function start(config: Config, loaderURL: string): Promise<void> {
   // Before any package can reach worker_threads or spawn a process.
   confineWorkers(config, loaderURL);
   propagateToChildren(config, loaderURL);
+  confineSpawns(config, loaderURL);
+  prepareHost({ preloadDomain: grantsBuiltin(policy, 'domain'), feralError });
   await runtime.start();
+  // Before any package code: the classes of every builtin loaded so far are hardened.
+  await hardenSampledClasses(host.globals);
+  sweepHost();
   setRuntime(runtime);
   installRequireHook(runtime, packageMap, selfDir, runtime.rootConfined);
   const data: HooksData = {
@@ -105,6 +113,15 @@ export async function start(config: Config, loaderURL: string): Promise<void> {
         `host globals kept: ${scuttled.kept.filter((name) => !intrinsic.has(name)).join(', ')}\n`,
     );
   }
+}
+
+/** Whether some resource of `policy` is granted builtin `name` (or a member of it). */
+function grantsBuiltin(policy: { resources?: Record<string, { builtin?: Record<string, unknown> } | undefined> }, name: string): boolean {
+  return Object.values(policy.resources ?? {}).some((resource) =>
+    Object.entries(resource?.builtin ?? {}).some(
+      ([key, value]) => value === true && (key === name || key === `node:${name}` || key.startsWith(`${name}.`) || key.startsWith(`node:${name}.`)),
+    ),
+  );
 }
 
 /** Versions of everything that shapes a compiled module. */

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fixture, loaderURL, runWithLoader } from '../helpers.mjs';
 import { assertConfinableEntry, assertEntryInProject } from '../../dist/confine/entry-checks.js';
 import { splitNodeOptions, withLoaderInNodeOptions } from '../../dist/confine/child-processes.js';
-import { workerThreadsForPackage, checkWorkerExecArgv, confinedWorkerOptions } from '../../dist/confine/workers.js';
+import { makeWorkerClass, checkWorkerExecArgv, confinedWorkerOptions, normalizeWorkerArguments } from '../../dist/confine/workers.js';
 
 const dir = fixture('workers-app');
 const denied = (pkg) => `DENIED LavaMoat: package "${pkg}" is not allowed the builtin module "fs".`;
@@ -115,23 +115,39 @@ describe('workers.ts helpers', () => {
   test('worker options: the loader is added, inherited preloads kept, new ones refused', () => {
     const url = 'file:///x/loader.mjs';
     const inherited = ['--import', './scuttler.mjs', '--import', url];
-    assert.deepEqual(confinedWorkerOptions('/w.js', undefined, url, inherited).execArgv, inherited);
-    assert.deepEqual(confinedWorkerOptions('/w.js', {}, url, []).execArgv, ['--import', url]);
-    assert.deepEqual(confinedWorkerOptions('/w.js', { execArgv: ['--stack-size=500'] }, url, inherited).execArgv, [
+    assert.deepEqual(confinedWorkerOptions(undefined, url, inherited).execArgv, inherited);
+    assert.deepEqual(confinedWorkerOptions({}, url, []).execArgv, ['--import', url]);
+    assert.deepEqual(confinedWorkerOptions({ execArgv: ['--stack-size=500'] }, url, inherited).execArgv, [
       '--import', './scuttler.mjs', '--import', url, '--stack-size=500',
     ]);
-    assert.deepEqual(confinedWorkerOptions('/w.js', { execArgv: [...inherited, '--no-warnings'] }, url, inherited).execArgv, [
+    assert.deepEqual(confinedWorkerOptions({ execArgv: [...inherited, '--no-warnings'] }, url, inherited).execArgv, [
       ...inherited, '--no-warnings',
     ]);
-    assert.throws(() => confinedWorkerOptions('/w.js', { execArgv: ['-r', './evil.cjs'] }, url, inherited), /may not add -r \.\/evil\.cjs/);
+    assert.throws(() => confinedWorkerOptions({ execArgv: ['-r', './evil.cjs'] }, url, inherited), /may not add -r \.\/evil\.cjs/);
     assert.throws(() => checkWorkerExecArgv(['--import=./evil.mjs'], inherited), /may not add --import \.\/evil\.mjs/);
     assert.throws(() => checkWorkerExecArgv(['--experimental-loader', 'x'], []), /may not add --experimental-loader x/);
     assert.throws(() => checkWorkerExecArgv(['--inspect=9229'], []), /may not contain --inspect/);
     assert.throws(() => checkWorkerExecArgv(['--expose-internals'], []), /may not contain --expose-internals/);
     assert.doesNotThrow(() => checkWorkerExecArgv(['--import', './scuttler.mjs', '--max-old-space-size=64'], inherited));
-    assert.throws(() => confinedWorkerOptions('1', { eval: true }, url), /eval: true/);
-    assert.throws(() => confinedWorkerOptions(new URL('data:text/javascript,1'), {}, url), /non-file URL/);
-    assert.doesNotThrow(() => confinedWorkerOptions(new URL('file:///w.mjs'), {}, url));
+  });
+
+  test('what Node will read is read once: eval, data: URLs and URL-likes, option getters', () => {
+    assert.throws(() => normalizeWorkerArguments('1', { eval: true }), /eval: true/);
+    assert.throws(() => normalizeWorkerArguments(new URL('data:text/javascript,1'), {}), /non-file URL/);
+    // Node takes any { href, protocol } without auth/path as a URL.
+    assert.throws(() => normalizeWorkerArguments({ href: 'data:text/javascript,1', protocol: 'data:' }, {}), /non-file URL/);
+    const likeFile = normalizeWorkerArguments({ href: 'file:///w.mjs', protocol: 'file:' }, undefined);
+    assert.ok(likeFile.filename instanceof URL, 'a URL-like becomes the URL Node would read');
+    assert.equal(likeFile.file, '/w.mjs');
+    // A getter answering the check one thing and Node another: Node gets the first answer.
+    let reads = 0;
+    const tricky = { get eval() { reads += 1; return reads > 1; }, get execArgv() { reads += 1; return reads > 2 ? ['-r', 'x'] : undefined; } };
+    const { options } = normalizeWorkerArguments('/w.js', tricky);
+    assert.equal(options.eval, false);
+    assert.equal(Object.getOwnPropertyDescriptor(options, 'eval').value, false, 'a plain value, not the getter');
+    assert.equal(options.execArgv, undefined);
+    // An inherited option is read too, as Node reads it.
+    assert.throws(() => normalizeWorkerArguments('1', Object.create({ eval: true })), /eval: true/);
   });
 
   test('a propagated child without an entry file is refused; a top-level one is not', () => {
@@ -154,18 +170,25 @@ describe('workers.ts helpers', () => {
     assert.doesNotThrow(() => assertEntryInProject(inProject, dir, {}, ['node', path.join(dir, '..', 'basic', 'app.mjs')]), 'a top-level process runs what the user asked');
   });
 
-  test("a package's own Worker: only files the package may load (for the runtime to apply per package)", () => {
-    class FakeWorker {
+  test("a package's own Worker: only files the package may load, and no path to Node's class", () => {
+    const started = [];
+    class HostWorker {
       constructor(filename, options) {
-        this.started = [filename, options];
+        started.push([filename, options]);
       }
     }
-    const view = workerThreadsForPackage({ Worker: FakeWorker, isMainThread: true }, 'worker-ok', (file) => file.startsWith('/pkgs/worker-ok/'));
-    assert.ok(Object.isFrozen(view));
-    assert.equal(view.isMainThread, true);
-    assert.deepEqual(new view.Worker('/pkgs/worker-ok/body.js', { a: 1 }).started, ['/pkgs/worker-ok/body.js', { a: 1 }]);
-    assert.ok(new view.Worker('/pkgs/worker-ok/body.js') instanceof FakeWorker);
-    assert.throws(() => new view.Worker('/pkgs/writer-tool/cli.js'), /package "worker-ok" may not start a Worker on \/pkgs\/writer-tool\/cli\.js/);
-    assert.throws(() => new view.Worker(new URL('file:///app/main.mjs')), /may not start a Worker on \/app\/main\.mjs/);
+    const setup = { HostWorker, loaderURL: 'file:///l.mjs', inheritedExecArgv: [], handedOver: {}, setEnvironmentData() {} };
+    const Worker = makeWorkerClass(setup, 'package "worker-ok"', (file) => file.startsWith('/pkgs/worker-ok/'));
+    assert.ok(Object.isFrozen(Worker));
+    assert.notEqual(Object.getPrototypeOf(Worker), HostWorker, "Node's class is not in the chain");
+    const worker = new Worker('/pkgs/worker-ok/body.js', { workerData: 1 });
+    assert.ok(worker instanceof HostWorker && worker instanceof Worker);
+    assert.deepEqual(started.at(-1), ['/pkgs/worker-ok/body.js', { workerData: 1, execArgv: ['--import', 'file:///l.mjs'] }]);
+    assert.throws(() => new Worker('/pkgs/writer-tool/cli.js'), /package "worker-ok" may not start a Worker on \/pkgs\/writer-tool\/cli\.js/);
+    assert.throws(() => new Worker(new URL('file:///app/main.mjs')), /may not start a Worker on \/app\/main\.mjs/);
+    assert.throws(() => new Worker({ href: 'file:///app/main.mjs', protocol: 'file:' }), /may not start a Worker on \/app\/main\.mjs/, 'URL-likes are checked as Node reads them');
+    class Pool extends Worker {}
+    assert.ok(new Pool('/pkgs/worker-ok/body.js') instanceof Pool, 'subclasses work');
+    assert.throws(() => Worker('/pkgs/worker-ok/body.js'), /without 'new'/);
   });
 });

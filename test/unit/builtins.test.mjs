@@ -41,8 +41,12 @@ test('modules that are classes stay classes, and cannot be changed', () => {
   assert.ok(new Sub() instanceof EventEmitter);
   assert.ok(new events() instanceof EventEmitter);
   assert.equal(events.EventEmitter, events, 'events.EventEmitter === events still holds');
-  assert.throws(() => { 'use strict'; events.defaultMaxListeners = 0; }, TypeError);
   assert.throws(() => { 'use strict'; events.once = () => 'evil'; }, TypeError);
+  assert.throws(() => { 'use strict'; events.prototype.emit = () => 'evil'; }, TypeError);
+  assert.ok(Object.isFrozen(events) && !Object.isExtensible(events.prototype), 'hardened for everyone (confine/host-hardening.ts)');
+  assert.equal(Object.getOwnPropertyDescriptor(events.prototype, 'emit').configurable, false);
+  // Node validates this knob (a number); it stays settable, by the app too (docs/design.md).
+  assert.throws(() => { events.defaultMaxListeners = () => 'evil'; }, TypeError);
   assert.equal(EventEmitter.defaultMaxListeners, 10);
   const narrowed = builtinFor('events', { whole: false, paths: [['EventEmitter']] });
   class Mine extends narrowed.EventEmitter {}

@@ -1,0 +1,314 @@
+/**
+ * Hardening of the host's classes: Node's (and the web platform's) constructors, their
+ * prototypes and statics, frozen for everyone once packages can reach them, the way
+ * lockdown freezes the JavaScript intrinsics.
+ *
+ * Why: a package that holds any Node object (a stream it made, a response `fetch`
+ * returned, an emitter) reaches its class's prototype through `[[Prototype]]` and
+ * `.constructor`, and the app's objects share that prototype. Unfrozen, a package could
+ * replace `EventEmitter.prototype.emit`, `EventEmitter.init` or `Readable.prototype.push`
+ * and receive every emitter and stream of the process.
+ *
+ * How, for each object reached:
+ * - functions (classes and plain functions): frozen, with their statics, `prototype`
+ *   and parent class;
+ * - prototypes: every data property becomes an accessor pair first (override taming, as
+ *   SES does for the intrinsics), then the prototype is frozen. The getter returns the
+ *   value; the setter refuses to change the prototype itself, and on any other object
+ *   (an instance, a derived prototype) defines an own data property, so code that
+ *   assigns `res.end = ...` or `this._events = ...` on an instance keeps working. An
+ *   object that copied the accessor onto itself (express mixes `EventEmitter.prototype`
+ *   into its app function with `Object.defineProperty`) keeps a value of its own;
+ * - plain data objects hanging off classes or prototypes (`util.inspect.colors`,
+ *   `http.STATUS_CODES`): frozen;
+ * - instances hanging off them: left alone (they are live state, the app's or Node's),
+ *   but their prototype chains are hardened.
+ * A property that is not configurable but writable (`EventEmitter.prototype[kCapture]`,
+ * which Node itself defines so) cannot be made an accessor: it stays writable, and the
+ * rest of its object is frozen. Frozen objects are taken as hardened already (the
+ * intrinsics lockdown froze), so the walk stops there.
+ *
+ * Prototypes of native classes (a handle's, or `vm.Script`'s parent) are different:
+ * their data-looking properties can be V8 accessors that store into the object's
+ * internal fields (`handle.onread`), which neither an accessor of ours nor a read-only
+ * property may replace. Only their methods are made read-only, and nothing can be added.
+ */
+
+type Kind = 'function' | 'prototype' | 'data';
+
+/** Objects hardened (or found frozen): each is walked once. */
+const hardened = new WeakSet<object>();
+
+/**
+ * Live host objects that must stay as they are for Node to work, wherever a walk meets
+ * them: the CommonJS loader (`Module`, whose statics are its caches), the real
+ * `process` and global object. Packages do not reach them (boundary.ts).
+ */
+export function neverHarden(value: object): void {
+  hardened.add(value);
+}
+
+let feralError: Function | undefined;
+let sharedError: Function | undefined;
+
+/**
+ * V8's own `Error` (which SES keeps for itself: its `prepareStackTrace` receives raw call
+ * sites, their receivers and functions) is the parent of Node's classes that extend
+ * `Error` (`assert.AssertionError`, `SystemError`): from any of them, a package would
+ * reach it. Hardening gives those classes SES's shared `Error` as their parent instead
+ * (same `prototype`, so instances and `instanceof` are unchanged); V8's `Error` itself is
+ * never hardened, since SES writes its stack API.
+ */
+export function replaceErrorParent(feral: Function, shared: Function): void {
+  feralError = feral;
+  sharedError = shared;
+  hardened.add(feral);
+}
+/** Prototypes whose properties were turned into accessors. */
+const tamedPrototypes = new WeakSet<object>();
+
+const isObject = (value: unknown): value is object =>
+  (typeof value === 'object' && value !== null) || typeof value === 'function';
+
+const isPlainData = (value: object): boolean => {
+  const proto = Object.getPrototypeOf(value);
+  return proto === null || proto === Object.prototype || Array.isArray(value);
+};
+
+/** Turns `proto`'s data properties into accessors; returns the values they hold (to harden them too). */
+function tameOverrides(proto: object): unknown[] {
+  const values: unknown[] = [];
+  if (tamedPrototypes.has(proto)) return values;
+  tamedPrototypes.add(proto);
+  for (const key of Reflect.ownKeys(proto)) {
+    const descriptor = Reflect.getOwnPropertyDescriptor(proto, key);
+    if (!descriptor || !('value' in descriptor) || !descriptor.configurable) continue;
+    const value: unknown = descriptor.value;
+    values.push(value);
+    // Values of objects that carry a copy of this accessor (see the module comment).
+    let copies: WeakMap<object, unknown> | undefined;
+    const accessor: PropertyDescriptor = {
+      get(this: unknown) {
+        return copies !== undefined && isObject(this) && copies.has(this) ? copies.get(this) : value;
+      },
+      set(this: unknown, newValue: unknown) {
+        if (this === proto) {
+          throw new TypeError(`Cannot assign to read only property '${String(key)}' of a hardened prototype`);
+        }
+        if (!isObject(this)) return;
+        const own = Reflect.getOwnPropertyDescriptor(this, key);
+        if (own && own.set === accessor.set) {
+          (copies ??= new WeakMap()).set(this, newValue);
+          return;
+        }
+        Object.defineProperty(this, key, { value: newValue, writable: true, enumerable: true, configurable: true });
+      },
+      enumerable: descriptor.enumerable,
+      configurable: false,
+    };
+    Object.defineProperty(accessor.get, 'name', { value: `get ${String(key)}` });
+    Object.defineProperty(accessor.set, 'name', { value: `set ${String(key)}` });
+    Object.defineProperty(proto, key, accessor);
+  }
+  return values;
+}
+
+/**
+ * Freezes `value`. On a prototype, a property that is not configurable but writable
+ * (see the module comment) stays writable: instances assign it (`this[kCapture] = ...`
+ * in `EventEmitter.init`), which a read-only inherited property would refuse.
+ */
+function freeze(value: object, kind: Kind): void {
+  if (kind !== 'prototype') {
+    Object.freeze(value);
+    return;
+  }
+  Object.preventExtensions(value);
+  for (const key of Reflect.ownKeys(value)) {
+    const descriptor = Reflect.getOwnPropertyDescriptor(value, key);
+    if (!descriptor || !descriptor.configurable) continue;
+    Object.defineProperty(value, key, 'value' in descriptor ? { configurable: false, writable: false } : { configurable: false });
+  }
+}
+
+const nativeSource = /\{\s*\[native code\]\s*\}\s*$/;
+
+/** A prototype whose class is implemented in C++ (its `constructor` is native code). */
+function isNativePrototype(proto: object): boolean {
+  const descriptor = Reflect.getOwnPropertyDescriptor(proto, 'constructor');
+  const ctor = descriptor && 'value' in descriptor ? descriptor.value : undefined;
+  if (typeof ctor !== 'function') return false;
+  try {
+    return nativeSource.test(Function.prototype.toString.call(ctor)) && !ctor.name.startsWith('bound ');
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The V8 accessor on stream handle prototypes that reads as data (its slot's garbage on
+ * the prototype): redefining it aborts the process. Every other property of the classes
+ * `process.binding` exposes was checked to be a plain method, value or accessor pair.
+ */
+const NATIVE_ACCESSORS = new Set(['onread']);
+
+/** Native prototypes Node's modules still add to when they load (see deferExtensions). */
+const deferred = new Map<object, string>();
+
+/**
+ * `proto` stays extensible until builtin `module` has loaded: net, dgram and fs's
+ * watchers define an `owner` accessor on the TCP, UDP and FSEvent handle prototypes, and
+ * v8 methods on its serializer's, when they load.
+ */
+export function deferExtensions(proto: object, module: string): void {
+  if (!Object.isExtensible(proto)) return;
+  deferred.set(proto, module);
+}
+
+/** Ends the deferral for prototypes whose module has loaded (`loaded`: Node's module load list). */
+export function finishDeferred(loaded: ReadonlySet<string>): void {
+  for (const [proto, module] of deferred) {
+    if (!loaded.has(`NativeModule ${module}`)) continue;
+    deferred.delete(proto);
+    Object.preventExtensions(proto);
+  }
+}
+
+const nativeCode = (fn: Function): boolean => {
+  try {
+    return nativeSource.test(Function.prototype.toString.call(fn));
+  } catch {
+    return true;
+  }
+};
+
+/**
+ * See the module comment: the methods of a native prototype become read-only (the
+ * functions Node's C++ installs under their own names, and the JavaScript functions Node
+ * adds), and its plain values with `values` (for the classes whose properties are all
+ * known), nothing can be added (unless deferred), and the V8 accessors are not touched:
+ * redefining one calls its setter on the prototype, which aborts the process. Such an
+ * accessor read on the prototype yields whatever its slot holds (a native function of
+ * another name), which is how it is told from a method.
+ */
+export function freezeMethods(proto: object, { values = false }: { values?: boolean } = {}): void {
+  for (const key of Reflect.ownKeys(proto)) {
+    if (typeof key === 'string' && NATIVE_ACCESSORS.has(key)) continue;
+    const descriptor = Reflect.getOwnPropertyDescriptor(proto, key);
+    if (!descriptor || !descriptor.configurable) continue;
+    if ('value' in descriptor) {
+      const value: unknown = descriptor.value;
+      const method = typeof value === 'function' && (key === 'constructor' || value.name === String(key) || !nativeCode(value));
+      // Plain values (`isStreamBase`) only where every property is known (see NATIVE_ACCESSORS).
+      if (method || (values && typeof value !== 'function')) {
+        Object.defineProperty(proto, key, { writable: false, configurable: false });
+      }
+    } else {
+      Object.defineProperty(proto, key, { configurable: false });
+    }
+  }
+  if (!deferred.has(proto)) Object.preventExtensions(proto);
+}
+
+/**
+ * Hardens the class graph reachable from `root` (see the module comment). `root` may be
+ * a function, a prototype, a plain data object, or an instance (only its prototype chain
+ * is hardened then).
+ */
+export function hardenHostValue(root: unknown, rootKind?: Kind): void {
+  if (!isObject(root)) return;
+  const queue: [object, Kind][] = [];
+  const push = (value: unknown, kind: Kind): void => {
+    if (!isObject(value) || hardened.has(value)) return;
+    if (typeof value === 'function') kind = 'function';
+    else if (kind === 'data' && !isPlainData(value)) {
+      // An instance: its class is the host's, the instance is not.
+      push(Object.getPrototypeOf(value), 'prototype');
+      return;
+    }
+    queue.push([value, kind]);
+  };
+  if (rootKind === 'prototype' && typeof root !== 'function') queue.push([root, 'prototype']);
+  else push(root, 'data');
+  while (queue.length > 0) {
+    const [value, kind] = queue.pop()!;
+    if (hardened.has(value)) continue;
+    hardened.add(value);
+    if (Object.isFrozen(value)) {
+      // A frozen function of ours (a confined Worker) can still lead to a host prototype.
+      if (typeof value === 'function') {
+        push((value as { prototype?: unknown }).prototype, 'prototype');
+        push(Object.getPrototypeOf(value), 'function');
+      }
+      continue;
+    }
+    if (typeof value === 'function' && feralError !== undefined && Object.getPrototypeOf(value) === feralError) {
+      Object.setPrototypeOf(value, sharedError!);
+    }
+    if (kind === 'prototype' && isNativePrototype(value)) {
+      freezeMethods(value);
+    } else {
+      if (kind === 'prototype') for (const hidden of tameOverrides(value)) push(hidden, 'data');
+      freeze(value, kind);
+    }
+    for (const key of Reflect.ownKeys(value)) {
+      const descriptor = Reflect.getOwnPropertyDescriptor(value, key);
+      if (!descriptor) continue;
+      if ('value' in descriptor) {
+        push(descriptor.value, key === 'prototype' && typeof value === 'function' ? 'prototype' : 'data');
+      } else {
+        push(descriptor.get, 'function');
+        push(descriptor.set, 'function');
+        // A read-only static that hands out a data object (`stream.promises`, the
+        // stream/promises module) hands out the same object to everyone: harden it too.
+        // A settable one (`util.inspect.defaultOptions`) is an option bag its setter
+        // validates, which the app may set.
+        if (kind === 'function' && descriptor.get && !descriptor.set) {
+          try {
+            const result: unknown = Reflect.apply(descriptor.get, value, []);
+            if (isObject(result) && typeof result !== 'function' && isPlainData(result)) push(result, 'data');
+          } catch {
+            // Not for this receiver.
+          }
+        }
+      }
+    }
+    const parent = Object.getPrototypeOf(value);
+    push(parent, typeof parent === 'function' ? 'function' : 'prototype');
+  }
+}
+
+/** Hardens the prototype chain of an instance (not the instance). */
+export function hardenPrototypeChain(instance: unknown): void {
+  if (!isObject(instance)) return;
+  const proto = Object.getPrototypeOf(instance);
+  if (proto !== null && !hardened.has(proto)) hardenHostValue(proto, 'prototype');
+}
+
+/** Whether `value` was hardened by this module or found frozen (for tests and checks). */
+export const isHardened = (value: object): boolean => hardened.has(value) || Object.isFrozen(value);
+
+/**
+ * Hardens the prototypes of what `root` holds, through own properties (not getters) to
+ * `depth`, and the functions it holds: for a sample instance whose internals are objects
+ * of classes no module exports (a worker's stdio streams, undici's header lists, the
+ * timer lists behind a `Timeout`). The objects themselves are left alone.
+ */
+export function hardenPrototypesWithin(root: unknown, depth = 3): void {
+  const seen = new WeakSet<object>();
+  const walk = (value: unknown, level: number): void => {
+    if (!isObject(value) || seen.has(value)) return;
+    seen.add(value);
+    if (typeof value === 'function') {
+      hardenHostValue(value);
+      return;
+    }
+    if (!isPlainData(value)) hardenPrototypeChain(value);
+    if (level >= depth) return;
+    for (const key of Reflect.ownKeys(value)) {
+      const descriptor = Reflect.getOwnPropertyDescriptor(value, key);
+      if (descriptor && 'value' in descriptor) walk(descriptor.value, level + 1);
+    }
+  };
+  walk(root, 0);
+}

@@ -1,0 +1,136 @@
+/**
+ * Node's native handle classes, made impossible to construct from JavaScript.
+ *
+ * Every socket, child process, worker, file handle and script Node creates holds a
+ * native handle (`socket._handle`, `child[kHandle]`, `worker[kHandle]`,
+ * `fileHandle[kHandle]`), and every handle's prototype names its class in
+ * `constructor`. Whoever holds any such object (a package handed a socket, a request,
+ * an async resource) could otherwise construct a fresh handle: `Process` spawns any
+ * program, `TCP`/`Pipe`/`TTY`/`UDP` open sockets and arbitrary file descriptors, the
+ * worker handle starts a thread without the loader, `ContextifyScript` compiles code in
+ * the real global scope, `FSEvent` watches any path. Node's own code never reaches these
+ * classes through `constructor` (it holds them from `internalBinding`), so the
+ * `constructor` of each prototype is replaced by a function that throws, and the
+ * prototypes' methods are made read-only (no method can be replaced for the app's
+ * handles; their other properties are V8 accessors Node assigns on each handle).
+ *
+ * The classes are taken from `process.binding()` for the bindings that carry such
+ * authority, before any package runs; the worker handle class (not exposed there) is
+ * taken from the first worker this runtime starts. `process.binding` is deprecated:
+ * its warning is silenced for these calls only (the runtime is not the app).
+ */
+import process from 'node:process';
+import { deferExtensions, freezeMethods } from './host-hardening.js';
+
+/**
+ * The bindings `process.binding` exposes (Node's allow-list). The classes of those that
+ * carry authority no grant names (processes, sockets and file descriptors, file
+ * watching, signals, DNS, code compilation, the inspector) must never be constructed;
+ * the others (hashes, ciphers, parsers, zlib) compute on what they are given, but their
+ * prototypes are the app's as much as a package's: all get the same treatment.
+ */
+const BINDINGS = [
+  'process_wrap', 'tcp_wrap', 'pipe_wrap', 'tty_wrap', 'udp_wrap', 'stream_wrap', 'js_stream', 'tls_wrap',
+  'fs', 'fs_event_wrap', 'signal_wrap', 'cares_wrap', 'contextify', 'inspector', 'crypto', 'zlib',
+  'http_parser', 'v8', 'async_wrap', 'buffer', 'os', 'url', 'util', 'uv',
+] as const;
+
+/** Native classes whose prototypes a JavaScript module of Node's extends when it loads. */
+const DECORATED: Readonly<Record<string, Record<string, string>>> = {
+  tcp_wrap: { TCP: 'net' },
+  udp_wrap: { UDP: 'dgram' },
+  fs_event_wrap: { FSEvent: 'internal/fs/watchers' },
+  tls_wrap: { TLSWrap: '_tls_wrap' },
+  zlib: { Zlib: 'zlib' },
+};
+
+export class NativeConstructorError extends TypeError {
+  readonly code = 'LAVAMOAT_NATIVE_CONSTRUCTOR';
+}
+
+const inert = Object.freeze(function NativeHandle(): never {
+  throw new NativeConstructorError(
+    "LavaMoat: Node's native handle classes cannot be constructed from JavaScript under LavaMoat (use the builtin module that wraps them)",
+  );
+});
+
+const neutralized = new WeakSet<object>();
+
+/** Makes the class of `prototype` unreachable through `constructor`, then hardens the prototype. */
+export function neutralizePrototype(prototype: unknown, { values = false }: { values?: boolean } = {}): void {
+  if (typeof prototype !== 'object' || prototype === null || neutralized.has(prototype)) return;
+  neutralized.add(prototype);
+  const descriptor = Reflect.getOwnPropertyDescriptor(prototype, 'constructor');
+  if (!descriptor || descriptor.configurable) {
+    Object.defineProperty(prototype, 'constructor', { value: inert, writable: false, enumerable: false, configurable: false });
+  }
+  // Up the chain too: the shared native parents (LibuvStreamWrap, HandleWrap, AsyncWrap)
+  // hold most methods (`writeUtf8String`, `readStart`, `close`).
+  for (let proto: object | null = prototype; proto !== null && proto !== Object.prototype; proto = Object.getPrototypeOf(proto) as object | null) {
+    if (proto !== prototype) {
+      if (neutralized.has(proto)) break;
+      neutralized.add(proto);
+      const parent = Reflect.getOwnPropertyDescriptor(proto, 'constructor');
+      if (parent?.configurable) Object.defineProperty(proto, 'constructor', { value: inert, writable: false, enumerable: false, configurable: false });
+    }
+    freezeMethods(proto, { values });
+  }
+}
+
+type Binding = Record<string, unknown>;
+
+/** The binding objects Node's own modules use (`process.binding` returns the same objects). */
+export function nativeBinding(name: string): Binding | undefined {
+  const binding = (process as unknown as { binding?: (name: string) => Binding }).binding;
+  if (typeof binding !== 'function') return undefined;
+  const quiet = process.noDeprecation;
+  process.noDeprecation = true;
+  try {
+    return binding.call(process, name);
+  } catch {
+    return undefined;
+  } finally {
+    process.noDeprecation = quiet;
+  }
+}
+
+/** The native classes of one binding: its functions with a prototype object, by name. */
+function classesOf(binding: Binding): [string, object][] {
+  const prototypes: [string, object][] = [];
+  for (const [name, value] of Object.entries(binding)) {
+    if (typeof value !== 'function') continue;
+    const prototype = (value as { prototype?: unknown }).prototype;
+    if (typeof prototype === 'object' && prototype !== null) prototypes.push([name, prototype]);
+  }
+  return prototypes;
+}
+
+let done = false;
+
+/** Run once, before any package code and after everything that wraps a native method (spawn). */
+export function neutralizeNativeClasses(): void {
+  if (done) return;
+  done = true;
+  for (const name of BINDINGS) {
+    const binding = nativeBinding(name);
+    if (!binding) continue;
+    for (const [className, prototype] of classesOf(binding)) {
+      const decorator = DECORATED[name]?.[className];
+      if (decorator) deferExtensions(prototype, decorator);
+      neutralizePrototype(prototype, { values: true });
+    }
+  }
+  // v8's serializers are JavaScript classes over native ones, completed when v8 loads.
+  const serdes = nativeBinding('serdes');
+  if (serdes) for (const [className, prototype] of classesOf(serdes)) deferExtensions(prototype, 'v8'), void className;
+}
+
+/** The native handle a Node object holds under a `kHandle` symbol, if any. */
+export function handleOf(object: object): object | undefined {
+  for (const symbol of Object.getOwnPropertySymbols(object)) {
+    if (symbol.description !== 'kHandle') continue;
+    const handle = (object as Record<symbol, unknown>)[symbol];
+    if (typeof handle === 'object' && handle !== null) return handle;
+  }
+  return undefined;
+}
