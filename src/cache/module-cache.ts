@@ -2,18 +2,18 @@
  * On-disk cache of compiled modules, so that a warm start neither parses nor loads
  * the compiler.
  *
- * Safety: the cache can only change speed. An entry is keyed by a hash of everything
- * the compiled output depends on (format version, compiler version, module URL, source
- * text), and carries a MAC made with a secret kept in the cache directory, so a corrupt,
- * truncated, stale or foreign entry fails the check and is recompiled. The directory
- * is created private to the user (0700); a directory that other users could write is
- * refused. Entries are written in the background straight to their name, only if no
- * process made the file first: a file cut short (a writer killed half-way, or read
- * while it is written) fails the MAC check, is not used, and is removed so that it is
- * made again. At exit, entries still pending are written to a temporary file and
- * renamed into place. What a module may do is
- * decided by the package its file belongs to and that package's policy, never by
- * anything in the cache.
+ * Trust: a cache entry is code, so the cache is used only as far as the code it caches
+ * could be rewritten by this process anyway (trust.ts decides read-write, read-only or
+ * off). Integrity against accidents, not against an attacker (whom trust.ts handles): an
+ * entry is keyed by a hash of everything the compiled output depends on (format version,
+ * compiler version, module URL, source text) and carries a hash of its payload, so a
+ * corrupt, truncated or stale entry fails the check and is recompiled. The directory is
+ * private to the user (0700). Entries are written in the background straight to their
+ * name, only if no process made the file first: a file cut short (a writer killed
+ * half-way, or read while it is written) fails the check, is not used, and is removed so
+ * that it is made again. At exit, entries still pending are written to a temporary file
+ * and renamed into place. What a module may do is decided by the package its file belongs
+ * to and that package's policy, never by anything in the cache.
  */
 import process from 'node:process';
 import crypto from 'node:crypto';
@@ -22,19 +22,18 @@ import path from 'node:path';
 import { ensurePrivateDirectory } from './private-dir.js';
 
 /** Bump when the shape or meaning of cached records changes. */
-export const CACHE_FORMAT = 2; // 2: ES modules compiled by esm-transform.ts
+export const CACHE_FORMAT = 3; // 2: ES modules compiled by esm-transform.ts; 3: payload hash, no secret
 
 export interface CacheOptions {
   dir: string;
   /** Folded into every key: versions of the compiler and of this runtime. */
   salt: string;
+  /** `read-only`: entries are read, never written (a cache built ahead of time). Default read-write. */
+  readOnly?: boolean;
 }
 
 export class ModuleCache {
-  // HMAC with a raw key makes Node build a key object on every call, which costs more
-  // than the hashing on Node 22+ (about 3× the time of a prepared key object, measured
-  // over 400 entries); Node 20 is the other way round.
-  private hmacKey: Buffer | crypto.KeyObject | undefined;
+  private prepared = false;
   private usable = true;
   /** Records written by this process whose files have not landed yet: file → contents. */
   private readonly pending = new Map<string, string>();
@@ -43,29 +42,17 @@ export class ModuleCache {
   constructor(private readonly options: CacheOptions) {}
 
   private prepare(): boolean {
-    if (this.hmacKey) return true;
+    if (this.prepared) return true;
     if (!this.usable) return false;
     try {
-      ensurePrivateDirectory(this.options.dir);
-      const secretFile = path.join(this.options.dir, 'secret');
-      let secret: Buffer;
-      try {
-        secret = fs.readFileSync(secretFile);
-      } catch {
-        const temp = `${secretFile}.${process.pid}.${crypto.randomBytes(4).toString('hex')}`;
-        fs.writeFileSync(temp, crypto.randomBytes(32), { mode: 0o600, flag: 'wx' });
-        try {
-          // The first process to link wins; the others read its secret.
-          fs.linkSync(temp, secretFile);
-        } catch {
-          // Another process created it first.
-        }
-        fs.unlinkSync(temp);
-        secret = fs.readFileSync(secretFile);
+      if (this.options.readOnly) {
+        const stat = fs.statSync(this.options.dir);
+        if (!stat.isDirectory()) throw new Error(`${this.options.dir} is not a directory`);
+      } else {
+        ensurePrivateDirectory(this.options.dir);
+        this.sweep();
       }
-      if (secret.length !== 32) throw new Error('bad cache secret');
-      this.hmacKey = Number(process.versions.node.split('.')[0]) >= 22 ? crypto.createSecretKey(secret) : secret;
-      this.sweep();
+      this.prepared = true;
       return true;
     } catch (error) {
       this.usable = false;
@@ -82,8 +69,8 @@ export class ModuleCache {
       .digest('hex');
   }
 
-  private mac(key: string, payload: string): string {
-    return crypto.createHmac('sha256', this.hmacKey!).update(key).update('\0').update(payload).digest('hex');
+  private check(key: string, payload: string): string {
+    return crypto.createHash('sha256').update(key).update('\0').update(payload).digest('hex');
   }
 
   private fileOf(key: string): string {
@@ -104,18 +91,20 @@ export class ModuleCache {
     }
     const newline = text.indexOf('\n');
     const payload = text.slice(newline + 1);
-    if (newline === 64 && crypto.timingSafeEqual(Buffer.from(text.slice(0, 64)), Buffer.from(this.mac(key, payload)))) {
+    if (newline === 64 && text.slice(0, 64) === this.check(key, payload)) {
       try {
         return JSON.parse(payload) as T;
       } catch {
-        // A MAC over bad JSON: not written by this cache; dropped below.
+        // A good hash over bad JSON: not written by this cache; dropped below.
       }
     }
-    // Cut short, corrupt or forged: never used, and removed so that it is made again.
-    try {
-      fs.unlinkSync(file);
-    } catch {
-      // Gone already.
+    // Cut short or corrupt: never used, and removed so that it is made again.
+    if (!this.options.readOnly) {
+      try {
+        fs.unlinkSync(file);
+      } catch {
+        // Gone already.
+      }
     }
     return undefined;
   }
@@ -125,15 +114,15 @@ export class ModuleCache {
    * Stores a record. The file is written in the background (creating ~400 files took a
    * quarter of a cold start on the main thread), straight to its name and only if no
    * process made it first; a reader rejects (and removes) a file cut short by a killed
-   * writer, since its MAC does not match. Until the file lands, `get` answers from
+   * writer, since its hash does not match. Until the file lands, `get` answers from
    * memory; what is still pending when the process exits is written then, atomically.
    */
   set(kind: string, url: string, source: string, value: unknown): void {
-    if (!this.prepare()) return;
+    if (this.options.readOnly || !this.prepare()) return;
     const key = this.keyOf(kind, url, source);
     const file = this.fileOf(key);
     const payload = JSON.stringify(value);
-    const data = `${this.mac(key, payload)}\n${payload}`;
+    const data = `${this.check(key, payload)}\n${payload}`;
     this.pending.set(file, data);
     if (!this.flushOnExit) {
       this.flushOnExit = true;

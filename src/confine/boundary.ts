@@ -359,6 +359,9 @@ export function prepareHost({ preloadDomain, feralError }: { preloadDomain: bool
   }
   // fork() and workers read it as the default for their own arguments.
   Object.freeze(process.execArgv);
+  // Its variables may change (LavaMoat's semantics, envFor), the object may not be
+  // replaced: children inherit whatever `process.env` is, and the runtime's marker in it.
+  Object.defineProperty(process, 'env', { value: process.env, writable: false, configurable: false });
   // node:domain patches EventEmitter when it loads, which it cannot once events is
   // hardened: a policy that grants it gets it loaded first.
   if (preloadDomain) hostRequire('node:domain');
@@ -403,7 +406,15 @@ export async function hardenSampledClasses(hostGlobals: Record<PropertyKey, unkn
   clearImmediate(immediate);
   // What fetch hands out holds undici's own classes (its header list, body state).
   const web = hostGlobals as Record<string, new (...args: unknown[]) => object>;
-  for (const sample of [() => new web.Response!(''), () => new web.Request!('http://127.0.0.1/'), () => new web.Headers!()]) {
+  const samples = [
+    () => new web.Response!(''),
+    () => (new web.Response!('x') as { body?: unknown }).body,
+    () => new web.Request!('http://127.0.0.1/'),
+    () => new web.Headers!(),
+    () => new web.ReadableStream!(),
+    () => new web.WritableStream!(),
+  ];
+  for (const sample of samples) {
     try {
       hardenPrototypesWithin(sample(), 4);
     } catch {

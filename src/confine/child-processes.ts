@@ -113,21 +113,16 @@ export function propagateToChildren(config: Config, loaderURL: string, env: Node
   env[PARENT_MARKER] = String(process.pid);
 }
 
-interface SpawnOptions {
-  env?: unknown;
-  envPairs?: string[];
-}
-
 /**
  * The environment pairs a child is spawned with, with this runtime's loader and
- * configuration put back when the child inherits this process's environment (or a copy
- * of it: the marker came along). Exported for tests.
+ * configuration put back when the child inherits this process's environment or a copy
+ * of it: the marker came along (only the app can remove it, boundary.ts protects it, and
+ * `process.env` itself cannot be replaced). Undefined when nothing is to change (an
+ * environment of the caller's own making). Exported for tests.
  */
-export function confinedEnvPairs(options: SpawnOptions, pinned: Readonly<Record<string, string>>, loaderURL: string): string[] | undefined {
-  const pairs = options.envPairs;
+export function confinedEnvPairs(pairs: unknown, pinned: Readonly<Record<string, string>>, loaderURL: string): string[] | undefined {
   if (!Array.isArray(pairs)) return undefined;
-  const marked = pairs.some((pair) => typeof pair === 'string' && pair.startsWith(`${PARENT_MARKER}=`));
-  if (options.env !== undefined && !marked) return undefined; // an environment of the caller's own making
+  if (!pairs.some((pair) => typeof pair === 'string' && pair.startsWith(`${PARENT_MARKER}=`))) return undefined;
   const out: string[] = [];
   let nodeOptions: string | undefined;
   for (const pair of pairs) {
@@ -144,34 +139,36 @@ export function confinedEnvPairs(options: SpawnOptions, pinned: Readonly<Record<
 let spawnsConfined = false;
 
 /**
- * Wraps the two native calls every `child_process` function ends in (`spawn` of the
- * process handle, for the asynchronous ones; `spawn_sync.spawn` for the synchronous ones)
- * so that {@link confinedEnvPairs} decides the child's environment. Before
- * native-handles.ts hardens those prototypes.
+ * Wraps the two native calls every `child_process` function ends in (the process
+ * handle's `spawn`, for the asynchronous ones: `spawn(options)` up to Node 22,
+ * `spawn(file, args, cwd, envPairs, ...)` on 24; `spawn_sync.spawn(options)` for the
+ * synchronous ones) so that {@link confinedEnvPairs} decides the child's environment.
+ * Before native-handles.ts hardens those prototypes.
  */
 export function confineSpawns(config: Config, loaderURL: string): void {
   if (spawnsConfined) return;
   spawnsConfined = true;
   const pinned = Object.freeze({ ...configToEnv(config), [PARENT_MARKER]: String(process.pid) });
-  const rewrite = (options: unknown): void => {
+  const rewriteOptions = (options: unknown): void => {
     if (typeof options !== 'object' || options === null) return;
-    const pairs = confinedEnvPairs(options as SpawnOptions, pinned, loaderURL);
-    if (pairs) (options as SpawnOptions).envPairs = pairs;
+    const pairs = confinedEnvPairs((options as { envPairs?: unknown }).envPairs, pinned, loaderURL);
+    if (pairs) (options as { envPairs?: unknown }).envPairs = pairs;
   };
   const processWrap = nativeBinding('process_wrap') as { Process?: { prototype: Record<string, Function> } } | undefined;
   const asyncSpawn = processWrap?.Process?.prototype.spawn;
   if (typeof asyncSpawn === 'function') {
-    processWrap!.Process!.prototype.spawn = function spawn(this: unknown, options: unknown) {
-      rewrite(options);
-      return Reflect.apply(asyncSpawn, this, [options]);
+    processWrap!.Process!.prototype.spawn = function spawn(this: unknown, ...args: unknown[]) {
+      if (args.length === 1) rewriteOptions(args[0]);
+      else args[3] = confinedEnvPairs(args[3], pinned, loaderURL) ?? args[3];
+      return Reflect.apply(asyncSpawn, this, args);
     };
   }
   const spawnSync = nativeBinding('spawn_sync') as Record<string, Function> | undefined;
   const syncSpawn = spawnSync?.spawn;
   if (spawnSync && typeof syncSpawn === 'function') {
-    spawnSync.spawn = function spawn(this: unknown, options: unknown) {
-      rewrite(options);
-      return Reflect.apply(syncSpawn, this, [options]);
+    spawnSync.spawn = function spawn(this: unknown, ...args: unknown[]) {
+      rewriteOptions(args[0]);
+      return Reflect.apply(syncSpawn, this, args);
     };
   }
 }

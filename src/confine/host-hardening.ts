@@ -147,8 +147,9 @@ function isNativePrototype(proto: object): boolean {
 
 /**
  * The V8 accessor on stream handle prototypes that reads as data (its slot's garbage on
- * the prototype): redefining it aborts the process. Every other property of the classes
- * `process.binding` exposes was checked to be a plain method, value or accessor pair.
+ * the prototype) up to Node 20: redefining it aborts the process. Every other property of
+ * the classes `process.binding` exposes was checked to be a plain method, value or
+ * accessor pair (as `onread` is from Node 22 on, which is then made non-configurable).
  */
 const NATIVE_ACCESSORS = new Set(['onread']);
 
@@ -193,10 +194,10 @@ const nativeCode = (fn: Function): boolean => {
  */
 export function freezeMethods(proto: object, { values = false }: { values?: boolean } = {}): void {
   for (const key of Reflect.ownKeys(proto)) {
-    if (typeof key === 'string' && NATIVE_ACCESSORS.has(key)) continue;
     const descriptor = Reflect.getOwnPropertyDescriptor(proto, key);
     if (!descriptor || !descriptor.configurable) continue;
     if ('value' in descriptor) {
+      if (typeof key === 'string' && NATIVE_ACCESSORS.has(key)) continue;
       const value: unknown = descriptor.value;
       const method = typeof value === 'function' && (key === 'constructor' || value.name === String(key) || !nativeCode(value));
       // Plain values (`isStreamBase`) only where every property is known (see NATIVE_ACCESSORS).

@@ -9,7 +9,12 @@ import path from 'node:path';
 import process from 'node:process';
 import { loadConfig, type Config } from '../config/index.js';
 import { inheritedWorkerEnv } from '../confine/entry-checks.js';
+import { fileURLToPath } from 'node:url';
 import { ensurePrivateDirectory } from '../cache/private-dir.js';
+import { cacheMode } from '../cache/trust.js';
+
+// The package directory of this runtime (dist/runtime/ is two levels below it).
+const runtimeDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** The configuration of this process; a worker uses the one its parent handed over. */
 export function configuration(): Config {
@@ -17,17 +22,27 @@ export function configuration(): Config {
   return loadConfig({ env: inherited ? { ...process.env, ...inherited } : process.env, entry: process.argv[1] });
 }
 
+/** The directories holding code the caches cache: the app and its packages, and this runtime. */
+export function cachedCodeDirs(config: Config): string[] {
+  return [config.projectRoot, path.join(config.projectRoot, 'node_modules'), runtimeDir];
+}
+
 /**
  * V8's code cache runs what it holds without checking it against the source beyond a
- * hash, so it lives only in the user's private cache directory, never in a shared
- * temporary one; with the cache disabled, it is off too.
+ * hash, and Node applies it to every module it compiles after this (the runtime's own,
+ * and the app's): it lives only in the user's private cache directory, never in a shared
+ * temporary one, and only where the code it caches is no less writable than it
+ * (cache/trust.ts); with the cache disabled, it is off too.
  */
 export function enableCompileCache(config: Config): void {
   const enable = (module as unknown as { enableCompileCache?: (dir: string) => unknown }).enableCompileCache;
   if (typeof enable !== 'function' || config.cacheDir === undefined) return;
+  const dir = path.join(config.cacheDir, 'v8');
+  const { mode } = cacheMode(dir, cachedCodeDirs(config));
+  if (mode === 'off') return;
   try {
-    ensurePrivateDirectory(config.cacheDir);
-    enable(path.join(config.cacheDir, 'v8'));
+    if (mode === 'read-write') ensurePrivateDirectory(config.cacheDir);
+    enable(dir);
   } catch {
     // A cache that cannot be used only costs time.
   }

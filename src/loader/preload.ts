@@ -21,6 +21,8 @@ import type { HooksData } from './hooks/hooks.js';
 import { installHooks } from './install-hooks.js';
 import { lexersReady } from '../graph/module-names.js';
 import { ModuleCache } from '../cache/module-cache.js';
+import { cacheMode } from '../cache/trust.js';
+import { cachedCodeDirs } from './boot.js';
 import { createRequire } from 'node:module';
 import { isDebugLockdown } from '../confine/lockdown-options.js';
 import { grantedGlobalNames, INTRINSIC_GLOBALS, makeHostGlobals, scuttleGlobalThis, SES_GLOBALS } from '../confine/scuttle.js';
@@ -38,8 +40,7 @@ const selfDir = path.dirname(fileURLToPath(import.meta.url));
 
 function warnings(config: Config): void {
   // Once per process tree: children and workers inherit the configuration silently.
-  const propagated = process.env[PARENT_MARKER] !== undefined && process.env[PARENT_MARKER] !== '';
-  if (propagated || inheritedWorkerEnv() !== undefined) return;
+  if (inheritedQuietly()) return;
   for (const warning of config.warnings) process.stderr.write(`${warning}\n`);
   if (config.debug || isDebugLockdown(config.lockdown)) {
     const why = config.debug ? `debug from ${config.sources.debug}` : `errorTaming from ${config.sources['lockdown.errorTaming']}`;
@@ -72,9 +73,10 @@ export async function start(config: Config, loaderURL: string): Promise<void> {
   const feralError = globalThis.Error;
   lockdown({ ...config.lockdown });
   const salt = cacheSalt();
+  const cache = moduleCache(config, salt);
   const runtime = new Runtime({
     packageMap,
-    cache: config.cacheDir === undefined ? undefined : new ModuleCache({ dir: config.cacheDir, salt }),
+    cache: cache && new ModuleCache(cache),
     policy,
     files: { policy: config.policyPath, override: config.overridePath },
     host: host.globals,
@@ -96,7 +98,7 @@ export async function start(config: Config, loaderURL: string): Promise<void> {
     bridgeURL: new URL('./bridge.js', import.meta.url).href,
     selfURL: pathToFileURL(selfDir + path.sep).href,
     rootConfined: runtime.rootConfined,
-    cache: config.cacheDir === undefined ? undefined : { dir: config.cacheDir, salt },
+    cache,
   };
   await lexersReady;
   installHooks(data, new URL('./hooks.js', import.meta.url));
@@ -113,6 +115,23 @@ export async function start(config: Config, loaderURL: string): Promise<void> {
         `host globals kept: ${scuttled.kept.filter((name) => !intrinsic.has(name)).join(', ')}\n`,
     );
   }
+}
+
+/** The compiled-module cache's settings, as far as cache/trust.ts lets it be used. */
+function moduleCache(config: Config, salt: string): { dir: string; salt: string; readOnly: boolean } | undefined {
+  if (config.cacheDir === undefined) return undefined;
+  const { mode, reason } = cacheMode(config.cacheDir, cachedCodeDirs(config));
+  if (mode === 'off') {
+    if (!inheritedQuietly()) process.stderr.write(`LavaMoat: the compiled-module cache is not used: ${reason}\n`);
+    return undefined;
+  }
+  return { dir: config.cacheDir, salt, readOnly: mode === 'read-only' };
+}
+
+/** Children and workers inherit the configuration silently (their parent said it once). */
+function inheritedQuietly(): boolean {
+  const propagated = process.env[PARENT_MARKER] !== undefined && process.env[PARENT_MARKER] !== '';
+  return propagated || inheritedWorkerEnv() !== undefined;
 }
 
 /** Whether some resource of `policy` is granted builtin `name` (or a member of it). */

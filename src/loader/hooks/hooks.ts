@@ -21,7 +21,7 @@ export interface HooksData {
   /** `root.usePolicy` is set: the app's own package is confined too. */
   rootConfined: boolean;
   /** The module cache, for what the lexers find (undefined when caching is off). */
-  cache: { dir: string; salt: string } | undefined;
+  cache: { dir: string; salt: string; readOnly: boolean } | undefined;
 }
 
 interface ResolveContext {
