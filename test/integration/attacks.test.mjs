@@ -53,6 +53,9 @@ const ENTRIES = {
     env: { LAVAMOAT_POLICY_OVERRIDE: 'lavamoat/node/policy-override.depd.json' },
   },
   'e-exports.mjs': { cases: ['exports-tampering'] },
+  'e-boundary.mjs': {
+    cases: ['raw-constructor-chains', 'host-callback-payloads', 'duck-typed-arguments', 'observation-apis', 'next-process-state'],
+  },
 };
 
 const MARKER = 'LAVAMOAT_ATTACK_RESULTS ';
@@ -116,6 +119,9 @@ const RESIDUAL = {
   // A number Node validates, which `events.setMaxListeners(n)` sets for the process
   // anyway: part of what an `events` grant (or any emitter's class) gives.
   'builtin-class-prototype-mutation': ['app: EventEmitter.defaultMaxListeners unchanged'],
+  // Node's timer lists link every timer of one duration, and Node keeps raw timers on the
+  // sockets a package holds: it can walk to the app's timers of that duration.
+  'raw-constructor-chains': ["walk Node's timer list from its own socket's timeout to the app's timer"],
   // The app's own sloppy-mode functions expose `.caller` to code they call.
   'callee-caller': ['appFn.caller (the app function\'s caller)', 'appFn.caller.arguments -> the app\'s require -> child_process'],
 };
