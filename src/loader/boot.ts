@@ -22,9 +22,9 @@ export function configuration(): Config {
   return loadConfig({ env: inherited ? { ...process.env, ...inherited } : process.env, entry: process.argv[1] });
 }
 
-/** The directories holding code the caches cache: the app and its packages, and this runtime. */
-export function cachedCodeDirs(config: Config): string[] {
-  return [config.projectRoot, path.join(config.projectRoot, 'node_modules'), runtimeDir];
+/** The directories holding the code the compiled-module cache caches: the app's packages (and workspace packages in the project). */
+export function packageCodeDirs(config: Config): string[] {
+  return [config.projectRoot, path.join(config.projectRoot, 'node_modules')];
 }
 
 /**
@@ -38,7 +38,8 @@ export function enableCompileCache(config: Config): void {
   const enable = (module as unknown as { enableCompileCache?: (dir: string) => unknown }).enableCompileCache;
   if (typeof enable !== 'function' || config.cacheDir === undefined) return;
   const dir = path.join(config.cacheDir, 'v8');
-  const { mode } = cacheMode(dir, cachedCodeDirs(config));
+  // Node compiles the runtime's own modules and the app's with it.
+  const { mode } = cacheMode(dir, [...packageCodeDirs(config), runtimeDir]);
   if (mode === 'off') return;
   try {
     if (mode === 'read-write') ensurePrivateDirectory(config.cacheDir);

@@ -22,7 +22,7 @@ import { installHooks } from './install-hooks.js';
 import { lexersReady } from '../graph/module-names.js';
 import { ModuleCache } from '../cache/module-cache.js';
 import { cacheMode } from '../cache/trust.js';
-import { cachedCodeDirs } from './boot.js';
+import { packageCodeDirs } from './boot.js';
 import { createRequire } from 'node:module';
 import { isDebugLockdown } from '../confine/lockdown-options.js';
 import { grantedGlobalNames, INTRINSIC_GLOBALS, makeHostGlobals, scuttleGlobalThis, SES_GLOBALS } from '../confine/scuttle.js';
@@ -120,7 +120,7 @@ export async function start(config: Config, loaderURL: string): Promise<void> {
 /** The compiled-module cache's settings, as far as cache/trust.ts lets it be used. */
 function moduleCache(config: Config, salt: string): { dir: string; salt: string; readOnly: boolean } | undefined {
   if (config.cacheDir === undefined) return undefined;
-  const { mode, reason } = cacheMode(config.cacheDir, cachedCodeDirs(config));
+  const { mode, reason } = cacheMode(config.cacheDir, packageCodeDirs(config));
   if (mode === 'off') {
     if (!inheritedQuietly()) process.stderr.write(`LavaMoat: the compiled-module cache is not used: ${reason}\n`);
     return undefined;
