@@ -32,8 +32,14 @@ import {
   neverHarden,
   replaceErrorParent,
 } from './host-hardening.js';
-import { neutralizeNativeClasses } from './native-handles.js';
+import { neutralizeNativeClasses, refuseEngineMethods } from './native-handles.js';
 import { INTRINSIC_GLOBALS, SES_GLOBALS } from './scuttle.js';
+import { guardFeralError } from './stack-traces.js';
+import { opaque } from './opaque.js';
+import { restrictAsyncLocalStorage, restrictPerformanceObserver } from './observation.js';
+
+export { opaque } from './opaque.js';
+import { fileURLToPath } from 'node:url';
 
 const hostRequire = createRequire(import.meta.url);
 
@@ -74,6 +80,7 @@ function isLoaded(name: string, loaded: ReadonlySet<string>): boolean {
 export function hardenBuiltin(name: string): void {
   if (hardenedModules.has(name) || NOT_HARDENED.has(name)) return;
   hardenedModules.add(name);
+  sample(name);
   let real: unknown;
   try {
     real = hostRequire(`node:${name}`);
@@ -127,12 +134,51 @@ const MODULE_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
   fs: () => {
     const fs = hostRequire('node:fs') as typeof import('node:fs');
     const dir = fs.opendirSync('/');
-    const sample = [dir];
     dir.closeSync();
-    return sample;
+    // What fs.watch and fs.watchFile return: classes fs does not export.
+    const watcher = fs.watch('/');
+    watcher.close();
+    const listener = (): void => {};
+    const statWatcher = fs.watchFile('/', { persistent: false }, listener);
+    fs.unwatchFile('/', listener);
+    return [dir, watcher, statWatcher];
+  },
+  perf_hooks: () => {
+    const perf = hostRequire('node:perf_hooks') as typeof import('node:perf_hooks');
+    restrictPerformanceObserver(perf.PerformanceObserver as never);
+    const delay = perf.monitorEventLoopDelay();
+    return [perf.createHistogram(), delay];
   },
   buffer: () => [new (hostRequire('node:buffer') as typeof import('node:buffer')).Blob([])],
+  tls: () => {
+    refuseOpenSslEngines();
+    return [];
+  },
+  async_hooks: () => {
+    restrictAsyncLocalStorage((hostRequire('node:async_hooks') as typeof import('node:async_hooks')).AsyncLocalStorage as never);
+    return [];
+  },
+  util: () => {
+    // The one inspect option that takes a function (a comparator): set by a package,
+    // every app `console.log` would hand it the formatted entries. Pinned for everyone.
+    const { inspect } = hostRequire('node:util') as typeof import('node:util');
+    Object.defineProperty(inspect.defaultOptions, 'sorted', { value: false, writable: false, configurable: false });
+    return [];
+  },
 };
+
+/**
+ * OpenSSL engines are shared libraries OpenSSL loads into the process: native code, with
+ * no `native` grant in sight (`tls.createSecureContext({ privateKeyEngine })`,
+ * `https.request({ clientCertEngine })`). The two native methods every such path ends in
+ * refuse, for everyone: which package asked cannot be told reliably at that point, and
+ * OpenSSL 3 deprecates engines. `crypto.setEngine` is refused in packages' copies of
+ * `crypto` unless their policy grants `native` (builtin-adapters.ts).
+ */
+function refuseOpenSslEngines(): void {
+  const tls = hostRequire('node:tls') as typeof import('node:tls');
+  refuseEngineMethods(Object.getPrototypeOf((tls.createSecureContext() as unknown as { context: object }).context) as object);
+}
 
 function sample(name: string): void {
   const make = MODULE_SAMPLES[name];
@@ -164,10 +210,7 @@ export function sweepHost(): void {
   const loaded = new Set(loadList);
   finishDeferred(loaded);
   for (const name of builtinModules) {
-    if (!hardenedModules.has(name) && !name.startsWith('_') && isLoaded(name, loaded)) {
-      hardenBuiltin(name);
-      sample(name);
-    }
+    if (!hardenedModules.has(name) && !name.startsWith('_') && isLoaded(name, loaded)) hardenBuiltin(name);
   }
 }
 
@@ -196,33 +239,63 @@ function frozenCopy(value: object, seen = new WeakMap<object, object>()): object
 
 const readOnlyViews = new WeakMap<object, object>();
 
+/** Node's convention for internals (`_writableState`, `_handle`, symbol-keyed slots). */
+const isInternalKey = (key: PropertyKey): boolean => typeof key === 'symbol' || String(key).startsWith('_') || key === 'writableBuffer';
+
 /**
- * A host instance reached by a dotted grant (`process.stdout`): reads and method calls
- * reach the real object (methods are called on it, getters see it), but the package can
- * neither assign, define nor delete anything on it: the app's `stdout.write` stays the
- * app's.
+ * A host instance reached by a dotted grant (`process.stdout`): its public API on the real
+ * object (methods are called on it, getters see it), nothing else. The package can
+ * neither assign, define nor delete anything on it (the app's `stdout.write` stays the
+ * app's), does not see its internals (`_writableState` holds what the app writes,
+ * `_handle` the native stream), and what the instance hands to callbacks goes through
+ * {@link deliver} (a `'pipe'` event carries the app's stream).
  */
 function readOnlyView(target: object): object {
   hardenPrototypeChain(target);
   let view = readOnlyViews.get(target);
   if (view) return view;
   const methods = new WeakMap<Function, Function>();
+  const guarded = new WeakMap<Function, Function>();
+  const originals = new WeakMap<Function, Function>();
+  const own = (fn: Function): Function | undefined => originals.get(fn);
   const refuse = (): boolean => false;
+  const hidden = (real: object, key: PropertyKey): boolean => {
+    if (!isInternalKey(key)) return false;
+    const descriptor = Reflect.getOwnPropertyDescriptor(real, key);
+    return !descriptor || descriptor.configurable === true; // a proxy must show what is fixed
+  };
+  const guard = (callback: unknown): unknown => {
+    if (typeof callback !== 'function') return callback;
+    let wrapped = guarded.get(callback);
+    if (!wrapped) {
+      wrapped = function (this: unknown, ...args: unknown[]) {
+        return Reflect.apply(callback, this === target ? proxy : deliver(this, own), args.map((arg) => deliver(arg, own)));
+      };
+      guarded.set(callback, wrapped);
+      originals.set(wrapped, callback);
+    }
+    return wrapped;
+  };
   const proxy: object = new Proxy(target, {
     get(real, key) {
+      if (hidden(real, key)) return undefined;
       const value: unknown = Reflect.get(real, key, real);
       if (typeof value !== 'function') return value;
-      const own = Reflect.getOwnPropertyDescriptor(real, key);
-      if (own && !own.configurable && !own.writable) return value; // a proxy may not answer otherwise
+      const descriptor = Reflect.getOwnPropertyDescriptor(real, key);
+      if (descriptor && !descriptor.configurable && !descriptor.writable) return value; // a proxy may not answer otherwise
       let method = methods.get(value);
       if (!method) {
         method = function (this: unknown, ...args: unknown[]) {
-          return Reflect.apply(value, this === proxy ? real : this, args);
+          const result: unknown = Reflect.apply(value, this === proxy ? real : this, args.map(guard));
+          return result === real ? proxy : deliver(result, own);
         };
         methods.set(value, method);
       }
       return method;
     },
+    has: (real, key) => !hidden(real, key) && Reflect.has(real, key),
+    ownKeys: (real) => Reflect.ownKeys(real).filter((key) => !hidden(real, key)),
+    getOwnPropertyDescriptor: (real, key) => (hidden(real, key) ? undefined : Reflect.getOwnPropertyDescriptor(real, key)),
     set: refuse,
     defineProperty: refuse,
     deleteProperty: refuse,
@@ -250,62 +323,64 @@ export function hostLeaf(value: unknown): unknown {
 // ---------------------------------------------------------------------------------
 // What Node passes to a package's listeners on host emitters
 
-const tokens = new WeakMap<object, object>();
-
-/**
- * A stand-in for a host object a package may know of but not use: the same token for
- * the same object (so it can be compared, or used as a WeakMap key), and nothing else.
- */
-export function opaque(value: object): object {
-  let token = tokens.get(value);
-  if (!token) {
-    token = Object.freeze(Object.create(null, { [Symbol.toStringTag]: { value: 'LavaMoat opaque' } }) as object);
-    tokens.set(value, token);
-  }
-  return token;
+/** Values that hold nothing but themselves: they cross as they are. */
+function isAtom(value: object): boolean {
+  return value instanceof Promise || ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof Date || value instanceof RegExp;
 }
 
-/** Data: what can cross as it is. Everything else crosses as an opaque token. */
-function isData(value: object): boolean {
-  if (Array.isArray(value) || isPlainData(value)) return true;
-  return (
-    value instanceof Error ||
-    value instanceof Promise ||
-    ArrayBuffer.isView(value) ||
-    value instanceof ArrayBuffer ||
-    value instanceof Date ||
-    value instanceof RegExp ||
-    value instanceof Map ||
-    value instanceof Set
-  );
-}
+/** How deep `deliver` copies plain data and errors (what Node delivers is shallow). */
+const DELIVER_DEPTH = 4;
 
 /**
- * An argument (or result) the host passes to a package's callback: data as it is;
- * another party's function, or a host object such as the app's worker or socket, as an
- * opaque token. `own` gives back the package's own functions (a listener it registered,
+ * An argument (or result) the host passes to a package's callback, as the package may
+ * hold it: primitives and atoms (buffers, dates, promises) as they are; plain objects,
+ * arrays and errors as copies whose values are delivered the same way (an error keeps its
+ * prototype, name, message, stack and code, so `instanceof` and printing work; a
+ * `MaxListenersExceededWarning` carries the emitter, which must not cross); another
+ * party's function, or a host object such as the app's worker or socket, as an opaque
+ * token. `own` gives back the package's own functions (a listener it registered,
  * returned by `process.listeners()`).
  */
-export function deliver(value: unknown, own?: (fn: Function) => Function | undefined): unknown {
+export function deliver(value: unknown, own?: (fn: Function) => Function | undefined, depth = 0): unknown {
   if (!isObject(value)) return value;
   if (typeof value === 'function') return own?.(value) ?? opaque(value);
-  if (Array.isArray(value)) {
-    return value.some((item) => isObject(item) && (typeof item === 'function' || !isData(item)))
-      ? value.map((item) => deliver(item, own))
-      : value;
+  if (isAtom(value)) return value;
+  if (depth >= DELIVER_DEPTH) return opaque(value);
+  if (Array.isArray(value)) return value.map((item) => deliver(item, own, depth + 1));
+  const isError = value instanceof Error;
+  if (!isError && !isPlainData(value)) return opaque(value);
+  if (isError) hardenPrototypeChain(value);
+  const copy = Object.create(Object.getPrototypeOf(value) as object | null) as Record<PropertyKey, unknown>;
+  for (const key of Reflect.ownKeys(value)) {
+    if (typeof key === 'symbol') continue;
+    let item: unknown;
+    let enumerable = true;
+    try {
+      const descriptor = Reflect.getOwnPropertyDescriptor(value, key);
+      enumerable = descriptor?.enumerable ?? true;
+      // A getter is the host's code: its value is read here, once.
+      item = descriptor && 'value' in descriptor ? descriptor.value : (value as Record<string, unknown>)[key];
+    } catch {
+      continue;
+    }
+    Object.defineProperty(copy, key, { value: deliver(item, own, depth + 1), writable: true, enumerable, configurable: true });
   }
-  if (isData(value)) {
-    if (value instanceof Error) hardenPrototypeChain(value);
-    return value;
-  }
-  return opaque(value);
+  return copy;
 }
 
 // ---------------------------------------------------------------------------------
 // Before any package runs
 
-/** Variables that decide how the next `node` process (or any child) starts: the runtime's, never a package's. */
-const PROTECTED_ENV = /^(?:NODE_(?!ENV$)|LAVAMOAT_|UV_|OPENSSL_|SSL_CERT_|LD_|DYLD_)/;
+/**
+ * Variables that decide which program a child process runs, or what it loads before its
+ * own code: the runtime's and the app's, never a package's. Node's own (`NODE_OPTIONS`,
+ * `NODE_TLS_REJECT_UNAUTHORIZED`, ... but not the `NODE_ENV` convention), the runtime's,
+ * libuv's and OpenSSL's, the dynamic loader's, the command search path, what shells, git,
+ * npm, Python, Perl, Ruby and Java read to run code at start-up, and proxies (a child's
+ * or, on Node 24, this process's traffic).
+ */
+const PROTECTED_ENV =
+  /^(?:NODE_(?!ENV$)|LAVAMOAT_|UV_|OPENSSL_|SSL_CERT_|LD_|DYLD_|PATH$|PATHEXT$|SHELL$|COMSPEC$|BASH_ENV$|ENV$|IFS$|PS4$|PROMPT_COMMAND$|GIT_|NPM_CONFIG_|PYTHON|PERL5|PERLLIB$|RUBYOPT$|RUBYLIB$|JAVA_TOOL_OPTIONS$|_JAVA_OPTIONS$|JDK_JAVA_OPTIONS$|(?:HTTPS?|ALL|NO)_PROXY$)/i;
 
 export class ProtectedEnvironmentError extends TypeError {
   readonly code = 'LAVAMOAT_PROTECTED_ENV';
@@ -318,11 +393,11 @@ let envTarget: object | undefined;
 
 /**
  * `process.env` as a package sees it: LavaMoat's semantics (a read grant may write, as
- * dotenv does), except for the variables that decide how the next process starts
- * (`NODE_OPTIONS`, `LAVAMOAT_*`, Node's, libuv's, OpenSSL's and the dynamic loader's),
- * which only the app may change.
+ * dotenv does), except for the variables that decide how the next process starts, which
+ * only the app may change.
  */
 export function envFor(env: object): object {
+  // (`PROTECTED_ENV` lists them; see there.)
   if (envView && envTarget === env) return envView;
   const refuse = (key: PropertyKey): never => {
     throw new ProtectedEnvironmentError(
@@ -331,8 +406,11 @@ export function envFor(env: object): object {
     );
   };
   envTarget = env;
+  // Setting a protected variable to the value it has changes nothing (debug re-saves DEBUG).
+  const same = (target: object, key: PropertyKey, value: unknown): boolean =>
+    typeof key === 'string' && (target as Record<string, unknown>)[key] === String(value);
   envView = new Proxy(env, {
-    set: (target, key, value) => (isProtectedEnvName(key) ? refuse(key) : Reflect.set(target, key, value)),
+    set: (target, key, value) => (isProtectedEnvName(key) && !same(target, key, value) ? refuse(key) : Reflect.set(target, key, value)),
     defineProperty: (target, key, descriptor) => (isProtectedEnvName(key) ? refuse(key) : Reflect.defineProperty(target, key, descriptor)),
     deleteProperty: (target, key) => (isProtectedEnvName(key) ? refuse(key) : Reflect.deleteProperty(target, key)),
     setPrototypeOf: () => false,
@@ -349,6 +427,8 @@ export function envFor(env: object): object {
  */
 export function prepareHost({ preloadDomain, feralError }: { preloadDomain: boolean; feralError: Function }): void {
   replaceErrorParent(feralError, (Error.prototype as { constructor: Function }).constructor);
+  const runtimeCode = new URL('../', import.meta.url).href;
+  guardFeralError(feralError as never, (file) => file !== undefined && (file.startsWith(runtimeCode) || file.startsWith(fileURLToPath(runtimeCode))));
   const Module = hostRequire('node:module') as { prototype: object };
   for (const live of [Module, Module.prototype, process, globalThis]) neverHarden(live);
   // The JavaScript intrinsics are lockdown's: what it left changeable (the host's

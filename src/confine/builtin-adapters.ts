@@ -9,10 +9,15 @@
  *   for the app's next request) and could replace the agent's methods for every request
  *   the app makes;
  * - `diagnostics_channel`, `async_hooks`: views that deliver nothing of the app's
- *   (observation.ts).
+ *   (observation.ts);
+ * - `perf_hooks`: a `PerformanceObserver` that does not observe the app's I/O (`http`,
+ *   `http2`, `net`, `dns` entries carry its request headers, connections and lookups);
+ * - `timers`: the same functions as the timer globals (opaque handles; Node's `Timeout`s
+ *   link every timer of the process);
+ * - `crypto`: `setEngine` (an OpenSSL engine is a shared library) only with `native`.
  * `module` is confined in module-builtin.ts, after the policy narrowed it.
  */
-import { asyncHooksFor, diagnosticsChannelFor } from './observation.js';
+import { asyncHooksFor, diagnosticsChannelFor, restrictPerformanceObserver } from './observation.js';
 import { workerClassFor } from './workers.js';
 
 type Module = Record<string, unknown>;
@@ -22,6 +27,10 @@ export interface AdapterContext {
   packageName: string;
   /** Whether the package may load (and so run as a worker) the file at this real path. */
   mayRun(file: string): boolean;
+  /** The package's policy grants `native` (OpenSSL engines are native code). */
+  native: boolean;
+  /** The timer functions packages get (shared-globals.ts): opaque handles, not Node's `Timeout`s. */
+  timers: Readonly<Record<string, Function>>;
 }
 
 /** Node's own test for a URL given to `http.request` (`internal/url` `isURL`). */
@@ -44,7 +53,8 @@ function withAgent(args: unknown[], agent: object): unknown[] {
   const options = out[at];
   if (typeof options === 'object' && options !== null) {
     const given = options as { agent?: unknown; createConnection?: unknown };
-    if (given.agent === undefined && typeof given.createConnection !== 'function') out[at] = { ...options, agent };
+    // `agent: null` also means Node's global agent.
+    if ((given.agent === undefined || given.agent === null) && typeof given.createConnection !== 'function') out[at] = { ...options, agent };
   } else if (options === undefined || typeof options === 'function') {
     // No options object (`request(url, callback)`, `request(callback)`): one with the agent.
     if (options === undefined && at < out.length) out[at] = { agent };
@@ -98,7 +108,20 @@ export function adaptBuiltin(name: string, real: unknown, ctx: AdapterContext): 
       return diagnosticsChannelFor(real as never);
     case 'async_hooks':
       return asyncHooksFor(real as never);
+    case 'timers':
+      return { ...module, ...ctx.timers };
+    case 'perf_hooks':
+      return { ...module, PerformanceObserver: restrictPerformanceObserver(module.PerformanceObserver as never) };
+    case 'crypto':
+      if (ctx.native) return real;
+      return {
+        ...module,
+        setEngine: function setEngine(): never {
+          throw new TypeError(`LavaMoat: crypto.setEngine loads native code: package "${ctx.packageName}" needs "native": true in its policy`);
+        },
+      };
     default:
       return real;
   }
 }
+

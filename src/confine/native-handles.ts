@@ -105,6 +105,27 @@ function classesOf(binding: Binding): [string, object][] {
   return prototypes;
 }
 
+/**
+ * OpenSSL engines load shared libraries: the two native methods every engine option ends
+ * in refuse (boundary.ts explains why for everyone). Before the prototype is frozen.
+ */
+export function refuseEngineMethods(secureContextPrototype: object): void {
+  for (const name of ['setEngineKey', 'setClientCertEngine']) {
+    const descriptor = Reflect.getOwnPropertyDescriptor(secureContextPrototype, name);
+    if (!descriptor || !descriptor.configurable || typeof descriptor.value !== 'function') continue;
+    Object.defineProperty(secureContextPrototype, name, {
+      value: {
+        [name](): never {
+          throw new TypeError(`LavaMoat: OpenSSL engines load native code into the process and are refused (${name})`);
+        },
+      }[name],
+      writable: false,
+      enumerable: descriptor.enumerable,
+      configurable: false,
+    });
+  }
+}
+
 let done = false;
 
 /** Run once, before any package code and after everything that wraps a native method (spawn). */
@@ -115,6 +136,7 @@ export function neutralizeNativeClasses(): void {
     const binding = nativeBinding(name);
     if (!binding) continue;
     for (const [className, prototype] of classesOf(binding)) {
+      if (className === 'SecureContext') refuseEngineMethods(prototype);
       const decorator = DECORATED[name]?.[className];
       if (decorator) deferExtensions(prototype, decorator);
       neutralizePrototype(prototype, { values: true });

@@ -15,9 +15,10 @@
  * - a channel is a view (`subscribe`, `unsubscribe`, `publish`, `bindStore`, ...), never
  *   Node's `Channel` object, whose subscriber list a package could otherwise edit;
  * - async resources reach a package as opaque tokens (the same token for the same
- *   resource), and a hook is a view whose callbacks Node cannot be made to swap.
+ *   resource), and a hook is a view whose callbacks Node cannot be made to swap;
+ * - `perf_hooks`' observers made by packages do not observe the app's I/O.
  */
-import { opaque } from './boundary.js';
+import { opaque } from './opaque.js';
 
 type Fn = (...args: unknown[]) => unknown;
 
@@ -201,6 +202,38 @@ interface RawAsyncHooks {
   [key: string]: unknown;
 }
 
+let restrictedStorage: Function | undefined;
+
+/**
+ * `AsyncLocalStorage` for everyone once a package can reach it: Node's class, whose
+ * instances get their `_propagate` as a read-only own property. Node's storage hook calls
+ * `_propagate(resource, ...)` on every live instance for every asynchronous resource of
+ * the process: an instance of a package's with a `_propagate` of its own would receive
+ * the app's sockets and servers. Node's prototype names this function as `constructor`.
+ * Made when async_hooks is first hardened (boundary.ts).
+ */
+export function restrictAsyncLocalStorage(Real: new (...args: unknown[]) => object): Function {
+  if (restrictedStorage) return restrictedStorage;
+  const proto = Real.prototype as Record<string, unknown>;
+  const propagate = proto._propagate;
+  const AsyncLocalStorage = function AsyncLocalStorage(this: unknown, ...args: unknown[]): object {
+    if (new.target === undefined) throw new TypeError("Class constructor AsyncLocalStorage cannot be invoked without 'new'");
+    const storage = Reflect.construct(Real, args, new.target) as object;
+    if (typeof propagate === 'function') {
+      Object.defineProperty(storage, '_propagate', { value: propagate, writable: false, enumerable: false, configurable: false });
+    }
+    return storage;
+  };
+  Object.defineProperty(AsyncLocalStorage, 'prototype', { value: proto, writable: false });
+  for (const key of Reflect.ownKeys(Real)) {
+    if (key === 'prototype' || key === 'length' || key === 'name') continue;
+    Object.defineProperty(AsyncLocalStorage, key, Reflect.getOwnPropertyDescriptor(Real, key)!);
+  }
+  Object.defineProperty(proto, 'constructor', { value: AsyncLocalStorage, writable: false, enumerable: false, configurable: false });
+  restrictedStorage = Object.freeze(AsyncLocalStorage);
+  return restrictedStorage;
+}
+
 /** The `async_hooks` module a package receives (before its policy narrows it). */
 export function asyncHooksFor(real: RawAsyncHooks): Record<string, unknown> {
   const createHook = (callbacks: HookCallbacks): object => {
@@ -226,7 +259,54 @@ export function asyncHooksFor(real: RawAsyncHooks): Record<string, unknown> {
   };
   return {
     ...real,
+    AsyncLocalStorage: restrictAsyncLocalStorage(real.AsyncLocalStorage as never),
     createHook,
     executionAsyncResource: () => opaque(real.executionAsyncResource()),
   };
+}
+
+/** Entry types that are the app's I/O: its HTTP requests and their headers, connections, lookups. */
+const IO_ENTRY_TYPES = new Set(['http', 'http2', 'net', 'dns']);
+/** Observers made by packages: `observe()` refuses I/O entry types for them. */
+const packageObservers = new WeakSet<object>();
+let restrictedObserver: Function | undefined;
+
+/**
+ * The `PerformanceObserver` of every package (one function): Node's own class, with
+ * `observe` refusing the app's I/O entry types for the observers it makes. Node's
+ * prototype names it as `constructor`, so an observer leads to no unrestricted class.
+ * Made when perf_hooks is first hardened (boundary.ts), before its prototype is frozen.
+ */
+export function restrictPerformanceObserver(Real: new (...args: unknown[]) => object): Function {
+  if (restrictedObserver) return restrictedObserver;
+  const proto = Real.prototype as Record<string, unknown>;
+  const observe = proto.observe as (this: object, options?: unknown) => unknown;
+  const PerformanceObserver = function PerformanceObserver(this: unknown, callback: unknown): object {
+    if (new.target === undefined) throw new TypeError("Class constructor PerformanceObserver cannot be invoked without 'new'");
+    const observer = Reflect.construct(Real, [callback], new.target) as object;
+    packageObservers.add(observer);
+    return observer;
+  };
+  Object.defineProperty(PerformanceObserver, 'prototype', { value: proto, writable: false });
+  for (const key of Reflect.ownKeys(Real)) {
+    if (key === 'prototype' || key === 'length' || key === 'name') continue;
+    Object.defineProperty(PerformanceObserver, key, Reflect.getOwnPropertyDescriptor(Real, key)!);
+  }
+  Object.defineProperty(proto, 'observe', {
+    value: function (this: object, options?: unknown) {
+      if (packageObservers.has(this) && typeof options === 'object' && options !== null) {
+        const { type, entryTypes } = options as { type?: unknown; entryTypes?: unknown };
+        const asked = [type, ...(Array.isArray(entryTypes) ? entryTypes : [])].map(String);
+        const io = asked.find((name) => IO_ENTRY_TYPES.has(name));
+        if (io) throw new TypeError(`LavaMoat: packages may not observe "${io}" performance entries: they are the app's I/O`);
+      }
+      return Reflect.apply(observe, this, [options]);
+    },
+    writable: false,
+    enumerable: false,
+    configurable: false,
+  });
+  Object.defineProperty(proto, 'constructor', { value: PerformanceObserver, writable: false, enumerable: false, configurable: false });
+  restrictedObserver = Object.freeze(PerformanceObserver);
+  return restrictedObserver;
 }

@@ -18,6 +18,7 @@ import { CJS_WRAPPER_HEAD, makeRequire, requireCommonJs } from '../formats/cjs.j
 import { confineModuleBuiltin } from './module-builtin.js';
 import { evadeSesRejections } from '../formats/evasion.js';
 import { adaptBuiltin } from './builtin-adapters.js';
+import { timersFor } from './shared-globals.js';
 import { sweepHost } from './boundary.js';
 import { makeCompartmentError } from './stack-traces.js';
 import type { ModuleCache } from '../cache/module-cache.js';
@@ -244,6 +245,8 @@ export class Runtime implements ModuleContext {
     else {
       const source = adaptBuiltin(name, hostBuiltin(name), {
         packageName: info.name,
+        native: this.resource(info)?.native === true,
+        timers: timersFor(this.options.host),
         // A package may start workers on its own files and on packages it is granted.
         mayRun: (file) => {
           const target = this.packageMap.packageForPath(file);

@@ -135,17 +135,27 @@ function makeTimers(host: Host): Record<string, Function> {
 const perHost = new WeakMap<Host, { timers: Record<string, Function>; consoles: WeakMap<object, object> }>();
 
 /**
- * What a package granted the host global `name` receives for `value` (the host's current
- * value); everything not special here goes through the boundary's rule (boundary.ts).
+ * The timer functions packages get, for `host`: the same for the globals and for the
+ * `timers` builtin module (whose own functions would hand out Node's `Timeout`s).
  */
-export function shareable(host: Host, name: string, value: unknown): unknown {
-  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return value;
+export function timersFor(host: Host): Record<string, Function> {
   let state = perHost.get(host);
   if (!state) {
     state = { timers: makeTimers(host), consoles: new WeakMap() };
     perHost.set(host, state);
   }
-  if (TIMER_NAMES.includes(name) && value === host[name] && state.timers[name]) return state.timers[name];
+  return state.timers;
+}
+
+/**
+ * What a package granted the host global `name` receives for `value` (the host's current
+ * value); everything not special here goes through the boundary's rule (boundary.ts).
+ */
+export function shareable(host: Host, name: string, value: unknown): unknown {
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return value;
+  const timers = timersFor(host);
+  const state = perHost.get(host)!;
+  if (TIMER_NAMES.includes(name) && value === host[name] && timers[name]) return timers[name];
   if (name === 'console') {
     let copy = state.consoles.get(value);
     if (!copy) {

@@ -143,3 +143,43 @@ function describe(target: object): string {
   }
   return 'Error';
 }
+
+/**
+ * V8's own `Error` (the one SES keeps for itself) stays reachable from Node's objects
+ * however hard one looks away: Node's internal error classes extend it, and some of its
+ * errors name it as their `constructor`. Whoever sets its `prepareStackTrace` receives
+ * every stack of the process as raw call sites (`getThis()` of a sloppy frame is the real
+ * global object). So its `prepareStackTrace` becomes an accessor whose setter accepts a
+ * value only from this runtime's own code (SES's setter of the start compartment's
+ * `Error`, which the app and confine/stack-traces.ts go through), found from V8's own call
+ * sites; `captureStackTrace` is made read-only. `stackTraceLimit` stays a writable data
+ * property: V8 reads it as data, and Node and SES write it.
+ */
+export function guardFeralError(feral: ErrorConstructorLike, trustedFile: (file: string | undefined) => boolean): void {
+  const descriptor = Object.getOwnPropertyDescriptor(feral, 'prepareStackTrace');
+  if (!descriptor || !descriptor.configurable) return;
+  let current: unknown = 'value' in descriptor ? descriptor.value : descriptor.get?.call(feral);
+  const capture = feral.captureStackTrace!;
+  const callerFile = (setter: Function): string | undefined => {
+    const saved = current;
+    current = (_error: unknown, sites: unknown) => sites;
+    const holder: { stack?: unknown } = {};
+    try {
+      Reflect.apply(capture, feral, [holder, setter]);
+      const sites = holder.stack;
+      if (!Array.isArray(sites) || sites.length === 0) return undefined;
+      const site = sites[0] as { getFileName?: () => string | undefined; getScriptNameOrSourceURL?: () => string | undefined };
+      return site.getFileName?.() ?? site.getScriptNameOrSourceURL?.();
+    } finally {
+      current = saved;
+    }
+  };
+  const set = function prepareStackTrace(value: unknown): void {
+    if (!trustedFile(callerFile(set))) {
+      throw new TypeError("LavaMoat: V8's own Error.prepareStackTrace cannot be set by a package");
+    }
+    current = value;
+  };
+  Object.defineProperty(feral, 'prepareStackTrace', { get: () => current, set, enumerable: false, configurable: false });
+  Object.defineProperty(feral, 'captureStackTrace', { writable: false, configurable: false });
+}
