@@ -154,6 +154,28 @@ const MODULE_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
     refuseOpenSslEngines();
     return [];
   },
+  // Native classes of crypto and the HTTP parser, which Node 24's process.binding no
+  // longer lists: from instances (their handles), so that no method of the app's hashes,
+  // ciphers or request parsers can be replaced.
+  crypto: () => {
+    const crypto = hostRequire('node:crypto') as typeof import('node:crypto');
+    const key = Buffer.alloc(16);
+    return [
+      crypto.createHash('sha256'),
+      crypto.createHmac('sha256', key),
+      crypto.createCipheriv('aes-128-cbc', key, key),
+      crypto.createDecipheriv('aes-128-cbc', key, key),
+      crypto.createSign('sha256'),
+      crypto.createVerify('sha256'),
+      crypto.createECDH('prime256v1'),
+      crypto.getDiffieHellman('modp14'),
+      crypto.createSecretKey(key),
+    ];
+  },
+  http: () => {
+    const common = hostRequire('_http_common') as { HTTPParser?: new () => object };
+    return common.HTTPParser ? [new common.HTTPParser()] : [];
+  },
   async_hooks: () => {
     restrictAsyncLocalStorage((hostRequire('node:async_hooks') as typeof import('node:async_hooks')).AsyncLocalStorage as never);
     return [];
@@ -180,9 +202,12 @@ function refuseOpenSslEngines(): void {
   refuseEngineMethods(Object.getPrototypeOf((tls.createSecureContext() as unknown as { context: object }).context) as object);
 }
 
+const sampled = new Set<string>();
+
 function sample(name: string): void {
   const make = MODULE_SAMPLES[name];
-  if (!make) return;
+  if (!make || sampled.has(name)) return;
+  sampled.add(name);
   try {
     for (const instance of make()) hardenPrototypesWithin(instance, 2);
   } catch {
@@ -203,15 +228,17 @@ export function sweepHost(): void {
   if (!loadList) return;
   if (loadList.length === sweptLoadCount) return;
   sweptLoadCount = loadList.length;
+  const loaded = new Set(loadList);
+  finishDeferred(loaded);
+  const fresh = builtinModules.filter((name) => !hardenedModules.has(name) && !name.startsWith('_') && isLoaded(name, loaded));
+  // Modules whose classes are adjusted before anything freezes them (a global can be
+  // the same class as a module's: PerformanceObserver).
+  for (const name of fresh) sample(name);
   if (!globalsHardened) {
     globalsHardened = true;
     hardenGlobals();
   }
-  const loaded = new Set(loadList);
-  finishDeferred(loaded);
-  for (const name of builtinModules) {
-    if (!hardenedModules.has(name) && !name.startsWith('_') && isLoaded(name, loaded)) hardenBuiltin(name);
-  }
+  for (const name of fresh) hardenBuiltin(name);
 }
 
 /** What a package receives for a host value it reaches through a grant (see the table above). */
