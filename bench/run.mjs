@@ -107,7 +107,7 @@ const mib = (kb) => `${(kb / 1024).toFixed(1)} MiB`;
 
 function preflight() {
   if (!fs.existsSync(loader)) fail(`BENCH_LOADER: ${loader} does not exist`);
-  if (!fs.existsSync(path.join(path.dirname(loader), 'dist', 'preload.js'))) fail(`${path.relative(process.cwd(), path.join(path.dirname(loader), 'dist'))} is missing: run \`npm ci\` (or \`npm run build\`) first`);
+  if (!fs.existsSync(path.join(path.dirname(loader), 'dist', 'runtime', 'preload.js'))) fail(`${path.relative(process.cwd(), path.join(path.dirname(loader), 'dist'))} is missing: run \`npm ci\` (or \`npm run build\`) first`);
   for (const name of ['express', 'zod', 'pino', 'helmet', 'nanoid']) {
     if (!fs.existsSync(path.join(projectDir, 'node_modules', name, 'package.json'))) fail(`node_modules/${name} is missing: run \`npm ci\` first`);
   }

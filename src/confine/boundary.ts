@@ -32,11 +32,12 @@ import {
   neverHarden,
   replaceErrorParent,
 } from './host-hardening.js';
-import { neutralizeNativeClasses, refuseEngineMethods } from './native-handles.js';
+import { neutralizeNativeClasses } from './native-handles.js';
 import { INTRINSIC_GLOBALS, SES_GLOBALS } from './scuttle.js';
 import { guardFeralError } from './stack-traces.js';
 import { opaque } from './opaque.js';
-import { restrictAsyncLocalStorage, restrictPerformanceObserver } from './observation.js';
+import { disarmChain } from './capability-classes.js';
+import { hostGlobals, sample } from './samples.js';
 
 export { opaque } from './opaque.js';
 import { fileURLToPath } from 'node:url';
@@ -64,12 +65,29 @@ const isPlainData = (value: object): boolean => {
 const NOT_HARDENED = new Set(['process', 'module', 'sys']);
 
 const hardenedModules = new Set<string>();
-let sweptLoadCount = -1;
 
-/** Whether builtin `name` is loaded already (its exports exist; requiring it costs nothing). */
-function isLoaded(name: string, loaded: ReadonlySet<string>): boolean {
-  return loaded.has(`NativeModule ${name}`);
-}
+/**
+ * Builtins whose classes a module's objects are instances of, beyond its own exports:
+ * an `http` request's socket is a `net.Socket`, a TLS socket extends it, a child
+ * process's stdio are `net.Socket`s, a file handle's stream is an `fs` stream. Every
+ * module also brings `events` and `stream` (the base classes) and `timers`. The reachability walk
+ * (test/integration/boundary.test.mjs) checks this from the grants it holds.
+ */
+const RELATED: Readonly<Record<string, readonly string[]>> = {
+  http: ['net'],
+  https: ['http', 'tls', 'net'],
+  http2: ['net', 'tls'],
+  tls: ['net', 'crypto'],
+  net: ['dns'],
+  child_process: ['net'],
+  'fs/promises': ['fs'],
+  fs: ['fs/promises'],
+  perf_hooks: [],
+  // Its stores are async_hooks' AsyncLocalStorage (observation.ts locks them).
+  diagnostics_channel: ['async_hooks'],
+};
+// Sockets, streams and emitters hold Node's `Timeout`s (`socket[kTimeout]`).
+const BASE_MODULES = ['events', 'stream', 'timers'];
 
 /**
  * Hardens the class graphs of builtin `name`'s exports (not the module object, which is
@@ -78,9 +96,10 @@ function isLoaded(name: string, loaded: ReadonlySet<string>): boolean {
  * them, and hands them out through {@link handOutValue}.
  */
 export function hardenBuiltin(name: string): void {
-  if (hardenedModules.has(name) || NOT_HARDENED.has(name)) return;
+  if (hardenedModules.has(name)) return;
   hardenedModules.add(name);
   sample(name);
+  if (NOT_HARDENED.has(name) || !builtinModules.includes(name)) return;
   let real: unknown;
   try {
     real = hostRequire(`node:${name}`);
@@ -108,9 +127,10 @@ export function hardenBuiltin(name: string): void {
  */
 function hardenGlobals(): void {
   const intrinsic = new Set<PropertyKey>([...INTRINSIC_GLOBALS, ...SES_GLOBALS]);
-  for (const key of Reflect.ownKeys(globalThis)) {
+  const globals = hostGlobals();
+  for (const key of Reflect.ownKeys(globals)) {
     if (intrinsic.has(key)) continue;
-    const descriptor = Reflect.getOwnPropertyDescriptor(globalThis, key);
+    const descriptor = Reflect.getOwnPropertyDescriptor(globals, key);
     if (!descriptor || !('value' in descriptor)) continue;
     const value: unknown = descriptor.value;
     if (typeof value === 'function') hardenHostValue(value);
@@ -118,127 +138,55 @@ function hardenGlobals(): void {
 }
 
 /**
- * Node classes whose instances hold native objects of classes no module exports (a
- * `BlockList`'s handle, a `Dir`'s directory handle): one sample each, when the module
- * is loaded, so that those prototypes are hardened too.
+ * Before a package receives builtin `name`: its classes are hardened, and those of the
+ * modules whose objects it hands out (RELATED), for everyone. Lazy, so that a start-up
+ * pays only for what the app's packages are granted.
  */
-const MODULE_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
-  net: () => {
-    const net = hostRequire('node:net') as typeof import('node:net');
-    return [new net.BlockList(), new (net.SocketAddress as unknown as new () => object)()];
-  },
-  v8: () => {
-    const v8 = hostRequire('node:v8') as typeof import('node:v8');
-    return [new v8.Serializer(), new v8.Deserializer(Buffer.alloc(0))];
-  },
-  fs: () => {
-    const fs = hostRequire('node:fs') as typeof import('node:fs');
-    const dir = fs.opendirSync('/');
-    dir.closeSync();
-    // What fs.watch and fs.watchFile return: classes fs does not export.
-    const watcher = fs.watch('/');
-    watcher.close();
-    const listener = (): void => {};
-    const statWatcher = fs.watchFile('/', { persistent: false }, listener);
-    fs.unwatchFile('/', listener);
-    return [dir, watcher, statWatcher];
-  },
-  perf_hooks: () => {
-    const perf = hostRequire('node:perf_hooks') as typeof import('node:perf_hooks');
-    restrictPerformanceObserver(perf.PerformanceObserver as never);
-    const delay = perf.monitorEventLoopDelay();
-    return [perf.createHistogram(), delay];
-  },
-  buffer: () => [new (hostRequire('node:buffer') as typeof import('node:buffer')).Blob([])],
-  tls: () => {
-    refuseOpenSslEngines();
-    return [];
-  },
-  // Native classes of crypto and the HTTP parser, which Node 24's process.binding no
-  // longer lists: from instances (their handles), so that no method of the app's hashes,
-  // ciphers or request parsers can be replaced.
-  crypto: () => {
-    const crypto = hostRequire('node:crypto') as typeof import('node:crypto');
-    const key = Buffer.alloc(16);
-    return [
-      crypto.createHash('sha256'),
-      crypto.createHmac('sha256', key),
-      crypto.createCipheriv('aes-128-cbc', key, key),
-      crypto.createDecipheriv('aes-128-cbc', key, key),
-      crypto.createSign('sha256'),
-      crypto.createVerify('sha256'),
-      crypto.createECDH('prime256v1'),
-      crypto.getDiffieHellman('modp14'),
-      crypto.createSecretKey(key),
-    ];
-  },
-  http: () => {
-    const common = hostRequire('_http_common') as { HTTPParser?: new () => object };
-    return common.HTTPParser ? [new common.HTTPParser()] : [];
-  },
-  async_hooks: () => {
-    restrictAsyncLocalStorage((hostRequire('node:async_hooks') as typeof import('node:async_hooks')).AsyncLocalStorage as never);
-    return [];
-  },
-  util: () => {
-    // The one inspect option that takes a function (a comparator): set by a package,
-    // every app `console.log` would hand it the formatted entries. Pinned for everyone.
-    const { inspect } = hostRequire('node:util') as typeof import('node:util');
-    Object.defineProperty(inspect.defaultOptions, 'sorted', { value: false, writable: false, configurable: false });
-    return [];
-  },
-};
-
-/**
- * OpenSSL engines are shared libraries OpenSSL loads into the process: native code, with
- * no `native` grant in sight (`tls.createSecureContext({ privateKeyEngine })`,
- * `https.request({ clientCertEngine })`). The two native methods every such path ends in
- * refuse, for everyone: which package asked cannot be told reliably at that point, and
- * OpenSSL 3 deprecates engines. `crypto.setEngine` is refused in packages' copies of
- * `crypto` unless their policy grants `native` (builtin-adapters.ts).
- */
-function refuseOpenSslEngines(): void {
-  const tls = hostRequire('node:tls') as typeof import('node:tls');
-  refuseEngineMethods(Object.getPrototypeOf((tls.createSecureContext() as unknown as { context: object }).context) as object);
-}
-
-const sampled = new Set<string>();
-
-function sample(name: string): void {
-  const make = MODULE_SAMPLES[name];
-  if (!make || sampled.has(name)) return;
-  sampled.add(name);
-  try {
-    for (const instance of make()) hardenPrototypesWithin(instance, 2);
-  } catch {
-    // Not in this Node.
-  }
+export function hardenForPackage(name: string): void {
+  finishDeferredLoads();
+  for (const module of new Set([name, ...(RELATED[name] ?? []), ...BASE_MODULES])) hardenBuiltin(module);
 }
 
 let globalsHardened = false;
 
 /**
- * Hardens every builtin module loaded since the last sweep (and the host's global
- * classes, once). Runs before any package code, and again wherever a new builtin can
- * have been loaded since (a package's builtin import, the app's `require` or `import`
- * of a builtin): cheap when nothing new was loaded.
+ * Before a package receives a host global: the platform's global classes (`URL`,
+ * `AbortController` and the `AbortSignal` it makes, `Blob`, `EventTarget`, fetch's
+ * classes...) are hardened, once, with the modules behind them prepared first
+ * (`PerformanceObserver` is perf_hooks'), and `name`'s own module if it has one.
  */
-export function sweepHost(): void {
+export function hardenForGlobal(name: string): void {
+  finishDeferredLoads();
+  if (GLOBAL_MODULES[name]) hardenForPackage(GLOBAL_MODULES[name]!);
+  if (globalsHardened) return;
+  globalsHardened = true;
+  if ('PerformanceObserver' in globalThis) sample('perf_hooks');
+  hardenGlobals();
+}
+
+/** Globals that are a builtin module's, or that hand out its objects. */
+const GLOBAL_MODULES: Readonly<Record<string, string>> = {
+  performance: 'perf_hooks',
+  PerformanceObserver: 'perf_hooks',
+  fetch: 'fetch',
+  Response: 'fetch',
+  Request: 'fetch',
+  Headers: 'fetch',
+  FormData: 'fetch',
+  WebSocket: 'fetch',
+  EventSource: 'fetch',
+  crypto: 'crypto',
+  Buffer: 'buffer',
+};
+
+let deferredLoads = -1;
+
+/** Native prototypes Node decorates when a module loads are closed once it has (host-hardening.ts). */
+function finishDeferredLoads(): void {
   const loadList = (process as unknown as { moduleLoadList?: readonly string[] }).moduleLoadList;
-  if (!loadList) return;
-  if (loadList.length === sweptLoadCount) return;
-  sweptLoadCount = loadList.length;
-  const loaded = new Set(loadList);
-  finishDeferred(loaded);
-  const fresh = builtinModules.filter((name) => !hardenedModules.has(name) && !name.startsWith('_') && isLoaded(name, loaded));
-  // Modules whose classes are adjusted before anything freezes them (a global can be
-  // the same class as a module's: PerformanceObserver).
-  for (const name of fresh) sample(name);
-  if (!globalsHardened) {
-    globalsHardened = true;
-    hardenGlobals();
-  }
-  for (const name of fresh) hardenBuiltin(name);
+  if (!loadList || loadList.length === deferredLoads) return;
+  deferredLoads = loadList.length;
+  finishDeferred(new Set(loadList));
 }
 
 /** What a package receives for a host value it reaches through a grant (see the table above). */
@@ -278,6 +226,7 @@ const isInternalKey = (key: PropertyKey): boolean => typeof key === 'symbol' || 
  * {@link deliver} (a `'pipe'` event carries the app's stream).
  */
 function readOnlyView(target: object): object {
+  disarmChain(target);
   hardenPrototypeChain(target);
   let view = readOnlyViews.get(target);
   if (view) return view;
@@ -355,6 +304,18 @@ function isAtom(value: object): boolean {
   return value instanceof Promise || ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof Date || value instanceof RegExp;
 }
 
+/**
+ * The prototype an error's copy gets: the nearest in its chain that is frozen (the
+ * intrinsics' `Error` classes, Node's hardened ones), never a class of the app's or of
+ * another package, whose prototype and statics the receiver could then reach and change.
+ */
+function sharedErrorPrototype(error: object): object {
+  for (let proto = Object.getPrototypeOf(error) as object | null; proto !== null; proto = Object.getPrototypeOf(proto) as object | null) {
+    if (Object.isFrozen(proto)) return proto;
+  }
+  return Error.prototype;
+}
+
 /** How deep `deliver` copies plain data and errors (what Node delivers is shallow). */
 const DELIVER_DEPTH = 4;
 
@@ -362,7 +323,9 @@ const DELIVER_DEPTH = 4;
  * An argument (or result) the host passes to a package's callback, as the package may
  * hold it: primitives and atoms (buffers, dates, promises) as they are; plain objects,
  * arrays and errors as copies whose values are delivered the same way (an error keeps its
- * prototype, name, message, stack and code, so `instanceof` and printing work; a
+ * name, message, stack and code, and the nearest frozen prototype of its chain, so
+ * `instanceof Error` (`TypeError`...) and printing work, while an app class of errors
+ * stays the app's; a
  * `MaxListenersExceededWarning` carries the emitter, which must not cross); another
  * party's function, or a host object such as the app's worker or socket, as an opaque
  * token. `own` gives back the package's own functions (a listener it registered,
@@ -376,8 +339,19 @@ export function deliver(value: unknown, own?: (fn: Function) => Function | undef
   if (Array.isArray(value)) return value.map((item) => deliver(item, own, depth + 1));
   const isError = value instanceof Error;
   if (!isError && !isPlainData(value)) return opaque(value);
-  if (isError) hardenPrototypeChain(value);
-  const copy = Object.create(Object.getPrototypeOf(value) as object | null) as Record<PropertyKey, unknown>;
+  const copy = Object.create(isError ? sharedErrorPrototype(value) : (Object.getPrototypeOf(value) as object | null)) as Record<PropertyKey, unknown>;
+  if (isError) {
+    // The name the class gave it, read once: the copy's prototype may be a parent's.
+    let name: unknown;
+    try {
+      name = (value as { name?: unknown }).name;
+    } catch {
+      name = undefined;
+    }
+    if (typeof name === 'string' && name !== (copy as { name?: unknown }).name) {
+      Object.defineProperty(copy, 'name', { value: name, writable: true, enumerable: false, configurable: true });
+    }
+  }
   for (const key of Reflect.ownKeys(value)) {
     if (typeof key === 'symbol') continue;
     let item: unknown;
@@ -483,7 +457,8 @@ export function prepareHost({ preloadDomain, feralError }: { preloadDomain: bool
       Object.defineProperty(fs, key, { value: fs[key as string], writable: false, enumerable: descriptor.enumerable, configurable: false });
     }
   }
-  hardenBuiltin('fs');
+  // Its classes are hardened when a package is granted it (hardenForPackage); its
+  // getters and data now, with it.
   for (const key of Reflect.ownKeys(fs)) {
     const descriptor = Reflect.getOwnPropertyDescriptor(fs, key);
     if (descriptor && !('value' in descriptor)) hardenHostValue(descriptor.get);
@@ -493,49 +468,4 @@ export function prepareHost({ preloadDomain, feralError }: { preloadDomain: bool
   Object.freeze(fs);
   // process.env's prototype is an object of Node's own, reachable from the env view.
   hardenHostValue(Object.getPrototypeOf(process.env));
-}
-
-/** Prototypes Node creates only with an instance, hardened from a sample before any package runs. */
-export async function hardenSampledClasses(hostGlobals: Record<PropertyKey, unknown>): Promise<void> {
-  const fs = hostRequire('node:fs') as typeof import('node:fs');
-  const handle = await fs.promises.open(new URL(import.meta.url), 'r');
-  try {
-    hardenPrototypesWithin(handle);
-  } finally {
-    await handle.close();
-  }
-  // Their lists (TimersList, ImmediateList) too.
-  const timeout = setTimeout(() => {}, 0);
-  hardenPrototypesWithin(timeout);
-  clearTimeout(timeout);
-  const immediate = setImmediate(() => {});
-  hardenPrototypesWithin(immediate);
-  clearImmediate(immediate);
-  // What fetch hands out holds undici's own classes (its header list, body state).
-  const web = hostGlobals as Record<string, new (...args: unknown[]) => object>;
-  const samples = [
-    () => new web.Response!(''),
-    () => (new web.Response!('x') as { body?: unknown }).body,
-    () => new web.Request!('http://127.0.0.1/'),
-    () => new web.Headers!(),
-    () => new web.ReadableStream!(),
-    () => new web.WritableStream!(),
-  ];
-  for (const sample of samples) {
-    try {
-      hardenPrototypesWithin(sample(), 4);
-    } catch {
-      // Not in this Node.
-    }
-  }
-  const asyncHooks = hostRequire('node:async_hooks') as typeof import('node:async_hooks');
-  hardenPrototypeChain(asyncHooks.createHook({}));
-  // A channel's prototype changes while it has subscribers (Node's ActiveChannel).
-  const dc = hostRequire('node:diagnostics_channel') as typeof import('node:diagnostics_channel');
-  const channel = dc.channel(Symbol('lavamoat sample'));
-  const noop = (): void => {};
-  channel.subscribe(noop);
-  hardenPrototypeChain(channel);
-  channel.unsubscribe(noop);
-  hardenPrototypeChain(channel);
 }

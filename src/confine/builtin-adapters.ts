@@ -29,32 +29,82 @@ export interface AdapterContext {
   mayRun(file: string): boolean;
   /** The package's policy grants `native` (OpenSSL engines are native code). */
   native: boolean;
+  /** The package's policy names this member of the builtin (`tls.setDefaultCACertificates`), not only the module. */
+  namesMember(member: string): boolean;
   /** The timer functions packages get (shared-globals.ts): opaque handles, not Node's `Timeout`s. */
   timers: Readonly<Record<string, Function>>;
 }
 
-/** Node's own test for a URL given to `http.request` (`internal/url` `isURL`). */
-const isURLLike = (value: unknown): boolean =>
-  value instanceof URL ||
-  (typeof value === 'object' &&
-    value !== null &&
-    Boolean((value as { href?: unknown }).href) &&
-    Boolean((value as { protocol?: unknown }).protocol) &&
-    (value as { auth?: unknown }).auth === undefined &&
-    (value as { path?: unknown }).path === undefined);
+/** What Node's own test for a URL given to `http.request` reads (`internal/url` `isURL`). */
+const URL_KEYS = ['href', 'protocol', 'auth', 'path'] as const;
+
+const isObjectArg = (value: unknown): value is Record<PropertyKey, unknown> => typeof value === 'object' && value !== null;
+
+/**
+ * A copy of a package's argument object for Node to use: its prototype, its own
+ * enumerable properties (what Node's `Object.assign` of options copies), and `pinned`
+ * as own data. Whatever Node decides from a pinned key, it decides from the value the
+ * adapter checked: no getter, own or inherited, and no proxy answers twice.
+ */
+function snapshot(value: Record<PropertyKey, unknown>, pinned: Record<string, unknown>): object {
+  const copy = Object.create(Object.getPrototypeOf(value) as object | null) as object;
+  const define = (key: PropertyKey, item: unknown): void => {
+    Object.defineProperty(copy, key, { value: item, writable: true, enumerable: true, configurable: true });
+  };
+  for (const key of Reflect.ownKeys(value)) {
+    if (Object.prototype.propertyIsEnumerable.call(value, key)) define(key, value[key]);
+  }
+  for (const [key, item] of Object.entries(pinned)) define(key, item);
+  return copy;
+}
+
+const hrefGetter = Object.getOwnPropertyDescriptor(URL.prototype, 'href')!.get!;
+
+/** The `href` of a real `URL` (by its internal slots, not its prototype chain, which a proxy fakes). */
+function urlHref(value: unknown): string | undefined {
+  if (!isObjectArg(value)) return undefined;
+  try {
+    return Reflect.apply(hrefGetter, value, []) as string;
+  } catch {
+    return undefined;
+  }
+}
+
+const readKeys = (value: Record<PropertyKey, unknown>, keys: readonly string[]): Record<string, unknown> =>
+  Object.fromEntries(keys.map((key) => [key, value[key]]));
 
 /**
  * `request(input[, options][, callback])` arguments with `agent` defaulting to the
  * package's own (an explicit agent, `false` or `createConnection` is left as given).
+ * Node tells a URL from options by duck-typing, then reads the agent: both are decided
+ * here once, on values pinned in the objects Node receives.
  */
 function withAgent(args: unknown[], agent: object): unknown[] {
   const out = [...args];
-  const at = typeof out[0] === 'string' || isURLLike(out[0]) ? 1 : 0;
+  let at = 0;
+  let urlRead: Record<string, unknown> | undefined;
+  const first = out[0];
+  const href = urlHref(first);
+  if (typeof first === 'string') at = 1;
+  else if (href !== undefined) {
+    // A URL of the host's (its own properties could shadow the prototype's getters):
+    // a fresh one, which only the adapter holds.
+    out[0] = new URL(href);
+    at = 1;
+  } else if (isObjectArg(first)) {
+    urlRead = readKeys(first, URL_KEYS);
+    if (urlRead.href && urlRead.protocol && urlRead.auth === undefined && urlRead.path === undefined) {
+      out[0] = snapshot(first, urlRead);
+      at = 1;
+    }
+  }
   const options = out[at];
-  if (typeof options === 'object' && options !== null) {
-    const given = options as { agent?: unknown; createConnection?: unknown };
+  if (isObjectArg(options)) {
+    const read = readKeys(options, ['agent', 'createConnection']);
     // `agent: null` also means Node's global agent.
-    if ((given.agent === undefined || given.agent === null) && typeof given.createConnection !== 'function') out[at] = { ...options, agent };
+    if ((read.agent === undefined || read.agent === null) && typeof read.createConnection !== 'function') read.agent = agent;
+    // Options in first place: the URL test's keys too, so that Node finds no URL there.
+    out[at] = snapshot(options, at === 0 ? { ...urlRead, ...read } : read);
   } else if (options === undefined || typeof options === 'function') {
     // No options object (`request(url, callback)`, `request(callback)`): one with the agent.
     if (options === undefined && at < out.length) out[at] = { agent };
@@ -118,6 +168,19 @@ export function adaptBuiltin(name: string, real: unknown, ctx: AdapterContext): 
         ...module,
         setEngine: function setEngine(): never {
           throw new TypeError(`LavaMoat: crypto.setEngine loads native code: package "${ctx.packageName}" needs "native": true in its policy`);
+        },
+      };
+    case 'tls':
+      // The CA certificates every TLS connection of the process verifies against (Node
+      // 24+): the app's HTTPS trust, not a package's. Granted only by name.
+      if (typeof module.setDefaultCACertificates !== 'function' || ctx.namesMember('setDefaultCACertificates')) return real;
+      return {
+        ...module,
+        setDefaultCACertificates: function setDefaultCACertificates(): never {
+          throw new TypeError(
+            `LavaMoat: tls.setDefaultCACertificates changes which servers the whole process trusts: package "${ctx.packageName}" ` +
+              'needs "tls.setDefaultCACertificates": true in its builtin policy',
+          );
         },
       };
     default:

@@ -34,6 +34,8 @@
  * property may replace. Only their methods are made read-only, and nothing can be added.
  */
 
+import { disarmLoadedModules } from './capability-classes.js';
+
 type Kind = 'function' | 'prototype' | 'data';
 
 /** Objects hardened (or found frozen): each is walked once. */
@@ -85,32 +87,37 @@ function tameOverrides(proto: object): unknown[] {
     if (!descriptor || !('value' in descriptor) || !descriptor.configurable) continue;
     const value: unknown = descriptor.value;
     values.push(value);
-    // Values of objects that carry a copy of this accessor (see the module comment).
-    let copies: WeakMap<object, unknown> | undefined;
-    const accessor: PropertyDescriptor = {
-      get(this: unknown) {
-        return copies !== undefined && isObject(this) && copies.has(this) ? copies.get(this) : value;
-      },
-      set(this: unknown, newValue: unknown) {
-        if (this === proto) {
-          throw new TypeError(`Cannot assign to read only property '${String(key)}' of a hardened prototype`);
-        }
-        if (!isObject(this)) return;
-        const own = Reflect.getOwnPropertyDescriptor(this, key);
-        if (own && own.set === accessor.set) {
-          (copies ??= new WeakMap()).set(this, newValue);
-          return;
-        }
-        Object.defineProperty(this, key, { value: newValue, writable: true, enumerable: true, configurable: true });
-      },
-      enumerable: descriptor.enumerable,
-      configurable: false,
-    };
-    Object.defineProperty(accessor.get, 'name', { value: `get ${String(key)}` });
-    Object.defineProperty(accessor.set, 'name', { value: `set ${String(key)}` });
-    Object.defineProperty(proto, key, accessor);
+    Object.defineProperty(proto, key, overrideAccessor(proto, key, value, descriptor.enumerable === true));
   }
   return values;
+}
+
+/**
+ * The accessor that stands for data property `key` of a hardened prototype: its getter
+ * returns `value`; its setter refuses to change the prototype and, on any other object,
+ * defines an own data property (the override an instance makes). An object that copied
+ * this accessor onto itself (express's mixin) keeps a value of its own, in `copies`.
+ */
+function overrideAccessor(proto: object, key: PropertyKey, value: unknown, enumerable: boolean): PropertyDescriptor {
+  let copies: WeakMap<object, unknown> | undefined;
+  // Methods, not functions: a function's own `prototype` would be one more object for
+  // the hardening walk to tame, with an accessor of its own, and so on without end.
+  const accessor = {
+    get(this: unknown): unknown {
+      return copies !== undefined && isObject(this) && copies.has(this) ? copies.get(this) : value;
+    },
+    set(this: unknown, newValue: unknown): void {
+      if (this === proto) throw new TypeError(`Cannot assign to read only property '${String(key)}' of a hardened prototype`);
+      if (!isObject(this)) return;
+      const own = Reflect.getOwnPropertyDescriptor(this, key);
+      if (own && own.set === accessor.set) {
+        (copies ??= new WeakMap()).set(this, newValue);
+        return;
+      }
+      Object.defineProperty(this, key, { value: newValue, writable: true, enumerable: true, configurable: true });
+    },
+  };
+  return { get: accessor.get, set: accessor.set, enumerable, configurable: false };
 }
 
 /**
@@ -218,6 +225,8 @@ export function freezeMethods(proto: object, { values = false }: { values?: bool
  */
 export function hardenHostValue(root: unknown, rootKind?: Kind): void {
   if (!isObject(root)) return;
+  // A capability class's `constructor` can be replaced only before its prototype is frozen.
+  disarmLoadedModules();
   const queue: [object, Kind][] = [];
   const push = (value: unknown, kind: Kind): void => {
     if (!isObject(value) || hardened.has(value)) return;

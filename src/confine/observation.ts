@@ -104,6 +104,10 @@ class ChannelView {
     this.#raw.publish(message);
   }
   bindStore(store: unknown, transform?: Fn): void {
+    // Node calls `store.run(value, next)` around whatever runs the stores, the app's work
+    // included (Node 22+ traces `require` and `import` so): only a genuine, locked
+    // AsyncLocalStorage may be bound, whose `run` is Node's.
+    lockStorage(store);
     // Without a transform, Node stores the message itself: only confined messages may be.
     this.#raw.bindStore(store, (message: unknown) =>
       fromConfined(message) ? (typeof transform === 'function' ? transform(message) : message) : undefined,
@@ -203,25 +207,63 @@ interface RawAsyncHooks {
 }
 
 let restrictedStorage: Function | undefined;
+let storagePrototype: object | undefined;
+
+/** Own properties Node gives an AsyncLocalStorage (Node 20 and 22; none on 24). */
+const STORAGE_FIELDS = new Set<PropertyKey>(['kResourceStore', 'enabled', '_propagate']);
+
+/**
+ * Makes `storage` an AsyncLocalStorage no one can reprogram, or throws: its prototype is
+ * Node's (not a subclass, whose `run` its author writes), it holds only Node's fields,
+ * `_propagate` is Node's and read-only (Node's storage hook calls it on every live
+ * instance with every asynchronous resource of the process), `kResourceStore` is
+ * read-only (the key under which `_propagate` writes into the app's resources: a string
+ * such as `'emit'` would replace their methods), and nothing can be added (an own `run`).
+ * `enabled` stays writable: Node's own `disable()` writes it, and it only switches the
+ * storage's own propagation.
+ */
+export function lockStorage(storage: unknown): void {
+  const refuse = (why: string): never => {
+    throw new TypeError(`LavaMoat: a diagnostics_channel store must be an AsyncLocalStorage of Node's (${why})`);
+  };
+  if (storagePrototype === undefined) refuse('async_hooks is not available');
+  if (typeof storage !== 'object' || storage === null || Object.getPrototypeOf(storage) !== storagePrototype) {
+    refuse('not an instance of AsyncLocalStorage itself');
+  }
+  const store = storage as Record<PropertyKey, unknown>;
+  if (!Object.isExtensible(store)) return; // locked already: nothing can have changed
+  for (const key of Reflect.ownKeys(store)) {
+    if (!STORAGE_FIELDS.has(key)) refuse(`it has a property ${String(key)} of its own`);
+    const descriptor = Reflect.getOwnPropertyDescriptor(store, key)!;
+    if (!('value' in descriptor)) refuse(`its ${String(key)} is an accessor`);
+  }
+  const propagate = (storagePrototype as Record<string, unknown>)._propagate;
+  if (Object.hasOwn(store, '_propagate') && store._propagate !== propagate) refuse('its _propagate is not Node\'s');
+  if (Object.hasOwn(store, 'kResourceStore') && typeof store.kResourceStore !== 'symbol') refuse('its kResourceStore is not a symbol');
+  if (typeof propagate === 'function') {
+    Object.defineProperty(store, '_propagate', { value: propagate, writable: false, enumerable: false, configurable: false });
+  }
+  if (Object.hasOwn(store, 'kResourceStore')) Object.defineProperty(store, 'kResourceStore', { writable: false, configurable: false });
+  if (Object.hasOwn(store, 'enabled')) Object.defineProperty(store, 'enabled', { configurable: false });
+  Object.preventExtensions(store);
+}
 
 /**
  * `AsyncLocalStorage` for everyone once a package can reach it: Node's class, whose
- * instances get their `_propagate` as a read-only own property. Node's storage hook calls
- * `_propagate(resource, ...)` on every live instance for every asynchronous resource of
- * the process: an instance of a package's with a `_propagate` of its own would receive
- * the app's sockets and servers. Node's prototype names this function as `constructor`.
- * Made when async_hooks is first hardened (boundary.ts).
+ * instances are locked as they are made ({@link lockStorage}). Node's prototype names
+ * this function as `constructor`. Made when async_hooks is first hardened (boundary.ts).
  */
 export function restrictAsyncLocalStorage(Real: new (...args: unknown[]) => object): Function {
   if (restrictedStorage) return restrictedStorage;
   const proto = Real.prototype as Record<string, unknown>;
-  const propagate = proto._propagate;
+  storagePrototype = proto;
   const AsyncLocalStorage = function AsyncLocalStorage(this: unknown, ...args: unknown[]): object {
     if (new.target === undefined) throw new TypeError("Class constructor AsyncLocalStorage cannot be invoked without 'new'");
     const storage = Reflect.construct(Real, args, new.target) as object;
-    if (typeof propagate === 'function') {
-      Object.defineProperty(storage, '_propagate', { value: propagate, writable: false, enumerable: false, configurable: false });
-    }
+    // A subclass's instance (its own `run`) cannot be bound to a channel; it is locked
+    // all the same, so that no `_propagate` of its own ever receives the app's resources.
+    if (Object.getPrototypeOf(storage) === proto) lockStorage(storage);
+    else lockFields(storage, proto._propagate);
     return storage;
   };
   Object.defineProperty(AsyncLocalStorage, 'prototype', { value: proto, writable: false });
@@ -232,6 +274,14 @@ export function restrictAsyncLocalStorage(Real: new (...args: unknown[]) => obje
   Object.defineProperty(proto, 'constructor', { value: AsyncLocalStorage, writable: false, enumerable: false, configurable: false });
   restrictedStorage = Object.freeze(AsyncLocalStorage);
   return restrictedStorage;
+}
+
+/** A subclass instance's Node fields, read-only (its prototype may add methods, not replace these). */
+function lockFields(storage: object, propagate: unknown): void {
+  if (typeof propagate === 'function') {
+    Object.defineProperty(storage, '_propagate', { value: propagate, writable: false, enumerable: false, configurable: false });
+  }
+  if (Object.hasOwn(storage, 'kResourceStore')) Object.defineProperty(storage, 'kResourceStore', { writable: false, configurable: false });
 }
 
 /** The `async_hooks` module a package receives (before its policy narrows it). */

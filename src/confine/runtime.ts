@@ -19,7 +19,7 @@ import { confineModuleBuiltin } from './module-builtin.js';
 import { evadeSesRejections } from '../formats/evasion.js';
 import { adaptBuiltin } from './builtin-adapters.js';
 import { timersFor } from './shared-globals.js';
-import { sweepHost } from './boundary.js';
+import { hardenForPackage } from './boundary.js';
 import { makeCompartmentError } from './stack-traces.js';
 import type { ModuleCache } from '../cache/module-cache.js';
 import type { CjsModule, CompartmentLike, LinkTarget, ModuleContext } from '../formats/context.js';
@@ -238,8 +238,8 @@ export class Runtime implements ModuleContext {
     const info = this.packageAt(packageLocation);
     const grant = this.builtinGrant(info, name);
     const confined = this.resource(info) !== undefined;
-    // A builtin may have been loaded since the last sweep: its classes are hardened first.
-    sweepHost();
+    // Its classes (and those of the modules whose objects it hands out) are hardened first.
+    hardenForPackage(name);
     let value: object;
     if (grant.whole && !confined) value = hostBuiltin(name);
     else {
@@ -247,6 +247,10 @@ export class Runtime implements ModuleContext {
         packageName: info.name,
         native: this.resource(info)?.native === true,
         timers: timersFor(this.options.host),
+        namesMember: (member) => {
+          const builtin = this.resource(info)?.builtin;
+          return builtin?.[`${name}.${member}`] === true || builtin?.[`node:${name}.${member}`] === true;
+        },
         // A package may start workers on its own files and on packages it is granted.
         mayRun: (file) => {
           const target = this.packageMap.packageForPath(file);
@@ -395,7 +399,6 @@ export class Runtime implements ModuleContext {
   /** What `require()` of a dependency module gives the app. */
   requireModule(path: string): unknown {
     if (!this.started) throw new Error('LavaMoat: the runtime has not started');
-    sweepHost();
     const { compartment, info, specifier } = this.compartmentFor(path);
     const url = pathToFileURL(path).href;
     const known = this.cjsRegistry.get(url);

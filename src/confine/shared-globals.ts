@@ -18,7 +18,7 @@
  * change it, as in LavaMoat; dotted grants narrow it (endowments.ts).
  */
 
-import { handOutValue } from './boundary.js';
+import { handOutValue, hardenForGlobal } from './boundary.js';
 
 declare function harden<T>(value: T): T;
 
@@ -46,6 +46,9 @@ const HARDEN_ON_GRANT = new Set([
   'btoa',
   'fetch',
   'queueMicrotask',
+  // Not one of SES's intrinsics: lockdown leaves it as the host made it, and a package
+  // could otherwise replace `WebAssembly.instantiate` for the app.
+  'WebAssembly',
 ]);
 
 const TIMER_NAMES = ['setTimeout', 'setInterval', 'setImmediate', 'clearTimeout', 'clearInterval', 'clearImmediate'];
@@ -125,7 +128,7 @@ function makeTimers(host: Host): Record<string, Function> {
         }[name]!;
     // `util.promisify(setTimeout)` and friends keep working.
     for (const key of Reflect.ownKeys(original)) {
-      if (typeof key === 'symbol') Object.defineProperty(wrapper, key, { value: (original as unknown as Record<symbol, unknown>)[key] });
+      if (typeof key === 'symbol') Object.defineProperty(wrapper, key, { value: handOutValue((original as unknown as Record<symbol, unknown>)[key]) });
     }
     timers[name] = handOutValue(Object.freeze(wrapper));
   }
@@ -166,6 +169,7 @@ export function shareable(host: Host, name: string, value: unknown): unknown {
     }
     return copy;
   }
+  hardenForGlobal(name);
   if (HARDEN_ON_GRANT.has(name)) return harden(value);
   return handOutValue(value);
 }

@@ -168,8 +168,11 @@ export function guardFeralError(feral: ErrorConstructorLike, trustedFile: (file:
       Reflect.apply(capture, feral, [holder, setter]);
       const sites = holder.stack;
       if (!Array.isArray(sites) || sites.length === 0) return undefined;
-      const site = sites[0] as { getFileName?: () => string | undefined; getScriptNameOrSourceURL?: () => string | undefined };
-      return site.getFileName?.() ?? site.getScriptNameOrSourceURL?.();
+      const site = sites[0] as { getFileName?: () => string | undefined; isEval?: () => boolean };
+      // The script's own name, never a `//# sourceURL` (which any evaluated code can
+      // claim), and never code run through eval or `Function`.
+      if (site.isEval?.() !== false) return undefined;
+      return site.getFileName?.() ?? undefined;
     } finally {
       current = saved;
     }

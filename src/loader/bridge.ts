@@ -4,7 +4,6 @@
  * preload filled in) to reach the runtime.
  */
 import type { Runtime } from '../confine/runtime.js';
-import { sweepHost } from '../confine/boundary.js';
 
 let runtime: Runtime | undefined;
 
@@ -15,7 +14,5 @@ export function setRuntime(value: Runtime): void {
 
 export function importModule(url: string, main = false): Record<string, unknown> {
   if (!runtime) throw new Error('LavaMoat: the runtime is not running; was the loader imported with --import?');
-  // Builtins the app imported since the last sweep: hardened before the package runs.
-  sweepHost();
   return runtime.importModule(url, main);
 }

@@ -28,7 +28,8 @@ import { isDebugLockdown } from '../confine/lockdown-options.js';
 import { grantedGlobalNames, INTRINSIC_GLOBALS, makeHostGlobals, scuttleGlobalThis, SES_GLOBALS } from '../confine/scuttle.js';
 import { assertConfinableEntry, assertEntryInProject, inheritedWorkerEnv, PARENT_MARKER } from '../confine/entry-checks.js';
 import { confineSpawns, propagateToChildren } from '../confine/child-processes.js';
-import { hardenSampledClasses, prepareHost, sweepHost } from '../confine/boundary.js';
+import { prepareHost } from '../confine/boundary.js';
+import { prepareSamples } from '../confine/samples.js';
 import { confineWorkers } from '../confine/workers.js';
 
 declare function lockdown(options?: Record<string, unknown>): void;
@@ -88,9 +89,8 @@ export async function start(config: Config, loaderURL: string): Promise<void> {
   confineSpawns(config, loaderURL);
   prepareHost({ preloadDomain: grantsBuiltin(policy, 'domain'), feralError });
   await runtime.start();
-  // Before any package code: the classes of every builtin loaded so far are hardened.
-  await hardenSampledClasses(host.globals);
-  sweepHost();
+  // Before any package code: classes sampled with an `await` (samples.ts).
+  await prepareSamples(host.globals, { http2: grantsBuiltin(policy, 'http2') });
   setRuntime(runtime);
   installRequireHook(runtime, packageMap, selfDir, runtime.rootConfined);
   const data: HooksData = {

@@ -42,3 +42,41 @@ test('a compartment prepareStackTrace affects only its own captures', () => {
   compartment.evaluate('Error.prepareStackTrace = undefined');
   assert.match(compartment.evaluate('const o = { message: "m", name: "N" }; Error.captureStackTrace(o); o.stack'), /^N: m\n\s+at /);
 });
+
+test("V8's own prepareStackTrace: only the trusted file sets it, whatever a script claims with sourceURL", async () => {
+  // In a child: the guard goes on the real Error of a fresh process.
+  const { spawnSync } = await import('node:child_process');
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lavamoat-feral-'));
+  const trusted = path.join(dir, 'trusted.mjs');
+  fs.writeFileSync(trusted, 'export const set = (value) => { Error.prepareStackTrace = value; };\n');
+  const probe = path.join(dir, 'probe.mjs');
+  const guard = new URL('../../dist/confine/stack-traces.js', import.meta.url).href;
+  fs.writeFileSync(
+    probe,
+    `import { guardFeralError } from ${JSON.stringify(guard)};
+import { set } from ${JSON.stringify(new URL(`file://${trusted}`).href)};
+guardFeralError(Error, (file) => file === ${JSON.stringify(trusted)} || file === ${JSON.stringify(`file://${trusted}`)});
+const out = {};
+const attempt = (name, fn) => { try { fn(); out[name] = Error.prepareStackTrace === undefined ? 'refused' : 'SET'; } catch { out[name] = 'refused'; } set(undefined); };
+const claim = ${JSON.stringify(`//# sourceURL=${trusted}`)};
+const claimUrl = ${JSON.stringify(`//# sourceURL=file://${trusted}`)};
+attempt('indirect eval claiming the trusted file', () => (0, eval)('Error.prepareStackTrace = () => 1\\n' + claim));
+attempt('Function claiming the trusted file', () => new Function('Error.prepareStackTrace = () => 1\\n' + claimUrl)());
+attempt('a file of its own', () => { Error.prepareStackTrace = () => 1; });
+try { set(() => 1); out.trusted = typeof Error.prepareStackTrace === 'function' ? 'set' : 'not set'; } catch (e) { out.trusted = 'threw ' + e.message; }
+console.log(JSON.stringify(out));
+`,
+  );
+  const run = spawnSync(process.execPath, [probe], { encoding: 'utf8' });
+  fs.rmSync(dir, { recursive: true, force: true });
+  assert.equal(run.status, 0, run.stderr);
+  assert.deepEqual(JSON.parse(run.stdout), {
+    'indirect eval claiming the trusted file': 'refused',
+    'Function claiming the trusted file': 'refused',
+    'a file of its own': 'refused',
+    trusted: 'set',
+  });
+});

@@ -1,0 +1,138 @@
+/**
+ * Node's classes whose constructors are authority: constructing one opens a socket, a
+ * file, a file descriptor, a server port, a child process, a DNS resolver, an inspector
+ * session or a compiled script. Their instances travel far beyond the packages granted
+ * their module (`process.stdout` is a `tty.WriteStream`, a `net.Socket` or an internal
+ * `SyncWriteStream`; an HTTP request's socket is a `net.Socket`), and every instance
+ * names its class in `prototype.constructor`: `new (Object.getPrototypeOf(stdout)
+ * .constructor)(fd)` would write any file descriptor, `new socket.constructor()
+ * .connect(...)` reach the network, with no grant of `tty` or `net`.
+ *
+ * So each such prototype's `constructor` becomes an inert twin before the prototype is
+ * hardened: same name and `prototype` (so `instanceof`, `.constructor.name` and
+ * `util.inspect` are unchanged), no parent class, and construction throws, saying which
+ * builtin to grant. The module's export stays Node's class: a package granted `net`
+ * imports `Socket` from it, subclasses it (`extends` uses the function, not
+ * `constructor`) and constructs it as always. Node's own code never constructs these
+ * classes through `constructor`.
+ */
+import process from 'node:process';
+import { createRequire } from 'node:module';
+
+const hostRequire = createRequire(import.meta.url);
+
+/** Builtin module → its exports that are authority to construct. */
+const CAPABILITY_CLASSES: Readonly<Record<string, readonly string[]>> = {
+  net: ['Socket', 'Stream', 'Server'],
+  tls: ['TLSSocket', 'Server'],
+  // Not `Agent`: Node itself makes `agent: false`'s agent as `new defaultAgent.constructor()`.
+  http: ['Server', 'ClientRequest'],
+  https: ['Server'],
+  http2: [],
+  dgram: ['Socket'],
+  fs: ['ReadStream', 'WriteStream', 'FileReadStream', 'FileWriteStream'],
+  tty: ['ReadStream', 'WriteStream'],
+  child_process: ['ChildProcess'],
+  dns: ['Resolver'],
+  'dns/promises': ['Resolver'],
+  repl: ['REPLServer'],
+  inspector: ['Session'],
+  'inspector/promises': ['Session'],
+  vm: ['Script', 'Module', 'SourceTextModule', 'SyntheticModule'],
+};
+
+export class CapabilityConstructorError extends TypeError {
+  readonly code = 'LAVAMOAT_CAPABILITY_CONSTRUCTOR';
+}
+
+const disarmed = new WeakSet<object>();
+
+function isObject(value: unknown): value is object {
+  return (typeof value === 'object' && value !== null) || typeof value === 'function';
+}
+
+/** Replaces `proto.constructor` (Node's class `real`) by its inert twin; false if it cannot any more. */
+function disarm(proto: object, real: Function, module: string | undefined): boolean {
+  if (disarmed.has(proto)) return true;
+  const descriptor = Reflect.getOwnPropertyDescriptor(proto, 'constructor');
+  if (!descriptor || !('value' in descriptor) || descriptor.value !== real || !descriptor.configurable) return false;
+  const where = module ? `import it from the '${module}' builtin (granted in the package's policy)` : 'it is not for packages to construct';
+  const twin = function (): never {
+    throw new CapabilityConstructorError(
+      `LavaMoat: ${real.name} cannot be constructed through an instance's constructor: ${where}`,
+    );
+  };
+  Object.defineProperty(twin, 'name', { value: real.name });
+  Object.defineProperty(twin, 'prototype', { value: proto, writable: false, enumerable: false, configurable: false });
+  Object.freeze(twin);
+  Object.defineProperty(proto, 'constructor', { value: twin, writable: true, enumerable: descriptor.enumerable, configurable: true });
+  disarmed.add(proto);
+  return true;
+}
+
+const done = new Set<string>();
+let seenLoads = -1;
+
+/**
+ * Disarms the capability classes of every builtin module Node has loaded so far, before
+ * anything is hardened (host-hardening.ts calls this first): a module not loaded has no
+ * instances yet, and is disarmed at the next hardening after it loads.
+ */
+export function disarmLoadedModules(): void {
+  const loadList = (process as unknown as { moduleLoadList?: readonly string[] }).moduleLoadList;
+  if (loadList && loadList.length === seenLoads) return;
+  seenLoads = loadList?.length ?? -1;
+  const loaded = loadList ? new Set(loadList) : undefined;
+  for (const [module, names] of Object.entries(CAPABILITY_CLASSES)) {
+    if (done.has(module) || names.length === 0) continue;
+    if (loaded && !loaded.has(`NativeModule ${module}`)) continue;
+    done.add(module);
+    let exports: Record<string, unknown>;
+    try {
+      exports = hostRequire(`node:${module}`) as Record<string, unknown>;
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      let real: unknown;
+      try {
+        real = exports[name];
+      } catch {
+        continue; // an experimental export behind a flag
+      }
+      if (typeof real === 'function' && isObject(real.prototype)) disarm(real.prototype, real, module);
+    }
+  }
+}
+
+let pure: WeakSet<object> | undefined;
+
+/** Prototypes of the classes `events` and `stream` export: computing only, fine to construct. */
+function purePrototypes(): WeakSet<object> {
+  if (pure) return pure;
+  pure = new WeakSet<object>([Object.prototype]);
+  for (const module of ['events', 'stream']) {
+    const exports = hostRequire(`node:${module}`) as Record<string, unknown>;
+    for (const key of Object.keys(exports)) {
+      const value = exports[key];
+      if (typeof value === 'function' && isObject(value.prototype)) pure.add(value.prototype);
+    }
+  }
+  return pure;
+}
+
+/**
+ * For a live host object handed out as a view (`process.stdout`, `process.stdin`): every
+ * class in its prototype chain but the pure stream and event classes, including those no
+ * module exports (`SyncWriteStream`, which writes any file descriptor), is disarmed.
+ */
+export function disarmChain(instance: object): void {
+  disarmLoadedModules();
+  const pureSet = purePrototypes();
+  for (let proto = Object.getPrototypeOf(instance) as object | null; proto !== null; proto = Object.getPrototypeOf(proto) as object | null) {
+    if (pureSet.has(proto)) continue;
+    const descriptor = Reflect.getOwnPropertyDescriptor(proto, 'constructor');
+    const real: unknown = descriptor && 'value' in descriptor ? descriptor.value : undefined;
+    if (typeof real === 'function' && real.prototype === proto) disarm(proto, real, undefined);
+  }
+}
