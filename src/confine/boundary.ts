@@ -144,7 +144,42 @@ function hardenGlobals(): void {
  */
 export function hardenForPackage(name: string): void {
   finishDeferredLoads();
+  sweepLoaded();
   for (const module of new Set([name, ...(RELATED[name] ?? []), ...BASE_MODULES])) hardenBuiltin(module);
+}
+
+const loadList = (): readonly string[] => (process as unknown as { moduleLoadList?: readonly string[] }).moduleLoadList ?? [];
+let swept = -1;
+
+/**
+ * At the end of start-up: the base classes (`events`, `stream`, `timers`), which every
+ * object the app may hand a package inherits from, are hardened now; the builtins the
+ * runtime loaded for itself wait for a grant. From here on, {@link sweepLoaded} hardens
+ * what the app loads.
+ */
+export function hardenAtStart(): void {
+  finishDeferredLoads();
+  for (const module of BASE_MODULES) hardenBuiltin(module);
+  swept = loadList().length;
+}
+
+/**
+ * Before a package's module runs (and before a builtin reaches one): every builtin
+ * loaded since the last sweep (by the app, or by Node for it) is hardened as if granted,
+ * so that the app's requests, responses, sockets and streams it hands to a package
+ * without the grant have hardened classes too. A check of a length when nothing loaded.
+ */
+export function sweepLoaded(): void {
+  const list = loadList();
+  if (swept < 0 || list.length === swept) return;
+  const end = list.length;
+  const loaded: string[] = [];
+  for (let index = swept; index < end; index++) {
+    const entry = list[index]!;
+    if (entry.startsWith('NativeModule ') && builtinModules.includes(entry.slice(13))) loaded.push(entry.slice(13));
+  }
+  swept = end;
+  for (const name of loaded) hardenForPackage(name);
 }
 
 let globalsHardened = false;
@@ -160,7 +195,7 @@ export function hardenForGlobal(name: string): void {
   if (GLOBAL_MODULES[name]) hardenForPackage(GLOBAL_MODULES[name]!);
   if (globalsHardened) return;
   globalsHardened = true;
-  if ('PerformanceObserver' in globalThis) sample('perf_hooks');
+  if ('PerformanceObserver' in hostGlobals()) sample('perf_hooks');
   hardenGlobals();
 }
 

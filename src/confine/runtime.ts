@@ -19,7 +19,7 @@ import { confineModuleBuiltin } from './module-builtin.js';
 import { evadeSesRejections } from '../formats/evasion.js';
 import { adaptBuiltin } from './builtin-adapters.js';
 import { timersFor } from './shared-globals.js';
-import { hardenForPackage } from './boundary.js';
+import { hardenForPackage, sweepLoaded } from './boundary.js';
 import { makeCompartmentError } from './stack-traces.js';
 import type { ModuleCache } from '../cache/module-cache.js';
 import type { CjsModule, CompartmentLike, LinkTarget, ModuleContext } from '../formats/context.js';
@@ -399,6 +399,8 @@ export class Runtime implements ModuleContext {
   /** What `require()` of a dependency module gives the app. */
   requireModule(path: string): unknown {
     if (!this.started) throw new Error('LavaMoat: the runtime has not started');
+    // What the app loaded since: hardened before a package's code runs (boundary.ts).
+    sweepLoaded();
     const { compartment, info, specifier } = this.compartmentFor(path);
     const url = pathToFileURL(path).href;
     const known = this.cjsRegistry.get(url);

@@ -4,6 +4,7 @@
  * preload filled in) to reach the runtime.
  */
 import type { Runtime } from '../confine/runtime.js';
+import { sweepLoaded } from '../confine/boundary.js';
 
 let runtime: Runtime | undefined;
 
@@ -14,5 +15,7 @@ export function setRuntime(value: Runtime): void {
 
 export function importModule(url: string, main = false): Record<string, unknown> {
   if (!runtime) throw new Error('LavaMoat: the runtime is not running; was the loader imported with --import?');
+  // What the app loaded since: hardened before a package's code runs (confine/boundary.ts).
+  sweepLoaded();
   return runtime.importModule(url, main);
 }

@@ -28,7 +28,7 @@ import { isDebugLockdown } from '../confine/lockdown-options.js';
 import { grantedGlobalNames, INTRINSIC_GLOBALS, makeHostGlobals, scuttleGlobalThis, SES_GLOBALS } from '../confine/scuttle.js';
 import { assertConfinableEntry, assertEntryInProject, inheritedWorkerEnv, PARENT_MARKER } from '../confine/entry-checks.js';
 import { confineSpawns, propagateToChildren } from '../confine/child-processes.js';
-import { prepareHost } from '../confine/boundary.js';
+import { hardenAtStart, prepareHost } from '../confine/boundary.js';
 import { prepareSamples } from '../confine/samples.js';
 import { confineWorkers } from '../confine/workers.js';
 
@@ -91,6 +91,7 @@ export async function start(config: Config, loaderURL: string): Promise<void> {
   await runtime.start();
   // Before any package code: classes sampled with an `await` (samples.ts).
   await prepareSamples(host.globals, { http2: grantsBuiltin(policy, 'http2') });
+  hardenAtStart();
   setRuntime(runtime);
   installRequireHook(runtime, packageMap, selfDir, runtime.rootConfined);
   const data: HooksData = {

@@ -8,6 +8,7 @@ import Module from 'node:module';
 import path from 'node:path';
 import { ROOT_NAME, type PackageMap } from '../graph/package-map.js';
 import type { Runtime } from '../confine/runtime.js';
+import { sweepLoaded } from '../confine/boundary.js';
 
 interface InternalModule {
   filename?: string | null;
@@ -46,7 +47,11 @@ export function installRequireHook(runtime: Runtime, packageMap: PackageMap, sel
       return Reflect.apply(originalLoad, this, [request, parent, isMain]);
     }
     if (!path.isAbsolute(filename)) {
-      return Reflect.apply(originalLoad, this, [request, parent, isMain]);
+      // A builtin: if this loaded it, its classes are hardened before the app can hand
+      // its objects to a package (confine/boundary.ts).
+      const builtin: unknown = Reflect.apply(originalLoad, this, [request, parent, isMain]);
+      sweepLoaded();
+      return builtin;
     }
     const owner = packageMap.packageForPath(filename);
     if (owner && (owner.name !== ROOT_NAME || rootConfined)) return runtime.requireModule(filename);
