@@ -77,21 +77,6 @@ const isPlainData = (value: object): boolean => {
   return proto === null || proto === Object.prototype || Array.isArray(value);
 };
 
-/** Turns `proto`'s data properties into accessors; returns the values they hold (to harden them too). */
-function tameOverrides(proto: object): unknown[] {
-  const values: unknown[] = [];
-  if (tamedPrototypes.has(proto)) return values;
-  tamedPrototypes.add(proto);
-  for (const key of Reflect.ownKeys(proto)) {
-    const descriptor = Reflect.getOwnPropertyDescriptor(proto, key);
-    if (!descriptor || !('value' in descriptor) || !descriptor.configurable) continue;
-    const value: unknown = descriptor.value;
-    values.push(value);
-    Object.defineProperty(proto, key, overrideAccessor(proto, key, value, descriptor.enumerable === true));
-  }
-  return values;
-}
-
 /**
  * The accessor that stands for data property `key` of a hardened prototype: its getter
  * returns `value`; its setter refuses to change the prototype and, on any other object,
@@ -120,24 +105,6 @@ function overrideAccessor(proto: object, key: PropertyKey, value: unknown, enume
   return { get: accessor.get, set: accessor.set, enumerable, configurable: false };
 }
 
-/**
- * Freezes `value`. On a prototype, a property that is not configurable but writable
- * (see the module comment) stays writable: instances assign it (`this[kCapture] = ...`
- * in `EventEmitter.init`), which a read-only inherited property would refuse.
- */
-function freeze(value: object, kind: Kind): void {
-  if (kind !== 'prototype') {
-    Object.freeze(value);
-    return;
-  }
-  Object.preventExtensions(value);
-  for (const key of Reflect.ownKeys(value)) {
-    const descriptor = Reflect.getOwnPropertyDescriptor(value, key);
-    if (!descriptor || !descriptor.configurable) continue;
-    Object.defineProperty(value, key, 'value' in descriptor ? { configurable: false, writable: false } : { configurable: false });
-  }
-}
-
 const nativeSource = /\{\s*\[native code\]\s*\}\s*$/;
 
 /** A prototype whose class is implemented in C++ (its `constructor` is native code). */
@@ -146,7 +113,9 @@ function isNativePrototype(proto: object): boolean {
   const ctor = descriptor && 'value' in descriptor ? descriptor.value : undefined;
   if (typeof ctor !== 'function') return false;
   try {
-    return nativeSource.test(Function.prototype.toString.call(ctor)) && !ctor.name.startsWith('bound ');
+    // A native function's source is one short line; a class's is its whole text.
+    const source = Function.prototype.toString.call(ctor);
+    return source.length < 256 && nativeSource.test(source) && !ctor.name.startsWith('bound ');
   } catch {
     return false;
   }
@@ -218,13 +187,76 @@ export function freezeMethods(proto: object, { values = false }: { values?: bool
   if (!deferred.has(proto)) Object.preventExtensions(proto);
 }
 
+type Push = (value: unknown, kind: Kind) => void;
+
+/**
+ * A prototype in one pass over its properties: data properties become override-taming
+ * accessors (see the module comment), accessors become non-configurable, a property
+ * that is not configurable but writable stays so, nothing can be added; what the
+ * properties hold is queued. The accessors are the runtime's own methods: frozen here,
+ * with nothing behind them to walk.
+ */
+function hardenPrototype(proto: object, push: Push): void {
+  const descriptors = Object.getOwnPropertyDescriptors(proto) as Record<PropertyKey, PropertyDescriptor>;
+  const tame = !tamedPrototypes.has(proto);
+  tamedPrototypes.add(proto);
+  for (const key of Reflect.ownKeys(descriptors)) {
+    const descriptor = descriptors[key]!;
+    if ('value' in descriptor) {
+      if (descriptor.configurable && tame) {
+        const accessor = overrideAccessor(proto, key, descriptor.value, descriptor.enumerable === true);
+        Object.defineProperty(proto, key, accessor);
+        for (const fn of [accessor.get!, accessor.set!]) {
+          Object.freeze(fn);
+          hardened.add(fn);
+        }
+      } else if (descriptor.configurable) {
+        Object.defineProperty(proto, key, { configurable: false, writable: false });
+      }
+      push(descriptor.value, 'data');
+    } else {
+      if (descriptor.configurable) Object.defineProperty(proto, key, { configurable: false });
+      push(descriptor.get, 'function');
+      push(descriptor.set, 'function');
+    }
+  }
+  Object.preventExtensions(proto);
+}
+
+/** Queues what `value`'s own properties hold (its statics, its `prototype`, its accessors). */
+function walkProperties(value: object, kind: Kind, push: Push): void {
+  const descriptors = Object.getOwnPropertyDescriptors(value) as Record<PropertyKey, PropertyDescriptor>;
+  for (const key of Reflect.ownKeys(descriptors)) {
+    const descriptor = descriptors[key]!;
+    if ('value' in descriptor) {
+      push(descriptor.value, key === 'prototype' && typeof value === 'function' ? 'prototype' : 'data');
+      continue;
+    }
+    push(descriptor.get, 'function');
+    push(descriptor.set, 'function');
+    // A read-only static that hands out a data object (`stream.promises`, the
+    // stream/promises module) hands out the same object to everyone: harden it too.
+    // A settable one (`util.inspect.defaultOptions`) is an option bag its setter
+    // validates, which the app may set.
+    if (kind === 'function' && descriptor.get && !descriptor.set) {
+      try {
+        const result: unknown = Reflect.apply(descriptor.get, value, []);
+        if (isObject(result) && typeof result !== 'function' && isPlainData(result)) push(result, 'data');
+      } catch {
+        // Not for this receiver.
+      }
+    }
+  }
+}
+
 /**
  * Hardens the class graph reachable from `root` (see the module comment). `root` may be
  * a function, a prototype, a plain data object, or an instance (only its prototype chain
  * is hardened then).
  */
 export function hardenHostValue(root: unknown, rootKind?: Kind): void {
-  if (!isObject(root)) return;
+  // The common case (a grant read again, a method handed out again): nothing to do.
+  if (!isObject(root) || hardened.has(root)) return;
   // A capability class's `constructor` can be replaced only before its prototype is frozen.
   disarmLoadedModules();
   const queue: [object, Kind][] = [];
@@ -257,31 +289,12 @@ export function hardenHostValue(root: unknown, rootKind?: Kind): void {
     }
     if (kind === 'prototype' && isNativePrototype(value)) {
       freezeMethods(value);
+      walkProperties(value, kind, push);
+    } else if (kind === 'prototype') {
+      hardenPrototype(value, push);
     } else {
-      if (kind === 'prototype') for (const hidden of tameOverrides(value)) push(hidden, 'data');
-      freeze(value, kind);
-    }
-    for (const key of Reflect.ownKeys(value)) {
-      const descriptor = Reflect.getOwnPropertyDescriptor(value, key);
-      if (!descriptor) continue;
-      if ('value' in descriptor) {
-        push(descriptor.value, key === 'prototype' && typeof value === 'function' ? 'prototype' : 'data');
-      } else {
-        push(descriptor.get, 'function');
-        push(descriptor.set, 'function');
-        // A read-only static that hands out a data object (`stream.promises`, the
-        // stream/promises module) hands out the same object to everyone: harden it too.
-        // A settable one (`util.inspect.defaultOptions`) is an option bag its setter
-        // validates, which the app may set.
-        if (kind === 'function' && descriptor.get && !descriptor.set) {
-          try {
-            const result: unknown = Reflect.apply(descriptor.get, value, []);
-            if (isObject(result) && typeof result !== 'function' && isPlainData(result)) push(result, 'data');
-          } catch {
-            // Not for this receiver.
-          }
-        }
-      }
+      Object.freeze(value);
+      walkProperties(value, kind, push);
     }
     const parent = Object.getPrototypeOf(value);
     push(parent, typeof parent === 'function' ? 'function' : 'prototype');
