@@ -8,7 +8,6 @@
  * Module-wide restrictions that must come before any hardening (the refused OpenSSL
  * engines, the locked storages and observers, `inspect`'s pinned comparator) run here too.
  */
-import process from 'node:process';
 import { createRequire } from 'node:module';
 import { hardenPrototypeChain, hardenPrototypesWithin } from './host-hardening.js';
 import { refuseEngineMethods } from './native-handles.js';
