@@ -36,7 +36,8 @@ import { neutralizeNativeClasses } from './native-handles.js';
 import { INTRINSIC_GLOBALS, SES_GLOBALS } from './scuttle.js';
 import { guardFeralError } from './stack-traces.js';
 import { opaque } from './opaque.js';
-import { disarmChain } from './capability-classes.js';
+import { disarmChain, isForeignCapabilityCall, shownPrototype } from './capability-classes.js';
+import { confineFileStreams } from './fs-streams.js';
 import { hostGlobals, sample } from './samples.js';
 
 export { opaque } from './opaque.js';
@@ -86,8 +87,9 @@ const RELATED: Readonly<Record<string, readonly string[]>> = {
   // Its stores are async_hooks' AsyncLocalStorage (observation.ts locks them).
   diagnostics_channel: ['async_hooks'],
 };
-// Sockets, streams and emitters hold Node's `Timeout`s (`socket[kTimeout]`).
-const BASE_MODULES = ['events', 'stream', 'timers'];
+// Sockets, streams and emitters hold Node's `Timeout`s (`socket[kTimeout]`), a stream
+// with an encoding a `StringDecoder`.
+const BASE_MODULES = ['events', 'stream', 'string_decoder', 'timers'];
 
 /**
  * Hardens the class graphs of builtin `name`'s exports (not the module object, which is
@@ -152,15 +154,17 @@ const loadList = (): readonly string[] => (process as unknown as { moduleLoadLis
 let swept = -1;
 
 /**
- * At the end of start-up: the base classes (`events`, `stream`, `timers`), which every
- * object the app may hand a package inherits from, are hardened now; the builtins the
- * runtime loaded for itself wait for a grant. From here on, {@link sweepLoaded} hardens
- * what the app loads.
+ * At the end of start-up, before any package code: the classes of every builtin loaded
+ * so far (the runtime's own, and with them those any object the app may hand a package
+ * inherits from or holds: an `fs` stream, a stream's `StringDecoder`, an
+ * `AsyncLocalStorage`) and the platform's global classes. From here on,
+ * {@link sweepLoaded} hardens what loads later.
  */
 export function hardenAtStart(): void {
-  finishDeferredLoads();
+  swept = 0;
   for (const module of BASE_MODULES) hardenBuiltin(module);
-  swept = loadList().length;
+  sweepLoaded();
+  hardenForGlobal('');
 }
 
 /**
@@ -297,6 +301,9 @@ function readOnlyView(target: object): object {
       let method = methods.get(value);
       if (!method) {
         method = function (this: unknown, ...args: unknown[]) {
+          // The viewed object's methods, for the viewed object: on an object of the
+          // package's making, `connect` would open a socket with no grant.
+          if (isForeignCapabilityCall(value, this, [proxy, real])) throw foreignReceiver(key);
           const result: unknown = Reflect.apply(value, this === proxy ? real : this, args.map(guard));
           return result === real ? proxy : deliver(result, own);
         };
@@ -304,6 +311,9 @@ function readOnlyView(target: object): object {
       }
       return method;
     },
+    // The prototype chain shown stops at the classes that compute only (streams,
+    // emitters): a socket's or a tty stream's prototype would hand out `connect`.
+    getPrototypeOf: (real) => (Object.isExtensible(real) ? shownPrototype(real) : Object.getPrototypeOf(real)),
     has: (real, key) => !hidden(real, key) && Reflect.has(real, key),
     ownKeys: (real) => Reflect.ownKeys(real).filter((key) => !hidden(real, key)),
     getOwnPropertyDescriptor: (real, key) => (hidden(real, key) ? undefined : Reflect.getOwnPropertyDescriptor(real, key)),
@@ -317,6 +327,13 @@ function readOnlyView(target: object): object {
   readOnlyViews.set(target, view);
   return view;
 }
+
+export class ForeignReceiverError extends TypeError {
+  readonly code = 'LAVAMOAT_FOREIGN_RECEIVER';
+}
+
+export const foreignReceiver = (key: PropertyKey): ForeignReceiverError =>
+  new ForeignReceiverError(`LavaMoat: ${String(key)} of a granted host object can only be called on that object`);
 
 /**
  * A leaf of a dotted grant of a host global: `process.env` as its view, plain data
@@ -457,9 +474,9 @@ export function envFor(env: object): object {
 
 /**
  * Boot-time taming, after lockdown and before any package code: what reaches the next
- * process or worker, native handles, and the `fs` module object (its streams carry it:
- * `stream[kFs]` is the module itself, the only Node object that stores a module; a
- * package holding any file stream would otherwise reach the app's `fs`).
+ * process or worker, native handles, and the `fs` module object, frozen (Node's streams
+ * kept it in `stream[kFs]`, the only Node object that stores a module: they now hold
+ * their own file's I/O instead, fs-streams.ts).
  */
 export function prepareHost({ preloadDomain, feralError }: { preloadDomain: boolean; feralError: Function }): void {
   replaceErrorParent(feralError, (Error.prototype as { constructor: Function }).constructor);
@@ -484,6 +501,8 @@ export function prepareHost({ preloadDomain, feralError }: { preloadDomain: bool
   neutralizeNativeClasses();
   const fs = hostRequire('node:fs') as Record<string, unknown>;
   for (const key of Object.keys(fs)) void fs[key]; // lazy exports become data first
+  // Its streams carry their own file's I/O, not the module (fs-streams.ts).
+  confineFileStreams();
   // `fs.ReadStream = X` sets the class createReadStream uses: its accessors become
   // read-only data (the class they hold now).
   for (const key of Reflect.ownKeys(fs)) {

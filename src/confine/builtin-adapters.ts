@@ -105,10 +105,13 @@ function withAgent(args: unknown[], agent: object): unknown[] {
     if ((read.agent === undefined || read.agent === null) && typeof read.createConnection !== 'function') read.agent = agent;
     // Options in first place: the URL test's keys too, so that Node finds no URL there.
     out[at] = snapshot(options, at === 0 ? { ...urlRead, ...read } : read);
-  } else if (options === undefined || typeof options === 'function') {
-    // No options object (`request(url, callback)`, `request(callback)`): one with the agent.
-    if (options === undefined && at < out.length) out[at] = { agent };
-    else out.splice(at, 0, { agent });
+  } else if (typeof options === 'function' || at >= out.length) {
+    // No options (`request(url, callback)`, `request(callback)`): one with the agent.
+    out.splice(at, 0, { agent });
+  } else {
+    // Anything else where options go (`null`, `0`, `true`, a string) Node merges as no
+    // options, and then takes its global agent: options with the package's instead.
+    out[at] = { agent };
   }
   return out;
 }

@@ -67,7 +67,25 @@ function disarm(proto: object, real: Function, module: string | undefined): bool
   Object.freeze(twin);
   Object.defineProperty(proto, 'constructor', { value: twin, writable: true, enumerable: descriptor.enumerable, configurable: true });
   disarmed.add(proto);
+  for (const key of Reflect.ownKeys(proto)) {
+    const method = Reflect.getOwnPropertyDescriptor(proto, key);
+    if (method && typeof method.value === 'function') capabilityMethods.add(method.value);
+  }
   return true;
+}
+
+/** Methods of the capability classes' own prototypes (`Socket.prototype.connect`, ...). */
+const capabilityMethods = new WeakSet<Function>();
+
+/**
+ * Whether calling `method` with `receiver` would run a capability class's method on an
+ * object that is not the host object a view stands for (`target`): on an object of a
+ * package's making, `connect` opens a socket with no grant. Plain functions and the
+ * methods of classes that compute only take any receiver, as in Node.
+ */
+export function isForeignCapabilityCall(method: Function, receiver: unknown, allowed: readonly unknown[]): boolean {
+  if (!capabilityMethods.has(method) || allowed.includes(receiver)) return false;
+  return (typeof receiver === 'object' && receiver !== null) || typeof receiver === 'function';
 }
 
 const done = new Set<string>();
@@ -135,4 +153,16 @@ export function disarmChain(instance: object): void {
     const real: unknown = descriptor && 'value' in descriptor ? descriptor.value : undefined;
     if (typeof real === 'function' && real.prototype === proto) disarm(proto, real, undefined);
   }
+}
+
+/**
+ * The prototype a view of a live host object shows: the nearest in its chain that
+ * computes only (a stream's, an emitter's), so that `view instanceof Writable` holds and
+ * no prototype of a capability class (`net.Socket`'s `connect`) is reachable from it.
+ */
+export function shownPrototype(instance: object): object | null {
+  const pureSet = purePrototypes();
+  let proto = Object.getPrototypeOf(instance) as object | null;
+  while (proto !== null && !pureSet.has(proto)) proto = Object.getPrototypeOf(proto) as object | null;
+  return proto;
 }

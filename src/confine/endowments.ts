@@ -16,7 +16,8 @@
 import type { GlobalPolicyValue as GlobalValue } from '../policy/types.js';
 import process from 'node:process';
 import { shareable } from './shared-globals.js';
-import { deliver, hostLeaf } from './boundary.js';
+import { deliver, foreignReceiver, hostLeaf } from './boundary.js';
+import { isForeignCapabilityCall } from './capability-classes.js';
 
 export type HostGlobals = Record<PropertyKey, unknown>;
 
@@ -125,6 +126,8 @@ function makeMethodWrapper(view: object, realParent: () => unknown, guardCallbac
     const wrapper: Function = new Proxy(value, {
       apply(target, thisArg, args) {
         const parent = realParent();
+        // A capability class's method (a socket's `connect`), only on the host object.
+        if (isForeignCapabilityCall(target, thisArg, [view, parent])) throw foreignReceiver(String(target.name || 'a method'));
         const given = guardCallbacks ? args.map((arg) => guardCallback(arg, deliverArguments)) : args;
         const result = Reflect.apply(target, thisArg === view ? parent : thisArg, given);
         if (result === parent && parent !== undefined) return view;

@@ -94,12 +94,16 @@ const MODULE_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
     return [...made, ...controllers];
   },
   timers: () => {
-    // Their lists (TimersList, ImmediateList) too.
+    // Their lists (TimersList, ImmediateList) too: walked while the timers are in them.
     const timeout = setTimeout(() => {}, 0);
-    clearTimeout(timeout);
     const immediate = setImmediate(() => {});
-    clearImmediate(immediate);
-    return [timeout, immediate];
+    try {
+      for (const timer of [timeout, immediate]) hardenPrototypesWithin(timer, 2);
+    } finally {
+      clearTimeout(timeout);
+      clearImmediate(immediate);
+    }
+    return [];
   },
   diagnostics_channel: () => {
     // A channel's prototype changes while it has subscribers (Node's ActiveChannel).
@@ -181,11 +185,15 @@ export function sample(name: string): void {
 
 /**
  * What needs the holder of the host's globals (fetch's classes, read after scuttling),
- * or an `await`, before any package runs: a file handle's classes (fs/promises' `open`),
- * and, where the policy grants `http2` to a package, a session's and its streams' (made
- * by an in-memory request: a server stream exists only once a request arrived).
+ * or an `await`, before any package runs: a file handle's classes (fs/promises' `open`);
+ * where the policy grants `http2` to a package, a session's and its streams' (made by
+ * an in-memory request: a server stream exists only once a request arrived); where it
+ * grants `crypto`, a WebCrypto key's.
  */
-export async function prepareSamples(globals: Record<PropertyKey, unknown>, { http2 }: { http2: boolean }): Promise<void> {
+export async function prepareSamples(
+  globals: Record<PropertyKey, unknown>,
+  { http2, webcrypto }: { http2: boolean; webcrypto: boolean },
+): Promise<void> {
   webGlobals = globals;
   const fs = hostRequire('node:fs') as typeof import('node:fs');
   const handle = await fs.promises.open(new URL(import.meta.url), 'r');
@@ -195,6 +203,14 @@ export async function prepareSamples(globals: Record<PropertyKey, unknown>, { ht
     await handle.close();
   }
   if (http2) await sampleHttp2();
+  // WebCrypto's keys are of a class no module exports (InternalCryptoKey), and only an
+  // `await` makes one: where the policy grants crypto, a key of the app's would otherwise
+  // read its `algorithm` through a getter a package put on that prototype.
+  if (webcrypto) {
+    const { subtle } = (hostRequire('node:crypto') as typeof import('node:crypto')).webcrypto;
+    const key = await subtle.importKey('raw', new Uint8Array(16), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+    hardenPrototypesWithin(key, 2);
+  }
 }
 
 async function sampleHttp2(): Promise<void> {

@@ -90,7 +90,10 @@ export async function start(config: Config, loaderURL: string): Promise<void> {
   prepareHost({ preloadDomain: grantsBuiltin(policy, 'domain'), feralError });
   await runtime.start();
   // Before any package code: classes sampled with an `await` (samples.ts).
-  await prepareSamples(host.globals, { http2: grantsBuiltin(policy, 'http2') });
+  await prepareSamples(host.globals, {
+    http2: grantsBuiltin(policy, 'http2'),
+    webcrypto: grantsBuiltin(policy, 'crypto') || grantsGlobal(policy, 'crypto') || grantsGlobal(policy, 'CryptoKey'),
+  });
   hardenAtStart();
   setRuntime(runtime);
   installRequireHook(runtime, packageMap, selfDir, runtime.rootConfined);
@@ -141,6 +144,13 @@ function grantsBuiltin(policy: { resources?: Record<string, { builtin?: Record<s
     Object.entries(resource?.builtin ?? {}).some(
       ([key, value]) => value === true && (key === name || key === `node:${name}` || key.startsWith(`${name}.`) || key.startsWith(`node:${name}.`)),
     ),
+  );
+}
+
+/** Whether some resource of `policy` is granted global `name` (or a member of it). */
+function grantsGlobal(policy: { resources?: Record<string, { globals?: Record<string, unknown> } | undefined> }, name: string): boolean {
+  return Object.values(policy.resources ?? {}).some((resource) =>
+    Object.entries(resource?.globals ?? {}).some(([key, value]) => value !== false && (key === name || key.startsWith(`${name}.`))),
   );
 }
 
