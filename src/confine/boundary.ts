@@ -38,7 +38,7 @@ import { guardFeralError } from './stack-traces.js';
 import { opaque } from './opaque.js';
 import { disarmChain, isForeignCapabilityCall, shownPrototype } from './capability-classes.js';
 import { confineFileStreams } from './fs-streams.js';
-import { hostGlobals, sample } from './samples.js';
+import { hostGlobals, sample, sampleIterators } from './samples.js';
 
 export { opaque } from './opaque.js';
 import { fileURLToPath } from 'node:url';
@@ -94,8 +94,8 @@ const BASE_MODULES = ['events', 'stream', 'string_decoder', 'timers'];
 /**
  * Hardens the class graphs of builtin `name`'s exports (not the module object, which is
  * the app's): functions and classes, and the prototype chains of instances it exports.
- * Lazy properties (`fs.Dir`) are not triggered; a package's copy of the module reads
- * them, and hands them out through {@link handOutValue}.
+ * Lazy properties (`fs.Dir`, `AsyncLocalStorage` on Node 22+) are not triggered: what
+ * they return is hardened when first read ({@link hardenWhenRead}).
  */
 export function hardenBuiltin(name: string): void {
   if (hardenedModules.has(name)) return;
@@ -115,11 +115,48 @@ export function hardenBuiltin(name: string): void {
   if (!isObject(real)) return;
   for (const key of Reflect.ownKeys(real)) {
     const descriptor = Reflect.getOwnPropertyDescriptor(real, key);
-    if (!descriptor || !('value' in descriptor)) continue;
-    const value: unknown = descriptor.value;
-    if (typeof value === 'function') hardenHostValue(value);
-    else if (isObject(value) && !isPlainData(value)) hardenPrototypeChain(value);
+    if (!descriptor) continue;
+    if ('value' in descriptor) hardenExport(descriptor.value, key);
+    else hardenWhenRead(real, key, descriptor);
   }
+}
+
+/** A builtin's export or a host global: its class graph, or an instance's prototype chain. */
+function hardenExport(value: unknown, key?: PropertyKey): void {
+  if (typeof value === 'function') {
+    hardenHostValue(value);
+    // Their iterators' class is exported by nothing: from an instance of ours.
+    if (typeof key === 'string' && ITERABLE_CLASSES.has(key)) {
+      try {
+        sampleIterators(Reflect.construct(value, []));
+      } catch {
+        // Not constructible so in this Node.
+      }
+    }
+  } else if (isObject(value) && !isPlainData(value)) hardenPrototypeChain(value);
+}
+
+const ITERABLE_CLASSES = new Set(['URLSearchParams', 'Headers', 'FormData']);
+
+/**
+ * A lazy export or global (`async_hooks.AsyncLocalStorage` on Node 22+, `Headers` on Node
+ * 20): an accessor that loads its module when first read. Its getter now hardens what it
+ * returns before anyone, the app included, has it; reading it here would load modules
+ * nobody may use.
+ */
+function hardenWhenRead(holder: object, key: PropertyKey, descriptor: PropertyDescriptor): void {
+  const get = descriptor.get;
+  if (get === undefined || !descriptor.configurable) return;
+  Object.defineProperty(holder, key, {
+    get(this: unknown): unknown {
+      const value: unknown = Reflect.apply(get, this, []);
+      hardenExport(value, key);
+      return value;
+    },
+    set: descriptor.set,
+    enumerable: descriptor.enumerable,
+    configurable: true,
+  });
 }
 
 /**
@@ -133,16 +170,21 @@ function hardenGlobals(): void {
   for (const key of Reflect.ownKeys(globals)) {
     if (intrinsic.has(key)) continue;
     const descriptor = Reflect.getOwnPropertyDescriptor(globals, key);
-    if (!descriptor || !('value' in descriptor)) continue;
-    const value: unknown = descriptor.value;
-    if (typeof value === 'function') hardenHostValue(value);
+    if (!descriptor) continue;
+    if ('value' in descriptor) {
+      if (typeof descriptor.value === 'function') hardenExport(descriptor.value, key);
+      continue;
+    }
+    // The holder reads through to the real global object, which owns the accessor.
+    const real = Reflect.getOwnPropertyDescriptor(globalThis, key);
+    if (real && real.get === descriptor.get) hardenWhenRead(globalThis, key, real);
   }
 }
 
 /**
  * Before a package receives builtin `name`: its classes are hardened, and those of the
- * modules whose objects it hands out (RELATED), for everyone. Lazy, so that a start-up
- * pays only for what the app's packages are granted.
+ * modules whose objects it hands out (RELATED), for everyone (a module loaded since
+ * start-up by the grant itself; what was loaded before is hardened already).
  */
 export function hardenForPackage(name: string): void {
   finishDeferredLoads();
@@ -274,6 +316,7 @@ function readOnlyView(target: object): object {
   const originals = new WeakMap<Function, Function>();
   const own = (fn: Function): Function | undefined => originals.get(fn);
   const refuse = (): boolean => false;
+  let endOutput: Function | undefined;
   const hidden = (real: object, key: PropertyKey): boolean => {
     if (!isInternalKey(key)) return false;
     const descriptor = Reflect.getOwnPropertyDescriptor(real, key);
@@ -293,6 +336,8 @@ function readOnlyView(target: object): object {
   };
   const proxy: object = new Proxy(target, {
     get(real, key) {
+      if (key === '_writableState' || key === '_readableState') return streamStateView(Reflect.get(real, key, real));
+      if (key === 'end' && isStandardOutput(real)) return (endOutput ??= endStandardOutput(real, proxy));
       if (hidden(real, key)) return undefined;
       const value: unknown = Reflect.get(real, key, real);
       if (typeof value !== 'function') return value;
@@ -334,6 +379,40 @@ export class ForeignReceiverError extends TypeError {
 
 export const foreignReceiver = (key: PropertyKey): ForeignReceiverError =>
   new ForeignReceiverError(`LavaMoat: ${String(key)} of a granted host object can only be called on that object`);
+
+/**
+ * What a view shows of a stream's state: its flags and counts (`instanceof Writable`
+ * asks for a `WritableState`; `console.Console` reads `errorEmitted`), not what it holds
+ * (the chunks the app wrote, the streams piped to it, its decoder).
+ */
+function streamStateView(state: unknown): unknown {
+  if (!isObject(state)) return state;
+  const view = Object.create(Object.getPrototypeOf(state) as object | null) as Record<string, unknown>;
+  for (const key of Object.keys(state)) {
+    const value: unknown = (state as Record<string, unknown>)[key];
+    if (value === null || (typeof value !== 'object' && typeof value !== 'function')) view[key] = value;
+  }
+  return Object.freeze(view);
+}
+
+const isStandardOutput = (stream: object): boolean => stream === process.stdout || stream === process.stderr;
+
+/**
+ * `end` of the view of `process.stdout` or `process.stderr`: writes its last chunk and
+ * leaves the stream open. `readable.pipe(dest)` ends its destination unless it is one of
+ * these two, which it tells by identity: a package's `pipe(process.stdout)` (its view)
+ * would otherwise end the app's standard output.
+ */
+function endStandardOutput(real: object, view: object): Function {
+  const stream = real as { write(chunk: unknown, encoding?: unknown, callback?: unknown): boolean };
+  return function end(this: unknown, chunk?: unknown, encoding?: unknown, callback?: unknown): object {
+    if (typeof chunk === 'function') [chunk, callback] = [undefined, chunk];
+    else if (typeof encoding === 'function') [encoding, callback] = [undefined, encoding];
+    if (chunk !== undefined && chunk !== null) stream.write(chunk, encoding as never);
+    if (typeof callback === 'function') process.nextTick(callback as () => void);
+    return view;
+  };
+}
 
 /**
  * A leaf of a dotted grant of a host global: `process.env` as its view, plain data

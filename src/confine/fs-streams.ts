@@ -38,11 +38,17 @@ const refuse = (what: string): never => {
   throw new StreamFileSystemError(`LavaMoat: a file stream's I/O ${what}: it reaches only the stream's own file`);
 };
 
+/** What Node set on a stream as it made it: the file it is for. */
+interface Made {
+  /** The descriptor it was made with (`fd` option), or null when it opens a path. */
+  fd?: unknown;
+}
+
 /** The I/O of one stream: its own file, through the real module. */
-function streamIO(stream: StreamLike, fs: FsLike): object {
+function streamIO(stream: StreamLike, made: Made, fs: FsLike): object {
   const fds = new Set<unknown>();
+  if (typeof made.fd === 'number') fds.add(made.fd);
   let opened = false;
-  if (typeof stream.fd === 'number') fds.add(stream.fd);
   const onFd =
     (name: string) =>
     (fd: unknown, ...rest: unknown[]): unknown => {
@@ -51,8 +57,12 @@ function streamIO(stream: StreamLike, fs: FsLike): object {
     };
   const io: Record<string, unknown> = {
     open(path: unknown, flags: unknown, mode: unknown, callback: Callback): unknown {
-      // Once, as Node opens a stream's file (again, it would truncate a `'w'` stream's).
-      if (opened || (stream.fd !== null && stream.fd !== undefined)) refuse('open is refused once the stream has opened its file');
+      // Once, for a stream made to open a path, with the path, flags and mode Node set
+      // as it made the stream (read-only since): a second open would truncate a `'w'`
+      // stream's file again.
+      if (opened || made.fd !== null || (stream.fd !== null && stream.fd !== undefined)) {
+        refuse('open is refused once the stream has a file');
+      }
       if (path !== stream.path || flags !== stream.flags || mode !== stream.mode) refuse("open is refused for anything but the stream's own path");
       opened = true;
       return fs.open!(path, flags, mode, (error: unknown, fd: unknown) => {
@@ -74,8 +84,13 @@ function streamIO(stream: StreamLike, fs: FsLike): object {
 }
 
 /**
- * Installs the accessor on `ReadStream.prototype` and `WriteStream.prototype` (their
- * subclasses inherit it). Before any `fs` stream is made and before `fs` is hardened.
+ * Installs accessors on `ReadStream.prototype` and `WriteStream.prototype` (their
+ * subclasses inherit them) through which Node's constructors set, on each new stream:
+ * `kFs` (an own accessor giving the stream's I/O, which no one can replace; Node 22+
+ * checks that the stream owns it), `path`, `flags` and `mode` (own and read-only: what
+ * the stream opens cannot be changed before it opens it), and `fd` (own and writable, as
+ * Node updates it; the first value says whether the stream was given a descriptor).
+ * Before any `fs` stream is made and before `fs` is hardened.
  */
 export function confineFileStreams(): void {
   const fs = hostRequire('node:fs') as typeof import('node:fs') & FsLike;
@@ -86,27 +101,59 @@ export function confineFileStreams(): void {
   const kFs = Object.getOwnPropertySymbols(sample).find((symbol) => symbol.description === 'kFs');
   sample.destroy();
   if (kFs === undefined) throw new Error("LavaMoat: this Node's fs streams keep no kFs: the runtime needs updating");
-  const given = new WeakMap<object, unknown>();
   const prototypes = new Set<object>([fs.ReadStream.prototype, fs.WriteStream.prototype]);
-  const views = new WeakMap<object, object>();
-  const descriptor: PropertyDescriptor = {
-    get(this: object): unknown {
-      const value = given.get(this);
-      if (value !== fs) return value;
-      let io = views.get(this);
-      if (!io) {
-        io = streamIO(this as StreamLike, fs);
-        views.set(this, io);
-      }
-      return io;
-    },
-    set(this: object, value: unknown): void {
-      // Node sets it once, as it makes the stream; after that it is the stream's.
-      if (given.has(this) || prototypes.has(this)) refuse('is set when the stream is made and cannot be replaced');
-      given.set(this, value);
-    },
-    enumerable: false,
-    configurable: false,
+  const made = new WeakMap<object, Made>();
+  const madeOf = (stream: object): Made => {
+    let record = made.get(stream);
+    if (!record) {
+      record = {};
+      made.set(stream, record);
+    }
+    return record;
   };
-  for (const prototype of prototypes) Object.defineProperty(prototype, kFs, descriptor);
+  const own = (stream: object, key: PropertyKey, descriptor: PropertyDescriptor): void => {
+    if (prototypes.has(stream)) refuse(`${String(key)} is set on a stream, not on its class`);
+    Object.defineProperty(stream, key, { enumerable: true, ...descriptor });
+  };
+  const accessors: Record<PropertyKey, (this: object, value: unknown) => void> = {
+    [kFs](this: object, value: unknown): void {
+      if (value !== fs) {
+        // The app's own `fs` (memfs) or a FileHandle's operations: the stream's as given.
+        own(this, kFs, { value, writable: true, configurable: true });
+        return;
+      }
+      const record = madeOf(this);
+      let io: object | undefined;
+      own(this, kFs, {
+        get: (): object => (io ??= streamIO(this as StreamLike, record, fs)),
+        set: (): never => refuse('is set when the stream is made and cannot be replaced'),
+        configurable: false,
+      });
+    },
+    path(this: object, value: unknown): void {
+      own(this, 'path', { value, writable: false, configurable: false });
+    },
+    flags(this: object, value: unknown): void {
+      own(this, 'flags', { value, writable: false, configurable: false });
+    },
+    mode(this: object, value: unknown): void {
+      own(this, 'mode', { value, writable: false, configurable: false });
+    },
+    fd(this: object, value: unknown): void {
+      const record = madeOf(this);
+      if (!('fd' in record)) record.fd = value;
+      own(this, 'fd', { value, writable: true, configurable: true });
+    },
+  };
+  for (const prototype of prototypes) {
+    for (const key of Reflect.ownKeys(accessors)) {
+      Object.defineProperty(prototype, key, {
+        // Read before Node set it (a subclass's constructor): not there yet.
+        get: () => undefined,
+        set: accessors[key as string],
+        enumerable: false,
+        configurable: false,
+      });
+    }
+  }
 }

@@ -129,6 +129,13 @@ function isNativePrototype(proto: object): boolean {
  */
 const NATIVE_ACCESSORS = new Set(['onread']);
 
+/**
+ * Prototypes of native classes whose `constructor` native-handles.ts replaced (so that
+ * it no longer reads as native code): hardened as native prototypes all the same.
+ */
+const nativePrototypes = new WeakSet<object>();
+export const markNativePrototype = (proto: object): void => void nativePrototypes.add(proto);
+
 /** Native prototypes Node's modules still add to when they load (see deferExtensions). */
 const deferred = new Map<object, string>();
 
@@ -287,7 +294,7 @@ export function hardenHostValue(root: unknown, rootKind?: Kind): void {
     if (typeof value === 'function' && feralError !== undefined && Object.getPrototypeOf(value) === feralError) {
       Object.setPrototypeOf(value, sharedError!);
     }
-    if (kind === 'prototype' && isNativePrototype(value)) {
+    if (kind === 'prototype' && (nativePrototypes.has(value) || isNativePrototype(value))) {
       freezeMethods(value);
       walkProperties(value, kind, push);
     } else if (kind === 'prototype') {

@@ -20,7 +20,7 @@
  * its warning is silenced for these calls only (the runtime is not the app).
  */
 import process from 'node:process';
-import { deferExtensions, freezeMethods } from './host-hardening.js';
+import { deferExtensions, freezeMethods, markNativePrototype } from './host-hardening.js';
 
 /**
  * The bindings `process.binding` exposes (Node's allow-list). The classes of those that
@@ -73,6 +73,7 @@ export function neutralizePrototype(prototype: unknown, { values = false }: { va
       const parent = Reflect.getOwnPropertyDescriptor(proto, 'constructor');
       if (parent?.configurable) Object.defineProperty(proto, 'constructor', { value: inert, writable: false, enumerable: false, configurable: false });
     }
+    markNativePrototype(proto);
     freezeMethods(proto, { values });
   }
 }

@@ -80,10 +80,10 @@ const MODULE_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
   stream: () => {
     const stream = hostRequire('node:stream') as typeof import('node:stream') & { duplexPair?: () => unknown[] };
     const web = hostRequire('node:stream/web') as typeof import('node:stream/web');
-    const made: unknown[] = [...(stream.duplexPair?.() ?? [])];
+    const made: unknown[] = [...(stream.duplexPair?.() ?? []), new stream.Readable({ read() {} })];
     const controllers: unknown[] = [];
     const keep = (controller: unknown): void => void controllers.push(controller);
-    made.push(new web.ReadableStream({ start: keep }).getReader());
+    made.push(new web.ReadableStream({ start: keep }).getReader(), new web.ReadableStream());
     made.push(new web.ReadableStream({ type: 'bytes', start: keep }).getReader({ mode: 'byob' }));
     made.push(new web.WritableStream({ start: keep }).getWriter());
     made.push(new web.TransformStream({ start: keep }));
@@ -177,9 +177,32 @@ export function sample(name: string): void {
   if (!make || sampled.has(name)) return;
   sampled.add(name);
   try {
-    for (const instance of make()) hardenPrototypesWithin(instance, 2);
+    for (const instance of make()) {
+      hardenPrototypesWithin(instance, 2);
+      sampleIterators(instance);
+    }
   } catch {
     // Not in this Node.
+  }
+}
+
+const ITERATOR_METHODS: readonly PropertyKey[] = [Symbol.iterator, Symbol.asyncIterator, 'values', 'entries', 'keys'];
+
+/**
+ * The iterators an instance hands out are of classes nothing exports either (a
+ * `Readable`'s async iterator, the one every `for await` over a request body uses; the
+ * iterators of `URLSearchParams`, `Headers`, `FormData`, a `Dir`, a web stream): made
+ * from the sample, not run, and hardened.
+ */
+export function sampleIterators(instance: unknown): void {
+  if (typeof instance !== 'object' || instance === null) return;
+  for (const key of ITERATOR_METHODS) {
+    try {
+      const method = (instance as Record<PropertyKey, unknown>)[key];
+      if (typeof method === 'function') hardenPrototypesWithin(Reflect.apply(method, instance, []), 1);
+    } catch {
+      // Not for this instance.
+    }
   }
 }
 

@@ -54,7 +54,7 @@ const ENTRIES = {
   },
   'e-exports.mjs': { cases: ['exports-tampering'] },
   'e-boundary.mjs': {
-    cases: ['raw-constructor-chains', 'host-callback-payloads', 'duck-typed-arguments', 'observation-apis', 'next-process-state', 'red-team-paths', 'red-team-paths-2', 'red-team-paths-3'],
+    cases: ['raw-constructor-chains', 'host-callback-payloads', 'duck-typed-arguments', 'observation-apis', 'next-process-state', 'red-team-paths', 'red-team-paths-2', 'red-team-paths-3', 'red-team-paths-4'],
   },
 };
 

@@ -10,7 +10,7 @@
 // fails the test, with the path. See test/fixtures/boundary/ and docs/design.md.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fixture, runWithLoader } from '../helpers.mjs';
+import { fixture, runPlain, runWithLoader } from '../helpers.mjs';
 
 const DEPTH = 6;
 
@@ -46,4 +46,14 @@ test(`a package with common grants reaches nothing it should not (walk depth ${D
   assert.ok(visited > 2000, `the walk covered only ${visited} objects`);
   const open = findings.filter((finding) => !ACCEPTED.some((pattern) => pattern.test(finding)));
   assert.deepEqual(open, [], `reachable from the grants:\n  ${open.join('\n  ')}`);
+});
+
+test("the app's file streams behave as under plain node (each holds its own file's I/O)", () => {
+  const dir = fixture('boundary');
+  const plain = runPlain(dir, 'fs-streams.mjs');
+  const confined = runWithLoader(dir, 'fs-streams.mjs');
+  assert.equal(plain.status, 0, plain.stderr);
+  assert.equal(confined.status, 0, confined.stderr);
+  assert.equal(confined.stdout, plain.stdout);
+  assert.match(plain.stdout, /"closed":"x"/);
 });
