@@ -13,7 +13,7 @@
  * | Node's and the platform's functions and classes | the value, after the class graph (statics, prototypes, parent classes) is hardened for everyone (host-hardening.ts) |
  * | instances (streams, sockets, responses) | the value, after its prototype chain is hardened; it is the package's own or was handed to it |
  * | builtin module objects | the package's own copy (builtins.ts); `http`/`https` with an agent of its own; `worker_threads` with a `Worker` of its own; `diagnostics_channel`/`async_hooks` as views (observation.ts); `module` confined (module-builtin.ts) |
- * | `process` members by dotted grant | a view: methods called on the real process, which never leaks back (endowments.ts); `process.env` a view that refuses Node's and the runtime's variables; other objects a read-only view or a frozen copy |
+ * | `process` members by dotted grant | a view: methods called on the real process, which never leaks back (endowments.ts); `process.env` a view that refuses Node's and the runtime's variables; other objects a read-only view or a frozen copy (views.ts) |
  * | timers | opaque handles, callbacks called with the handle as `this` (shared-globals.ts) |
  * | what Node passes to listeners on host emitters (`process.on`) | data as it is (primitives, errors, plain data, buffers, promises); anything else (another party's function, a worker, a socket) an opaque token |
  * | the real `process`, `globalThis`, `Function`, Node's module loader, native handle classes, Node's `Worker` | never: constructors of native handles and of Node's `Worker` are unreachable (native-handles.ts, workers.ts) |
@@ -36,7 +36,6 @@ import { neutralizeNativeClasses } from './native-handles.js';
 import { INTRINSIC_GLOBALS, SES_GLOBALS } from './scuttle.js';
 import { guardFeralError } from './stack-traces.js';
 import { opaque } from './opaque.js';
-import { disarmChain, isForeignCapabilityCall, shownPrototype } from './capability-classes.js';
 import { confineFileStreams } from './fs-streams.js';
 import { hostGlobals, sample, sampleIterators } from './samples.js';
 
@@ -276,155 +275,6 @@ export function handOutValue<T>(value: T): T {
   if (typeof value === 'function') hardenHostValue(value);
   else if (!isPlainData(value)) hardenPrototypeChain(value);
   return value;
-}
-
-// ---------------------------------------------------------------------------------
-// Leaves of dotted grants of host objects (`process.env`, `process.stdout`, `process.argv`)
-
-function frozenCopy(value: object, seen = new WeakMap<object, object>()): object {
-  const known = seen.get(value);
-  if (known) return known;
-  const copy: Record<PropertyKey, unknown> = Array.isArray(value) ? ([] as unknown as Record<PropertyKey, unknown>) : {};
-  seen.set(value, copy);
-  for (const key of Object.keys(value)) {
-    const item = (value as Record<string, unknown>)[key];
-    copy[key] = isObject(item) && typeof item !== 'function' && isPlainData(item) ? frozenCopy(item, seen) : handOutValue(item);
-  }
-  return Object.freeze(copy);
-}
-
-const readOnlyViews = new WeakMap<object, object>();
-
-/** Node's convention for internals (`_writableState`, `_handle`, symbol-keyed slots). */
-const isInternalKey = (key: PropertyKey): boolean => typeof key === 'symbol' || String(key).startsWith('_') || key === 'writableBuffer';
-
-/**
- * A host instance reached by a dotted grant (`process.stdout`): its public API on the real
- * object (methods are called on it, getters see it), nothing else. The package can
- * neither assign, define nor delete anything on it (the app's `stdout.write` stays the
- * app's), does not see its internals (`_writableState` holds what the app writes,
- * `_handle` the native stream), and what the instance hands to callbacks goes through
- * {@link deliver} (a `'pipe'` event carries the app's stream).
- */
-function readOnlyView(target: object): object {
-  disarmChain(target);
-  hardenPrototypeChain(target);
-  let view = readOnlyViews.get(target);
-  if (view) return view;
-  const methods = new WeakMap<Function, Function>();
-  const guarded = new WeakMap<Function, Function>();
-  const originals = new WeakMap<Function, Function>();
-  const own = (fn: Function): Function | undefined => originals.get(fn);
-  const refuse = (): boolean => false;
-  let endOutput: Function | undefined;
-  const hidden = (real: object, key: PropertyKey): boolean => {
-    if (!isInternalKey(key)) return false;
-    const descriptor = Reflect.getOwnPropertyDescriptor(real, key);
-    return !descriptor || descriptor.configurable === true; // a proxy must show what is fixed
-  };
-  const guard = (callback: unknown): unknown => {
-    if (typeof callback !== 'function') return callback;
-    let wrapped = guarded.get(callback);
-    if (!wrapped) {
-      wrapped = function (this: unknown, ...args: unknown[]) {
-        return Reflect.apply(callback, this === target ? proxy : deliver(this, own), args.map((arg) => deliver(arg, own)));
-      };
-      guarded.set(callback, wrapped);
-      originals.set(wrapped, callback);
-    }
-    return wrapped;
-  };
-  const proxy: object = new Proxy(target, {
-    get(real, key) {
-      if (key === '_writableState' || key === '_readableState') return streamStateView(Reflect.get(real, key, real));
-      if (key === 'end' && isStandardOutput(real)) return (endOutput ??= endStandardOutput(real, proxy));
-      if (hidden(real, key)) return undefined;
-      const value: unknown = Reflect.get(real, key, real);
-      if (typeof value !== 'function') return value;
-      const descriptor = Reflect.getOwnPropertyDescriptor(real, key);
-      if (descriptor && !descriptor.configurable && !descriptor.writable) return value; // a proxy may not answer otherwise
-      let method = methods.get(value);
-      if (!method) {
-        method = function (this: unknown, ...args: unknown[]) {
-          // The viewed object's methods, for the viewed object: on an object of the
-          // package's making, `connect` would open a socket with no grant.
-          if (isForeignCapabilityCall(value, this, [proxy, real])) throw foreignReceiver(key);
-          const result: unknown = Reflect.apply(value, this === proxy ? real : this, args.map(guard));
-          return result === real ? proxy : deliver(result, own);
-        };
-        methods.set(value, method);
-      }
-      return method;
-    },
-    // The prototype chain shown stops at the classes that compute only (streams,
-    // emitters): a socket's or a tty stream's prototype would hand out `connect`.
-    getPrototypeOf: (real) => (Object.isExtensible(real) ? shownPrototype(real) : Object.getPrototypeOf(real)),
-    has: (real, key) => !hidden(real, key) && Reflect.has(real, key),
-    ownKeys: (real) => Reflect.ownKeys(real).filter((key) => !hidden(real, key)),
-    getOwnPropertyDescriptor: (real, key) => (hidden(real, key) ? undefined : Reflect.getOwnPropertyDescriptor(real, key)),
-    set: refuse,
-    defineProperty: refuse,
-    deleteProperty: refuse,
-    setPrototypeOf: refuse,
-    preventExtensions: refuse,
-  });
-  view = proxy;
-  readOnlyViews.set(target, view);
-  return view;
-}
-
-export class ForeignReceiverError extends TypeError {
-  readonly code = 'LAVAMOAT_FOREIGN_RECEIVER';
-}
-
-export const foreignReceiver = (key: PropertyKey): ForeignReceiverError =>
-  new ForeignReceiverError(`LavaMoat: ${String(key)} of a granted host object can only be called on that object`);
-
-/**
- * What a view shows of a stream's state: its flags and counts (`instanceof Writable`
- * asks for a `WritableState`; `console.Console` reads `errorEmitted`), not what it holds
- * (the chunks the app wrote, the streams piped to it, its decoder).
- */
-function streamStateView(state: unknown): unknown {
-  if (!isObject(state)) return state;
-  const view = Object.create(Object.getPrototypeOf(state) as object | null) as Record<string, unknown>;
-  for (const key of Object.keys(state)) {
-    const value: unknown = (state as Record<string, unknown>)[key];
-    if (value === null || (typeof value !== 'object' && typeof value !== 'function')) view[key] = value;
-  }
-  return Object.freeze(view);
-}
-
-const isStandardOutput = (stream: object): boolean => stream === process.stdout || stream === process.stderr;
-
-/**
- * `end` of the view of `process.stdout` or `process.stderr`: writes its last chunk and
- * leaves the stream open. `readable.pipe(dest)` ends its destination unless it is one of
- * these two, which it tells by identity: a package's `pipe(process.stdout)` (its view)
- * would otherwise end the app's standard output.
- */
-function endStandardOutput(real: object, view: object): Function {
-  const stream = real as { write(chunk: unknown, encoding?: unknown, callback?: unknown): boolean };
-  return function end(this: unknown, chunk?: unknown, encoding?: unknown, callback?: unknown): object {
-    if (typeof chunk === 'function') [chunk, callback] = [undefined, chunk];
-    else if (typeof encoding === 'function') [encoding, callback] = [undefined, encoding];
-    if (chunk !== undefined && chunk !== null) stream.write(chunk, encoding as never);
-    if (typeof callback === 'function') process.nextTick(callback as () => void);
-    return view;
-  };
-}
-
-/**
- * A leaf of a dotted grant of a host global: `process.env` as its view, plain data
- * (`process.argv`, `process.versions`) as a frozen copy read now, another host object as
- * a read-only view; functions are wrapped by the view that holds them (endowments.ts).
- */
-export function hostLeaf(value: unknown): unknown {
-  if (!isObject(value)) return value;
-  if (typeof value === 'function') return handOutValue(value);
-  if (value === process.env) return envFor(value);
-  if (isPlainData(value)) return frozenCopy(value);
-  return readOnlyView(value);
 }
 
 // ---------------------------------------------------------------------------------

@@ -16,7 +16,8 @@
 import type { GlobalPolicyValue as GlobalValue } from '../policy/types.js';
 import process from 'node:process';
 import { shareable } from './shared-globals.js';
-import { deliver, foreignReceiver, hostLeaf } from './boundary.js';
+import { deliver } from './boundary.js';
+import { foreignReceiver, hostLeaf } from './views.js';
 import { isForeignCapabilityCall } from './capability-classes.js';
 
 export type HostGlobals = Record<PropertyKey, unknown>;
