@@ -59,3 +59,13 @@ export function runWithLoaderAsync(cwd, entry, { env = {}, args = [], nodeArgs =
     });
   });
 }
+
+/**
+ * Why user `uid` cannot run this Node and read `file` (false if it can): where either
+ * lives in a directory only root may enter, a test that drops to `nobody` is skipped
+ * with the reason. CI makes its Node directories readable, so there these tests run.
+ */
+export function cannotRunAs(uid, file) {
+  const probe = spawnSync(process.execPath, ['-e', 'require("fs").accessSync(process.argv[1])', file], { encoding: 'utf8', uid, gid: uid });
+  return probe.status === 0 ? false : `user ${uid} cannot run ${process.execPath} or read ${file} (${probe.error?.code ?? probe.stderr.trim().split('\n')[0]})`;
+}
