@@ -28,7 +28,8 @@ import {
   finishDeferred,
   hardenHostValue,
   hardenPrototypeChain,
-  hardenPrototypesWithin,
+  isObject,
+  isPlainData,
   neverHarden,
   replaceErrorParent,
 } from './host-hardening.js';
@@ -44,13 +45,7 @@ import { fileURLToPath } from 'node:url';
 
 const hostRequire = createRequire(import.meta.url);
 
-const isObject = (value: unknown): value is object =>
-  (typeof value === 'object' && value !== null) || typeof value === 'function';
 
-const isPlainData = (value: object): boolean => {
-  const proto = Object.getPrototypeOf(value);
-  return proto === null || proto === Object.prototype || Array.isArray(value);
-};
 
 // ---------------------------------------------------------------------------------
 // Hardening what packages can reach

@@ -166,3 +166,15 @@ export function shownPrototype(instance: object): object | null {
   while (proto !== null && !pureSet.has(proto)) proto = Object.getPrototypeOf(proto) as object | null;
   return proto;
 }
+
+/**
+ * Whether a view may hand out `value` as a viewed object's `constructor`: a class that
+ * computes only, or the inert twin of a capability class. Anything else (a capability
+ * class whose prototype was frozen before it could be disarmed) is refused, not shown.
+ */
+export function isSafeConstructor(value: unknown): boolean {
+  if (typeof value !== 'function') return true;
+  const prototype: unknown = (value as { prototype?: unknown }).prototype;
+  if (!isObject(prototype)) return true;
+  return disarmed.has(prototype) || purePrototypes().has(prototype);
+}

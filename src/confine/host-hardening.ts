@@ -69,10 +69,11 @@ export function replaceErrorParent(feral: Function, shared: Function): void {
 /** Prototypes whose properties were turned into accessors. */
 const tamedPrototypes = new WeakSet<object>();
 
-const isObject = (value: unknown): value is object =>
+export const isObject = (value: unknown): value is object =>
   (typeof value === 'object' && value !== null) || typeof value === 'function';
 
-const isPlainData = (value: object): boolean => {
+/** Plain data: object literals, arrays, null-prototype records (not instances of a class). */
+export const isPlainData = (value: object): boolean => {
   const proto = Object.getPrototypeOf(value);
   return proto === null || proto === Object.prototype || Array.isArray(value);
 };

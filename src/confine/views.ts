@@ -5,16 +5,10 @@
  */
 import process from 'node:process';
 import { deliver, envFor, handOutValue } from './boundary.js';
-import { disarmChain, isForeignCapabilityCall, shownPrototype } from './capability-classes.js';
-import { hardenPrototypeChain } from './host-hardening.js';
+import { disarmChain, isForeignCapabilityCall, isSafeConstructor, shownPrototype } from './capability-classes.js';
+import { hardenPrototypeChain, isObject, isPlainData } from './host-hardening.js';
 
-const isObject = (value: unknown): value is object =>
-  (typeof value === 'object' && value !== null) || typeof value === 'function';
 
-const isPlainData = (value: object): boolean => {
-  const proto = Object.getPrototypeOf(value);
-  return proto === null || proto === Object.prototype || Array.isArray(value);
-};
 
 
 function frozenCopy(value: object, seen = new WeakMap<object, object>()): object {
@@ -76,6 +70,8 @@ function readOnlyView(target: object): object {
       if (key === 'end' && isStandardOutput(real)) return (endOutput ??= endStandardOutput(real, proxy));
       if (hidden(real, key)) return undefined;
       const value: unknown = Reflect.get(real, key, real);
+      // Fails closed: the class shown is one that computes only (see getPrototypeOf).
+      if (key === 'constructor' && !isSafeConstructor(value)) return shownPrototype(real)?.constructor;
       if (typeof value !== 'function') return value;
       const descriptor = Reflect.getOwnPropertyDescriptor(real, key);
       if (descriptor && !descriptor.configurable && !descriptor.writable) return value; // a proxy may not answer otherwise
