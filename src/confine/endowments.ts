@@ -3,8 +3,9 @@
  * and the host's real globals (captured before scuttling).
  *
  * - `"x": true` (or `"read"`): the host's value when the package's first module loads,
- *   in a form that cannot be used to change it (see shared-globals.ts), as a constant:
- *   assigning to it throws, and never reaches the host or another package.
+ *   in a form that cannot be used to change it (see shared-globals.ts), as a property of
+ *   the package's own global with the host's attributes (as in LavaMoat): the package may
+ *   assign or redefine it there, which never reaches the host or another package.
  * - `"x": "write"`: an accessor to the host's property, so every package granted it
  *   (and the app) sees the same value.
  * - `"x": "redefine"`: like read, and the package may also `Object.defineProperty` it.
@@ -270,11 +271,14 @@ export function pinGlobals(globalObject: object, keep: ReadonlySet<string>): voi
   }
 }
 
-/** Names a `globals` policy lets the package assign or redefine (they stay mutable). */
+/**
+ * Names a `globals` policy grants (they stay mutable: LavaMoat lets a package assign or
+ * redefine on its own global what it is granted, even an intrinsic such as `TextEncoder`).
+ */
 export function mutableGlobalNames(globals: Record<string, GlobalValue> | undefined): Set<string> {
   const names = new Set<string>();
   for (const [key, value] of Object.entries(globals ?? {})) {
-    if (value === 'write' || value === 'redefine') names.add(key.split('.')[0]!);
+    if (accessOf(value) !== undefined) names.add(key.split('.')[0]!);
   }
   return names;
 }
@@ -311,19 +315,24 @@ export function makeEndowments(
       };
     } else if (node.access) {
       if (!(name in host)) continue;
-      // Constant, so that SES binds it locally (see pinGlobals). Code that assigns a
-      // global is granted "write" by generated policies.
+      // LavaMoat's read grant: the host's property as the host describes it, on the
+      // package's own global. The package may assign or redefine it there (hono's
+      // `Object.defineProperty(global, 'Request', ...)`); only it sees the change. The
+      // price is SES's constant-global speed-up for these names (docs/performance.md).
+      const hostDescriptor = Reflect.getOwnPropertyDescriptor(host, name);
+      const writable = hostDescriptor === undefined || !('value' in hostDescriptor) || hostDescriptor.writable === true;
       descriptors[name] = {
         value: shareable(host, name, host[name]),
-        writable: node.access === 'redefine',
-        enumerable: true,
-        configurable: node.access === 'redefine',
+        writable: writable || node.access === 'redefine',
+        enumerable: hostDescriptor?.enumerable ?? true,
+        configurable: true,
       };
     } else {
       if (host[name] === undefined || host[name] === null) continue;
       const view = {};
       defineNarrowed(view, node, host as object, [name], { guardCallbacks: true, leaf: hostLeaf });
-      descriptors[name] = { value: view, writable: false, enumerable: true, configurable: false };
+      // The package's own object, on its own global: replacing it changes nothing else.
+      descriptors[name] = { value: view, writable: true, enumerable: true, configurable: true };
     }
   }
   return descriptors;

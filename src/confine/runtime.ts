@@ -22,6 +22,7 @@ import { timersFor } from './shared-globals.js';
 import { hardenForPackage, sweepLoaded } from './boundary.js';
 import { makeCompartmentError } from './stack-traces.js';
 import type { ModuleCache } from '../cache/module-cache.js';
+import { appModuleRecord, appModuleRecordNow, appModuleSpecifier, isAppModuleSpecifier, requireAppModule } from './app-modules.js';
 import type { CjsModule, CompartmentLike, LinkTarget, ModuleContext } from '../formats/context.js';
 
 interface SesCompartment extends CompartmentLike {
@@ -122,11 +123,16 @@ export class Runtime implements ModuleContext {
     const target = this.packageMap.packageForPath(resolved.path);
     if (target !== from) {
       const resource = this.resource(from);
-      if (!target || target.name === ROOT_NAME) {
+      if (!target) {
         throw denied(from.name, 'file', `to load ${resolved.path}`, this.options.files, `from '${specifier}'`);
       }
       if (resource !== undefined && resource.packages?.[target.name] !== true) {
-        throw denied(from.name, 'package', target.name, this.options.files, `'${specifier}' from ${parentPath}`);
+        const detail = target.name === ROOT_NAME ? `the app's module ${resolved.path}, from '${specifier}'` : `'${specifier}' from ${parentPath}`;
+        throw denied(from.name, 'package', target.name, this.options.files, detail);
+      }
+      if (target.name === ROOT_NAME && !this.rootConfined) {
+        // LavaMoat's `"packages": { "$root$": true }`: the app's module runs as app code.
+        return { kind: 'app', specifier: appModuleSpecifier(resolved.url), url: resolved.url, path: resolved.path };
       }
     }
     const specifierInTarget = target === from ? `./${resolved.url.slice(from.location.length)}` : resolved.url;
@@ -159,6 +165,10 @@ export class Runtime implements ModuleContext {
     if (fileFormat(target.path, () => source) !== 'commonjs') return undefined;
     this.packageAt(info.location); // its granted globals, before its first module runs
     return requireCommonJs(this, info, target.url, source, compartment);
+  }
+
+  requireAppModule(url: string): unknown {
+    return requireAppModule(url);
   }
 
   assertNative(info: PackageInfo, file: string): void {
@@ -254,10 +264,9 @@ export class Runtime implements ModuleContext {
         // A package may start workers on its own files and on packages it is granted.
         mayRun: (file) => {
           const target = this.packageMap.packageForPath(file);
-          return (
-            target === info ||
-            (target !== undefined && target.name !== ROOT_NAME && this.resource(info)?.packages?.[target.name] === true)
-          );
+          // The app's files too, with `"packages": { "$root$": true }` (worker pools): the
+          // worker then runs them as app code, as the app's own worker would.
+          return target === info || (target !== undefined && this.resource(info)?.packages?.[target.name] === true);
         },
       });
       value = builtinFor(name, grant, source);
@@ -295,7 +304,13 @@ export class Runtime implements ModuleContext {
         // (it passes the entry compartment), so builtins always take the synchronous
         // path, which is, and which enforces the same policy.
         importHook: async (specifier: string) =>
-          builtinName(specifier) !== undefined ? importNowHook(specifier) : importHook(specifier),
+          builtinName(specifier) !== undefined
+            ? importNowHook(specifier)
+            : isAppModuleSpecifier(specifier)
+              ? appModuleRecord(specifier)
+              : importHook(specifier),
+        importNowHook: (specifier: string) =>
+          isAppModuleSpecifier(specifier) ? appModuleRecordNow(specifier) : importNowHook(specifier),
         resolveHook: (specifier: unknown, referrer: string) => {
           if (!info) throw new Error(`LavaMoat: no package at ${location}`);
           if (referrer === ENTRY_SPECIFIER) throw new Error('LavaMoat: the entry module imports nothing');

@@ -153,10 +153,38 @@ export interface HostGlobalsHolder {
    * whose values the holder keeps.
    */
   readonly globals: Record<PropertyKey, unknown>;
-  /** Keeps `value` for `name` before scuttling removes it from the real global. */
-  keep(name: string | symbol, value: unknown): void;
+  /**
+   * Keeps `name`'s property (as `descriptor` describes it) before scuttling removes it
+   * from the real global. An accessor is read when first asked for (Node's lazy
+   * globals load their module then), not at start-up.
+   */
+  keep(name: string | symbol, descriptor: PropertyDescriptor): void;
   /** Names whose values the holder keeps. */
   readonly kept: ReadonlySet<string | symbol>;
+  /** Called with each name and value written through the holder to a kept name. */
+  onWrite(listener: (name: string | symbol, value: unknown) => void): void;
+}
+
+interface Slot {
+  value?: unknown;
+  getter?: (() => unknown) | undefined;
+}
+
+/**
+ * The value of a global accessor that scuttling replaced. Node's lazy globals load
+ * their module on the first read and then try to redefine themselves on the global,
+ * which a scuttled global refuses (the property is no longer configurable): the first
+ * read throws after loading, and the second returns the value it loaded.
+ */
+function readScuttledAccessor(getter: () => unknown, realm: object): unknown {
+  for (let attempt = 0; attempt < 2; attempt += 1) {
+    try {
+      return Reflect.apply(getter, realm, []);
+    } catch {
+      // loaded, but could not redefine itself: read again
+    }
+  }
+  return undefined;
 }
 
 /**
@@ -166,16 +194,30 @@ export interface HostGlobalsHolder {
  * under LavaMoat); after scuttling, the removed properties keep answering from it.
  */
 export function makeHostGlobals(realGlobal: object): HostGlobalsHolder {
-  const saved = new Map<string | symbol, { value: unknown }>();
+  const saved = new Map<string | symbol, Slot>();
+  const listeners: ((name: string | symbol, value: unknown) => void)[] = [];
+  const read = (slot: Slot): unknown => {
+    if (slot.getter) {
+      const getter = slot.getter;
+      slot.getter = undefined;
+      slot.value = readScuttledAccessor(getter, realGlobal);
+    }
+    return slot.value;
+  };
+  const write = (key: string | symbol, slot: Slot, value: unknown): void => {
+    slot.getter = undefined;
+    slot.value = value;
+    for (const listener of listeners) listener(key, value);
+  };
   const globals = new Proxy(Object.create(null) as Record<PropertyKey, unknown>, {
     get(_target, key) {
       const slot = saved.get(key);
-      return slot ? slot.value : Reflect.get(realGlobal, key, realGlobal);
+      return slot ? read(slot) : Reflect.get(realGlobal, key, realGlobal);
     },
     set(_target, key, value) {
       const slot = saved.get(key);
       if (slot) {
-        slot.value = value;
+        write(key, slot, value);
         return true;
       }
       return Reflect.set(realGlobal, key, value, realGlobal);
@@ -188,7 +230,7 @@ export function makeHostGlobals(realGlobal: object): HostGlobalsHolder {
     },
     getOwnPropertyDescriptor(_target, key) {
       const slot = saved.get(key);
-      if (slot) return { value: slot.value, writable: true, enumerable: false, configurable: true };
+      if (slot) return { value: read(slot), writable: true, enumerable: false, configurable: true };
       const descriptor = Reflect.getOwnPropertyDescriptor(realGlobal, key);
       return descriptor ? { ...descriptor, configurable: true } : undefined;
     },
@@ -198,11 +240,14 @@ export function makeHostGlobals(realGlobal: object): HostGlobalsHolder {
   });
   return {
     globals,
-    keep(name, value) {
-      saved.set(name, { value });
+    keep(name, descriptor) {
+      saved.set(name, 'value' in descriptor ? { value: descriptor.value } : { getter: descriptor.get });
     },
     get kept() {
       return new Set(saved.keys());
+    },
+    onWrite(listener) {
+      listeners.push(listener);
     },
   };
 }
@@ -247,9 +292,17 @@ export function alwaysKept(realm: object): Set<string> {
   return keep;
 }
 
+/** What code that reaches a scuttled name gets: the name, and how to keep it. */
+export function scuttledMessage(name: string): string {
+  return (
+    `LavaMoat: globalThis.${name} is inaccessible under scuttling (scuttleGlobalThis): ` +
+    `add ${JSON.stringify(name)} to scuttleGlobalThis.exceptions to keep it`
+  );
+}
+
 function throwingValue(name: string): unknown {
   const fail = (): never => {
-    throw new TypeError(`LavaMoat: globalThis.${name} was removed by scuttling (scuttleGlobalThis)`);
+    throw new TypeError(scuttledMessage(name));
   };
   return new Proxy(function scuttled() {}, {
     get: fail, set: fail, has: fail, apply: fail, construct: fail, ownKeys: fail, getPrototypeOf: fail,
@@ -258,68 +311,79 @@ function throwingValue(name: string): unknown {
   });
 }
 
-/**
- * Scuttles `realm` (a global object). `host`, when given, first keeps the values of
- * the removed properties that are in `granted` (the accessors among them are read
- * now, with the real global as receiver, so that a lazy getter does not later put the
- * property back).
- */
-/** Puts the removed properties back for a moment; returns how to remove them again. */
-let unscuttle: (() => () => void) | undefined;
+/** Scuttled properties answer with their old value while this is above zero (runUnscuttled). */
 let unscuttledDepth = 0;
 
 /**
- * Runs `fn` with the scuttled properties back on the real global, then removes them
- * again. For the runtime's own code that Node loads after scuttling and that reads
- * globals by name (Babel, when a module is compiled on a cache miss). `fn` must be
- * synchronous and run no package or app code: nothing else can run meanwhile.
+ * Runs `fn` with the scuttled properties answering as before, then scuttled again.
+ * For the runtime's own code that Node loads after scuttling and that reads globals by
+ * name (Babel, when a module is compiled on a cache miss). `fn` must be synchronous
+ * and run no package or app code: nothing else can run meanwhile.
  */
 export function runUnscuttled<T>(fn: () => T): T {
-  if (!unscuttle || unscuttledDepth > 0) return fn();
-  const undo = unscuttle();
   unscuttledDepth += 1;
   try {
     return fn();
   } finally {
     unscuttledDepth -= 1;
-    undo();
   }
 }
 
-export function performScuttle(
-  realm: object,
-  exceptions: readonly string[],
-  host?: { holder: HostGlobalsHolder; granted: ReadonlySet<string> },
-): ScuttleResult {
+/** What scuttling does to `name` of `realm`, or undefined when it leaves it in place. */
+function scuttleKind(realm: object, name: string, keep: ReadonlySet<string>, excepted: (name: string) => boolean) {
+  if (keep.has(name) || excepted(name)) return undefined;
+  const descriptor = Object.getOwnPropertyDescriptor(realm, name)!;
+  if (descriptor.configurable) return 'removed' as const;
+  if ('value' in descriptor && descriptor.writable) return 'replaced' as const;
+  return 'frozen' as const;
+}
+
+/**
+ * The names of `realm` that scuttling with `exceptions` takes away (made throwing
+ * accessors or throwing values): what the app's own modules get bindings for
+ * (loader/app-globals.ts).
+ */
+export function scuttledNames(realm: object, exceptions: readonly string[]): string[] {
+  const keep = alwaysKept(realm);
+  const excepted = matcher(exceptions);
+  return Object.getOwnPropertyNames(realm).filter((name) => {
+    const kind = scuttleKind(realm, name, keep, excepted);
+    return kind === 'removed' || kind === 'replaced';
+  });
+}
+
+/**
+ * Scuttles `realm` (a global object), as LavaMoat does: each name not kept becomes a
+ * non-configurable accessor that throws a TypeError naming it (a non-configurable
+ * writable value becomes a throwing value; a constant is frozen). `host`, when given,
+ * first keeps every such property for the runtime and the app (see makeHostGlobals).
+ */
+export function performScuttle(realm: object, exceptions: readonly string[], host?: { holder: HostGlobalsHolder }): ScuttleResult {
   const keep = alwaysKept(realm);
   const excepted = matcher(exceptions);
   const result: ScuttleResult = { removed: [], replaced: [], frozen: [], kept: [] };
-  // Exactly as they were (accessors included, such as Node's lazy `process` getter).
-  const originals = new Map<string, PropertyDescriptor>();
   for (const name of Object.getOwnPropertyNames(realm)) {
-    if (keep.has(name) || excepted(name)) {
+    const kind = scuttleKind(realm, name, keep, excepted);
+    if (kind === undefined) {
       result.kept.push(name);
       continue;
     }
-    let descriptor = Object.getOwnPropertyDescriptor(realm, name)!;
-    if (host) {
-      let value: unknown;
-      if ('value' in descriptor) value = descriptor.value;
-      else if (host.granted.has(name)) {
-        try {
-          value = Reflect.get(realm, name, realm);
-        } catch {
-          value = undefined;
-        }
-        descriptor = Object.getOwnPropertyDescriptor(realm, name) ?? descriptor;
-      }
-      host.holder.keep(name, value);
-    }
-    if (descriptor.configurable) {
-      originals.set(name, Object.getOwnPropertyDescriptor(realm, name)!);
-      delete (realm as Record<string, unknown>)[name];
+    const descriptor = Object.getOwnPropertyDescriptor(realm, name)!;
+    if (kind !== 'frozen') host?.holder.keep(name, descriptor);
+    if (kind === 'removed') {
+      const fail = (): never => {
+        throw new TypeError(scuttledMessage(name));
+      };
+      const original = (): unknown =>
+        'value' in descriptor ? descriptor.value : descriptor.get ? readScuttledAccessor(descriptor.get, realm) : undefined;
+      Object.defineProperty(realm, name, {
+        get: () => (unscuttledDepth > 0 ? original() : fail()),
+        set: fail,
+        enumerable: descriptor.enumerable === true,
+        configurable: false,
+      });
       result.removed.push(name);
-    } else if ('value' in descriptor && descriptor.writable) {
+    } else if (kind === 'replaced') {
       Object.defineProperty(realm, name, { value: throwingValue(name), writable: false });
       result.replaced.push(name);
     } else {
@@ -327,15 +391,6 @@ export function performScuttle(
       if ((typeof value === 'object' && value !== null) || typeof value === 'function') Object.freeze(value);
       result.frozen.push(name);
     }
-  }
-  if (host) {
-    const target = realm as Record<string, unknown>;
-    unscuttle = () => {
-      for (const [name, descriptor] of originals) Object.defineProperty(target, name, descriptor);
-      return () => {
-        for (const name of originals.keys()) delete target[name];
-      };
-    };
   }
   // The global scope looks names up through the global object's prototype chain too.
   for (let proto = Object.getPrototypeOf(realm); proto !== null && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
@@ -356,10 +411,10 @@ export class ScuttleError extends Error {
 export function scuttleGlobalThis(
   realGlobal: typeof globalThis,
   options: ScuttleOptions,
-  { holder, granted, source = 'scuttleGlobalThis.scuttlerName' }: { holder?: HostGlobalsHolder; granted?: ReadonlySet<string>; source?: string } = {},
+  { holder, source = 'scuttleGlobalThis.scuttlerName' }: { holder?: HostGlobalsHolder; source?: string } = {},
 ): ScuttleResult | undefined {
   if (!options.enabled) return undefined;
-  const host = holder ? { holder, granted: granted ?? new Set<string>() } : undefined;
+  const host = holder ? { holder } : undefined;
   const { scuttlerName } = options;
   if (scuttlerName === undefined || scuttlerName === '') {
     return performScuttle(realGlobal, options.exceptions, host);

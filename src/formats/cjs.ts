@@ -57,6 +57,7 @@ export function makeRequire(ctx: ModuleContext, info: PackageInfo, filename: str
     if (typeof id !== 'string') throw invalidArg(id);
     const target = ctx.link(info, id, filename, 'require');
     if (target.kind === 'builtin') return compartment.importNow(target.specifier).default;
+    if (target.kind === 'app') return ctx.requireAppModule(target.url);
     const known = cjsRegistry.get(target.url);
     if (known) return known.exports;
     // CommonJS requiring CommonJS runs the module straight in its compartment; anything

@@ -32,6 +32,8 @@ export interface ModuleContext {
   mainURL: string | undefined;
   /** That module's `module` object once it runs: `require.main` everywhere. */
   mainModule: CjsModule | undefined;
+  /** `require()` of a module of the trusted app (a `kind: 'app'` link): Node loads it natively. */
+  requireAppModule(url: string): unknown;
   /** Whether package `info` may load native addons (denies with a helpful error if not). */
   assertNative(info: PackageInfo, file: string): void;
   /** Compiled modules from earlier runs, if caching is on. */
@@ -47,7 +49,9 @@ export interface ModuleContext {
 
 export type LinkTarget =
   | { kind: 'builtin'; specifier: string; name: string }
-  | { kind: 'file'; specifier: string; url: string; path: string };
+  | { kind: 'file'; specifier: string; url: string; path: string }
+  /** A module of the trusted app, which runs natively (confine/app-modules.ts). */
+  | { kind: 'app'; specifier: string; url: string; path: string };
 
 /** The record SES links for an ES module (the shape @endo/module-source makes). */
 export interface PrecompiledRecord {

@@ -6,7 +6,25 @@
 import type { Runtime } from '../confine/runtime.js';
 import { sweepLoaded } from '../confine/boundary.js';
 
+import type { AppGlobalScope } from '../confine/app-globals.js';
+
 let runtime: Runtime | undefined;
+let appScope: AppGlobalScope | undefined;
+
+/** Under scuttling: the bindings of the app's own modules (confine/app-globals.ts). */
+export function setAppGlobalScope(value: AppGlobalScope): void {
+  if (appScope) throw new Error('LavaMoat: the app global scope is already set');
+  appScope = value;
+}
+
+/**
+ * For the modules the hooks generate for the app's ES modules (formats/app-scope.ts);
+ * the hooks resolve those only for the app's own modules.
+ */
+export function appGlobalScope(): AppGlobalScope {
+  if (!appScope) throw new Error('LavaMoat: no app global scope: scuttling is off');
+  return appScope;
+}
 
 export function setRuntime(value: Runtime): void {
   if (runtime) throw new Error('LavaMoat: the runtime is already set');

@@ -14,7 +14,7 @@ import { type Config } from '../config/index.js';
 import { loadPolicy } from '../policy/index.js';
 import { buildPackageMap, PackageMap } from '../graph/package-map.js';
 import { Runtime } from '../confine/runtime.js';
-import { setRuntime } from './bridge.js';
+import { appGlobalScope, setAppGlobalScope, setRuntime } from './bridge.js';
 import { installRequireHook } from './require-hook.js';
 import { installErrorPrinting } from '../report/error-printing.js';
 import type { HooksData } from './hooks/hooks.js';
@@ -25,7 +25,9 @@ import { cacheMode } from '../cache/trust.js';
 import { packageCodeDirs } from './boot.js';
 import { createRequire } from 'node:module';
 import { isDebugLockdown } from '../confine/lockdown-options.js';
-import { grantedGlobalNames, INTRINSIC_GLOBALS, makeHostGlobals, scuttleGlobalThis, SES_GLOBALS } from '../confine/scuttle.js';
+import { INTRINSIC_GLOBALS, makeHostGlobals, scuttledNames, scuttleGlobalThis, SES_GLOBALS } from '../confine/scuttle.js';
+import { makeAppGlobalScope } from '../confine/app-globals.js';
+import { bindableNames } from '../formats/app-scope.js';
 import { assertConfinableEntry, assertEntryInProject, inheritedWorkerEnv, PARENT_MARKER } from '../confine/entry-checks.js';
 import { confineSpawns, propagateToChildren } from '../confine/child-processes.js';
 import { hardenAtStart, prepareHost } from '../confine/boundary.js';
@@ -96,22 +98,28 @@ export async function start(config: Config, loaderURL: string): Promise<void> {
   });
   hardenAtStart();
   setRuntime(runtime);
-  installRequireHook(runtime, packageMap, selfDir, runtime.rootConfined);
+  // Under scuttling, the names the app's own modules keep (confine/app-globals.ts):
+  // known now, since scuttling (last, below) takes exactly these.
+  const { enabled: scuttling, exceptions } = config.scuttleGlobalThis;
+  const toScuttle = scuttling ? scuttledNames(globalThis, exceptions) : [];
+  const appNames = scuttling ? bindableNames(toScuttle) : undefined;
+  installRequireHook(runtime, packageMap, selfDir, runtime.rootConfined, appNames && { names: appNames, scope: appGlobalScope });
   const data: HooksData = {
     packageMap: packageMap.data,
     bridgeURL: new URL('./bridge.js', import.meta.url).href,
     selfURL: pathToFileURL(selfDir + path.sep).href,
     rootConfined: runtime.rootConfined,
     cache,
+    appGlobals: appNames,
   };
   await lexersReady;
   installHooks(data, new URL('./hooks.js', import.meta.url));
   // Last: everything above has taken what it needs from the real global.
   const scuttled = scuttleGlobalThis(globalThis, config.scuttleGlobalThis, {
     holder: host,
-    granted: grantedGlobalNames(policy),
     source: config.sources['scuttleGlobalThis.scuttlerName'],
   });
+  if (scuttled) setAppGlobalScope(makeAppGlobalScope(globalThis, host, [...scuttled.removed, ...scuttled.replaced]));
   if (scuttled && config.debug) {
     const intrinsic = new Set([...INTRINSIC_GLOBALS, ...SES_GLOBALS]);
     process.stderr.write(

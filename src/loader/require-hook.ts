@@ -9,6 +9,8 @@ import path from 'node:path';
 import { ROOT_NAME, type PackageMap } from '../graph/package-map.js';
 import type { Runtime } from '../confine/runtime.js';
 import { sweepLoaded } from '../confine/boundary.js';
+import { APP_GLOBALS_SPECIFIER, bindCjsAppGlobals } from '../formats/app-scope.js';
+import type { AppGlobalScope } from '../confine/app-globals.js';
 
 interface InternalModule {
   filename?: string | null;
@@ -20,7 +22,14 @@ interface ModuleInternals {
   _resolveFilename(request: string, parent: InternalModule | undefined, isMain: boolean): string;
 }
 
-export function installRequireHook(runtime: Runtime, packageMap: PackageMap, selfDir: string, rootConfined: boolean): void {
+export function installRequireHook(
+  runtime: Runtime,
+  packageMap: PackageMap,
+  selfDir: string,
+  rootConfined: boolean,
+  /** Under scuttling: the names the app's CommonJS modules get bindings for (formats/app-scope.ts). */
+  appGlobals?: { names: readonly string[]; scope: () => AppGlobalScope },
+): void {
   const internals = Module as unknown as ModuleInternals;
   const originalLoad = internals._load;
   const isAppFile = (file: string): boolean => {
@@ -36,7 +45,11 @@ export function installRequireHook(runtime: Runtime, packageMap: PackageMap, sel
   const leftToNode = (parent: InternalModule): boolean =>
     parent.filename!.startsWith(selfDir + path.sep) ||
     (!isAppFile(parent.filename!) && internals._cache[parent.filename!] === parent);
+  if (appGlobals) bindAppGlobals(isAppFile, appGlobals.names);
   internals._load = function load(this: unknown, request, parent, isMain) {
+    if (appGlobals && request === APP_GLOBALS_SPECIFIER && parent?.filename && isAppFile(parent.filename)) {
+      return appGlobals.scope();
+    }
     if (isMain || !parent?.filename || leftToNode(parent)) {
       return Reflect.apply(originalLoad, this, [request, parent, isMain]);
     }
@@ -62,5 +75,18 @@ export function installRequireHook(runtime: Runtime, packageMap: PackageMap, sel
       );
     }
     return Reflect.apply(originalLoad, this, [request, parent, isMain]);
+  };
+}
+
+/**
+ * Every CommonJS module Node compiles for the app (required, imported, the entry) gets
+ * its bindings of the scuttled names it uses.
+ */
+function bindAppGlobals(isAppFile: (file: string) => boolean, names: readonly string[]): void {
+  const proto = Module.prototype as unknown as { _compile(content: string, filename: string, ...rest: unknown[]): unknown };
+  const originalCompile = proto._compile;
+  proto._compile = function compile(this: unknown, content: string, filename: string, ...rest: unknown[]) {
+    const bound = typeof content === 'string' && typeof filename === 'string' && isAppFile(filename) ? bindCjsAppGlobals(content, names) : content;
+    return Reflect.apply(originalCompile, this, [bound, filename, ...rest]);
   };
 }

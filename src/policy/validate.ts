@@ -29,6 +29,16 @@ export function isCanonicalName(name: string): boolean {
   return CANONICAL_NAME.test(name);
 }
 
+/**
+ * LavaMoat's name for the app's own package. As a resource key it is the root's policy
+ * (used when `root.usePolicy` names it); under `packages` it lets a package load the
+ * app's modules.
+ */
+export const ROOT_RESOURCE = '$root$';
+
+/** A key of `resources` or `packages`: a canonical name, or LavaMoat's `$root$`. */
+export const isResourceName = (name: string): boolean => name === ROOT_RESOURCE || CANONICAL_NAME.test(name);
+
 const TOP_LEVEL_KEYS = ['resources', 'root', 'include', 'resolutions', '$schema'];
 const RESOURCE_KEYS = ['globals', 'builtin', 'packages', 'native', 'meta', 'env'];
 const ROOT_KEYS = ['usePolicy'];
@@ -162,10 +172,10 @@ function unknownKey(key: string, allowed: readonly string[], path: string, hint?
 }
 
 function checkCanonicalName(name: string, path: string, issues: PolicyIssue[]): boolean {
-  if (isCanonicalName(name)) return true;
+  if (isResourceName(name)) return true;
   issues.push({
     path,
-    message: `is not a canonical package name: expected npm package names joined by ">" (e.g. "a>@scope/b")`,
+    message: `is not a canonical package name: expected npm package names joined by ">" (e.g. "a>@scope/b"), or "${ROOT_RESOURCE}" for the app's own package`,
   });
   return false;
 }
@@ -307,7 +317,7 @@ function checkPackages(packages: unknown, path: string, issues: PolicyIssue[]): 
   // that need no globals, builtins or packages of their own.
   for (const name in packages) {
     if (!hasOwn(packages, name)) continue;
-    if (!isCanonicalName(name)) checkCanonicalName(name, entry(path, name), issues);
+    if (!isResourceName(name)) checkCanonicalName(name, entry(path, name), issues);
     if (typeof packages[name] !== 'boolean') {
       issues.push({ path: entry(path, name), message: `must be true or false (got ${describe(packages[name])})` });
     }

@@ -36,7 +36,7 @@ function overrideEntry(packageName: string, kind: DeniedKind, resource: string):
 
 const what: Record<DeniedKind, (resource: string) => string> = {
   builtin: (r) => `the builtin module "${r}"`,
-  package: (r) => `the package "${r}"`,
+  package: (r) => (r === '$root$' ? `the app's own modules ("$root$")` : `the package "${r}"`),
   native: (r) => `the native addon ${r}`,
   global: (r) => `the global "${r}"`,
   file: (r) => r,

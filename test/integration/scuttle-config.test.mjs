@@ -90,6 +90,7 @@ describe('lockdown options reach lockdown()', () => {
       locale: '1,234.5',
       override: 'assigned',
       frozen: true,
+      appFetch: 'function',
       fetch: 'function',
     });
   });
@@ -106,7 +107,9 @@ describe('lockdown options reach lockdown()', () => {
 
   test('scuttling from package.json, turned off by the environment', () => {
     const app = withPackageJson({ scuttleGlobalThis: { enabled: true } });
-    assert.equal(appOutput(runWithLoader(app, 'app.mjs')).fetch, 'undefined');
+    const scuttled = appOutput(runWithLoader(app, 'app.mjs'));
+    assert.equal(scuttled.fetch, 'scuttled');
+    assert.equal(scuttled.appFetch, 'function', "the app's own code keeps fetch");
     assert.equal(appOutput(runWithLoader(app, 'app.mjs', { env: { LAVAMOAT_SCUTTLE_GLOBAL_THIS: '{"enabled":false}' } })).fetch, 'function');
   });
 

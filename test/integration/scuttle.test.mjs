@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fixture, runWithLoader } from '../helpers.mjs';
+import { fixture, runPlain, runWithLoader } from '../helpers.mjs';
 import { RUNTIME_GLOBALS } from '../../dist/confine/scuttle.js';
 
 const dir = fixture('scuttle-service');
@@ -24,7 +24,7 @@ describe('an HTTP service under scuttling (enabled in package.json)', () => {
 
   test('serves a bounded number of requests, with timers and streams, and exits cleanly on its own', () => {
     const { results, exit } = report(run);
-    assert.equal(results.served, 6);
+    assert.equal(results.served, 7); // the six below, and the app's own fetch
     assert.deepEqual(results.responses, [
       // fetch (scuttled from the real global) from a package granted it; crypto.randomUUID likewise.
       '200 slow id-length=36',
@@ -42,29 +42,36 @@ describe('an HTTP service under scuttling (enabled in package.json)', () => {
     assert.equal(run.signal, null);
   });
 
-  test("the app's own code reads globalThis after scuttling: removed names are gone, exceptions kept", () => {
-    const { appView } = report(run).results;
-    assert.deepEqual(appView, {
-      fetch: 'undefined',
-      crypto: 'undefined',
-      global: 'object', // only another name of the global object
-      structuredClone: 'function', // exception by name
-      TextEncoderStream: 'function', // exception by /^Text(En|De)coderStream$/
-      CompressionStream: 'undefined',
-      setTimeout: 'function', // kept: Node's timers
-      console: 'object',
+  test("the app's own code keeps its globals: process, Buffer, fetch, crypto and timers by name, as unscuttled", () => {
+    const { results } = report(run);
+    const control = report(runWithLoader(dir, 'server.mjs', { env: { LAVAMOAT_SCUTTLE_GLOBAL_THIS: 'false' }, timeout: 30_000 }));
+    assert.deepEqual(results.direct, {
+      fetch: '200 abc',
+      buffer: 'YXBw',
+      pid: 'number',
+      uuid: 36,
+      globalProcess: true, // globalThis and global are the app's own global object
+      timeout: 'fired',
     });
+    assert.deepEqual(results.direct, control.results.direct);
+    assert.deepEqual(results.appView, control.results.appView);
+    assert.equal(results.appView.fetch, 'function');
+    assert.equal(results.appView.appDefined, 'string', 'a global the app defines is there for it');
   });
 
-  test('a package that reaches the real global through a sloppy function of the app finds the scuttled properties gone', () => {
+  test('a package that reaches the real global through a sloppy function of the app gets throwing accessors naming the global', () => {
     const { leaked } = report(run).results;
     assert.equal(leaked.isOwnGlobal, false, 'it really is the real global, not its compartment global');
-    assert.equal(leaked.fetch, 'undefined');
-    assert.equal(leaked.crypto, 'undefined');
-    assert.equal(leaked.navigator, 'undefined');
-    assert.equal(leaked.structuredClone, 'function');
-    assert.equal(leaked.Array, 'function');
-    assert.equal(leaked.process, RUNTIME_GLOBALS.includes('process') ? 'object' : 'undefined');
+    for (const name of ['fetch', 'crypto', 'process']) {
+      assert.equal(
+        leaked[name],
+        `throws TypeError: LavaMoat: globalThis.${name} is inaccessible under scuttling (scuttleGlobalThis): add "${name}" to scuttleGlobalThis.exceptions to keep it`,
+      );
+    }
+    assert.match(leaked.navigator, typeof navigator === 'undefined' ? /^undefined$/ : /^throws TypeError: .*navigator is inaccessible/);
+    assert.equal(leaked.structuredClone, 'function', 'an exception');
+    assert.equal(leaked.Array, 'function', 'an intrinsic');
+    assert.deepEqual(RUNTIME_GLOBALS, []);
   });
 
   test('control: without scuttling (LAVAMOAT_SCUTTLE_GLOBAL_THIS wins over package.json) the same leak finds them', () => {
@@ -73,7 +80,14 @@ describe('an HTTP service under scuttling (enabled in package.json)', () => {
     assert.equal(control.results.leaked.fetch, 'function');
     assert.equal(control.results.leaked.crypto, 'object');
     assert.equal(control.results.leaked.process, 'object');
-    assert.equal(control.results.appView.CompressionStream, 'function');
+  });
+
+  test('a CommonJS app keeps its globals too, with its own declarations, this, arguments and return as under plain node', () => {
+    const plain = runPlain(dir, 'cjs-app.cjs');
+    const scuttled = runWithLoader(dir, 'cjs-app.cjs', { timeout: 30_000 });
+    assert.equal(scuttled.status, 0, scuttled.stderr);
+    assert.equal(scuttled.stdout, plain.stdout);
+    assert.match(plain.stdout, /"shadow":"mine shadowed"/);
   });
 });
 
@@ -83,8 +97,9 @@ describe('scuttlerName', () => {
   test('the host function is called with the real global and scuttle(), before any app code', () => {
     const run = runWithLoader(dir, 'server.mjs', { env, nodeArgs: ['--import', './scuttler.mjs'], timeout: 30_000 });
     const { results } = report(run);
-    assert.match(run.stderr, /scuttler called: global=true fetch-before=function\nscuttler done: fetch-after=undefined/);
-    assert.equal(results.appView.fetch, 'undefined');
+    assert.match(run.stderr, /scuttler called: global=true fetch-before=function\nscuttler done: fetch-after=LavaMoat: globalThis\.fetch is inaccessible under scuttling/);
+    assert.equal(results.appView.fetch, 'function', "the app's own fetch");
+    assert.match(results.leaked.fetch, /inaccessible under scuttling/);
     // Merged key by key: enabled and exceptions still come from package.json.
     assert.equal(results.appView.structuredClone, 'function');
   });

@@ -29,7 +29,7 @@ describe('worker threads', () => {
 
   test("the app's own worker runs the loader: trusted itself, its dependencies confined", () => {
     const { appWorker, appWorkerEmptyExecArgv } = lines(run.stdout);
-    assert.equal(appWorker, `calc 5 | fs-user ${denied('fs-user')} | lockdown true | global fetch function (exit 0)`);
+    assert.equal(appWorker, `calc 5 | fs-user ${denied('fs-user')} | lockdown true | global fetch function | real fetch function (exit 0)`);
     // execArgv: [] and env: {} drop every way Node would pass --import on: the loader is put back.
     assert.equal(appWorkerEmptyExecArgv, appWorker);
   });
@@ -53,7 +53,8 @@ describe('worker threads', () => {
   test('workers are scuttled like the main thread, and debug mode is announced once per process tree', () => {
     const scuttled = runWithLoader(dir, 'main.mjs', { env: { LAVAMOAT_SCUTTLE_GLOBAL_THIS: 'true', LAVAMOAT_DEBUG: '1' } });
     assert.equal(scuttled.status, 0, scuttled.stderr);
-    assert.match(lines(scuttled.stdout).appWorker, /global fetch undefined/);
+    // The app's worker keeps its globals; the worker's real global is scuttled.
+    assert.match(lines(scuttled.stdout).appWorker, /global fetch function \| real fetch scuttled/);
     assert.equal(scuttled.stderr.split('Not for production').length - 1, 1, scuttled.stderr);
   });
 });

@@ -105,6 +105,21 @@ describe('valid policies', () => {
     assert.match(messages(validatePolicy(override, 'policy')).join('\n'), /^resources is required/);
   });
 
+  test('LavaMoat\'s "$root$": a resource key, a packages key and root.usePolicy', () => {
+    const policy = {
+      resources: { $root$: { packages: { a: true } }, a: { packages: { $root$: true } } },
+      root: { usePolicy: '$root$' },
+    };
+    assert.deepEqual(validatePolicy(policy, 'policy'), []);
+    assert.deepEqual(validatePolicy(policy, 'merged'), []);
+    assert.equal(schemaValidator(policy), true);
+    const override = { resources: { $root$: { globals: { x: true } } } };
+    assert.deepEqual(validatePolicy(override, 'override'), []);
+    // Other $-names are still not package names.
+    assert.match(messages(validatePolicy({ resources: { $other$: {} } }, 'policy')).join('\n'), /not a canonical package name/);
+    assert.equal(schemaValidator({ resources: { $other$: {} } }), false);
+  });
+
   test('canonical names', () => {
     for (const name of ['a', 'a>b', '@s/a>b.js', 'JSONStream', 'a-b>c_d~e', "x>(y)!'*"]) {
       assert.equal(isCanonicalName(name), true, name);

@@ -37,13 +37,16 @@ function fakeGlobal() {
   Object.defineProperty(realm, 'constant', { value: { c: 1 }, writable: false, configurable: false });
   let lazyValue;
   let lazyReads = 0;
-  // Like Node's lazy globals: the getter defines the property on the global itself.
+  // Like Node's lazy globals: the first read loads the value and defines it on the
+  // global itself (which throws on a scuttled global); later reads return it.
   Object.defineProperty(realm, 'lazy', {
     configurable: true,
     get() {
       lazyReads += 1;
-      lazyValue ??= { loaded: true };
-      Object.defineProperty(realm, 'lazy', { value: lazyValue, writable: true, configurable: true });
+      if (lazyValue === undefined) {
+        lazyValue = { loaded: true };
+        Object.defineProperty(realm, 'lazy', { value: lazyValue, writable: true, configurable: true });
+      }
       return lazyValue;
     },
   });
@@ -59,19 +62,27 @@ function fakeGlobal() {
 }
 
 describe('performScuttle', () => {
-  test('deletes what it can, replaces what it cannot delete, freezes the rest, keeps exceptions', () => {
+  test('makes throwing accessors of what it can, throwing values of what it cannot reconfigure, freezes the rest, keeps exceptions', () => {
     const { realm, proto } = fakeGlobal();
     const result = performScuttle(realm, ['keepMe', '/^on(load)?$/']);
     assert.deepEqual(result.removed.sort(), ['fetch', 'lazy', 'onerror', 'otherLazy', 'secretThing'].sort());
     assert.deepEqual(result.replaced, ['pinned']);
     assert.deepEqual(result.frozen, ['constant']);
     assert.deepEqual(result.kept.sort(), ['Array', 'keepMe', 'onload', 'setTimeout'].sort());
-    for (const name of result.removed) assert.equal(name in realm, false, name);
+    for (const name of result.removed) {
+      const message = `LavaMoat: globalThis.${name} is inaccessible under scuttling (scuttleGlobalThis): add "${name}" to scuttleGlobalThis.exceptions to keep it`;
+      assert.throws(() => realm[name], { name: 'TypeError', message });
+      assert.throws(() => { realm[name] = 1; }, { name: 'TypeError', message });
+      const descriptor = Object.getOwnPropertyDescriptor(realm, name);
+      assert.equal(descriptor.configurable, false, `${name} cannot be put back`);
+      assert.throws(() => Object.defineProperty(realm, name, { value: 1 }), TypeError);
+      assert.equal(Reflect.deleteProperty(realm, name), false);
+    }
     assert.equal(realm.keepMe, 3);
     assert.equal(realm.onload, 1);
-    assert.equal(realm.onerror, undefined, 'the regex is anchored: /^on(load)?$/ does not match onerror');
-    assert.throws(() => realm.pinned.p, /globalThis\.pinned was removed by scuttling/);
-    assert.throws(() => realm.pinned(), /removed by scuttling/);
+    assert.throws(() => realm.onerror, /onerror is inaccessible/, 'the regex is anchored: /^on(load)?$/ does not match onerror');
+    assert.throws(() => realm.pinned.p, /globalThis\.pinned is inaccessible under scuttling/);
+    assert.throws(() => realm.pinned(), /inaccessible under scuttling/);
     assert.equal(Object.getOwnPropertyDescriptor(realm, 'pinned').writable, false);
     assert.ok(Object.isFrozen(realm.constant));
     // A removed name cannot be planted back on the prototype the global scope looks through.
@@ -85,17 +96,18 @@ describe('performScuttle', () => {
     assert.deepEqual(result.removed, ['fetch']);
   });
 
-  test('with a holder: granted accessors are read before removal, others never run', () => {
+  test('with a holder: every scuttled value is kept; accessors run only when first read', () => {
     const { realm, reads } = fakeGlobal();
     const holder = makeHostGlobals(realm);
-    performScuttle(realm, [], { holder, granted: new Set(['lazy', 'fetch']) });
-    assert.equal('lazy' in realm, false, 'the lazy getter did not put itself back');
-    assert.deepEqual(holder.globals.lazy, { loaded: true });
+    performScuttle(realm, [], { holder });
+    assert.deepEqual(reads(), { lazyReads: 0, otherReads: 0 }, 'nothing is loaded at start-up');
+    assert.deepEqual(holder.globals.lazy, { loaded: true }, "a lazy global that cannot redefine itself any more is read again");
     assert.equal(holder.globals.fetch(), 'fetched');
-    assert.deepEqual(holder.globals.secretThing, { token: 1 }, 'data properties are kept whether granted or not');
-    assert.equal(holder.globals.otherLazy, undefined);
-    assert.deepEqual(reads(), { lazyReads: 1, otherReads: 0 });
-    assert.equal('otherLazy' in holder.globals, true, 'the host had it: policy hints stay right');
+    assert.deepEqual(holder.globals.secretThing, { token: 1 });
+    assert.equal(holder.globals.otherLazy, 'other');
+    assert.equal(holder.globals.otherLazy, 'other');
+    assert.deepEqual(reads(), { lazyReads: 2, otherReads: 1 });
+    assert.throws(() => realm.lazy, /inaccessible under scuttling/, 'and the real global still throws');
   });
 });
 
@@ -109,12 +121,15 @@ describe('the holder of the host globals', () => {
     assert.equal(host.addedLater, 'late', 'a global the app sets up later is seen');
     host.writtenByPackage = 1;
     assert.equal(realm.writtenByPackage, 1, 'a "write" grant writes the real global while it is there');
-    performScuttle(realm, ['keepMe'], { holder, granted: new Set() });
-    assert.equal(realm.fetch, undefined);
+    const written = [];
+    holder.onWrite((name, value) => written.push([name, typeof value]));
+    performScuttle(realm, ['keepMe'], { holder });
+    assert.throws(() => realm.fetch, /inaccessible under scuttling/);
     assert.equal(host.fetch(), 'fetched');
     host.fetch = () => 'replaced';
     assert.equal(host.fetch(), 'replaced', 'writes to a removed global stay in the holder');
-    assert.equal(realm.fetch, undefined, 'and never reach the real global');
+    assert.throws(() => realm.fetch, /inaccessible/, 'and never reach the real global');
+    assert.deepEqual(written, [['fetch', 'function']], 'listeners (the app\'s bindings) hear of the write');
     host.keepMe = 4;
     assert.equal(realm.keepMe, 4, 'kept globals are still shared with the app');
     assert.equal('fetch' in host, true);
@@ -149,12 +164,12 @@ describe('scuttleGlobalThis (options and scuttler)', () => {
       calls.push(g === realm, typeof scuttle, Object.isFrozen(scuttle));
       const other = { fetch: 1, Array };
       scuttle(other); // another realm, scuttled with the same exceptions
-      calls.push(other.fetch, other.Array === Array);
+      calls.push(Object.getOwnPropertyDescriptor(other, 'fetch').get !== undefined, other.Array === Array);
       scuttle(g);
       scuttle(g); // idempotent
     };
     const result = scuttleGlobalThis(realm, { enabled: true, exceptions: [], scuttlerName: 'SCUTTLER' });
-    assert.deepEqual(calls, [true, 'function', true, undefined, true]);
+    assert.deepEqual(calls, [true, 'function', true, true, true]);
     assert.ok(result.removed.includes('fetch'));
     assert.ok(result.removed.includes('SCUTTLER'), 'the scuttler itself is scuttled unless excepted');
   });

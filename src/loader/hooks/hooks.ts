@@ -11,6 +11,7 @@ import { facadeSource, facadeURL, parseFacadeURL } from './facade.js';
 import { exportNamesOf, lexersReady } from '../../graph/module-names.js';
 import { ModuleCache } from '../../cache/module-cache.js';
 import { formatOf } from '../../graph/resolve.js';
+import { APP_GLOBALS_SPECIFIER, appGlobalsModuleSource, bindEsmAppGlobals, requestedNames } from '../../formats/app-scope.js';
 
 export interface HooksData {
   packageMap: PackageMapData;
@@ -22,6 +23,8 @@ export interface HooksData {
   rootConfined: boolean;
   /** The module cache, for what the lexers find (undefined when caching is off). */
   cache: { dir: string; salt: string; readOnly: boolean } | undefined;
+  /** Under scuttling: the names the app's ES modules get bindings for (formats/app-scope.ts). */
+  appGlobals: string[] | undefined;
 }
 
 interface ResolveContext {
@@ -48,8 +51,10 @@ let bridgeURL: string;
 let selfURL: string;
 let rootConfined: boolean;
 let cache: ModuleCache | undefined;
+let appGlobals: string[] | undefined;
 
 export function initialize(data: HooksData): void {
+  appGlobals = data.appGlobals;
   packageMap = new PackageMap(data.packageMap);
   bridgeURL = data.bridgeURL;
   selfURL = data.selfURL;
@@ -104,6 +109,28 @@ function decide(specifier: string, context: ResolveContext, result: ResolveResul
   return result;
 }
 
+/**
+ * The module of bindings an app module imports under scuttling. Only the app's own
+ * modules may import it (it is no secret, but nothing else has a use for it).
+ */
+function appGlobalsResolve(specifier: string, context: ResolveContext): ResolveResult | undefined {
+  if (!specifier.startsWith(APP_GLOBALS_SPECIFIER)) return undefined;
+  if (appGlobals && context.parentURL !== undefined && isAppCode(context.parentURL) && requestedNames(specifier, appGlobals)) {
+    return { url: specifier, format: 'module', shortCircuit: true };
+  }
+  throw Object.assign(new Error(`Cannot find module '${specifier}'`), { code: 'ERR_MODULE_NOT_FOUND' });
+}
+
+/** Under scuttling: the module of bindings, or an app ES module with its import of them. */
+function appGlobalsLoad(url: string, result: LoadResult | undefined): LoadResult | undefined {
+  if (!appGlobals) return result;
+  const names = requestedNames(url, appGlobals);
+  if (names) return { format: 'module', source: appGlobalsModuleSource(names, bridgeURL), shortCircuit: true };
+  if (!result || result.format !== 'module' || result.source === undefined || !isAppCode(url) || parseFacadeURL(url)) return result;
+  const text = typeof result.source === 'string' ? result.source : new TextDecoder().decode(result.source);
+  return { ...result, source: bindEsmAppGlobals(text, appGlobals) };
+}
+
 function facadeLoad(url: string): LoadResult | undefined {
   const facade = parseFacadeURL(url);
   if (!facade) return undefined;
@@ -119,12 +146,16 @@ export async function resolve(
   context: ResolveContext,
   nextResolve: NextResolve,
 ): Promise<ResolveResult> {
-  return decide(specifier, context, await nextResolve(specifier, context));
+  return appGlobalsResolve(specifier, context) ?? decide(specifier, context, await nextResolve(specifier, context));
 }
 
 export async function load(url: string, context: unknown, nextLoad: NextLoad): Promise<LoadResult> {
   await lexersReady;
-  return facadeLoad(url) ?? nextLoad(url, context);
+  if (appGlobals && url.startsWith(APP_GLOBALS_SPECIFIER)) return appGlobalsLoad(url, undefined)!;
+  const facade = facadeLoad(url);
+  if (facade) return facade;
+  const result = await nextLoad(url, context);
+  return appGlobals ? appGlobalsLoad(url, result)! : result;
 }
 
 /**
@@ -136,10 +167,14 @@ export function syncHooks(data: HooksData) {
   initialize(data);
   return {
     resolve(specifier: string, context: ResolveContext, nextResolve: (s: string, c?: ResolveContext) => ResolveResult) {
-      return decide(specifier, context, nextResolve(specifier, context));
+      return appGlobalsResolve(specifier, context) ?? decide(specifier, context, nextResolve(specifier, context));
     },
     load(url: string, context: unknown, nextLoad: (u: string, c?: unknown) => LoadResult) {
-      return facadeLoad(url) ?? nextLoad(url, context);
+      if (appGlobals && url.startsWith(APP_GLOBALS_SPECIFIER)) return appGlobalsLoad(url, undefined)!;
+      const facade = facadeLoad(url);
+      if (facade) return facade;
+      const result = nextLoad(url, context);
+      return appGlobals ? appGlobalsLoad(url, result)! : result;
     },
   };
 }

@@ -1,0 +1,153 @@
+/**
+ * Under scuttling, the app's own modules get bindings of their own for the scuttled
+ * global names they use (confine/app-globals.ts says why). These are the source
+ * rewrites, kept to the first line so that every other line and column stays where it
+ * was:
+ * - an ES module gets one `import { process, Buffer } from "lavamoat-app-globals:?..."`
+ *   (imports are hoisted: where it stands changes nothing), for the names it uses and
+ *   does not declare itself; the generated module's exports are live bindings;
+ * - a CommonJS module's body is wrapped in a function whose parameters are those names
+ *   (a module's own declaration of the same name shadows it, as it shadows a global),
+ *   called with their values; writes to a scuttled name update the parameters.
+ * Hooks thread (ES modules) and main thread (CommonJS): no state here.
+ */
+import { createRequire } from 'node:module';
+import { FUNCTIONS, isNode, patternNames, pushChildren, type Node } from './esm-scopes.js';
+
+/** The module that holds the app's bindings (its query lists the names). */
+export const APP_GLOBALS_SPECIFIER = 'lavamoat-app-globals:';
+
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
+// Names that cannot be bound as an import or a parameter in strict code.
+const RESERVED = new Set(['eval', 'arguments', 'await', 'yield', 'let', 'static', 'implements', 'interface', 'package', 'private', 'protected', 'public', 'enum']);
+
+/** Scuttled names an app module can be given bindings for. */
+export const bindableNames = (names: readonly string[]): string[] =>
+  [...names, 'globalThis', 'global'].filter((name) => IDENTIFIER.test(name) && !RESERVED.has(name));
+
+/** The names of `names` that occur in `source` as a whole word (cheap, over-approximate). */
+export function namesUsedIn(source: string, names: readonly string[]): string[] {
+  return names.filter((name) => {
+    let at = source.indexOf(name);
+    while (at !== -1) {
+      const before = at === 0 ? '' : source[at - 1]!;
+      const after = source[at + name.length] ?? '';
+      if (!/[\w$]/.test(before) && !/[\w$]/.test(after)) return true;
+      at = source.indexOf(name, at + 1);
+    }
+    return false;
+  });
+}
+
+type Parse = (source: string, options: object) => Node;
+let parseModule: Parse | undefined;
+
+/** Names an ES module declares in its own scope: every top-level declaration, and `var` anywhere outside functions. */
+function moduleScopeNames(program: Node): Set<string> {
+  const names = new Set<string>();
+  const add = (list: string[]) => list.forEach((name) => names.add(name));
+  const declare = (node: Node | null | undefined): void => {
+    if (!node) return;
+    if (node.type === 'VariableDeclaration') for (const d of node.declarations as Node[]) add(patternNames(d.id as Node));
+    else if ((node.type === 'FunctionDeclaration' || node.type === 'ClassDeclaration') && node.id) add(patternNames(node.id as Node));
+  };
+  for (const statement of program.body as Node[]) {
+    if (statement.type === 'ImportDeclaration') {
+      for (const specifier of statement.specifiers as Node[]) add(patternNames(specifier.local as Node));
+    } else if (statement.type === 'ExportNamedDeclaration' || statement.type === 'ExportDefaultDeclaration') {
+      declare(statement.declaration as Node | null);
+    } else {
+      declare(statement);
+    }
+  }
+  // `var` in nested blocks is hoisted to the module scope too.
+  const stack: unknown[] = [program.body];
+  while (stack.length > 0) {
+    const value = stack.pop();
+    if (Array.isArray(value)) {
+      for (const item of value) stack.push(item);
+      continue;
+    }
+    if (!isNode(value)) continue;
+    if (FUNCTIONS.has(value.type) || value.type === 'ClassExpression' || value.type === 'ClassDeclaration') continue;
+    if (value.type === 'VariableDeclaration' && value.kind === 'var') declare(value);
+    pushChildren(value, stack);
+  }
+  return names;
+}
+
+/** Where a line of our own may go: after a hashbang line, else at the very start. */
+function insertionPoint(source: string): number {
+  if (!source.startsWith('#!')) return 0;
+  const end = source.search(/[\n\r\u2028\u2029]/);
+  return end === -1 ? source.length : end + 1;
+}
+
+/**
+ * `source` (an ES module of the app) with an import of its bindings for the names of
+ * `names` it uses; unchanged when it uses none, or when it does not parse (Node then
+ * reports the syntax error itself).
+ */
+export function bindEsmAppGlobals(source: string, names: readonly string[]): string {
+  const used = namesUsedIn(source, names);
+  if (used.length === 0) return source;
+  let program: Node;
+  try {
+    parseModule ??= (createRequire(import.meta.url)('meriyah') as { parseModule: Parse }).parseModule;
+    program = parseModule(source, { next: true });
+  } catch {
+    return source;
+  }
+  const declared = moduleScopeNames(program);
+  const bind = used.filter((name) => !declared.has(name));
+  if (bind.length === 0) return source;
+  const at = insertionPoint(source);
+  const line = `import { ${bind.join(', ')} } from ${JSON.stringify(`${APP_GLOBALS_SPECIFIER}?${bind.join(',')}`)};`;
+  const separator = at === source.length && at > 0 ? '\n' : '';
+  return `${source.slice(0, at)}${separator}${line}${source.slice(at)}`;
+}
+
+/** The names a `lavamoat-app-globals:?a,b` specifier asks for (undefined if it is not one). */
+export function requestedNames(specifier: string, allowed: readonly string[]): string[] | undefined {
+  if (!specifier.startsWith(`${APP_GLOBALS_SPECIFIER}?`)) return undefined;
+  const names = specifier.slice(APP_GLOBALS_SPECIFIER.length + 1).split(',');
+  return names.every((name) => allowed.includes(name)) ? names : undefined;
+}
+
+/** The source of the module that exports live bindings of `names`, from `bridgeURL`'s scope. */
+export function appGlobalsModuleSource(names: readonly string[], bridgeURL: string): string {
+  const lines = [
+    `import { appGlobalScope } from ${JSON.stringify(bridgeURL)};`,
+    'const scope = appGlobalScope();',
+    `const [${names.map((_, i) => `$${i}`).join(', ')}] = scope.values(${JSON.stringify(names)});`,
+  ];
+  names.forEach((name, i) => lines.push(`export let ${name} = $${i};`));
+  const cases = names
+    .filter((name) => name !== 'globalThis' && name !== 'global')
+    .map((name) => `case ${JSON.stringify(name)}: ${name} = value; break;`);
+  if (cases.length > 0) lines.push(`scope.subscribe((name, value) => { switch (name) { ${cases.join(' ')} } });`);
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * `source` (a CommonJS module of the app) wrapped so that the names of `names` it uses
+ * are bindings of its own; unchanged when it uses none. The module's `this`,
+ * `arguments`, `return` and directives are those of the inner function, which Node's
+ * own wrapper parameters reach unchanged.
+ */
+export function bindCjsAppGlobals(source: string, names: readonly string[]): string {
+  const used = namesUsedIn(source, names);
+  if (used.length === 0) return source;
+  const params = used.join(', ');
+  const cases = used
+    .filter((name) => name !== 'globalThis' && name !== 'global')
+    .map((name) => `case ${JSON.stringify(name)}: ${name} = value; break;`);
+  const subscribe = cases.length > 0 ? `$lavamoat.subscribe(function (name, value) { switch (name) { ${cases.join(' ')} } }); ` : '';
+  const head =
+    `var $lavamoat = require(${JSON.stringify(APP_GLOBALS_SPECIFIER)}); ` +
+    `return (function (${params}) { ${subscribe}return (function (exports, require, module, __filename, __dirname) {`;
+  const tail = `\n}).call(this, exports, require, module, __filename, __dirname); }).apply(this, $lavamoat.values(${JSON.stringify(used)}));`;
+  // A hashbang is only allowed at the very start: keep its line, as a comment.
+  const body = source.startsWith('#!') ? `//${source.slice(2)}` : source;
+  return `${head}${body}${tail}`;
+}
