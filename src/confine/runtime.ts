@@ -15,7 +15,7 @@ import { builtinName, resolveSpecifier, type ResolveKind } from '../graph/resolv
 import { denied, explainMissingGlobal, type PolicyFiles } from '../report/denials.js';
 import { decodeSource, fileFormat, makeNodeParser } from '../formats/index.js';
 import { CJS_WRAPPER_HEAD, makeRequire, requireCommonJs } from '../formats/cjs.js';
-import { confineModuleBuiltin } from './module-builtin.js';
+import { confineModuleBuiltin, realRoot } from './module-builtin.js';
 import { evadeSesRejections } from '../formats/evasion.js';
 import { adaptBuiltin } from './builtin-adapters.js';
 import { timersFor } from './shared-globals.js';
@@ -218,10 +218,28 @@ export class Runtime implements ModuleContext {
     }
   }
 
-  /** A policy-checked `require` for package code at `filename` (for `module.createRequire`). */
+  /**
+   * `module.createRequire(filename)` for package `info`: a require rooted in `info` itself
+   * or in a package its policy lists, resolving as Node would from there, and loading only
+   * what `info` may load (`link()` checks each result against `info`'s policy; every
+   * module runs in its own package's compartment). Rooted anywhere else it is refused:
+   * in an ungranted package with the entry that would grant it, in the app or in no
+   * package with no entry, since none can allow loading those.
+   */
   private requireFor(info: PackageInfo, filename: string): unknown {
-    if (this.packageMap.packageForPath(filename) !== info) {
-      throw denied(info.name, 'file', `to create a require for ${filename}`, this.options.files, 'module.createRequire');
+    const real = realRoot(filename);
+    const root = this.packageMap.packageForPath(real);
+    if (root !== info) {
+      // Where `..` or a symlink moved it, the message says where it really is.
+      const shown = real === filename ? filename : `${filename}, that is ${real}`;
+      if (!root || root.name === ROOT_NAME) {
+        const where = root ? "a file of the app's own package, which no package may load" : 'in no package of the dependency tree';
+        throw denied(info.name, 'file', `to create a require for ${shown}`, this.options.files, `module.createRequire: ${where}`);
+      }
+      const resource = this.resource(info);
+      if (resource !== undefined && resource.packages?.[root.name] !== true) {
+        throw denied(info.name, 'package', root.name, this.options.files, `module.createRequire(${shown})`);
+      }
     }
     const compartment = this.compartments.get(info.location);
     if (!compartment) throw new Error(`LavaMoat: no compartment for ${info.name}`);

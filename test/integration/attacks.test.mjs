@@ -30,6 +30,7 @@ const ENTRIES = {
       'import-computed', 'import-data-url', 'import-file-url-into-package', 'import-app-files', 'import-outside-project',
       'require-absolute-path', 'require-relative-sibling', 'require-resolve-not-granted', 'undeclared-nested-package',
       'cjs-module-internals', 'lookalike-package', 'module-not-granted', 'module-dotted-builtinModules', 'native-addon',
+      'create-require-reach', 'create-require-roots',
     ],
   },
   'e-process.mjs': {
