@@ -2,13 +2,12 @@
  * Endowments: what a package's compartment global holds, made from its `globals` policy
  * and the host's real globals (captured before scuttling).
  *
- * - `"x": true` (or `"read"`): the host's value when the package's first module loads,
- *   in a form that cannot be used to change it (see shared-globals.ts), as a property of
- *   the package's own global with the host's attributes (as in LavaMoat): the package may
+ * - `"x": true` (or `"read"`): the host's current value, in a form that cannot be used
+ *   to change it (see shared-globals.ts), on the package's own global: the package may
  *   assign or redefine it there, which never reaches the host or another package.
  * - `"x": "write"`: an accessor to the host's property, so every package granted it
  *   (and the app) sees the same value.
- * - `"x": "redefine"`: like read, and the package may also `Object.defineProperty` it.
+ * - `"x": "redefine"`: the same as read (which already lets the package redefine it).
  * - `"a.b": ...`: `a` is a new object holding only the granted paths; leaves are live
  *   (read through to the host's current value), methods are called with the real
  *   parent as `this`.
@@ -284,6 +283,38 @@ export function mutableGlobalNames(globals: Record<string, GlobalValue> | undefi
 }
 
 /**
+ * LavaMoat's read grant: a property of the package's own global that reads the host's
+ * current value (as Node's shared global would, and as LavaMoat's global store shows
+ * other packages' writes), in a form that cannot change it (shared-globals.ts). The
+ * package may assign or redefine the name there (hono's `Object.defineProperty(global,
+ * 'Request', ...)`); only it sees the change, and from then on it keeps its own value.
+ * Not a constant, so SES looks the name up at each use (docs/performance.md).
+ */
+function readGrant(host: HostGlobals, name: string): PropertyDescriptor {
+  let own: { value: unknown } | undefined;
+  let seen: unknown;
+  let shared: unknown;
+  let primed = false;
+  return {
+    get() {
+      if (own) return own.value;
+      const value = host[name];
+      if (!primed || value !== seen) {
+        shared = shareable(host, name, value);
+        seen = value;
+        primed = true;
+      }
+      return shared;
+    },
+    set(value: unknown) {
+      own = { value };
+    },
+    enumerable: Reflect.getOwnPropertyDescriptor(host, name)?.enumerable ?? true,
+    configurable: true,
+  };
+}
+
+/**
  * Property descriptors for the globals a package's policy grants, made when the
  * package's first module loads (so a global the app set up before that is seen, as in
  * LavaMoat, whose compartments are created at that point).
@@ -314,19 +345,9 @@ export function makeEndowments(
         configurable: true,
       };
     } else if (node.access) {
-      if (!(name in host)) continue;
-      // LavaMoat's read grant: the host's property as the host describes it, on the
-      // package's own global. The package may assign or redefine it there (hono's
-      // `Object.defineProperty(global, 'Request', ...)`); only it sees the change. The
-      // price is SES's constant-global speed-up for these names (docs/performance.md).
-      const hostDescriptor = Reflect.getOwnPropertyDescriptor(host, name);
-      const writable = hostDescriptor === undefined || !('value' in hostDescriptor) || hostDescriptor.writable === true;
-      descriptors[name] = {
-        value: shareable(host, name, host[name]),
-        writable: writable || node.access === 'redefine',
-        enumerable: hostDescriptor?.enumerable ?? true,
-        configurable: true,
-      };
+      // Even when the host has no such global yet: another package granted "write" (or
+      // the app) may define it later, and this package then reads it.
+      descriptors[name] = readGrant(host, name);
     } else {
       if (host[name] === undefined || host[name] === null) continue;
       const view = {};

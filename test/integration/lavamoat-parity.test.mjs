@@ -2,7 +2,7 @@
 // policy and in the override), read-granted globals a package redefines on its own
 // global (what @hono/node-server does), and a pool package granted `$root$` that runs
 // the app's own modules as app code (what piscina, tinypool and workerpool do).
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fixture, runPlain, runWithLoaderAsync } from '../helpers.mjs';
 
@@ -65,4 +65,28 @@ test('the denial message says which package, which module, and the "$root$" entr
   assert.notEqual(run.status, 0);
   assert.match(run.stderr, /package "pool" is not allowed the app's own modules \("\$root\$"\) \(the app's module .*tasks\/square\.mjs/);
   assert.match(run.stderr, /\{"resources":\{"pool":\{"packages":\{"\$root\$":true\}\}\}\}/);
+});
+
+// LavaMoat's scuttle scenarios: a host global read from the real global object by a
+// package works when it is an exception, and fails with the scuttling message otherwise.
+describe("LavaMoat's scuttle scenarios", () => {
+  const base = ['WebAssembly', 'process', 'console', 'Math', 'Date', 'getTrueGlobalThisForTestsOnly'];
+  const scuttled = (exceptions) =>
+    runWithLoaderAsync(dir, 'scuttle-app.mjs', {
+      nodeArgs: ['--import', './context.mjs'],
+      env: { LAVAMOAT_SCUTTLE_GLOBAL_THIS: JSON.stringify({ enabled: true, exceptions }) },
+      timeout: 30_000,
+    });
+
+  test('host env global object is scuttled to work', async () => {
+    const run = await scuttled([...base, 'AAA']);
+    assert.deepEqual(parse(run), { value: '111', app: '111' });
+  });
+
+  test('host env global object is too scuttled to work', async () => {
+    const run = await scuttled(base);
+    assert.notEqual(run.status, 0);
+    assert.equal(run.stdout, '');
+    assert.match(run.stderr, /TypeError: LavaMoat: globalThis\.AAA is inaccessible under scuttling \(scuttleGlobalThis\): add "AAA" to scuttleGlobalThis\.exceptions to keep it/);
+  });
 });

@@ -597,8 +597,6 @@ const scenarios = [
       },
     },
     expect: { result: { xyz: true } },
-    todo:
-      "a read grant is the global's value when the package first loads, a constant: `three` never sees `two`'s later write (reads undefined, prints {}); LavaMoat's read accessor consults the packages' global store, and Node's global is live",
   },
 
   // A behaviour of LavaMoat's kernel that no scenario covers, where Node wins.
@@ -616,16 +614,16 @@ const scenarios = [
       'LavaMoat\'s kernel throws "LavaMoat - recursive require detected" (except for timers and buffer); Node returns the module\'s exports so far, as for any require cycle',
   },
 
-  // Two scenarios whose policies have `$root$` entries, run without them (the app's own
-  // package is trusted here; `$root$` resources are implemented separately).
+  // Two scenarios whose policies have `$root$` entries (the app's own package, trusted
+  // here as in LavaMoat's kernel, so its resource is accepted and not applied).
   {
-    name: 'config - config validation passes - everything valid (without its $root$ entries)',
-    policy: { resources: { one: { packages: { two: true } }, two: { packages: { three: true } } } },
-    override: { resources: { two: { packages: { three: true }, globals: { console: 'write' } } } },
+    name: 'config - config validation passes - everything valid',
+    policy: { resources: { $root$: { packages: { two: true } }, one: { packages: { two: true } }, two: { packages: { three: true } } } },
+    override: { resources: { $root$: { packages: { two: true } }, two: { packages: { three: true }, globals: { console: 'write' } } } },
     expect: { result: TWO },
   },
   {
-    name: 'moduleExports - <endowments> membrane space should round-trip correctly in <root> (without its $root$ entries)',
+    name: 'moduleExports - <endowments> membrane space should round-trip correctly in <root>',
     entry: `
       const testObj = {};
       globalThis.get = () => testObj;
@@ -634,7 +632,7 @@ const scenarios = [
       console.log(JSON.stringify(globalThis.check(one.get())));
     `,
     one: `module.exports = { get: () => globalThis.get() };\n`,
-    policy: { resources: { one: { globals: { get: true } } } },
+    policy: { resources: { $root$: { packages: { one: true }, globals: { check: true } }, one: { globals: { get: true } } } },
     expect: { result: true },
   },
 ];
