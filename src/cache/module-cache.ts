@@ -22,7 +22,10 @@ import path from 'node:path';
 import { ensurePrivateDirectory } from './private-dir.js';
 
 /** Bump when the shape or meaning of cached records changes. */
-export const CACHE_FORMAT = 3; // 2: ES modules compiled by esm-transform.ts; 3: payload hash, no secret
+// 2: ES modules compiled by esm-transform.ts; 3: payload hash, no secret; 4: the evasion
+// keeps regular expressions and String.raw as written (entries hold the evaded text, and
+// the salt names package versions only, so older entries would keep the old text).
+export const CACHE_FORMAT = 4;
 
 export interface CacheOptions {
   dir: string;

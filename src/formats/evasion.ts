@@ -1,51 +1,26 @@
 /**
  * SES refuses to evaluate any text that looks like `import(`, an HTML comment
  * (`<!--`, `-->`) or, in ES modules and code built at run time, a direct `eval(`,
- * wherever it stands: in code, comments, strings or regular expressions. Real packages carry such text all the time (JSDoc `import('x')` types,
- * HTML in template strings). SES's own regexp evasions rewrite every match, which
- * changes the value of strings; this pass works on tokens instead, so that:
+ * wherever it stands: in code, comments, strings or regular expressions. Real packages
+ * carry such text all the time (JSDoc `import('x')` types, HTML in template strings, a
+ * CLI's `/--import(?:=|\s+)(\S+)/`). SES's own regexp evasions rewrite every match,
+ * which changes the value of strings; this pass works on tokens instead, so that:
  * - in comments the text is broken up (no meaning changes);
- * - in strings and templates a character is escaped (`impor\u0074(`), same value;
- * - in regular expressions the same escape (`\u0074` matches `t`);
+ * - in strings, templates and regular expressions one character is escaped so that the
+ *   literal means what it meant (see ./evasion-literals.ts for which one, and the one
+ *   thing that shows: a tagged template's raw strings);
  * - in code, `import(` becomes `__import__(` (see {@link evadeSesRejections}); `-->` and
- *   `<!--` are spaced out (`a-- > b`, `a < !--b`), which parses the same.
+ *   `<!--` are spaced out (`a-- > b`, `a < !--b`), which parses the same in a module;
+ *   a name SES would misread (`$import(`, `obj. eval(`) has its last letter escaped,
+ *   which is the same name.
  * Only sources that the cheap test flags are tokenized.
  */
 import jsTokens from 'js-tokens';
+import { breakInComment, escapeInRegExp, escapeInString, splitInRawTemplate } from './evasion-literals.js';
 
 const suspicious = /(?:^|[^.]|\.\.\.)\bimport\s*(?:\(|\/[/*])|<!--|-->|(?:^|[^.])\beval\s*\(/;
-const importInText = /\bimport(\s*)(\(|\/[/*])/g;
-// SES also rejects what looks like a direct eval: `eval(` not after a dot.
-const evalInText = /(?<!\.)\beval(\s*)\(/g;
 
 export const needsEvasion = (source: string): boolean => suspicious.test(source);
-
-function escapeInLiteral(text: string): string {
-  return text
-    .replace(importInText, 'impor\\u0074$1$2')
-    .replace(evalInText, 'eva\\u006c$1(')
-    .replace(/<!--/g, '<\\u0021--')
-    .replace(/-->/g, '-\\u002d>');
-}
-
-function escapeInRegExp(text: string): string {
-  return text
-    .replace(importInText, (_m, space: string, open: string) => `impor\\u0074${space}${open === '(' ? '\\(' : open}`)
-    .replace(evalInText, 'eva\\u006c$1(')
-    .replace(/<!--/g, '<\\u0021--')
-    .replace(/-->/g, '-\\u002d>');
-}
-
-function breakInComment(text: string): string {
-  return text
-    .replace(importInText, '__import__$1$2')
-    // A line comment ending in "import", and the next line starting with `//`: SES reads
-    // `import` followed by a comment, across the two.
-    .replace(/\bimport(\s*)$/, '__import__$1')
-    .replace(evalInText, 'eval_$1(')
-    .replace(/<!--/g, '< !--')
-    .replace(/-->/g, '-- >');
-}
 
 const isTrivia = (type: string): boolean =>
   type === 'WhiteSpace' || type === 'LineTerminatorSequence' || type.endsWith('Comment');
@@ -60,14 +35,29 @@ function nextSignificant(tokens: Tok[], i: number): number {
   return -1;
 }
 
-/** Whether the token after `i`, past whitespace only, is `(`. */
-function nextIsCall(tokens: Tok[], i: number): boolean {
+/**
+ * Whether SES reads the text after token `i` as completing `import` (whitespace, then
+ * `(` or a comment) or `eval` (whitespace, then `(`).
+ */
+function completesPattern(tokens: Tok[], i: number, word: 'import' | 'eval'): boolean {
   for (let j = i + 1; j < tokens.length; j += 1) {
     const { type, value } = tokens[j]!;
     if (type === 'WhiteSpace' || type === 'LineTerminatorSequence') continue;
-    return value === '(';
+    return value === '(' || (word === 'import' && (type === 'MultiLineComment' || type === 'SingleLineComment'));
   }
   return false;
+}
+
+/**
+ * A name that ends in `import` or `eval` where SES sees a word boundary: inside the name
+ * (`$eval`, `#import`, `ñimport`), or at its start when the character before is not the
+ * `.` that SES lets pass (`obj. eval(`, across a line break). Returns the word.
+ */
+function misreadWord(value: string, before: string): 'import' | 'eval' | undefined {
+  const word = /\b(import|eval)$/.exec(value);
+  if (!word) return undefined;
+  if (word.index === 0 && before === '.') return undefined;
+  return word[1] as 'import' | 'eval';
 }
 
 /** For `import` or `eval` at `i` followed by `(`: is it a method name (`eval(a) {`) rather than a call? */
@@ -89,6 +79,12 @@ function isMethodName(tokens: Tok[], open: number, previous: string): boolean {
   return false;
 }
 
+/** Whether the significant tokens before a template are the tag `String.raw`. */
+function taggedByStringRaw(recent: string[]): boolean {
+  const n = recent.length;
+  return recent[n - 1] === 'raw' && recent[n - 2] === '.' && recent[n - 3] === 'String' && recent[n - 4] !== '.' && recent[n - 4] !== '?.';
+}
+
 /**
  * Rewrites `source` so that SES accepts it. A real `import(` call becomes `__import__(`,
  * which the CommonJS wrapper binds to the package's confined dynamic import; a method
@@ -98,53 +94,80 @@ export function evadeSesRejections(source: string): string {
   if (!needsEvasion(source)) return source;
   const tokens = [...jsTokens(source)] as Tok[];
   let out = '';
-  let previous = '';
+  let at = 0;
+  // What the previous token became.
+  let last = '';
+  // The last few significant tokens (for a member name and for a String.raw tag), and
+  // for each open template whether String.raw is its tag.
+  const recent: string[] = [];
+  const rawTemplates: boolean[] = [];
   for (let i = 0; i < tokens.length; i += 1) {
     const { type, value } = tokens[i]!;
+    const previous = recent[recent.length - 1] ?? '';
+    let piece: string;
     switch (type) {
       case 'StringLiteral':
+        piece = escapeInString(value);
+        break;
       case 'NoSubstitutionTemplate':
       case 'TemplateHead':
       case 'TemplateMiddle':
-      case 'TemplateTail':
-        out += escapeInLiteral(value);
+      case 'TemplateTail': {
+        let raw: boolean;
+        if (type === 'NoSubstitutionTemplate') raw = taggedByStringRaw(recent);
+        else if (type === 'TemplateHead') rawTemplates.push((raw = taggedByStringRaw(recent)));
+        else if (type === 'TemplateMiddle') raw = rawTemplates[rawTemplates.length - 1] ?? false;
+        else raw = rawTemplates.pop() ?? false;
+        piece = raw ? splitInRawTemplate(value) : escapeInString(value);
         break;
+      }
       case 'RegularExpressionLiteral':
-        out += escapeInRegExp(value);
+        piece = escapeInRegExp(value, source[at + value.length] ?? '');
         break;
       case 'MultiLineComment':
       case 'SingleLineComment':
       case 'HashbangComment':
-        out += breakInComment(value);
+        piece = breakInComment(value);
         break;
-      case 'IdentifierName': {
+      case 'IdentifierName':
+      case 'PrivateIdentifier': {
         const member = previous === '.' || previous === '?.';
         const next = (value === 'import' || value === 'eval') && !member ? nextSignificant(tokens, i) : -1;
+        const word = next === -1 ? misreadWord(value, source[at - 1] ?? '') : undefined;
         if (next !== -1 && tokens[next]!.value === '(') {
           // A method named so is quoted (same method); a call of `eval` becomes an
           // indirect one, which is what it is in a compartment anyway (the compartment's
           // own `eval` is never the intrinsic, so never direct).
-          if (isMethodName(tokens, next, previous)) out += `'${value}'`;
-          else out += value === 'import' ? '__import__' : '(0, eval)';
-        } else if (value.endsWith('$eval') && nextIsCall(tokens, i)) {
-          // `$eval(` (puppeteer's method): SES sees `eval(` after the `$`. An empty
-          // comment before the parenthesis keeps the code and breaks the pattern.
-          out += `${value}/**/`;
+          if (isMethodName(tokens, next, previous)) piece = `'${value}'`;
+          else piece = value === 'import' ? '__import__' : '(0, eval)';
+        } else if (word && (value !== word || member) && completesPattern(tokens, i, word)) {
+          // `$eval(` (puppeteer's method), `#import(`, `obj.\n  import(`: the same name with
+          // its last letter escaped. The bare keyword `import` is left: escaped, it would
+          // not be the keyword, and no script or compiled module holds it unrewritten.
+          piece = `${value.slice(0, -1)}${word === 'import' ? '\\u0074' : '\\u006c'}`;
         } else {
-          out += value;
+          piece = value;
         }
         break;
       }
       case 'Punctuator':
-        // `-->` and `<!--` only arise from adjacent punctuators.
-        if (value === '>' && out.endsWith('--')) out += ' ';
-        if (value === '--' && out.endsWith('<!')) out = `${out.slice(0, -1)} !`;
-        out += value;
+        // `-->` and `<!--` only arise from adjacent punctuators (`x-->0`, `x-->>1`,
+        // `a<!--b`). The previous token is asked, not `out`: `out.endsWith` would flatten
+        // the whole output built so far, at every `>`.
+        if (value.startsWith('>') && last.endsWith('--')) piece = ` ${value}`;
+        else if (value === '!' && last.endsWith('<') && tokens[i + 1]?.value === '--') piece = ' !';
+        else piece = value;
         break;
       default:
-        out += value;
+        piece = value;
     }
-    if (!isTrivia(type)) previous = value;
+    out += piece;
+    last = piece;
+    at += value.length;
+    if (!isTrivia(type)) {
+      recent.push(value);
+      if (recent.length > 4) recent.shift();
+    }
   }
   return out;
 }

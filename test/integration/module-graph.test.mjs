@@ -31,6 +31,8 @@ test('each feature gives the Node answer', () => {
   assert.deepEqual(got['data-pkg'], [42, 2, 42]);
   assert.equal(got.dyn, 'part one', 'computed import() inside a package');
   assert.deepEqual(got['tricky-text'], ['<!-- not a comment -->', `import('x') and import("y")`, 'true', 'method', '0']);
+  assert.deepEqual(got['tricky-regexps'], ['tsx', './hook.mjs', false, true, true, false, 'import(1) <!-- -->'], 'regular expressions and String.raw keep their meaning');
+  assert.deepEqual(got['tricky-esm'], ['tsx', '7', true, 'eval(x) import(y) <!--', 'import(|) eval(1', '<!-- html -->']);
   assert.equal(got.patterns, 'feature a');
   assert.equal(got['patterns-null'], 'ERR_PACKAGE_PATH_NOT_EXPORTED');
   assert.deepEqual(got['sub-type'], ['esm by nested type', 'cjs'], 'a nested package.json "type" decides the format');
