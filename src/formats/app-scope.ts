@@ -12,7 +12,9 @@
  * Hooks thread (ES modules) and main thread (CommonJS): no state here.
  */
 import { createRequire } from 'node:module';
+import process from 'node:process';
 import { FUNCTIONS, isNode, patternNames, pushChildren, type Node } from './esm-scopes.js';
+import { runUnscuttled } from '../confine/scuttle.js';
 
 /** The module that holds the app's bindings (its query lists the names). */
 export const APP_GLOBALS_SPECIFIER = 'lavamoat-app-globals:';
@@ -37,6 +39,28 @@ export function namesUsedIn(source: string, names: readonly string[]): string[] 
     }
     return false;
   });
+}
+
+/**
+ * `source` with its TypeScript types stripped, as Node strips them (Node 22.13+), or
+ * undefined where Node has no `module.stripTypeScriptTypes`. Node warns that the function
+ * is experimental; that warning is not the app's, so it is held back (Node's own type
+ * stripping of the same file prints nothing).
+ */
+export function stripTypeScript(source: string): string | undefined {
+  const strip = (createRequire(import.meta.url)('node:module') as { stripTypeScriptTypes?: (code: string) => string }).stripTypeScriptTypes;
+  if (typeof strip !== 'function') return undefined;
+  const emitWarning = process.emitWarning;
+  process.emitWarning = function filtered(this: unknown, warning: unknown, ...rest: unknown[]) {
+    const text = typeof warning === 'string' ? warning : (warning as { message?: unknown } | null)?.message;
+    if (typeof text === 'string' && text.includes('stripTypeScriptTypes')) return;
+    Reflect.apply(emitWarning, process, [warning, ...rest]);
+  } as typeof process.emitWarning;
+  try {
+    return strip(source);
+  } finally {
+    process.emitWarning = emitWarning;
+  }
 }
 
 type Parse = (source: string, options: object) => Node;
@@ -94,7 +118,9 @@ export function bindEsmAppGlobals(source: string, names: readonly string[]): str
   let program: Node;
   try {
     parseModule ??= (createRequire(import.meta.url)('meriyah') as { parseModule: Parse }).parseModule;
-    program = parseModule(source, { next: true });
+    const parse = parseModule;
+    // In-thread hooks run after scuttling, and meriyah reads globals (structuredClone).
+    program = runUnscuttled(() => parse(source, { next: true }));
   } catch {
     return source;
   }

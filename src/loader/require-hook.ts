@@ -9,7 +9,7 @@ import path from 'node:path';
 import { ROOT_NAME, type PackageMap } from '../graph/package-map.js';
 import type { Runtime } from '../confine/runtime.js';
 import { sweepLoaded } from '../confine/boundary.js';
-import { APP_GLOBALS_SPECIFIER, bindCjsAppGlobals } from '../formats/app-scope.js';
+import { APP_GLOBALS_SPECIFIER, bindCjsAppGlobals, stripTypeScript } from '../formats/app-scope.js';
 import type { AppGlobalScope } from '../confine/app-globals.js';
 
 interface InternalModule {
@@ -86,7 +86,18 @@ function bindAppGlobals(isAppFile: (file: string) => boolean, names: readonly st
   const proto = Module.prototype as unknown as { _compile(content: string, filename: string, ...rest: unknown[]): unknown };
   const originalCompile = proto._compile;
   proto._compile = function compile(this: unknown, content: string, filename: string, ...rest: unknown[]) {
-    const bound = typeof content === 'string' && typeof filename === 'string' && isAppFile(filename) ? bindCjsAppGlobals(content, names) : content;
-    return Reflect.apply(originalCompile, this, [bound, filename, ...rest]);
+    if (typeof content !== 'string' || typeof filename !== 'string' || !isAppFile(filename)) {
+      return Reflect.apply(originalCompile, this, [content, filename, ...rest]);
+    }
+    // Node 22+ passes the format: TypeScript is stripped first, so that the wrapper goes
+    // around what Node would run (type-only syntax is only allowed at the top level).
+    const [format, ...more] = rest;
+    if (typeof format === 'string' && format.endsWith('-typescript')) {
+      const stripped = stripTypeScript(content);
+      if (stripped !== undefined) {
+        return Reflect.apply(originalCompile, this, [bindCjsAppGlobals(stripped, names), filename, format.slice(0, -'-typescript'.length), ...more]);
+      }
+    }
+    return Reflect.apply(originalCompile, this, [bindCjsAppGlobals(content, names), filename, ...rest]);
   };
 }

@@ -82,6 +82,15 @@ describe('an HTTP service under scuttling (enabled in package.json)', () => {
     assert.equal(control.results.leaked.process, 'object');
   });
 
+  const [major] = process.versions.node.split('.').map(Number);
+  test('a TypeScript app keeps its globals: its .ts module and the .cts module it imports (with a type-only import)', { skip: major < 24 && 'Node 24 strips types by default and hands an imported .cts module to the CommonJS loader' }, () => {
+    const plain = runPlain(dir, 'ts-app.ts');
+    const scuttled = runWithLoader(dir, 'ts-app.ts', { timeout: 30_000 });
+    assert.equal(scuttled.status, 0, scuttled.stderr);
+    assert.equal(scuttled.stdout, plain.stdout);
+    assert.equal(scuttled.stderr, '', 'no warning of our own');
+  });
+
   test('a CommonJS app keeps its globals too, with its own declarations, this, arguments and return as under plain node', () => {
     const plain = runPlain(dir, 'cjs-app.cjs');
     const scuttled = runWithLoader(dir, 'cjs-app.cjs', { timeout: 30_000 });

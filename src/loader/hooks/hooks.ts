@@ -11,7 +11,7 @@ import { facadeSource, facadeURL, parseFacadeURL } from './facade.js';
 import { exportNamesOf, lexersReady } from '../../graph/module-names.js';
 import { ModuleCache } from '../../cache/module-cache.js';
 import { formatOf } from '../../graph/resolve.js';
-import { APP_GLOBALS_SPECIFIER, appGlobalsModuleSource, bindEsmAppGlobals, requestedNames } from '../../formats/app-scope.js';
+import { APP_GLOBALS_SPECIFIER, appGlobalsModuleSource, bindEsmAppGlobals, requestedNames, stripTypeScript } from '../../formats/app-scope.js';
 
 export interface HooksData {
   packageMap: PackageMapData;
@@ -126,9 +126,26 @@ function appGlobalsLoad(url: string, result: LoadResult | undefined): LoadResult
   if (!appGlobals) return result;
   const names = requestedNames(url, appGlobals);
   if (names) return { format: 'module', source: appGlobalsModuleSource(names, bridgeURL), shortCircuit: true };
-  if (!result || result.format !== 'module' || result.source === undefined || !isAppCode(url) || parseFacadeURL(url)) return result;
-  const text = typeof result.source === 'string' ? result.source : new TextDecoder().decode(result.source);
-  return { ...result, source: bindEsmAppGlobals(text, appGlobals) };
+  if (result?.format === 'commonjs-typescript' && isAppCode(url) && url.startsWith('file:')) {
+    // Stripped here, so that Node 24 hands it to the CommonJS loader, where the app's
+    // CommonJS modules get their bindings (loader/require-hook.ts). Node 22 compiles it
+    // directly instead: there it keeps no bindings (docs/configuration.md).
+    const text = typeof result.source === 'string' ? result.source : new TextDecoder().decode(result.source);
+    const stripped = stripTypeScript(text);
+    if (stripped !== undefined) return { format: 'commonjs', source: stripped, shortCircuit: true };
+  }
+  const typescript = result?.format === 'module-typescript';
+  if (!result || (result.format !== 'module' && !typescript) || result.source === undefined || !isAppCode(url) || parseFacadeURL(url)) {
+    return result;
+  }
+  let text = typeof result.source === 'string' ? result.source : new TextDecoder().decode(result.source);
+  if (typescript) {
+    // The bindings go into what Node would run: the module with its types stripped.
+    const stripped = stripTypeScript(text);
+    if (stripped === undefined) return result;
+    text = stripped;
+  }
+  return { ...result, format: 'module', source: bindEsmAppGlobals(text, appGlobals) };
 }
 
 function facadeLoad(url: string): LoadResult | undefined {
