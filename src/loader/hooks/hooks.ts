@@ -38,7 +38,7 @@ interface ResolveResult {
 type NextResolve = (specifier: string, context?: ResolveContext) => Promise<ResolveResult> | ResolveResult;
 interface LoadResult {
   format: string;
-  source?: string | ArrayBuffer | Uint8Array;
+  source?: string | ArrayBuffer | Uint8Array | null;
   shortCircuit?: boolean;
 }
 type NextLoad = (url: string, context?: unknown) => Promise<LoadResult> | LoadResult;
@@ -113,6 +113,26 @@ function facadeLoad(url: string): LoadResult | undefined {
   return { format: 'module', source: facadeSource(facade.fileURL, names, bridgeURL, facade.main), shortCircuit: true };
 }
 
+/**
+ * A CommonJS TypeScript module of the app that the ESM loader loads (the entry, which
+ * `--import` sends through the ESM loader, or a `.cts` an ES module imports). Node 22
+ * compiles it with the ESM loader's own `require`, which cannot require a facade (the
+ * facade's import of the bridge is not linked yet: ERR_VM_MODULE_LINK_FAILURE). A null
+ * source hands it to Node's CommonJS loader instead, as Node does for `.js` CommonJS:
+ * that loader strips the types itself, and its `require` is the one the runtime serves.
+ * Node 24 copes either way; the same path on every version is one less difference.
+ * Off-thread hooks see only the ESM loader's loads; in-thread ones also see the CommonJS
+ * loader's own (a `require` condition and no `import`), which need the source.
+ */
+function typeScriptToCommonJsLoader(result: LoadResult, context: unknown, inThread: boolean): LoadResult {
+  if (result.format !== 'commonjs-typescript') return result;
+  if (inThread) {
+    const conditions = (context as { conditions?: unknown } | undefined)?.conditions;
+    if (!Array.isArray(conditions) || !conditions.includes('import')) return result;
+  }
+  return { format: 'commonjs', source: null, shortCircuit: true };
+}
+
 /** Off-thread hooks, for `module.register()` (Node 20). */
 export async function resolve(
   specifier: string,
@@ -124,7 +144,7 @@ export async function resolve(
 
 export async function load(url: string, context: unknown, nextLoad: NextLoad): Promise<LoadResult> {
   await lexersReady;
-  return facadeLoad(url) ?? nextLoad(url, context);
+  return facadeLoad(url) ?? typeScriptToCommonJsLoader(await nextLoad(url, context), context, false);
 }
 
 /**
@@ -139,7 +159,7 @@ export function syncHooks(data: HooksData) {
       return decide(specifier, context, nextResolve(specifier, context));
     },
     load(url: string, context: unknown, nextLoad: (u: string, c?: unknown) => LoadResult) {
-      return facadeLoad(url) ?? nextLoad(url, context);
+      return facadeLoad(url) ?? typeScriptToCommonJsLoader(nextLoad(url, context), context, true);
     },
   };
 }
