@@ -1,5 +1,7 @@
 // Shared helpers for tests that run fixture apps under the loader.
 import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -68,4 +70,28 @@ export function runWithLoaderAsync(cwd, entry, { env = {}, args = [], nodeArgs =
 export function cannotRunAs(uid, file) {
   const probe = spawnSync(process.execPath, ['-e', 'require("fs").accessSync(process.argv[1])', file], { encoding: 'utf8', uid, gid: uid });
   return probe.status === 0 ? false : `user ${uid} cannot run ${process.execPath} or read ${file} (${probe.error?.code ?? probe.stderr.trim().split('\n')[0]})`;
+}
+
+export const cliPath = path.join(projectDir, 'bin', 'lavamoat.mjs');
+
+/** Runs the `lavamoat` command in `cwd` with the Node running the tests. */
+export function runCli(cwd, args, { env = {}, timeout = 120_000 } = {}) {
+  const result = spawnSync(process.execPath, [cliPath, ...args], {
+    cwd,
+    env: { ...process.env, NODE_OPTIONS: '', ...env },
+    encoding: 'utf8',
+    timeout,
+  });
+  return { status: result.status, signal: result.signal, stdout: result.stdout, stderr: result.stderr };
+}
+
+/**
+ * A private copy of a fixture app in the system's temporary directory (the repository
+ * stays clean); its directory is pushed on `temps` for the caller to remove.
+ */
+export function copyFixtureToTemp(name, temps) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `lavamoat-${name}-`));
+  temps.push(dir);
+  fs.cpSync(fixture(name), dir, { recursive: true, verbatimSymlinks: true });
+  return fs.realpathSync(dir);
 }

@@ -242,7 +242,11 @@ Options:
 
 Walks the module graph the loader would load from <entry>, analyses every module and
 writes the policy the app needs. policy-override.json is read (for root.usePolicy) but
-never written. Warnings name code that cannot be analysed statically.
+never written. TypeScript (.ts, .mts, .cts) is read with its types stripped, as Node
+runs it (Node 22.13+). If a module of the app cannot be analysed, nothing is written and
+the exit code is 1. Warnings come ranked: where a package will be denied something the
+analysis could not see (with the override entry that grants it), code that fails under
+the loader, then the rest in one line per package.
 
 Options:
   -b, --bin                     Resolve <name> among the bins of the root's dependencies
@@ -257,7 +261,7 @@ Options:
       --no-cache                Analyse every module again (no parse cache)
       --cache-dir <dir>         Parse cache location [default: node_modules/.cache/lavamoat/generate]
   -j, --jobs <n>                Worker threads that parse modules [default: one per core beyond two; 0: none]
-      --verbose                 List every warning (otherwise the first 20)
+      --verbose                 List every warning (otherwise the rest are summed up per package)
   -q, --quiet                   Only errors
 `,
   validate: `Usage: lavamoat validate [policy] [options]

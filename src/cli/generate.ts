@@ -3,16 +3,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { assertValidPolicy, loadPolicy, PolicyError } from '../policy/index.js';
 import type { LavaMoatPolicy } from '../policy/types.js';
-import {
-  AnalysisCache,
-  generatePolicy,
-  stringifyPolicy,
-  type GenerateResult,
-  type GenerateWarning,
-} from '../generate/index.js';
+import { AnalysisCache, AppAnalysisError, GenerateError, generatePolicy, stringifyPolicy, type GenerateResult } from '../generate/index.js';
 import type { CliArgs } from './args.js';
 import { diffPolicies, displayPath, Progress, type Output } from './output.js';
 import type { Paths } from './paths.js';
+import { reportWarnings } from './warnings.js';
 
 /** A JSON file read leniently: undefined when absent or unreadable, with a note when malformed. */
 function readJson(file: string, out: Output): Record<string, unknown> | undefined {
@@ -38,7 +33,6 @@ function writeFileAtomic(file: string, text: string): void {
   fs.renameSync(temp, file);
 }
 
-const MAX_WARNINGS = 20;
 const MAX_CHANGES = 40;
 
 export interface GenerateCommandResult {
@@ -89,6 +83,14 @@ export async function generateCommand(
       onProgress: ({ modules, pending }) =>
         progress.update(() => `LavaMoat: analysing the module graph: ${modules} modules done, ${pending} queued`),
     });
+  } catch (error) {
+    if (error instanceof AppAnalysisError) {
+      // Said outright: the file the user may have been about to lose is safe.
+      const policy = displayPath(paths.policy);
+      const kept = !args.write ? 'Nothing was printed.' : fs.existsSync(paths.policy) ? `${policy} is unchanged.` : `${policy} was not written.`;
+      throw new GenerateError(`${error.message}\n${kept}`);
+    }
+    throw error;
   } finally {
     progress.done();
   }
@@ -114,31 +116,16 @@ export async function generateCommand(
   }
   cache?.save();
 
-  // Warnings, one line per file and message: the first ones, all of them with --verbose.
-  const { warnings, stats } = result;
-  const groups = new Map<string, GenerateWarning[]>();
-  const infos = warnings.filter((w) => w.level === 'info');
-  for (const w of out.verbose ? warnings : warnings.filter((x) => x.level !== 'info')) {
-    const key = `${w.file}\0${w.message}`;
-    const group = groups.get(key);
-    if (group) group.push(w);
-    else groups.set(key, [w]);
-  }
-  const lines = [...groups.values()].map((group) => {
-    const [w] = group as [GenerateWarning];
-    const more = group.length > 1 ? ` (also at ${group.slice(1).map((g) => `${g.line}:${g.column}`).join(', ')})` : '';
-    return `warning: ${w.file}:${w.line}:${w.column}${w.package ? ` [${w.package}]` : ''} ${w.message}${more}`;
-  });
-  const shown = out.verbose ? lines : lines.slice(0, MAX_WARNINGS);
-  for (const line of shown) out.warn(line);
-  if (infos.length > 0 && !out.verbose) {
-    out.info(`note: ${infos.length} optional modules (required in try blocks) are not installed; --verbose lists them`);
-  }
-  if (shown.length < lines.length) {
-    out.warn(
-      `... and ${lines.length - shown.length} more (--verbose lists them all${args.debug ? '' : '; --debug writes them to policy-debug.json'})`,
-    );
-  }
+  const { stats } = result;
+  reportWarnings(
+    result.warnings,
+    {
+      verbose: out.verbose,
+      ...(typeof usePolicy === 'string' ? { usePolicy } : {}),
+      overrideFile: displayPath(paths.override),
+    },
+    out,
+  );
 
   if (args.write) {
     const changes = previous ? diffPolicies(previous, policy) : [];

@@ -13,7 +13,10 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ANALYSER_VERSION, type ModuleAnalysis, type ModuleFormat } from './analyse/index.js';
+import { pathToFileURL } from 'node:url';
+import type { PackageMap } from '../graph/package-map.js';
+import type { Resolved } from '../graph/resolve.js';
+import { ANALYSER_VERSION, stripperVersion, type ModuleAnalysis, type ModuleFormat } from './analyse/index.js';
 
 /** Entries kept from earlier runs besides those this run used (other entry points, branches). */
 const MAX_ENTRIES = 50_000;
@@ -60,8 +63,10 @@ interface CacheFile {
   resolutions?: Record<string, CachedResolution>;
 }
 
-export function cacheKey(bytes: Uint8Array, format: ModuleFormat): string {
-  return crypto.createHash('sha256').update(format).update('\0').update(bytes).digest('base64url');
+/** A TypeScript module's key also has the version of the stripper that made the JavaScript analysed. */
+export function cacheKey(bytes: Uint8Array, format: ModuleFormat, typescript = false): string {
+  const kind = typescript ? `${format}+${stripperVersion()}` : format;
+  return crypto.createHash('sha256').update(kind).update('\0').update(bytes).digest('base64url');
 }
 
 const isAnalysis = (value: unknown): value is ModuleAnalysis => {
@@ -185,4 +190,48 @@ export class AnalysisCache {
 /** Default location: `<root>/node_modules/.cache/lavamoat/generate`, as other tools do. */
 export function defaultCacheDir(root: string): string {
   return path.join(root, 'node_modules', '.cache', 'lavamoat', 'generate');
+}
+
+/**
+ * What the installed dependency tree is: the packages of the map (directory and version),
+ * the root's package.json, and the lockfiles and install markers package managers
+ * rewrite on every install. Persisted resolutions are dropped when it changes.
+ */
+export function treeFingerprint(packageMap: PackageMap): string {
+  const hash = crypto.createHash('sha256');
+  for (const info of packageMap.data.packages) hash.update(`${info.name}\0${info.dir}\0${info.version}\n`);
+  const root = packageMap.data.root;
+  try {
+    hash.update(fs.readFileSync(path.join(root, 'package.json')));
+  } catch {
+    hash.update('no package.json');
+  }
+  for (const name of [
+    'package-lock.json',
+    'npm-shrinkwrap.json',
+    'yarn.lock',
+    'pnpm-lock.yaml',
+    'node_modules/.package-lock.json',
+    'node_modules/.modules.yaml',
+    'node_modules/.yarn-state.yml',
+  ]) {
+    try {
+      const stat = fs.statSync(path.join(root, name));
+      hash.update(`${name}\0${stat.size}\0${stat.mtimeMs}\n`);
+    } catch {
+      hash.update(`${name}\0-\n`);
+    }
+  }
+  return hash.digest('base64url');
+}
+
+export function toCachedResolution(result: Resolved | Error): CachedResolution {
+  if (result instanceof Error) return { e: (result as { code?: string }).code ?? 'ERR', m: result.message };
+  return result.kind === 'builtin' ? { b: result.name } : { f: result.path };
+}
+
+export function fromCachedResolution(cached: CachedResolution): Resolved | Error {
+  if ('b' in cached) return { kind: 'builtin', name: cached.b };
+  if ('f' in cached) return { kind: 'file', path: cached.f, url: pathToFileURL(cached.f).href };
+  return Object.assign(new Error(cached.m), { code: cached.e });
 }

@@ -123,13 +123,17 @@ export type Format = 'module' | 'commonjs' | 'json' | 'addon' | 'wasm';
  * The format Node would give a file: by extension, then by the package scope's `type`.
  * A `.js` or extensionless file in a scope without `type` is CommonJS unless it has ES
  * module syntax (Node 20.19+ detects it): pass `source` to decide those as Node does.
+ * TypeScript follows the same rules (`.mts`, `.cts`, `.ts` by `type`); a typeless `.ts`
+ * file is left to the caller, which must strip its types before looking at its syntax.
  */
 export function formatOf(file: string, source?: string): Format {
   const ext = path.extname(file);
   switch (ext) {
     case '.mjs':
+    case '.mts':
       return 'module';
     case '.cjs':
+    case '.cts':
       return 'commonjs';
     case '.json':
       return 'json';

@@ -305,8 +305,8 @@ describe('warnings, native addons, --dev', () => {
         'node_modules/dynamic-req/index.js:4:25 eval()',
       ],
     );
-    // A require in a try block that finds nothing is an optional dependency: a note, listed with --verbose.
-    assert.match(result.stderr, /^note: 1 optional modules \(required in try blocks\) are not installed; --verbose lists them$/m);
+    // A require in a try block that finds nothing is an optional dependency: summed up, listed with --verbose.
+    assert.match(result.stderr, /^ {2}optional-user: 1 optional module not installed \('not-installed-optional'\)$/m);
     assert.match(result.stderr, /5 packages, 7 modules, 6 grants, 4 warnings in /);
     const verbose = generate(dir, ['app.js', '--verbose']);
     assert.match(verbose.stderr, /optional-user\/index\.js:3:11 \[optional-user\] optional module 'not-installed-optional' is not installed/);
@@ -317,6 +317,52 @@ describe('warnings, native addons, --dev', () => {
     assert.equal(debug.warnings.length, 5);
     assert.equal(debug.warnings.filter((w) => w.level === 'info').length, 1);
     assert.deepEqual(debug.debugInfo['has-addon'].native, ['node_modules/has-addon/build/Release/addon.node (addon)']);
+  });
+
+  test('ranked by what they cost: denials with the override entry, then failures, then one line per package', () => {
+    const dir = copyFixture('gen-rank-app');
+    const result = generate(dir, ['app.js']);
+    const lines = result.stderr.split('\n');
+    const at = (pattern) => lines.findIndex((l) => pattern.test(l));
+    const denied = at(/^LavaMoat: 2 warnings where a package will be denied what the analysis could not see; each is followed by what to add to lavamoat\/node\/policy-override\.json:$/);
+    const fails = at(/^LavaMoat: 2 warnings where code fails under the loader whatever the policy grants:$/);
+    const other = at(/^LavaMoat: 3 other warnings, by package \(--verbose lists each\):$/);
+    assert.ok(denied === 0 && denied < fails && fails < other, result.stderr);
+    const short = (l) => (l.startsWith('warning: ') ? l.replace(/(\] .*?): .*/, '$1') : l);
+    assert.deepEqual(lines.slice(denied + 1, fails).map(short), [
+      'warning: node_modules/global-peek/index.js:1:25 [global-peek] computed member access on the global object',
+      '  grant the globals it reaches: {"resources":{"global-peek":{"globals":{"<global>":true}}}}',
+      'warning: node_modules/plugin-host/index.js:2:26 [plugin-host] require() with a computed argument',
+      '  grant what it loads: {"resources":{"plugin-host":{"packages":{"<package>":true},"builtin":{"<builtin module>":true}}}}',
+      '  have generation analyse what it loads: "include": ["<package>"] or [{"name":"plugin-host","modules":["<path of its own module>"]}]',
+    ]);
+    // The entries are JSON that the override takes.
+    for (const line of lines.slice(denied + 1, fails).filter((l) => l.startsWith('  grant'))) {
+      assert.ok(JSON.parse(line.slice(line.indexOf('{'))).resources);
+    }
+    assert.deepEqual(lines.slice(fails + 1, other).map(short), [
+      'warning: node_modules/old-style/index.js:2:8 [old-style] sloppy-mode code (Strict mode code may not include a with statement)',
+      'warning: node_modules/polyfill/index.js:1:1 [polyfill] assignment to Array.prototype.last',
+    ]);
+    assert.deepEqual(lines.slice(other + 1, other + 4), [
+      '  the app: 1 dynamic use of the global object',
+      "  plugin-host: 1 specifier that resolves to nothing ('peer-not-installed')",
+      "  quiet-opt: 1 optional module not installed ('quiet-opt-native')",
+    ]);
+    assert.match(lines[other + 4], /^LavaMoat: wrote lavamoat\/node\/policy\.json: 5 packages, 6 modules, 1 grants, 6 warnings in /);
+
+    // --verbose: every warning on its own line, the rest after the two ranked sections.
+    const verbose = generate(dir, ['app.js', '--verbose']);
+    const all = verbose.stderr.split('\n').filter((l) => /^(warning|note): /.test(l));
+    assert.equal(all.length, 7);
+    assert.deepEqual(all.slice(4).map((l) => l.split(' ')[1]), ['app.js:8:28', 'node_modules/plugin-host/index.js:3:22', 'node_modules/quiet-opt/index.js:3:10']);
+    assert.doesNotMatch(verbose.stderr, /by package/);
+
+    // A confined app (root.usePolicy): its own dynamic global use is a denial too, under its resource name.
+    fs.writeFileSync(path.join(dir, 'lavamoat', 'node', 'policy-override.json'), '{ "root": { "usePolicy": "rank-root" } }\n');
+    const confined = generate(dir, ['app.js']);
+    assert.match(confined.stderr, /^LavaMoat: 3 warnings where a package will be denied/m);
+    assert.match(confined.stderr, /^warning: app\.js:8:28 computed member access on the global object.*\n {2}grant the globals it reaches: \{"resources":\{"rank-root":/m);
   });
 
   test('include: a module only a computed require reaches is analysed when the policy names it', () => {

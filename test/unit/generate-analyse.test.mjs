@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { analyseModule } from '../../dist/generate/analyse/index.js';
 import { COMPARTMENT_GLOBALS } from '../../dist/generate/intrinsics.js';
 import { BUILTIN_LIVE_OBJECTS, BUILTIN_NAMESPACES, builtinKey } from '../../dist/generate/builtin-members.js';
-import { builtinModules, createRequire } from 'node:module';
+import module, { builtinModules, createRequire } from 'node:module';
 import { projectDir } from '../helpers.mjs';
 
 const cjs = (source) => analyseModule(source, 'commonjs');
@@ -461,6 +461,10 @@ describe('warnings: code that cannot be analysed', () => {
     const result = cjs("import fs from 'fs';\nfs.readFileSync(f);");
     assert.deepEqual(imports(result), ['fs import readFileSync']);
     assert.match(warnings(result)[0], /Node detects the syntax and runs it as an ES module/);
+    // A top-level await alone is module syntax too, for Node's detection.
+    const awaited = cjs('const n = await fetch(u);');
+    assert.deepEqual(globalPaths(awaited), ['fetch', 'u']);
+    assert.equal(awaited.warnings[0].kind, 'esm-detected');
   });
 
   test('hashbang and BOM', () => {
@@ -476,4 +480,75 @@ test('COMPARTMENT_GLOBALS is what a SES compartment really holds', () => {
   const actual = JSON.parse(result.stdout);
   // Newer Node versions may add intrinsics (Iterator, ...): listing those is only redundant.
   for (const name of COMPARTMENT_GLOBALS) assert.ok(actual.includes(name), `${name} is not in a compartment`);
+});
+
+describe('warning kinds: what each warning is about, for ranking', () => {
+  test('each warning has its kind; a module that does not parse is failed', () => {
+    const kinds = (result) => result.warnings.map((w) => w.kind);
+    assert.deepEqual(kinds(cjs('require(name);\nimport(x);\nvar r = require;')), ['dynamic-load', 'dynamic-load', 'dynamic-load']);
+    assert.deepEqual(kinds(cjs('globalThis[k];\nObject.keys(globalThis);')), ['dynamic-global', 'dynamic-global']);
+    assert.deepEqual(kinds(cjs('eval(a);\nnew Function(b);')), ['runtime-code', 'runtime-code']);
+    assert.deepEqual(kinds(cjs('Array.prototype.x = 1;')), ['frozen-intrinsic']);
+    assert.deepEqual(kinds(cjs('with (o) {}')), ['sloppy']);
+    assert.deepEqual(kinds(cjs("import 'fs';")), ['esm-detected']);
+    assert.equal(cjs("import 'fs';").failed, undefined);
+    const broken = esm('const = 1;');
+    assert.deepEqual(kinds(broken), ['unparsed']);
+    assert.equal(broken.failed, true);
+  });
+});
+
+const canStrip = typeof module.stripTypeScriptTypes === 'function';
+const ts = (source, format = 'module') => analyseModule(source, format, true);
+
+describe('TypeScript: analysed with its types stripped, as Node runs it', { skip: !canStrip && `Node ${process.version} has no module.stripTypeScriptTypes` }, () => {
+  test('types go, positions stay; type-only imports are no imports', () => {
+    const result = ts(
+      "import type { Stats } from 'node:fs';\nimport { readFileSync, type PathLike } from 'node:fs';\n" +
+        'interface A { env: string }\nconst size = (p: PathLike): number => readFileSync(p).length;\nexport const home: string = process.env.HOME as string;\n',
+    );
+    assert.deepEqual(imports(result), ['node:fs import readFileSync']);
+    assert.deepEqual(globals(result), ['process.env=read']);
+    assert.deepEqual(result.globals.map((g) => [g.line, g.column]), [[5, 29]]);
+    assert.deepEqual(result.warnings, []);
+  });
+
+  test('CommonJS TypeScript, and ES module syntax detected in a typeless .ts as in .js', () => {
+    assert.deepEqual(imports(ts("const os = require('node:os') as typeof import('node:os');\nos.EOL;", 'commonjs')), ['node:os require EOL']);
+    const detected = ts("import os from 'node:os';\nconst n: number = os.cpus().length;", 'commonjs');
+    assert.deepEqual(imports(detected), ['node:os import cpus']);
+    assert.equal(detected.warnings[0].kind, 'esm-detected');
+  });
+
+  test('syntax only --experimental-transform-types runs is analysed transformed, with a warning', () => {
+    const result = ts('enum Color { Red }\nqueueMicrotask(() => Color.Red);');
+    assert.deepEqual(globals(result), ['queueMicrotask=read']);
+    assert.equal(result.warnings[0].kind, 'typescript-transform');
+    assert.match(result.warnings[0].message, /enum is not supported in strip-only mode.*--experimental-transform-types/);
+  });
+
+  test('a TypeScript syntax error is failed, with its line and column', () => {
+    const result = ts('let a = 1;\nconst x: = 1;');
+    assert.equal(result.failed, true);
+    assert.deepEqual(result.warnings.map((w) => [w.kind, w.line, w.column]), [['unparsed', 2, 10]]);
+    assert.match(result.warnings[0].message, /^cannot parse as TypeScript: Unexpected token `=`/);
+  });
+
+  test('Node\'s ExperimentalWarning about the stripper is not printed', () => {
+    const script =
+      `import { analyseModule } from ${JSON.stringify(new URL('../../dist/generate/analyse/index.js', import.meta.url).href)};\n` +
+      "analyseModule('const a: number = 1;', 'module', true);\nprocess.emitWarning('kept', 'ExperimentalWarning');\n";
+    const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    assert.equal(result.status, 0, result.stderr);
+    assert.doesNotMatch(result.stderr, /stripTypeScriptTypes/);
+    assert.match(result.stderr, /ExperimentalWarning: kept/);
+  });
+});
+
+describe('TypeScript where Node cannot strip types', { skip: canStrip && `Node ${process.version} strips types` }, () => {
+  test('a failure that says which Node reads TypeScript', () => {
+    const result = ts('const a: number = 1;');
+    assert.equal(result.failed, true);
+    assert.match(result.warnings[0].message, /cannot strip TypeScript types: .*Node 22\.13\+ and 23\.2\+/);
+  });
 });

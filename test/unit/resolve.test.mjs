@@ -56,4 +56,9 @@ test('formats by extension and nearest package.json type', () => {
   assert.equal(formatOf(fixture('graph', 'node_modules/module-field/index.js')), 'commonjs');
   assert.equal(formatOf('/x/y.json'), 'json');
   assert.equal(formatOf('/x/y.node'), 'addon');
+  // TypeScript as Node decides it: .mts and .cts by extension, .ts by "type".
+  assert.equal(formatOf(fixture('graph', 'node_modules/sub-type/dist/cjs/index.mts')), 'module');
+  assert.equal(formatOf(fixture('graph', 'node_modules/sub-type/dist/esm/index.cts')), 'commonjs');
+  assert.equal(formatOf(fixture('graph', 'node_modules/sub-type/dist/esm/index.ts')), 'module');
+  assert.equal(formatOf(fixture('graph', 'node_modules/sub-type/dist/cjs/index.ts')), 'commonjs');
 });

@@ -180,11 +180,12 @@ export function globalReference(a: Analyser, ref: Ref, fullPath: string[], viaAl
 
 export function globalObjectEscape(a: Analyser, ref: Ref): void {
   if (ref.computed) {
-    a.warn('computed member access on the global object: the globals it reaches are not known statically', ref.start);
+    a.warn('dynamic-global', 'computed member access on the global object: the globals it reaches are not known statically', ref.start);
     return;
   }
   if (ref.consumer === 'passed' || ref.consumer === 'assigned') {
     a.warn(
+      'dynamic-global',
       'the global object is passed on or stored: globals used through it are not known statically',
       ref.start,
     );
@@ -195,7 +196,7 @@ export function globalPath(a: Analyser, path: string[], access: GlobalAccess, of
   const root = path[0]!;
   if (isProvidedGlobal(root)) {
     if (access === 'write' && path.length >= 2 && isFrozenIntrinsic(root) && !ASSIGNABLE_INTRINSIC_PATHS.has(`${root}.${path[1]}`)) {
-      a.warn(`assignment to ${path.join('.')}: intrinsics are frozen under SES lockdown, so this fails under the loader`, offset);
+      a.warn('frozen-intrinsic', `assignment to ${path.join('.')}: intrinsics are frozen under SES lockdown, so this fails under the loader`, offset);
     }
     return;
   }

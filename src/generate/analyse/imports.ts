@@ -12,9 +12,8 @@ import { type Binding, declare, reference } from './scope.js';
 import type { ImportKind, ImportRecord } from './types.js';
 import type { Analyser } from './walker.js';
 
-export const UNKNOWN_TARGET =
-  'what it loads is not known statically, so neither is what that code uses: grant it in policy-override.json, ' +
-  'or name the module in the policy\'s "include" so that generation analyses it';
+/** The remedy (an override grant, or `include`) is for the report to give: see ../warnings.ts. */
+export const UNKNOWN_TARGET = 'what it loads is not known statically, so neither is what that code uses';
 
 /** How a module's value is used: member paths taken directly, and variables that hold a path of it. */
 export interface ResultUse {
@@ -113,6 +112,7 @@ export function visitImportExpression(a: Analyser, node: Node): void {
   const specifier = staticString(node.source);
   if (specifier === undefined) {
     a.warn(
+      'dynamic-load',
       `import() with a computed specifier: ${UNKNOWN_TARGET}`,
       node.start,
     );
@@ -152,7 +152,7 @@ export function noteImportMetaResolve(a: Analyser, node: Node): boolean {
   ) {
     const specifier = staticString(node.arguments[0]);
     if (specifier === undefined) {
-      a.warn(`import.meta.resolve() with a computed specifier: ${UNKNOWN_TARGET}`, node.start);
+      a.warn('dynamic-load', `import.meta.resolve() with a computed specifier: ${UNKNOWN_TARGET}`, node.start);
     } else {
       const record = addImport(a, specifier, 'import-resolve', node.start);
       use(a, record, [], node.start);

@@ -5,7 +5,8 @@
  * result; the analysis itself is the rest of the folder: walker.ts (the walk and the
  * resolution after it), scope.ts and context.ts (scopes, references and their syntactic
  * context), globals.ts, imports.ts and requires.ts (what the module reaches), ast.ts
- * and positions.ts (helpers), types.ts (the result's types).
+ * and positions.ts (helpers), types.ts (the result's types), typescript.ts (TypeScript
+ * read as Node runs it: types stripped).
  *
  * The parser is meriyah (ESTree, about four times faster than @babel/parser on npm
  * code, and no @babel/traverse: its NodePath objects cost more than the parse). Scope
@@ -21,11 +22,14 @@
 import { createRequire } from 'node:module';
 import type { Node } from './ast.js';
 import type { ModuleAnalysis, ModuleFormat } from './types.js';
+import { stripTypes } from './typescript.js';
 import { Analyser } from './walker.js';
 
+export { isTypeScriptFile, stripperVersion } from './typescript.js';
 export {
   ANALYSER_VERSION,
   type AnalysisWarning,
+  type AnalysisWarningKind,
   type GlobalAccess,
   type GlobalUse,
   type ImportKind,
@@ -71,11 +75,38 @@ function parseErrorMessage(error: unknown): string {
 }
 
 /**
- * Analyses one module's source. Never throws on bad input: a module that cannot be
- * parsed gives a warning and nothing else.
+ * Analyses one module's source; `typescript` for a `.ts`, `.mts` or `.cts` file, whose
+ * types are stripped first, as Node strips them. Never throws on bad input: a module
+ * that cannot be parsed gives a warning and `failed`, and nothing else.
  */
-export function analyseModule(source: string, format: ModuleFormat): ModuleAnalysis {
-  let text = source.charCodeAt(0) === 0xfeff ? source.slice(1) : source;
+export function analyseModule(source: string, format: ModuleFormat, typescript = false): ModuleAnalysis {
+  const text = source.charCodeAt(0) === 0xfeff ? source.slice(1) : source;
+  if (!typescript) return analyseJavaScript(text, format);
+  const stripped = stripTypes(text);
+  if ('error' in stripped) {
+    return {
+      imports: [],
+      globals: [],
+      warnings: [{ kind: 'unparsed', message: stripped.error, line: stripped.line, column: stripped.column }],
+      failed: true,
+    };
+  }
+  const analysis = analyseJavaScript(stripped.code, format);
+  if (stripped.transformed !== undefined && !analysis.failed) {
+    analysis.warnings.unshift({
+      kind: 'typescript-transform',
+      message:
+        `TypeScript that strip-only mode refuses (${stripped.transformed}): Node runs it only with --experimental-transform-types; ` +
+        'analysed as transformed, so the lines and columns given for this file are approximate',
+      line: 1,
+      column: 1,
+    });
+  }
+  return analysis;
+}
+
+function analyseJavaScript(source: string, format: ModuleFormat): ModuleAnalysis {
+  let text = source;
   let analyser = new Analyser(text, format);
   let program: Node;
   try {
@@ -90,18 +121,22 @@ export function analyseModule(source: string, format: ModuleFormat): ModuleAnaly
       } catch (strictError) {
         program = meriyahParse(text, PARSE_OPTIONS.sloppyScript as never);
         analyser.warn(
+          'sloppy',
           `sloppy-mode code (${parseErrorMessage(strictError)}): SES runs CommonJS modules as strict code, so this module fails under the loader`,
           parseErrorOffset(strictError),
         );
       }
     }
   } catch (error) {
-    // Node runs a typeless `.js` file that has ES module syntax as an ES module
-    // ("module syntax detection", Node 20.19+/22.7+).
-    if (format === 'commonjs' && /can only be used with the module goal|Cannot use import|import\.meta/i.test(parseErrorMessage(error))) {
-      const asModule = analyseModule(source, 'module');
-      if (!asModule.warnings.some((w) => w.message.startsWith('cannot parse'))) {
+    // Node runs a typeless `.js` (or `.ts`) file that has ES module syntax as an ES module
+    // ("module syntax detection", Node 20.19+/22.7+). Text that is no script but parses
+    // as a module has such syntax: import/export, import.meta, or a top-level await,
+    // which meriyah reports as a plain unexpected token.
+    if (format === 'commonjs') {
+      const asModule = analyseJavaScript(source, 'module');
+      if (!asModule.failed) {
         asModule.warnings.unshift({
+          kind: 'esm-detected',
           message:
             'ES module syntax in a file that package.json "type" makes CommonJS: Node detects the syntax and runs it as an ES module, ' +
             'analysed as such here; set "type": "module" (or use .mjs) so that every tool agrees',
@@ -111,8 +146,12 @@ export function analyseModule(source: string, format: ModuleFormat): ModuleAnaly
         return asModule;
       }
     }
-    analyser.warn(`cannot parse as ${format === 'module' ? 'an ES module' : 'CommonJS'}: ${parseErrorMessage(error)}`, parseErrorOffset(error));
-    return { imports: [], globals: [], warnings: analyser.warnings };
+    analyser.warn(
+      'unparsed',
+      `cannot parse as ${format === 'module' ? 'an ES module' : 'CommonJS'}: ${parseErrorMessage(error)}`,
+      parseErrorOffset(error),
+    );
+    return { imports: [], globals: [], warnings: analyser.warnings, failed: true };
   }
   analyser.run(program);
   // Source order (requires are only confirmed after the walk).

@@ -191,6 +191,7 @@ export function resolveCandidate(a: Analyser, candidate: CallCandidate): void {
     if (callee.scope.lookup(callee.name)) return;
     if (kind === 'Function' && candidate.returnThis) return;
     a.warn(
+      'runtime-code',
       kind === 'eval'
         ? 'eval(): code evaluated at run time cannot be analysed (and SES runs it confined to the package)'
         : 'Function constructor: code built at run time cannot be analysed',
@@ -201,6 +202,7 @@ export function resolveCandidate(a: Analyser, candidate: CallCandidate): void {
   if (!isRequire(a, callee)) return;
   if (specifier === undefined) {
     a.warn(
+      'dynamic-load',
       `${kind === 'resolve' ? 'require.resolve' : 'require'}() with a computed argument: ${UNKNOWN_TARGET}`,
       start,
     );
@@ -225,5 +227,5 @@ export function checkRequireRef(a: Analyser, ref: Ref): void {
   if (ref.called || ref.access === 'presence') return;
   if (ref.path.length > 0 && REQUIRE_MEMBERS.has(ref.path[0]!)) return;
   if (ref.access === 'write') return;
-  a.warn('require is used as a value (aliased or passed on): modules it loads later are not known statically', ref.start);
+  a.warn('dynamic-load', 'require is used as a value (aliased or passed on): modules it loads later are not known statically', ref.start);
 }

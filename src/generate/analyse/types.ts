@@ -6,7 +6,7 @@
  */
 
 /** Bump whenever the output of {@link analyseModule} can change for the same input. */
-export const ANALYSER_VERSION = 6;
+export const ANALYSER_VERSION = 7;
 
 export type ModuleFormat = 'module' | 'commonjs';
 
@@ -52,7 +52,25 @@ export interface ImportRecord {
   optional?: true;
 }
 
+/**
+ * What a warning is about, which decides what it costs at run time (see
+ * ../warnings.ts): `dynamic-load`, `dynamic-global` and `runtime-code` hide uses the
+ * policy then lacks; `frozen-intrinsic` and `sloppy` fail under the loader whatever the
+ * policy says; `unparsed` is a module with no analysis at all; `esm-detected` and
+ * `typescript-transform` are about how Node runs the file.
+ */
+export type AnalysisWarningKind =
+  | 'dynamic-load'
+  | 'dynamic-global'
+  | 'runtime-code'
+  | 'frozen-intrinsic'
+  | 'sloppy'
+  | 'unparsed'
+  | 'esm-detected'
+  | 'typescript-transform';
+
 export interface AnalysisWarning {
+  kind: AnalysisWarningKind;
   message: string;
   line: number;
   column: number;
@@ -62,4 +80,6 @@ export interface ModuleAnalysis {
   imports: ImportRecord[];
   globals: GlobalUse[];
   warnings: AnalysisWarning[];
+  /** The module could not be read as code (an `unparsed` warning says why): it yields nothing. */
+  failed?: true;
 }

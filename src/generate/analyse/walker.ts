@@ -30,7 +30,7 @@ import {
   resolveRequireFunctions,
 } from './requires.js';
 import { Binding, type BindingKind, type Ref, Scope, declare, declarePattern, reference, visitTarget } from './scope.js';
-import type { AnalysisWarning, GlobalUse, ImportRecord, ModuleFormat } from './types.js';
+import type { AnalysisWarning, AnalysisWarningKind, GlobalUse, ImportRecord, ModuleFormat } from './types.js';
 
 export class Analyser {
   // -- the walk
@@ -84,8 +84,8 @@ export class Analyser {
     return lineColumn(this.lineStarts, offset);
   }
 
-  warn(message: string, offset: number): void {
-    this.warnings.push({ message, ...this.position(offset) });
+  warn(kind: AnalysisWarningKind, message: string, offset: number): void {
+    this.warnings.push({ kind, message, ...this.position(offset) });
   }
 
   // -- the visitor

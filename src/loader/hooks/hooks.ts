@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import process from 'node:process';
 import { PackageMap, ROOT_NAME, type PackageMapData } from '../../graph/package-map.js';
 import { facadeSource, facadeURL, parseFacadeURL } from './facade.js';
 import { exportNamesOf, lexersReady } from '../../graph/module-names.js';
@@ -41,7 +42,7 @@ interface ResolveResult {
 type NextResolve = (specifier: string, context?: ResolveContext) => Promise<ResolveResult> | ResolveResult;
 interface LoadResult {
   format: string;
-  source?: string | ArrayBuffer | Uint8Array;
+  source?: string | ArrayBuffer | Uint8Array | null;
   shortCircuit?: boolean;
 }
 type NextLoad = (url: string, context?: unknown) => Promise<LoadResult> | LoadResult;
@@ -126,14 +127,6 @@ function appGlobalsLoad(url: string, result: LoadResult | undefined): LoadResult
   if (!appGlobals) return result;
   const names = requestedNames(url, appGlobals);
   if (names) return { format: 'module', source: appGlobalsModuleSource(names, bridgeURL), shortCircuit: true };
-  if (result?.format === 'commonjs-typescript' && isAppCode(url) && url.startsWith('file:')) {
-    // Stripped here, so that Node 24 hands it to the CommonJS loader, where the app's
-    // CommonJS modules get their bindings (loader/require-hook.ts). Node 22 compiles it
-    // directly instead: there it keeps no bindings (docs/configuration.md).
-    const text = typeof result.source === 'string' ? result.source : new TextDecoder().decode(result.source);
-    const stripped = stripTypeScript(text);
-    if (stripped !== undefined) return { format: 'commonjs', source: stripped, shortCircuit: true };
-  }
   const typescript = result?.format === 'module-typescript';
   if (!result || (result.format !== 'module' && !typescript) || result.source === undefined || !isAppCode(url) || parseFacadeURL(url)) {
     return result;
@@ -157,6 +150,38 @@ function facadeLoad(url: string): LoadResult | undefined {
   return { format: 'module', source: facadeSource(facade.fileURL, names, bridgeURL, facade.main), shortCircuit: true };
 }
 
+/**
+ * A CommonJS TypeScript module of the app that the ESM loader loads (the entry, which
+ * `--import` sends through the ESM loader, or a `.cts` an ES module imports). Node 22
+ * compiles it with the ESM loader's own `require`, which cannot require a facade (the
+ * facade's import of the bridge is not linked yet: ERR_VM_MODULE_LINK_FAILURE). A null
+ * source hands it to Node's CommonJS loader instead, as Node does for `.js` CommonJS:
+ * that loader strips the types itself, and its `require` is the one the runtime serves.
+ * On Node 23+ the source is given stripped of its types instead (see below).
+ * Off-thread hooks see only the ESM loader's loads; in-thread ones also see the CommonJS
+ * loader's own (a `require` condition and no `import`), which need the source.
+ */
+// Node 23+ sends a CommonJS source given by the hooks through its CommonJS loader (with
+// its own require, and the named exports Node lexes from that source). Node 22 compiles
+// it with the ES module loader's require instead, which cannot require a facade: there
+// the file goes to the CommonJS loader as a file, and its named exports are not seen
+// (cjs-module-lexer reads the TypeScript text): use a default import on Node 22.
+const STRIPPED_SOURCE_REACHES_CJS_LOADER = Number(process.versions.node.split('.')[0]) >= 23;
+
+function typeScriptToCommonJsLoader(result: LoadResult, context: unknown, inThread: boolean): LoadResult {
+  if (result.format !== 'commonjs-typescript') return result;
+  if (inThread) {
+    const conditions = (context as { conditions?: unknown } | undefined)?.conditions;
+    if (!Array.isArray(conditions) || !conditions.includes('import')) return result;
+  }
+  if (STRIPPED_SOURCE_REACHES_CJS_LOADER) {
+    const text = typeof result.source === 'string' ? result.source : new TextDecoder().decode(result.source as Uint8Array);
+    const stripped = stripTypeScript(text);
+    if (stripped !== undefined) return { format: 'commonjs', source: stripped, shortCircuit: true };
+  }
+  return { format: 'commonjs', source: null, shortCircuit: true };
+}
+
 /** Off-thread hooks, for `module.register()` (Node 20). */
 export async function resolve(
   specifier: string,
@@ -171,7 +196,7 @@ export async function load(url: string, context: unknown, nextLoad: NextLoad): P
   if (appGlobals && url.startsWith(APP_GLOBALS_SPECIFIER)) return appGlobalsLoad(url, undefined)!;
   const facade = facadeLoad(url);
   if (facade) return facade;
-  const result = await nextLoad(url, context);
+  const result = typeScriptToCommonJsLoader(await nextLoad(url, context), context, false);
   return appGlobals ? appGlobalsLoad(url, result)! : result;
 }
 
@@ -190,7 +215,7 @@ export function syncHooks(data: HooksData) {
       if (appGlobals && url.startsWith(APP_GLOBALS_SPECIFIER)) return appGlobalsLoad(url, undefined)!;
       const facade = facadeLoad(url);
       if (facade) return facade;
-      const result = nextLoad(url, context);
+      const result = typeScriptToCommonJsLoader(nextLoad(url, context), context, true);
       return appGlobals ? appGlobalsLoad(url, result)! : result;
     },
   };
