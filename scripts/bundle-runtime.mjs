@@ -168,10 +168,27 @@ const SES_EDITS = {
   ],
 };
 
+// SES reads its COMPARTMENT_LOAD_ERRORS option from `globalThis.process.env` each time a
+// module load fails. Under scuttling the real global's `process` throws, so every load
+// failure in a compartment (a policy denial among them) would report the scuttling error
+// instead of its own: the option is read once, when SES loads, before scuttling.
+SES_EDITS['module-load.js'] = [
+  [
+    `(getenv('COMPARTMENT_LOAD_ERRORS', '', ['verbose'])) === 'verbose';`,
+    `compartmentLoadErrors === 'verbose';`,
+    1,
+  ],
+  [
+    `import { getEnvironmentOption as getenv } from '@endo/env-options';\n`,
+    `import { getEnvironmentOption as getenv } from '@endo/env-options';\nconst compartmentLoadErrors = getenv('COMPARTMENT_LOAD_ERRORS', '', ['verbose']);\n`,
+    1,
+  ],
+];
+
 const sesEdits = {
   name: 'ses-edits',
   setup(build) {
-    build.onLoad({ filter: /[\\/]ses[\\/]src[\\/].*(constructor|module-instance)\.js$/ }, async (args) => {
+    build.onLoad({ filter: /[\\/]ses[\\/]src[\\/].*(constructor|module-instance|module-load)\.js$/ }, async (args) => {
       const relative = path.relative(path.join(sesDir, 'src'), args.path).split(path.sep).join('/');
       const edits = SES_EDITS[relative];
       if (!edits) return undefined;

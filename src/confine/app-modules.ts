@@ -20,6 +20,13 @@ export const appModuleSpecifier = (fileURL: string): string => `${APP_MODULE_SCH
 
 export const isAppModuleSpecifier = (specifier: string): boolean => specifier.startsWith(APP_MODULE_SCHEME);
 
+/** The file URL a `lavamoat-app:` specifier names (runtime.ts makes only these). */
+function fileURLOf(specifier: string): string {
+  const url = specifier.slice(APP_MODULE_SCHEME.length);
+  if (!url.startsWith('file:///')) throw new Error(`LavaMoat: ${specifier} does not name a file of the app`);
+  return url;
+}
+
 interface ExitRecord {
   imports: string[];
   exports: string[];
@@ -44,7 +51,7 @@ function recordOf(namespace: object): ExitRecord {
 export async function appModuleRecord(specifier: string): Promise<ExitRecord> {
   // Imported from this runtime's own code, the hooks leave the module to Node: it runs
   // natively, as the app's (loader/hooks/hooks.ts `decide`).
-  const namespace = (await import(specifier.slice(APP_MODULE_SCHEME.length))) as object;
+  const namespace = (await import(fileURLOf(specifier))) as object;
   return recordOf(namespace);
 }
 
@@ -58,7 +65,7 @@ export function requireAppModule(fileURL: string): unknown {
 
 /** For the synchronous loader (a static import reached through `importNow`). */
 export function appModuleRecordNow(specifier: string): ExitRecord {
-  const value = requireAppModule(specifier.slice(APP_MODULE_SCHEME.length));
+  const value = requireAppModule(fileURLOf(specifier));
   if ((typeof value !== 'object' && typeof value !== 'function') || value === null) {
     return Object.freeze({ imports: [], exports: ['default'], execute: (env: Record<string, unknown>) => void (env.default = value) });
   }

@@ -22,7 +22,7 @@ import { timersFor } from './shared-globals.js';
 import { hardenForPackage, sweepLoaded } from './boundary.js';
 import { makeCompartmentError } from './stack-traces.js';
 import type { ModuleCache } from '../cache/module-cache.js';
-import { appModuleRecord, appModuleRecordNow, appModuleSpecifier, isAppModuleSpecifier, requireAppModule } from './app-modules.js';
+import { APP_MODULE_SCHEME, appModuleRecord, appModuleRecordNow, appModuleSpecifier, isAppModuleSpecifier, requireAppModule } from './app-modules.js';
 import type { CjsModule, CompartmentLike, LinkTarget, ModuleContext } from '../formats/context.js';
 
 interface SesCompartment extends CompartmentLike {
@@ -71,6 +71,13 @@ export class Runtime implements ModuleContext {
   private readonly compartments = new Map<string, SesCompartment>();
   private readonly byLocation = new Map<string, PackageInfo>();
   private readonly grants = new Map<string, Map<string, BuiltinGrant>>();
+  /**
+   * Per compartment location: the `lavamoat-app:` specifiers `link()` made for it (each
+   * checked against its policy). Its import hooks answer no other: a child compartment's
+   * module descriptor (`{ namespace: 'lavamoat-app:data:...' }`) names a specifier in
+   * its parent compartment directly, without the resolve hook.
+   */
+  private readonly appLinks = new Map<string, Set<string>>();
   private started: Promise<void> | undefined;
 
   constructor(private readonly options: RuntimeOptions) {
@@ -132,7 +139,11 @@ export class Runtime implements ModuleContext {
       }
       if (target.name === ROOT_NAME && !this.rootConfined) {
         // LavaMoat's `"packages": { "$root$": true }`: the app's module runs as app code.
-        return { kind: 'app', specifier: appModuleSpecifier(resolved.url), url: resolved.url, path: resolved.path };
+        const specifier = appModuleSpecifier(resolved.url);
+        let linked = this.appLinks.get(from.location);
+        if (!linked) this.appLinks.set(from.location, (linked = new Set()));
+        linked.add(specifier);
+        return { kind: 'app', specifier, url: resolved.url, path: resolved.path };
       }
     }
     const specifierInTarget = target === from ? `./${resolved.url.slice(from.location.length)}` : resolved.url;
@@ -169,6 +180,17 @@ export class Runtime implements ModuleContext {
 
   requireAppModule(url: string): unknown {
     return requireAppModule(url);
+  }
+
+  /**
+   * A `lavamoat-app:` specifier reaching the import hooks of `location`'s compartment:
+   * only one `link()` made there (so checked against its policy) is loaded.
+   */
+  private appModuleLinked(location: string, specifier: string): void {
+    if (this.appLinks.get(location)?.has(specifier)) return;
+    const info = this.byLocation.get(location);
+    const url = specifier.slice(APP_MODULE_SCHEME.length);
+    throw denied(info?.name ?? location, 'file', `to load ${url}`, this.options.files, `'${specifier}' was not linked by this package's policy`);
   }
 
   assertNative(info: PackageInfo, file: string): void {
@@ -325,10 +347,10 @@ export class Runtime implements ModuleContext {
           builtinName(specifier) !== undefined
             ? importNowHook(specifier)
             : isAppModuleSpecifier(specifier)
-              ? appModuleRecord(specifier)
+              ? (runtime.appModuleLinked(location, specifier), appModuleRecord(specifier))
               : importHook(specifier),
         importNowHook: (specifier: string) =>
-          isAppModuleSpecifier(specifier) ? appModuleRecordNow(specifier) : importNowHook(specifier),
+          isAppModuleSpecifier(specifier) ? (runtime.appModuleLinked(location, specifier), appModuleRecordNow(specifier)) : importNowHook(specifier),
         resolveHook: (specifier: unknown, referrer: string) => {
           if (!info) throw new Error(`LavaMoat: no package at ${location}`);
           if (referrer === ENTRY_SPECIFIER) throw new Error('LavaMoat: the entry module imports nothing');

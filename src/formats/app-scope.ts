@@ -16,16 +16,38 @@ import process from 'node:process';
 import { FUNCTIONS, isNode, patternNames, pushChildren, type Node } from './esm-scopes.js';
 import { runUnscuttled } from '../confine/scuttle.js';
 
-/** The module that holds the app's bindings (its query lists the names). */
+/**
+ * The module that holds the app's bindings: its URL (the query lists the names), and
+ * what a CommonJS module of the app requires.
+ */
 export const APP_GLOBALS_SPECIFIER = 'lavamoat-app-globals:';
+/**
+ * How an ES module of the app imports it: a specifier that is not a URL, since Node 22
+ * refuses URL specifiers of unknown schemes in the imports of a required ES module
+ * (`require(esm)`) before any hook sees them. The resolve hook turns it into the URL.
+ */
+export const APP_GLOBALS_IMPORT = 'lavamoat-app-globals';
 
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
-// Names that cannot be bound as an import or a parameter in strict code.
-const RESERVED = new Set(['eval', 'arguments', 'await', 'yield', 'let', 'static', 'implements', 'interface', 'package', 'private', 'protected', 'public', 'enum']);
+// Names that cannot be bound as an import or a parameter in strict code: the reserved
+// words and literals, strict mode's own, and `eval`/`arguments`. A global of such a name
+// (`globalThis.default = ...` in a preload) is no binding of any module.
+const RESERVED = new Set([
+  'break', 'case', 'catch', 'class', 'const', 'continue', 'debugger', 'default', 'delete', 'do', 'else', 'enum',
+  'export', 'extends', 'false', 'finally', 'for', 'function', 'if', 'import', 'in', 'instanceof', 'new', 'null',
+  'return', 'super', 'switch', 'this', 'throw', 'true', 'try', 'typeof', 'var', 'void', 'while', 'with',
+  'eval', 'arguments', 'await', 'yield', 'let', 'static', 'implements', 'interface', 'package', 'private', 'protected', 'public',
+]);
 
 /** Scuttled names an app module can be given bindings for. */
 export const bindableNames = (names: readonly string[]): string[] =>
   [...names, 'globalThis', 'global'].filter((name) => IDENTIFIER.test(name) && !RESERVED.has(name));
+
+/**
+ * The parameters of Node's CommonJS wrapper: a module's own, which shadow any global of
+ * the same name (a preload's `globalThis.require`), so never bound in CommonJS.
+ */
+const CJS_WRAPPER_NAMES = new Set(['exports', 'require', 'module', '__filename', '__dirname']);
 
 /** The names of `names` that occur in `source` as a whole word (cheap, over-approximate). */
 export function namesUsedIn(source: string, names: readonly string[]): string[] {
@@ -80,6 +102,14 @@ function moduleScopeNames(program: Node): Set<string> {
       for (const specifier of statement.specifiers as Node[]) add(patternNames(specifier.local as Node));
     } else if (statement.type === 'ExportNamedDeclaration' || statement.type === 'ExportDefaultDeclaration') {
       declare(statement.declaration as Node | null);
+      // `export { process }` exports a binding of the module's own: under plain node a
+      // global is no such binding (a SyntaxError), and an import of ours must not make it one.
+      if (statement.type === 'ExportNamedDeclaration' && !statement.source) {
+        for (const specifier of (statement.specifiers as Node[] | undefined) ?? []) {
+          const local = specifier.local as Node | undefined;
+          if (local?.type === 'Identifier') add([local.name as string]);
+        }
+      }
     } else {
       declare(statement);
     }
@@ -112,7 +142,12 @@ function insertionPoint(source: string): number {
  * `names` it uses; unchanged when it uses none, or when it does not parse (Node then
  * reports the syntax error itself).
  */
-export function bindEsmAppGlobals(source: string, names: readonly string[]): string {
+export function bindEsmAppGlobals(
+  source: string,
+  names: readonly string[],
+  /** Where the import line takes the bindings from (the module's specifier for them), by default {@link APP_GLOBALS_IMPORT}. */
+  from: (names: readonly string[]) => string = (bind) => `${APP_GLOBALS_IMPORT}?${bind.join(',')}`,
+): string {
   const used = namesUsedIn(source, names);
   if (used.length === 0) return source;
   let program: Node;
@@ -128,30 +163,43 @@ export function bindEsmAppGlobals(source: string, names: readonly string[]): str
   const bind = used.filter((name) => !declared.has(name));
   if (bind.length === 0) return source;
   const at = insertionPoint(source);
-  const line = `import { ${bind.join(', ')} } from ${JSON.stringify(`${APP_GLOBALS_SPECIFIER}?${bind.join(',')}`)};`;
+  const line = `import { ${bind.join(', ')} } from ${JSON.stringify(from(bind))};`;
   const separator = at === source.length && at > 0 ? '\n' : '';
   return `${source.slice(0, at)}${separator}${line}${source.slice(at)}`;
 }
 
-/** The names a `lavamoat-app-globals:?a,b` specifier asks for (undefined if it is not one). */
+/**
+ * The names a `lavamoat-app-globals?a,b` specifier (or its URL, `lavamoat-app-globals:?a,b`)
+ * asks for (undefined if it is not one).
+ */
 export function requestedNames(specifier: string, allowed: readonly string[]): string[] | undefined {
-  if (!specifier.startsWith(`${APP_GLOBALS_SPECIFIER}?`)) return undefined;
-  const names = specifier.slice(APP_GLOBALS_SPECIFIER.length + 1).split(',');
+  const prefix = [`${APP_GLOBALS_IMPORT}?`, `${APP_GLOBALS_SPECIFIER}?`].find((p) => specifier.startsWith(p));
+  if (prefix === undefined) return undefined;
+  const names = specifier.slice(prefix.length).split(',');
   return names.every((name) => allowed.includes(name)) ? names : undefined;
 }
 
-/** The source of the module that exports live bindings of `names`, from `bridgeURL`'s scope. */
+/**
+ * The source of the module that exports live bindings of `names`, from `bridgeURL`'s
+ * scope. Its own bindings have names of its own (`$lavamoat$...`), exported under the
+ * global names, so that no global name (`scope`, `name`, `value`) can clash with them
+ * or shadow them.
+ */
 export function appGlobalsModuleSource(names: readonly string[], bridgeURL: string): string {
+  const local = (i: number): string => `$lavamoat$${i}`;
   const lines = [
-    `import { appGlobalScope } from ${JSON.stringify(bridgeURL)};`,
-    'const scope = appGlobalScope();',
-    `const [${names.map((_, i) => `$${i}`).join(', ')}] = scope.values(${JSON.stringify(names)});`,
+    `import { appGlobalScope as $lavamoat$scopeOf } from ${JSON.stringify(bridgeURL)};`,
+    'const $lavamoat$scope = $lavamoat$scopeOf();',
+    `let [${names.map((_, i) => local(i)).join(', ')}] = $lavamoat$scope.values(${JSON.stringify(names)});`,
+    `export { ${names.map((name, i) => `${local(i)} as ${name}`).join(', ')} };`,
   ];
-  names.forEach((name, i) => lines.push(`export let ${name} = $${i};`));
   const cases = names
-    .filter((name) => name !== 'globalThis' && name !== 'global')
-    .map((name) => `case ${JSON.stringify(name)}: ${name} = value; break;`);
-  if (cases.length > 0) lines.push(`scope.subscribe((name, value) => { switch (name) { ${cases.join(' ')} } });`);
+    .map((name, i) => [name, i] as const)
+    .filter(([name]) => name !== 'globalThis' && name !== 'global')
+    .map(([name, i]) => `case ${JSON.stringify(name)}: ${local(i)} = $lavamoat$value; break;`);
+  if (cases.length > 0) {
+    lines.push(`$lavamoat$scope.subscribe(($lavamoat$name, $lavamoat$value) => { switch ($lavamoat$name) { ${cases.join(' ')} } });`);
+  }
   return `${lines.join('\n')}\n`;
 }
 
@@ -162,17 +210,21 @@ export function appGlobalsModuleSource(names: readonly string[], bridgeURL: stri
  * own wrapper parameters reach unchanged.
  */
 export function bindCjsAppGlobals(source: string, names: readonly string[]): string {
-  const used = namesUsedIn(source, names);
+  const used = namesUsedIn(source, names).filter((name) => !CJS_WRAPPER_NAMES.has(name));
   if (used.length === 0) return source;
   const params = used.join(', ');
+  // The scope's name in Node's wrapper, which the parameters must not shadow; the
+  // listener reads its arguments through `arguments`, which no parameter can be named.
+  let scope = '$lavamoat';
+  while (used.includes(scope)) scope += '$';
   const cases = used
     .filter((name) => name !== 'globalThis' && name !== 'global')
-    .map((name) => `case ${JSON.stringify(name)}: ${name} = value; break;`);
-  const subscribe = cases.length > 0 ? `$lavamoat.subscribe(function (name, value) { switch (name) { ${cases.join(' ')} } }); ` : '';
+    .map((name) => `case ${JSON.stringify(name)}: ${name} = arguments[1]; break;`);
+  const subscribe = cases.length > 0 ? `${scope}.subscribe(function () { switch (arguments[0]) { ${cases.join(' ')} } }); ` : '';
   const head =
-    `var $lavamoat = require(${JSON.stringify(APP_GLOBALS_SPECIFIER)}); ` +
+    `var ${scope} = require(${JSON.stringify(APP_GLOBALS_SPECIFIER)}); ` +
     `return (function (${params}) { ${subscribe}return (function (exports, require, module, __filename, __dirname) {`;
-  const tail = `\n}).call(this, exports, require, module, __filename, __dirname); }).apply(this, $lavamoat.values(${JSON.stringify(used)}));`;
+  const tail = `\n}).call(this, exports, require, module, __filename, __dirname); }).apply(this, ${scope}.values(${JSON.stringify(used)}));`;
   // A hashbang is only allowed at the very start: keep its line, as a comment.
   const body = source.startsWith('#!') ? `//${source.slice(2)}` : source;
   return `${head}${body}${tail}`;

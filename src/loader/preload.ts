@@ -103,10 +103,11 @@ export async function start(config: Config, loaderURL: string): Promise<void> {
   const { enabled: scuttling, exceptions } = config.scuttleGlobalThis;
   const toScuttle = scuttling ? scuttledNames(globalThis, exceptions) : [];
   const appNames = scuttling ? bindableNames(toScuttle) : undefined;
-  installRequireHook(runtime, packageMap, selfDir, runtime.rootConfined, appNames && { names: appNames, scope: appGlobalScope });
+  const bridgeURL = new URL('./bridge.js', import.meta.url).href;
+  installRequireHook(runtime, packageMap, selfDir, runtime.rootConfined, appNames && { names: appNames, scope: appGlobalScope, bridgeURL });
   const data: HooksData = {
     packageMap: packageMap.data,
-    bridgeURL: new URL('./bridge.js', import.meta.url).href,
+    bridgeURL,
     selfURL: pathToFileURL(selfDir + path.sep).href,
     rootConfined: runtime.rootConfined,
     cache,

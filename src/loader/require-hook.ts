@@ -9,7 +9,11 @@ import path from 'node:path';
 import { ROOT_NAME, type PackageMap } from '../graph/package-map.js';
 import type { Runtime } from '../confine/runtime.js';
 import { sweepLoaded } from '../confine/boundary.js';
-import { APP_GLOBALS_SPECIFIER, bindCjsAppGlobals, stripTypeScript } from '../formats/app-scope.js';
+import { APP_GLOBALS_SPECIFIER, appGlobalsModuleSource, bindCjsAppGlobals, bindEsmAppGlobals, stripTypeScript } from '../formats/app-scope.js';
+import { formatOf, resolveSpecifier } from '../graph/resolve.js';
+import { parse as parseEsm } from 'es-module-lexer';
+import fs from 'node:fs';
+import process from 'node:process';
 import type { AppGlobalScope } from '../confine/app-globals.js';
 
 interface InternalModule {
@@ -28,7 +32,7 @@ export function installRequireHook(
   selfDir: string,
   rootConfined: boolean,
   /** Under scuttling: the names the app's CommonJS modules get bindings for (formats/app-scope.ts). */
-  appGlobals?: { names: readonly string[]; scope: () => AppGlobalScope },
+  appGlobals?: { names: readonly string[]; scope: () => AppGlobalScope; bridgeURL: string },
 ): void {
   const internals = Module as unknown as ModuleInternals;
   const originalLoad = internals._load;
@@ -45,7 +49,12 @@ export function installRequireHook(
   const leftToNode = (parent: InternalModule): boolean =>
     parent.filename!.startsWith(selfDir + path.sep) ||
     (!isAppFile(parent.filename!) && internals._cache[parent.filename!] === parent);
-  if (appGlobals) bindAppGlobals(isAppFile, appGlobals.names);
+  const isConfinedFile = (file: string): string | undefined => {
+    const owner = packageMap.packageForPath(file);
+    if (owner) return owner.name !== ROOT_NAME || rootConfined ? `package "${owner.name}"` : undefined;
+    return file.includes(`${path.sep}node_modules${path.sep}`) ? 'no package of the dependency tree' : undefined;
+  };
+  if (appGlobals || REQUIRE_ESM_SKIPS_HOOKS) patchCompile(isAppFile, isConfinedFile, appGlobals);
   internals._load = function load(this: unknown, request, parent, isMain) {
     if (appGlobals && request === APP_GLOBALS_SPECIFIER && parent?.filename && isAppFile(parent.filename)) {
       return appGlobals.scope();
@@ -79,25 +88,112 @@ export function installRequireHook(
 }
 
 /**
- * Every CommonJS module Node compiles for the app (required, imported, the entry) gets
- * its bindings of the scuttled names it uses.
+ * Node 20 loads the static imports of an ES module that `require()` loads (require(esm),
+ * unflagged in 20.19) with its default resolver and loader: the hooks never see them, so
+ * an import of a dependency there would load it natively, unconfined. Node 22 and later
+ * run the hooks for them.
  */
-function bindAppGlobals(isAppFile: (file: string) => boolean, names: readonly string[]): void {
+const REQUIRE_ESM_SKIPS_HOOKS = Number(process.versions.node.split('.')[0]) < 22;
+
+/**
+ * Where the static import graph of the app's ES module `file` (through the app's own ES
+ * modules) reaches a confined file, described; undefined if it does not.
+ */
+function confinedImportOf(file: string, source: string, isAppFile: (file: string) => boolean, isConfinedFile: (file: string) => string | undefined): string | undefined {
+  const queue: [string, string][] = [[file, source]];
+  const seen = new Set<string>([file]);
+  while (queue.length > 0) {
+    const [importer, text] = queue.shift()!;
+    let imports: ReturnType<typeof parseEsm>[0];
+    try {
+      imports = parseEsm(text)[0];
+    } catch {
+      continue; // Node reports the syntax error
+    }
+    for (const entry of imports) {
+      // Static imports and re-exports only: `import()` goes through the hooks.
+      if ((entry.type !== 'static' && entry.type !== 'reexport-star') || entry.typeOnly) continue;
+      const specifier = entry.specifier;
+      let target: string;
+      try {
+        const resolved = resolveSpecifier(specifier, importer, 'import');
+        if (resolved.kind !== 'file') continue;
+        target = resolved.path;
+      } catch {
+        continue; // Node reports it
+      }
+      const owner = isConfinedFile(target);
+      if (owner) return `its import of '${specifier}' (in ${importer}) loads ${target}, of ${owner}`;
+      if (seen.has(target) || !isAppFile(target)) continue;
+      seen.add(target);
+      let next: string;
+      try {
+        next = fs.readFileSync(target, 'utf8');
+      } catch {
+        continue;
+      }
+      if (formatOf(target, next) === 'module') queue.push([target, next]);
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Node's CommonJS loader compiles every CommonJS module of the app (required, imported,
+ * the entry), and the app's ES modules that CommonJS code requires (`require(esm)`: a
+ * `.mjs` file, a `.js` file of a `"type": "module"` package, or one whose syntax Node
+ * detects as a module). Under scuttling, each gets its bindings of the scuttled names it
+ * uses (a CommonJS module its wrapper, an ES module its import line). On Node 20, a
+ * required ES module whose imports reach a dependency is refused (REQUIRE_ESM_SKIPS_HOOKS).
+ */
+function patchCompile(
+  isAppFile: (file: string) => boolean,
+  isConfinedFile: (file: string) => string | undefined,
+  appGlobals: { names: readonly string[]; bridgeURL: string } | undefined,
+): void {
+  // On Node 20 the imports of a required ES module see no hooks: its bindings come from
+  // a `data:` module (which Node's own loader loads) importing the bridge by its URL.
+  const dataModule = (bind: readonly string[]): string =>
+    `data:text/javascript,${encodeURIComponent(appGlobalsModuleSource(bind, appGlobals!.bridgeURL))}`;
   const proto = Module.prototype as unknown as { _compile(content: string, filename: string, ...rest: unknown[]): unknown };
   const originalCompile = proto._compile;
   proto._compile = function compile(this: unknown, content: string, filename: string, ...rest: unknown[]) {
     if (typeof content !== 'string' || typeof filename !== 'string' || !isAppFile(filename)) {
       return Reflect.apply(originalCompile, this, [content, filename, ...rest]);
     }
-    // Node 22+ passes the format: TypeScript is stripped first, so that the wrapper goes
-    // around what Node would run (type-only syntax is only allowed at the top level).
-    const [format, ...more] = rest;
+    // Node 20.19+ and 22+ pass the format: TypeScript is stripped first, so that the
+    // bindings go into what Node would run (type-only syntax is only allowed at the top level).
+    let [format, ...more] = rest;
+    let source = content;
     if (typeof format === 'string' && format.endsWith('-typescript')) {
       const stripped = stripTypeScript(content);
       if (stripped !== undefined) {
-        return Reflect.apply(originalCompile, this, [bindCjsAppGlobals(stripped, names), filename, format.slice(0, -'-typescript'.length), ...more]);
+        source = stripped;
+        format = format.slice(0, -'-typescript'.length);
       }
     }
-    return Reflect.apply(originalCompile, this, [bindCjsAppGlobals(content, names), filename, ...rest]);
+    const esm = format === 'module' || (format === undefined && formatOf(filename, source) === 'module');
+    if (esm && REQUIRE_ESM_SKIPS_HOOKS) {
+      const reached = confinedImportOf(filename, source, isAppFile, isConfinedFile);
+      if (reached) {
+        throw Object.assign(
+          new Error(
+            `LavaMoat: require() of the ES module ${filename} cannot be confined on Node ${process.versions.node}: ${reached}, ` +
+              "and Node 20 loads the imports of a required ES module without the loader's hooks, so that code would run " +
+              'unconfined. Load the module with import() instead, or run on Node 22 or later.',
+          ),
+          { code: 'LAVAMOAT_REQUIRE_ESM_UNCONFINABLE' },
+        );
+      }
+    }
+    if (!appGlobals) return Reflect.apply(originalCompile, this, [content, filename, ...rest]);
+    const { names } = appGlobals;
+    // A format left undecided stays so: Node's own detection (and its warning) sees the
+    // module with its import line, which parses as a module only.
+    const bound = esm
+      ? bindEsmAppGlobals(source, names, REQUIRE_ESM_SKIPS_HOOKS ? dataModule : undefined)
+      : bindCjsAppGlobals(source, names);
+    if (bound === content) return Reflect.apply(originalCompile, this, [content, filename, ...rest]);
+    return Reflect.apply(originalCompile, this, [bound, filename, ...(rest.length > 0 ? [format, ...more] : [])]);
   };
 }

@@ -54,6 +54,12 @@ const ENTRIES = {
     env: { LAVAMOAT_POLICY_OVERRIDE: 'lavamoat/node/policy-override.depd.json' },
   },
   'e-exports.mjs': { cases: ['exports-tampering'] },
+  'e-approot.mjs': { cases: ['app-module-specifier'] },
+  // Scuttling on (its own run: the other entries run unscuttled).
+  'e-scuttle.mjs': {
+    cases: ['scuttled-real-global', 'app-global-bindings', 'read-grant-accessors'],
+    env: { LAVAMOAT_SCUTTLE_GLOBAL_THIS: 'true' },
+  },
   'e-boundary.mjs': {
     cases: ['raw-constructor-chains', 'host-callback-payloads', 'duck-typed-arguments', 'observation-apis', 'next-process-state', 'red-team-paths', 'red-team-paths-2', 'red-team-paths-3', 'red-team-paths-4'],
   },
@@ -125,12 +131,31 @@ const RESIDUAL = {
   'raw-constructor-chains': ["walk Node's timer list from its own socket's timeout to the app's timer"],
   // The app's own sloppy-mode functions expose `.caller` to code they call.
   'callee-caller': ['appFn.caller (the app function\'s caller)', 'appFn.caller.arguments -> the app\'s require -> child_process'],
+  // Scuttling removes what the real global held at start-up: a global the app defines
+  // later is a property of the real global (its own modules read it from there), and the
+  // names scuttling keeps stay as Node made them, writable.
+  'scuttled-real-global': [
+    'a global the app defined after start-up (APP_SECRET) is on the real global',
+    'app: its setTimeout callback did not reach the package',
+  ],
+};
+
+/**
+ * Open holes: variants that still get through, reported as `todo` tests (they do not
+ * fail the suite) until they are closed; docs/attacks.md describes each.
+ */
+const TODO = {
+  // undici defines its global dispatcher on the real global under a symbol key (when
+  // fetch first runs), non-configurable and writable: scuttling (string names, as
+  // LavaMoat's) leaves it, and code that reaches the real global can dispatch any request
+  // through it or replace it for every fetch of the process.
+  'scuttled-real-global': ["undici's global dispatcher (Symbol.for('undici.globalDispatcher.1')) on the real global"],
 };
 
 const show = (entries) => entries.map(([variant, outcome]) => `  - ${variant}\n      => ${outcome}`).join('\n');
 
 function assertBlocked(id, attack) {
-  const residual = new Set(RESIDUAL[id] ?? []);
+  const residual = new Set([...(RESIDUAL[id] ?? []), ...(TODO[id] ?? [])]);
   const variants = Object.entries(attack).filter(([variant]) => !residual.has(variant));
   const decisive = variants.filter(([, outcome]) => !outcome.startsWith('tried'));
   assert.ok(decisive.length > 0, `${id}: no attack variant was judged`);
@@ -150,6 +175,14 @@ for (const [entry, spec] of Object.entries(ENTRIES)) {
           const { attack } = await caseResult(entry, id);
           for (const variant of RESIDUAL[id]) {
             assert.match(attack[variant] ?? 'missing', /^ESCAPED/, `${id}: "${variant}" no longer gets through: update docs/attacks.md and RESIDUAL`);
+          }
+        });
+      }
+      if (TODO[id]) {
+        it('open holes are blocked', { todo: `open: ${TODO[id].join('; ')} (docs/attacks.md)` }, async () => {
+          const { attack } = await caseResult(entry, id);
+          for (const variant of TODO[id]) {
+            assert.match(attack[variant] ?? 'missing', /^blocked/, `${id}: "${variant}" still gets through`);
           }
         });
       }

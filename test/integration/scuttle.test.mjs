@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { fixture, runPlain, runWithLoader } from '../helpers.mjs';
 import { RUNTIME_GLOBALS } from '../../dist/confine/scuttle.js';
 
@@ -98,6 +99,20 @@ describe('an HTTP service under scuttling (enabled in package.json)', () => {
     assert.equal(scuttled.stdout, plain.stdout);
     assert.match(plain.stdout, /"shadow":"mine shadowed"/);
   });
+});
+
+test("the app's rewritten modules keep plain node's semantics whatever the globals are named, and under require(esm)", () => {
+  // A preload defines `scope`, `name`, `value` (names the rewrites once used for their
+  // own bindings), `default` (a reserved word), `require` and `__dirname` (the CommonJS
+  // wrapper's own) and `$lavamoat`; CommonJS code requires an .mjs module and a .js
+  // module Node detects as an ES module (its imports see the hooks only from Node 22).
+  const nodeArgs = ['--import', './rewrite-pre.mjs'];
+  const plain = spawnSync(process.execPath, [...nodeArgs, 'rewrite-edge.mjs'], { cwd: dir, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+  const scuttled = runWithLoader(dir, 'rewrite-edge.mjs', { nodeArgs, timeout: 30_000 });
+  assert.equal(plain.status, 0, plain.stderr);
+  assert.equal(scuttled.status, 0, scuttled.stderr);
+  assert.equal(scuttled.stdout, plain.stdout);
+  assert.match(plain.stdout, /"require":"string","dirname":true/);
 });
 
 describe('scuttlerName', () => {

@@ -309,3 +309,36 @@ test("RUNTIME_GLOBALS covers what this runtime's own modules read by name after 
     }
   }
 });
+
+describe("the source rewrites of the app's modules (formats/app-scope.ts)", async () => {
+  const { appGlobalsModuleSource, bindableNames, bindCjsAppGlobals, bindEsmAppGlobals } = await import('../../dist/formats/app-scope.js');
+
+  test('reserved words and literals are never bound (a preload could name a global so)', () => {
+    const names = ['default', 'this', 'in', 'new', 'null', 'true', 'class', 'import', 'fetch', 'process'];
+    assert.deepEqual(bindableNames(names), ['fetch', 'process', 'globalThis', 'global']);
+  });
+
+  test("ES modules: declarations shadow, and `export { name }` stays the module's own (a SyntaxError under plain node)", () => {
+    const names = ['process', 'fetch', 'Buffer', 'require'];
+    const line = (source) => bindEsmAppGlobals(source, names).split('\n')[0];
+    assert.equal(line('{ let process = 1; }\nprocess;'), 'import { process } from "lavamoat-app-globals?process";{ let process = 1; }');
+    assert.equal(line('import * as process from "node:process";\nprocess;'), 'import * as process from "node:process";');
+    assert.equal(line('fetch();\nexport { process };'), 'import { fetch } from "lavamoat-app-globals?fetch";fetch();');
+    assert.equal(line('export { process as p } from "./x.js";\nBuffer;'), 'import { process, Buffer } from "lavamoat-app-globals?process,Buffer";export { process as p } from "./x.js";');
+    assert.equal(bindEsmAppGlobals('#!/usr/bin/env node\nfetch();', names), '#!/usr/bin/env node\nimport { fetch } from "lavamoat-app-globals?fetch";fetch();');
+    assert.equal(line('require("x");'), 'import { require } from "lavamoat-app-globals?require";require("x");');
+  });
+
+  test("CommonJS: the wrapper's own names are never bound, and no global name shadows the rewrite's own", () => {
+    const source = 'require("./x"); __dirname; module; fetch; $lavamoat; name; value;';
+    const wrapped = bindCjsAppGlobals(source, ['require', '__dirname', 'module', 'fetch', '$lavamoat', 'name', 'value']);
+    assert.match(wrapped, /^var \$lavamoat\$ = require\("lavamoat-app-globals:"\); return \(function \(fetch, \$lavamoat, name, value\) \{/);
+    assert.match(wrapped, /\$lavamoat\$\.subscribe\(function \(\) \{ switch \(arguments\[0\]\) \{ case "fetch": fetch = arguments\[1\]; break;/);
+  });
+
+  test('the module of bindings has locals of its own only, whatever the global names', () => {
+    const source = appGlobalsModuleSource(['scope', 'name', 'value', '$0'], 'file:///bridge.js');
+    assert.match(source, /export \{ \$lavamoat\$0 as scope, \$lavamoat\$1 as name, \$lavamoat\$2 as value, \$lavamoat\$3 as \$0 \};/);
+    assert.doesNotMatch(source, /(let|const) \[?\s*(scope|name|value|\$0)\b/);
+  });
+});

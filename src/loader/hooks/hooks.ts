@@ -12,7 +12,7 @@ import { facadeSource, facadeURL, parseFacadeURL } from './facade.js';
 import { exportNamesOf, lexersReady } from '../../graph/module-names.js';
 import { ModuleCache } from '../../cache/module-cache.js';
 import { formatOf } from '../../graph/resolve.js';
-import { APP_GLOBALS_SPECIFIER, appGlobalsModuleSource, bindEsmAppGlobals, requestedNames, stripTypeScript } from '../../formats/app-scope.js';
+import { APP_GLOBALS_IMPORT, APP_GLOBALS_SPECIFIER, appGlobalsModuleSource, bindEsmAppGlobals, requestedNames, stripTypeScript } from '../../formats/app-scope.js';
 
 export interface HooksData {
   packageMap: PackageMapData;
@@ -115,9 +115,10 @@ function decide(specifier: string, context: ResolveContext, result: ResolveResul
  * modules may import it (it is no secret, but nothing else has a use for it).
  */
 function appGlobalsResolve(specifier: string, context: ResolveContext): ResolveResult | undefined {
-  if (!specifier.startsWith(APP_GLOBALS_SPECIFIER)) return undefined;
-  if (appGlobals && context.parentURL !== undefined && isAppCode(context.parentURL) && requestedNames(specifier, appGlobals)) {
-    return { url: specifier, format: 'module', shortCircuit: true };
+  if (!specifier.startsWith(APP_GLOBALS_SPECIFIER) && !specifier.startsWith(`${APP_GLOBALS_IMPORT}?`)) return undefined;
+  const names = appGlobals && requestedNames(specifier, appGlobals);
+  if (names && context.parentURL !== undefined && isAppCode(context.parentURL)) {
+    return { url: `${APP_GLOBALS_SPECIFIER}?${names.join(',')}`, format: 'module', shortCircuit: true };
   }
   throw Object.assign(new Error(`Cannot find module '${specifier}'`), { code: 'ERR_MODULE_NOT_FOUND' });
 }
