@@ -22,7 +22,7 @@ import path from 'node:path';
 import { ensurePrivateDirectory } from './private-dir.js';
 
 /** Bump when the shape or meaning of cached records changes. */
-export const CACHE_FORMAT = 3; // 2: ES modules compiled by esm-transform.ts; 3: payload hash, no secret
+export const CACHE_FORMAT = 4; // 2: ES modules compiled by esm-transform.ts; 3: payload hash, no secret; 4: top-level await (compiled records, lexed imports)
 
 export interface CacheOptions {
   dir: string;

@@ -223,3 +223,25 @@ export function scopeOf(node: Node): Set<string> | undefined {
       return undefined;
   }
 }
+
+/**
+ * Whether a module awaits at its top level (`await`, `for await`, `await using` outside
+ * every function): the rule esm-transform.ts applies while compiling, for callers that
+ * only need the answer (the hooks deciding whether a facade awaits).
+ */
+export function hasTopLevelAwait(program: Node): boolean {
+  const work: unknown[] = [program];
+  while (work.length > 0) {
+    const item = work.pop();
+    if (Array.isArray(item)) {
+      for (const child of item) work.push(child);
+      continue;
+    }
+    if (!isNode(item) || FUNCTIONS.has(item.type)) continue;
+    if (item.type === 'AwaitExpression') return true;
+    if (item.type === 'ForOfStatement' && item.await === true) return true;
+    if (item.type === 'VariableDeclaration' && item.kind === 'await using') return true;
+    pushChildren(item, work);
+  }
+  return false;
+}

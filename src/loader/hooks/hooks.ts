@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { PackageMap, ROOT_NAME, type PackageMapData } from '../../graph/package-map.js';
 import { facadeSource, facadeURL, parseFacadeURL } from './facade.js';
-import { exportNamesOf, lexersReady } from '../../graph/module-names.js';
+import { esmGraphAwaits, exportNamesOf, lexersReady } from '../../graph/module-names.js';
 import { ModuleCache } from '../../cache/module-cache.js';
 import { formatOf } from '../../graph/resolve.js';
 
@@ -109,8 +109,10 @@ function facadeLoad(url: string): LoadResult | undefined {
   if (!facade) return undefined;
   const path = fileURLToPath(facade.fileURL);
   const source = readFileSync(path, 'utf8');
-  const names = exportNamesOf(path, formatOf(path, source), undefined, cache, source);
-  return { format: 'module', source: facadeSource(facade.fileURL, names, bridgeURL, facade.main), shortCircuit: true };
+  const format = formatOf(path, source);
+  const names = exportNamesOf(path, format, undefined, cache, source);
+  const awaits = format === 'module' && esmGraphAwaits(path, cache, source);
+  return { format: 'module', source: facadeSource(facade.fileURL, names, bridgeURL, facade.main, awaits), shortCircuit: true };
 }
 
 /** Off-thread hooks, for `module.register()` (Node 20). */
