@@ -18,7 +18,8 @@
 //   dependency and from a CommonJS one (the spec's Evaluate() promise);
 // - require.cjs: require() of a graph with top-level await (Node's
 //   ERR_REQUIRE_ASYNC_MODULE, worded as the running Node words it);
-// - shapes.mjs: `for await` at the top level, and an awaiting module compiled by Babel.
+// - shapes.mjs: `for await` at the top level, and an awaiting module compiled by Babel;
+// - thenable.mjs: an awaiting module that exports `then`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fixture, runPlain, runWithLoaderAsync } from '../helpers.mjs';
@@ -80,6 +81,11 @@ test('(g) require() of a graph with top-level await fails as Node fails it, also
 
 test('top-level await in shapes compiled differently (for await, the Babel fallback)', async () => {
   await same('shapes.mjs');
+});
+
+test('a module that awaits and exports `then`: bindings for a static import, a thenable for import()', async () => {
+  const { confined } = await same('thenable.mjs');
+  assert.match(confined.stdout, /app: static import y function\n/);
 });
 
 test('Node 22+ with the off-thread hooks (module.register) gives the same facades', async () => {
