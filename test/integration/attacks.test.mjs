@@ -53,6 +53,7 @@ const ENTRIES = {
     env: { LAVAMOAT_POLICY_OVERRIDE: 'lavamoat/node/policy-override.depd.json' },
   },
   'e-exports.mjs': { cases: ['exports-tampering'] },
+  'e-tla.mjs': { cases: ['top-level-await-grants'] },
   'e-boundary.mjs': {
     cases: ['raw-constructor-chains', 'host-callback-payloads', 'duck-typed-arguments', 'observation-apis', 'next-process-state', 'red-team-paths', 'red-team-paths-2', 'red-team-paths-3', 'red-team-paths-4'],
   },
