@@ -7,20 +7,14 @@
  *
  * Lexing is the main cost of a facade, so what the lexers find in a file is kept in the
  * module cache (keyed by the file's source); re-exports are resolved again on each run.
- *
- * The lexing of an ES module also notes its static imports and whether it awaits at its
- * top level, which decide whether a facade must await its module's evaluation
- * (`esmGraphAwaits`).
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import process from 'node:process';
 import { pathToFileURL } from 'node:url';
 import { init as initEsmLexer, parse as parseEsm } from 'es-module-lexer';
 import { parse as parseCjs } from 'cjs-module-lexer';
 import { formatOf, resolveSpecifier, type Format } from './resolve.js';
 import type { ModuleCache } from '../cache/module-cache.js';
-import { awaitsAtTopLevel } from '../formats/esm-transform.js';
 
 /**
  * es-module-lexer's WebAssembly build is several times faster than its asm.js one but
@@ -48,23 +42,15 @@ interface EsmLexed {
   names: string[];
   /** Specifiers of `export * from` statements. */
   stars: string[];
-  /** Specifiers of static imports and `export ... from`, in source order. */
-  imports: string[];
-  /** The module awaits at its top level. */
-  topLevelAwait: boolean;
 }
 
 function lexEsm(source: string, file: string): EsmLexed {
-  const lexed: EsmLexed = { names: [], stars: [], imports: [], topLevelAwait: topLevelAwaitIn(source) };
-  let parsed;
+  const lexed: EsmLexed = { names: [], stars: [] };
+  let exports;
   try {
-    parsed = parseEsm(source, file);
+    exports = parseEsm(source, file)[1];
   } catch {
     return lexed;
-  }
-  const [imports, exports] = parsed;
-  for (const entry of imports) {
-    if (entry.type === 'static' && !entry.typeOnly && typeof entry.specifier === 'string') lexed.imports.push(entry.specifier);
   }
   for (const entry of exports) {
     if (entry.typeOnly) continue;
@@ -73,13 +59,6 @@ function lexEsm(source: string, file: string): EsmLexed {
   }
   return lexed;
 }
-
-/**
- * Whether an ES module awaits at its top level, as the runtime's compiler judges it. One
- * meriyah cannot parse counts as awaiting: its facade then awaits a graph that may turn
- * out synchronous, which costs a few ticks, where the opposite mistake would refuse it.
- */
-const topLevelAwaitIn = (source: string): boolean => awaitsAtTopLevel(source) ?? true;
 
 function cached<T>(cache: ModuleCache | undefined, kind: string, file: string, lex: (source: string) => T, source?: string): T {
   const text = source ?? fs.readFileSync(file, 'utf8');
@@ -158,51 +137,4 @@ export function exportNamesOf(file: string, format: Format, seen = new Set<strin
     default:
       return new Set(['default']);
   }
-}
-
-const graphAwaits = new Map<string, boolean>();
-const NOT_ESM = new Set(['.cjs', '.json', '.node', '.wasm']);
-
-/**
- * Whether the ES module at `file`, or one it imports statically (through ES modules;
- * CommonJS, JSON and builtins end a path), awaits at its top level: then evaluating it
- * takes time, and the facade the app imports must await it. Resolution is Node's, as the
- * runtime's; a specifier that does not resolve is left for the real load to report.
- */
-export function esmGraphAwaits(file: string, cache?: ModuleCache, source?: string): boolean {
-  const known = graphAwaits.get(file);
-  if (known !== undefined) return known;
-  const seen = new Set<string>();
-  const work: [string, string | undefined][] = [[file, source]];
-  let found = false;
-  while (work.length > 0 && !found) {
-    const [next, text] = work.pop()!;
-    if (seen.has(next)) continue;
-    seen.add(next);
-    const answer = graphAwaits.get(next);
-    if (answer === false) continue;
-    if (answer === true) {
-      found = true;
-      break;
-    }
-    const lexed = cached(cache, 'esm-lex', next, (body) => lexEsm(body, next), text);
-    if (lexed.topLevelAwait) {
-      found = true;
-      break;
-    }
-    for (const specifier of lexed.imports) {
-      try {
-        const target = resolveSpecifier(specifier, next, 'import');
-        if (target.kind !== 'file' || seen.has(target.path)) continue;
-        if (NOT_ESM.has(path.extname(target.path))) continue;
-        const body = fs.readFileSync(target.path, 'utf8');
-        if (formatOf(target.path, body) === 'module') work.push([target.path, body]);
-      } catch {
-        // Left for the real load to report.
-      }
-    }
-  }
-  if (found) graphAwaits.set(file, true);
-  else for (const each of seen) graphAwaits.set(each, false);
-  return found;
 }

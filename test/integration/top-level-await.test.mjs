@@ -6,6 +6,7 @@
 //
 // What each app covers (test/fixtures/tla):
 // - value.mjs: a dependency awaiting before it exports (the spec's ExecuteAsyncModule);
+// - reexport.mjs: awaiting modules reached through `export *` and `export ... from`;
 // - diamond*.mjs: two importers of one awaiting module, across the app's facades and
 //   inside the compartments ([[PendingAsyncDependencies]], [[AsyncParentModules]], each
 //   module evaluated once, ancestors in [[AsyncEvaluationOrder]]);
@@ -40,6 +41,10 @@ async function same(entry, { status = 0, env = {} } = {}) {
 test('(a) a dependency that awaits at its top level', async () => {
   const { confined } = await same('value.mjs');
   assert.equal(confined.stdout, 'tla-value: start\ntla-value: after await\napp: value 42 set after the await\n');
+});
+
+test('(a) awaiting modules reached only through export * and export ... from', async () => {
+  await same('reexport.mjs');
 });
 
 test('(b) a diamond over an awaiting module, through the facades and inside the compartments', async () => {

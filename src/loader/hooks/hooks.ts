@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { PackageMap, ROOT_NAME, type PackageMapData } from '../../graph/package-map.js';
 import { facadeSource, facadeURL, parseFacadeURL } from './facade.js';
-import { esmGraphAwaits, exportNamesOf, lexersReady } from '../../graph/module-names.js';
+import { exportNamesOf, lexersReady } from '../../graph/module-names.js';
+import { esmGraphAwaits } from '../../graph/async-graph.js';
 import { ModuleCache } from '../../cache/module-cache.js';
 import { formatOf } from '../../graph/resolve.js';
 
@@ -111,7 +112,9 @@ function facadeLoad(url: string): LoadResult | undefined {
   const source = readFileSync(path, 'utf8');
   const format = formatOf(path, source);
   const names = exportNamesOf(path, format, undefined, cache, source);
-  const awaits = format === 'module' && esmGraphAwaits(path, cache, source);
+  const awaits =
+    format === 'module' &&
+    esmGraphAwaits(path, source, { cache, root: packageMap.data.root, packageDirOf: (file) => packageMap.packageForPath(file)?.dir });
   return { format: 'module', source: facadeSource(facade.fileURL, names, bridgeURL, facade.main, awaits), shortCircuit: true };
 }
 
