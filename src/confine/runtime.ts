@@ -25,6 +25,7 @@ import type { ModuleCache } from '../cache/module-cache.js';
 import type { CjsModule, CompartmentLike, LinkTarget, ModuleContext } from '../formats/context.js';
 import { compartmentInternals, isAsyncGraphRefusal } from './module-evaluation.js';
 import { requireAsyncModuleError } from './require-async.js';
+import { rememberAwaiting } from '../graph/async-graph.js';
 
 interface SesCompartment extends CompartmentLike {
   globalThis: Record<PropertyKey, unknown>;
@@ -395,10 +396,13 @@ export class Runtime implements ModuleContext {
       return compartment.importNow(specifier);
     } catch (error) {
       if (isAsyncGraphRefusal(error)) {
-        // The hooks found no top-level await in this graph, the compiler did.
+        // The hooks found no top-level await in this graph, the compiler did: the hooks'
+        // answer was stale. This facade cannot wait; the next run's will.
+        const file = fileURLToPath(url);
+        if (this.cache) rememberAwaiting(this.cache, file, fs.readFileSync(file, 'utf8'));
         throw new Error(
-          `LavaMoat: ${fileURLToPath(url)} (package "${info.name}") imports a module with top-level await that the loader's hooks did not see; ` +
-            'its facade cannot wait for it. Please report this with the package.',
+          `LavaMoat: ${file} (package "${info.name}") imports a module with top-level await that the loader's hooks did not see ` +
+            '(a file changed in a way their remembered answer missed); its facade cannot wait for it. The next run will.',
         );
       }
       this.explain(error, info);

@@ -13,7 +13,8 @@
  * packages' package.json, and the package manager's install marker (an install may move
  * what a specifier resolves to). A warm start checks those with stat alone. A stale answer
  * cannot go unnoticed: a facade that does not await a graph that turns out to await is
- * refused by the runtime, one that awaits a synchronous graph only costs a few ticks.
+ * refused by the runtime, which then records that it awaits (`rememberAwaiting`) for the
+ * next run; one that awaits a synchronous graph only costs a few ticks.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -84,12 +85,23 @@ const unchanged = (stamps: Stamps): boolean =>
     return nowSize === size && nowMtime === mtime;
   });
 
+const GRAPH_KIND = 'esm-graph';
+
+/**
+ * For the runtime, which found that `file`'s graph awaits where the hooks had answered it
+ * did not: the next run's facade awaits. No stamps: the answer stays until `file` itself
+ * changes (an await that is not needed costs a few ticks).
+ */
+export function rememberAwaiting(cache: ModuleCache, file: string, source: string): void {
+  cache.set(GRAPH_KIND, pathToFileURL(file).href, source, { stamps: [], awaits: true });
+}
+
 /** `source`: the text of `file`. Wait for es-module-lexer before asking. */
 export function esmGraphAwaits(file: string, source: string, context: GraphContext): boolean {
   const known = answers.get(file);
   if (known !== undefined) return known;
   const url = pathToFileURL(file).href;
-  const remembered = context.cache?.get<{ stamps: Stamps; awaits: boolean }>('esm-graph', url, source);
+  const remembered = context.cache?.get<{ stamps: Stamps; awaits: boolean }>(GRAPH_KIND, url, source);
   if (remembered && unchanged(remembered.stamps)) {
     answers.set(file, remembered.awaits);
     return remembered.awaits;
@@ -102,7 +114,7 @@ export function esmGraphAwaits(file: string, source: string, context: GraphConte
       const dir = context.packageDirOf(each);
       if (dir !== undefined) files.add(path.join(dir, 'package.json'));
     }
-    context.cache.set('esm-graph', url, source, { stamps: [...files].map(stamp), awaits: found });
+    context.cache.set(GRAPH_KIND, url, source, { stamps: [...files].map(stamp), awaits: found });
   }
   return found;
 }

@@ -23,7 +23,10 @@
 // - thenable.mjs: an awaiting module that exports `then`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fixture, runPlain, runWithLoaderAsync } from '../helpers.mjs';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fixture, runPlain, runWithLoader, runWithLoaderAsync } from '../helpers.mjs';
 
 const dir = fixture('tla');
 
@@ -96,4 +99,41 @@ test('a module that awaits and exports `then`: bindings for a static import, a t
 test('Node 22+ with the off-thread hooks (module.register) gives the same facades', async () => {
   await same('diamond.mjs', { env: { LAVAMOAT_OFF_THREAD_HOOKS: '1' } });
   await same('siblings.mjs', { env: { LAVAMOAT_OFF_THREAD_HOOKS: '1' } });
+});
+
+test("a stale answer of the hooks (a file changed, its size and time kept) fails once, saying so, then heals", () => {
+  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'lavamoat-tla-stale-')));
+  try {
+    fs.cpSync(fixture('tla'), dir, { recursive: true, filter: (file) => !file.includes(`${path.sep}.cache`) });
+    const pkg = path.join(dir, 'node_modules', 'stale');
+    fs.mkdirSync(pkg);
+    fs.writeFileSync(path.join(pkg, 'package.json'), '{ "name": "stale", "version": "1.0.0", "type": "module", "main": "index.js" }');
+    fs.writeFileSync(path.join(pkg, 'index.js'), "export { late } from './late.js';\n");
+    const late = path.join(pkg, 'late.js');
+    const sync = 'export const late = 1; // .........\n';
+    const awaiting = `${'export const late = await 1;'.padEnd(sync.length - 1)}\n`;
+    assert.equal(sync.length, awaiting.length);
+    fs.writeFileSync(late, sync);
+    const when = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000);
+    fs.utimesSync(late, when, when);
+    const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
+    manifest.dependencies.stale = '1.0.0';
+    fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify(manifest));
+    const policyFile = path.join(dir, 'lavamoat', 'node', 'policy.json');
+    const policy = JSON.parse(fs.readFileSync(policyFile, 'utf8'));
+    policy.resources.stale = {};
+    fs.writeFileSync(policyFile, JSON.stringify(policy));
+    fs.writeFileSync(path.join(dir, 'stale.mjs'), "import { late } from 'stale';\nconsole.log('late', late);\n");
+    assert.equal(runWithLoader(dir, 'stale.mjs').stdout, 'late 1\n');
+    fs.writeFileSync(late, awaiting);
+    fs.utimesSync(late, when, when);
+    const refused = runWithLoader(dir, 'stale.mjs');
+    assert.equal(refused.status, 1);
+    assert.match(refused.stderr, /imports a module with top-level await that the loader's hooks did not see .*The next run will\./);
+    const healed = runWithLoader(dir, 'stale.mjs');
+    assert.equal(healed.status, 0, healed.stderr);
+    assert.equal(healed.stdout, 'late 1\n');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
