@@ -282,6 +282,17 @@ function gatherAvailableAncestors(module: ModuleState, execList: ModuleState[]):
   }
 }
 
+let beforeLaterStart = (): void => {};
+
+/**
+ * What to do before modules start in a later job than the one that reached them (their
+ * dependencies awaited): the runtime sweeps what the app loaded meanwhile, as before any
+ * package module runs (boundary.ts).
+ */
+export function setBeforeLaterStart(fn: () => void): void {
+  beforeLaterStart = fn;
+}
+
 function asyncModuleExecutionFulfilled(module: ModuleState): void {
   if (module.status === 'evaluated') return; // failed already, through a cycle
   module.asyncOrder = 'done';
@@ -289,6 +300,7 @@ function asyncModuleExecutionFulfilled(module: ModuleState): void {
   module.topLevelCapability?.resolve();
   const execList: ModuleState[] = [];
   gatherAvailableAncestors(module, execList);
+  if (execList.length > 0) beforeLaterStart();
   // In the order the modules were first reached (their [[AsyncEvaluationOrder]]).
   execList.sort((a, b) => (a.asyncOrder as number) - (b.asyncOrder as number));
   for (const each of execList) {

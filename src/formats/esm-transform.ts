@@ -24,7 +24,6 @@ import {
   EXIT_SCOPE,
   FUNCTIONS,
   functionNames,
-  hasTopLevelAwait,
   isNode,
   nameOf,
   patternNames,
@@ -53,6 +52,8 @@ export const PROGRAM_HEAD = `${PARAMETERS}(function(){'use strict';`;
 export const ASYNC_PROGRAM_HEAD = `${PARAMETERS}(async function(){'use strict';`;
 
 class Unsupported extends Error {}
+
+export { awaitsAtTopLevel } from './esm-scopes.js';
 
 // `export default` with whatever comments and line breaks sit between the two words.
 const EXPORT_DEFAULT = /^export(?:\s|\/\*[\s\S]*?\*\/|\/\/[^\n\r\u2028\u2029]*)*default/;
@@ -95,20 +96,6 @@ export function transformModule(source: string, url: string): PrecompiledRecord 
   } catch (error) {
     if (error instanceof Unsupported) return undefined;
     throw error;
-  }
-}
-
-/**
- * Whether a module awaits at its top level, judged on meriyah's parse; undefined when
- * meriyah cannot parse it. Most modules never say `await` and are not parsed.
- */
-export function awaitsAtTopLevel(source: string): boolean | undefined {
-  if (!source.includes('await')) return false;
-  parseModule ??= (load('meriyah') as { parseModule: Parse }).parseModule;
-  try {
-    return hasTopLevelAwait(parseModule(source.startsWith('#!') ? `//${source.slice(2)}` : source, { next: true }));
-  } catch {
-    return undefined;
   }
 }
 

@@ -21,7 +21,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse as parseEsm } from 'es-module-lexer';
 import { formatOf, resolveSpecifier } from './resolve.js';
-import { awaitsAtTopLevel } from '../formats/esm-transform.js';
+import { awaitsAtTopLevel } from '../formats/esm-scopes.js';
 import type { ModuleCache } from '../cache/module-cache.js';
 
 const NOT_ESM = new Set(['.cjs', '.json', '.node', '.wasm']);

@@ -28,7 +28,8 @@ import { isDebugLockdown } from '../confine/lockdown-options.js';
 import { grantedGlobalNames, INTRINSIC_GLOBALS, makeHostGlobals, scuttleGlobalThis, SES_GLOBALS } from '../confine/scuttle.js';
 import { assertConfinableEntry, assertEntryInProject, inheritedWorkerEnv, PARENT_MARKER } from '../confine/entry-checks.js';
 import { confineSpawns, propagateToChildren } from '../confine/child-processes.js';
-import { hardenAtStart, prepareHost } from '../confine/boundary.js';
+import { hardenAtStart, prepareHost, sweepLoaded } from '../confine/boundary.js';
+import { setBeforeLaterStart } from '../confine/module-evaluation.js';
 import { prepareSamples } from '../confine/samples.js';
 import { confineWorkers } from '../confine/workers.js';
 
@@ -95,6 +96,7 @@ export async function start(config: Config, loaderURL: string): Promise<void> {
     webcrypto: grantsBuiltin(policy, 'crypto') || grantsGlobal(policy, 'crypto') || grantsGlobal(policy, 'CryptoKey'),
   });
   hardenAtStart();
+  setBeforeLaterStart(sweepLoaded);
   setRuntime(runtime);
   installRequireHook(runtime, packageMap, selfDir, runtime.rootConfined);
   const data: HooksData = {
