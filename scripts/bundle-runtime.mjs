@@ -12,6 +12,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
+import { MODULE_EVALUATION_EDITS, MODULE_EVALUATION_SPECIFIER } from './ses-module-evaluation-edits.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(path.join(root, 'package.json'));
@@ -25,6 +26,11 @@ const sesInternals = {
   setup(build) {
     build.onResolve({ filter: /^ses\/src\/[\w-]+\.js$/ }, (args) => ({
       path: path.join(sesDir, args.path.slice('ses/'.length)),
+    }));
+    // The evaluator SES's edited compartment calls (see ses-module-evaluation-edits.mjs):
+    // the runtime's own module, so that one instance serves SES and the runtime.
+    build.onResolve({ filter: new RegExp(`^${MODULE_EVALUATION_SPECIFIER}$`) }, () => ({
+      path: path.join(root, 'dist', 'confine', 'module-evaluation.js'),
     }));
   },
 };
@@ -185,10 +191,13 @@ SES_EDITS['module-load.js'] = [
   ],
 ];
 
+// Top-level await: applied after the edits above (they extend what those return).
+for (const [file, edits] of Object.entries(MODULE_EVALUATION_EDITS)) SES_EDITS[file] = [...(SES_EDITS[file] ?? []), ...edits];
+
 const sesEdits = {
   name: 'ses-edits',
   setup(build) {
-    build.onLoad({ filter: /[\\/]ses[\\/]src[\\/].*(constructor|module-instance|module-load)\.js$/ }, async (args) => {
+    build.onLoad({ filter: /[\\/]ses[\\/]src[\\/].*(constructor|module-instance|module-load|compartment)\.js$/ }, async (args) => {
       const relative = path.relative(path.join(sesDir, 'src'), args.path).split(path.sep).join('/');
       const edits = SES_EDITS[relative];
       if (!edits) return undefined;

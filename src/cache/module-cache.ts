@@ -24,8 +24,9 @@ import { ensurePrivateDirectory } from './private-dir.js';
 /** Bump when the shape or meaning of cached records changes. */
 // 2: ES modules compiled by esm-transform.ts; 3: payload hash, no secret; 4: the evasion
 // keeps regular expressions and String.raw as written (entries hold the evaded text, and
-// the salt names package versions only, so older entries would keep the old text).
-export const CACHE_FORMAT = 4;
+// the salt names package versions only, so older entries would keep the old text);
+// 5: top-level await (compiled records, lexed imports).
+export const CACHE_FORMAT = 5;
 
 export interface CacheOptions {
   dir: string;

@@ -14,9 +14,9 @@ import { builtinFor, builtinGrants, hostBuiltin, type BuiltinGrant } from './bui
 import { builtinName, resolveSpecifier, type ResolveKind } from '../graph/resolve.js';
 import { denied, explainMissingGlobal, type PolicyFiles } from '../report/denials.js';
 import { decodeSource, fileFormat, makeNodeParser } from '../formats/index.js';
-import { CJS_WRAPPER_HEAD, makeRequire, requireCommonJs } from '../formats/cjs.js';
+import { makeRequire, requireCommonJs } from '../formats/cjs.js';
 import { confineModuleBuiltin, realRoot } from './module-builtin.js';
-import { evadeSesRejections } from '../formats/evasion.js';
+import { evadeRunTimeCode, globalThisIdiom } from './compartment-transforms.js';
 import { adaptBuiltin } from './builtin-adapters.js';
 import { timersFor } from './shared-globals.js';
 import { hardenForPackage, sweepLoaded } from './boundary.js';
@@ -24,6 +24,9 @@ import { makeCompartmentError } from './stack-traces.js';
 import type { ModuleCache } from '../cache/module-cache.js';
 import { APP_MODULE_SCHEME, appModuleRecord, appModuleRecordNow, appModuleSpecifier, isAppModuleSpecifier, requireAppModule } from './app-modules.js';
 import type { CjsModule, CompartmentLike, LinkTarget, ModuleContext } from '../formats/context.js';
+import { compartmentInternals, isAsyncGraphRefusal } from './module-evaluation.js';
+import { requireAsyncModuleError } from './require-async.js';
+import { rememberAwaiting } from '../graph/async-graph.js';
 
 interface SesCompartment extends CompartmentLike {
   globalThis: Record<PropertyKey, unknown>;
@@ -64,6 +67,9 @@ const readPowers = {
 
 export class Runtime implements ModuleContext {
   readonly cjsRegistry = new Map<string, CjsModule>();
+  readonly requireParents = new Map<string, string>();
+  /** Dependency files the app required first: the app's require stack to them, when asked. */
+  private readonly appRequirers = new Map<string, () => string[]>();
   /** Per compartment location: defines its granted globals, once, before its first module. */
   private readonly pendingGlobals = new Map<string, () => void>();
   mainURL: string | undefined;
@@ -440,19 +446,76 @@ export class Runtime implements ModuleContext {
    * (an awaiting facade would let sibling imports interleave).
    */
   importModule(url: string, main = false): Record<string, unknown> {
-    if (!this.started) throw new Error('LavaMoat: the runtime has not started');
-    const { compartment, info, specifier } = this.compartmentFor(fileURLToPath(url));
-    if (main) this.mainURL = `${info.location}${specifier.slice(2)}`;
+    const { compartment, info, specifier } = this.entryFor(url, main);
     try {
       return compartment.importNow(specifier);
     } catch (error) {
+      if (isAsyncGraphRefusal(error)) {
+        // The hooks found no top-level await in this graph, the compiler did: the hooks'
+        // answer was stale. This facade cannot wait; the next run's will.
+        const file = fileURLToPath(url);
+        if (this.cache) rememberAwaiting(this.cache, file, fs.readFileSync(file, 'utf8'));
+        throw new Error(
+          `LavaMoat: ${file} (package "${info.name}") imports a module with top-level await that the loader's hooks did not see ` +
+            '(a file changed in a way their remembered answer missed); its facade cannot wait for it. The next run will.',
+        );
+      }
       this.explain(error, info);
       throw error;
     }
   }
 
-  /** What `require()` of a dependency module gives the app. */
-  requireModule(path: string): unknown {
+  /**
+   * For the facade of a module whose graph awaits at its top level: its evaluation
+   * starts now, where Node would start it, and the facade awaits it (the graph may turn
+   * out synchronous, then it is done at once). The namespace comes boxed: a module that
+   * exports `then` is not a thenable to a static import.
+   */
+  importModuleAsync(url: string, main = false): Promise<{ namespace: Record<string, unknown> }> | { namespace: Record<string, unknown> } {
+    const { compartment, info, specifier } = this.entryFor(url, main);
+    let started: ReturnType<ReturnType<typeof compartmentInternals>['importNowAsync']>;
+    try {
+      started = compartmentInternals().importNowAsync(compartment, specifier);
+    } catch (error) {
+      this.explain(error, info);
+      throw error;
+    }
+    const { namespace, evaluation } = started;
+    if (!evaluation) return { namespace };
+    return evaluation.then(
+      () => ({ namespace }),
+      (error: unknown) => {
+        this.explain(error, info);
+        throw error;
+      },
+    );
+  }
+
+  private entryFor(url: string, main: boolean) {
+    if (!this.started) throw new Error('LavaMoat: the runtime has not started');
+    const entry = this.compartmentFor(fileURLToPath(url));
+    if (main) this.mainURL = `${entry.info.location}${entry.specifier.slice(2)}`;
+    return entry;
+  }
+
+  requireStack(filename: string): string[] {
+    const stack = [filename];
+    for (let cursor = filename; ; ) {
+      const parent = this.requireParents.get(cursor);
+      if (parent === undefined || stack.includes(parent)) {
+        stack.push(...(this.appRequirers.get(cursor)?.() ?? []));
+        return stack;
+      }
+      stack.push(parent);
+      cursor = parent;
+    }
+  }
+
+  /**
+   * What `require()` of a dependency module gives the app; `requireStack` lists the
+   * requiring module and those that required it (for Node's error on an async graph).
+   */
+  requireModule(path: string, requireStack: () => string[] = () => []): unknown {
     if (!this.started) throw new Error('LavaMoat: the runtime has not started');
     // What the app loaded since: hardened before a package's code runs (boundary.ts).
     sweepLoaded();
@@ -460,12 +523,14 @@ export class Runtime implements ModuleContext {
     const url = pathToFileURL(path).href;
     const known = this.cjsRegistry.get(url);
     if (known) return known.exports;
+    if (!this.requireParents.has(path) && !this.appRequirers.has(path)) this.appRequirers.set(path, requireStack);
     let namespace: Record<string, unknown>;
     try {
       const direct = this.requireCommonJs({ url, path });
       if (direct) return direct.exports;
       namespace = compartment.importNow(specifier);
     } catch (error) {
+      if (isAsyncGraphRefusal(error)) throw requireAsyncModuleError(path, requireStack());
       this.explain(error, info);
       throw error;
     }
@@ -487,29 +552,4 @@ function sourceLine(file: string, line: number): string | undefined {
     sourceLines.set(file, lines);
   }
   return lines[line - 1];
-}
-
-/**
- * Module sources were evaded when they were compiled (and cached so): only code built at
- * run time (the Function constructor, eval) is evaded here. A look-alike of a module
- * source skips this, and then meets SES's own rejection, which runs last.
- */
-const COMPILED_ESM_HEAD = /^\(\{imports:\$h\u034f_imports,/;
-function evadeRunTimeCode(source: string): string {
-  if (source.startsWith(CJS_WRAPPER_HEAD) || COMPILED_ESM_HEAD.test(source)) return source;
-  return evadeSesRejections(source);
-}
-
-/**
- * `Function('return this')()` (and `(0, eval)('this')`) is how much older code finds the
- * global object: sloppy functions get it as `this`. Compartments evaluate strict code
- * only, where `this` is undefined, and such code crashes (ejs, regenerator-runtime).
- * These exact sources are rewritten to the compartment's own global object, which is
- * what they mean there.
- */
-const FUNCTION_RETURNING_THIS = /^\(function anonymous\(\n\) \{\n\s*return\s+this\s*;?\s*\n\}\)$/;
-function globalThisIdiom(source: string): string {
-  if (FUNCTION_RETURNING_THIS.test(source)) return '(function anonymous(\n) {\nreturn globalThis;\n})';
-  if (source.trim() === 'this') return 'globalThis';
-  return source;
 }

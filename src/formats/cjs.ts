@@ -18,6 +18,8 @@ import { CJS_MODULE_EXPORTS_NAME, cjsExportNames, lexCjs, type CjsLexed } from '
 import { evadeSesRejections } from './evasion.js';
 import type { PackageInfo } from '../graph/package-map.js';
 import type { CjsModule, CompartmentLike, ModuleContext } from './context.js';
+import { isAsyncGraphRefusal } from '../confine/module-evaluation.js';
+import { requireAsyncModuleError } from '../confine/require-async.js';
 
 const hasOwn = (value: unknown, key: string): boolean =>
   value !== null && value !== undefined && Object.prototype.hasOwnProperty.call(value, key);
@@ -60,11 +62,18 @@ export function makeRequire(ctx: ModuleContext, info: PackageInfo, filename: str
     if (target.kind === 'app') return ctx.requireAppModule(target.url);
     const known = cjsRegistry.get(target.url);
     if (known) return known.exports;
+    if (!ctx.requireParents.has(target.path)) ctx.requireParents.set(target.path, filename);
     // CommonJS requiring CommonJS runs the module straight in its compartment; anything
     // else (ESM, JSON, addons) goes through the compartment's module loader.
     const direct = ctx.requireCommonJs(target);
     if (direct) return direct.exports;
-    const namespace = compartment.importNow(target.specifier);
+    let namespace: Record<string, unknown>;
+    try {
+      namespace = compartment.importNow(target.specifier);
+    } catch (error) {
+      if (isAsyncGraphRefusal(error)) throw requireAsyncModuleError(target.path, ctx.requireStack(filename));
+      throw error;
+    }
     const loaded = cjsRegistry.get(target.url);
     if (loaded) return loaded.exports;
     // require(esm), as Node 20.19+ does it.

@@ -28,6 +28,10 @@ export interface ModuleContext {
   link(from: PackageInfo, specifier: string, parentPath: string, kind: ResolveKind): LinkTarget;
   /** CommonJS modules by URL, so `require` follows Node's caching and cycles exactly. */
   cjsRegistry: Map<string, CjsModule>;
+  /** The file that first required each file, for Node's require stack in errors. */
+  requireParents: Map<string, string>;
+  /** `filename`, the file that required it, and so on (Node's require stack). */
+  requireStack(filename: string): string[];
   /** URL of the process's entry point when it is a dependency's module (a bin). */
   mainURL: string | undefined;
   /** That module's `module` object once it runs: `require.main` everywhere. */
@@ -64,4 +68,9 @@ export interface PrecompiledRecord {
   __fixedExportMap__: Record<string, unknown>;
   __needsImport__: boolean;
   __needsImportMeta__: boolean;
+  /**
+   * The module awaits at its top level: its program is an async function, and the
+   * runtime's patched SES module instances evaluate it as an async module.
+   */
+  __hasTopLevelAwait__?: boolean;
 }

@@ -5,6 +5,8 @@
  * to a module's exported binding from a write to a parameter or inner binding of the
  * same name.
  */
+import { createRequire } from 'node:module';
+
 export interface Node {
   type: string;
   start: number;
@@ -221,5 +223,46 @@ export function scopeOf(node: Node): Set<string> | undefined {
     }
     default:
       return undefined;
+  }
+}
+
+/**
+ * Whether a module awaits at its top level (`await`, `for await`, `await using` outside
+ * every function): the rule esm-transform.ts applies while compiling, for callers that
+ * only need the answer (the hooks deciding whether a facade awaits).
+ */
+export function hasTopLevelAwait(program: Node): boolean {
+  const work: unknown[] = [program];
+  while (work.length > 0) {
+    const item = work.pop();
+    if (Array.isArray(item)) {
+      for (const child of item) work.push(child);
+      continue;
+    }
+    if (!isNode(item) || FUNCTIONS.has(item.type)) continue;
+    if (item.type === 'AwaitExpression') return true;
+    if (item.type === 'ForOfStatement' && item.await === true) return true;
+    if (item.type === 'VariableDeclaration' && item.kind === 'await using') return true;
+    pushChildren(item, work);
+  }
+  return false;
+}
+
+type ParseModule = (source: string, options: object) => Node;
+let parseModule: ParseModule | undefined;
+
+/**
+ * Whether a module awaits at its top level, judged on meriyah's parse (as the compiler
+ * judges it); undefined when meriyah cannot parse it. Most modules never say `await` and
+ * are not parsed. Here rather than in esm-transform.ts so that the hooks, which ask it
+ * too, do not load the compiler.
+ */
+export function awaitsAtTopLevel(source: string): boolean | undefined {
+  if (!source.includes('await')) return false;
+  parseModule ??= (createRequire(import.meta.url)('meriyah') as { parseModule: ParseModule }).parseModule;
+  try {
+    return hasTopLevelAwait(parseModule(source.startsWith('#!') ? `//${source.slice(2)}` : source, { next: true }));
+  } catch {
+    return undefined;
   }
 }

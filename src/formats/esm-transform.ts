@@ -10,7 +10,9 @@
  *   need live bindings through SES's scope proxy);
  * - a local export of a name that is not a top-level declaration or import;
  * - anything meriyah does not parse.
- * Top-level await throws TopLevelAwaitFound.
+ * A module that awaits at its top level gets an async program (ASYNC_PROGRAM_HEAD) and
+ * `__hasTopLevelAwait__`: the runtime then evaluates it, and every module that depends
+ * on it, as the spec's async module evaluation does (confine/module-evaluation.ts).
  *
  * The program keeps every line where it was (edits replace text with text of the same
  * lines), so stack traces point into the original source.
@@ -41,12 +43,17 @@ const load = createRequire(import.meta.url);
 // recognises a compiled module by this head.
 const H = '$h\u034f_';
 const C = '$c\u034f_';
-export const PROGRAM_HEAD = `({imports:${H}imports,liveVar:${H}live,onceVar:${H}once,import:${H}import,importMeta:${H}___meta})=>(function(){'use strict';`;
+const PARAMETERS = `({imports:${H}imports,liveVar:${H}live,onceVar:${H}once,import:${H}import,importMeta:${H}___meta})=>`;
+export const PROGRAM_HEAD = `${PARAMETERS}(function(){'use strict';`;
+/**
+ * The same program as an async function: its body runs until its first `await` when
+ * called, and the promise it returns settles when the module's evaluation does.
+ */
+export const ASYNC_PROGRAM_HEAD = `${PARAMETERS}(async function(){'use strict';`;
 
 class Unsupported extends Error {}
 
-/** The module awaits at its top level, which SES cannot run (the caller says so). */
-export class TopLevelAwaitFound extends Error {}
+export { awaitsAtTopLevel } from './esm-scopes.js';
 
 // `export default` with whatever comments and line breaks sit between the two words.
 const EXPORT_DEFAULT = /^export(?:\s|\/\*[\s\S]*?\*\/|\/\/[^\n\r\u2028\u2029]*)*default/;
@@ -158,6 +165,7 @@ function compile(source: string, url: string, program: Node): PrecompiledRecord 
   };
   let needsImport = false;
   let needsImportMeta = false;
+  let topLevelAwait = false;
   let inFunction = 0;
   const work: unknown[] = [program];
   while (work.length > 0) {
@@ -185,19 +193,20 @@ function compile(source: string, url: string, program: Node): PrecompiledRecord 
         break;
       case 'ForInStatement':
       case 'ForOfStatement': {
-        if (node.await === true && inFunction === 0) throw new TopLevelAwaitFound();
+        if (node.await === true && inFunction === 0) topLevelAwait = true;
         const left = node.left as Node;
         if (left.type !== 'VariableDeclaration') for (const name of patternNames(left)) if (declared.has(name) && !shadowed(name)) complexWrites.add(name);
         break;
       }
       case 'VariableDeclaration':
+        if (node.kind === 'await using' && inFunction === 0) topLevelAwait = true;
         // A `var` outside functions declares (and writes) a module binding.
         if (node.kind === 'var' && inFunction === 0 && !topLevel.has(node)) {
           for (const declarator of node.declarations as Node[]) for (const name of patternNames(declarator.id as Node)) complexWrites.add(name);
         }
         break;
       case 'AwaitExpression':
-        if (inFunction === 0) throw new TopLevelAwaitFound();
+        if (inFunction === 0) topLevelAwait = true;
         break;
       case 'ImportExpression':
         needsImport = true;
@@ -392,7 +401,7 @@ function compile(source: string, url: string, program: Node): PrecompiledRecord 
     return `[${JSON.stringify(specifier)},[${entries.join(',')}]]`;
   });
   const head =
-    PROGRAM_HEAD +
+    (topLevelAwait ? ASYNC_PROGRAM_HEAD : PROGRAM_HEAD) +
     (importLocals.length > 0 ? `let ${importLocals.join(',')};` : '') +
     `${H}imports([${updateRecord.join(',')}]);` +
     header.join('');
@@ -417,6 +426,7 @@ function compile(source: string, url: string, program: Node): PrecompiledRecord 
     __fixedExportMap__: fixedExportMap,
     __needsImport__: needsImport,
     __needsImportMeta__: needsImportMeta,
+    __hasTopLevelAwait__: topLevelAwait,
   };
 }
 

@@ -10,7 +10,7 @@ import vm from 'node:vm';
 import { evadeSesRejections } from './evasion.js';
 import type { ModuleCache } from '../cache/module-cache.js';
 import { runUnscuttled } from '../confine/scuttle.js';
-import { TopLevelAwaitFound, transformModule } from './esm-transform.js';
+import { ASYNC_PROGRAM_HEAD, awaitsAtTopLevel, PROGRAM_HEAD, transformModule } from './esm-transform.js';
 import type { PrecompiledRecord } from './context.js';
 
 export type { PrecompiledRecord } from './context.js';
@@ -45,10 +45,6 @@ function moduleSourceClass(): ModuleSourceCtor {
   return ModuleSource;
 }
 
-export class TopLevelAwaitError extends SyntaxError {
-  readonly code = 'LAVAMOAT_TOP_LEVEL_AWAIT';
-}
-
 /** The precompiled record SES accepts for an ES module, from the cache when it has it. */
 export function compileEsm(source: string, url: string, packageName: string, cache: ModuleCache | undefined): PrecompiledRecord {
   const cached = cache?.get<PrecompiledRecord>('esm', url, source);
@@ -59,56 +55,60 @@ export function compileEsm(source: string, url: string, packageName: string, cac
   return record;
 }
 
-const isAwaitError = (message: string): boolean =>
-  /await is only valid|Unexpected reserved word 'await'|top-level await/i.test(message);
-
-function topLevelAwait(url: string, packageName: string): TopLevelAwaitError {
-  return new TopLevelAwaitError(
-    `LavaMoat: ${url} (package "${packageName}") uses top-level await, which SES compartments cannot run yet (endojs/endo#306). ` +
-      (packageName === '$root$'
-        ? 'With root.usePolicy the app package runs in a compartment too: move the await into an async function.'
-        : 'Move the await into an async function, or into the app package, which runs natively.'),
-  );
-}
-
 function compile(source: string, url: string, packageName: string): PrecompiledRecord {
-  let record: PrecompiledRecord | undefined;
-  try {
-    record = transformModule(source, url);
-  } catch (error) {
-    if (error instanceof TopLevelAwaitFound) throw topLevelAwait(url, packageName);
-    throw error;
-  }
-  if (record) return finish(record);
+  const light = transformModule(source, url);
+  if (light) return finish(light);
   const Ctor = moduleSourceClass();
+  let record: PrecompiledRecord;
   try {
     record = new Ctor(source, { sourceUrl: url });
   } catch (error) {
     const message = (error as Error).message ?? String(error);
-    if (isAwaitError(message)) throw topLevelAwait(url, packageName);
     throw new SyntaxError(`LavaMoat: cannot compile ${url} (package "${packageName}"): ${message}`);
   }
-  // Babel accepts top-level await and leaves it in a program SES runs as a plain
-  // function; V8 only parses it here (nothing runs), so the error can name the module.
-  try {
-    new vm.Script(record.__syncModuleProgram__, { filename: url });
-  } catch (error) {
-    if (isAwaitError(String((error as Error).message))) throw topLevelAwait(url, packageName);
+  // Babel accepts top-level await and leaves it in a program written as a plain
+  // function: such a module's program becomes the async function the runtime evaluates
+  // as an async module.
+  const program = record.__syncModuleProgram__;
+  if (!awaitsInProgram(source, program, url)) return finish(record);
+  if (!program.startsWith(PROGRAM_HEAD)) {
+    throw new SyntaxError(`LavaMoat: cannot compile ${url} (package "${packageName}"): unexpected program from @endo/module-source`);
   }
-  return finish(record);
+  return finish(record, ASYNC_PROGRAM_HEAD + program.slice(PROGRAM_HEAD.length));
 }
 
-function finish(record: PrecompiledRecord): PrecompiledRecord {
+/**
+ * meriyah's answer, as for every module; where meriyah cannot parse the module, V8's:
+ * a program it refuses as a plain function and accepts as an async one awaits (V8 only
+ * parses here, nothing runs).
+ */
+function awaitsInProgram(source: string, program: string, url: string): boolean {
+  const judged = awaitsAtTopLevel(source);
+  if (judged !== undefined) return judged;
+  const parses = (text: string) => {
+    try {
+      new vm.Script(text, { filename: url });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  return !parses(program) && parses(ASYNC_PROGRAM_HEAD + program.slice(PROGRAM_HEAD.length));
+}
+
+/** A plain copy of `record` (a ModuleSource is a class instance); `asyncProgram` replaces a program that awaits at its top level. */
+function finish(record: PrecompiledRecord, asyncProgram?: string): PrecompiledRecord {
   return {
     imports: [...record.imports],
     exports: [...record.exports],
     reexports: [...record.reexports],
     // Real `import()` calls are rewritten already; what is left is in comments and strings.
-    __syncModuleProgram__: evadeSesRejections(record.__syncModuleProgram__),
+    __syncModuleProgram__: evadeSesRejections(asyncProgram ?? record.__syncModuleProgram__),
     __liveExportMap__: record.__liveExportMap__,
     __reexportMap__: record.__reexportMap__,
     __fixedExportMap__: record.__fixedExportMap__,
     __needsImport__: record.__needsImport__,
     __needsImportMeta__: record.__needsImportMeta__,
+    __hasTopLevelAwait__: asyncProgram !== undefined || record.__hasTopLevelAwait__ === true,
   };
 }

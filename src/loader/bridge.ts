@@ -37,3 +37,13 @@ export function importModule(url: string, main = false): Record<string, unknown>
   sweepLoaded();
   return runtime.importModule(url, main);
 }
+
+/** For a facade whose module graph awaits at its top level: the namespace, boxed, once it is evaluated. */
+export function importModuleAsync(
+  url: string,
+  main = false,
+): Promise<{ namespace: Record<string, unknown> }> | { namespace: Record<string, unknown> } {
+  if (!runtime) throw new Error('LavaMoat: the runtime is not running; was the loader imported with --import?');
+  sweepLoaded();
+  return runtime.importModuleAsync(url, main);
+}

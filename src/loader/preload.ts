@@ -30,7 +30,8 @@ import { makeAppGlobalScope } from '../confine/app-globals.js';
 import { bindableNames } from '../formats/app-scope.js';
 import { assertConfinableEntry, assertEntryInProject, inheritedWorkerEnv, PARENT_MARKER } from '../confine/entry-checks.js';
 import { confineSpawns, propagateToChildren } from '../confine/child-processes.js';
-import { hardenAtStart, prepareHost } from '../confine/boundary.js';
+import { hardenAtStart, prepareHost, sweepLoaded } from '../confine/boundary.js';
+import { setBeforeLaterStart } from '../confine/module-evaluation.js';
 import { prepareSamples } from '../confine/samples.js';
 import { confineWorkers } from '../confine/workers.js';
 
@@ -97,6 +98,7 @@ export async function start(config: Config, loaderURL: string): Promise<void> {
     webcrypto: grantsBuiltin(policy, 'crypto') || grantsGlobal(policy, 'crypto') || grantsGlobal(policy, 'CryptoKey'),
   });
   hardenAtStart();
+  setBeforeLaterStart(sweepLoaded);
   setRuntime(runtime);
   // Under scuttling, the names the app's own modules keep (confine/app-globals.ts):
   // known now, since scuttling (last, below) takes exactly these.

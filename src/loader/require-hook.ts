@@ -18,6 +18,8 @@ import type { AppGlobalScope } from '../confine/app-globals.js';
 
 interface InternalModule {
   filename?: string | null;
+  /** Node's (deprecated, still kept) link to the module that first required this one. */
+  parent?: InternalModule | null;
 }
 type Load = (request: string, parent: InternalModule | undefined, isMain: boolean) => unknown;
 interface ModuleInternals {
@@ -76,7 +78,7 @@ export function installRequireHook(
       return builtin;
     }
     const owner = packageMap.packageForPath(filename);
-    if (owner && (owner.name !== ROOT_NAME || rootConfined)) return runtime.requireModule(filename);
+    if (owner && (owner.name !== ROOT_NAME || rootConfined)) return runtime.requireModule(filename, () => requireStack(parent));
     if (!owner && filename.includes(`${path.sep}node_modules${path.sep}`)) {
       throw new Error(
         `LavaMoat: '${request}' resolves to ${filename}, which belongs to no package in the app's dependency tree; ` +
@@ -196,4 +198,13 @@ function patchCompile(
     if (bound === content) return Reflect.apply(originalCompile, this, [content, filename, ...rest]);
     return Reflect.apply(originalCompile, this, [bound, filename, ...(rest.length > 0 ? [format, ...more] : [])]);
   };
+}
+
+/** The requiring module's file, then its parent's, as Node lists them in errors. */
+function requireStack(parent: InternalModule): string[] {
+  const stack: string[] = [];
+  for (let cursor: InternalModule | null | undefined = parent; cursor?.filename && !stack.includes(cursor.filename); cursor = cursor.parent) {
+    stack.push(cursor.filename);
+  }
+  return stack;
 }

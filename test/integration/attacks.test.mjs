@@ -60,6 +60,7 @@ const ENTRIES = {
     cases: ['scuttled-real-global', 'app-global-bindings', 'read-grant-accessors'],
     env: { LAVAMOAT_SCUTTLE_GLOBAL_THIS: 'true' },
   },
+  'e-tla.mjs': { cases: ['top-level-await-grants'] },
   'e-boundary.mjs': {
     cases: ['raw-constructor-chains', 'host-callback-payloads', 'duck-typed-arguments', 'observation-apis', 'next-process-state', 'red-team-paths', 'red-team-paths-2', 'red-team-paths-3', 'red-team-paths-4'],
   },

@@ -136,6 +136,22 @@ describe('round trip: generate, then run under the loader', () => {
   });
 });
 
+describe('top-level await', () => {
+  test('modules that await at their top level are analysed like any other: the generated policy runs each app as plain node does', () => {
+    const dir = copyFixture('tla');
+    for (const entry of ['diamond-inner.mjs', 'siblings.mjs', 'cycles.mjs', 'reject.mjs', 'shapes.mjs', 'dynamic.mjs']) {
+      fs.rmSync(path.join(dir, 'lavamoat'), { recursive: true, force: true });
+      const { generated } = roundTrip(dir, entry);
+      assert.match(generated.stderr, / 0 warnings/, entry);
+    }
+    // The last one (dynamic.mjs): import() inside packages, an awaiting module's own grants.
+    const { resources } = policyOf(dir);
+    assert.deepEqual(resources['dyn-esm'].packages, { 'tla-value': true });
+    assert.deepEqual(resources['dyn-cjs'].packages, { 'sib-x': true });
+    assert.equal(resources['tla-value'].globals.setImmediate, true);
+  });
+});
+
 describe('worker threads', () => {
   test('the policy is the same bytes with parsing on worker threads', (t) => {
     if (!fs.existsSync(path.join(projectDir, 'node_modules', 'express'))) {

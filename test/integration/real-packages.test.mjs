@@ -1,9 +1,14 @@
 // Popular npm packages (ESM-only, CommonJS-only and dual; installed as this project's
 // devDependencies) used from an ESM app under the loader with a reviewed policy must
-// give exactly the output they give under plain node.
+// give exactly the output they give under plain node; and yoga-layout, whose entry
+// module awaits at its top level, under the policy `lavamoat generate` writes for it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fixture, runPlain, runWithLoader } from '../helpers.mjs';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fixture, projectDir, runPlain, runWithLoader } from '../helpers.mjs';
 
 const dir = fixture('real-app');
 const env = { FORCE_COLOR: '1', DEBUG: '' };
@@ -30,4 +35,36 @@ test('a grant taken away from a real package is denied with the entry that would
   assert.notEqual(confined.status, 0);
   assert.match(confined.stderr, /package "nanoid" is not allowed the builtin module "crypto"/);
   assert.match(confined.stderr, /\{"resources":\{"nanoid":\{"builtin":\{"crypto":true\}\}\}\}/);
+});
+
+test('yoga-layout 3, which awaits its WebAssembly at its top level, lays out the same boxes under a generated policy', (t) => {
+  if (!fs.existsSync(path.join(projectDir, 'node_modules', 'yoga-layout'))) {
+    t.skip('the devDependency yoga-layout is not installed');
+    return;
+  }
+  const yogaDir = fixture('yoga-app');
+  const temp = fs.mkdtempSync(path.join(os.tmpdir(), 'lavamoat-yoga-'));
+  try {
+    const policy = path.join(temp, 'policy.json');
+    const generated = spawnSync(process.execPath, [path.join(projectDir, 'bin', 'lavamoat.mjs'), 'generate', 'app.mjs', '--policy', policy, '--no-cache'], {
+      cwd: yogaDir,
+      env: { ...process.env, NODE_OPTIONS: '' },
+      encoding: 'utf8',
+    });
+    assert.equal(generated.status, 0, generated.stderr);
+    assert.match(generated.stderr, /0 warnings/);
+    // The awaiting entry module and the modules it imports are all analysed.
+    const grants = JSON.parse(fs.readFileSync(policy, 'utf8')).resources['yoga-layout'].globals;
+    assert.equal(grants['WebAssembly.instantiate'], true);
+    const env = { LAVAMOAT_POLICY: policy, LAVAMOAT_POLICY_OVERRIDE: path.join(temp, 'none.json') };
+    const plain = runPlain(yogaDir, 'app.mjs', { env });
+    assert.equal(plain.status, 0, plain.stderr);
+    const confined = runWithLoader(yogaDir, 'app.mjs', { env });
+    assert.equal(confined.stderr, '');
+    assert.equal(confined.status, 0);
+    assert.equal(confined.stdout, plain.stdout);
+    assert.match(confined.stdout, /^c: left 394 top 126 width 96 height 48$/m);
+  } finally {
+    fs.rmSync(temp, { recursive: true, force: true });
+  }
 });

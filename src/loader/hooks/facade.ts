@@ -3,8 +3,10 @@
  * facade has the dependency's export names (known statically, as Node knows them) and
  * takes their values from the module the runtime evaluated in the package's
  * compartment. Bindings are a snapshot taken when the module finished evaluating, as
- * with Node's own CommonJS facades. The facade has no top-level await: it evaluates the
- * dependency synchronously, so imports run in the order Node would run them.
+ * with Node's own CommonJS facades. A facade evaluates the dependency when Node evaluates
+ * the facade, so imports run in the order Node would run them: synchronously, or, when
+ * the dependency's module graph awaits at its top level, started synchronously and
+ * awaited (the facade is then an async module itself, and delays only its importers).
  */
 export const FACADE_SCHEME = 'lavamoat-confined:';
 /** The process's entry point is in a dependency (a package's bin): it is `require.main`. */
@@ -20,11 +22,11 @@ export function parseFacadeURL(url: string): { fileURL: string; main: boolean } 
   return undefined;
 }
 
-export function facadeSource(fileURL: string, names: Iterable<string>, bridgeURL: string, main = false): string {
-  const lines = [
-    `import { importModule } from ${JSON.stringify(bridgeURL)};`,
-    `const ns = importModule(${JSON.stringify(fileURL)}${main ? ', true' : ''});`,
-  ];
+export function facadeSource(fileURL: string, names: Iterable<string>, bridgeURL: string, main = false, awaits = false): string {
+  const call = `(${JSON.stringify(fileURL)}${main ? ', true' : ''})`;
+  const lines = awaits
+    ? [`import { importModuleAsync } from ${JSON.stringify(bridgeURL)};`, `const { namespace: ns } = await importModuleAsync${call};`]
+    : [`import { importModule } from ${JSON.stringify(bridgeURL)};`, `const ns = importModule${call};`];
   let i = 0;
   for (const name of names) {
     const local = `$${i++}`;

@@ -10,6 +10,7 @@ import process from 'node:process';
 import { PackageMap, ROOT_NAME, type PackageMapData } from '../../graph/package-map.js';
 import { facadeSource, facadeURL, parseFacadeURL } from './facade.js';
 import { exportNamesOf, lexersReady } from '../../graph/module-names.js';
+import { esmGraphAwaits } from '../../graph/async-graph.js';
 import { ModuleCache } from '../../cache/module-cache.js';
 import { formatOf } from '../../graph/resolve.js';
 import { APP_GLOBALS_IMPORT, APP_GLOBALS_SPECIFIER, appGlobalsModuleSource, bindEsmAppGlobals, requestedNames, stripTypeScript } from '../../formats/app-scope.js';
@@ -147,8 +148,12 @@ function facadeLoad(url: string): LoadResult | undefined {
   if (!facade) return undefined;
   const path = fileURLToPath(facade.fileURL);
   const source = readFileSync(path, 'utf8');
-  const names = exportNamesOf(path, formatOf(path, source), undefined, cache, source);
-  return { format: 'module', source: facadeSource(facade.fileURL, names, bridgeURL, facade.main), shortCircuit: true };
+  const format = formatOf(path, source);
+  const names = exportNamesOf(path, format, undefined, cache, source);
+  const awaits =
+    format === 'module' &&
+    esmGraphAwaits(path, source, { cache, root: packageMap.data.root, packageDirOf: (file) => packageMap.packageForPath(file)?.dir });
+  return { format: 'module', source: facadeSource(facade.fileURL, names, bridgeURL, facade.main, awaits), shortCircuit: true };
 }
 
 /**
