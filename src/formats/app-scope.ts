@@ -13,7 +13,7 @@
  */
 import { createRequire } from 'node:module';
 import process from 'node:process';
-import { FUNCTIONS, isNode, patternNames, pushChildren, type Node } from './esm-scopes.js';
+import { patternNames, walkOutsideFunctions, type Node } from './esm-scopes.js';
 import { runUnscuttled } from '../confine/scuttle.js';
 
 /**
@@ -115,18 +115,9 @@ function moduleScopeNames(program: Node): Set<string> {
     }
   }
   // `var` in nested blocks is hoisted to the module scope too.
-  const stack: unknown[] = [program.body];
-  while (stack.length > 0) {
-    const value = stack.pop();
-    if (Array.isArray(value)) {
-      for (const item of value) stack.push(item);
-      continue;
-    }
-    if (!isNode(value)) continue;
-    if (FUNCTIONS.has(value.type) || value.type === 'ClassExpression' || value.type === 'ClassDeclaration') continue;
+  walkOutsideFunctions(program.body, (value) => {
     if (value.type === 'VariableDeclaration' && value.kind === 'var') declare(value);
-    pushChildren(value, stack);
-  }
+  });
   return names;
 }
 

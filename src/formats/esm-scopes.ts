@@ -158,12 +158,13 @@ export const SCOPES = new Set([
 export const EXIT_SCOPE = {};
 export const EXIT_FUNCTION = {};
 
-/** Names declared in a function, its nested blocks included, nested functions left out. */
-export function functionNames(fn: Node): Set<string> {
-  const names = new Set<string>();
-  for (const param of fn.params as Node[]) patternNames(param, [...[]]).forEach((name) => names.add(name));
-  if (fn.type === 'FunctionExpression' && fn.id) names.add(nameOf(fn.id as Node));
-  const stack: unknown[] = [fn.body];
+/**
+ * Calls `visit` on every node under `root` (arrays of nodes included), and does not go
+ * into functions and classes (it visits them, not their bodies): the nodes of one
+ * function scope.
+ */
+export function walkOutsideFunctions(root: unknown, visit: (node: Node) => void): void {
+  const stack: unknown[] = [root];
   while (stack.length > 0) {
     const value = stack.pop();
     if (Array.isArray(value)) {
@@ -171,6 +172,18 @@ export function functionNames(fn: Node): Set<string> {
       continue;
     }
     if (!isNode(value)) continue;
+    visit(value);
+    if (FUNCTIONS.has(value.type) || value.type === 'ClassExpression' || value.type === 'ClassDeclaration') continue;
+    pushChildren(value, stack);
+  }
+}
+
+/** Names declared in a function, its nested blocks included, nested functions left out. */
+export function functionNames(fn: Node): Set<string> {
+  const names = new Set<string>();
+  for (const param of fn.params as Node[]) patternNames(param, [...[]]).forEach((name) => names.add(name));
+  if (fn.type === 'FunctionExpression' && fn.id) names.add(nameOf(fn.id as Node));
+  walkOutsideFunctions(fn.body, (value) => {
     if (value.type === 'VariableDeclaration') {
       for (const declarator of value.declarations as Node[]) patternNames(declarator.id as Node).forEach((name) => names.add(name));
     } else if ((value.type === 'FunctionDeclaration' || value.type === 'ClassDeclaration') && value.id) {
@@ -178,9 +191,7 @@ export function functionNames(fn: Node): Set<string> {
     } else if (value.type === 'CatchClause' && value.param) {
       patternNames(value.param as Node).forEach((name) => names.add(name));
     }
-    if (FUNCTIONS.has(value.type) || value.type === 'ClassExpression' || value.type === 'ClassDeclaration') continue;
-    pushChildren(value, stack);
-  }
+  });
   return names;
 }
 
