@@ -15,10 +15,11 @@
  *   `scuttle(globalThis)` before it returns (an error otherwise: scuttling that was
  *   asked for must not be silently skipped).
  *
- * What happens to a property that is not kept:
- * - configurable: deleted (`typeof X === 'undefined'`, `X` is a ReferenceError);
- * - not configurable but writable: replaced by a value that throws on any use, and
- *   made read-only;
+ * What happens to a property that is not kept, as in LavaMoat:
+ * - configurable: a non-configurable accessor whose getter and setter throw a TypeError
+ *   naming it and the exception that would keep it ({@link scuttledMessage});
+ * - not configurable but writable: replaced by a value that throws the same on any use,
+ *   and made read-only;
  * - not configurable, not writable: its value is frozen (nothing else can be done).
  * The global object's own prototype objects (between it and `Object.prototype`) are
  * frozen, so that a removed name cannot be planted back where the global scope looks
@@ -38,15 +39,11 @@
  * - {@link RUNTIME_GLOBALS}: what this runtime's own modules still read by name at
  *   run time (see the note there).
  *
- * The trusted app package runs natively in the real realm: after scuttling it sees the
- * same scuttled global as everything else (as in LavaMoat, which scuttles for
- * everyone). It reaches the host's facilities through builtin modules, which scuttling
- * does not touch (`import process from 'node:process'`, `import { Buffer } from
- * 'node:buffer'`, `import { webcrypto } from 'node:crypto'`), or lists the globals it
- * reads in `exceptions`. Confined packages are not affected at all: their globals were
- * taken from the holder, which keeps the removed values for them.
+ * The trusted app package keeps its globals: its modules are compiled with bindings of
+ * their own for the scuttled names (confine/app-globals.ts, formats/app-scope.ts), read
+ * through the holder. Confined packages are not affected at all: their globals come
+ * from the holder, which keeps every scuttled value.
  */
-import type { LavaMoatPolicy } from '../policy/types.js';
 
 export interface ScuttleOptions {
   enabled: boolean;
@@ -159,8 +156,6 @@ export interface HostGlobalsHolder {
    * globals load their module then), not at start-up.
    */
   keep(name: string | symbol, descriptor: PropertyDescriptor): void;
-  /** Names whose values the holder keeps. */
-  readonly kept: ReadonlySet<string | symbol>;
   /** Called with each name and value written through the holder to a kept name. */
   onWrite(listener: (name: string | symbol, value: unknown) => void): void;
 }
@@ -243,24 +238,10 @@ export function makeHostGlobals(realGlobal: object): HostGlobalsHolder {
     keep(name, descriptor) {
       saved.set(name, 'value' in descriptor ? { value: descriptor.value } : { getter: descriptor.get });
     },
-    get kept() {
-      return new Set(saved.keys());
-    },
     onWrite(listener) {
       listeners.push(listener);
     },
   };
-}
-
-/** Top-level global names that some resource of `policy` is granted (`"process.env"` → `process`). */
-export function grantedGlobalNames(policy: LavaMoatPolicy): Set<string> {
-  const names = new Set<string>();
-  for (const resource of Object.values(policy.resources ?? {})) {
-    for (const [key, value] of Object.entries(resource?.globals ?? {})) {
-      if (value !== false) names.add(key.split('.')[0]!);
-    }
-  }
-  return names;
 }
 
 // ---------------------------------------------------------------------------------

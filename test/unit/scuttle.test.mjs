@@ -7,7 +7,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   exceptionProblem,
-  grantedGlobalNames,
   INTRINSIC_GLOBALS,
   makeHostGlobals,
   NODE_GLOBALS,
@@ -209,17 +208,6 @@ describe('exceptions', () => {
     assert.match(exceptionProblem('/(/'), /not a valid regular expression/);
     assert.match(exceptionProblem(null), /null is not allowed/);
   });
-});
-
-test('granted names: top-level names of every grant, except denials', () => {
-  const names = grantedGlobalNames({
-    resources: {
-      a: { globals: { 'process.env': true, fetch: 'write', crypto: false } },
-      b: { globals: { 'Buffer.from': true } },
-      c: {},
-    },
-  });
-  assert.deepEqual([...names].sort(), ['Buffer', 'fetch', 'process']);
 });
 
 /** Free globals of JavaScript sources (the project's own analyser), by name → where. */
