@@ -5,12 +5,14 @@
  * everything after `--` goes to the app untouched, as with Node.
  */
 import { parseArgs } from 'node:util';
+import { DIFF_HELP } from './diff-help.js';
+import { EXPLAIN_HELP } from './explain-help.js';
 
 export class UsageError extends Error {
   readonly code = 'LAVAMOAT_USAGE';
 }
 
-export type Command = 'run' | 'generate' | 'validate' | 'help' | 'version';
+export type Command = 'run' | 'generate' | 'validate' | 'explain' | 'diff' | 'help' | 'version';
 
 export interface CliArgs {
   command: Command;
@@ -34,6 +36,16 @@ export interface CliArgs {
   quiet: boolean;
   /** `help <command>` or `<command> --help`. */
   helpFor?: Command;
+  /** `explain <package> [resource]`, `diff <old> [new]`: the arguments after the command. */
+  operands?: string[];
+  /** `explain --json`, `diff --json` (= `--format json`). */
+  json?: boolean;
+  /** `diff --format text|markdown|json`, checked by the command. */
+  format?: string;
+  /** `diff --fail-on <level>`, checked by the command. */
+  failOn?: string;
+  /** `explain --entry <file>`: compute the evidence by walking the app from this entry. */
+  entry?: string;
 }
 
 const OPTIONS = {
@@ -54,6 +66,10 @@ const OPTIONS = {
   jobs: { type: 'string', short: 'j' },
   verbose: { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
+  json: { type: 'boolean' },
+  format: { type: 'string' },
+  'fail-on': { type: 'string' },
+  entry: { type: 'string' },
 } as const;
 
 const COMMANDS: Record<string, Command> = {
@@ -61,6 +77,8 @@ const COMMANDS: Record<string, Command> = {
   generate: 'generate',
   gen: 'generate',
   validate: 'validate',
+  explain: 'explain',
+  diff: 'diff',
   help: 'help',
   version: 'version',
 };
@@ -87,6 +105,8 @@ const ALLOWED: Record<Command, ReadonlySet<string>> = {
     'quiet',
   ]),
   validate: new Set(['help', 'root', 'policy', 'policy-override', 'verbose', 'quiet']),
+  explain: new Set(['help', 'root', 'policy', 'policy-override', 'policy-debug', 'entry', 'dev', 'json', 'cache', 'no-cache', 'verbose', 'quiet']),
+  diff: new Set(['help', 'root', 'policy', 'policy-override', 'format', 'json', 'fail-on', 'verbose', 'quiet']),
   help: new Set(['help']),
   version: new Set(['version']),
 };
@@ -192,6 +212,18 @@ export function parseCli(argv: readonly string[]): CliArgs {
       result.target = positionals.shift() ?? result.policy;
       if (positionals.length > 0) throw new UsageError(`lavamoat validate takes one policy file, got also: ${positionals.join(' ')}`);
       break;
+    case 'explain':
+    case 'diff': {
+      const [min, max, usage] = command === 'explain' ? [1, 2, '<package> [resource]'] : [1, 2, '<old> [new]'];
+      const operands = [...positionals, ...passthrough];
+      if (operands.length < min || operands.length > max) throw new UsageError(`usage: lavamoat ${command} ${usage}`);
+      result.operands = operands;
+      result.json = values.json === true;
+      if (values.format !== undefined) result.format = values.format;
+      if (values['fail-on'] !== undefined) result.failOn = values['fail-on'];
+      if (values.entry !== undefined) result.entry = values.entry;
+      break;
+    }
     default:
       break;
   }
@@ -207,6 +239,8 @@ Commands:
   lavamoat generate <entry>            Write lavamoat/node/policy.json for the app (alias: gen)
   lavamoat generate --bin <name>       Write the policy a dependency's bin needs
   lavamoat validate [policy]           Check a policy (merged with its override)
+  lavamoat explain <package> [res]     Why a package has each grant: code, dependency paths, override
+  lavamoat diff <old> [new]            Powers added and removed between two policies or git revisions
   lavamoat <entry> [-- args]           Same as lavamoat run <entry>
 
 Options:
@@ -273,6 +307,8 @@ Options:
   -o, --policy-override <file>  Override file        [default: lavamoat/node/policy-override.json]
       --root <dir>              Project root         [default: the working directory's package]
 `,
+  explain: EXPLAIN_HELP,
+  diff: DIFF_HELP,
   help: '',
   version: '',
 };
