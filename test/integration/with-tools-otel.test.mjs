@@ -4,7 +4,7 @@
 // service are the same with and without the loader, whichever code loads express (the
 // app's import, through import-in-the-middle; a dependency's require, through
 // require-in-the-middle; a CommonJS app's require), and however import-in-the-middle's
-// hooks are registered. In the same run a dependency is still denied what its policy does
+// hooks are registered, and under scuttling. In the same run a dependency is still denied what its policy does
 // not grant, and the instrumentation's wrappers lead it nowhere. Loaded after the loader,
 // the instrumentation is refused with a message saying where it belongs.
 import { test } from 'node:test';
@@ -74,6 +74,10 @@ test('import-in-the-middle registered in-thread (module.registerHooks): the same
 
 test("the loader's hooks off the main thread on Node 22+: the same spans", { skip: (!installed && 'the OpenTelemetry devDependencies are not installed') || (major < 22 && 'Node 20 has them off-thread anyway') }, () => {
   sameSpansAsPlainNode(['app.mjs'], { LAVAMOAT_OFF_THREAD_HOOKS: '1' });
+});
+
+test('under scuttling, with the global the preload reads kept (process): the same spans', { skip: !installed && 'the OpenTelemetry devDependencies are not installed' }, () => {
+  sameSpansAsPlainNode(['app.mjs'], { LAVAMOAT_SCUTTLE_GLOBAL_THIS: '{"enabled":true,"exceptions":["process"]}' });
 });
 
 test('instrumentation loaded after the loader is refused with the order that works', { skip: !installed && 'the OpenTelemetry devDependencies are not installed' }, () => {

@@ -162,11 +162,13 @@ function appGlobalsLoad(url: string, result: LoadResult | undefined): LoadResult
 /** The format Node's resolution gave each module import-in-the-middle wraps for the app (its load needs it). */
 const instrumentedFormats = new Map<string, string | null | undefined>();
 
-/** What the load hooks below are asked for an instrumented URL: its marked URL, in the format Node resolved. */
+/**
+ * What the load hooks below are asked for an instrumented URL: its marked URL, in the
+ * format Node resolved it to (the context Node gives this hook says `module`, the
+ * facade's format, which would make import-in-the-middle read CommonJS as ESM).
+ */
 function instrumentedRequest(marked: string, context: unknown): unknown {
-  const format = instrumentedFormats.get(marked);
-  instrumentedFormats.delete(marked);
-  return { ...(context as object), format };
+  return { ...(context as object), format: instrumentedFormats.get(marked) };
 }
 
 /**
