@@ -25,6 +25,15 @@
  * objects with no prototype, holding strings only; a hook receives exports, a name and a
  * directory. A request answered here loads nothing natively: the one answer is the value
  * the compartment made, and a request the chain changed on the way down is refused.
+ *
+ * The hooks resolve the request themselves (RITM with `Module._resolveFilename` from the
+ * parent), and name the module, and key their cache, by the file they find: the runtime's
+ * `require` resolved it the same way, with `createRequire(requirer).resolve`, which is
+ * that same function from a parent with the same `filename` and `paths`, so both find the
+ * same file (the request is kept as written, so that hooks matching a package's `exports`
+ * subpath, and observers of Node's `module.require` channel, see what they see under
+ * plain node). Only a package that can write where packages live could make the two
+ * differ, and such a grant is as strong as the process anyway (docs/design.md).
  */
 import Module from 'node:module';
 import path from 'node:path';
