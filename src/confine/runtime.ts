@@ -27,6 +27,8 @@ import type { CjsModule, CompartmentLike, LinkTarget, ModuleContext } from '../f
 import { compartmentInternals, isAsyncGraphRefusal } from './module-evaluation.js';
 import { requireAsyncModuleError } from './require-async.js';
 import { rememberAwaiting } from '../graph/async-graph.js';
+import { throughRequireChain } from './require-chain.js';
+import { agentAfterLoader, hooksModuleLoading } from '../report/agents.js';
 
 interface SesCompartment extends CompartmentLike {
   globalThis: Record<PropertyKey, unknown>;
@@ -140,6 +142,9 @@ export class Runtime implements ModuleContext {
         throw denied(from.name, 'file', `to load ${resolved.path}`, this.options.files, `from '${specifier}'`);
       }
       if (resource !== undefined && resource.packages?.[target.name] !== true) {
+        // An agent loaded by a package: the denial would send the user to the policy, where
+        // no grant makes it work (report/agents.ts).
+        if (hooksModuleLoading(target.packageName)) throw agentAfterLoader(`package "${from.name}"`, target.packageName, resolved.path);
         const detail = target.name === ROOT_NAME ? `the app's module ${resolved.path}, from '${specifier}'` : `'${specifier}' from ${parentPath}`;
         throw denied(from.name, 'package', target.name, this.options.files, detail);
       }
@@ -186,6 +191,10 @@ export class Runtime implements ModuleContext {
 
   requireAppModule(url: string): unknown {
     return requireAppModule(url);
+  }
+
+  requireHooks(request: string, requirer: string, exports: unknown): unknown {
+    return throughRequireChain(request, requirer, exports);
   }
 
   /**

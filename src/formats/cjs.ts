@@ -61,12 +61,14 @@ export function makeRequire(ctx: ModuleContext, info: PackageInfo, filename: str
     if (target.kind === 'builtin') return compartment.importNow(target.specifier).default;
     if (target.kind === 'app') return ctx.requireAppModule(target.url);
     const known = cjsRegistry.get(target.url);
-    if (known) return known.exports;
+    // A module still loading (a cycle) is handed out as it is: the hooks of preloaded
+    // instrumentation see modules once they have loaded.
+    if (known) return known.loaded ? ctx.requireHooks(id, filename, known.exports) : known.exports;
     if (!ctx.requireParents.has(target.path)) ctx.requireParents.set(target.path, filename);
     // CommonJS requiring CommonJS runs the module straight in its compartment; anything
     // else (ESM, JSON, addons) goes through the compartment's module loader.
     const direct = ctx.requireCommonJs(target);
-    if (direct) return direct.exports;
+    if (direct) return ctx.requireHooks(id, filename, direct.exports);
     let namespace: Record<string, unknown>;
     try {
       namespace = compartment.importNow(target.specifier);
@@ -75,9 +77,9 @@ export function makeRequire(ctx: ModuleContext, info: PackageInfo, filename: str
       throw error;
     }
     const loaded = cjsRegistry.get(target.url);
-    if (loaded) return loaded.exports;
+    if (loaded) return loaded.loaded ? ctx.requireHooks(id, filename, loaded.exports) : loaded.exports;
     // require(esm), as Node 20.19+ does it.
-    return hasOwn(namespace, 'module.exports') ? namespace['module.exports'] : namespace;
+    return ctx.requireHooks(id, filename, hasOwn(namespace, 'module.exports') ? namespace['module.exports'] : namespace);
   };
   const resolve = (id: unknown): string => {
     if (typeof id !== 'string') throw invalidArg(id);

@@ -49,6 +49,12 @@ export interface ModuleContext {
   requireCommonJs(target: { url: string; path: string }): CjsModule | undefined;
   /** Adds the policy hint to errors that reach the runtime. */
   explain(error: unknown, info: PackageInfo): void;
+  /**
+   * What a `require(request)` from `requirer` returns once the module it loaded has
+   * loaded, `exports` being that module's: what the require hooks of preloaded
+   * instrumentation make of it, as Node's `require` would (confine/require-chain.ts).
+   */
+  requireHooks(request: string, requirer: string, exports: unknown): unknown;
 }
 
 export type LinkTarget =

@@ -9,6 +9,8 @@ import path from 'node:path';
 import { ROOT_NAME, type PackageMap } from '../graph/package-map.js';
 import type { Runtime } from '../confine/runtime.js';
 import { sweepLoaded } from '../confine/boundary.js';
+import { chainAnswer } from '../confine/require-chain.js';
+import { agentAfterLoader, hooksModuleLoading } from '../report/agents.js';
 import { APP_GLOBALS_SPECIFIER, appGlobalsModuleSource, bindCjsAppGlobals, bindEsmAppGlobals, stripTypeScript } from '../formats/app-scope.js';
 import { formatOf, resolveSpecifier } from '../graph/resolve.js';
 import { parse as parseEsm } from 'es-module-lexer';
@@ -58,6 +60,10 @@ export function installRequireHook(
   };
   if (appGlobals || REQUIRE_ESM_SKIPS_HOOKS) patchCompile(isAppFile, isConfinedFile, appGlobals);
   internals._load = function load(this: unknown, request, parent, isMain) {
+    // The end of the require chain a confined package's require() was passed through,
+    // for the hooks of preloaded instrumentation: what the compartment produced.
+    const answer = chainAnswer(request, parent);
+    if (answer) return answer.value;
     if (appGlobals && request === APP_GLOBALS_SPECIFIER && parent?.filename && isAppFile(parent.filename)) {
       return appGlobals.scope();
     }
@@ -78,7 +84,10 @@ export function installRequireHook(
       return builtin;
     }
     const owner = packageMap.packageForPath(filename);
-    if (owner && (owner.name !== ROOT_NAME || rootConfined)) return runtime.requireModule(filename, () => requireStack(parent));
+    if (owner && (owner.name !== ROOT_NAME || rootConfined)) {
+      if (hooksModuleLoading(owner.packageName)) throw agentAfterLoader(`the app's ${parent.filename}`, owner.packageName, filename);
+      return runtime.requireModule(filename, () => requireStack(parent));
+    }
     if (!owner && filename.includes(`${path.sep}node_modules${path.sep}`)) {
       throw new Error(
         `LavaMoat: '${request}' resolves to ${filename}, which belongs to no package in the app's dependency tree; ` +

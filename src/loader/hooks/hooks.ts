@@ -14,6 +14,8 @@ import { esmGraphAwaits } from '../../graph/async-graph.js';
 import { ModuleCache } from '../../cache/module-cache.js';
 import { formatOf } from '../../graph/resolve.js';
 import { APP_GLOBALS_IMPORT, APP_GLOBALS_SPECIFIER, appGlobalsModuleSource, bindEsmAppGlobals, requestedNames, stripTypeScript } from '../../formats/app-scope.js';
+import { hasIitmMark, instrumentedURL, isIitmModule, parseInstrumentedURL, wrappedURL, wrapperSource } from './instrumented.js';
+import { agentAfterLoader, hooksModuleLoading } from '../../report/agents.js';
 
 export interface HooksData {
   packageMap: PackageMapData;
@@ -122,10 +124,24 @@ function decide(specifier: string, context: ResolveContext, result: ResolveResul
   if (!result.url.startsWith('file:') || !isAppCode(context.parentURL)) {
     return result;
   }
+  // import-in-the-middle's wrappers (of the app's modules, of builtins, of dependencies
+  // below) import its own module, where the agent's hooks are registered: the agent's
+  // code, which runs natively, as when the agent loaded it.
+  if (hasIitmMark(context.parentURL) && isIitmModule(result.url)) return result;
   const path = fileURLToPath(result.url);
   const owner = packageMap.packageForPath(path);
   if (owner && isConfined(owner.name)) {
-    return { url: facadeURL(result.url, context.parentURL === undefined), format: 'module', shortCircuit: true };
+    if (hooksModuleLoading(owner.packageName)) {
+      const importer = context.parentURL?.startsWith('file:') ? fileURLToPath(context.parentURL) : context.parentURL;
+      throw agentAfterLoader(importer ? `the app's ${importer}` : 'the entry point', owner.packageName, path);
+    }
+    const main = context.parentURL === undefined;
+    // import-in-the-middle will wrap this import (instrumented.ts): the app gets its wrapper.
+    if (!main && hasIitmMark(result.url)) {
+      instrumentedFormats.set(result.url, result.format);
+      return { url: instrumentedURL(result.url), format: 'module', shortCircuit: true };
+    }
+    return { url: facadeURL(result.url, main), format: 'module', shortCircuit: true };
   }
   if (!owner && result.url.includes('/node_modules/')) {
     throw new UnconfinableModuleError(
@@ -167,6 +183,33 @@ function appGlobalsLoad(url: string, result: LoadResult | undefined): LoadResult
     text = stripped;
   }
   return { ...result, format: 'module', source: bindEsmAppGlobals(text, appGlobals) };
+}
+
+/** The format Node's resolution gave each module import-in-the-middle wraps for the app (its load needs it). */
+const instrumentedFormats = new Map<string, string | null | undefined>();
+
+/**
+ * What the load hooks below are asked for an instrumented URL: its marked URL, in the
+ * format Node resolved it to (the context Node gives this hook says `module`, the
+ * facade's format, which would make import-in-the-middle read CommonJS as ESM).
+ */
+function instrumentedRequest(marked: string, context: unknown): unknown {
+  return { ...(context as object), format: instrumentedFormats.get(marked) };
+}
+
+/**
+ * The app's import of a dependency module that import-in-the-middle wraps: its wrapper,
+ * as the load hooks below answered the URL it marked, or the plain facade when what
+ * came back is not its wrapper (instrumented.ts).
+ */
+function instrumentedLoad(marked: string, result: LoadResult): LoadResult {
+  const real = wrappedURL(marked);
+  const wrapper = wrapperSource(result, real);
+  if ('source' in wrapper) return { format: 'module', source: wrapper.source, shortCircuit: true };
+  process.stderr.write(
+    `LavaMoat: import-in-the-middle's wrapper of ${real} is not used (${wrapper.refused}): the agent's import hooks do not see that module\n`,
+  );
+  return facadeLoad(facadeURL(real))!;
 }
 
 function facadeLoad(url: string): LoadResult | undefined {
@@ -228,6 +271,8 @@ export async function load(url: string, context: unknown, nextLoad: NextLoad): P
   if (appGlobals && url.startsWith(APP_GLOBALS_SPECIFIER)) return appGlobalsLoad(url, undefined)!;
   const facade = facadeLoad(url);
   if (facade) return facade;
+  const marked = parseInstrumentedURL(url);
+  if (marked !== undefined) return instrumentedLoad(marked, await nextLoad(marked, instrumentedRequest(marked, context)));
   const result = typeScriptToCommonJsLoader(await nextLoad(url, context), context, false);
   return appGlobals ? appGlobalsLoad(url, result)! : result;
 }
@@ -247,6 +292,8 @@ export function syncHooks(data: HooksData) {
       if (appGlobals && url.startsWith(APP_GLOBALS_SPECIFIER)) return appGlobalsLoad(url, undefined)!;
       const facade = facadeLoad(url);
       if (facade) return facade;
+      const marked = parseInstrumentedURL(url);
+      if (marked !== undefined) return instrumentedLoad(marked, nextLoad(marked, instrumentedRequest(marked, context)));
       const result = typeScriptToCommonJsLoader(nextLoad(url, context), context, true);
       return appGlobals ? appGlobalsLoad(url, result)! : result;
     },
