@@ -5,12 +5,13 @@
  * everything after `--` goes to the app untouched, as with Node.
  */
 import { parseArgs } from 'node:util';
+import { applyTrimArgs, TRIM_HELP } from './trim-args.js';
 
 export class UsageError extends Error {
   readonly code = 'LAVAMOAT_USAGE';
 }
 
-export type Command = 'run' | 'generate' | 'validate' | 'help' | 'version';
+export type Command = 'run' | 'generate' | 'validate' | 'trim' | 'help' | 'version';
 
 export interface CliArgs {
   command: Command;
@@ -34,6 +35,12 @@ export interface CliArgs {
   quiet: boolean;
   /** `help <command>` or `<command> --help`. */
   helpFor?: Command;
+  /** `run --record <file>`: the recording file (cli/record-run.ts). */
+  record?: string;
+  /** `trim --recording <file>` (repeatable), `--out <file>`, `--keep-unloaded` (cli/trim.ts). */
+  recordings?: string[];
+  out?: string;
+  keepUnloaded?: boolean;
 }
 
 const OPTIONS = {
@@ -54,6 +61,10 @@ const OPTIONS = {
   jobs: { type: 'string', short: 'j' },
   verbose: { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
+  record: { type: 'string' },
+  recording: { type: 'string', multiple: true },
+  out: { type: 'string' },
+  'keep-unloaded': { type: 'boolean' },
 } as const;
 
 const COMMANDS: Record<string, Command> = {
@@ -61,13 +72,14 @@ const COMMANDS: Record<string, Command> = {
   generate: 'generate',
   gen: 'generate',
   validate: 'validate',
+  trim: 'trim',
   help: 'help',
   version: 'version',
 };
 
 /** Which options each command accepts (the rest are usage errors, not silently ignored). */
 const ALLOWED: Record<Command, ReadonlySet<string>> = {
-  run: new Set(['help', 'bin', 'root', 'policy', 'policy-override', 'dev', 'verbose', 'quiet']),
+  run: new Set(['help', 'bin', 'root', 'policy', 'policy-override', 'dev', 'verbose', 'quiet', 'record']),
   generate: new Set([
     'help',
     'bin',
@@ -87,6 +99,7 @@ const ALLOWED: Record<Command, ReadonlySet<string>> = {
     'quiet',
   ]),
   validate: new Set(['help', 'root', 'policy', 'policy-override', 'verbose', 'quiet']),
+  trim: new Set(['help', 'root', 'policy', 'policy-override', 'recording', 'out', 'keep-unloaded', 'verbose', 'quiet']),
   help: new Set(['help']),
   version: new Set(['version']),
 };
@@ -192,9 +205,15 @@ export function parseCli(argv: readonly string[]): CliArgs {
       result.target = positionals.shift() ?? result.policy;
       if (positionals.length > 0) throw new UsageError(`lavamoat validate takes one policy file, got also: ${positionals.join(' ')}`);
       break;
+    case 'trim': {
+      const problem = applyTrimArgs(result, values, positionals);
+      if (problem !== undefined) throw new UsageError(problem);
+      break;
+    }
     default:
       break;
   }
+  if (values.record !== undefined) result.record = values.record;
   return result;
 }
 
@@ -207,6 +226,8 @@ Commands:
   lavamoat generate <entry>            Write lavamoat/node/policy.json for the app (alias: gen)
   lavamoat generate --bin <name>       Write the policy a dependency's bin needs
   lavamoat validate [policy]           Check a policy (merged with its override)
+  lavamoat run --record <file> <entry> Run, and record what each package used (for trim)
+  lavamoat trim --recording <file>     Keep only the grants recordings saw used
   lavamoat <entry> [-- args]           Same as lavamoat run <entry>
 
 Options:
@@ -236,6 +257,9 @@ Options:
   -o, --policy-override <file>  Override file        [default: lavamoat/node/policy-override.json]
       --root <dir>              Project root         [default: nearest package.json above the entry]
       --dev                     Include devDependencies (for a bin from a devDependency)
+      --record <file>           Record what each package uses, and every denial, in <file>
+                                (JSON, written at exit; for lavamoat trim). Relative to the
+                                project root. The same as LAVAMOAT_RECORD=<file>.
 `,
   generate: `Usage: lavamoat generate <entry> [options]
        lavamoat generate --bin <name> [options]
@@ -273,6 +297,7 @@ Options:
   -o, --policy-override <file>  Override file        [default: lavamoat/node/policy-override.json]
       --root <dir>              Project root         [default: the working directory's package]
 `,
+  trim: TRIM_HELP,
   help: '',
   version: '',
 };

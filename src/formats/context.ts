@@ -49,6 +49,8 @@ export interface ModuleContext {
   requireCommonJs(target: { url: string; path: string }): CjsModule | undefined;
   /** Adds the policy hint to errors that reach the runtime. */
   explain(error: unknown, info: PackageInfo): void;
+  /** Set only when recording (confine/usage.ts): an ES module's source, for its named imports of builtins. */
+  noteEsmSource?: ((info: PackageInfo, source: string) => void) | undefined;
 }
 
 export type LinkTarget =
