@@ -98,6 +98,10 @@ export function observedModule(copy: object, observe: (member: string) => unknow
       note(key);
       return Reflect.getOwnPropertyDescriptor(target, key);
     },
+    has(target, key) {
+      note(key);
+      return Reflect.has(target, key);
+    },
   });
 }
 
@@ -132,7 +136,7 @@ export function builtinImportNames(
       names.add('*'); // import(), export * from
       continue;
     }
-    const statement = source.slice(entry.importStart, entry.importEnd);
+    const statement = source.slice(entry.importStart, entry.importEnd).replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, ' ');
     const clause = /^(?:import|export)\s*([\s\S]*?)\s*from\s*['"]/.exec(statement)?.[1] ?? '';
     if (/^\*/.test(clause) && statement.startsWith('export')) {
       names.add('*'); // export * from, export * as ns from

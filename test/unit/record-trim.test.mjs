@@ -34,6 +34,7 @@ describe('builtin names an ES module imports', () => {
   });
   test('multi-line clauses and comments', () => {
     assert.deepEqual(names(`import {\n  readFile,\n  // stat,\n  mkdir,\n} from 'fs';`), { fs: ['mkdir', 'readFile'] });
+    assert.deepEqual(names(`import { /* a, */ readFile /* b */, from } from 'fs';`), { fs: ['from', 'readFile'] });
   });
 });
 
