@@ -62,17 +62,16 @@ export class RunError extends Error {
 }
 
 /**
- * Starts `node [nodeArgs] args` in `cwd` and returns a handle:
+ * Starts `<node> [nodeArgs] args` in `cwd` (`node`: the binary, default this process's) and returns a handle:
  *   { child, ready: Promise<{ line, ms }>, done: Promise<result>, stdin }
  * `result` = { code, signal, stdout, stderr, wallMs, readyMs, readyLine, usage: { maxRssKb, userMs, sysMs } }.
  * `ready` resolves at the first stdout line matching `readyPattern` (default /^ready\b/).
  * `done` rejects with a RunError (stdout/stderr attached) on a non-zero exit, a signal or
  * a timeout, so a failed run is never counted.
  */
-export function start({ label, cwd, nodeArgs = [], args, env, timeoutMs, readyPattern = /^ready\b/, keepStdinOpen = false }) {
+export function start({ label, cwd, node = process.execPath, nodeArgs = [], args, env, timeoutMs, readyPattern = /^ready\b/, keepStdinOpen = false }) {
   const id = ++sequence;
   const usageFile = path.join(scratch, `usage-${id}.txt`);
-  const node = process.execPath;
   const childEnv = { ...env };
   let command;
   let commandArgs;

@@ -6,12 +6,14 @@
  */
 import { parseArgs } from 'node:util';
 import { applyTrimArgs, TRIM_HELP } from './trim-args.js';
+import { DIFF_HELP } from './diff-help.js';
+import { EXPLAIN_HELP } from './explain-help.js';
 
 export class UsageError extends Error {
   readonly code = 'LAVAMOAT_USAGE';
 }
 
-export type Command = 'run' | 'generate' | 'validate' | 'trim' | 'help' | 'version';
+export type Command = 'run' | 'generate' | 'validate' | 'explain' | 'diff' | 'trim' | 'help' | 'version';
 
 export interface CliArgs {
   command: Command;
@@ -41,6 +43,16 @@ export interface CliArgs {
   recordings?: string[];
   out?: string;
   keepUnloaded?: boolean;
+  /** `explain <package> [resource]`, `diff <old> [new]`: the arguments after the command. */
+  operands?: string[];
+  /** `explain --json`, `diff --json` (= `--format json`). */
+  json?: boolean;
+  /** `diff --format text|markdown|json`, checked by the command. */
+  format?: string;
+  /** `diff --fail-on <level>`, checked by the command. */
+  failOn?: string;
+  /** `explain --entry <file>`: compute the evidence by walking the app from this entry. */
+  entry?: string;
 }
 
 const OPTIONS = {
@@ -65,6 +77,10 @@ const OPTIONS = {
   recording: { type: 'string', multiple: true },
   out: { type: 'string' },
   'keep-unloaded': { type: 'boolean' },
+  json: { type: 'boolean' },
+  format: { type: 'string' },
+  'fail-on': { type: 'string' },
+  entry: { type: 'string' },
 } as const;
 
 const COMMANDS: Record<string, Command> = {
@@ -73,6 +89,8 @@ const COMMANDS: Record<string, Command> = {
   gen: 'generate',
   validate: 'validate',
   trim: 'trim',
+  explain: 'explain',
+  diff: 'diff',
   help: 'help',
   version: 'version',
 };
@@ -100,6 +118,8 @@ const ALLOWED: Record<Command, ReadonlySet<string>> = {
   ]),
   validate: new Set(['help', 'root', 'policy', 'policy-override', 'verbose', 'quiet']),
   trim: new Set(['help', 'root', 'policy', 'policy-override', 'recording', 'out', 'keep-unloaded', 'verbose', 'quiet']),
+  explain: new Set(['help', 'root', 'policy', 'policy-override', 'policy-debug', 'entry', 'dev', 'json', 'cache', 'no-cache', 'verbose', 'quiet']),
+  diff: new Set(['help', 'root', 'policy', 'policy-override', 'format', 'json', 'fail-on', 'verbose', 'quiet']),
   help: new Set(['help']),
   version: new Set(['version']),
 };
@@ -210,6 +230,18 @@ export function parseCli(argv: readonly string[]): CliArgs {
       if (problem !== undefined) throw new UsageError(problem);
       break;
     }
+    case 'explain':
+    case 'diff': {
+      const [min, max, usage] = command === 'explain' ? [1, 2, '<package> [resource]'] : [1, 2, '<old> [new]'];
+      const operands = [...positionals, ...passthrough];
+      if (operands.length < min || operands.length > max) throw new UsageError(`usage: lavamoat ${command} ${usage}`);
+      result.operands = operands;
+      result.json = values.json === true;
+      if (values.format !== undefined) result.format = values.format;
+      if (values['fail-on'] !== undefined) result.failOn = values['fail-on'];
+      if (values.entry !== undefined) result.entry = values.entry;
+      break;
+    }
     default:
       break;
   }
@@ -228,6 +260,8 @@ Commands:
   lavamoat validate [policy]           Check a policy (merged with its override)
   lavamoat run --record <file> <entry> Run, and record what each package used (for trim)
   lavamoat trim --recording <file>     Keep only the grants recordings saw used
+  lavamoat explain <package> [res]     Why a package has each grant: code, dependency paths, override
+  lavamoat diff <old> [new]            Powers added and removed between two policies or git revisions
   lavamoat <entry> [-- args]           Same as lavamoat run <entry>
 
 Options:
@@ -298,6 +332,8 @@ Options:
       --root <dir>              Project root         [default: the working directory's package]
 `,
   trim: TRIM_HELP,
+  explain: EXPLAIN_HELP,
+  diff: DIFF_HELP,
   help: '',
   version: '',
 };

@@ -5,8 +5,10 @@
  *   lavamoat run --bin <name> [-- args]   lavamoat generate --bin <name>
  *   lavamoat validate [policy]            lavamoat <entry> (= run)
  *   lavamoat run --record <file> <entry>  lavamoat trim --recording <file>
+ *   lavamoat explain <package> [resource] lavamoat diff <old> [new]
  *
- * Exit codes: the app's own for `run`; 0 on success, 1 on failure, 2 on a usage error.
+ * Exit codes: the app's own for `run`; 0 on success, 1 on failure, 2 on a usage error
+ * (`diff`: 1 when --fail-on trips, 2 also for a missing or invalid policy).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,6 +18,8 @@ import { loadPolicy, PolicyError } from '../policy/index.js';
 import { GenerateError } from '../generate/index.js';
 import { HELP, parseCli, UsageError, type CliArgs } from './args.js';
 import { BinNotFoundError } from './bin.js';
+import { diffCommand } from './diff.js';
+import { explainCommand } from './explain.js';
 import { generateCommand } from './generate.js';
 import { displayPath, makeOutput } from './output.js';
 import { resolvePaths } from './paths.js';
@@ -71,6 +75,10 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
         return 0;
       case 'validate':
         return validateCommand(args, process.cwd());
+      case 'explain':
+        return await explainCommand(args, process.stdout);
+      case 'diff':
+        return diffCommand(args, process.stdout, process.stderr);
       case 'generate': {
         const paths = resolvePaths(args);
         if (paths.bin) out.info(`LavaMoat: bin '${paths.bin}' is ${displayPath(paths.entry)}`);

@@ -35,7 +35,8 @@ function existingFile(file: string): boolean {
 
 const LABELS: Partial<Record<keyof ConfigOverrides, string>> = { projectRoot: '--root' };
 
-function configFor(args: CliArgs, env: NodeJS.ProcessEnv, cwd: string, entry: string | undefined): Config {
+/** The configuration with the CLI's `--root`, `--policy` and `--policy-override` on top. */
+export function configFor(args: CliArgs, env: NodeJS.ProcessEnv, cwd: string, entry: string | undefined): Config {
   const overrides: ConfigOverrides = {};
   if (args.root !== undefined) overrides.projectRoot = args.root;
   if (args.policy !== undefined) overrides.policy = args.policy;

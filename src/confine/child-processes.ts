@@ -104,6 +104,26 @@ export function withLoaderInNodeOptions(nodeOptions: string | undefined, loaderU
 }
 
 /**
+ * NODE_OPTIONS without this loader's `--import` (undefined when nothing is left), for
+ * the workers a preload starts on its own files (workers.ts), which Node would start
+ * without it.
+ */
+export function withoutLoaderInNodeOptions(nodeOptions: string | undefined, loaderURL: string): string | undefined {
+  const tokens = splitNodeOptions(nodeOptions ?? '');
+  const out: string[] = [];
+  for (let i = 0; i < tokens.length; i += 1) {
+    const token = tokens[i]!;
+    if (token === '--import' && i + 1 < tokens.length && isThisLoader(tokens[i + 1]!, loaderURL)) {
+      i += 1;
+      continue;
+    }
+    if (token.startsWith('--import=') && isThisLoader(token.slice('--import='.length), loaderURL)) continue;
+    out.push(token);
+  }
+  return out.length === 0 ? undefined : out.map(quoteOption).join(' ');
+}
+
+/**
  * Makes every `node` child that inherits this process's environment run under the
  * same loader and configuration (see the module comment for exactly when).
  */

@@ -64,6 +64,9 @@ function buildTree(globals: Record<string, GlobalValue>): Node {
   return root;
 }
 
+/** No value read yet (a member's value may be `undefined`). */
+const UNREAD = Symbol('unread');
+
 const readPath = (host: object, path: readonly string[]): unknown => {
   let value: unknown = host;
   for (const part of path) {
@@ -185,6 +188,11 @@ function makeMethodWrapper(view: object, realParent: () => unknown, guardCallbac
       },
       // The host function is shared with the app: a package may not modify it (an
       // assignment through a subclass sets the subclass's own property).
+      // `new` through the wrapper constructs with the real function as `new.target`
+      // (a subclass's own `new.target` passes through): V8 then builds the instance
+      // from the class's cached initial map. With the proxy as `new.target` each
+      // `new url.Url()` took V8's slow path, about 60 times the instructions.
+      construct: (target, args, newTarget) => Reflect.construct(target, args, newTarget === wrapper ? target : newTarget),
       set: (target, key, v, receiver) => receiver !== wrapper && Reflect.set(target, key, v, receiver),
       defineProperty: () => false,
       deleteProperty: () => false,
@@ -230,8 +238,21 @@ function defineNarrowed(view: object, node: Node, host: object, path: string[], 
     if (child.access) {
       const wrap = makeMethodWrapper(view, () => readPath(host, path), guardCallbacks);
       let shadow: { value: unknown } | undefined;
+      // The member is read live (the app may replace it: instrumentation patches
+      // `http.request`); what the package gets for it is computed again only when it
+      // changed, since a package reads `path.join` or `Buffer.from` at every call.
+      let lastRaw: unknown = UNREAD;
+      let lastOut: unknown;
       const descriptor: PropertyDescriptor = {
-        get: () => (shadow ? shadow.value : wrap(leaf ? leaf(readPath(host, childPath)) : readPath(host, childPath))),
+        get: () => {
+          if (shadow) return shadow.value;
+          const raw = readPath(host, childPath);
+          if (raw !== lastRaw) {
+            lastOut = wrap(leaf ? leaf(raw) : raw);
+            lastRaw = raw;
+          }
+          return lastOut;
+        },
         enumerable: true,
         configurable: child.access === 'redefine' || localWrites,
       };

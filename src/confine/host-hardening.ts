@@ -78,14 +78,35 @@ export const isPlainData = (value: object): boolean => {
   return proto === null || proto === Object.prototype || Array.isArray(value);
 };
 
+/** Returns its argument from `new`: a derived class's fields are then defined on that object. */
+class ReturnArgument {
+  constructor(target: object) {
+    return target;
+  }
+}
+
+const hasOwn = Object.prototype.hasOwnProperty;
+
 /**
  * The accessor that stands for data property `key` of a hardened prototype: its getter
  * returns `value`; its setter refuses to change the prototype and, on any other object,
  * defines an own data property (the override an instance makes). An object that copied
  * this accessor onto itself (express's mixin) keeps a value of its own, in `copies`.
+ *
+ * The setter runs for every instance that assigns the property (a response whose
+ * `statusCode` is set, middleware replacing `res.end`), so it is on the hot path of
+ * every request: it defines the property as a class field (`new Define(this)`), which V8
+ * caches like an ordinary store, where `Object.defineProperty` is a call into the
+ * runtime each time, 3–6 times slower.
  */
 function overrideAccessor(proto: object, key: PropertyKey, value: unknown, enumerable: boolean): PropertyDescriptor {
   let copies: WeakMap<object, unknown> | undefined;
+  let pending: unknown;
+  // CreateDataPropertyOrThrow, as `defineProperty` with writable, enumerable and
+  // configurable true: an inherited setter is not called, a non-extensible object throws.
+  const Define = class extends ReturnArgument {
+    [key] = pending;
+  };
   // Methods, not functions: a function's own `prototype` would be one more object for
   // the hardening walk to tame, with an accessor of its own, and so on without end.
   const accessor = {
@@ -95,12 +116,16 @@ function overrideAccessor(proto: object, key: PropertyKey, value: unknown, enume
     set(this: unknown, newValue: unknown): void {
       if (this === proto) throw new TypeError(`Cannot assign to read only property '${String(key)}' of a hardened prototype`);
       if (!isObject(this)) return;
-      const own = Reflect.getOwnPropertyDescriptor(this, key);
-      if (own && own.set === accessor.set) {
+      if (hasOwn.call(this, key) && Reflect.getOwnPropertyDescriptor(this, key)?.set === accessor.set) {
         (copies ??= new WeakMap()).set(this, newValue);
         return;
       }
-      Object.defineProperty(this, key, { value: newValue, writable: true, enumerable: true, configurable: true });
+      pending = newValue;
+      try {
+        new Define(this);
+      } finally {
+        pending = undefined;
+      }
     },
   };
   return { get: accessor.get, set: accessor.set, enumerable, configurable: false };
@@ -211,7 +236,13 @@ function hardenPrototype(proto: object, push: Push): void {
   for (const key of Reflect.ownKeys(descriptors)) {
     const descriptor = descriptors[key]!;
     if ('value' in descriptor) {
-      if (descriptor.configurable && tame) {
+      if (descriptor.configurable && tame && descriptor.value === undefined) {
+        // A default of `undefined` (`EventEmitter.prototype._events`, `_maxListeners`)
+        // reads the same when absent, and once absent, the constructor's assignment on
+        // each instance is an ordinary store instead of a call to the accessor's setter.
+        // The frozen prototype cannot get it back.
+        Reflect.deleteProperty(proto, key);
+      } else if (descriptor.configurable && tame) {
         const accessor = overrideAccessor(proto, key, descriptor.value, descriptor.enumerable === true);
         Object.defineProperty(proto, key, accessor);
         for (const fn of [accessor.get!, accessor.set!]) {

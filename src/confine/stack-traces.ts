@@ -186,3 +186,38 @@ export function guardFeralError(feral: ErrorConstructorLike, trustedFile: (file:
   Object.defineProperty(feral, 'prepareStackTrace', { get: () => current, set, enumerable: false, configurable: false });
   Object.defineProperty(feral, 'captureStackTrace', { writable: false, configurable: false });
 }
+
+/**
+ * The file of the code that called `fn`, as V8 names the script (a path for CommonJS, a
+ * file URL for an ES module), read through `hostError`'s stack API (the start
+ * compartment's `Error`, which hands out SES's safe call-site facets). Undefined when
+ * that frame is code run through `eval` or `Function`: every package's code is
+ * evaluated in its compartment that way (V8 then reports no file name either), so a
+ * package's frame never names a file here, whatever `//# sourceURL` it claims. Also
+ * undefined for a builtin frame (`Reflect.construct`) and when the API fails.
+ */
+export function callerFileOf(hostError: ErrorConstructorLike, fn: Function): string | undefined {
+  let file: string | undefined;
+  const savedPrepare = hostError.prepareStackTrace;
+  const savedLimit = hostError.stackTraceLimit;
+  const holder: { stack?: unknown } = {};
+  try {
+    hostError.prepareStackTrace = (_error: unknown, facets: SafeCallSite[]) => {
+      const site = facets[0];
+      if (site && typeof site.isEval === 'function' && site.isEval() === false && typeof site.getFileName === 'function') {
+        const name = site.getFileName();
+        if (typeof name === 'string' && name !== '') file = name;
+      }
+      return '';
+    };
+    hostError.stackTraceLimit = 1;
+    hostError.captureStackTrace!(holder, fn);
+    void holder.stack;
+  } catch {
+    file = undefined;
+  } finally {
+    hostError.prepareStackTrace = savedPrepare;
+    hostError.stackTraceLimit = savedLimit;
+  }
+  return file;
+}

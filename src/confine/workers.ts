@@ -24,7 +24,27 @@
  * - refused: `eval: true` (Node runs no `--import` module in eval workers), entry URLs
  *   that are not `file:` (a `data:` module belongs to no package), and an `execArgv` that
  *   adds a preload or loader, an inspector or V8 internals not already in this process's
- *   own `execArgv`.
+ *   own `execArgv`, nor an `env` whose `NODE_OPTIONS` does (Node reads the worker's
+ *   NODE_OPTIONS from it);
+ * - refused at `new Worker()` already: an entry file that belongs to no package of the
+ *   project, which the loader in the worker would refuse when the worker starts. There
+ *   the refusal would reach nobody if the caller waits for the worker synchronously
+ *   (esbuild's `transformSync` blocks in `Atomics.wait` for its worker's answer): a
+ *   worker's stderr is relayed by the thread that started it, so that thread would hang
+ *   with no output. Here the caller gets the error (the worker still checks).
+ *
+ * Preloads: a tool preloaded with `--import`/`--require` (tsx, an APM agent) is trusted
+ * like the app, by the user's choice to preload it, and it shares `worker_threads` with
+ * the app. A worker it starts on a file of its own (esbuild's service worker, which tsx
+ * starts on the main thread for every synchronous transform) is the tool's, not the
+ * app's: loading the loader there would refuse the tool's file (it is in no package of
+ * the project, or in a confined one) and leave the tool waiting forever. So the app's
+ * `Worker` starts a worker as Node would, without this loader, when the code calling
+ * `new Worker()` is a preload's (a frame V8 names as a file outside the app and this
+ * runtime: no package's code has one, see {@link callerFileOf}) and so is its entry (or
+ * it is an eval or non-file worker, which only that trusted code asked for). A worker on
+ * an app file stays confined whoever starts it, and a package's own `Worker` never
+ * takes this path.
  *
  * Child processes: child-processes.ts; what a started worker or child checks first:
  * entry-checks.ts.
@@ -36,10 +56,11 @@ import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../config/index.js';
 import { configToEnv } from '../config/index.js';
-import { isThisLoader } from './child-processes.js';
+import { isThisLoader, splitNodeOptions, withoutLoaderInNodeOptions } from './child-processes.js';
 import { WORKER_CONFIG_KEY } from './entry-checks.js';
 import { handleOf, neutralizePrototype } from './native-handles.js';
 import { hardenPrototypesWithin } from './host-hardening.js';
+import { callerFileOf } from './stack-traces.js';
 
 let sampled = false;
 
@@ -78,16 +99,44 @@ function flagsOf(execArgv: readonly string[]): Flag[] {
 
 /** Throws if a caller-supplied worker `execArgv` adds a preload, a loader or an inspector. */
 export function checkWorkerExecArgv(execArgv: readonly string[], inherited: readonly string[] = process.execArgv): void {
-  const trusted = new Set(flagsOf(inherited).map((flag) => `${flag.name}=${flag.value ?? ''}`));
-  for (const flag of flagsOf(execArgv)) {
+  checkFlags(flagsOf(execArgv), flagsOf(inherited), "a Worker's execArgv", new Set());
+}
+
+/**
+ * Throws if the `env` given to a worker has a `NODE_OPTIONS` that adds a preload, a
+ * loader or an inspector this process does not have itself (in its execArgv or its own
+ * NODE_OPTIONS): Node reads a worker's NODE_OPTIONS from that `env` and runs its
+ * preloads in the worker before the loader, unconfined (and the loader trusts a preload
+ * written after it: loader/preloads.ts). A copy of `process.env` passes.
+ */
+export function checkWorkerEnv(
+  env: unknown,
+  inherited: readonly string[] = process.execArgv,
+  ownNodeOptions: string | undefined = process.env.NODE_OPTIONS,
+): void {
+  if (typeof env !== 'object' || env === null) return;
+  const value = (env as Record<string, unknown>).NODE_OPTIONS;
+  if (value === undefined || value === null) return;
+  const own = flagsOf(splitNodeOptions(ownNodeOptions ?? ''));
+  checkFlags(
+    flagsOf(splitNodeOptions(String(value))),
+    [...flagsOf(inherited), ...own],
+    "a Worker's env.NODE_OPTIONS",
+    new Set(own.map((flag) => flag.name)),
+  );
+}
+
+function checkFlags(flags: readonly Flag[], inherited: readonly Flag[], where: string, ownFlags: ReadonlySet<string>): void {
+  const trusted = new Set(inherited.map((flag) => `${flag.name}=${flag.value ?? ''}`));
+  for (const flag of flags) {
     if (PRELOAD_FLAGS.has(flag.name) && !trusted.has(`${flag.name}=${flag.value ?? ''}`)) {
       throw new WorkerConfinementError(
-        `LavaMoat: a Worker's execArgv may not add ${flag.name} ${flag.value ?? ''}: code loaded that way would run ` +
+        `LavaMoat: ${where} may not add ${flag.name} ${flag.value ?? ''}: code loaded that way would run ` +
           'before the loader, unconfined. Import the module from the worker instead.',
       );
     }
-    if (REFUSED_FLAG.test(flag.name)) {
-      throw new WorkerConfinementError(`LavaMoat: a Worker's execArgv may not contain ${flag.name}: it gives unconfined access to the worker.`);
+    if (REFUSED_FLAG.test(flag.name) && !ownFlags.has(flag.name)) {
+      throw new WorkerConfinementError(`LavaMoat: ${where} may not contain ${flag.name}: it gives unconfined access to the worker.`);
     }
   }
 }
@@ -126,12 +175,16 @@ function copyArray(value: unknown): unknown {
 
 /**
  * The filename and options exactly as Node will use them, each read once; `file` is
- * the entry's absolute path, when it has one.
+ * the entry's absolute path, when it has one. An eval or non-file worker, which cannot
+ * be confined, is refused; with `unconfinable` (for a preload's own worker) the refusal
+ * is returned as `refused` instead, for the caller to throw if the worker is to be
+ * confined after all.
  */
 export function normalizeWorkerArguments(
   filename: unknown,
   options: unknown,
-): { filename: unknown; options: WorkerOptionsLike | undefined; file: string | undefined } {
+  unconfinable = false,
+): { filename: unknown; options: WorkerOptionsLike | undefined; file: string | undefined; refused?: WorkerConfinementError } {
   let snapshot: WorkerOptionsLike | undefined;
   if (typeof options === 'object' && options !== null) {
     const read: Record<string, unknown> = {};
@@ -151,11 +204,13 @@ export function normalizeWorkerArguments(
     snapshot = {};
   }
   if (snapshot?.eval) {
-    throw new WorkerConfinementError(
+    const refused = new WorkerConfinementError(
       'LavaMoat: new Worker(code, { eval: true }) cannot be confined: Node runs no --import module in eval workers, ' +
         'so the code would run with no policy. Put the worker code in a file of the app or of a package and start ' +
         'the Worker from that file.',
     );
+    if (unconfinable) return { filename, options: snapshot, file: undefined, refused };
+    throw refused;
   }
   let name = filename;
   let file: string | undefined;
@@ -163,7 +218,11 @@ export function normalizeWorkerArguments(
     const url = urlOf(filename);
     if (url) {
       name = url;
-      if (url.protocol !== 'file:') refuseNonFile(url.href);
+      if (url.protocol !== 'file:') {
+        const refused = nonFileRefusal(url.href);
+        if (unconfinable) return { filename: name, options: snapshot, file: undefined, refused };
+        throw refused;
+      }
       file = fileURLToPath(url);
     }
   } else if (typeof filename === 'string') {
@@ -173,8 +232,8 @@ export function normalizeWorkerArguments(
   return { filename: name, options: snapshot, file };
 }
 
-function refuseNonFile(href: string): never {
-  throw new WorkerConfinementError(
+function nonFileRefusal(href: string): WorkerConfinementError {
+  return new WorkerConfinementError(
     `LavaMoat: new Worker(${JSON.stringify(href.length > 60 ? `${href.slice(0, 57)}...` : href)}) cannot be confined: ` +
       'code from a non-file URL belongs to no package. Start the Worker from a file of the app or of a package.',
   );
@@ -207,12 +266,91 @@ export function confinedWorkerOptions(
   return { ...options, execArgv };
 }
 
+/** Who is who among the files a worker is started from and on (see the module comment). */
+export interface WorkerOrigins {
+  /** Whether a real file path belongs to a package of the project (the app or a dependency in its map). */
+  inProject: (file: string) => boolean;
+  /** Whether a real file path is code loaded natively outside the app and this runtime: a preload's. */
+  isPreloadCode: (file: string) => boolean;
+  /** The start compartment's `Error`, whose stack API names the caller of `new Worker()`. */
+  hostError: Function;
+  /** The environment a worker copies when it is given none (process.env). */
+  env: Record<string, string | undefined>;
+}
+
 interface Confinement {
   HostWorker: new (...args: unknown[]) => object;
   loaderURL: string;
   inheritedExecArgv: readonly string[];
   handedOver: Readonly<Record<string, string>>;
   setEnvironmentData: (key: unknown, value: unknown) => void;
+  /** Absent in unit tests of the class: no early refusal, no preload's workers. */
+  origins?: WorkerOrigins;
+}
+
+/** Whether the code calling `Worker` (the frame right above it) is a preload's. */
+function calledByPreload(origins: WorkerOrigins, Worker: Function): boolean {
+  const caller = pathOfScript(callerFileOf(origins.hostError as never, Worker));
+  return caller !== undefined && origins.isPreloadCode(realPath(caller));
+}
+
+/** A path for a file name V8 gives (a path, or a file URL for an ES module), else undefined. */
+function pathOfScript(name: string | undefined): string | undefined {
+  if (name === undefined) return undefined;
+  if (name.startsWith('file:')) {
+    try {
+      return fileURLToPath(name);
+    } catch {
+      return undefined;
+    }
+  }
+  return path.isAbsolute(name) ? name : undefined;
+}
+
+function realPath(file: string): string {
+  try {
+    return fs.realpathSync(file);
+  } catch {
+    return file; // Node reports the missing file.
+  }
+}
+
+/** `args` (an execArgv) without this loader's `--import`. */
+export function withoutLoader(args: readonly string[], loaderURL: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i += 1) {
+    const arg = String(args[i]);
+    if (arg === '--import' && i + 1 < args.length && isThisLoader(String(args[i + 1]), loaderURL)) {
+      i += 1;
+      continue;
+    }
+    if (arg.startsWith('--import=') && isThisLoader(arg.slice('--import='.length), loaderURL)) continue;
+    out.push(arg);
+  }
+  return out;
+}
+
+/**
+ * The options a preload's own worker is started with (exported for tests): the
+ * caller's, without this loader where Node would pass it on by itself (the inherited
+ * `execArgv`, and `NODE_OPTIONS` in the environment the worker copies, where the
+ * runtime put it for children). Undefined for `env: SHARE_ENV`: the worker would read
+ * this process's own `NODE_OPTIONS`, loader included, so it cannot start unconfined.
+ */
+export function preloadWorkerOptions(
+  options: WorkerOptionsLike | undefined,
+  loaderURL: string,
+  inheritedExecArgv: readonly string[],
+  env: Record<string, string | undefined>,
+): WorkerOptionsLike | undefined {
+  const given = options?.env;
+  if (given !== undefined && given !== null && typeof given !== 'object') return undefined;
+  const copy: Record<string, string | undefined> = { ...((given as Record<string, string | undefined> | undefined | null) ?? env) };
+  const nodeOptions = withoutLoaderInNodeOptions(copy.NODE_OPTIONS, loaderURL);
+  if (nodeOptions === undefined) delete copy.NODE_OPTIONS;
+  else copy.NODE_OPTIONS = nodeOptions;
+  const execArgv = options?.execArgv === undefined ? withoutLoader(inheritedExecArgv, loaderURL) : options.execArgv;
+  return { ...options, execArgv, env: copy };
 }
 
 let confinement: Confinement | undefined;
@@ -227,10 +365,19 @@ export function makeWorkerClass(
   label: string,
   mayRun?: (file: string) => boolean,
 ): Function {
-  const { HostWorker, loaderURL, inheritedExecArgv, handedOver, setEnvironmentData } = setup;
+  const { HostWorker, loaderURL, inheritedExecArgv, handedOver, setEnvironmentData, origins } = setup;
   const Worker = function Worker(this: unknown, filename: unknown, options?: unknown): object {
     if (new.target === undefined) throw new TypeError("Class constructor Worker cannot be invoked without 'new'");
-    const normalized = normalizeWorkerArguments(filename, options);
+    // Decided before anything of the arguments is read, and only in the app's class
+    // (shared with the preloads): a package's own class never starts a preload's worker.
+    const byPreload = !mayRun && origins !== undefined && calledByPreload(origins, Worker);
+    const normalized = normalizeWorkerArguments(filename, options, byPreload);
+    if (byPreload && (normalized.file === undefined || origins!.isPreloadCode(realPath(normalized.file)))) {
+      const unconfined = preloadWorkerOptions(normalized.options, loaderURL, inheritedExecArgv, origins!.env);
+      if (unconfined) return construct(normalized.filename, unconfined, new.target);
+    }
+    // Confined, whoever asked.
+    if (normalized.refused) throw normalized.refused;
     if (mayRun && normalized.file !== undefined) {
       let real = normalized.file;
       try {
@@ -245,10 +392,23 @@ export function makeWorkerClass(
         );
       }
     }
+    if (origins && normalized.file !== undefined) {
+      const real = realPath(normalized.file);
+      if (!origins.inProject(real)) {
+        throw new WorkerConfinementError(
+          `LavaMoat: ${label} may not start a Worker on ${real}: that file belongs to no package of the project, ` +
+            'so the loader in the worker would refuse to run it. Start workers from files of the app or of its packages.',
+        );
+      }
+    }
+    checkWorkerEnv(normalized.options?.env, inheritedExecArgv);
     const confined = confinedWorkerOptions(normalized.options, loaderURL, inheritedExecArgv);
+    return construct(normalized.filename, confined, new.target);
+  };
+  const construct = (filename: unknown, options: WorkerOptionsLike, newTarget: Function): object => {
     // Set right before the worker copies it: nothing can replace it in between.
     setEnvironmentData(WORKER_CONFIG_KEY, handedOver);
-    const worker = Reflect.construct(HostWorker, [normalized.filename, confined], new.target) as object;
+    const worker = Reflect.construct(HostWorker, [filename, options], newTarget) as object;
     if (!sampled) {
       // The first worker shows the classes behind every worker: its native handle, its
       // stdio streams and ports.
@@ -270,7 +430,7 @@ export function makeWorkerClass(
  * `import { Worker }`) with a confined one, and makes Node's class unreachable from its
  * instances.
  */
-export function confineWorkers(config: Config, loaderURL: string): void {
+export function confineWorkers(config: Config, loaderURL: string, origins?: WorkerOrigins): void {
   if (confinement) return;
   const threads = workerThreads();
   const HostWorker = threads.Worker as unknown as Confinement['HostWorker'];
@@ -280,6 +440,7 @@ export function confineWorkers(config: Config, loaderURL: string): void {
     inheritedExecArgv: Object.freeze([...process.execArgv]),
     handedOver: Object.freeze(configToEnv(config)),
     setEnvironmentData: threads.setEnvironmentData as Confinement['setEnvironmentData'],
+    origins,
   };
   const inert = function Worker(): never {
     throw new WorkerConfinementError("LavaMoat: construct workers through worker_threads' Worker, not a worker's constructor");

@@ -57,6 +57,12 @@ export interface GenerateOptions {
   jobs?: number;
   /** Record where each grant comes from (for policy-debug.json); default true. */
   evidence?: boolean;
+  /**
+   * Walk the modules of this package only (by canonical name): the loads of other
+   * packages are granted but not followed (`lavamoat explain`, which starts from the
+   * package's entry modules through `include`).
+   */
+  only?: string;
   /** Called after each module, for progress display. */
   onProgress?: (progress: { modules: number; pending: number }) => void;
 }
@@ -312,7 +318,7 @@ export async function generatePolicy(options: GenerateOptions): Promise<Generate
         usage.addPackage(target.name, evidence);
         if (ADDON_LOADERS.has(target.packageName)) usage.native.add(withEvidence ? `${evidence} (addon loader)` : '');
       }
-      enqueue(resolved.path);
+      if (options.only === undefined || target.name === options.only) enqueue(resolved.path);
     }
     processed += 1;
     options.onProgress?.({ modules: processed, pending: queue.length - processed });

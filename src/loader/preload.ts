@@ -12,7 +12,7 @@ import process from 'node:process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type Config } from '../config/index.js';
 import { loadPolicy } from '../policy/index.js';
-import { buildPackageMap, PackageMap } from '../graph/package-map.js';
+import { buildPackageMap, PackageMap, ROOT_NAME } from '../graph/package-map.js';
 import { Runtime } from '../confine/runtime.js';
 import { appGlobalScope, setAppGlobalScope, setRuntime } from './bridge.js';
 import { installRequireHook } from './require-hook.js';
@@ -33,7 +33,8 @@ import { confineSpawns, propagateToChildren } from '../confine/child-processes.j
 import { hardenAtStart, prepareHost, sweepLoaded } from '../confine/boundary.js';
 import { setBeforeLaterStart } from '../confine/module-evaluation.js';
 import { prepareSamples } from '../confine/samples.js';
-import { confineWorkers } from '../confine/workers.js';
+import { confineWorkers, type WorkerOrigins } from '../confine/workers.js';
+import { importsAfterLoader, preloadParentURL } from './preloads.js';
 import { onDenial } from '../report/denials.js';
 import { makeCaughtDenialReport } from '../report/caught-denials.js';
 import { Recording } from '../report/recording.js';
@@ -43,6 +44,8 @@ declare function lockdown(options?: Record<string, unknown>): void;
 // This project's runtime bundle (dist/runtime/, see scripts/bundle-runtime.mjs), which
 // always runs natively.
 const selfDir = path.dirname(fileURLToPath(import.meta.url));
+// This project's compiled code (dist/), the runtime bundle included.
+const distDir = path.dirname(selfDir);
 
 
 function warnings(config: Config): void {
@@ -64,6 +67,8 @@ function warnings(config: Config): void {
  * are started with it.
  */
 export async function start(config: Config, loaderURL: string): Promise<void> {
+  // Before propagateToChildren below writes this loader into NODE_OPTIONS.
+  const preloads = { parentURL: preloadParentURL(), specifiers: importsAfterLoader(loaderURL) };
   assertConfinableEntry();
   warnings(config);
   const { policy } = loadPolicy({ policyPath: config.policyPath, overridePath: config.overridePath });
@@ -118,7 +123,7 @@ export async function start(config: Config, loaderURL: string): Promise<void> {
     caught && ((error) => caught.beforeUncaught(error)),
   );
   // Before any package can reach worker_threads or spawn a process.
-  confineWorkers(config, loaderURL);
+  confineWorkers(config, loaderURL, workerOrigins(packageMap));
   propagateToChildren(config, loaderURL);
   confineSpawns(config, loaderURL);
   prepareHost({ preloadDomain: grantsBuiltin(policy, 'domain'), feralError });
@@ -145,6 +150,7 @@ export async function start(config: Config, loaderURL: string): Promise<void> {
     rootConfined: runtime.rootConfined,
     cache,
     appGlobals: appNames,
+    preloads,
   };
   await lexersReady;
   installHooks(data, new URL('./hooks.js', import.meta.url));
@@ -161,6 +167,27 @@ export async function start(config: Config, loaderURL: string): Promise<void> {
         `host globals kept: ${scuttled.kept.filter((name) => !intrinsic.has(name)).join(', ')}\n`,
     );
   }
+}
+
+/**
+ * For confine/workers.ts: which files are the project's, and which are code loaded
+ * natively outside the app and this runtime, that is, a preload's (tsx, esbuild under
+ * it): in `node_modules` (a package the map does not hold, or one it confines, whose
+ * own code never runs natively) and not this project's compiled code. A preload kept
+ * outside any `node_modules` counts as the app's: its workers are confined.
+ */
+function workerOrigins(packageMap: PackageMap): WorkerOrigins {
+  return {
+    inProject: (file) => packageMap.packageForPath(file) !== undefined,
+    isPreloadCode: (file) => {
+      if (file.startsWith(distDir + path.sep)) return false;
+      const owner = packageMap.packageForPath(file);
+      return owner === undefined ? file.includes(`${path.sep}node_modules${path.sep}`) : owner.name !== ROOT_NAME;
+    },
+    // After lockdown: SES's Error of the start compartment, whose stack API this uses.
+    hostError: globalThis.Error,
+    env: process.env,
+  };
 }
 
 /** The compiled-module cache's settings, as far as cache/trust.ts lets it be used. */

@@ -20,5 +20,5 @@ export type {
 } from './types.js';
 export { formatIssues, isCanonicalName, validateMergeResult, validatePolicy } from './validate.js';
 export { mergePolicy } from './merge.js';
-export { PolicyError, assertValidPolicy, loadPolicy } from './load.js';
-export type { LoadPolicyOptions, LoadedPolicy, PolicyErrorCode } from './load.js';
+export { PolicyError, assertValidPolicy, loadPolicy, policyFromTexts } from './load.js';
+export type { LoadPolicyOptions, LoadedPolicy, PolicyErrorCode, PolicyTexts } from './load.js';

@@ -68,10 +68,32 @@ export function loadPolicy({ policyPath, overridePath }: LoadPolicyOptions): Loa
 
   const policyText = readPolicyText(policyFile);
   if (policyText === undefined) throw missingPolicyError(policyFile, overrideFile);
+  const overrideText = overrideFile === undefined ? undefined : readPolicyText(overrideFile);
+  return policyFromTexts({
+    policyFile,
+    policyText,
+    ...(overrideFile !== undefined && overrideText !== undefined ? { overrideFile, overrideText } : {}),
+  });
+}
+
+export interface PolicyTexts {
+  /** Where the policy came from, for messages (a path, or `rev:path` for a file read from git). */
+  policyFile: string;
+  policyText: string;
+  overrideFile?: string;
+  /** Undefined when there is no override. */
+  overrideText?: string;
+}
+
+/**
+ * What {@link loadPolicy} does once it has read the files: parses, validates and merges
+ * the texts, for callers that read them elsewhere (`lavamoat diff` reads them from git).
+ * @throws {PolicyError} on malformed JSON or an invalid policy.
+ */
+export function policyFromTexts({ policyFile, policyText, overrideFile, overrideText }: PolicyTexts): LoadedPolicy {
   const policy: unknown = parseJson(policyText, policyFile);
   assertValidPolicy(policy, 'policy', policyFile);
 
-  const overrideText = overrideFile === undefined ? undefined : readPolicyText(overrideFile);
   // Both inputs are valid by now, so the merge only needs the checks that
   // merging can newly fail (see validateMergeResult), not a second full walk.
   if (overrideFile === undefined || overrideText === undefined) {

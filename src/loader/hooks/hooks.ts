@@ -27,6 +27,11 @@ export interface HooksData {
   cache: { dir: string; salt: string; readOnly: boolean } | undefined;
   /** Under scuttling: the names the app's ES modules get bindings for (formats/app-scope.ts). */
   appGlobals: string[] | undefined;
+  /**
+   * The modules `--import` runs after this loader, as written, and the parent URL Node
+   * imports them from (loader/preloads.ts): the user's preloads, loaded natively.
+   */
+  preloads: { parentURL: string; specifiers: string[] };
 }
 
 interface ResolveContext {
@@ -54,9 +59,14 @@ let selfURL: string;
 let rootConfined: boolean;
 let cache: ModuleCache | undefined;
 let appGlobals: string[] | undefined;
+let preloadParentURL: string;
+/** The preloads after this loader not imported yet: each is let through once. */
+let pendingPreloads: string[] = [];
 
 export function initialize(data: HooksData): void {
   appGlobals = data.appGlobals;
+  preloadParentURL = data.preloads.parentURL;
+  pendingPreloads = [...data.preloads.specifiers];
   packageMap = new PackageMap(data.packageMap);
   bridgeURL = data.bridgeURL;
   selfURL = data.selfURL;
@@ -87,10 +97,26 @@ let entryResolved = false;
 function decide(specifier: string, context: ResolveContext, result: ResolveResult): ResolveResult {
   // This project's own code (the bridge a facade imports) always runs natively.
   if (result.url.startsWith(selfURL)) return result;
+  if (!entryResolved && context.parentURL === preloadParentURL) {
+    // A module `--import` runs after this loader (`--import lavamoat/loader --import
+    // tsx`): chosen by the user like one before it, so it runs natively, and what it
+    // imports with it (the imports of a module that is not the app's are left to Node).
+    // Only before the entry, only from the parent Node gives `--import` modules (a
+    // directory's URL, which no module has), and once per `--import`: an import the app
+    // makes of the same package is decided as any other.
+    const at = pendingPreloads.indexOf(specifier);
+    if (at !== -1) {
+      pendingPreloads.splice(at, 1);
+      return result;
+    }
+  }
   if (context.parentURL === undefined) {
     // The first load without a parent is the entry point. Later ones are Node loading
     // CommonJS for an ES module that imported it, which was decided for that import.
-    if (entryResolved) return result;
+    // In-thread hooks also see those before the entry, when a preload after this loader
+    // imports CommonJS (tsx's own): they come from the CommonJS loader (no `import`
+    // condition), which never loads the entry (`--import` sends it through the ESM loader).
+    if (entryResolved || !context.conditions?.includes('import')) return result;
     entryResolved = true;
   }
   if (!result.url.startsWith('file:') || !isAppCode(context.parentURL)) {
