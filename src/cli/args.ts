@@ -5,6 +5,7 @@
  * everything after `--` goes to the app untouched, as with Node.
  */
 import { parseArgs } from 'node:util';
+import { applyTrimArgs, TRIM_HELP } from './trim-args.js';
 import { DIFF_HELP } from './diff-help.js';
 import { EXPLAIN_HELP } from './explain-help.js';
 
@@ -12,7 +13,7 @@ export class UsageError extends Error {
   readonly code = 'LAVAMOAT_USAGE';
 }
 
-export type Command = 'run' | 'generate' | 'validate' | 'explain' | 'diff' | 'help' | 'version';
+export type Command = 'run' | 'generate' | 'validate' | 'explain' | 'diff' | 'trim' | 'help' | 'version';
 
 export interface CliArgs {
   command: Command;
@@ -36,6 +37,12 @@ export interface CliArgs {
   quiet: boolean;
   /** `help <command>` or `<command> --help`. */
   helpFor?: Command;
+  /** `run --record <file>`: the recording file (cli/record-run.ts). */
+  record?: string;
+  /** `trim --recording <file>` (repeatable), `--out <file>`, `--keep-unloaded` (cli/trim.ts). */
+  recordings?: string[];
+  out?: string;
+  keepUnloaded?: boolean;
   /** `explain <package> [resource]`, `diff <old> [new]`: the arguments after the command. */
   operands?: string[];
   /** `explain --json`, `diff --json` (= `--format json`). */
@@ -66,6 +73,10 @@ const OPTIONS = {
   jobs: { type: 'string', short: 'j' },
   verbose: { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
+  record: { type: 'string' },
+  recording: { type: 'string', multiple: true },
+  out: { type: 'string' },
+  'keep-unloaded': { type: 'boolean' },
   json: { type: 'boolean' },
   format: { type: 'string' },
   'fail-on': { type: 'string' },
@@ -77,6 +88,7 @@ const COMMANDS: Record<string, Command> = {
   generate: 'generate',
   gen: 'generate',
   validate: 'validate',
+  trim: 'trim',
   explain: 'explain',
   diff: 'diff',
   help: 'help',
@@ -85,7 +97,7 @@ const COMMANDS: Record<string, Command> = {
 
 /** Which options each command accepts (the rest are usage errors, not silently ignored). */
 const ALLOWED: Record<Command, ReadonlySet<string>> = {
-  run: new Set(['help', 'bin', 'root', 'policy', 'policy-override', 'dev', 'verbose', 'quiet']),
+  run: new Set(['help', 'bin', 'root', 'policy', 'policy-override', 'dev', 'verbose', 'quiet', 'record']),
   generate: new Set([
     'help',
     'bin',
@@ -105,6 +117,7 @@ const ALLOWED: Record<Command, ReadonlySet<string>> = {
     'quiet',
   ]),
   validate: new Set(['help', 'root', 'policy', 'policy-override', 'verbose', 'quiet']),
+  trim: new Set(['help', 'root', 'policy', 'policy-override', 'recording', 'out', 'keep-unloaded', 'verbose', 'quiet']),
   explain: new Set(['help', 'root', 'policy', 'policy-override', 'policy-debug', 'entry', 'dev', 'json', 'cache', 'no-cache', 'verbose', 'quiet']),
   diff: new Set(['help', 'root', 'policy', 'policy-override', 'format', 'json', 'fail-on', 'verbose', 'quiet']),
   help: new Set(['help']),
@@ -212,6 +225,11 @@ export function parseCli(argv: readonly string[]): CliArgs {
       result.target = positionals.shift() ?? result.policy;
       if (positionals.length > 0) throw new UsageError(`lavamoat validate takes one policy file, got also: ${positionals.join(' ')}`);
       break;
+    case 'trim': {
+      const problem = applyTrimArgs(result, values, positionals);
+      if (problem !== undefined) throw new UsageError(problem);
+      break;
+    }
     case 'explain':
     case 'diff': {
       const [min, max, usage] = command === 'explain' ? [1, 2, '<package> [resource]'] : [1, 2, '<old> [new]'];
@@ -227,6 +245,7 @@ export function parseCli(argv: readonly string[]): CliArgs {
     default:
       break;
   }
+  if (values.record !== undefined) result.record = values.record;
   return result;
 }
 
@@ -239,6 +258,8 @@ Commands:
   lavamoat generate <entry>            Write lavamoat/node/policy.json for the app (alias: gen)
   lavamoat generate --bin <name>       Write the policy a dependency's bin needs
   lavamoat validate [policy]           Check a policy (merged with its override)
+  lavamoat run --record <file> <entry> Run, and record what each package used (for trim)
+  lavamoat trim --recording <file>     Keep only the grants recordings saw used
   lavamoat explain <package> [res]     Why a package has each grant: code, dependency paths, override
   lavamoat diff <old> [new]            Powers added and removed between two policies or git revisions
   lavamoat <entry> [-- args]           Same as lavamoat run <entry>
@@ -270,6 +291,9 @@ Options:
   -o, --policy-override <file>  Override file        [default: lavamoat/node/policy-override.json]
       --root <dir>              Project root         [default: nearest package.json above the entry]
       --dev                     Include devDependencies (for a bin from a devDependency)
+      --record <file>           Record what each package uses, and every denial, in <file>
+                                (JSON, written at exit; for lavamoat trim). Relative to the
+                                project root. The same as LAVAMOAT_RECORD=<file>.
 `,
   generate: `Usage: lavamoat generate <entry> [options]
        lavamoat generate --bin <name> [options]
@@ -307,6 +331,7 @@ Options:
   -o, --policy-override <file>  Override file        [default: lavamoat/node/policy-override.json]
       --root <dir>              Project root         [default: the working directory's package]
 `,
+  trim: TRIM_HELP,
   explain: EXPLAIN_HELP,
   diff: DIFF_HELP,
   help: '',

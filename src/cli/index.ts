@@ -4,6 +4,7 @@
  *   lavamoat run <entry> [-- args]        lavamoat generate <entry>
  *   lavamoat run --bin <name> [-- args]   lavamoat generate --bin <name>
  *   lavamoat validate [policy]            lavamoat <entry> (= run)
+ *   lavamoat run --record <file> <entry>  lavamoat trim --recording <file>
  *   lavamoat explain <package> [resource] lavamoat diff <old> [new]
  *
  * Exit codes: the app's own for `run`; 0 on success, 1 on failure, 2 on a usage error
@@ -23,6 +24,8 @@ import { generateCommand } from './generate.js';
 import { displayPath, makeOutput } from './output.js';
 import { resolvePaths } from './paths.js';
 import { runCommand } from './run.js';
+import { trimCommand } from './trim.js';
+import { RecordingError } from '../report/recording.js';
 
 export { parseCli } from './args.js';
 export { resolveBin } from './bin.js';
@@ -82,6 +85,8 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
         await generateCommand(args, paths, out, process.stdout);
         return 0;
       }
+      case 'trim':
+        return trimCommand(args, out, process.stdout);
       case 'run': {
         const paths = resolvePaths(args);
         if (paths.bin && args.verbose) out.info(`LavaMoat: bin '${paths.bin}' is ${displayPath(paths.entry)}`);
@@ -99,7 +104,8 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
       error instanceof PolicyError ||
       error instanceof ConfigError ||
       error instanceof BinNotFoundError ||
-      error instanceof GenerateError
+      error instanceof GenerateError ||
+      error instanceof RecordingError
     ) {
       process.stderr.write(`${error.message}\n`);
       return 1;

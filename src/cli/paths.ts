@@ -41,6 +41,7 @@ export function configFor(args: CliArgs, env: NodeJS.ProcessEnv, cwd: string, en
   if (args.root !== undefined) overrides.projectRoot = args.root;
   if (args.policy !== undefined) overrides.policy = args.policy;
   if (args.policyOverride !== undefined) overrides.policyOverride = args.policyOverride;
+  if (args.record !== undefined) overrides.record = args.record;
   return loadConfig({
     env,
     cwd,

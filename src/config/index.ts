@@ -72,7 +72,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     overrideLayer(overrides, label),
   ];
 
-  const pick = <K extends 'policy' | 'policyOverride' | 'debug' | 'cache'>(key: K, fallback: NonNullable<Layer[K]>) => {
+  const pick = <K extends 'policy' | 'policyOverride' | 'debug' | 'cache' | 'reportCaughtDenials' | 'record'>(key: K, fallback: NonNullable<Layer[K]>) => {
     let value = fallback;
     sources[key] = 'default';
     for (const layer of layers) {
@@ -89,6 +89,9 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const policyOverride = pick('policyOverride', DEFAULT_POLICY_OVERRIDE);
   const debug = pick('debug', false);
   const cache = pick('cache', true);
+  const reportCaughtDenials = pick('reportCaughtDenials', true);
+  // Not a package.json setting: only a variable or the CLI's --record names a file.
+  const record = pick('record', '');
 
   const scuttleGlobalThis: ScuttleGlobalThisConfig = { enabled: false, exceptions: [], scuttlerName: undefined };
   for (const key of SCUTTLE_KEYS) sources[`scuttleGlobalThis.${key}`] = 'default';
@@ -129,6 +132,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     cacheDir: cache === false ? undefined : cache === true ? defaultCacheDir(projectRoot) : path.resolve(projectRoot, cache),
     scuttleGlobalThis,
     lockdown,
+    reportCaughtDenials,
+    record: record === '' ? undefined : path.resolve(projectRoot, record),
     packageJsonPath,
     sources,
     warnings: sesVariableWarnings(env),
@@ -161,5 +166,8 @@ export function configToEnv(config: Config): Record<string, string> {
     LAVAMOAT_DEBUG: config.debug ? '1' : '0',
     LAVAMOAT_DEV: config.dev ? '1' : '0',
     LAVAMOAT_CACHE: config.cacheDir ?? '0',
+    LAVAMOAT_REPORT_CAUGHT_DENIALS: config.reportCaughtDenials ? '1' : '0',
+    // Empty when not recording: an empty variable counts as unset.
+    LAVAMOAT_RECORD: config.record ?? '',
   };
 }

@@ -43,6 +43,8 @@ export interface Layer {
   cache?: CacheSetting;
   scuttleGlobalThis?: Partial<ScuttleGlobalThisConfig>;
   lockdown?: Partial<LockdownOptions>;
+  reportCaughtDenials?: boolean;
+  record?: string;
 }
 
 const ENV_FOR: Record<string, string> = {
@@ -53,6 +55,8 @@ const ENV_FOR: Record<string, string> = {
   lockdown: 'LAVAMOAT_LOCKDOWN',
   debug: 'LAVAMOAT_DEBUG',
   cache: 'LAVAMOAT_CACHE',
+  reportCaughtDenials: 'LAVAMOAT_REPORT_CAUGHT_DENIALS',
+  record: 'LAVAMOAT_RECORD',
 };
 
 /** An empty variable counts as unset (`LAVAMOAT_DEBUG= node ...` clears it). */
@@ -74,6 +78,10 @@ export function envLayer(env: NodeJS.ProcessEnv): Layer {
   if (cache !== undefined) {
     layer.cache = cache === '0' || cache === 'false' ? false : cache === '1' || cache === 'true' ? true : pathValue(origin('cache'), cache);
   }
+  const report = envValue(env, 'LAVAMOAT_REPORT_CAUGHT_DENIALS');
+  if (report !== undefined) layer.reportCaughtDenials = envFlag(origin('reportCaughtDenials'), report);
+  const record = envValue(env, 'LAVAMOAT_RECORD');
+  if (record !== undefined) layer.record = pathValue(origin('record'), record);
   const scuttle = envValue(env, 'LAVAMOAT_SCUTTLE_GLOBAL_THIS');
   if (scuttle !== undefined) {
     const o = origin('scuttleGlobalThis');
@@ -120,6 +128,8 @@ const PACKAGE_JSON_ALIASES: Record<string, string> = {
   policyOverrides: 'policyOverride',
   scuttle: 'scuttleGlobalThis',
   lockdownOptions: 'lockdown',
+  printCaughtDenials: 'reportCaughtDenials',
+  caughtDenials: 'reportCaughtDenials',
 };
 
 export function packageJsonLayer(file: string, lavamoat: unknown): Layer {
@@ -143,6 +153,16 @@ export function packageJsonLayer(file: string, lavamoat: unknown): Layer {
       case 'cache':
         layer.cache = cacheValue(origin(key), value);
         break;
+      case 'reportCaughtDenials':
+        layer.reportCaughtDenials = booleanValue(origin(key), value);
+        break;
+      case 'record':
+        fail(
+          base,
+          [key],
+          'recording is not a project setting (every run would write it); ' +
+            'set LAVAMOAT_RECORD=<file> for the runs to record, or use lavamoat run --record <file>',
+        );
       case 'scuttleGlobalThis':
         layer.scuttleGlobalThis = scuttleValue(origin(key), value);
         break;
@@ -173,6 +193,10 @@ export function overrideLayer(overrides: ConfigOverrides, label: (option: keyof 
   if (overrides.policyOverride !== undefined) layer.policyOverride = pathValue(origin('policyOverride'), overrides.policyOverride);
   if (overrides.debug !== undefined) layer.debug = booleanValue(origin('debug'), overrides.debug);
   if (overrides.cache !== undefined) layer.cache = cacheValue(origin('cache'), overrides.cache);
+  if (overrides.reportCaughtDenials !== undefined) {
+    layer.reportCaughtDenials = booleanValue(origin('reportCaughtDenials'), overrides.reportCaughtDenials);
+  }
+  if (overrides.record !== undefined) layer.record = pathValue(origin('record'), overrides.record);
   if (overrides.scuttleGlobalThis !== undefined) {
     const o = origin('scuttleGlobalThis');
     const raw = overrides.scuttleGlobalThis;

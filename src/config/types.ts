@@ -32,12 +32,23 @@ export interface Config {
   scuttleGlobalThis: ScuttleGlobalThisConfig;
   /** The options to pass to SES `lockdown()`: defaults, the user's settings and debug mode applied. */
   lockdown: LockdownOptions;
+  /**
+   * Print a denial that the package (or the app) caught, once per distinct denial
+   * (report/caught-denials.ts). Default true.
+   */
+  reportCaughtDenials: boolean;
+  /**
+   * The recording file (absolute): what each package used and every denial, written at
+   * exit (report/recording.ts); undefined when not recording. Environment or CLI only.
+   */
+  record: string | undefined;
   /** The package.json whose `"lavamoat"` key was read. */
   packageJsonPath: string;
   /**
    * Where each setting came from: `default`, a variable name, `package.json#lavamoat.<key>`,
    * or an override's label (`--policy`). Keys: `projectRoot`, `policy`, `policyOverride`,
-   * `debug`, `cache`, `scuttleGlobalThis.<key>`, `lockdown.<option>`.
+   * `debug`, `cache`, `reportCaughtDenials`, `record`, `scuttleGlobalThis.<key>`,
+   * `lockdown.<option>`.
    */
   sources: Record<string, string>;
   /** Things worth telling the user that do not stop the process. */
@@ -58,6 +69,8 @@ export const ENV_VARS = [
   'LAVAMOAT_LOCKDOWN',
   'LAVAMOAT_DEBUG',
   'LAVAMOAT_CACHE',
+  'LAVAMOAT_REPORT_CAUGHT_DENIALS',
+  'LAVAMOAT_RECORD',
 ] as const;
 
 /**
@@ -69,7 +82,7 @@ export const ENV_VARS = [
 export const OTHER_KNOWN_ENV_VARS = ['LAVAMOAT_DEV', 'LAVAMOAT_CONFINED_PARENT', 'LAVAMOAT_OFF_THREAD_HOOKS'] as const;
 
 /** Keys of the package.json `"lavamoat"` object that configure this runtime. */
-export const PACKAGE_JSON_KEYS = ['policy', 'policyOverride', 'scuttleGlobalThis', 'lockdown', 'debug', 'cache'] as const;
+export const PACKAGE_JSON_KEYS = ['policy', 'policyOverride', 'scuttleGlobalThis', 'lockdown', 'debug', 'cache', 'reportCaughtDenials'] as const;
 
 /** Keys that belong to other LavaMoat tools sharing the `"lavamoat"` object; ignored here. */
 export const FOREIGN_PACKAGE_JSON_KEYS: Readonly<Record<string, string>> = {
@@ -98,6 +111,9 @@ export interface ConfigOverrides {
   scuttleGlobalThis?: boolean | Partial<ScuttleGlobalThisConfig> | string;
   /** As in package.json; a JSON string is parsed first. */
   lockdown?: Partial<LockdownOptions> | string;
+  reportCaughtDenials?: boolean;
+  /** The recording file, relative to the project root. */
+  record?: string;
 }
 
 export interface LoadConfigOptions {

@@ -80,7 +80,13 @@ export const hostBuiltin = (name: string): object => hostRequire(`node:${name}`)
  * The module object a package with `grant` on builtin `name` receives; `source` is the
  * real module, or the package's adaptation of it (builtin-adapters.ts).
  */
-export function builtinFor(name: string, grant: BuiltinGrant, source: unknown = hostBuiltin(name)): object {
+export function builtinFor(
+  name: string,
+  grant: BuiltinGrant,
+  source: unknown = hostBuiltin(name),
+  /** Recording (confine/usage.ts): told each granted member path read, for a member grant. */
+  observe?: (member: string) => unknown,
+): object {
   const real = source as object;
   if (grant.whole) {
     // `process` is a live object whose methods need it as `this`: it is given as it is,
@@ -93,7 +99,10 @@ export function builtinFor(name: string, grant: BuiltinGrant, source: unknown = 
   }
   // An object reached by a dotted grant is copied once, for this view.
   const copies = new WeakMap<object, object>();
-  return narrowedView(real, grant.paths, (value) =>
-    isPlainObject(value) || Array.isArray(value) ? ownCopy(value, copies) : handOutValue(value),
+  return narrowedView(
+    real,
+    grant.paths,
+    (value) => (isPlainObject(value) || Array.isArray(value) ? ownCopy(value, copies) : handOutValue(value)),
+    observe,
   );
 }

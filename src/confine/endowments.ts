@@ -76,6 +76,55 @@ const readPath = (host: object, path: readonly string[]): unknown => {
   return value;
 };
 
+/**
+ * Recording (usage.ts): the same accessor, telling `note` on its first use. Only made
+ * when recording, so that an unrecorded run has no wrapper at all.
+ */
+function observed(descriptor: PropertyDescriptor, note: () => unknown): PropertyDescriptor {
+  let seen = false;
+  const { get, set } = descriptor;
+  // `note` answers false when it did not record (a builtin's bindings being made).
+  const first = (): void => {
+    if (seen) return;
+    seen = note() !== false;
+  };
+  return {
+    ...descriptor,
+    ...(get && {
+      get() {
+        first();
+        return get();
+      },
+    }),
+    ...(set && {
+      set(value: unknown) {
+        first();
+        set(value);
+      },
+    }),
+  };
+}
+
+/**
+ * Recording: the object holding a package's dotted grants (`process` for
+ * `process.env`), as an accessor that tells `note` when it is first read and keeps what
+ * the package assigns (as the writable data property it replaces would).
+ */
+function ownObjectObserved(view: object, note: () => void): PropertyDescriptor {
+  let value: unknown = view;
+  return observed(
+    {
+      get: () => value,
+      set: (next: unknown) => {
+        value = next;
+      },
+      enumerable: true,
+      configurable: true,
+    },
+    note,
+  );
+}
+
 /** The guarded callbacks of one view, shared by its methods (`on` and `off` must agree). */
 interface CallbackGuards {
   guarded: WeakMap<Function, Function>;
@@ -172,10 +221,12 @@ interface NarrowOptions {
    * modules, whose functions take constructors (`util.inherits(A, B)`).
    */
   guardCallbacks?: boolean;
+  /** Recording (usage.ts): told the path of each leaf read or written, until it answers other than false. */
+  observe?: (path: readonly string[]) => unknown;
 }
 
 function defineNarrowed(view: object, node: Node, host: object, path: string[], options: NarrowOptions = {}): void {
-  const { freeze = false, leaf, guardCallbacks = false, localWrites = false } = options;
+  const { freeze = false, leaf, guardCallbacks = false, localWrites = false, observe } = options;
   // What `Object.prototype.toString` says of the real object (`[object process]`): code
   // tells Node from a browser bundler's shim that way (the setimmediate polyfill, which
   // otherwise schedules through a MessageChannel that keeps the process alive).
@@ -215,7 +266,7 @@ function defineNarrowed(view: object, node: Node, host: object, path: string[], 
           if (parent !== null && parent !== undefined) parent[name] = value;
         };
       }
-      Object.defineProperty(view, name, descriptor);
+      Object.defineProperty(view, name, observe ? observed(descriptor, () => observe(childPath)) : descriptor);
     } else {
       const inner = {};
       defineNarrowed(inner, child, host, childPath, options);
@@ -251,10 +302,20 @@ function stringTagOf(value: unknown): string | undefined {
  * package's own: assignments and new properties stay in it (graceful-fs patches the
  * `fs` it is given), and never reach the real module.
  */
-export function narrowedView(source: object, paths: readonly (readonly string[])[], leaf?: LeafFilter): object {
+export function narrowedView(
+  source: object,
+  paths: readonly (readonly string[])[],
+  leaf?: LeafFilter,
+  /** Recording: told each granted member path (`promises.readFile`) on first use (false: not recorded, tell again). */
+  observe?: (member: string) => unknown,
+): object {
   const tree = buildTree(Object.fromEntries(paths.map((p) => [p.join('.'), true])));
   const view = {};
-  defineNarrowed(view, tree, { source }, ['source'], { leaf, localWrites: true });
+  defineNarrowed(view, tree, { source }, ['source'], {
+    leaf,
+    localWrites: true,
+    ...(observe && { observe: (path: readonly string[]) => observe(path.slice(1).join('.')) }),
+  });
   return view;
 }
 
@@ -311,7 +372,12 @@ export function mutableGlobalNames(globals: Record<string, GlobalValue> | undefi
  * 'Request', ...)`); only it sees the change, and from then on it keeps its own value.
  * Not a constant, so SES looks the name up at each use (docs/performance.md).
  */
-function readGrant(host: HostGlobals, name: string): PropertyDescriptor {
+function readGrant(host: HostGlobals, name: string, observe?: () => void): PropertyDescriptor {
+  const descriptor = readGrantOf(host, name);
+  return observe ? observed(descriptor, observe) : descriptor;
+}
+
+function readGrantOf(host: HostGlobals, name: string): PropertyDescriptor {
   let own: { value: unknown } | undefined;
   let seen: unknown;
   let shared: unknown;
@@ -345,15 +411,28 @@ export function makeEndowments(
   host: HostGlobals,
   /** Names the compartment already has (its own intrinsics, and its `Error`). */
   provided: (name: string) => boolean = () => false,
+  /**
+   * Recording only (usage.ts): `use` is told each grant key on its first use (and the
+   * name of an object holding dotted grants when it is read), `unobserved` each grant key
+   * met by the compartment's own intrinsics, which no accessor sees.
+   */
+  observe?: { use(key: string): void; unobserved(key: string): void },
 ): PropertyDescriptorMap {
   const descriptors: PropertyDescriptorMap = {};
   const tree = buildTree(globals ?? {});
   for (const [name, node] of tree.children) {
     // A grant of an intrinsic (`Error.captureStackTrace`, `Object.keys`) is met by the
     // compartment's own, which is the same frozen object or a confined equivalent.
-    if (provided(name)) continue;
+    if (provided(name)) {
+      if (observe) {
+        for (const [key, value] of Object.entries(globals ?? {})) {
+          if (accessOf(value) !== undefined && (key === name || key.startsWith(`${name}.`))) observe.unobserved(key);
+        }
+      }
+      continue;
+    }
     if (node.access === 'write') {
-      descriptors[name] = {
+      const writeGrant: PropertyDescriptor = {
         get: () => host[name],
         set: (value: unknown) => {
           host[name] = value;
@@ -365,16 +444,23 @@ export function makeEndowments(
         // own global; the host keeps the last value written.
         configurable: true,
       };
+      descriptors[name] = observe ? observed(writeGrant, () => observe.use(name)) : writeGrant;
     } else if (node.access) {
       // Even when the host has no such global yet: another package granted "write" (or
       // the app) may define it later, and this package then reads it.
-      descriptors[name] = readGrant(host, name);
+      descriptors[name] = readGrant(host, name, observe && (() => observe.use(name)));
     } else {
       if (host[name] === undefined || host[name] === null) continue;
       const view = {};
-      defineNarrowed(view, node, host as object, [name], { guardCallbacks: true, leaf: hostLeaf });
+      defineNarrowed(view, node, host as object, [name], {
+        guardCallbacks: true,
+        leaf: hostLeaf,
+        ...(observe && { observe: (path: readonly string[]) => observe.use(path.join('.')) }),
+      });
       // The package's own object, on its own global: replacing it changes nothing else.
-      descriptors[name] = { value: view, writable: true, enumerable: true, configurable: true };
+      descriptors[name] = observe
+        ? ownObjectObserved(view, () => observe.use(name))
+        : { value: view, writable: true, enumerable: true, configurable: true };
     }
   }
   return descriptors;

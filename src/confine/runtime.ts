@@ -29,6 +29,8 @@ import { requireAsyncModuleError } from './require-async.js';
 import { rememberAwaiting } from '../graph/async-graph.js';
 import { throughRequireChain } from './require-chain.js';
 import { agentAfterLoader, hooksModuleLoading } from '../report/agents.js';
+import { adder, builtinImportNames, observedModule, recordBuiltin, type UsageRecorder } from './usage.js';
+import { parse as lexEsm } from 'es-module-lexer';
 
 interface SesCompartment extends CompartmentLike {
   globalThis: Record<PropertyKey, unknown>;
@@ -44,6 +46,8 @@ export interface RuntimeOptions {
   policy: LavaMoatPolicy;
   files: PolicyFiles;
   host: HostGlobals;
+  /** Set only when recording (usage.ts): the runtime then observes what each package uses. */
+  usage?: UsageRecorder;
 }
 
 const readPowers = {
@@ -87,8 +91,11 @@ export class Runtime implements ModuleContext {
    */
   private readonly appLinks = new Map<string, Set<string>>();
   private started: Promise<void> | undefined;
+  /** Recording only: see {@link Runtime.noteEsm}. */
+  readonly noteEsmSource: ((info: PackageInfo, source: string) => void) | undefined;
 
   constructor(private readonly options: RuntimeOptions) {
+    this.noteEsmSource = options.usage && ((info, source) => this.noteEsm(info, source));
     for (const info of options.packageMap.data.packages) this.byLocation.set(info.location, info);
     // LavaMoat's (deprecated) module substitutions change what code runs: refuse them
     // rather than run the app with them silently ignored.
@@ -121,12 +128,32 @@ export class Runtime implements ModuleContext {
     if (pending) {
       this.pendingGlobals.delete(location);
       pending();
+      const usage = this.options.usage;
+      if (usage && this.resource(info) !== undefined) {
+        const record = usage.of(this.resourceName(info));
+        if (!record.loaded) {
+          record.loaded = true;
+          usage.changed();
+        }
+      }
     }
     return info;
   }
 
   private resource(info: PackageInfo) {
     return resourceFor(info, this.options.policy);
+  }
+
+  /** The policy's name for `info`'s resource (the app's own is `root.usePolicy`'s). */
+  private resourceName(info: PackageInfo): string {
+    return info.name === ROOT_NAME ? (this.options.policy.root?.usePolicy ?? ROOT_NAME) : info.name;
+  }
+
+  /** Recording: `info` linked to package `target`. */
+  private recordPackage(info: PackageInfo, target: string): void {
+    const usage = this.options.usage;
+    if (!usage || this.resource(info) === undefined) return;
+    adder(usage.of(this.resourceName(info)).packages, usage)(target);
   }
 
   link(from: PackageInfo, specifier: string, parentPath: string, kind: ResolveKind): LinkTarget {
@@ -148,6 +175,7 @@ export class Runtime implements ModuleContext {
         const detail = target.name === ROOT_NAME ? `the app's module ${resolved.path}, from '${specifier}'` : `'${specifier}' from ${parentPath}`;
         throw denied(from.name, 'package', target.name, this.options.files, detail);
       }
+      if (this.options.usage) this.recordPackage(from, target.name);
       if (target.name === ROOT_NAME && !this.rootConfined) {
         // LavaMoat's `"packages": { "$root$": true }`: the app's module runs as app code.
         const specifier = appModuleSpecifier(resolved.url);
@@ -171,6 +199,7 @@ export class Runtime implements ModuleContext {
     }
     const grant = grants.get(name);
     if (!grant) throw denied(info.name, 'builtin', name, this.options.files);
+    if (this.options.usage) recordBuiltin(this.options.usage, this.resourceName(info), name);
     return grant;
   }
 
@@ -212,6 +241,39 @@ export class Runtime implements ModuleContext {
     const resource = this.resource(info);
     if (resource !== undefined && resource.native !== true) {
       throw denied(info.name, 'native', file, this.options.files);
+    }
+    const usage = this.options.usage;
+    if (usage && resource !== undefined) {
+      const record = usage.of(this.resourceName(info));
+      if (!record.native) {
+        record.native = true;
+        usage.changed();
+      }
+    }
+  }
+
+  /**
+   * Recording: the names an ES module of `info` imports from builtins (its bindings are
+   * copied when it links, so reading them cannot be observed). Only for builtins its
+   * policy grants; a denied one fails at the link.
+   */
+  private noteEsm(info: PackageInfo, source: string): void {
+    const usage = this.options.usage;
+    if (!usage || this.resource(info) === undefined) return;
+    let imports;
+    try {
+      imports = lexEsm(source)[0];
+    } catch {
+      return;
+    }
+    const found = builtinImportNames(source, imports, (specifier) => builtinName(specifier));
+    for (const [module, names] of found) {
+      try {
+        this.builtinGrant(info, module);
+      } catch {
+        continue;
+      }
+      for (const name of names) recordBuiltin(usage, this.resourceName(info), module, name);
     }
   }
 
@@ -277,6 +339,7 @@ export class Runtime implements ModuleContext {
       if (resource !== undefined && resource.packages?.[root.name] !== true) {
         throw denied(info.name, 'package', root.name, this.options.files, `module.createRequire(${shown})`);
       }
+      if (this.options.usage) this.recordPackage(info, root.name);
     }
     const compartment = this.compartments.get(info.location);
     if (!compartment) throw new Error(`LavaMoat: no compartment for ${info.name}`);
@@ -303,6 +366,16 @@ export class Runtime implements ModuleContext {
     const info = this.packageAt(packageLocation);
     const grant = this.builtinGrant(info, name);
     const confined = this.resource(info) !== undefined;
+    // Recording: the members the package reads (not while its bindings are made, below).
+    const usage = confined ? this.options.usage : undefined;
+    let linking = false;
+    const observe =
+      usage &&
+      ((member: string): boolean => {
+        if (linking) return false;
+        recordBuiltin(usage, this.resourceName(info), name, member);
+        return true;
+      });
     // Its classes (and those of the modules whose objects it hands out) are hardened first.
     hardenForPackage(name);
     let value: object;
@@ -324,7 +397,7 @@ export class Runtime implements ModuleContext {
           return target === info || (target !== undefined && this.resource(info)?.packages?.[target.name] === true);
         },
       });
-      value = builtinFor(name, grant, source);
+      value = builtinFor(name, grant, source, observe);
     }
     if (name === 'module' && confined) {
       value = confineModuleBuiltin(hostBuiltin('module') as Record<string, unknown>, value, grant.whole, (filename) =>
@@ -332,14 +405,25 @@ export class Runtime implements ModuleContext {
       );
     }
     const names = typeof value === 'object' || typeof value === 'function' ? Object.keys(value) : [];
+    // Recording: a whole module's own copy (not `process`, nor a module that is a
+    // function) is handed out behind a proxy that records the members read.
+    const handed =
+      observe && grant.whole && name !== 'process' && typeof value === 'object' && value !== null ? observedModule(value, observe) : value;
     // A namespace lists its names sorted (SES keeps a record's order).
     const exportNames = [...new Set([...names.filter((n) => n !== 'default'), 'default'])].sort();
     return Object.freeze({
       imports: [],
       exports: exportNames,
       execute(env: Record<string, unknown>) {
-        for (const key of names) if (key !== 'default') env[key] = (value as Record<string, unknown>)[key];
-        env.default = value;
+        // Named bindings are copied now: what an ES module imports by name is recorded
+        // from its import statements (noteEsm), not here.
+        linking = true;
+        try {
+          for (const key of names) if (key !== 'default') env[key] = (value as Record<string, unknown>)[key];
+        } finally {
+          linking = false;
+        }
+        env.default = handed;
       },
     });
   }
@@ -407,11 +491,14 @@ export class Runtime implements ModuleContext {
           configurable: false,
         });
         pinGlobals(own, mutableGlobalNames(resource?.globals));
+        const usage = resource === undefined ? undefined : runtime.options.usage;
+        const record = usage && usage.of(runtime.resourceName(info));
+        const observe = usage && record && { use: adder(record.globals, usage), unobserved: adder(record.unobserved, usage) };
         // The granted globals are made when the package's first module loads.
         runtime.pendingGlobals.set(location, () =>
           Object.defineProperties(
             own,
-            makeEndowments(resource?.globals, runtime.options.host, (name) => Object.prototype.hasOwnProperty.call(own, name)),
+            makeEndowments(resource?.globals, runtime.options.host, (name) => Object.prototype.hasOwnProperty.call(own, name), observe),
           ),
         );
         runtime.compartments.set(location, compartment);

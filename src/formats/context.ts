@@ -55,6 +55,8 @@ export interface ModuleContext {
    * instrumentation make of it, as Node's `require` would (confine/require-chain.ts).
    */
   requireHooks(request: string, requirer: string, exports: unknown): unknown;
+  /** Set only when recording (confine/usage.ts): an ES module's source, for its named imports of builtins. */
+  noteEsmSource?: ((info: PackageInfo, source: string) => void) | undefined;
 }
 
 export type LinkTarget =

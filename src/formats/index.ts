@@ -45,6 +45,7 @@ export function makeNodeParser(ctx: ModuleContext) {
     const format = fileFormat(file, source);
     switch (format) {
       case 'module':
+        ctx.noteEsmSource?.(info, source());
         return { parser: 'pre-mjs-json', bytes, record: compileEsm(source(), location, info.name, ctx.cache) };
       case 'commonjs':
         return { parser: 'cjs', bytes, record: makeCjsRecord(source(), location, info, ctx) };

@@ -35,6 +35,9 @@ import { setBeforeLaterStart } from '../confine/module-evaluation.js';
 import { prepareSamples } from '../confine/samples.js';
 import { confineWorkers, type WorkerOrigins } from '../confine/workers.js';
 import { importsAfterLoader, preloadParentURL } from './preloads.js';
+import { onDenial } from '../report/denials.js';
+import { makeCaughtDenialReport } from '../report/caught-denials.js';
+import { Recording } from '../report/recording.js';
 
 declare function lockdown(options?: Record<string, unknown>): void;
 
@@ -83,14 +86,42 @@ export async function start(config: Config, loaderURL: string): Promise<void> {
   lockdown({ ...config.lockdown });
   const salt = cacheSalt();
   const cache = moduleCache(config, salt);
+  const files = { policy: config.policyPath, override: config.overridePath };
+  // Denials packages catch, printed once each (report/caught-denials.ts); the recording
+  // of what packages use, only when asked for (report/recording.ts, confine/usage.ts).
+  const caught = config.reportCaughtDenials ? makeCaughtDenialReport(files) : undefined;
+  let recording: Recording | undefined;
+  if (config.record !== undefined) {
+    recording = new Recording({
+      file: config.record,
+      policy: config.policyPath,
+      policyOverride: config.overridePath,
+      fresh: !inheritedQuietly(),
+    });
+    try {
+      recording.start();
+    } catch (error) {
+      throw new Error(`LavaMoat: cannot write the recording ${config.record} (from ${config.sources.record}): ${(error as Error).message}`);
+    }
+  }
+  if (caught || recording) {
+    onDenial((event) => {
+      caught?.denied(event);
+      recording?.denied(event);
+    });
+  }
   const runtime = new Runtime({
     packageMap,
     cache: cache && new ModuleCache(cache),
     policy,
-    files: { policy: config.policyPath, override: config.overridePath },
+    files,
     host: host.globals,
+    ...(recording && { usage: recording }),
   });
-  installErrorPrinting((error) => runtime.explainError(error));
+  installErrorPrinting(
+    (error) => runtime.explainError(error),
+    caught && ((error) => caught.beforeUncaught(error)),
+  );
   // Before any package can reach worker_threads or spawn a process.
   confineWorkers(config, loaderURL, workerOrigins(packageMap));
   propagateToChildren(config, loaderURL);

@@ -22,7 +22,37 @@ export class LavaMoatDenied extends Error {
   }
 }
 
-function overrideEntry(packageName: string, kind: DeniedKind, resource: string): string {
+/**
+ * Who hears of every denial as it is made, whether or not the package catches it: the
+ * caught-denial report (caught-denials.ts) and the recording (recording.ts). Set once by
+ * the preload; nothing else may listen.
+ */
+export interface DenialEvent {
+  packageName: string;
+  kind: DeniedKind;
+  resource: string;
+  /** The policy entry that would allow it, as JSON; undefined for what no entry can allow. */
+  entry: string | undefined;
+  /** The error the package received (for the error printer to tell it was printed). */
+  error: Error;
+}
+
+let denialListener: ((event: DenialEvent) => void) | undefined;
+
+export function onDenial(listener: ((event: DenialEvent) => void) | undefined): void {
+  denialListener = listener;
+}
+
+function notify(event: DenialEvent): void {
+  if (!denialListener) return;
+  try {
+    denialListener(event);
+  } catch {
+    // Reporting never changes what the package gets.
+  }
+}
+
+export function overrideEntry(packageName: string, kind: DeniedKind, resource: string): string {
   const field =
     kind === 'builtin'
       ? { builtin: { [resource]: true } }
@@ -57,7 +87,9 @@ export function denied(
     lines.push(`  to allow it, add to ${files.override}:`);
     lines.push(`    ${overrideEntry(packageName, kind, resource)}`);
   }
-  return new LavaMoatDenied(lines.join('\n'), packageName, kind, resource);
+  const error = new LavaMoatDenied(lines.join('\n'), packageName, kind, resource);
+  notify({ packageName, kind, resource, entry: kind === 'file' ? undefined : overrideEntry(packageName, kind, resource), error });
+  return error;
 }
 
 /**
@@ -111,15 +143,26 @@ export function explainMissingGlobal(error: unknown, ctx: GlobalHintContext): vo
   if (!path) return;
   const root = path.split('.')[0]!;
   if (!ctx.hostHas(root) || ctx.isGranted(path) || ctx.isGranted(root)) return;
+  const entry = overrideEntry(ctx.packageName, 'global', path);
+  const hint = `\n  LavaMoat: package "${ctx.packageName}" was not granted the global "${path}" (policy: ${ctx.files.policy}).\n  to allow it, add to ${ctx.files.override}:\n    ${entry}`;
   try {
-    error.message += `\n  LavaMoat: package "${ctx.packageName}" was not granted the global "${path}" (policy: ${ctx.files.policy}).\n  to allow it, add to ${ctx.files.override}:\n    ${overrideEntry(ctx.packageName, 'global', path)}`;
+    // The stack first: V8 writes it out on first read, with the message of that moment,
+    // and a hint already in the message would then be in it twice.
+    const stack: unknown = error.stack;
+    const before = `${error.name}: ${error.message}`;
+    error.message += hint;
     Object.defineProperty(error, 'lavamoatExplained', { value: true });
-    if (typeof error.stack === 'string') {
-      const firstLine = error.stack.indexOf('\n');
+    if (typeof stack === 'string') {
       const head = `${error.name}: ${error.message}`;
-      error.stack = firstLine === -1 ? head : head + error.stack.slice(firstLine);
+      if (stack.startsWith(before)) error.stack = head + stack.slice(before.length);
+      else {
+        const firstLine = stack.indexOf('\n');
+        error.stack = firstLine === -1 ? head : head + stack.slice(firstLine);
+      }
     }
   } catch {
     // A frozen error keeps its message.
+    return;
   }
+  notify({ packageName: ctx.packageName, kind: 'global', resource: path, entry, error });
 }

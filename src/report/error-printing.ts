@@ -120,8 +120,12 @@ function wrapFunction<T extends (...args: never[]) => unknown>(original: T, wrap
 
 const CONSOLE_METHODS = ['log', 'info', 'warn', 'error', 'debug', 'trace', 'dir', 'dirxml'] as const;
 
-/** `explain` may add policy hints to an error before it is printed. */
-export function installErrorPrinting(explain: (error: Error) => void = () => {}): void {
+/**
+ * `explain` may add policy hints to an error before it is printed; `beforePrint` is told
+ * the error about to be printed (the caught-denial report prints what it holds first,
+ * and not the denials this error shows).
+ */
+export function installErrorPrinting(explain: (error: Error) => void = () => {}, beforePrint?: (error: unknown) => void): void {
   const inspect = util.inspect;
   const utilExports = util as unknown as Record<string, unknown>;
   utilExports.inspect = wrapFunction(inspect, ((value: unknown, ...rest: unknown[]) =>
@@ -145,8 +149,12 @@ export function installErrorPrinting(explain: (error: Error) => void = () => {})
   process.on('uncaughtExceptionMonitor', (error, origin) => {
     // Handlers of the app decide what happens to errors they listen for.
     if (origin === 'uncaughtException' && process.listenerCount('uncaughtException') > 0) return;
-    if (!isError(error)) return;
+    if (!isError(error)) {
+      beforePrint?.(error);
+      return;
+    }
     explain(error);
+    beforePrint?.(error);
     process.stderr.write(`${inspect(viewOf(error, 0))}\n\nNode.js ${process.version}\n`);
     // As Node does for an uncaught exception: 'exit' listeners run, the code is 1.
     process.exit(1);

@@ -78,9 +78,16 @@ describe('child node processes', () => {
     const { fileChild, forkChild, shellChild } = out();
     // fileChild runs from the package's own directory, which ships a package.json and a
     // policy.json granting everything: the pinned project root ignores them.
-    for (const child of [fileChild, forkChild, shellChild]) {
-      assert.deepEqual(child, { status: 0, stdout: `child: ${denied('runner')}`, stderr: '' });
+    // The child caught its denial: it prints it once, as every confined process does.
+    const caught =
+      'LavaMoat: package "runner" was not allowed the builtin module "fs" (the error was caught; shown once). ' +
+      `to allow it, add to ${path.join(dir, 'lavamoat', 'node', 'policy-override.json')}: {"resources":{"runner":{"builtin":{"fs":true}}}}`;
+    for (const child of [fileChild, forkChild]) {
+      assert.deepEqual(child, { status: 0, stdout: `child: ${denied('runner')}`, stderr: caught });
     }
+    // execSync passes the shell's stderr through to this process's.
+    assert.deepEqual(shellChild, { status: 0, stdout: `child: ${denied('runner')}`, stderr: '' });
+    assert.ok(run.stderr.includes(caught), run.stderr);
   });
 
   test('documented limit: a child given an environment without NODE_OPTIONS is not confined', () => {

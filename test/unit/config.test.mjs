@@ -51,6 +51,8 @@ describe('defaults', () => {
     assert.deepEqual(config.scuttleGlobalThis, { enabled: false, exceptions: [], scuttlerName: undefined });
     assert.deepEqual(config.lockdown, { ...DEFAULT_LOCKDOWN });
     assert.deepEqual(config.warnings, []);
+    assert.equal(config.reportCaughtDenials, true);
+    assert.equal(config.record, undefined);
     for (const [key, source] of Object.entries(config.sources)) assert.equal(source, 'default', key);
   });
 
@@ -364,6 +366,27 @@ describe('precedence: overrides > environment > package.json > defaults', () => 
   });
 });
 
+describe('caught denials and recording', () => {
+  test('reportCaughtDenials: package.json key, variable, override; in that order of precedence', () => {
+    const dir = project({ reportCaughtDenials: false });
+    assert.equal(load(dir).reportCaughtDenials, false);
+    assert.equal(load(dir).sources.reportCaughtDenials, 'package.json#lavamoat.reportCaughtDenials');
+    assert.equal(load(dir, { LAVAMOAT_REPORT_CAUGHT_DENIALS: '1' }).reportCaughtDenials, true);
+    assert.equal(load(dir, { LAVAMOAT_REPORT_CAUGHT_DENIALS: '1' }, { overrides: { reportCaughtDenials: false } }).reportCaughtDenials, false);
+    rejects(() => load(project({ reportCaughtDenials: 'no' })), /reportCaughtDenials \(in .*\): "no" is not allowed; expected true or false/);
+    rejects(() => load(project({ caughtDenials: false })), /unknown option; did you mean "reportCaughtDenials"\?/);
+    rejects(() => load(dir, { LAVAMOAT_REPORT_CAUGHT_DENIAL: '0' }), /did you mean LAVAMOAT_REPORT_CAUGHT_DENIALS\?/);
+  });
+
+  test('record: a variable or the CLI, relative to the project root; not a package.json setting', () => {
+    const dir = project(undefined);
+    assert.equal(load(dir, { LAVAMOAT_RECORD: 'out/rec.json' }).record, path.join(dir, 'out/rec.json'));
+    assert.equal(load(dir, { LAVAMOAT_RECORD: 'a.json' }, { overrides: { record: '/tmp/b.json' } }).record, '/tmp/b.json');
+    assert.equal(load(dir, { LAVAMOAT_RECORD: '' }).record, undefined);
+    rejects(() => load(project({ record: 'rec.json' })), /recording is not a project setting.*LAVAMOAT_RECORD=<file>/);
+  });
+});
+
 test('configToEnv reproduces a configuration in another process', () => {
   const dir = project({
     scuttleGlobalThis: { enabled: true, exceptions: ['a', '/^b/'], scuttlerName: 'S' },
@@ -374,9 +397,13 @@ test('configToEnv reproduces a configuration in another process', () => {
   // From anywhere: the pinned root, not a package.json found from the other process's entry.
   const other = project({ policy: 'elsewhere.json', debug: false });
   const again = loadConfig({ env: configToEnv(config), cwd: other, entry: path.join(other, 'src/nested/app.mjs') });
-  for (const key of ['projectRoot', 'policyPath', 'overridePath', 'debug', 'cacheDir', 'scuttleGlobalThis', 'lockdown']) {
+  for (const key of ['projectRoot', 'policyPath', 'overridePath', 'debug', 'cacheDir', 'scuttleGlobalThis', 'lockdown', 'reportCaughtDenials', 'record']) {
     assert.deepEqual(again[key], config[key], key);
   }
+  const recorded = load(dir, { LAVAMOAT_RECORD: 'rec.json', LAVAMOAT_REPORT_CAUGHT_DENIALS: '0' });
+  const inherited = loadConfig({ env: configToEnv(recorded), cwd: other, entry: path.join(other, 'src/nested/app.mjs') });
+  assert.equal(inherited.record, path.join(dir, 'rec.json'));
+  assert.equal(inherited.reportCaughtDenials, false);
 });
 
 test('did-you-mean suggests close names only', () => {
