@@ -72,7 +72,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     overrideLayer(overrides, label),
   ];
 
-  const pick = <K extends 'policy' | 'policyOverride' | 'debug' | 'cache'>(key: K, fallback: NonNullable<Layer[K]>) => {
+  const pick = <K extends 'policy' | 'policyOverride' | 'debug' | 'cache' | 'strict'>(key: K, fallback: NonNullable<Layer[K]>) => {
     let value = fallback;
     sources[key] = 'default';
     for (const layer of layers) {
@@ -89,6 +89,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const policyOverride = pick('policyOverride', DEFAULT_POLICY_OVERRIDE);
   const debug = pick('debug', false);
   const cache = pick('cache', true);
+  const strict = pick('strict', false);
 
   const scuttleGlobalThis: ScuttleGlobalThisConfig = { enabled: false, exceptions: [], scuttlerName: undefined };
   for (const key of SCUTTLE_KEYS) sources[`scuttleGlobalThis.${key}`] = 'default';
@@ -129,6 +130,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     cacheDir: cache === false ? undefined : cache === true ? defaultCacheDir(projectRoot) : path.resolve(projectRoot, cache),
     scuttleGlobalThis,
     lockdown,
+    strict,
     packageJsonPath,
     sources,
     warnings: sesVariableWarnings(env),
@@ -161,5 +163,6 @@ export function configToEnv(config: Config): Record<string, string> {
     LAVAMOAT_DEBUG: config.debug ? '1' : '0',
     LAVAMOAT_DEV: config.dev ? '1' : '0',
     LAVAMOAT_CACHE: config.cacheDir ?? '0',
+    LAVAMOAT_STRICT: config.strict ? '1' : '0',
   };
 }

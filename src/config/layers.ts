@@ -41,6 +41,7 @@ export interface Layer {
   policyOverride?: string;
   debug?: boolean;
   cache?: CacheSetting;
+  strict?: boolean;
   scuttleGlobalThis?: Partial<ScuttleGlobalThisConfig>;
   lockdown?: Partial<LockdownOptions>;
 }
@@ -53,6 +54,7 @@ const ENV_FOR: Record<string, string> = {
   lockdown: 'LAVAMOAT_LOCKDOWN',
   debug: 'LAVAMOAT_DEBUG',
   cache: 'LAVAMOAT_CACHE',
+  strict: 'LAVAMOAT_STRICT',
 };
 
 /** An empty variable counts as unset (`LAVAMOAT_DEBUG= node ...` clears it). */
@@ -70,6 +72,8 @@ export function envLayer(env: NodeJS.ProcessEnv): Layer {
   if (override !== undefined) layer.policyOverride = pathValue(origin('policyOverride'), override);
   const debug = envValue(env, 'LAVAMOAT_DEBUG');
   if (debug !== undefined) layer.debug = envFlag(origin('debug'), debug);
+  const strict = envValue(env, 'LAVAMOAT_STRICT');
+  if (strict !== undefined) layer.strict = envFlag(origin('strict'), strict);
   const cache = envValue(env, 'LAVAMOAT_CACHE');
   if (cache !== undefined) {
     layer.cache = cache === '0' || cache === 'false' ? false : cache === '1' || cache === 'true' ? true : pathValue(origin('cache'), cache);
@@ -120,6 +124,7 @@ const PACKAGE_JSON_ALIASES: Record<string, string> = {
   policyOverrides: 'policyOverride',
   scuttle: 'scuttleGlobalThis',
   lockdownOptions: 'lockdown',
+  strictMode: 'strict',
 };
 
 export function packageJsonLayer(file: string, lavamoat: unknown): Layer {
@@ -142,6 +147,9 @@ export function packageJsonLayer(file: string, lavamoat: unknown): Layer {
         break;
       case 'cache':
         layer.cache = cacheValue(origin(key), value);
+        break;
+      case 'strict':
+        layer.strict = booleanValue(origin(key), value);
         break;
       case 'scuttleGlobalThis':
         layer.scuttleGlobalThis = scuttleValue(origin(key), value);
@@ -173,6 +181,7 @@ export function overrideLayer(overrides: ConfigOverrides, label: (option: keyof 
   if (overrides.policyOverride !== undefined) layer.policyOverride = pathValue(origin('policyOverride'), overrides.policyOverride);
   if (overrides.debug !== undefined) layer.debug = booleanValue(origin('debug'), overrides.debug);
   if (overrides.cache !== undefined) layer.cache = cacheValue(origin('cache'), overrides.cache);
+  if (overrides.strict !== undefined) layer.strict = booleanValue(origin('strict'), overrides.strict);
   if (overrides.scuttleGlobalThis !== undefined) {
     const o = origin('scuttleGlobalThis');
     const raw = overrides.scuttleGlobalThis;

@@ -32,12 +32,19 @@ export interface Config {
   scuttleGlobalThis: ScuttleGlobalThisConfig;
   /** The options to pass to SES `lockdown()`: defaults, the user's settings and debug mode applied. */
   lockdown: LockdownOptions;
+  /**
+   * Strict mode (off by default): packages cannot change what other packages and the
+   * app see. A read grant of an object global is read-only, and what a package gets of
+   * another package's exports is a read-only view, unless its policy grants
+   * `"packages": { "<name>": "write" }` (src/confine/export-views.ts).
+   */
+  strict: boolean;
   /** The package.json whose `"lavamoat"` key was read. */
   packageJsonPath: string;
   /**
    * Where each setting came from: `default`, a variable name, `package.json#lavamoat.<key>`,
    * or an override's label (`--policy`). Keys: `projectRoot`, `policy`, `policyOverride`,
-   * `debug`, `cache`, `scuttleGlobalThis.<key>`, `lockdown.<option>`.
+   * `debug`, `cache`, `strict`, `scuttleGlobalThis.<key>`, `lockdown.<option>`.
    */
   sources: Record<string, string>;
   /** Things worth telling the user that do not stop the process. */
@@ -58,6 +65,7 @@ export const ENV_VARS = [
   'LAVAMOAT_LOCKDOWN',
   'LAVAMOAT_DEBUG',
   'LAVAMOAT_CACHE',
+  'LAVAMOAT_STRICT',
 ] as const;
 
 /**
@@ -69,7 +77,7 @@ export const ENV_VARS = [
 export const OTHER_KNOWN_ENV_VARS = ['LAVAMOAT_DEV', 'LAVAMOAT_CONFINED_PARENT', 'LAVAMOAT_OFF_THREAD_HOOKS'] as const;
 
 /** Keys of the package.json `"lavamoat"` object that configure this runtime. */
-export const PACKAGE_JSON_KEYS = ['policy', 'policyOverride', 'scuttleGlobalThis', 'lockdown', 'debug', 'cache'] as const;
+export const PACKAGE_JSON_KEYS = ['policy', 'policyOverride', 'scuttleGlobalThis', 'lockdown', 'debug', 'cache', 'strict'] as const;
 
 /** Keys that belong to other LavaMoat tools sharing the `"lavamoat"` object; ignored here. */
 export const FOREIGN_PACKAGE_JSON_KEYS: Readonly<Record<string, string>> = {
@@ -94,6 +102,7 @@ export interface ConfigOverrides {
   debug?: boolean;
   /** A directory (relative to the project root), `false` to disable, `true` for the default. */
   cache?: string | boolean;
+  strict?: boolean;
   /** As in package.json; a JSON string is parsed first. */
   scuttleGlobalThis?: boolean | Partial<ScuttleGlobalThisConfig> | string;
   /** As in package.json; a JSON string is parsed first. */

@@ -17,7 +17,9 @@ import type { GlobalPolicyValue as GlobalValue } from '../policy/types.js';
 import process from 'node:process';
 import { shareable } from './shared-globals.js';
 import { deliver } from './boundary.js';
-import { foreignReceiver, hostLeaf } from './views.js';
+import { foreignReceiver, hostLeaf, type StrictGrants } from './views.js';
+import { ownerOf, viewFor } from './export-views.js';
+import { isPlainData } from './host-hardening.js';
 import { isForeignCapabilityCall } from './capability-classes.js';
 
 export type HostGlobals = Record<PropertyKey, unknown>;
@@ -146,7 +148,7 @@ function makeMethodWrapper(view: object, realParent: () => unknown, guardCallbac
   };
 }
 
-type LeafFilter = (value: unknown) => unknown;
+type LeafFilter = (value: unknown, access: Access) => unknown;
 
 interface NarrowOptions {
   /** Freeze the views. */
@@ -180,7 +182,7 @@ function defineNarrowed(view: object, node: Node, host: object, path: string[], 
       const wrap = makeMethodWrapper(view, () => readPath(host, path), guardCallbacks);
       let shadow: { value: unknown } | undefined;
       const descriptor: PropertyDescriptor = {
-        get: () => (shadow ? shadow.value : wrap(leaf ? leaf(readPath(host, childPath)) : readPath(host, childPath))),
+        get: () => (shadow ? shadow.value : wrap(leaf ? leaf(readPath(host, childPath), child.access!) : readPath(host, childPath))),
         enumerable: true,
         configurable: child.access === 'redefine' || localWrites,
       };
@@ -290,7 +292,7 @@ export function mutableGlobalNames(globals: Record<string, GlobalValue> | undefi
  * 'Request', ...)`); only it sees the change, and from then on it keeps its own value.
  * Not a constant, so SES looks the name up at each use (docs/performance.md).
  */
-function readGrant(host: HostGlobals, name: string): PropertyDescriptor {
+function readGrant(host: HostGlobals, name: string, strict: boolean): PropertyDescriptor {
   let own: { value: unknown } | undefined;
   let seen: unknown;
   let shared: unknown;
@@ -301,6 +303,11 @@ function readGrant(host: HostGlobals, name: string): PropertyDescriptor {
       const value = host[name];
       if (!primed || value !== seen) {
         shared = shareable(host, name, value);
+        // Strict mode: a read grant of a plain object (one the app put on its global)
+        // cannot change it for the app and the other packages: a read-only view.
+        if (strict && shared === value && typeof value === 'object' && value !== null && isPlainData(value)) {
+          shared = viewFor(value, ownerOf('global', name));
+        }
         seen = value;
         primed = true;
       }
@@ -324,6 +331,8 @@ export function makeEndowments(
   host: HostGlobals,
   /** Names the compartment already has (its own intrinsics, and its `Error`). */
   provided: (name: string) => boolean = () => false,
+  /** Strict mode: read grants of object globals are read-only. */
+  strict?: StrictGrants,
 ): PropertyDescriptorMap {
   const descriptors: PropertyDescriptorMap = {};
   const tree = buildTree(globals ?? {});
@@ -347,11 +356,14 @@ export function makeEndowments(
     } else if (node.access) {
       // Even when the host has no such global yet: another package granted "write" (or
       // the app) may define it later, and this package then reads it.
-      descriptors[name] = readGrant(host, name);
+      descriptors[name] = readGrant(host, name, strict !== undefined);
     } else {
       if (host[name] === undefined || host[name] === null) continue;
       const view = {};
-      defineNarrowed(view, node, host as object, [name], { guardCallbacks: true, leaf: hostLeaf });
+      defineNarrowed(view, node, host as object, [name], {
+        guardCallbacks: true,
+        leaf: (value: unknown, access: Access) => hostLeaf(value, access, strict),
+      });
       // The package's own object, on its own global: replacing it changes nothing else.
       descriptors[name] = { value: view, writable: true, enumerable: true, configurable: true };
     }

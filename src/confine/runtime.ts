@@ -27,6 +27,9 @@ import type { CjsModule, CompartmentLike, LinkTarget, ModuleContext } from '../f
 import { compartmentInternals, isAsyncGraphRefusal } from './module-evaluation.js';
 import { requireAsyncModuleError } from './require-async.js';
 import { rememberAwaiting } from '../graph/async-graph.js';
+import { ownerOf, setRefusalMessage, viewFor, type ViewOwner } from './export-views.js';
+import { setImportTransform } from './import-views.js';
+import { envRefusal, strictRefusal } from '../report/strict-denials.js';
 
 interface SesCompartment extends CompartmentLike {
   globalThis: Record<PropertyKey, unknown>;
@@ -42,6 +45,12 @@ export interface RuntimeOptions {
   policy: LavaMoatPolicy;
   files: PolicyFiles;
   host: HostGlobals;
+  /**
+   * Strict mode (config `strict`): what a package gets of another package's exports is a
+   * read-only view unless its policy grants `"write"` on it (export-views.ts), and read
+   * grants of object globals are read-only (endowments.ts).
+   */
+  strict?: boolean;
 }
 
 const readPowers = {
@@ -84,6 +93,12 @@ export class Runtime implements ModuleContext {
    * its parent compartment directly, without the resolve hook.
    */
   private readonly appLinks = new Map<string, Set<string>>();
+  /**
+   * Strict mode, per compartment location: the specifiers `link()` made for modules of
+   * other packages whose exports that compartment sees as views, and whose they are.
+   */
+  private readonly viewLinks = new Map<string, Map<string, ViewOwner>>();
+  private readonly locationOf = new WeakMap<object, string>();
   private started: Promise<void> | undefined;
 
   constructor(private readonly options: RuntimeOptions) {
@@ -97,6 +112,58 @@ export class Runtime implements ModuleContext {
           'remove them, or replace the modules they name in the packages themselves.',
       );
     }
+    if (options.strict) this.startStrictMode();
+  }
+
+  /** Strict mode: the hooks through which what one package imports of another is viewed. */
+  private startStrictMode(): void {
+    const transforms = new Map<ViewOwner, (value: unknown) => unknown>();
+    setImportTransform((compartment, specifier) => {
+      const location = this.locationOf.get(compartment);
+      const owner = location === undefined ? undefined : this.viewLinks.get(location)?.get(specifier);
+      if (owner === undefined) return undefined;
+      let transform = transforms.get(owner);
+      if (!transform) transforms.set(owner, (transform = (value: unknown) => viewFor(value, owner)));
+      return transform;
+    });
+    setRefusalMessage((owner, action, key) => strictRefusal(owner, action, key, this.writerOf(), this.options.files));
+  }
+
+  /**
+   * The package whose code is changing a view, for the refusal's message only (a stack
+   * can be made to say anything; nothing is decided by it): the closest frame in a
+   * package's file.
+   */
+  private writerOf(): string | undefined {
+    const stack = String(new Error().stack);
+    for (const match of stack.matchAll(/\n\s+at (?:.*?\()?(file:\/\/[^():]+|\/[^():]+):\d+:\d+/g)) {
+      let file = match[1]!;
+      try {
+        if (file.startsWith('file:')) file = fileURLToPath(file);
+      } catch {
+        continue;
+      }
+      if (file.startsWith(RUNTIME_DIR)) continue;
+      const info = this.packageMap.packageForPath(file);
+      if (info) return info.name;
+    }
+    return undefined;
+  }
+
+  /**
+   * Strict mode: whose read-only views `from` gets of what `target` exports; undefined
+   * when it gets the exports themselves (its own package, the trusted app, a package its
+   * policy grants "write").
+   */
+  private viewOwner(from: PackageInfo, target: PackageInfo, specifier: string): ViewOwner | undefined {
+    if (!this.options.strict || target === from) return undefined;
+    const resource = this.resource(from);
+    if (resource === undefined || resource.packages?.[target.name] === 'write') return undefined;
+    const owner = ownerOf('package', target.name);
+    let links = this.viewLinks.get(from.location);
+    if (!links) this.viewLinks.set(from.location, (links = new Map()));
+    links.set(specifier, owner);
+    return owner;
   }
 
   /** `root.usePolicy` is set: the app's own package runs in a compartment too. */
@@ -139,7 +206,7 @@ export class Runtime implements ModuleContext {
       if (!target) {
         throw denied(from.name, 'file', `to load ${resolved.path}`, this.options.files, `from '${specifier}'`);
       }
-      if (resource !== undefined && resource.packages?.[target.name] !== true) {
+      if (resource !== undefined && !isGranted(resource.packages?.[target.name])) {
         const detail = target.name === ROOT_NAME ? `the app's module ${resolved.path}, from '${specifier}'` : `'${specifier}' from ${parentPath}`;
         throw denied(from.name, 'package', target.name, this.options.files, detail);
       }
@@ -149,11 +216,13 @@ export class Runtime implements ModuleContext {
         let linked = this.appLinks.get(from.location);
         if (!linked) this.appLinks.set(from.location, (linked = new Set()));
         linked.add(specifier);
-        return { kind: 'app', specifier, url: resolved.url, path: resolved.path };
+        const view = this.viewOwner(from, target, specifier);
+        return { kind: 'app', specifier, url: resolved.url, path: resolved.path, ...(view ? { view } : {}) };
       }
     }
     const specifierInTarget = target === from ? `./${resolved.url.slice(from.location.length)}` : resolved.url;
-    return { kind: 'file', specifier: specifierInTarget, url: resolved.url, path: resolved.path };
+    const view = target === from ? undefined : this.viewOwner(from, target, specifierInTarget);
+    return { kind: 'file', specifier: specifierInTarget, url: resolved.url, path: resolved.path, ...(view ? { view } : {}) };
   }
 
   private builtinGrant(info: PackageInfo, name: string): BuiltinGrant {
@@ -240,6 +309,8 @@ export class Runtime implements ModuleContext {
         }
       }
       const target = this.link(info, specifier, parentPath, 'import');
+      const owner = target.kind === 'builtin' ? undefined : target.view;
+      if (owner !== undefined) return compartment.import(target.specifier).then((namespace) => viewFor(namespace, owner));
       return compartment.import(target.specifier);
     } catch (error) {
       return Promise.reject(error);
@@ -265,7 +336,7 @@ export class Runtime implements ModuleContext {
         throw denied(info.name, 'file', `to create a require for ${shown}`, this.options.files, `module.createRequire: ${where}`);
       }
       const resource = this.resource(info);
-      if (resource !== undefined && resource.packages?.[root.name] !== true) {
+      if (resource !== undefined && !isGranted(resource.packages?.[root.name])) {
         throw denied(info.name, 'package', root.name, this.options.files, `module.createRequire(${shown})`);
       }
     }
@@ -312,7 +383,7 @@ export class Runtime implements ModuleContext {
           const target = this.packageMap.packageForPath(file);
           // The app's files too, with `"packages": { "$root$": true }` (worker pools): the
           // worker then runs them as app code, as the app's own worker would.
-          return target === info || (target !== undefined && this.resource(info)?.packages?.[target.name] === true);
+          return target === info || (target !== undefined && isGranted(this.resource(info)?.packages?.[target.name]));
         },
       });
       value = builtinFor(name, grant, source);
@@ -402,10 +473,18 @@ export class Runtime implements ModuleContext {
         runtime.pendingGlobals.set(location, () =>
           Object.defineProperties(
             own,
-            makeEndowments(resource?.globals, runtime.options.host, (name) => Object.prototype.hasOwnProperty.call(own, name)),
+            makeEndowments(
+              resource?.globals,
+              runtime.options.host,
+              (name) => Object.prototype.hasOwnProperty.call(own, name),
+              runtime.options.strict
+                ? { packageName: info.name, envRefusal: (action, key) => envRefusal(info.name, action, key, runtime.options.files) }
+                : undefined,
+            ),
           ),
         );
         runtime.compartments.set(location, compartment);
+        runtime.locationOf.set(compartment, location);
       }
       return compartment;
     } as unknown as CompartmentCtor;
@@ -539,6 +618,12 @@ export class Runtime implements ModuleContext {
     return Object.prototype.hasOwnProperty.call(namespace, 'module.exports') ? namespace['module.exports'] : namespace;
   }
 }
+
+/** `true` or this runtime's `"write"` (see policy/types.ts). */
+const isGranted = (value: unknown): boolean => value === true || value === 'write';
+
+/** The runtime's own files (they never change a view themselves). */
+const RUNTIME_DIR = fileURLToPath(new URL('../', import.meta.url));
 
 const sourceLines = new Map<string, string[]>();
 function sourceLine(file: string, line: number): string | undefined {

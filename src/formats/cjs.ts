@@ -20,6 +20,7 @@ import type { PackageInfo } from '../graph/package-map.js';
 import type { CjsModule, CompartmentLike, ModuleContext } from './context.js';
 import { isAsyncGraphRefusal } from '../confine/module-evaluation.js';
 import { requireAsyncModuleError } from '../confine/require-async.js';
+import { viewFor } from '../confine/export-views.js';
 
 const hasOwn = (value: unknown, key: string): boolean =>
   value !== null && value !== undefined && Object.prototype.hasOwnProperty.call(value, key);
@@ -59,14 +60,17 @@ export function makeRequire(ctx: ModuleContext, info: PackageInfo, filename: str
     if (typeof id !== 'string') throw invalidArg(id);
     const target = ctx.link(info, id, filename, 'require');
     if (target.kind === 'builtin') return compartment.importNow(target.specifier).default;
-    if (target.kind === 'app') return ctx.requireAppModule(target.url);
+    // Strict mode: another package's exports, as a read-only view (confine/export-views.ts).
+    const owner = target.view;
+    const shown = owner === undefined ? (value: unknown) => value : (value: unknown) => viewFor(value, owner);
+    if (target.kind === 'app') return shown(ctx.requireAppModule(target.url));
     const known = cjsRegistry.get(target.url);
-    if (known) return known.exports;
+    if (known) return shown(known.exports);
     if (!ctx.requireParents.has(target.path)) ctx.requireParents.set(target.path, filename);
     // CommonJS requiring CommonJS runs the module straight in its compartment; anything
     // else (ESM, JSON, addons) goes through the compartment's module loader.
     const direct = ctx.requireCommonJs(target);
-    if (direct) return direct.exports;
+    if (direct) return shown(direct.exports);
     let namespace: Record<string, unknown>;
     try {
       namespace = compartment.importNow(target.specifier);
@@ -75,9 +79,9 @@ export function makeRequire(ctx: ModuleContext, info: PackageInfo, filename: str
       throw error;
     }
     const loaded = cjsRegistry.get(target.url);
-    if (loaded) return loaded.exports;
+    if (loaded) return shown(loaded.exports);
     // require(esm), as Node 20.19+ does it.
-    return hasOwn(namespace, 'module.exports') ? namespace['module.exports'] : namespace;
+    return shown(hasOwn(namespace, 'module.exports') ? namespace['module.exports'] : namespace);
   };
   const resolve = (id: unknown): string => {
     if (typeof id !== 'string') throw invalidArg(id);
@@ -163,6 +167,8 @@ function runCommonJs(
   const importFn = (id: unknown): Promise<unknown> => {
     try {
       const target = ctx.link(info, String(id), filename, 'import');
+      const owner = target.kind === 'builtin' ? undefined : target.view;
+      if (owner !== undefined) return compartment.import(target.specifier).then((namespace) => viewFor(namespace, owner));
       return compartment.import(target.specifier);
     } catch (error) {
       return Promise.reject(error);

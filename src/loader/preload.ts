@@ -84,6 +84,7 @@ export async function start(config: Config, loaderURL: string): Promise<void> {
     policy,
     files: { policy: config.policyPath, override: config.overridePath },
     host: host.globals,
+    strict: config.strict,
   });
   installErrorPrinting((error) => runtime.explainError(error));
   // Before any package can reach worker_threads or spawn a process.
