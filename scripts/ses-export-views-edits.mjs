@@ -39,7 +39,8 @@ import { importTransform } from '${IMPORT_VIEWS}';`,
     [
       `      const { notifiers: importNotifiers } = instance;`,
       `      const { notifiers: importNotifiers } = instance;
-      const importView = importTransform(compartment, specifier);`,
+      // The import's own specifier, resolved as when the module was loaded.
+      const importView = importTransform(compartment, resolveHook(specifier, moduleSpecifier));`,
       1,
     ],
     [

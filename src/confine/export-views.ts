@@ -32,6 +32,7 @@
  * a package's own hardened data) need no view and are given as they are.
  */
 import { types } from 'node:util';
+import { wasHardened } from './host-hardening.js';
 
 /** Whose objects a view shows: a package (by canonical name) or a global granted read. */
 export interface ViewOwner {
@@ -95,7 +96,9 @@ function isDeepFrozen(root: object): boolean {
   if (notDeepFrozen.has(root)) return false;
   const visiting = new Set<object>();
   const walk = (value: object): boolean => {
-    if (deepFrozen.has(value) || visiting.has(value)) return true;
+    // Node's classes the boundary hardened count as frozen (one property of theirs stays
+    // writable: `EventEmitter.prototype[kCapture]`, which Node writes itself).
+    if (deepFrozen.has(value) || visiting.has(value) || wasHardened(value)) return true;
     if (notDeepFrozen.has(value)) return false;
     // A proxy answers as its handler likes: never taken as frozen (nor asked).
     if (types.isProxy(value) || !Object.isFrozen(value)) {
@@ -277,7 +280,23 @@ function patchHasInstance(fn: Function): void {
   }
 }
 
+/**
+ * Whether `value` has a non-configurable property a proxy would have to report as it is:
+ * an accessor (its getter), or a non-writable one holding an object.
+ */
+function hasFixedObject(value: object): boolean {
+  for (const key of ownKeys(value)) {
+    const descriptor = getOwnPropertyDescriptor(value, key);
+    if (!descriptor || descriptor.configurable) continue;
+    if (!('value' in descriptor) || (descriptor.writable === false && isObject(descriptor.value))) return true;
+  }
+  return false;
+}
+
 function isConstructor(fn: Function): boolean {
+  // Classes and ordinary functions have a `prototype`; arrows, methods and async
+  // functions have none (bound functions and proxies are asked).
+  if (Object.prototype.hasOwnProperty.call(fn, 'prototype')) return true;
   try {
     construct(Object, [], fn as new () => unknown);
     return true;
@@ -290,9 +309,8 @@ function isConstructor(fn: Function): boolean {
 function functionShadow(fn: Function): Function {
   // Bound functions have no `prototype` (which would bind the proxy to its own).
   const shadow = (isConstructor(fn) ? function () {} : () => {}).bind(undefined);
-  delete (shadow as { name?: string }).name;
-  delete (shadow as { length?: number }).length;
-  // What util.inspect shows of the view (it inspects the target).
+  // Its `name` and `length` are configurable, as a function's are: the traps report the
+  // real function's. The name is what util.inspect shows of the view (it inspects the target).
   try {
     defineProperty(shadow, 'name', { value: (fn as { name?: unknown }).name, configurable: true });
   } catch {
@@ -310,6 +328,8 @@ class ViewHandler {
   private readonly slots: SlotKind | undefined;
   /** Functions handed out for methods that need the real object (slot methods, Node's). */
   private methods: Map<Function, Function> | undefined;
+  /** A getter of the exports: what it returns is part of them (viewed). */
+  readsExports = false;
 
   constructor(
     readonly raw: object,
@@ -318,14 +338,13 @@ class ViewHandler {
     if (typeof raw === 'function') {
       this.target = functionShadow(raw);
       this.direct = false;
-    } else if (Object.isFrozen(raw)) {
-      // A frozen object never changes: its stand-in mirrors it, frozen, with views.
-      const mirror = Array.isArray(raw) ? [] : {};
-      this.target = mirror;
+    } else if (Object.isFrozen(raw) || hasFixedObject(raw)) {
+      // A proxy of an object with fixed properties (frozen, or a non-writable,
+      // non-configurable one holding an object) could only give their real values: the
+      // target is an empty stand-in, given what is asked of it as it is asked (see
+      // getOwnPropertyDescriptor).
+      this.target = Array.isArray(raw) ? [] : {};
       this.direct = false;
-      this.slots = slotKindOf(raw);
-      this.mirror(mirror);
-      return;
     } else {
       this.target = raw;
       this.direct = true;
@@ -333,18 +352,13 @@ class ViewHandler {
     this.slots = slotKindOf(raw);
   }
 
-  private mirror(mirror: object): void {
-    for (const key of ownKeys(this.raw)) {
-      const descriptor = getOwnPropertyDescriptor(this.raw, key)!;
-      defineProperty(mirror, key, this.shown(descriptor));
-    }
-    Object.setPrototypeOf(mirror, this.out(getPrototypeOf(this.raw)) as object | null);
-    Object.freeze(mirror);
-  }
-
   private shown(descriptor: PropertyDescriptor): PropertyDescriptor {
     if ('value' in descriptor) return { ...descriptor, value: this.out(descriptor.value) };
-    return { ...descriptor, get: this.out(descriptor.get) as (() => unknown) | undefined, set: this.out(descriptor.set) as ((v: unknown) => void) | undefined };
+    const get = this.out(descriptor.get);
+    // Called by itself (`descriptor.get.call(x)`), a getter still reads the exports.
+    const getter = isObject(get) ? handlers.get(get) : undefined;
+    if (getter) getter.readsExports = true;
+    return { ...descriptor, get: get as (() => unknown) | undefined, set: this.out(descriptor.set) as ((v: unknown) => void) | undefined };
   }
 
   /** A value read from the real object, as the view's holder gets it. */
@@ -411,7 +425,7 @@ class ViewHandler {
     this.methods ??= new Map();
     let bound = this.methods.get(fn);
     if (bound) return bound;
-    const { raw, view } = this;
+    const { raw, view, slots } = this;
     const out = (value: unknown): unknown => this.out(value);
     const iterating = slotted && ITERATING.has(key) && (this.slots === 'map' || this.slots === 'set');
     const forEach = slotted && key === 'forEach' && (this.slots === 'map' || this.slots === 'set');
@@ -429,7 +443,10 @@ class ViewHandler {
       }
       const result: unknown = apply(fn, raw, args);
       if (iterating) return viewIterator(result as Iterator<unknown>, out);
-      return slotted ? (key === 'subarray' ? out(result) : known(result)) : known(result);
+      // What a Map or Set holds is the package's; a typed array's copies (slice, map)
+      // are the caller's, its subarray is not.
+      if (slotted) return slots === 'typedarray' && key !== 'subarray' ? result : out(result);
+      return known(result);
     };
     Object.defineProperty(bound, 'name', { value: (fn as { name?: string }).name ?? '' });
     this.methods.set(fn, bound);
@@ -460,11 +477,13 @@ class ViewHandler {
   set(_target: object, key: PropertyKey, value: unknown, receiver: unknown): boolean {
     const raw = this.raw;
     if (receiver !== this.view) return set(raw, key, value, receiver);
-    // A setter the package defines is its own code: it runs on the real object.
+    // A setter of the package's own (on its live objects: not a hardened intrinsic's or
+    // Node class's, whose setters are `__proto__` and override taming) is its own code,
+    // called with assignment syntax: it runs on the real object.
     for (let o: object | null = raw; o !== null; o = getPrototypeOf(o)) {
       const descriptor = getOwnPropertyDescriptor(o, key);
       if (descriptor === undefined) continue;
-      if (descriptor.set !== undefined) {
+      if (descriptor.set !== undefined && Object.isExtensible(o) && !isNativeFunction(descriptor.set)) {
         apply(descriptor.set, raw, [unwrapFor(value, this.owner)]);
         return true;
       }
@@ -495,7 +514,6 @@ class ViewHandler {
   }
 
   getOwnPropertyDescriptor(target: object, key: PropertyKey): PropertyDescriptor | undefined {
-    if (!this.direct && target !== this.raw && Object.isFrozen(target)) return getOwnPropertyDescriptor(target, key);
     const descriptor = getOwnPropertyDescriptor(this.raw, key);
     if (descriptor === undefined) return undefined;
     if (this.direct) {
@@ -519,7 +537,8 @@ class ViewHandler {
 
   apply(_target: object, thisArg: unknown, args: unknown[]): unknown {
     const owner = this.owner;
-    return known(apply(this.raw as Function, unwrapFor(thisArg, owner), unwrapArgs(args, owner)));
+    const result: unknown = apply(this.raw as Function, unwrapFor(thisArg, owner), unwrapArgs(args, owner));
+    return this.readsExports ? this.out(result) : known(result);
   }
 
   construct(_target: object, args: unknown[], newTarget: Function): object {

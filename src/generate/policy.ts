@@ -146,7 +146,11 @@ function compareEvidence(a: string, b: string): number {
   );
 }
 
-/** Whether the global at a dotted path is an object (not a function) in this Node process. */
+/**
+ * Whether the global at a dotted path is, in this Node process, an object that strict
+ * mode makes read-only under a read grant: `process.env`, or plain data. (Other host
+ * objects, `process.stdout`, are read-only views under any grant.)
+ */
 function isHostObject(path: string): boolean {
   let value: unknown = globalThis;
   for (const part of path.split('.')) {
@@ -157,7 +161,9 @@ function isHostObject(path: string): boolean {
       return false;
     }
   }
-  return typeof value === 'object' && value !== null;
+  if (typeof value !== 'object' || value === null) return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return value === process.env || proto === Object.prototype || proto === null || Array.isArray(value);
 }
 
 /** Whether the global at a dotted path is a function in this Node process. */
@@ -178,7 +184,7 @@ function finishGlobals(usage: PackageUsage, strict: boolean): Map<string, { valu
   const granted = new Map<string, { value: GlobalPolicyValue; evidence: Set<Evidence> }>();
   for (const [path, entry] of usage.globals) {
     // Handed to a function, only an object can be changed there (`process.env`, not a
-    // string or a function of this Node's).
+    // string, a function or a host object of this Node's, see isHostObject).
     const passed = strict
       ? [...(usage.globalsPassed.get(path) ?? [])].filter(([full]) => isHostObject(full)).flatMap(([, evidence]) => [...evidence])
       : [];
