@@ -32,6 +32,8 @@ import type { Analyser } from './walker.js';
 export interface Mutation {
   kind: 'changes' | 'passed';
   drop: number;
+  /** An array method called on the value (`list.push(x)`): a change only below a module's value itself, whose `push` may be its own function. */
+  method?: true;
 }
 
 /** Where a variable's value may come from. */
@@ -175,8 +177,8 @@ export function mutationAt(
   if (!parent) return undefined;
   if (path.length > 0 && isWriteOf(parent, top)) return { kind: 'changes', drop: 1 };
   // `x.list.push(v)`.
-  if (path.length >= 2 && parent.type === 'CallExpression' && parent.callee === top && ARRAY_MUTATORS.has(path[path.length - 1]!)) {
-    return { kind: 'changes', drop: 1 };
+  if (path.length >= 1 && parent.type === 'CallExpression' && parent.callee === top && ARRAY_MUTATORS.has(path[path.length - 1]!)) {
+    return { kind: 'changes', drop: 1, method: true };
   }
   const user = valueParent(a, top, parentIndex);
   const call = stack[user.index];
@@ -332,22 +334,25 @@ export function noteParameters(a: Analyser, fn: Node): void {
 interface Resolved {
   /** An object global: its name and the member path below it. */
   global?: string[];
-  /** A module of another package (or the same one: the generator tells by resolving it). */
+  /** A module of another package (or the same one: the generator tells by resolving it), and the member path of its value. */
   record?: import('./types.js').ImportRecord;
+  path: string[];
 }
 
 function resolveSource(a: Analyser, source: ValueSource, seen: Set<Binding>): Resolved[] {
   switch (source.kind) {
     case 'import':
-      return [{ record: source.record }];
+      return [{ record: source.record, path: source.path }];
     case 'call': {
       const candidate = a.candidateByNode.get(source.node);
-      return candidate?.record ? [{ record: candidate.record }] : [];
+      return candidate?.record ? [{ record: candidate.record, path: source.path }] : [];
     }
     case 'binding': {
       const target = source.scope.lookup(source.name);
-      if (target === undefined) return [{ global: [source.name, ...source.path] }];
-      return resolveBinding(a, target, seen).map((r) => (r.global ? { global: [...r.global, ...source.path] } : r));
+      if (target === undefined) return [{ global: [source.name, ...source.path], path: [] }];
+      return resolveBinding(a, target, seen).map((r) =>
+        r.global ? { global: [...r.global, ...source.path], path: [] } : { ...r, path: [...r.path, ...source.path] },
+      );
     }
   }
 }
@@ -372,7 +377,8 @@ export function resolveMutations(a: Analyser, markGlobal: (path: string[], kind:
       for (const ref of changing) {
         const mutation = ref.mutation!;
         if (value.record) {
-          if (mutation.kind === 'changes') value.record.mutates = true;
+          const below = value.path.length + ref.path.length - mutation.drop;
+          if (mutation.kind === 'changes' && (!mutation.method || below >= 1)) value.record.mutates = true;
         } else if (value.global) {
           const path = [...value.global, ...ref.path];
           markGlobal(path.slice(0, path.length - mutation.drop), mutation.kind, ref.start);

@@ -84,8 +84,10 @@ export function noteCallCandidate(a: Analyser, node: Node): void {
     candidate.result = resultUse(a, node);
     for (const { binding, path } of candidate.result.bindings) binding.pending = { candidate, base: path };
   } else if (kind === 'require') {
-    const mutation = mutationAt(a, chainUp(a, node));
-    if (mutation) candidate.mutation = mutation;
+    const chain = chainUp(a, node);
+    const mutation = mutationAt(a, chain);
+    // `require('x').push(y)` may be x's own push.
+    if (mutation && !(mutation.method && chain.path.length - mutation.drop < 1)) candidate.mutation = mutation;
   }
   a.candidateByNode.set(node, candidate);
   a.candidates.push(candidate);
