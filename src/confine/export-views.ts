@@ -340,9 +340,12 @@ class ViewHandler {
       this.direct = false;
     } else if (Object.isFrozen(raw) || hasFixedObject(raw)) {
       // A proxy of an object with fixed properties (frozen, or a non-writable,
-      // non-configurable one holding an object) could only give their real values: the
-      // target is an empty stand-in, given what is asked of it as it is asked (see
-      // getOwnPropertyDescriptor).
+      // non-configurable one holding an object, or a non-configurable accessor) could
+      // only report them as they are: the target is an empty stand-in, given what is
+      // asked of it as it is asked (see getOwnPropertyDescriptor). An object that fixes
+      // such a property only after a view of it was made (rare: packages freeze their
+      // exports before anyone else has them) makes reads of it through that view throw
+      // (the proxy's invariants), rather than hand out the real value.
       this.target = Array.isArray(raw) ? [] : {};
       this.direct = false;
     } else {
@@ -364,6 +367,8 @@ class ViewHandler {
   /** A value read from the real object, as the view's holder gets it. */
   private out(value: unknown, key?: PropertyKey): unknown {
     if (!isObject(value)) return value;
+    const known = viewOf.get(value);
+    if (known !== undefined && known !== value) return known;
     if (typeof value === 'function') {
       const shown = viewFor(value, this.owner);
       if (shown !== value || key === undefined) return shown;
@@ -466,11 +471,8 @@ class ViewHandler {
     // `class X extends View`, `Object.create(View.prototype)`: the class will meet
     // objects whose prototype is the view of its own.
     if (key === 'prototype' && typeof raw === 'function') patchHasInstance(raw);
-    if (this.direct && isObject(value)) {
-      // A proxy must give a non-writable, non-configurable property's own value.
-      const descriptor = getOwnPropertyDescriptor(raw, key);
-      if (descriptor && !descriptor.configurable && descriptor.writable === false) return value;
-    }
+    // (An object whose properties could bind what this answers has a stand-in target,
+    // decided when the view is made: see the constructor.)
     return this.out(value, key);
   }
 
