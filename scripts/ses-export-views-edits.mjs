@@ -23,7 +23,7 @@ export const EXPORT_VIEWS_EDITS = {
     [
       `import { compartmentEvaluate } from './compartment-evaluate.js';`,
       `import { compartmentEvaluate } from './compartment-evaluate.js';
-import { importTransform } from '${IMPORT_VIEWS}';`,
+import { importTransform, staticImportTransform } from '${IMPORT_VIEWS}';`,
       1,
     ],
     [
@@ -39,8 +39,8 @@ import { importTransform } from '${IMPORT_VIEWS}';`,
     [
       `      const { notifiers: importNotifiers } = instance;`,
       `      const { notifiers: importNotifiers } = instance;
-      // The import's own specifier, resolved as when the module was loaded.
-      const importView = importTransform(compartment, resolveHook(specifier, moduleSpecifier));`,
+      // The import's own specifier, resolved (again: the runtime remembers) when views are on.
+      const importView = staticImportTransform(compartment, specifier, moduleSpecifier, resolveHook);`,
       1,
     ],
     [

@@ -92,6 +92,8 @@ const notDeepFrozen = new WeakSet<object>();
  * to protect (the intrinsics lockdown hardened, Node's classes the boundary hardened).
  */
 function isDeepFrozen(root: object): boolean {
+  // Most values are not frozen at all: answered without a walk (or a memo).
+  if (types.isProxy(root) || !Object.isFrozen(root)) return false;
   if (deepFrozen.has(root)) return true;
   if (notDeepFrozen.has(root)) return false;
   const visiting = new Set<object>();
@@ -208,11 +210,49 @@ export const rawOf = (value: unknown): object | undefined => (isObject(value) ? 
 
 export const isView = (value: unknown): boolean => isObject(value) && handlers.has(value);
 
+/** The values of JSON modules (formats/index.ts): data, seen by other packages as a frozen copy. */
+const jsonValues = new WeakSet<object>();
+
+export function noteJsonValue(value: unknown): void {
+  if (isObject(value)) jsonValues.add(value);
+}
+
+/**
+ * A JSON module's value, for other packages: a deeply frozen copy, made once, when a
+ * package other than its own first reaches it (nothing to intercept: mime-db's 2,400
+ * entries read through views cost tens of milliseconds at start-up, the copy about one).
+ * Its package keeps the data itself; a change it makes later is not in the copy.
+ */
+function frozenCopy(value: object, owner: ViewOwner): object {
+  // Only the copy's root is remembered: nobody reaches its inside but through it, and
+  // nothing of it needs a view (its nodes are frozen data).
+  const copies = new Map<object, unknown>();
+  const copy = (item: unknown): unknown => {
+    if (!isObject(item)) return item;
+    const done = copies.get(item);
+    if (done !== undefined) return done;
+    const proto = getPrototypeOf(item);
+    const isArray = Array.isArray(item);
+    // Not JSON any more (its package put something else in it): viewed.
+    if ((!isArray && proto !== Object.prototype && proto !== null) || types.isProxy(item)) return viewFor(item, owner);
+    const out: Record<string, unknown> = isArray ? ([] as unknown as Record<string, unknown>) : proto === null ? Object.create(null) : {};
+    copies.set(item, out);
+    for (const key of Object.keys(item)) out[key] = copy((item as Record<string, unknown>)[key]);
+    return Object.freeze(out);
+  };
+  const root = copy(value) as object;
+  deepFrozen.add(root);
+  viewOf.set(value, root);
+  viewOf.set(root, root);
+  return root;
+}
+
 /** `value` as a package other than `owner` sees it (primitives and deeply frozen values as they are). */
 export function viewFor(value: unknown, owner: ViewOwner): unknown {
   if (!isObject(value)) return value;
   const known = viewOf.get(value);
   if (known !== undefined) return known;
+  if (jsonValues.has(value)) return frozenCopy(value, owner);
   if (handlers.has(value) || isDeepFrozen(value)) {
     viewOf.set(value, value);
     return value;

@@ -13,7 +13,21 @@ export function setImportTransform(value: ImportTransform): void {
   transform = value;
 }
 
-/** Called by SES for every module a module imports, and every dynamic `import()`. */
+/** Called by SES for every dynamic `import()` of a module: `fullSpecifier` is resolved. */
 export function importTransform(compartment: object, fullSpecifier: string): ((value: unknown) => unknown) | undefined {
   return transform === undefined ? undefined : transform(compartment, fullSpecifier);
+}
+
+/**
+ * Called by SES for every module a module imports statically, by the specifier written
+ * in the importing module: resolved only when a transform is set (strict mode), with the
+ * compartment's own resolve hook (which the runtime memoises).
+ */
+export function staticImportTransform(
+  compartment: object,
+  specifier: string,
+  referrer: string,
+  resolveHook: (specifier: string, referrer: string) => string,
+): ((value: unknown) => unknown) | undefined {
+  return transform === undefined ? undefined : transform(compartment, resolveHook(specifier, referrer));
 }

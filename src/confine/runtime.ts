@@ -413,6 +413,7 @@ export class Runtime implements ModuleContext {
       const info = runtime.byLocation.get(location);
       const importHook = options.importHook as (specifier: string) => Promise<unknown>;
       const importNowHook = options.importNowHook as (specifier: string) => unknown;
+      const resolved = new Map<string, string>();
       const compartment = new Compartment({
         ...options,
         transforms: [...((options.transforms as unknown[]) ?? []), globalThisIdiom, evadeRunTimeCode],
@@ -431,9 +432,17 @@ export class Runtime implements ModuleContext {
         resolveHook: (specifier: unknown, referrer: string) => {
           if (!info) throw new Error(`LavaMoat: no package at ${location}`);
           if (referrer === ENTRY_SPECIFIER) throw new Error('LavaMoat: the entry module imports nothing');
-          const parentPath = fileURLToPath(new URL(referrer, location));
           // `import(x)` converts x to a string; SES hands it over as it was given.
-          return runtime.link(info, String(specifier), parentPath, 'import').specifier;
+          const request = String(specifier);
+          // Strict mode asks again when the module runs (import-views.ts): the answer is
+          // remembered (resolution and the policy check give the same answer every time).
+          const key = `${referrer}\n${request}`;
+          const known = resolved.get(key);
+          if (known !== undefined) return known;
+          const parentPath = fileURLToPath(new URL(referrer, location));
+          const full = runtime.link(info, request, parentPath, 'import').specifier;
+          if (runtime.options.strict) resolved.set(key, full);
+          return full;
         },
         importMetaHook: (specifier: string, meta: Record<string, unknown>) => {
           if (!info || typeof meta.url !== 'string' || !meta.url.startsWith('file:')) return;
