@@ -22,7 +22,8 @@
  *   like any assignment; for objects with internal slots (Map, Set, Date, ...) their
  *   reading methods run on the real object and their writing ones are refused.
  * What a call returns is given as it is, or as its view when the caller already holds
- * that object as a view (a method returning `this`). `new` through a view makes an
+ * that object as a view (a method returning `this`), or when the call was handed the
+ * package's own objects (`_.get(_, 'templateSettings')`: read from them, it is viewed). `new` through a view makes an
  * ordinary object whose prototype is the view of the class's prototype, so that neither
  * `Object.getPrototypeOf(instance)` nor `instance.constructor` hands out the real class;
  * the class answers `instanceof` for such objects (its `Symbol.hasInstance`).
@@ -579,8 +580,11 @@ class ViewHandler {
 
   apply(_target: object, thisArg: unknown, args: unknown[]): unknown {
     const owner = this.owner;
-    const result: unknown = apply(this.raw as Function, unwrapFor(thisArg, owner), unwrapArgs(args, owner));
-    return this.readsExports ? this.out(result) : known(result);
+    const given = unwrapArgs(args, owner);
+    const result: unknown = apply(this.raw as Function, unwrapFor(thisArg, owner), given);
+    // A getter, or a call handed the package's own objects (`_.get(_, 'templateSettings')`,
+    // `_.identity(x)`): what it returns is read from them, and is viewed as they are.
+    return this.readsExports || given !== args ? this.out(result) : known(result);
   }
 
   construct(_target: object, args: unknown[], newTarget: Function): object {
