@@ -25,7 +25,12 @@ export function strictRefusal(
   files: PolicyFiles,
 ): string {
   const what = key === undefined ? '' : ` ${typeof key === 'symbol' ? key.toString() : JSON.stringify(key)}`;
-  const whose = owner.kind === 'package' ? `what package "${owner.name}" exports` : `the global "${owner.name}"`;
+  const whose =
+    owner.kind === 'global'
+      ? `the global "${owner.name}"`
+      : owner.name === '$root$'
+        ? "what the app's modules export"
+        : `what package "${owner.name}" exports`;
   const who = writer === undefined ? 'code outside the exporting package' : `package "${writer}"`;
   const lines = [
     `LavaMoat (strict mode): ${who} may not ${action}${what} on ${whose}` +
