@@ -36,6 +36,7 @@ interface SesCompartment extends CompartmentLike {
 }
 
 type CompartmentCtor = new (options: Record<string, unknown>) => SesCompartment;
+type ChildCompartmentCtor = (new (...args: unknown[]) => object) & { prototype: object };
 
 declare const Compartment: CompartmentCtor;
 
@@ -477,6 +478,17 @@ export class Runtime implements ModuleContext {
           enumerable: false,
           configurable: false,
         });
+        // Strict mode: a child compartment's module descriptor can name a module of this
+        // package's compartment, which may be another package's (its exports): it gets
+        // the view this package would.
+        if (runtime.options.strict) {
+          Object.defineProperty(own, 'Compartment', {
+            value: runtime.childCompartments(info, compartment, own.Compartment as ChildCompartmentCtor),
+            writable: true,
+            enumerable: false,
+            configurable: true,
+          });
+        }
         pinGlobals(own, mutableGlobalNames(resource?.globals));
         // The granted globals are made when the package's first module loads.
         runtime.pendingGlobals.set(location, () =>
@@ -497,6 +509,71 @@ export class Runtime implements ModuleContext {
       }
       return compartment;
     } as unknown as CompartmentCtor;
+  }
+
+  /**
+   * Strict mode: the `Compartment` constructor of package `info`'s compartment. A child
+   * compartment's descriptor `{ namespace: '<file URL>' }` (without `compartment`) links
+   * to that module of the package's compartment, its parent, with no resolve hook in
+   * between: for another package's module, the child gets a module whose values are the
+   * views this package gets of it, unless its policy grants "write" on that package.
+   */
+  private childCompartments(info: PackageInfo, parent: SesCompartment, Child: ChildCompartmentCtor): ChildCompartmentCtor {
+    const runtime = this;
+    const ownerFor = (specifier: string): ViewOwner | undefined => {
+      if (!/^file:/i.test(specifier)) return undefined;
+      let target: PackageInfo | undefined;
+      try {
+        target = runtime.packageMap.packageForPath(fileURLToPath(specifier));
+      } catch {
+        return undefined;
+      }
+      if (!target || target === info || runtime.resource(info)?.packages?.[target.name] === 'write') return undefined;
+      return ownerOf('package', target.name);
+    };
+    const aliasOf = (descriptor: unknown): { specifier: string; owner: ViewOwner } | undefined => {
+      if (descriptor === null || typeof descriptor !== 'object') return undefined;
+      const { namespace, compartment } = descriptor as { namespace?: unknown; compartment?: unknown };
+      if (typeof namespace !== 'string' || compartment !== undefined) return undefined;
+      const owner = ownerFor(namespace);
+      return owner ? { specifier: namespace, owner } : undefined;
+    };
+    const viewNow = (descriptor: unknown): unknown => {
+      const alias = aliasOf(descriptor);
+      return alias ? { namespace: viewFor(parent.importNow(alias.specifier), alias.owner) } : descriptor;
+    };
+    const viewLater = async (descriptor: unknown): Promise<unknown> => {
+      const alias = aliasOf(await descriptor);
+      return alias ? { namespace: viewFor(await parent.import(alias.specifier), alias.owner) } : descriptor;
+    };
+    const wrapOptions = (options: unknown): unknown => {
+      if (options === null || typeof options !== 'object') return options;
+      const given = options as Record<string, unknown>;
+      const wrapped: Record<string, unknown> = { ...given };
+      const { importHook, importNowHook, moduleMapHook } = given;
+      if (typeof importHook === 'function') wrapped.importHook = (...args: unknown[]) => viewLater(Reflect.apply(importHook, given, args));
+      if (typeof importNowHook === 'function') wrapped.importNowHook = (...args: unknown[]) => viewNow(Reflect.apply(importNowHook, given, args));
+      if (typeof moduleMapHook === 'function') wrapped.moduleMapHook = (...args: unknown[]) => viewNow(Reflect.apply(moduleMapHook, given, args));
+      for (const key of ['modules', 'moduleMap']) {
+        const map = given[key];
+        if (map !== null && typeof map === 'object') {
+          wrapped[key] = Object.fromEntries(Object.entries(map).map(([name, descriptor]) => [name, viewNow(descriptor)]));
+        }
+      }
+      return wrapped;
+    };
+    const Wrapped = function Compartment(this: unknown, ...args: unknown[]): object {
+      if (new.target === undefined) throw new TypeError("Class constructor Compartment cannot be invoked without 'new'");
+      const first = args[0] as { __options__?: unknown } | undefined;
+      // `new Compartment({ __options__: true, ... })`, or the legacy (globals, modules, options).
+      const given =
+        first !== null && typeof first === 'object' && first.__options__ === true
+          ? [wrapOptions(first), ...args.slice(1)]
+          : [args[0], args[1] !== undefined ? (wrapOptions({ modules: args[1] }) as { modules: unknown }).modules : args[1], wrapOptions(args[2]), ...args.slice(3)];
+      return Reflect.construct(Child, given, (new.target as unknown) === Wrapped ? Child : new.target) as object;
+    } as unknown as ChildCompartmentCtor;
+    Object.defineProperty(Wrapped, 'prototype', { value: Child.prototype, writable: false, enumerable: false, configurable: false });
+    return Object.freeze(Wrapped);
   }
 
   /** Creates and links the compartments; runs no package code. */
