@@ -8,9 +8,10 @@
 // importer may see (src/confine/import-views.ts; none outside strict mode, and none for
 // a package importing its own modules or a package its policy grants "write"):
 //
-// - static imports (`import x from`, `import * as ns from`, `export * from`'s names as
-//   the importer reads them): every binding update passes through it, so bindings stay
-//   live and the views follow them;
+// - static imports (`import x from`, `import * as ns from`) and re-exports (`export *
+//   from`, `export { x } from`, whose bindings the module passes on to its own importers,
+//   which may be of its package): every binding update passes through it, so bindings
+//   stay live and the views follow them;
 // - a module's dynamic `import()`: the namespace it resolves to.
 //
 // CommonJS `require`, and `import()` from CommonJS, are the runtime's own code
@@ -23,7 +24,7 @@ export const EXPORT_VIEWS_EDITS = {
     [
       `import { compartmentEvaluate } from './compartment-evaluate.js';`,
       `import { compartmentEvaluate } from './compartment-evaluate.js';
-import { importTransform, staticImportTransform } from '${IMPORT_VIEWS}';`,
+import { importTransform, staticImportTransform, viewNotifiers } from '${IMPORT_VIEWS}';`,
       1,
     ],
     [
@@ -38,9 +39,12 @@ import { importTransform, staticImportTransform } from '${IMPORT_VIEWS}';`,
     ],
     [
       `      const { notifiers: importNotifiers } = instance;`,
-      `      const { notifiers: importNotifiers } = instance;
+      `      const { notifiers: importedNotifiers } = instance;
       // The import's own specifier, resolved (again: the runtime remembers) when views are on.
-      const importView = staticImportTransform(compartment, specifier, moduleSpecifier, resolveHook);`,
+      const importView = staticImportTransform(compartment, specifier, moduleSpecifier, resolveHook);
+      // What this module re-exports of it (\`export *\`, \`export { x } from\`) passes its
+      // bindings on to its own importers: they get them through the views too.
+      const importNotifiers = importView === undefined ? importedNotifiers : viewNotifiers(importedNotifiers, importView);`,
       1,
     ],
     [

@@ -31,3 +31,32 @@ export function staticImportTransform(
 ): ((value: unknown) => unknown) | undefined {
   return transform === undefined ? undefined : transform(compartment, resolveHook(specifier, referrer));
 }
+
+const viewedNotifiers = new WeakMap<Function, Function>();
+
+/**
+ * A module instance's notifiers (`{ name: notify(updater) }`), as an importer that sees
+ * the module through views reads them: each notify hands its updaters the views. One
+ * function per notifier, so that two paths to one binding stay the same binding.
+ */
+export function viewNotifiers(notifiers: Record<string, unknown>, view: (value: unknown) => unknown): Record<string, unknown> {
+  const wrap = (notify: Function): Function => {
+    let wrapped = viewedNotifiers.get(notify);
+    if (!wrapped) {
+      wrapped = (updater: (value: unknown) => void) => Reflect.apply(notify, undefined, [(value: unknown) => updater(view(value))]);
+      viewedNotifiers.set(notify, wrapped);
+    }
+    return wrapped;
+  };
+  return new Proxy(notifiers, {
+    get: (target, key) => {
+      const notify: unknown = Reflect.get(target, key);
+      return typeof notify === 'function' ? wrap(notify) : notify;
+    },
+    getOwnPropertyDescriptor: (target, key) => {
+      const descriptor = Reflect.getOwnPropertyDescriptor(target, key);
+      if (descriptor && typeof descriptor.value === 'function') descriptor.value = wrap(descriptor.value as Function);
+      return descriptor;
+    },
+  });
+}
