@@ -371,6 +371,9 @@ class ViewHandler {
   private methods: Map<Function, Function> | undefined;
   /** A getter of the exports: what it returns is part of them (viewed). */
   readsExports = false;
+  /** Callbacks given to inherited methods, guarded (`on` and `off` must agree), and back. */
+  private callbacks: WeakMap<Function, Function> | undefined;
+  private originals: WeakMap<Function, Function> | undefined;
 
   constructor(
     readonly raw: object,
@@ -438,14 +441,39 @@ class ViewHandler {
     return this.inherited(fn);
   }
 
-  /** `fn` (with its own properties) called on the real object when called on the view. */
+  /**
+   * `fn` (with its own properties) called on the real object when called on the view. The
+   * functions it is given (an emitter's listeners) are called with the view where Node
+   * would pass the real object (the listener's `this`, a `'newListener'` argument).
+   */
   private inherited(fn: Function): Function {
     this.methods ??= new Map();
     let method = this.methods.get(fn);
     if (!method) {
       const { raw, view } = this;
+      const callbacks = (this.callbacks ??= new WeakMap());
+      const originals = (this.originals ??= new WeakMap());
+      const guard = (value: unknown): unknown => {
+        if (typeof value !== 'function') return value;
+        let guarded = callbacks.get(value);
+        if (!guarded) {
+          const callback = value;
+          guarded = function (this: unknown, ...args: unknown[]): unknown {
+            return apply(callback, this === raw ? view : this, args.map((arg) => (arg === raw ? view : arg)));
+          };
+          callbacks.set(callback, guarded);
+          originals.set(guarded, callback);
+        }
+        return guarded;
+      };
       method = new Proxy(fn, {
-        apply: (target, thisArg, args) => known(apply(target, thisArg === view ? raw : thisArg, args)),
+        apply: (target, thisArg, args) => {
+          if (thisArg !== view) return apply(target, thisArg, args);
+          const result: unknown = apply(target, raw, args.map(guard));
+          // `listeners()` gives back the functions the holder registered.
+          if (Array.isArray(result)) return result.map((item) => (typeof item === 'function' ? (originals.get(item) ?? item) : item));
+          return known(result);
+        },
       });
       this.methods.set(fn, method);
     }
