@@ -548,6 +548,9 @@ class ViewHandler {
   set(_target: object, key: PropertyKey, value: unknown, receiver: unknown): boolean {
     const raw = this.raw;
     if (receiver !== this.view) return set(raw, key, value, receiver);
+    // Setting a property to the value it has changes nothing (`exports.x = exports.x || y`).
+    const current = getOwnPropertyDescriptor(raw, key);
+    if (current && 'value' in current && (Object.is(current.value, value) || (isObject(value) && rawOf(value) === current.value))) return true;
     // A setter of the package's own (on its live objects: not a hardened intrinsic's or
     // Node class's, whose setters are `__proto__` and override taming) is its own code,
     // called with assignment syntax: it runs on the real object.
