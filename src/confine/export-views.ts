@@ -209,7 +209,6 @@ const patched = new WeakSet<Function>();
 /** The real object behind a view; undefined for anything else. */
 export const rawOf = (value: unknown): object | undefined => (isObject(value) ? handlers.get(value)?.raw : undefined);
 
-export const isView = (value: unknown): boolean => isObject(value) && handlers.has(value);
 
 /** The values of JSON modules (formats/index.ts): data, seen by other packages as a frozen copy. */
 const jsonValues = new WeakSet<object>();
