@@ -19,7 +19,6 @@ import { shareable } from './shared-globals.js';
 import { deliver } from './boundary.js';
 import { foreignReceiver, hostLeaf, type StrictGrants } from './views.js';
 import { ownerOf, viewFor } from './export-views.js';
-import { isPlainData } from './host-hardening.js';
 import { isForeignCapabilityCall } from './capability-classes.js';
 
 export type HostGlobals = Record<PropertyKey, unknown>;
@@ -303,9 +302,11 @@ function readGrant(host: HostGlobals, name: string, strict: boolean): PropertyDe
       const value = host[name];
       if (!primed || value !== seen) {
         shared = shareable(host, name, value);
-        // Strict mode: a read grant of a plain object (one the app put on its global)
-        // cannot change it for the app and the other packages: a read-only view.
-        if (strict && shared === value && typeof value === 'object' && value !== null && isPlainData(value)) {
+        // Strict mode: a read grant of an object (one the app put on its global, an
+        // instance of its classes) cannot change it for the app and the other packages: a
+        // read-only view. (What the boundary gives is frozen or a view already, and needs
+        // none; a whole `process` grant is the process.)
+        if (strict && shared === value && typeof value === 'object' && value !== null && name !== 'process') {
           shared = viewFor(value, ownerOf('global', name));
         }
         seen = value;
