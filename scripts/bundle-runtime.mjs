@@ -13,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { MODULE_EVALUATION_EDITS, MODULE_EVALUATION_SPECIFIER } from './ses-module-evaluation-edits.mjs';
+import { EXPORT_VIEWS_EDITS, IMPORT_VIEWS_SPECIFIER } from './ses-export-views-edits.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(path.join(root, 'package.json'));
@@ -31,6 +32,10 @@ const sesInternals = {
     // the runtime's own module, so that one instance serves SES and the runtime.
     build.onResolve({ filter: new RegExp(`^${MODULE_EVALUATION_SPECIFIER}$`) }, () => ({
       path: path.join(root, 'dist', 'confine', 'module-evaluation.js'),
+    }));
+    // Strict mode's hook for what a module imports (see ses-export-views-edits.mjs).
+    build.onResolve({ filter: new RegExp(`^${IMPORT_VIEWS_SPECIFIER}$`) }, () => ({
+      path: path.join(root, 'dist', 'confine', 'import-views.js'),
     }));
   },
 };
@@ -193,6 +198,8 @@ SES_EDITS['module-load.js'] = [
 
 // Top-level await: applied after the edits above (they extend what those return).
 for (const [file, edits] of Object.entries(MODULE_EVALUATION_EDITS)) SES_EDITS[file] = [...(SES_EDITS[file] ?? []), ...edits];
+// Strict mode's export views: applied last.
+for (const [file, edits] of Object.entries(EXPORT_VIEWS_EDITS)) SES_EDITS[file] = [...(SES_EDITS[file] ?? []), ...edits];
 
 const sesEdits = {
   name: 'ses-edits',

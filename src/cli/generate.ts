@@ -79,6 +79,7 @@ export async function generateCommand(
       ...(typeof usePolicy === 'string' ? { usePolicy } : {}),
       include,
       evidence: args.debug,
+      strict: paths.config.strict,
       ...(args.jobs !== undefined ? { jobs: args.jobs } : {}),
       onProgress: ({ modules, pending }) =>
         progress.update(() => `LavaMoat: analysing the module graph: ${modules} modules done, ${pending} queued`),

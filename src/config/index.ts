@@ -72,7 +72,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     overrideLayer(overrides, label),
   ];
 
-  const pick = <K extends 'policy' | 'policyOverride' | 'debug' | 'cache' | 'reportCaughtDenials' | 'record'>(key: K, fallback: NonNullable<Layer[K]>) => {
+  const pick = <K extends 'policy' | 'policyOverride' | 'debug' | 'cache' | 'reportCaughtDenials' | 'record' | 'strict'>(key: K, fallback: NonNullable<Layer[K]>) => {
     let value = fallback;
     sources[key] = 'default';
     for (const layer of layers) {
@@ -92,6 +92,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const reportCaughtDenials = pick('reportCaughtDenials', true);
   // Not a package.json setting: only a variable or the CLI's --record names a file.
   const record = pick('record', '');
+  const strict = pick('strict', false);
 
   const scuttleGlobalThis: ScuttleGlobalThisConfig = { enabled: false, exceptions: [], scuttlerName: undefined };
   for (const key of SCUTTLE_KEYS) sources[`scuttleGlobalThis.${key}`] = 'default';
@@ -134,6 +135,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     lockdown,
     reportCaughtDenials,
     record: record === '' ? undefined : path.resolve(projectRoot, record),
+    strict,
     packageJsonPath,
     sources,
     warnings: sesVariableWarnings(env),
@@ -169,5 +171,6 @@ export function configToEnv(config: Config): Record<string, string> {
     LAVAMOAT_REPORT_CAUGHT_DENIALS: config.reportCaughtDenials ? '1' : '0',
     // Empty when not recording: an empty variable counts as unset.
     LAVAMOAT_RECORD: config.record ?? '',
+    LAVAMOAT_STRICT: config.strict ? '1' : '0',
   };
 }

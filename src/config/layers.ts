@@ -41,6 +41,7 @@ export interface Layer {
   policyOverride?: string;
   debug?: boolean;
   cache?: CacheSetting;
+  strict?: boolean;
   scuttleGlobalThis?: Partial<ScuttleGlobalThisConfig>;
   lockdown?: Partial<LockdownOptions>;
   reportCaughtDenials?: boolean;
@@ -57,6 +58,7 @@ const ENV_FOR: Record<string, string> = {
   cache: 'LAVAMOAT_CACHE',
   reportCaughtDenials: 'LAVAMOAT_REPORT_CAUGHT_DENIALS',
   record: 'LAVAMOAT_RECORD',
+  strict: 'LAVAMOAT_STRICT',
 };
 
 /** An empty variable counts as unset (`LAVAMOAT_DEBUG= node ...` clears it). */
@@ -74,6 +76,8 @@ export function envLayer(env: NodeJS.ProcessEnv): Layer {
   if (override !== undefined) layer.policyOverride = pathValue(origin('policyOverride'), override);
   const debug = envValue(env, 'LAVAMOAT_DEBUG');
   if (debug !== undefined) layer.debug = envFlag(origin('debug'), debug);
+  const strict = envValue(env, 'LAVAMOAT_STRICT');
+  if (strict !== undefined) layer.strict = envFlag(origin('strict'), strict);
   const cache = envValue(env, 'LAVAMOAT_CACHE');
   if (cache !== undefined) {
     layer.cache = cache === '0' || cache === 'false' ? false : cache === '1' || cache === 'true' ? true : pathValue(origin('cache'), cache);
@@ -130,6 +134,7 @@ const PACKAGE_JSON_ALIASES: Record<string, string> = {
   lockdownOptions: 'lockdown',
   printCaughtDenials: 'reportCaughtDenials',
   caughtDenials: 'reportCaughtDenials',
+  strictMode: 'strict',
 };
 
 export function packageJsonLayer(file: string, lavamoat: unknown): Layer {
@@ -163,6 +168,9 @@ export function packageJsonLayer(file: string, lavamoat: unknown): Layer {
           'recording is not a project setting (every run would write it); ' +
             'set LAVAMOAT_RECORD=<file> for the runs to record, or use lavamoat run --record <file>',
         );
+      case 'strict':
+        layer.strict = booleanValue(origin(key), value);
+        break;
       case 'scuttleGlobalThis':
         layer.scuttleGlobalThis = scuttleValue(origin(key), value);
         break;
@@ -197,6 +205,7 @@ export function overrideLayer(overrides: ConfigOverrides, label: (option: keyof 
     layer.reportCaughtDenials = booleanValue(origin('reportCaughtDenials'), overrides.reportCaughtDenials);
   }
   if (overrides.record !== undefined) layer.record = pathValue(origin('record'), overrides.record);
+  if (overrides.strict !== undefined) layer.strict = booleanValue(origin('strict'), overrides.strict);
   if (overrides.scuttleGlobalThis !== undefined) {
     const o = origin('scuttleGlobalThis');
     const raw = overrides.scuttleGlobalThis;

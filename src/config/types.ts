@@ -42,12 +42,19 @@ export interface Config {
    * exit (report/recording.ts); undefined when not recording. Environment or CLI only.
    */
   record: string | undefined;
+  /**
+   * Strict mode (off by default): packages cannot change what other packages and the
+   * app see. A read grant of an object global is read-only, and what a package gets of
+   * another package's exports is a read-only view, unless its policy grants
+   * `"packages": { "<name>": "write" }` (src/confine/export-views.ts).
+   */
+  strict: boolean;
   /** The package.json whose `"lavamoat"` key was read. */
   packageJsonPath: string;
   /**
    * Where each setting came from: `default`, a variable name, `package.json#lavamoat.<key>`,
    * or an override's label (`--policy`). Keys: `projectRoot`, `policy`, `policyOverride`,
-   * `debug`, `cache`, `reportCaughtDenials`, `record`, `scuttleGlobalThis.<key>`,
+   * `debug`, `cache`, `reportCaughtDenials`, `record`, `strict`, `scuttleGlobalThis.<key>`,
    * `lockdown.<option>`.
    */
   sources: Record<string, string>;
@@ -71,6 +78,7 @@ export const ENV_VARS = [
   'LAVAMOAT_CACHE',
   'LAVAMOAT_REPORT_CAUGHT_DENIALS',
   'LAVAMOAT_RECORD',
+  'LAVAMOAT_STRICT',
 ] as const;
 
 /**
@@ -82,7 +90,7 @@ export const ENV_VARS = [
 export const OTHER_KNOWN_ENV_VARS = ['LAVAMOAT_DEV', 'LAVAMOAT_CONFINED_PARENT', 'LAVAMOAT_OFF_THREAD_HOOKS'] as const;
 
 /** Keys of the package.json `"lavamoat"` object that configure this runtime. */
-export const PACKAGE_JSON_KEYS = ['policy', 'policyOverride', 'scuttleGlobalThis', 'lockdown', 'debug', 'cache', 'reportCaughtDenials'] as const;
+export const PACKAGE_JSON_KEYS = ['policy', 'policyOverride', 'scuttleGlobalThis', 'lockdown', 'debug', 'cache', 'reportCaughtDenials', 'strict'] as const;
 
 /** Keys that belong to other LavaMoat tools sharing the `"lavamoat"` object; ignored here. */
 export const FOREIGN_PACKAGE_JSON_KEYS: Readonly<Record<string, string>> = {
@@ -107,6 +115,7 @@ export interface ConfigOverrides {
   debug?: boolean;
   /** A directory (relative to the project root), `false` to disable, `true` for the default. */
   cache?: string | boolean;
+  strict?: boolean;
   /** As in package.json; a JSON string is parsed first. */
   scuttleGlobalThis?: boolean | Partial<ScuttleGlobalThisConfig> | string;
   /** As in package.json; a JSON string is parsed first. */

@@ -396,6 +396,33 @@ export function envFor(env: object): object {
   return envView;
 }
 
+const readOnlyEnvViews = new Map<string, object>();
+
+/**
+ * Strict mode: `process.env` for a package granted it read. Reads are live; writes,
+ * definitions and deletions are refused with `refusal` (which says what to grant),
+ * except setting a variable to the value it has, which changes nothing (debug re-saves
+ * DEBUG).
+ */
+export function readOnlyEnvFor(env: object, packageName: string, refusal: (action: string, key: PropertyKey) => string): object {
+  let view = readOnlyEnvViews.get(packageName);
+  if (view) return view;
+  const refuse = (action: string, key: PropertyKey): never => {
+    throw new ProtectedEnvironmentError(refusal(action, key));
+  };
+  const same = (target: object, key: PropertyKey, value: unknown): boolean =>
+    typeof key === 'string' && (target as Record<string, unknown>)[key] === String(value);
+  view = new Proxy(env, {
+    set: (target, key, value) => (same(target, key, value) ? true : refuse('set', key)),
+    defineProperty: (_target, key) => refuse('define', key),
+    deleteProperty: (target, key) => (typeof key === 'string' && !(key in target) ? true : refuse('delete', key)),
+    setPrototypeOf: () => false,
+    preventExtensions: () => false,
+  });
+  readOnlyEnvViews.set(packageName, view);
+  return view;
+}
+
 /**
  * Boot-time taming, after lockdown and before any package code: what reaches the next
  * process or worker, native handles, and the `fs` module object, frozen (Node's streams

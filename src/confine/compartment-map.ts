@@ -40,7 +40,7 @@ export const ENTRY_LOCATION = 'file:///%00lavamoat-entry/';
 export function convertResourcePolicy(resource: ResourcePolicy | undefined): EndoPackagePolicy {
   const packages: Record<string, true> = {};
   for (const [name, allowed] of Object.entries(resource?.packages ?? {})) {
-    if (allowed === true) packages[name] = true;
+    if (allowed === true || allowed === 'write') packages[name] = true;
   }
   const builtins: Record<string, true> = {};
   for (const [key, allowed] of Object.entries(resource?.builtin ?? {})) {

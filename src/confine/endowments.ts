@@ -17,7 +17,8 @@ import type { GlobalPolicyValue as GlobalValue } from '../policy/types.js';
 import process from 'node:process';
 import { shareable } from './shared-globals.js';
 import { deliver } from './boundary.js';
-import { foreignReceiver, hostLeaf } from './views.js';
+import { foreignReceiver, hostLeaf, type StrictGrants } from './views.js';
+import { ownerOf, viewFor } from './export-views.js';
 import { isForeignCapabilityCall } from './capability-classes.js';
 
 export type HostGlobals = Record<PropertyKey, unknown>;
@@ -203,7 +204,7 @@ function makeMethodWrapper(view: object, realParent: () => unknown, guardCallbac
   };
 }
 
-type LeafFilter = (value: unknown) => unknown;
+type LeafFilter = (value: unknown, access: Access) => unknown;
 
 interface NarrowOptions {
   /** Freeze the views. */
@@ -248,7 +249,7 @@ function defineNarrowed(view: object, node: Node, host: object, path: string[], 
           if (shadow) return shadow.value;
           const raw = readPath(host, childPath);
           if (raw !== lastRaw) {
-            lastOut = wrap(leaf ? leaf(raw) : raw);
+            lastOut = wrap(leaf ? leaf(raw, child.access!) : raw);
             lastRaw = raw;
           }
           return lastOut;
@@ -372,12 +373,12 @@ export function mutableGlobalNames(globals: Record<string, GlobalValue> | undefi
  * 'Request', ...)`); only it sees the change, and from then on it keeps its own value.
  * Not a constant, so SES looks the name up at each use (docs/performance.md).
  */
-function readGrant(host: HostGlobals, name: string, observe?: () => void): PropertyDescriptor {
-  const descriptor = readGrantOf(host, name);
+function readGrant(host: HostGlobals, name: string, strict: boolean, observe?: () => void): PropertyDescriptor {
+  const descriptor = readGrantOf(host, name, strict);
   return observe ? observed(descriptor, observe) : descriptor;
 }
 
-function readGrantOf(host: HostGlobals, name: string): PropertyDescriptor {
+function readGrantOf(host: HostGlobals, name: string, strict: boolean): PropertyDescriptor {
   let own: { value: unknown } | undefined;
   let seen: unknown;
   let shared: unknown;
@@ -388,6 +389,13 @@ function readGrantOf(host: HostGlobals, name: string): PropertyDescriptor {
       const value = host[name];
       if (!primed || value !== seen) {
         shared = shareable(host, name, value);
+        // Strict mode: a read grant of an object (one the app put on its global, an
+        // instance of its classes) cannot change it for the app and the other packages: a
+        // read-only view. (What the boundary gives is frozen or a view already, and needs
+        // none; a whole `process` grant is the process.)
+        if (strict && shared === value && typeof value === 'object' && value !== null && name !== 'process') {
+          shared = viewFor(value, ownerOf('global', name));
+        }
         seen = value;
         primed = true;
       }
@@ -417,6 +425,8 @@ export function makeEndowments(
    * met by the compartment's own intrinsics, which no accessor sees.
    */
   observe?: { use(key: string): void; unobserved(key: string): void },
+  /** Strict mode: read grants of object globals are read-only. */
+  strict?: StrictGrants,
 ): PropertyDescriptorMap {
   const descriptors: PropertyDescriptorMap = {};
   const tree = buildTree(globals ?? {});
@@ -448,13 +458,13 @@ export function makeEndowments(
     } else if (node.access) {
       // Even when the host has no such global yet: another package granted "write" (or
       // the app) may define it later, and this package then reads it.
-      descriptors[name] = readGrant(host, name, observe && (() => observe.use(name)));
+      descriptors[name] = readGrant(host, name, strict !== undefined, observe && (() => observe.use(name)));
     } else {
       if (host[name] === undefined || host[name] === null) continue;
       const view = {};
       defineNarrowed(view, node, host as object, [name], {
         guardCallbacks: true,
-        leaf: hostLeaf,
+        leaf: (value: unknown, access: Access) => hostLeaf(value, access, strict),
         ...(observe && { observe: (path: readonly string[]) => observe.use(path.join('.')) }),
       });
       // The package's own object, on its own global: replacing it changes nothing else.

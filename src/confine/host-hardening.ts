@@ -347,6 +347,9 @@ export function hardenPrototypeChain(instance: unknown): void {
   if (proto !== null && !hardened.has(proto)) hardenHostValue(proto, 'prototype');
 }
 
+/** Whether `value` was hardened by this module (not one of the live objects it leaves alone, which stay extensible). */
+export const wasHardened = (value: object): boolean => hardened.has(value) && !Object.isExtensible(value);
+
 /** Whether `value` was hardened by this module or found frozen (for tests and checks). */
 export const isHardened = (value: object): boolean => hardened.has(value) || Object.isFrozen(value);
 

@@ -31,12 +31,16 @@ import { throughRequireChain } from './require-chain.js';
 import { agentAfterLoader, hooksModuleLoading } from '../report/agents.js';
 import { adder, builtinImportNames, observedModule, recordBuiltin, type UsageRecorder } from './usage.js';
 import { parse as lexEsm } from 'es-module-lexer';
+import { ownerOf, setRefusalMessage, viewFor, type ViewOwner } from './export-views.js';
+import { setImportTransform } from './import-views.js';
+import { envRefusal, strictRefusal } from '../report/strict-denials.js';
 
 interface SesCompartment extends CompartmentLike {
   globalThis: Record<PropertyKey, unknown>;
 }
 
 type CompartmentCtor = new (options: Record<string, unknown>) => SesCompartment;
+type ChildCompartmentCtor = (new (...args: unknown[]) => object) & { prototype: object };
 
 declare const Compartment: CompartmentCtor;
 
@@ -48,6 +52,12 @@ export interface RuntimeOptions {
   host: HostGlobals;
   /** Set only when recording (usage.ts): the runtime then observes what each package uses. */
   usage?: UsageRecorder;
+  /**
+   * Strict mode (config `strict`): what a package gets of another package's exports is a
+   * read-only view unless its policy grants `"write"` on it (export-views.ts), and read
+   * grants of object globals are read-only (endowments.ts).
+   */
+  strict?: boolean;
 }
 
 const readPowers = {
@@ -90,6 +100,12 @@ export class Runtime implements ModuleContext {
    * its parent compartment directly, without the resolve hook.
    */
   private readonly appLinks = new Map<string, Set<string>>();
+  /**
+   * Strict mode, per compartment location: the specifiers `link()` made for modules of
+   * other packages whose exports that compartment sees as views, and whose they are.
+   */
+  private readonly viewLinks = new Map<string, Map<string, ViewOwner>>();
+  private readonly locationOf = new WeakMap<object, string>();
   private started: Promise<void> | undefined;
   /** Recording only: see {@link Runtime.noteEsm}. */
   readonly noteEsmSource: ((info: PackageInfo, source: string) => void) | undefined;
@@ -106,6 +122,58 @@ export class Runtime implements ModuleContext {
           'remove them, or replace the modules they name in the packages themselves.',
       );
     }
+    if (options.strict) this.startStrictMode();
+  }
+
+  /** Strict mode: the hooks through which what one package imports of another is viewed. */
+  private startStrictMode(): void {
+    const transforms = new Map<ViewOwner, (value: unknown) => unknown>();
+    setImportTransform((compartment, specifier) => {
+      const location = this.locationOf.get(compartment);
+      const owner = location === undefined ? undefined : this.viewLinks.get(location)?.get(specifier);
+      if (owner === undefined) return undefined;
+      let transform = transforms.get(owner);
+      if (!transform) transforms.set(owner, (transform = (value: unknown) => viewFor(value, owner)));
+      return transform;
+    });
+    setRefusalMessage((owner, action, key) => strictRefusal(owner, action, key, this.writerOf(), this.options.files));
+  }
+
+  /**
+   * The package whose code is changing a view, for the refusal's message only (a stack
+   * can be made to say anything; nothing is decided by it): the closest frame in a
+   * package's file.
+   */
+  private writerOf(): string | undefined {
+    const stack = String(new Error().stack);
+    for (const match of stack.matchAll(/\n\s+at (?:.*?\()?(file:\/\/[^():]+|\/[^():]+):\d+:\d+/g)) {
+      let file = match[1]!;
+      try {
+        if (file.startsWith('file:')) file = fileURLToPath(file);
+      } catch {
+        continue;
+      }
+      if (file.startsWith(RUNTIME_DIR)) continue;
+      const info = this.packageMap.packageForPath(file);
+      if (info) return info.name;
+    }
+    return undefined;
+  }
+
+  /**
+   * Strict mode: whose read-only views `from` gets of what `target` exports; undefined
+   * when it gets the exports themselves (its own package, the trusted app, a package its
+   * policy grants "write").
+   */
+  private viewOwner(from: PackageInfo, target: PackageInfo, specifier: string): ViewOwner | undefined {
+    if (!this.options.strict || target === from) return undefined;
+    const resource = this.resource(from);
+    if (resource === undefined || resource.packages?.[target.name] === 'write') return undefined;
+    const owner = ownerOf('package', target.name);
+    let links = this.viewLinks.get(from.location);
+    if (!links) this.viewLinks.set(from.location, (links = new Map()));
+    links.set(specifier, owner);
+    return owner;
   }
 
   /** `root.usePolicy` is set: the app's own package runs in a compartment too. */
@@ -168,7 +236,7 @@ export class Runtime implements ModuleContext {
       if (!target) {
         throw denied(from.name, 'file', `to load ${resolved.path}`, this.options.files, `from '${specifier}'`);
       }
-      if (resource !== undefined && resource.packages?.[target.name] !== true) {
+      if (resource !== undefined && !isGranted(resource.packages?.[target.name])) {
         // An agent loaded by a package: the denial would send the user to the policy, where
         // no grant makes it work (report/agents.ts).
         if (hooksModuleLoading(target.packageName)) throw agentAfterLoader(`package "${from.name}"`, target.packageName, resolved.path);
@@ -182,11 +250,13 @@ export class Runtime implements ModuleContext {
         let linked = this.appLinks.get(from.location);
         if (!linked) this.appLinks.set(from.location, (linked = new Set()));
         linked.add(specifier);
-        return { kind: 'app', specifier, url: resolved.url, path: resolved.path };
+        const view = this.viewOwner(from, target, specifier);
+        return { kind: 'app', specifier, url: resolved.url, path: resolved.path, ...(view ? { view } : {}) };
       }
     }
     const specifierInTarget = target === from ? `./${resolved.url.slice(from.location.length)}` : resolved.url;
-    return { kind: 'file', specifier: specifierInTarget, url: resolved.url, path: resolved.path };
+    const view = target === from ? undefined : this.viewOwner(from, target, specifierInTarget);
+    return { kind: 'file', specifier: specifierInTarget, url: resolved.url, path: resolved.path, ...(view ? { view } : {}) };
   }
 
   private builtinGrant(info: PackageInfo, name: string): BuiltinGrant {
@@ -311,6 +381,8 @@ export class Runtime implements ModuleContext {
         }
       }
       const target = this.link(info, specifier, parentPath, 'import');
+      const owner = target.kind === 'builtin' ? undefined : target.view;
+      if (owner !== undefined) return compartment.import(target.specifier).then((namespace) => viewFor(namespace, owner));
       return compartment.import(target.specifier);
     } catch (error) {
       return Promise.reject(error);
@@ -336,7 +408,7 @@ export class Runtime implements ModuleContext {
         throw denied(info.name, 'file', `to create a require for ${shown}`, this.options.files, `module.createRequire: ${where}`);
       }
       const resource = this.resource(info);
-      if (resource !== undefined && resource.packages?.[root.name] !== true) {
+      if (resource !== undefined && !isGranted(resource.packages?.[root.name])) {
         throw denied(info.name, 'package', root.name, this.options.files, `module.createRequire(${shown})`);
       }
       if (this.options.usage) this.recordPackage(info, root.name);
@@ -394,7 +466,7 @@ export class Runtime implements ModuleContext {
           const target = this.packageMap.packageForPath(file);
           // The app's files too, with `"packages": { "$root$": true }` (worker pools): the
           // worker then runs them as app code, as the app's own worker would.
-          return target === info || (target !== undefined && this.resource(info)?.packages?.[target.name] === true);
+          return target === info || (target !== undefined && isGranted(this.resource(info)?.packages?.[target.name]));
         },
       });
       value = builtinFor(name, grant, source, observe);
@@ -435,6 +507,7 @@ export class Runtime implements ModuleContext {
       const info = runtime.byLocation.get(location);
       const importHook = options.importHook as (specifier: string) => Promise<unknown>;
       const importNowHook = options.importNowHook as (specifier: string) => unknown;
+      const resolved = new Map<string, string>();
       const compartment = new Compartment({
         ...options,
         transforms: [...((options.transforms as unknown[]) ?? []), globalThisIdiom, evadeRunTimeCode],
@@ -453,9 +526,17 @@ export class Runtime implements ModuleContext {
         resolveHook: (specifier: unknown, referrer: string) => {
           if (!info) throw new Error(`LavaMoat: no package at ${location}`);
           if (referrer === ENTRY_SPECIFIER) throw new Error('LavaMoat: the entry module imports nothing');
-          const parentPath = fileURLToPath(new URL(referrer, location));
           // `import(x)` converts x to a string; SES hands it over as it was given.
-          return runtime.link(info, String(specifier), parentPath, 'import').specifier;
+          const request = String(specifier);
+          // Strict mode asks again when the module runs (import-views.ts): the answer is
+          // remembered (resolution and the policy check give the same answer every time).
+          const key = `${referrer}\n${request}`;
+          const known = resolved.get(key);
+          if (known !== undefined) return known;
+          const parentPath = fileURLToPath(new URL(referrer, location));
+          const full = runtime.link(info, request, parentPath, 'import').specifier;
+          if (runtime.options.strict) resolved.set(key, full);
+          return full;
         },
         importMetaHook: (specifier: string, meta: Record<string, unknown>) => {
           if (!info || typeof meta.url !== 'string' || !meta.url.startsWith('file:')) return;
@@ -490,6 +571,17 @@ export class Runtime implements ModuleContext {
           enumerable: false,
           configurable: false,
         });
+        // Strict mode: a child compartment's module descriptor can name a module of this
+        // package's compartment, which may be another package's (its exports): it gets
+        // the view this package would.
+        if (runtime.options.strict) {
+          Object.defineProperty(own, 'Compartment', {
+            value: runtime.childCompartments(info, compartment, own.Compartment as ChildCompartmentCtor),
+            writable: true,
+            enumerable: false,
+            configurable: true,
+          });
+        }
         pinGlobals(own, mutableGlobalNames(resource?.globals));
         const usage = resource === undefined ? undefined : runtime.options.usage;
         const record = usage && usage.of(runtime.resourceName(info));
@@ -498,13 +590,87 @@ export class Runtime implements ModuleContext {
         runtime.pendingGlobals.set(location, () =>
           Object.defineProperties(
             own,
-            makeEndowments(resource?.globals, runtime.options.host, (name) => Object.prototype.hasOwnProperty.call(own, name), observe),
+            makeEndowments(
+              resource?.globals,
+              runtime.options.host,
+              (name) => Object.prototype.hasOwnProperty.call(own, name),
+              observe,
+              runtime.options.strict
+                ? { packageName: info.name, envRefusal: (action, key) => envRefusal(info.name, action, key, runtime.options.files) }
+                : undefined,
+            ),
           ),
         );
         runtime.compartments.set(location, compartment);
+        runtime.locationOf.set(compartment, location);
       }
       return compartment;
     } as unknown as CompartmentCtor;
+  }
+
+  /**
+   * Strict mode: the `Compartment` constructor of package `info`'s compartment. A child
+   * compartment's descriptor `{ namespace: '<file URL>' }` (without `compartment`) links
+   * to that module of the package's compartment, its parent, with no resolve hook in
+   * between: for another package's module, the child gets a module whose values are the
+   * views this package gets of it, unless its policy grants "write" on that package.
+   */
+  private childCompartments(info: PackageInfo, parent: SesCompartment, Child: ChildCompartmentCtor): ChildCompartmentCtor {
+    const runtime = this;
+    const ownerFor = (specifier: string): ViewOwner | undefined => {
+      if (!/^file:/i.test(specifier)) return undefined;
+      let target: PackageInfo | undefined;
+      try {
+        target = runtime.packageMap.packageForPath(fileURLToPath(specifier));
+      } catch {
+        return undefined;
+      }
+      if (!target || target === info || runtime.resource(info)?.packages?.[target.name] === 'write') return undefined;
+      return ownerOf('package', target.name);
+    };
+    const aliasOf = (descriptor: unknown): { specifier: string; owner: ViewOwner } | undefined => {
+      if (descriptor === null || typeof descriptor !== 'object') return undefined;
+      const { namespace, compartment } = descriptor as { namespace?: unknown; compartment?: unknown };
+      if (typeof namespace !== 'string' || compartment !== undefined) return undefined;
+      const owner = ownerFor(namespace);
+      return owner ? { specifier: namespace, owner } : undefined;
+    };
+    const viewNow = (descriptor: unknown): unknown => {
+      const alias = aliasOf(descriptor);
+      return alias ? { namespace: viewFor(parent.importNow(alias.specifier), alias.owner) } : descriptor;
+    };
+    const viewLater = async (descriptor: unknown): Promise<unknown> => {
+      const alias = aliasOf(await descriptor);
+      return alias ? { namespace: viewFor(await parent.import(alias.specifier), alias.owner) } : descriptor;
+    };
+    const wrapOptions = (options: unknown): unknown => {
+      if (options === null || typeof options !== 'object') return options;
+      const given = options as Record<string, unknown>;
+      const wrapped: Record<string, unknown> = { ...given };
+      const { importHook, importNowHook, moduleMapHook } = given;
+      if (typeof importHook === 'function') wrapped.importHook = (...args: unknown[]) => viewLater(Reflect.apply(importHook, given, args));
+      if (typeof importNowHook === 'function') wrapped.importNowHook = (...args: unknown[]) => viewNow(Reflect.apply(importNowHook, given, args));
+      if (typeof moduleMapHook === 'function') wrapped.moduleMapHook = (...args: unknown[]) => viewNow(Reflect.apply(moduleMapHook, given, args));
+      for (const key of ['modules', 'moduleMap']) {
+        const map = given[key];
+        if (map !== null && typeof map === 'object') {
+          wrapped[key] = Object.fromEntries(Object.entries(map).map(([name, descriptor]) => [name, viewNow(descriptor)]));
+        }
+      }
+      return wrapped;
+    };
+    const Wrapped = function Compartment(this: unknown, ...args: unknown[]): object {
+      if (new.target === undefined) throw new TypeError("Class constructor Compartment cannot be invoked without 'new'");
+      const first = args[0] as { __options__?: unknown } | undefined;
+      // `new Compartment({ __options__: true, ... })`, or the legacy (globals, modules, options).
+      const given =
+        first !== null && typeof first === 'object' && first.__options__ === true
+          ? [wrapOptions(first), ...args.slice(1)]
+          : [args[0], args[1] !== undefined ? (wrapOptions({ modules: args[1] }) as { modules: unknown }).modules : args[1], wrapOptions(args[2]), ...args.slice(3)];
+      return Reflect.construct(Child, given, (new.target as unknown) === Wrapped ? Child : new.target) as object;
+    } as unknown as ChildCompartmentCtor;
+    Object.defineProperty(Wrapped, 'prototype', { value: Child.prototype, writable: false, enumerable: false, configurable: false });
+    return Object.freeze(Wrapped);
   }
 
   /** Creates and links the compartments; runs no package code. */
@@ -635,6 +801,12 @@ export class Runtime implements ModuleContext {
     return Object.prototype.hasOwnProperty.call(namespace, 'module.exports') ? namespace['module.exports'] : namespace;
   }
 }
+
+/** `true` or this runtime's `"write"` (see policy/types.ts). */
+const isGranted = (value: unknown): boolean => value === true || value === 'write';
+
+/** The runtime's own files (they never change a view themselves). */
+const RUNTIME_DIR = fileURLToPath(new URL('../', import.meta.url));
 
 const sourceLines = new Map<string, string[]>();
 function sourceLine(file: string, line: number): string | undefined {

@@ -4,7 +4,7 @@
  * rule; this is its application to objects that must stay live, the app's own).
  */
 import process from 'node:process';
-import { deliver, envFor, handOutValue } from './boundary.js';
+import { deliver, envFor, handOutValue, readOnlyEnvFor } from './boundary.js';
 import { disarmChain, isForeignCapabilityCall, isSafeConstructor, shownPrototype } from './capability-classes.js';
 import { hardenPrototypeChain, isObject, isPlainData } from './host-hardening.js';
 
@@ -147,14 +147,26 @@ function endStandardOutput(real: object, view: object): Function {
 }
 
 /**
+ * Strict mode's settings for one package's grants: a read grant of an object global
+ * cannot change what others see (the refusal says what to grant instead).
+ */
+export interface StrictGrants {
+  packageName: string;
+  envRefusal(action: string, name: PropertyKey): string;
+}
+
+/**
  * A leaf of a dotted grant of a host global: `process.env` as its view, plain data
  * (`process.argv`, `process.versions`) as a frozen copy read now, another host object as
  * a read-only view; functions are wrapped by the view that holds them (endowments.ts).
+ * In strict mode, `process.env` granted read is read-only.
  */
-export function hostLeaf(value: unknown): unknown {
+export function hostLeaf(value: unknown, access?: string, strict?: StrictGrants): unknown {
   if (!isObject(value)) return value;
   if (typeof value === 'function') return handOutValue(value);
-  if (value === process.env) return envFor(value);
+  if (value === process.env) {
+    return strict !== undefined && access !== 'write' ? readOnlyEnvFor(value, strict.packageName, strict.envRefusal) : envFor(value);
+  }
   if (isPlainData(value)) return frozenCopy(value);
   return readOnlyView(value);
 }

@@ -20,6 +20,7 @@ import type { PackageInfo } from '../graph/package-map.js';
 import type { CjsModule, CompartmentLike, ModuleContext } from './context.js';
 import { isAsyncGraphRefusal } from '../confine/module-evaluation.js';
 import { requireAsyncModuleError } from '../confine/require-async.js';
+import { viewFor } from '../confine/export-views.js';
 
 const hasOwn = (value: unknown, key: string): boolean =>
   value !== null && value !== undefined && Object.prototype.hasOwnProperty.call(value, key);
@@ -59,16 +60,20 @@ export function makeRequire(ctx: ModuleContext, info: PackageInfo, filename: str
     if (typeof id !== 'string') throw invalidArg(id);
     const target = ctx.link(info, id, filename, 'require');
     if (target.kind === 'builtin') return compartment.importNow(target.specifier).default;
-    if (target.kind === 'app') return ctx.requireAppModule(target.url);
+    // Strict mode: another package's exports, as a read-only view (confine/export-views.ts).
+    const owner = target.view;
+    const shown = owner === undefined ? (value: unknown) => value : (value: unknown) => viewFor(value, owner);
+    if (target.kind === 'app') return shown(ctx.requireAppModule(target.url));
     const known = cjsRegistry.get(target.url);
     // A module still loading (a cycle) is handed out as it is: the hooks of preloaded
-    // instrumentation see modules once they have loaded.
-    if (known) return known.loaded ? ctx.requireHooks(id, filename, known.exports) : known.exports;
+    // instrumentation see modules once they have loaded (and see the real exports; the
+    // package gets what they return, as a view in strict mode).
+    if (known) return shown(known.loaded ? ctx.requireHooks(id, filename, known.exports) : known.exports);
     if (!ctx.requireParents.has(target.path)) ctx.requireParents.set(target.path, filename);
     // CommonJS requiring CommonJS runs the module straight in its compartment; anything
     // else (ESM, JSON, addons) goes through the compartment's module loader.
     const direct = ctx.requireCommonJs(target);
-    if (direct) return ctx.requireHooks(id, filename, direct.exports);
+    if (direct) return shown(ctx.requireHooks(id, filename, direct.exports));
     let namespace: Record<string, unknown>;
     try {
       namespace = compartment.importNow(target.specifier);
@@ -77,9 +82,9 @@ export function makeRequire(ctx: ModuleContext, info: PackageInfo, filename: str
       throw error;
     }
     const loaded = cjsRegistry.get(target.url);
-    if (loaded) return loaded.loaded ? ctx.requireHooks(id, filename, loaded.exports) : loaded.exports;
+    if (loaded) return shown(loaded.loaded ? ctx.requireHooks(id, filename, loaded.exports) : loaded.exports);
     // require(esm), as Node 20.19+ does it.
-    return ctx.requireHooks(id, filename, hasOwn(namespace, 'module.exports') ? namespace['module.exports'] : namespace);
+    return shown(ctx.requireHooks(id, filename, hasOwn(namespace, 'module.exports') ? namespace['module.exports'] : namespace));
   };
   const resolve = (id: unknown): string => {
     if (typeof id !== 'string') throw invalidArg(id);
@@ -165,6 +170,8 @@ function runCommonJs(
   const importFn = (id: unknown): Promise<unknown> => {
     try {
       const target = ctx.link(info, String(id), filename, 'import');
+      const owner = target.kind === 'builtin' ? undefined : target.view;
+      if (owner !== undefined) return compartment.import(target.specifier).then((namespace) => viewFor(namespace, owner));
       return compartment.import(target.specifier);
     } catch (error) {
       return Promise.reject(error);

@@ -6,6 +6,7 @@
 import type { PackageInfo } from '../graph/package-map.js';
 import type { ResolveKind } from '../graph/resolve.js';
 import type { ModuleCache } from '../cache/module-cache.js';
+import type { ViewOwner } from '../confine/export-views.js';
 
 export interface CompartmentLike {
   evaluate(source: string, options?: Record<string, unknown>): unknown;
@@ -59,11 +60,16 @@ export interface ModuleContext {
   noteEsmSource?: ((info: PackageInfo, source: string) => void) | undefined;
 }
 
+/**
+ * `view` (strict mode): the importer gets read-only views of what the target exports,
+ * whose owner this is (confine/export-views.ts); unset when it gets the exports
+ * themselves (its own package, a package its policy grants "write", or strict mode off).
+ */
 export type LinkTarget =
   | { kind: 'builtin'; specifier: string; name: string }
-  | { kind: 'file'; specifier: string; url: string; path: string }
+  | { kind: 'file'; specifier: string; url: string; path: string; view?: ViewOwner }
   /** A module of the trusted app, which runs natively (confine/app-modules.ts). */
-  | { kind: 'app'; specifier: string; url: string; path: string };
+  | { kind: 'app'; specifier: string; url: string; path: string; view?: ViewOwner };
 
 /** The record SES links for an ES module (the shape @endo/module-source makes). */
 export interface PrecompiledRecord {

@@ -11,6 +11,7 @@ import { formatOf } from '../graph/resolve.js';
 import { makeCjsRecord } from './cjs.js';
 import { compileEsm } from './esm.js';
 import type { CompartmentLike, ModuleContext } from './context.js';
+import { noteJsonValue } from '../confine/export-views.js';
 
 const decoder = new TextDecoder();
 
@@ -64,6 +65,8 @@ export function makeNodeParser(ctx: ModuleContext) {
               } catch (error) {
                 throw new SyntaxError(`${file}: ${(error as Error).message}`);
               }
+              // Strict mode: other packages see it as a frozen copy (export-views.ts).
+              noteJsonValue(value);
               ctx.cjsRegistry.set(location, { exports: value, loaded: true });
               env.default = value;
             },

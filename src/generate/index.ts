@@ -63,6 +63,11 @@ export interface GenerateOptions {
    * package's entry modules through `include`).
    */
   only?: string;
+  /**
+   * Strict mode (config `strict`): grant `"write"` where the code changes an object
+   * global (`process.env`) or another package's exports (analyse/mutations.ts).
+   */
+  strict?: boolean;
   /** Called after each module, for progress display. */
   onProgress?: (progress: { modules: number; pending: number }) => void;
 }
@@ -246,6 +251,9 @@ export async function generatePolicy(options: GenerateOptions): Promise<Generate
       else warnings.push(warning);
     }
     for (const g of analysis.globals) usage.addGlobal(g.path, g.access, where(g.line, g.column, g.full));
+    for (const c of analysis.globalChanges ?? []) {
+      usage.addGlobalChange(c.path, c.kind, c.full ?? c.path, where(c.line, c.column, `${c.full ?? c.path} ${c.kind === 'changes' ? '(changed)' : '(passed to a function)'}`));
+    }
     for (const record of analysis.imports) {
       if (record.kind === 'file') {
         // A script of the same package started by path (a worker): analysed as one of its
@@ -316,6 +324,7 @@ export async function generatePolicy(options: GenerateOptions): Promise<Generate
           continue;
         }
         usage.addPackage(target.name, evidence);
+        if (record.mutates) usage.addPackageChange(target.name, `${evidence} (changes its exports)`);
         if (ADDON_LOADERS.has(target.packageName)) usage.native.add(withEvidence ? `${evidence} (addon loader)` : '');
       }
       if (options.only === undefined || target.name === options.only) enqueue(resolved.path);
@@ -452,7 +461,7 @@ export async function generatePolicy(options: GenerateOptions): Promise<Generate
     throw new AppAnalysisError(failures);
   }
 
-  const { resources, debug, grants } = buildResources(usages, ROOT_NAME, options.usePolicy);
+  const { resources, debug, grants } = buildResources(usages, ROOT_NAME, options.usePolicy, options.strict === true);
   warnings.sort(
     (a, b) =>
       (a.file < b.file ? -1 : a.file > b.file ? 1 : 0) || a.line - b.line || a.column - b.column || (a.message < b.message ? -1 : a.message > b.message ? 1 : 0),

@@ -9,9 +9,13 @@
  *   the test sees what it sees under plain Node.
  * - `builtin`: `"fs"` for a whole module, `"fs.readFile"` for members, folded the same way.
  * - `packages`: canonical names; `native: true` for addon loaders.
+ * - strict mode only: `"write"` for an object global the code changes (`process.env`,
+ *   dotenv) and for a package whose exports it changes (moment-timezone's `moment`);
+ *   without strict mode a read grant lets it change them anyway (LavaMoat's semantics),
+ *   and the policy stays as LavaMoat's own tools read it.
  * Output is sorted at every level, so the same app always gives the same bytes.
  */
-import type { GlobalPolicyValue, LavaMoatPolicy, ResourcePolicy, Resources } from '../policy/types.js';
+import type { GlobalPolicyValue, LavaMoatPolicy, PackagePolicyValue, ResourcePolicy, Resources } from '../policy/types.js';
 import type { GlobalAccess } from './analyse/index.js';
 
 /** `file:line:column`, plus the longer path the code used when it differs from the grant. */
@@ -32,10 +36,17 @@ interface GlobalEntry {
   redefine: Set<Evidence>;
 }
 
+type GlobalAccessKind = 'read' | 'write' | 'presence' | 'redefine';
+
 export class PackageUsage {
   readonly globals = new Map<string, GlobalEntry>();
   readonly builtin = new Map<string, Set<Evidence>>();
   readonly packages = new Map<string, Set<Evidence>>();
+  /** Object globals the code changes (`process.env`), or passes to functions; packages whose exports it changes. */
+  readonly globalChanges = new Map<string, Set<Evidence>>();
+  /** Handed to functions: by the path granted, the full paths handed (only an object can be changed there). */
+  readonly globalsPassed = new Map<string, Map<string, Set<Evidence>>>();
+  readonly packageChanges = new Map<string, Set<Evidence>>();
   readonly native = new Set<Evidence>();
   readonly modules = new Set<string>();
 
@@ -56,6 +67,20 @@ export class PackageUsage {
     addTo(this.packages, name, evidence);
   }
 
+  addGlobalChange(path: string, kind: 'changes' | 'passed', full: string, evidence: Evidence): void {
+    if (kind === 'changes') {
+      addTo(this.globalChanges, path, evidence);
+      return;
+    }
+    let byFull = this.globalsPassed.get(path);
+    if (!byFull) this.globalsPassed.set(path, (byFull = new Map()));
+    addTo(byFull, full, evidence);
+  }
+
+  addPackageChange(name: string, evidence: Evidence): void {
+    addTo(this.packageChanges, name, evidence);
+  }
+
   /** Adds everything `other` uses (for `root.usePolicy` naming an existing resource). */
   merge(other: PackageUsage): void {
     for (const [path, entry] of other.globals) {
@@ -63,6 +88,11 @@ export class PackageUsage {
     }
     for (const [key, set] of other.builtin) for (const e of set) this.addBuiltin(key, e);
     for (const [key, set] of other.packages) for (const e of set) this.addPackage(key, e);
+    for (const [key, set] of other.globalChanges) for (const e of set) this.addGlobalChange(key, 'changes', key, e);
+    for (const [key, byFull] of other.globalsPassed) {
+      for (const [full, set] of byFull) for (const e of set) this.addGlobalChange(key, 'passed', full, e);
+    }
+    for (const [key, set] of other.packageChanges) for (const e of set) this.addPackageChange(key, e);
     for (const e of other.native) this.native.add(e);
     for (const m of other.modules) this.modules.add(m);
   }
@@ -116,6 +146,26 @@ function compareEvidence(a: string, b: string): number {
   );
 }
 
+/**
+ * Whether the global at a dotted path is, in this Node process, an object that strict
+ * mode makes read-only under a read grant: `process.env`, or plain data. (Other host
+ * objects, `process.stdout`, are read-only views under any grant.)
+ */
+function isHostObject(path: string): boolean {
+  let value: unknown = globalThis;
+  for (const part of path.split('.')) {
+    if (value === null || value === undefined) return false;
+    try {
+      value = (value as Record<string, unknown>)[part];
+    } catch {
+      return false;
+    }
+  }
+  if (typeof value !== 'object' || value === null) return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return value === process.env || proto === Object.prototype || proto === null || Array.isArray(value);
+}
+
 /** Whether the global at a dotted path is a function in this Node process. */
 function isHostFunction(path: string): boolean {
   let value: unknown = globalThis;
@@ -130,13 +180,21 @@ function isHostFunction(path: string): boolean {
   return typeof value === 'function';
 }
 
-function finishGlobals(usage: PackageUsage): Map<string, { value: GlobalPolicyValue; evidence: Set<Evidence> }> {
+function finishGlobals(usage: PackageUsage, strict: boolean): Map<string, { value: GlobalPolicyValue; evidence: Set<Evidence> }> {
   const granted = new Map<string, { value: GlobalPolicyValue; evidence: Set<Evidence> }>();
   for (const [path, entry] of usage.globals) {
+    // Handed to a function, only an object can be changed there (`process.env`, not a
+    // string, a function or a host object of this Node's, see isHostObject).
+    const passed = strict
+      ? [...(usage.globalsPassed.get(path) ?? [])].filter(([full]) => isHostObject(full)).flatMap(([, evidence]) => [...evidence])
+      : [];
+    const changed = strict ? usage.globalChanges.get(path) : undefined;
+    const changes = changed || passed.length > 0 ? new Set([...(changed ?? []), ...passed]) : undefined;
     if (entry.redefine.size > 0) {
       granted.set(path, { value: 'redefine', evidence: new Set([...entry.redefine, ...entry.write, ...entry.read]) });
-    } else if (entry.write.size > 0) granted.set(path, { value: 'write', evidence: new Set([...entry.write, ...entry.read]) });
-    else if (entry.read.size > 0) granted.set(path, { value: true, evidence: new Set(entry.read) });
+    } else if (entry.write.size > 0 || changes) {
+      granted.set(path, { value: 'write', evidence: new Set([...entry.write, ...(changes ?? []), ...entry.read]) });
+    } else if (entry.read.size > 0) granted.set(path, { value: true, evidence: new Set(entry.read) });
   }
   collapse(granted);
   // Presence checks, shortest first so that `typeof a` granted covers `typeof a.b`.
@@ -179,7 +237,7 @@ export interface BuiltPolicy {
  * Builds the `resources` of a policy. `usages` is keyed by canonical name; the root's
  * usage (`$root$`) becomes the resource named by `usePolicy`, and is dropped otherwise.
  */
-export function buildResources(usages: Map<string, PackageUsage>, rootName: string, usePolicy?: string): BuiltPolicy {
+export function buildResources(usages: Map<string, PackageUsage>, rootName: string, usePolicy?: string, strict = false): BuiltPolicy {
   const byName = new Map<string, PackageUsage>();
   for (const [name, usage] of usages) {
     let target = name;
@@ -204,7 +262,7 @@ export function buildResources(usages: Map<string, PackageUsage>, rootName: stri
     const resource: ResourcePolicy = {};
     const info: ResourceDebug = { modules: [...usage.modules].sort(compare) };
 
-    const globals = finishGlobals(usage);
+    const globals = finishGlobals(usage, strict);
     if (globals.size > 0) {
       resource.globals = {};
       info.globals = {};
@@ -227,8 +285,9 @@ export function buildResources(usages: Map<string, PackageUsage>, rootName: stri
       resource.packages = {};
       info.packages = {};
       for (const key of [...usage.packages.keys()].sort(compare)) {
-        resource.packages[key] = true;
-        info.packages[key] = sortedEvidence(usage.packages.get(key)!);
+        const changes = strict ? usage.packageChanges.get(key) : undefined;
+        resource.packages[key] = (changes ? 'write' : true) satisfies PackagePolicyValue;
+        info.packages[key] = sortedEvidence(new Set([...usage.packages.get(key)!, ...(changes ?? [])]));
       }
     }
     if (usage.native.size > 0) {

@@ -117,6 +117,7 @@ export async function start(config: Config, loaderURL: string): Promise<void> {
     files,
     host: host.globals,
     ...(recording && { usage: recording }),
+    strict: config.strict,
   });
   installErrorPrinting(
     (error) => runtime.explainError(error),

@@ -28,8 +28,14 @@ export type GlobalPolicy = Record<string, GlobalPolicyValue>;
 /** Keys are builtin module names (`"fs"`) or dotted members (`"fs.readFile"`). */
 export type BuiltinPolicy = Record<string, boolean>;
 
-/** Keys are canonical names of packages this package may import. */
-export type PackagePolicy = Record<CanonicalName, boolean>;
+/**
+ * Keys are canonical names of packages this package may import. `"write"` (this
+ * runtime's extension; LavaMoat's values are booleans) grants the package and, in
+ * strict mode, lets this package change what that package exports (moment-timezone
+ * extending moment). Outside strict mode it is the same as `true`.
+ */
+export type PackagePolicyValue = boolean | 'write';
+export type PackagePolicy = Record<CanonicalName, PackagePolicyValue>;
 
 /** Free-form notes about a resource; LavaMoat marks this field experimental. */
 export type ResourceMetadata = Record<string, string | string[]>;

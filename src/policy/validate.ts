@@ -312,14 +312,16 @@ function checkDottedRecord(
 }
 
 function checkPackages(packages: unknown, path: string, issues: PolicyIssue[]): void {
-  if (!expectObject(packages, path, 'an object mapping canonical package names to true or false', issues)) return;
+  if (!expectObject(packages, path, 'an object mapping canonical package names to true, "write" or false', issues)) return;
   // Entries need not name a key of `resources`: LavaMoat leaves out packages
   // that need no globals, builtins or packages of their own.
   for (const name in packages) {
     if (!hasOwn(packages, name)) continue;
     if (!isResourceName(name)) checkCanonicalName(name, entry(path, name), issues);
-    if (typeof packages[name] !== 'boolean') {
-      issues.push({ path: entry(path, name), message: `must be true or false (got ${describe(packages[name])})` });
+    // "write" is this runtime's extension (strict mode: this package may change what
+    // that package exports); LavaMoat's own values are booleans.
+    if (typeof packages[name] !== 'boolean' && packages[name] !== 'write') {
+      issues.push({ path: entry(path, name), message: `must be true, "write" or false (got ${describe(packages[name])})` });
     }
   }
 }

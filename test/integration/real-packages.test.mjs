@@ -13,20 +13,25 @@ import { fixture, projectDir, runPlain, runWithLoader } from '../helpers.mjs';
 const dir = fixture('real-app');
 const env = { FORCE_COLOR: '1', DEBUG: '' };
 
-test('real packages give the same output under the loader as under plain node', () => {
-  const plain = runPlain(dir, 'app.mjs', { env });
-  assert.equal(plain.status, 0, plain.stderr);
-  const confined = runWithLoader(dir, 'app.mjs', { env });
-  assert.equal(confined.stderr, '');
-  assert.equal(confined.status, 0);
-  assert.equal(confined.stdout, plain.stdout);
-  // Every package printed its line.
-  for (const name of ['lodash', 'semver', 'semver-cjs', 'chalk', 'nanoid', 'uuid', 'dotenv', 'dotenv-env', 'zod', 'dayjs',
-    'commander', 'js-yaml', 'p-limit', 'minimist', 'debug', 'moment-timezone', 'express-get', 'express-post', 'express-404',
-    'fs-extra', 'yargs', 'axios', 'ws']) {
-    assert.match(confined.stdout, new RegExp(`^${name}: `, 'm'), name);
-  }
-});
+// The policy is `lavamoat generate` in strict mode: as LavaMoat's, plus "write" where
+// moment-timezone extends moment and dotenv writes process.env (the same as true without
+// strict mode).
+for (const strict of [false, true]) {
+  test(`real packages give the same output under the loader as under plain node${strict ? ' (strict mode)' : ''}`, () => {
+    const plain = runPlain(dir, 'app.mjs', { env });
+    assert.equal(plain.status, 0, plain.stderr);
+    const confined = runWithLoader(dir, 'app.mjs', { env: { ...env, LAVAMOAT_STRICT: strict ? '1' : '0' } });
+    assert.equal(confined.stderr, '');
+    assert.equal(confined.status, 0);
+    assert.equal(confined.stdout, plain.stdout);
+    // Every package printed its line.
+    for (const name of ['lodash', 'semver', 'semver-cjs', 'chalk', 'nanoid', 'uuid', 'dotenv', 'dotenv-env', 'zod', 'dayjs',
+      'commander', 'js-yaml', 'p-limit', 'minimist', 'debug', 'moment-timezone', 'express-get', 'express-post', 'express-404',
+      'fs-extra', 'yargs', 'axios', 'ws']) {
+      assert.match(confined.stdout, new RegExp(`^${name}: `, 'm'), name);
+    }
+  });
+}
 
 test('a grant taken away from a real package is denied with the entry that would allow it', () => {
   const confined = runWithLoader(dir, 'app.mjs', {
@@ -59,11 +64,13 @@ test('yoga-layout 3, which awaits its WebAssembly at its top level, lays out the
     const env = { LAVAMOAT_POLICY: policy, LAVAMOAT_POLICY_OVERRIDE: path.join(temp, 'none.json') };
     const plain = runPlain(yogaDir, 'app.mjs', { env });
     assert.equal(plain.status, 0, plain.stderr);
-    const confined = runWithLoader(yogaDir, 'app.mjs', { env });
-    assert.equal(confined.stderr, '');
-    assert.equal(confined.status, 0);
-    assert.equal(confined.stdout, plain.stdout);
-    assert.match(confined.stdout, /^c: left 394 top 126 width 96 height 48$/m);
+    for (const strict of ['0', '1']) {
+      const confined = runWithLoader(yogaDir, 'app.mjs', { env: { ...env, LAVAMOAT_STRICT: strict } });
+      assert.equal(confined.stderr, '', `strict ${strict}`);
+      assert.equal(confined.status, 0);
+      assert.equal(confined.stdout, plain.stdout);
+      assert.match(confined.stdout, /^c: left 394 top 126 width 96 height 48$/m);
+    }
   } finally {
     fs.rmSync(temp, { recursive: true, force: true });
   }

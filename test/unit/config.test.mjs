@@ -392,18 +392,45 @@ test('configToEnv reproduces a configuration in another process', () => {
     scuttleGlobalThis: { enabled: true, exceptions: ['a', '/^b/'], scuttlerName: 'S' },
     lockdown: { errorTaming: 'safe' },
     cache: false,
+    strict: true,
   });
   const config = load(dir, { LAVAMOAT_DEBUG: '1', LAVAMOAT_POLICY: 'x.json' });
   // From anywhere: the pinned root, not a package.json found from the other process's entry.
   const other = project({ policy: 'elsewhere.json', debug: false });
   const again = loadConfig({ env: configToEnv(config), cwd: other, entry: path.join(other, 'src/nested/app.mjs') });
-  for (const key of ['projectRoot', 'policyPath', 'overridePath', 'debug', 'cacheDir', 'scuttleGlobalThis', 'lockdown', 'reportCaughtDenials', 'record']) {
+  for (const key of ['projectRoot', 'policyPath', 'overridePath', 'debug', 'cacheDir', 'scuttleGlobalThis', 'lockdown', 'reportCaughtDenials', 'record', 'strict']) {
     assert.deepEqual(again[key], config[key], key);
   }
   const recorded = load(dir, { LAVAMOAT_RECORD: 'rec.json', LAVAMOAT_REPORT_CAUGHT_DENIALS: '0' });
   const inherited = loadConfig({ env: configToEnv(recorded), cwd: other, entry: path.join(other, 'src/nested/app.mjs') });
   assert.equal(inherited.record, path.join(dir, 'rec.json'));
   assert.equal(inherited.reportCaughtDenials, false);
+});
+
+describe('strict mode', () => {
+  test('off by default; package.json "strict", LAVAMOAT_STRICT and the caller switch it, in that order', () => {
+    assert.equal(load(project(undefined)).strict, false);
+    const on = project({ strict: true });
+    assert.equal(load(on).strict, true);
+    assert.equal(load(on).sources.strict, 'package.json#lavamoat.strict');
+    assert.equal(load(on, { LAVAMOAT_STRICT: '0' }).strict, false);
+    assert.equal(load(on, { LAVAMOAT_STRICT: '0' }).sources.strict, 'LAVAMOAT_STRICT');
+    assert.equal(load(project({ strict: false }), { LAVAMOAT_STRICT: 'true' }).strict, true);
+    assert.equal(load(on, { LAVAMOAT_STRICT: '0' }, { overrides: { strict: true } }).strict, true);
+    assert.equal(load(project(undefined), { LAVAMOAT_STRICT: '' }).strict, false);
+  });
+
+  test('bad values stop, saying where they came from', () => {
+    rejects(() => load(project({ strict: 'yes' })), /package\.json#lavamoat\.strict \(in .*\): "yes" is not allowed; expected true or false/);
+    rejects(() => load(project(undefined), { LAVAMOAT_STRICT: 'on' }), /LAVAMOAT_STRICT: "on" is not allowed; expected 1, true, 0 or false/);
+    rejects(() => load(project({ strictMode: true })), /unknown option; did you mean "strict"\?/);
+    rejects(() => load(project(undefined), { LAVAMOAT_STRCT: '1' }), /LAVAMOAT_STRCT: unknown variable; did you mean LAVAMOAT_STRICT\?/);
+  });
+
+  test('children and workers get it (configToEnv)', () => {
+    assert.equal(configToEnv(load(project({ strict: true }))).LAVAMOAT_STRICT, '1');
+    assert.equal(configToEnv(load(project(undefined))).LAVAMOAT_STRICT, '0');
+  });
 });
 
 test('did-you-mean suggests close names only', () => {

@@ -552,3 +552,69 @@ describe('TypeScript where Node cannot strip types', { skip: canStrip && `Node $
     assert.match(result.warnings[0].message, /cannot strip TypeScript types: .*Node 22\.13\+ and 23\.2\+/);
   });
 });
+
+describe('changes (strict mode\'s "write"): object globals and other modules\' values the code changes', () => {
+  const changes = (result) => [...new Set((result.globalChanges ?? []).map((c) => `${c.path} ${c.kind}`))].sort();
+  const mutated = (result) => result.imports.filter((i) => i.mutates).map((i) => i.specifier);
+
+  test('process.env changed directly, through aliases, destructuring, defaults and Object.assign', () => {
+    assert.deepEqual(changes(cjs("process.env.X = '1'; delete process.env.Y; process.env.Z++;")), ['process.env changes']);
+    assert.deepEqual(changes(cjs('const env = process.env; env.X = 1;')), ['process.env changes']);
+    assert.deepEqual(changes(cjs('const { env } = process; env[key] = value;')), ['process.env changes']);
+    assert.deepEqual(changes(cjs('function f(e = process.env) { e.A = 1; }')), ['process.env changes']);
+    assert.deepEqual(changes(cjs('function f(options) { let r; r = options.env || process.env; r.A = 1; }')), ['process.env changes']);
+    assert.deepEqual(changes(cjs('Object.assign(process.env, parsed); Object.defineProperty(globalThis.process.env, "A", {});')), ['process.env changes']);
+  });
+
+  test('process.env handed to a function may be changed there (dotenv); what only reads does not count', () => {
+    assert.deepEqual(changes(cjs('let r = process.env; populate(r, parsed);')), ['process.env passed']);
+    assert.deepEqual(changes(cjs('populate(process.env, parsed)')), ['process.env passed']);
+    assert.deepEqual(
+      changes(cjs('Object.keys(process.env); JSON.stringify(process.env); Object.prototype.hasOwnProperty.call(process.env, k); Object.assign({}, process.env);')),
+      [],
+    );
+    assert.deepEqual(changes(cjs("spawn('x', [], { env: process.env }); const copy = { ...process.env }; if (process.env.X) f(process.env.X);")), [
+      'process.env passed',
+    ]);
+  });
+
+  test('reading is no change; a function\'s own arguments are no global', () => {
+    assert.deepEqual(changes(cjs('const env = process.env; if (env.X) console.log(env.Y); for (const k in env) k;')), []);
+    assert.deepEqual(changes(cjs('function f() { const a = arguments[0]; a.x = 1; }')), []);
+    assert.deepEqual(globalPaths(cjs('function f() { const a = arguments[1]; a.x = 1; }')), []);
+  });
+
+  test("another package's exports changed: assignments, aliases, array methods, ES imports", () => {
+    assert.deepEqual(mutated(cjs("const a = require('lib-a'); a.tz = 1;")), ['lib-a']);
+    assert.deepEqual(mutated(cjs("require('lib-a').tz = 1")), ['lib-a']);
+    assert.deepEqual(mutated(cjs("var m = require('moment'); var fn = m.fn; fn.tz = 1;")), ['moment']);
+    assert.deepEqual(mutated(cjs("var m = require('moment'); var list = m.momentProperties; list.push('_z');")), ['moment']);
+    assert.deepEqual(mutated(cjs("var q = require('queue'); q.push(job); require('queue').push(job);")), []);
+    assert.deepEqual(mutated(cjs("const { fn } = require('moment'); Object.defineProperty(fn, 'tz', {});")), ['moment']);
+    assert.deepEqual(mutated(esm("import moment from 'moment'; moment.fn.tz = 1;")), ['moment']);
+    assert.deepEqual(mutated(esm("import * as ns from 'x'; delete ns.y.z;")), ['x']);
+  });
+
+  test('followed into immediately called functions and UMD factories (moment-timezone)', () => {
+    assert.deepEqual(mutated(cjs("(function (m) { m.x = 1; })(require('lib-a'));")), ['lib-a']);
+    const umd = `
+      (function (root, factory) {
+        if (typeof module === 'object' && module.exports) module.exports = factory(require('moment'));
+        else factory(root.moment);
+      })(this, function (moment) {
+        var fn = moment.fn;
+        moment.tz = function () {};
+        fn.zoneName = function () {};
+        return moment;
+      });`;
+    assert.deepEqual(mutated(cjs(umd)), ['moment']);
+  });
+
+  test("using another package's exports is no change: calls, reads, instances of its classes, results", () => {
+    assert.deepEqual(
+      mutated(cjs("const a = require('a'); a.greet(1); a.config.x; const v = new a.Validator(); v.rules.push(1); v.x = 1; const r = a.make(); r.y = 2; a.list.map(f);")),
+      [],
+    );
+    assert.deepEqual(mutated(esm("import moment from 'moment'; const m = moment(); m.locale('fr'); m._x = 1;")), []);
+  });
+});

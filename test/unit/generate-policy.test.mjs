@@ -16,6 +16,37 @@ function usage(build) {
 const build = (entries, usePolicy) => buildResources(new Map(entries), '$root$', usePolicy);
 
 describe('buildResources', () => {
+  test('strict mode: "write" where the code changes an object global or another package\'s exports; without it, as LavaMoat', () => {
+    const entries = () => [
+      [
+        'pkg',
+        usage((u) => {
+          u.addGlobal('process.env', 'read', 'a.js:1:1 process.env.HOME');
+          u.addGlobalChange('process.env', 'changes', 'process.env', 'a.js:2:1 process.env (changed)');
+          u.addGlobal('process.argv', 'read', 'a.js:3:1');
+          // A string or a function handed to a function cannot be changed there.
+          u.addGlobalChange('process.argv', 'passed', 'process.argv.length', 'a.js:3:1');
+          u.addGlobal('performance.now', 'read', 'a.js:4:1');
+          u.addGlobalChange('performance.now', 'passed', 'performance.now', 'a.js:4:1');
+          u.addPackage('moment', 'a.js:5:1');
+          u.addPackageChange('moment', 'a.js:5:1 (changes its exports)');
+          u.addPackage('lodash', 'a.js:6:1');
+        }),
+      ],
+    ];
+    const strict = buildResources(new Map(entries()), '$root$', undefined, true);
+    assert.deepEqual(strict.resources.pkg, {
+      globals: { 'performance.now': true, 'process.argv': true, 'process.env': 'write' },
+      packages: { lodash: true, moment: 'write' },
+    });
+    assert.deepEqual(strict.debug.pkg.packages.moment, ['a.js:5:1', 'a.js:5:1 (changes its exports)']);
+    const plain = buildResources(new Map(entries()), '$root$', undefined, false);
+    assert.deepEqual(plain.resources.pkg, {
+      globals: { 'performance.now': true, 'process.argv': true, 'process.env': true },
+      packages: { lodash: true, moment: true },
+    });
+  });
+
   test('never both "a" and "a.b": the longer path folds into the shorter, with its evidence', () => {
     const { resources, debug } = build([
       [

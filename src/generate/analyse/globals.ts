@@ -8,7 +8,7 @@ import { type Node, memberKey, staticString } from './ast.js';
 import { GLOBAL_OBJECT_NAMES, MODULE_SCOPE_NAMES, isFrozenIntrinsic, isProvidedGlobal } from '../intrinsics.js';
 import { accessAt, chainUp } from './context.js';
 import type { Binding, CalleeRef, Ref } from './scope.js';
-import type { GlobalAccess, GlobalUse } from './types.js';
+import type { GlobalAccess, GlobalChange, GlobalUse } from './types.js';
 import type { Analyser } from './walker.js';
 
 /** Accessors SES keeps on the tamed `Error` (V8's stack trace API): assigning them works. */
@@ -168,6 +168,7 @@ export function globalReference(a: Analyser, ref: Ref, fullPath: string[], viaAl
   let strip = 0;
   while (strip < path.length && GLOBAL_OBJECT_NAMES.has(path[strip]!)) strip += 1;
   if (strip > 0) path = path.slice(strip);
+  if (ref.mutation) globalMutation(a, path.slice(0, path.length - ref.mutation.drop), ref.mutation.kind, ref.start);
   const paths = ref.patterns ? ref.patterns.map((p) => [...path, ...p]) : [path];
   for (const p of paths) {
     if (p.length === 0) {
@@ -190,6 +191,24 @@ export function globalObjectEscape(a: Analyser, ref: Ref): void {
       ref.start,
     );
   }
+}
+
+/**
+ * The object global at `path` is changed (`process.env.X = 1`, `Object.assign(env, ...)`
+ * through an alias), or handed to a function that may change it (`passed`): noted for
+ * its grant (mutations.ts), which the code reads anyway. Only an object held by a global
+ * (`process.env`, two parts or more); assigning a global itself is a write already.
+ */
+export function globalMutation(a: Analyser, fullPath: string[], kind: 'changes' | 'passed', offset: number): void {
+  let strip = 0;
+  while (strip < fullPath.length && GLOBAL_OBJECT_NAMES.has(fullPath[strip]!)) strip += 1;
+  const path = fullPath.slice(strip);
+  if (path.length < 2 || isProvidedGlobal(path[0]!)) return;
+  let granted = path.length > 2 ? path.slice(0, 2) : path;
+  if (granted.length === 2 && TRANSPARENT_CALL_MEMBERS.has(granted[1]!)) granted = [path[0]!];
+  const change: GlobalChange = { path: granted.join('.'), kind, ...a.position(offset) };
+  if (granted.length !== path.length) change.full = path.join('.');
+  a.globalChanges.push(change);
 }
 
 export function globalPath(a: Analyser, path: string[], access: GlobalAccess, offset: number): void {

@@ -9,6 +9,7 @@ import { builtinName } from '../../graph/resolve.js';
 import { type Node, memberKey, propertyKey, staticString } from './ast.js';
 import { chainUp } from './context.js';
 import { type Binding, declare, reference } from './scope.js';
+import { noteValueSources } from './mutations.js';
 import type { ImportKind, ImportRecord } from './types.js';
 import type { Analyser } from './walker.js';
 
@@ -59,13 +60,17 @@ export function visitImportDeclaration(a: Analyser, node: Node): void {
   const record = addImport(a, specifier, 'import', node.start);
   for (const s of node.specifiers) {
     const binding = declare(a, s.local.name, 'import');
-    if (!record.uses) continue;
-    binding.special = true;
     let base: string[] = [];
     if (s.type === 'ImportSpecifier') {
       const imported = s.imported.type === 'Identifier' ? s.imported.name : String(s.imported.value);
       base = imported === 'default' ? [] : [imported];
     }
+    if (!record.uses) {
+      // Another module's value: what this module changes of it (mutations.ts).
+      noteValueSources(a, binding, [{ kind: 'import', record, path: base }]);
+      continue;
+    }
+    binding.special = true;
     binding.importRecord = record;
     binding.importBase = base;
     a.importBindings.push(binding);

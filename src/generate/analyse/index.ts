@@ -31,6 +31,7 @@ export {
   type AnalysisWarning,
   type AnalysisWarningKind,
   type GlobalAccess,
+  type GlobalChange,
   type GlobalUse,
   type ImportKind,
   type ImportRecord,
@@ -157,9 +158,11 @@ function analyseJavaScript(source: string, format: ModuleFormat): ModuleAnalysis
   // Source order (requires are only confirmed after the walk).
   const byPosition = (a: { line: number; column: number }, b: { line: number; column: number }): number =>
     a.line - b.line || a.column - b.column;
-  return {
+  const result: ModuleAnalysis = {
     imports: analyser.imports.sort(byPosition),
     globals: analyser.globals,
     warnings: analyser.warnings.sort(byPosition),
   };
+  if (analyser.globalChanges.length > 0) result.globalChanges = analyser.globalChanges;
+  return result;
 }

@@ -10,6 +10,8 @@ import { type Node, memberKey, staticString } from './ast.js';
 import { type ResultUse, UNKNOWN_TARGET, addImport, inTryBlock, resultUse, use } from './imports.js';
 import type { Binding, CalleeRef, Ref } from './scope.js';
 import type { Analyser } from './walker.js';
+import { chainUp } from './context.js';
+import { mutationAt } from './mutations.js';
 
 export type CandidateKind = 'require' | 'resolve' | 'eval' | 'Function';
 
@@ -23,6 +25,10 @@ export interface CallCandidate {
   /** `Function('return this')`: the well-known way to reach the global object. */
   returnThis?: boolean;
   optional?: boolean;
+  /** Its result is changed right there (`require('x').y = 1`). */
+  mutation?: import('./mutations.js').Mutation;
+  /** The import record, once confirmed as a require. */
+  record?: import('./types.js').ImportRecord;
 }
 
 /** Members of `require` that are not a use of it as a value. */
@@ -77,7 +83,13 @@ export function noteCallCandidate(a: Analyser, node: Node): void {
   if (kind === 'require' && specifier !== undefined && builtinName(specifier) !== undefined) {
     candidate.result = resultUse(a, node);
     for (const { binding, path } of candidate.result.bindings) binding.pending = { candidate, base: path };
+  } else if (kind === 'require') {
+    const chain = chainUp(a, node);
+    const mutation = mutationAt(a, chain);
+    // `require('x').push(y)` may be x's own push.
+    if (mutation && !(mutation.method && chain.path.length - mutation.drop < 1)) candidate.mutation = mutation;
   }
+  a.candidateByNode.set(node, candidate);
   a.candidates.push(candidate);
 }
 
@@ -209,6 +221,8 @@ export function resolveCandidate(a: Analyser, candidate: CallCandidate): void {
     return;
   }
   const record = addImport(a, specifier, kind, start, candidate.optional === true);
+  candidate.record = record;
+  if (candidate.mutation?.kind === 'changes') record.mutates = true;
   if (!record.uses) return;
   if (kind === 'resolve' || !candidate.result) {
     use(a, record, [], start);

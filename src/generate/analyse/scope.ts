@@ -9,6 +9,7 @@ import type { Node } from './ast.js';
 import { accessAt, chainUp, consumerOf } from './context.js';
 import { assignmentAlias } from './globals.js';
 import type { CallCandidate } from './requires.js';
+import { type Mutation, type ValueSource, mutationAt, noteValueSources, sourcesOf } from './mutations.js';
 import type { GlobalAccess, ImportRecord } from './types.js';
 import type { Analyser } from './walker.js';
 
@@ -62,6 +63,10 @@ export class Binding {
   isGlobalAlias = false;
   /** The function a function declaration binds (to know whether calling it gives the global object). */
   fn?: Node;
+  /** Where its value may come from, when that may be an object global or a module's value (mutations.ts). */
+  valueSources?: ValueSource[];
+  /** A parameter that receives this function expression (UMD's factory). */
+  fnValue?: Node;
   constructor(
     readonly name: string,
     readonly kind: BindingKind,
@@ -83,6 +88,8 @@ export interface Ref {
   called: boolean;
   /** Where a bare reference ends up, for global-object names only. */
   consumer?: Consumer;
+  /** How it changes its value, if it does (mutations.ts). */
+  mutation?: Mutation;
 }
 
 // -- declarations
@@ -136,6 +143,11 @@ export function declarePattern(a: Analyser, pattern: Node, kind: BindingKind): v
     case 'AssignmentPattern':
       a.stack.push(pattern);
       declarePattern(a, pattern.left, kind);
+      // `function (env = process.env)`: the parameter may hold that value.
+      if (pattern.left.type === 'Identifier') {
+        const binding = a.scope.lookup(pattern.left.name);
+        if (binding) noteValueSources(a, binding, sourcesOf(a, pattern.right));
+      }
       a.visit(pattern.right);
       a.stack.pop();
       return;
@@ -217,6 +229,10 @@ export function reference(a: Analyser, node: Node, forcedWrite = false): void {
     called,
   };
   if (patterns) ref.patterns = patterns;
+  if (!forcedWrite) {
+    const mutation = mutationAt(a, chain);
+    if (mutation) ref.mutation = mutation;
+  }
   a.refs.push(ref);
   if (chain.path.length === 0 && !chain.computed && !forcedWrite && a.aliasNames.has(name)) {
     const { consumer, assignment, fn } = consumerOf(a, chain.top, chain.parentIndex);

@@ -6,7 +6,7 @@
  */
 
 /** Bump whenever the output of {@link analyseModule} can change for the same input. */
-export const ANALYSER_VERSION = 7;
+export const ANALYSER_VERSION = 8;
 
 export type ModuleFormat = 'module' | 'commonjs';
 
@@ -34,6 +34,20 @@ export interface GlobalUse {
   full?: string;
 }
 
+/**
+ * The code changes the object global at `path` (`process.env.X = 1`, `delete env.X`,
+ * `Object.assign(process.env, ...)`: `changes`), or hands it to a function that may
+ * (`passed`): strict mode grants it `"write"` (analyse/mutations.ts). `path` is the path
+ * as granted, which the code reads too.
+ */
+export interface GlobalChange {
+  path: string;
+  kind: 'changes' | 'passed';
+  line: number;
+  column: number;
+  full?: string;
+}
+
 export interface ImportUse {
   /** Member path inside the module (`['promises', 'readFile']`); empty for the whole module. */
   path: string[];
@@ -50,6 +64,11 @@ export interface ImportRecord {
   uses?: ImportUse[];
   /** Inside a `try` block: the code expects that it may fail (an optional dependency). */
   optional?: true;
+  /**
+   * The code changes what it imports (`moment.fn.tz = ...`): for another package, strict
+   * mode grants it `"write"` (analyse/mutations.ts).
+   */
+  mutates?: true;
 }
 
 /**
@@ -79,6 +98,8 @@ export interface AnalysisWarning {
 export interface ModuleAnalysis {
   imports: ImportRecord[];
   globals: GlobalUse[];
+  /** Object globals the module changes (strict mode's `"write"`); absent when none. */
+  globalChanges?: GlobalChange[];
   warnings: AnalysisWarning[];
   /** The module could not be read as code (an `unparsed` warning says why): it yields nothing. */
   failed?: true;

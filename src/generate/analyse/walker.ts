@@ -8,7 +8,7 @@
  */
 import { GLOBAL_OBJECT_NAMES } from '../intrinsics.js';
 import { K, NODE_KIND, type Node, VISITOR_KEYS } from './ast.js';
-import { globalReference, noteAliasInitialiser, noteGlobalDefinition, resolveGlobalAliases } from './globals.js';
+import { globalMutation, globalReference, noteAliasInitialiser, noteGlobalDefinition, resolveGlobalAliases } from './globals.js';
 import {
   notePathJoin,
   notePathURL,
@@ -30,7 +30,17 @@ import {
   resolveRequireFunctions,
 } from './requires.js';
 import { Binding, type BindingKind, type Ref, Scope, declare, declarePattern, reference, visitTarget } from './scope.js';
-import type { AnalysisWarning, AnalysisWarningKind, GlobalUse, ImportRecord, ModuleFormat } from './types.js';
+import {
+  noteDestructuredSources,
+  noteFactoryCall,
+  noteImmediateCall,
+  noteParameters,
+  noteValueSources,
+  resolveMutations,
+  sourcesOf,
+  type ValueSource,
+} from './mutations.js';
+import type { AnalysisWarning, AnalysisWarningKind, GlobalChange, GlobalUse, ImportRecord, ModuleFormat } from './types.js';
 
 export class Analyser {
   // -- the walk
@@ -52,12 +62,18 @@ export class Analyser {
   /** Variables holding (a member of) a builtin module, whose references are its uses (imports.ts). */
   readonly importBindings: Binding[] = [];
   readonly importOffsets = new Map<ImportRecord, number>();
+  /** Variables that may hold an object global or a module's value, and what calls and parameters pass them on (mutations.ts). */
+  readonly valueBindings: Binding[] = [];
+  readonly candidateByNode = new Map<Node, CallCandidate>();
+  readonly paramSources = new Map<Node, Array<{ index: number; sources: ValueSource[] }>>();
+  readonly functionParams = new Map<Node, Array<{ index: number; fn: Node }>>();
   wrapperRequire: Binding | undefined;
   wrapperModule: Binding | undefined;
   // -- the result
   readonly imports: ImportRecord[] = [];
   readonly warnings: AnalysisWarning[] = [];
   readonly globals: GlobalUse[] = [];
+  readonly globalChanges: GlobalChange[] = [];
   private lineStarts: number[] | undefined;
 
   constructor(
@@ -121,6 +137,8 @@ export class Analyser {
       case K.Call:
         notePathJoin(this, node);
         noteGlobalDefinition(this, node);
+        noteImmediateCall(this, node);
+        noteFactoryCall(this, node);
         if (!noteImportMetaResolve(this, node)) noteCallCandidate(this, node);
         stack.push(node);
         this.visit(node.callee);
@@ -236,6 +254,10 @@ export class Analyser {
         return;
       }
       case K.Assignment:
+        if (node.operator === '=' && node.left.type === 'Identifier') {
+          const binding = this.scope.lookup(node.left.name);
+          if (binding) noteValueSources(this, binding, sourcesOf(this, node.right));
+        }
         stack.push(node);
         if (node.left.type === 'ObjectPattern' || node.left.type === 'ArrayPattern') visitTarget(this, node.left);
         else this.visit(node.left);
@@ -306,6 +328,7 @@ export class Analyser {
       }
       if (declarator.init) {
         if (declarator.id.type === 'Identifier') this.noteInitialiser(declarator.id, declarator.init);
+        else noteDestructuredSources(this, declarator.id, declarator.init);
         this.visit(declarator.init);
       }
       this.stack.pop();
@@ -320,6 +343,7 @@ export class Analyser {
     if (init.type === 'FunctionExpression' || init.type === 'ArrowFunctionExpression') binding.fn = init;
     if (init.type === 'CallExpression') noteRequireInitialiser(this, binding, init);
     noteAliasInitialiser(this, binding, init);
+    noteValueSources(this, binding, sourcesOf(this, init));
   }
 
   private visitFunction(node: Node): void {
@@ -329,6 +353,7 @@ export class Analyser {
     this.scope = new Scope(outer, true);
     if (node.type === 'FunctionExpression' && node.id) declare(this, node.id.name, 'function');
     for (const param of node.params) declarePattern(this, param, 'param');
+    noteParameters(this, node);
     const body = node.body;
     if (body.type === 'BlockStatement') this.visitStatements(body.body, body);
     else this.visit(body);
@@ -373,5 +398,6 @@ export class Analyser {
       }
     }
     resolveImportUses(this);
+    resolveMutations(this, (path, kind, offset) => globalMutation(this, path, kind, offset));
   }
 }
