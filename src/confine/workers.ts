@@ -75,17 +75,30 @@ type WorkerThreads = typeof import('node:worker_threads');
 
 const workerThreads = (): WorkerThreads => require('node:worker_threads') as WorkerThreads;
 const PRELOAD_FLAGS = new Set(['--import', '--require', '-r', '--loader', '--experimental-loader']);
-const REFUSED_FLAG = /^(--inspect(-brk|-port|-publish-uid|-wait)?|--debug(-brk|-port)?|--expose[-_]internals|--allow[-_]natives[-_]syntax)(=|$)/;
+const REFUSED_FLAG = /^(--inspect(-brk|-brk-node|-port|-publish-uid|-wait)?|--debug(-brk|-port)?|--expose-internals|--allow-natives-syntax)(=|$)/;
 
 interface Flag {
   name: string;
   value?: string;
 }
 
+/**
+ * An argument as Node's option parser reads it: in a `--` option's name (before any
+ * `=`), `_` stands for `-` (`--experimental_loader` is `--experimental-loader`, whose
+ * module runs natively on the worker's hooks thread), so the checks below see the
+ * name Node acts on.
+ */
+export function normalizeFlag(arg: string): string {
+  if (!arg.startsWith('--')) return arg;
+  const eq = arg.indexOf('=');
+  const name = eq === -1 ? arg : arg.slice(0, eq);
+  return name.replaceAll('_', '-') + (eq === -1 ? '' : arg.slice(eq));
+}
+
 function flagsOf(execArgv: readonly string[]): Flag[] {
   const flags: Flag[] = [];
   for (let i = 0; i < execArgv.length; i += 1) {
-    const arg = String(execArgv[i]);
+    const arg = normalizeFlag(String(execArgv[i]));
     const eq = arg.indexOf('=');
     const name = eq === -1 ? arg : arg.slice(0, eq);
     if (PRELOAD_FLAGS.has(name)) {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fixture, loaderURL, runWithLoader } from '../helpers.mjs';
 import { assertConfinableEntry, assertEntryInProject } from '../../dist/confine/entry-checks.js';
 import { splitNodeOptions, withLoaderInNodeOptions } from '../../dist/confine/child-processes.js';
-import { makeWorkerClass, checkWorkerExecArgv, confinedWorkerOptions, normalizeWorkerArguments } from '../../dist/confine/workers.js';
+import { makeWorkerClass, checkWorkerExecArgv, checkWorkerEnv, confinedWorkerOptions, normalizeWorkerArguments } from '../../dist/confine/workers.js';
 
 const dir = fixture('workers-app');
 const denied = (pkg) => `DENIED LavaMoat: package "${pkg}" is not allowed the builtin module "fs".`;
@@ -130,6 +130,13 @@ describe('workers.ts helpers', () => {
     assert.throws(() => checkWorkerExecArgv(['--inspect=9229'], []), /may not contain --inspect/);
     assert.throws(() => checkWorkerExecArgv(['--expose-internals'], []), /may not contain --expose-internals/);
     assert.doesNotThrow(() => checkWorkerExecArgv(['--import', './scuttler.mjs', '--max-old-space-size=64'], inherited));
+    // Node reads `_` as `-` in option names: the checks see the option Node acts on.
+    assert.throws(() => checkWorkerExecArgv(['--experimental_loader=data:text/javascript,1'], []), /may not add --experimental-loader data:/);
+    assert.throws(() => checkWorkerExecArgv(['--experimental_loader', 'x'], []), /may not add --experimental-loader x/);
+    assert.throws(() => checkWorkerExecArgv(['--inspect_brk'], []), /may not contain --inspect-brk/);
+    assert.throws(() => checkWorkerExecArgv(['--inspect-brk-node'], []), /may not contain --inspect-brk-node/);
+    assert.throws(() => checkWorkerEnv({ NODE_OPTIONS: '--experimental_loader=./evil.mjs' }, [], ''), /may not add --experimental-loader \.\/evil\.mjs/);
+    assert.doesNotThrow(() => checkWorkerExecArgv(['--max_old_space_size=64', '--import', './scuttler.mjs'], inherited));
   });
 
   test('what Node will read is read once: eval, data: URLs and URL-likes, option getters', () => {
