@@ -464,6 +464,27 @@ export function confineWorkers(config: Config, loaderURL: string, origins?: Work
 }
 
 /**
+ * A package's `setEnvironmentData`: the runtime's own key, under which a worker gets the
+ * loader's configuration (project root, policy, override), is refused. The runtime sets
+ * it right before Node copies the environment data, but Node runs code of the caller's
+ * inside its constructor before that copy (getters of `workerData` while it serialises
+ * it, `toString` of `argv` entries): a package that could set the key there would start
+ * its worker with this package's directory as the project root, its files the app's.
+ */
+export function environmentDataSetterFor(real: (key: unknown, value: unknown) => void, packageName: string): Function {
+  const setEnvironmentData = function setEnvironmentData(key: unknown, value?: unknown): void {
+    if (key === WORKER_CONFIG_KEY) {
+      throw new WorkerConfinementError(
+        `LavaMoat: package "${packageName}" may not set the environment data '${WORKER_CONFIG_KEY}': it is the configuration ` +
+          "the runtime hands its workers",
+      );
+    }
+    Reflect.apply(real, undefined, [key, value]);
+  };
+  return Object.freeze(setEnvironmentData);
+}
+
+/**
  * The `Worker` of one confined package: it starts workers only on files the package
  * could load itself (`mayRun`: its own files and those of the packages its policy
  * lists), so that a package granted `worker_threads` cannot run another package's
