@@ -182,6 +182,11 @@ function urlOf(value: object): URL | undefined {
   }
 }
 
+/** A value as Node will stringify it (a symbol is left for Node to refuse). */
+function once(value: unknown): unknown {
+  return typeof value === 'symbol' ? value : `${value as string}`;
+}
+
 function copyArray(value: unknown): unknown {
   return Array.isArray(value) ? [...(value as unknown[])] : value;
 }
@@ -208,9 +213,15 @@ export function normalizeWorkerArguments(
     for (const name of ['argv', 'execArgv', 'transferList'] as const) {
       if (name in read) read[name] = copyArray(read[name]);
     }
+    // Node turns each `execArgv` entry and `env` value into a string itself, later: an
+    // object whose `toString` answered the check one thing would tell Node another
+    // (`--experimental-loader=data:...`). They are turned into strings once, here.
+    if (Array.isArray(read.execArgv)) read.execArgv = (read.execArgv as unknown[]).map(once);
     snapshot = read as WorkerOptionsLike;
     const env = snapshot.env;
-    if (typeof env === 'object' && env !== null) snapshot.env = Object.fromEntries(Object.entries(env));
+    if (typeof env === 'object' && env !== null) {
+      snapshot.env = Object.fromEntries(Object.entries(env).map(([key, value]) => [key, once(value)]));
+    }
     const limits = snapshot.resourceLimits;
     if (typeof limits === 'object' && limits !== null) snapshot.resourceLimits = { ...limits };
   } else if (options !== undefined && options !== null) {

@@ -137,6 +137,13 @@ describe('workers.ts helpers', () => {
     assert.throws(() => checkWorkerExecArgv(['--inspect-brk-node'], []), /may not contain --inspect-brk-node/);
     assert.throws(() => checkWorkerEnv({ NODE_OPTIONS: '--experimental_loader=./evil.mjs' }, [], ''), /may not add --experimental-loader \.\/evil\.mjs/);
     assert.doesNotThrow(() => checkWorkerExecArgv(['--max_old_space_size=64', '--import', './scuttler.mjs'], inherited));
+    // Entries Node stringifies itself are stringified once, before the checks.
+    let calls = 0;
+    const changing = { toString: () => (calls++ === 0 ? '--no-warnings' : '--import=./evil.mjs') };
+    const snapshot = normalizeWorkerArguments('/w.js', { execArgv: [changing], env: { NODE_OPTIONS: changing } }).options;
+    assert.deepEqual(snapshot.execArgv, ['--no-warnings']);
+    assert.deepEqual(snapshot.env, { NODE_OPTIONS: '--import=./evil.mjs' });
+    assert.throws(() => checkWorkerEnv(snapshot.env, [], ''), /may not add --import \.\/evil\.mjs/);
   });
 
   test('what Node will read is read once: eval, data: URLs and URL-likes, option getters', () => {
