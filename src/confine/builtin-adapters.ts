@@ -18,7 +18,7 @@
  * `module` is confined in module-builtin.ts, after the policy narrowed it.
  */
 import { asyncHooksFor, diagnosticsChannelFor, restrictPerformanceObserver } from './observation.js';
-import { workerClassFor } from './workers.js';
+import { environmentDataSetterFor, workerClassFor } from './workers.js';
 
 type Module = Record<string, unknown>;
 type Ctor = new (...args: unknown[]) => object;
@@ -152,7 +152,11 @@ export function adaptBuiltin(name: string, real: unknown, ctx: AdapterContext): 
   const module = real as Module;
   switch (name) {
     case 'worker_threads':
-      return { ...module, Worker: workerClassFor(ctx.packageName, ctx.mayRun) };
+      return {
+        ...module,
+        Worker: workerClassFor(ctx.packageName, ctx.mayRun),
+        setEnvironmentData: environmentDataSetterFor(module.setEnvironmentData as never, ctx.packageName),
+      };
     case 'http':
       return httpFor(module, false);
     case 'https':

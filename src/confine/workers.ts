@@ -75,17 +75,30 @@ type WorkerThreads = typeof import('node:worker_threads');
 
 const workerThreads = (): WorkerThreads => require('node:worker_threads') as WorkerThreads;
 const PRELOAD_FLAGS = new Set(['--import', '--require', '-r', '--loader', '--experimental-loader']);
-const REFUSED_FLAG = /^(--inspect(-brk|-port|-publish-uid|-wait)?|--debug(-brk|-port)?|--expose[-_]internals|--allow[-_]natives[-_]syntax)(=|$)/;
+const REFUSED_FLAG = /^(--inspect(-brk|-brk-node|-port|-publish-uid|-wait)?|--debug(-brk|-port)?|--expose-internals|--allow-natives-syntax)(=|$)/;
 
 interface Flag {
   name: string;
   value?: string;
 }
 
+/**
+ * An argument as Node's option parser reads it: in a `--` option's name (before any
+ * `=`), `_` stands for `-` (`--experimental_loader` is `--experimental-loader`, whose
+ * module runs natively on the worker's hooks thread), so the checks below see the
+ * name Node acts on.
+ */
+export function normalizeFlag(arg: string): string {
+  if (!arg.startsWith('--')) return arg;
+  const eq = arg.indexOf('=');
+  const name = eq === -1 ? arg : arg.slice(0, eq);
+  return name.replaceAll('_', '-') + (eq === -1 ? '' : arg.slice(eq));
+}
+
 function flagsOf(execArgv: readonly string[]): Flag[] {
   const flags: Flag[] = [];
   for (let i = 0; i < execArgv.length; i += 1) {
-    const arg = String(execArgv[i]);
+    const arg = normalizeFlag(String(execArgv[i]));
     const eq = arg.indexOf('=');
     const name = eq === -1 ? arg : arg.slice(0, eq);
     if (PRELOAD_FLAGS.has(name)) {
@@ -169,6 +182,11 @@ function urlOf(value: object): URL | undefined {
   }
 }
 
+/** A value as Node will stringify it (a symbol is left for Node to refuse). */
+function once(value: unknown): unknown {
+  return typeof value === 'symbol' ? value : `${value as string}`;
+}
+
 function copyArray(value: unknown): unknown {
   return Array.isArray(value) ? [...(value as unknown[])] : value;
 }
@@ -195,9 +213,15 @@ export function normalizeWorkerArguments(
     for (const name of ['argv', 'execArgv', 'transferList'] as const) {
       if (name in read) read[name] = copyArray(read[name]);
     }
+    // Node turns each `execArgv` entry and `env` value into a string itself, later: an
+    // object whose `toString` answered the check one thing would tell Node another
+    // (`--experimental-loader=data:...`). They are turned into strings once, here.
+    if (Array.isArray(read.execArgv)) read.execArgv = (read.execArgv as unknown[]).map(once);
     snapshot = read as WorkerOptionsLike;
     const env = snapshot.env;
-    if (typeof env === 'object' && env !== null) snapshot.env = Object.fromEntries(Object.entries(env));
+    if (typeof env === 'object' && env !== null) {
+      snapshot.env = Object.fromEntries(Object.entries(env).map(([key, value]) => [key, once(value)]));
+    }
     const limits = snapshot.resourceLimits;
     if (typeof limits === 'object' && limits !== null) snapshot.resourceLimits = { ...limits };
   } else if (options !== undefined && options !== null) {
@@ -448,6 +472,27 @@ export function confineWorkers(config: Config, loaderURL: string, origins?: Work
   Object.defineProperty(HostWorker.prototype, 'constructor', { value: Object.freeze(inert), writable: false, enumerable: false, configurable: false });
   (threads as unknown as Record<string, unknown>).Worker = makeWorkerClass(confinement, 'the app');
   syncBuiltinESMExports();
+}
+
+/**
+ * A package's `setEnvironmentData`: the runtime's own key, under which a worker gets the
+ * loader's configuration (project root, policy, override), is refused. The runtime sets
+ * it right before Node copies the environment data, but Node runs code of the caller's
+ * inside its constructor before that copy (getters of `workerData` while it serialises
+ * it, `toString` of `argv` entries): a package that could set the key there would start
+ * its worker with this package's directory as the project root, its files the app's.
+ */
+export function environmentDataSetterFor(real: (key: unknown, value: unknown) => void, packageName: string): Function {
+  const setEnvironmentData = function setEnvironmentData(key: unknown, value?: unknown): void {
+    if (key === WORKER_CONFIG_KEY) {
+      throw new WorkerConfinementError(
+        `LavaMoat: package "${packageName}" may not set the environment data '${WORKER_CONFIG_KEY}': it is the configuration ` +
+          "the runtime hands its workers",
+      );
+    }
+    Reflect.apply(real, undefined, [key, value]);
+  };
+  return Object.freeze(setEnvironmentData);
 }
 
 /**

@@ -45,7 +45,7 @@ const ENTRIES = {
       'console-object-mutation', 'crypto-object-mutation', 'buffer-mutation', 'buffer-pool-leak', 'timer-object-internals', 'url-prototype-mutation',
     ],
   },
-  'e-spawn.mjs': { cases: ['vm', 'worker-threads', 'worker-granted-unconfined-code', 'child-process', 'inspector'] },
+  'e-spawn.mjs': { cases: ['vm', 'worker-threads', 'worker-granted-unconfined-code', 'worker-environment-data', 'child-process', 'inspector'] },
   'e-errors.mjs': { cases: ['stack-trace-api-no-grant', 'error-getters-across-boundary', 'callee-caller'] },
   // Its own run, with an extra override: a start-up failure from these grants must not
   // hide the other entries' results.

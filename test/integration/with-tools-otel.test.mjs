@@ -77,6 +77,16 @@ test("the loader's hooks off the main thread on Node 22+: the same spans", { ski
   sameSpansAsPlainNode(['app.mjs'], { LAVAMOAT_OFF_THREAD_HOOKS: '1' });
 });
 
+test("a package's file that a wrapper imports (an export * collision) in a directory calling itself import-in-the-middle stays confined", { skip: !installed && 'the OpenTelemetry devDependencies are not installed' }, () => {
+  for (const env of [{}, ...(syncHooks ? [{ OTEL_HOOKS: 'sync' }] : [])]) {
+    const plain = run(['./otel-register.mjs'], ['attack-iitm.mjs'], env);
+    assert.match(line(plain.stdout, 'impostor') ?? '', /^iitm-impostor native/, plain.stderr);
+    const confined = run(['./otel-register.mjs', loaderURL], ['attack-iitm.mjs'], env);
+    assert.equal(confined.status, 0, confined.stderr);
+    assert.equal(line(confined.stdout, 'impostor'), 'iitm-impostor confined');
+  }
+});
+
 test('under scuttling, with the global the preload reads kept (process): the same spans', { skip: !installed && 'the OpenTelemetry devDependencies are not installed' }, () => {
   sameSpansAsPlainNode(['app.mjs'], { LAVAMOAT_SCUTTLE_GLOBAL_THIS: '{"enabled":true,"exceptions":["process"]}' });
 });

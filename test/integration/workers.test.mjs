@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fixture, loaderURL, runWithLoader } from '../helpers.mjs';
 import { assertConfinableEntry, assertEntryInProject } from '../../dist/confine/entry-checks.js';
 import { splitNodeOptions, withLoaderInNodeOptions } from '../../dist/confine/child-processes.js';
-import { makeWorkerClass, checkWorkerExecArgv, confinedWorkerOptions, normalizeWorkerArguments } from '../../dist/confine/workers.js';
+import { makeWorkerClass, checkWorkerExecArgv, checkWorkerEnv, confinedWorkerOptions, normalizeWorkerArguments } from '../../dist/confine/workers.js';
 
 const dir = fixture('workers-app');
 const denied = (pkg) => `DENIED LavaMoat: package "${pkg}" is not allowed the builtin module "fs".`;
@@ -137,6 +137,20 @@ describe('workers.ts helpers', () => {
     assert.throws(() => checkWorkerExecArgv(['--inspect=9229'], []), /may not contain --inspect/);
     assert.throws(() => checkWorkerExecArgv(['--expose-internals'], []), /may not contain --expose-internals/);
     assert.doesNotThrow(() => checkWorkerExecArgv(['--import', './scuttler.mjs', '--max-old-space-size=64'], inherited));
+    // Node reads `_` as `-` in option names: the checks see the option Node acts on.
+    assert.throws(() => checkWorkerExecArgv(['--experimental_loader=data:text/javascript,1'], []), /may not add --experimental-loader data:/);
+    assert.throws(() => checkWorkerExecArgv(['--experimental_loader', 'x'], []), /may not add --experimental-loader x/);
+    assert.throws(() => checkWorkerExecArgv(['--inspect_brk'], []), /may not contain --inspect-brk/);
+    assert.throws(() => checkWorkerExecArgv(['--inspect-brk-node'], []), /may not contain --inspect-brk-node/);
+    assert.throws(() => checkWorkerEnv({ NODE_OPTIONS: '--experimental_loader=./evil.mjs' }, [], ''), /may not add --experimental-loader \.\/evil\.mjs/);
+    assert.doesNotThrow(() => checkWorkerExecArgv(['--max_old_space_size=64', '--import', './scuttler.mjs'], inherited));
+    // Entries Node stringifies itself are stringified once, before the checks.
+    let calls = 0;
+    const changing = { toString: () => (calls++ === 0 ? '--no-warnings' : '--import=./evil.mjs') };
+    const snapshot = normalizeWorkerArguments('/w.js', { execArgv: [changing], env: { NODE_OPTIONS: changing } }).options;
+    assert.deepEqual(snapshot.execArgv, ['--no-warnings']);
+    assert.deepEqual(snapshot.env, { NODE_OPTIONS: '--import=./evil.mjs' });
+    assert.throws(() => checkWorkerEnv(snapshot.env, [], ''), /may not add --import \.\/evil\.mjs/);
   });
 
   test('what Node will read is read once: eval, data: URLs and URL-likes, option getters', () => {

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { lexersReady } from '../../dist/graph/module-names.js';
-import { hasIitmMark, isIitmModule, wrappedURL, wrapperSource } from '../../dist/loader/hooks/instrumented.js';
+import { hasIitmMark, isIitmModule, isIitmRuntime, noteRuntimeImport, wrappedURL, wrapperSource } from '../../dist/loader/hooks/instrumented.js';
 
 await lexersReady;
 
@@ -72,4 +72,24 @@ test('anything else that comes back is refused', () => {
   refused({ format: 'module', source: wrapper("import 'node:child_process'") });
   refused({ format: 'module', source: wrapper("import('node:fs')") });
   refused({ format: 'module', source: 'export {' });
+});
+
+test("only the module a wrapper imports as import-in-the-middle's runtime loads natively, not a look-alike package's file", () => {
+  // A directory of the wrapped package whose package.json calls itself import-in-the-middle.
+  write('node_modules/dep/lib/runtime/package.json', '{"name":"import-in-the-middle","version":"0.0.0"}');
+  const lookAlike = write('node_modules/dep/lib/runtime/probe.mjs', 'export const probe = 1;\n');
+  assert.equal(isIitmModule(lookAlike), true); // by its package.json: not a reason to trust it
+  const withLookAlike = wrapper(`import * as __ns0 from ${JSON.stringify(lookAlike)}`);
+  assert.deepEqual(wrapperSource({ format: 'module', source: withLookAlike }, realURL), { source: withLookAlike });
+  assert.equal(isIitmRuntime(runtimeURL), true);
+  assert.equal(isIitmRuntime(lookAlike), false);
+  // The runtime import must be the wrapper's first, with import-in-the-middle's bindings.
+  const otherRuntime = write('node_modules/other/node_modules/import-in-the-middle/lib/register.js', 'exports.register = () => {};\n');
+  write('node_modules/other/node_modules/import-in-the-middle/package.json', '{"name":"import-in-the-middle","version":"3.0.0"}');
+  noteRuntimeImport({ format: 'module', source: `import * as namespace from ${JSON.stringify(realURL)}\nimport { register, ModuleBinder } from ${JSON.stringify(otherRuntime)}\n` });
+  noteRuntimeImport({ format: 'module', source: `import * as x from ${JSON.stringify(otherRuntime)}\n` });
+  assert.equal(isIitmRuntime(otherRuntime), false);
+  assert.ok('refused' in wrapperSource({ format: 'module', source: `import * as namespace from ${JSON.stringify(realURL)}\nimport { register, ModuleBinder } from ${JSON.stringify(runtimeURL)}\n` }, realURL));
+  noteRuntimeImport({ format: 'module', source: `import { register, ModuleBinder } from ${JSON.stringify(otherRuntime)}\nimport * as namespace from "node:fs"\n` });
+  assert.equal(isIitmRuntime(otherRuntime), true);
 });

@@ -14,7 +14,7 @@ import { esmGraphAwaits } from '../../graph/async-graph.js';
 import { ModuleCache } from '../../cache/module-cache.js';
 import { formatOf } from '../../graph/resolve.js';
 import { APP_GLOBALS_IMPORT, APP_GLOBALS_SPECIFIER, appGlobalsModuleSource, bindEsmAppGlobals, requestedNames, stripTypeScript } from '../../formats/app-scope.js';
-import { hasIitmMark, instrumentedURL, isIitmModule, parseInstrumentedURL, wrappedURL, wrapperSource } from './instrumented.js';
+import { hasIitmMark, instrumentedURL, isIitmRuntime, noteRuntimeImport, parseInstrumentedURL, wrappedURL, wrapperSource } from './instrumented.js';
 import { agentAfterLoader, hooksModuleLoading } from '../../report/agents.js';
 
 export interface HooksData {
@@ -126,8 +126,11 @@ function decide(specifier: string, context: ResolveContext, result: ResolveResul
   }
   // import-in-the-middle's wrappers (of the app's modules, of builtins, of dependencies
   // below) import its own module, where the agent's hooks are registered: the agent's
-  // code, which runs natively, as when the agent loaded it.
-  if (hasIitmMark(context.parentURL) && isIitmModule(result.url)) return result;
+  // code, which runs natively, as when the agent loaded it. Only the module a wrapper
+  // imports as that runtime (instrumented.ts), never another file of a package that
+  // calls itself import-in-the-middle: a wrapper also imports modules of the wrapped
+  // package by URL, which are decided below like any other.
+  if (hasIitmMark(context.parentURL) && isIitmRuntime(result.url)) return result;
   const path = fileURLToPath(result.url);
   const owner = packageMap.packageForPath(path);
   if (owner && isConfined(owner.name)) {
@@ -274,6 +277,7 @@ export async function load(url: string, context: unknown, nextLoad: NextLoad): P
   const marked = parseInstrumentedURL(url);
   if (marked !== undefined) return instrumentedLoad(marked, await nextLoad(marked, instrumentedRequest(marked, context)));
   const result = typeScriptToCommonJsLoader(await nextLoad(url, context), context, false);
+  if (hasIitmMark(url)) noteRuntimeImport(result);
   return appGlobals ? appGlobalsLoad(url, result)! : result;
 }
 
@@ -295,6 +299,7 @@ export function syncHooks(data: HooksData) {
       const marked = parseInstrumentedURL(url);
       if (marked !== undefined) return instrumentedLoad(marked, nextLoad(marked, instrumentedRequest(marked, context)));
       const result = typeScriptToCommonJsLoader(nextLoad(url, context), context, true);
+      if (hasIitmMark(url)) noteRuntimeImport(result);
       return appGlobals ? appGlobalsLoad(url, result)! : result;
     },
   };

@@ -93,6 +93,53 @@ export function isIitmModule(url: string): boolean {
 const decoder = new TextDecoder();
 
 /**
+ * The URLs of import-in-the-middle's runtime (`lib/register.js`) its wrappers import:
+ * the only modules an import from a marked parent loads natively. They are learnt from
+ * the wrappers themselves ({@link noteRuntimeImport}), never from a package's name: a
+ * package can ship a directory whose package.json calls itself import-in-the-middle
+ * (or bundle a package of that name), and a wrapper imports modules of the wrapped
+ * package by URL (the defining module of an `export *` collision), which were then taken
+ * for the runtime and loaded natively.
+ */
+const runtimeURLs = new Set<string>();
+
+/** What a wrapper's import of import-in-the-middle's runtime looks like (`import { register, ModuleBinder } from`). */
+const RUNTIME_IMPORT = /^import\s*\{\s*(?:register\s*,\s*)?ModuleBinder\s*\}\s*from\s*["']/;
+
+/**
+ * The runtime module `source` (what import-in-the-middle's load hook made for a marked
+ * URL) imports, if it is one of its wrappers: the import of `ModuleBinder`, which iitm
+ * writes first, naming a `lib/register.js` of an import-in-the-middle package.
+ */
+function runtimeImportOf(source: string, imports: ReturnType<typeof parseEsm>[0]): string | undefined {
+  const first = imports[0];
+  if (!first || first.type !== 'static' || first.typeOnly) return undefined;
+  const statement = source.slice(first.importStart, first.importEnd);
+  if (!RUNTIME_IMPORT.test(statement)) return undefined;
+  const specifier = first.specifier;
+  return specifier.endsWith('/lib/register.js') && isIitmModule(specifier) ? specifier : undefined;
+}
+
+/**
+ * Called with what the load hooks below answered for a marked URL (a wrapper of an app
+ * module, of a builtin): its import of import-in-the-middle's runtime is noted, so that
+ * the wrapper's import of it loads natively.
+ */
+export function noteRuntimeImport(result: { format?: string | null; source?: unknown }): void {
+  if (result.format !== 'module' || result.source === undefined || result.source === null) return;
+  const source = typeof result.source === 'string' ? result.source : decoder.decode(result.source as Uint8Array);
+  try {
+    const runtime = runtimeImportOf(source, parseEsm(source)[0]);
+    if (runtime !== undefined) runtimeURLs.add(runtime);
+  } catch {
+    // Node reports the syntax error.
+  }
+}
+
+/** Whether `url` is import-in-the-middle's runtime, as a wrapper imports it (see {@link runtimeURLs}). */
+export const isIitmRuntime = (url: string): boolean => runtimeURLs.has(url);
+
+/**
  * The text of import-in-the-middle's wrapper for `realURL` in `result` (what the load
  * hooks below returned for its marked URL), or why it is not one.
  */
@@ -120,6 +167,7 @@ export function wrapperSource(
   }
   let importsReal = false;
   let importsRuntime = false;
+  const runtime = runtimeImportOf(source, imports);
   for (const entry of imports) {
     // Dynamic imports and import.meta are not what import-in-the-middle writes.
     if ((entry.type !== 'static' && entry.type !== 'reexport-star') || entry.typeOnly) {
@@ -127,11 +175,12 @@ export function wrapperSource(
     }
     const specifier = entry.specifier;
     if (specifier === realURL) importsReal = true;
-    else if (isIitmModule(specifier)) importsRuntime = true;
+    else if (runtime !== undefined && specifier === runtime && entry === imports[0]) importsRuntime = true;
     // Bindings modules (import cycles through `export *`) import the real module from a
     // URL of their own, which would be decided as the wrapped module's own import.
     else if (!specifier.startsWith('file:') || hasIitmMark(specifier)) return { refused: `it imports ${specifier}` };
   }
   if (!importsReal || !importsRuntime) return { refused: 'it does not import the module and import-in-the-middle' };
+  runtimeURLs.add(runtime!);
   return { source };
 }
