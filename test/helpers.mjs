@@ -36,12 +36,12 @@ export function runPlain(cwd, entry, { env = {}, args = [], timeout = 60_000 } =
 }
 
 /**
- * Like {@link runWithLoader}, without blocking: resolves to { status, signal, stdout, stderr }.
- * Lets a test file run several fixture entries at once.
+ * Runs `node ...args` in `cwd` without blocking (no loader unless `args` has it): resolves to
+ * { status, signal, stdout, stderr }; a run that outlives `timeout` is killed.
  */
-export function runWithLoaderAsync(cwd, entry, { env = {}, args = [], nodeArgs = [], timeout = 60_000 } = {}) {
+export function runNodeAsync(cwd, args, { env = {}, timeout = 60_000 } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...nodeArgs, '--import', loaderURL, entry, ...args], {
+    const child = spawn(process.execPath, args, {
       cwd,
       env: { ...process.env, NODE_OPTIONS: '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -60,6 +60,14 @@ export function runWithLoaderAsync(cwd, entry, { env = {}, args = [], nodeArgs =
       resolve({ status, signal, stdout, stderr });
     });
   });
+}
+
+/**
+ * Like {@link runWithLoader}, without blocking: resolves to { status, signal, stdout, stderr }.
+ * Lets a test file run several fixture entries at once.
+ */
+export function runWithLoaderAsync(cwd, entry, { env = {}, args = [], nodeArgs = [], timeout = 60_000 } = {}) {
+  return runNodeAsync(cwd, [...nodeArgs, '--import', loaderURL, entry, ...args], { env, timeout });
 }
 
 /**

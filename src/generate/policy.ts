@@ -152,15 +152,7 @@ function compareEvidence(a: string, b: string): number {
  * objects, `process.stdout`, are read-only views under any grant.)
  */
 function isHostObject(path: string): boolean {
-  let value: unknown = globalThis;
-  for (const part of path.split('.')) {
-    if (value === null || value === undefined) return false;
-    try {
-      value = (value as Record<string, unknown>)[part];
-    } catch {
-      return false;
-    }
-  }
+  const value = hostValueAt(path);
   if (typeof value !== 'object' || value === null) return false;
   const proto = Object.getPrototypeOf(value) as unknown;
   return value === process.env || proto === Object.prototype || proto === null || Array.isArray(value);
@@ -168,16 +160,21 @@ function isHostObject(path: string): boolean {
 
 /** Whether the global at a dotted path is a function in this Node process. */
 function isHostFunction(path: string): boolean {
+  return typeof hostValueAt(path) === 'function';
+}
+
+/** The value at a dotted path of this process's global object; undefined where a step fails. */
+function hostValueAt(path: string): unknown {
   let value: unknown = globalThis;
   for (const part of path.split('.')) {
-    if (value === null || value === undefined) return false;
+    if (value === null || value === undefined) return undefined;
     try {
       value = (value as Record<string, unknown>)[part];
     } catch {
-      return false;
+      return undefined;
     }
   }
-  return typeof value === 'function';
+  return value;
 }
 
 function finishGlobals(usage: PackageUsage, strict: boolean): Map<string, { value: GlobalPolicyValue; evidence: Set<Evidence> }> {

@@ -14,11 +14,10 @@
 // Every run is killed after RUN_TIMEOUT: a hang fails the test instead of stalling CI.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fixture, loaderURL } from '../helpers.mjs';
+import { fixture, loaderURL, runNodeAsync } from '../helpers.mjs';
 
 const dir = fixture('tsx-app');
 const RUN_TIMEOUT = 60_000;
@@ -30,28 +29,7 @@ const ORDERS = {
 };
 
 /** Runs `node ...args` in the fixture; a run that outlives RUN_TIMEOUT is killed. */
-function run(args, env = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, {
-      cwd: dir,
-      env: { ...process.env, NODE_OPTIONS: '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on('close', (status, signal) => {
-      clearTimeout(timer);
-      resolve({ status, signal, stdout, stderr });
-    });
-  });
-}
+const run = (args, env = {}) => runNodeAsync(dir, args, { env, timeout: RUN_TIMEOUT });
 
 function assertRan(result, what) {
   assert.equal(result.signal, null, `${what} was killed after ${RUN_TIMEOUT} ms (a hang); stderr: ${result.stderr}`);
