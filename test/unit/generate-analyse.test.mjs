@@ -353,6 +353,17 @@ describe('imports: the module graph edges', () => {
     assert.deepEqual(imports(esm(source)), ['node:module import createRequire', 'pkg require']);
   });
 
+  test('a require made by createRequire and called at once', () => {
+    const source = `import { createRequire } from 'node:module'; import * as m from 'module'; import { createRequire as cr } from 'module';
+      const a = createRequire(import.meta.url)('pkg-a'); m.createRequire(import.meta.url)('pkg-b'); cr(import.meta.url)('pkg-c');`;
+    assert.deepEqual(imports(esm(source)).filter((i) => i.startsWith('pkg')).sort(), ['pkg-a require', 'pkg-b require', 'pkg-c require']);
+    // Not createRequire: a local function of that name, or another function of module.
+    const local = "function createRequire() { return (x) => x; } createRequire(import.meta.url)('not-a');";
+    assert.deepEqual(imports(esm(local)), []);
+    const other = "import { isBuiltin } from 'node:module'; isBuiltin('fs')('not-b');";
+    assert.deepEqual(imports(esm(other)).filter((i) => i.startsWith('not')), []);
+  });
+
   test('a require in a try block is marked optional', () => {
     const [inTry, inCatch, outside] = cjs("try { require('a'); } catch { require('b'); }\nrequire('c');").imports;
     assert.deepEqual([inTry.optional, inCatch.optional, outside.optional], [true, undefined, undefined]);

@@ -64,6 +64,9 @@ export function noteCallCandidate(a: Analyser, node: Node): void {
     // module.require('x'), also through an alias (`freeModule = typeof module == 'object' && module`).
     kind = 'require';
     ref = { name: callee.object.name, scope: a.scope, member: 'require' };
+  } else if (callee.type === 'CallExpression' && (ref = madeRequireRef(a, callee.callee)) !== undefined) {
+    // `createRequire(import.meta.url)('x')`: a require made and called at once.
+    kind = 'require';
   } else {
     // `(typeof __webpack_require__ !== 'undefined' ? __non_webpack_require__ : require)('url')`
     // (sass), `(0, require)('x')`: a require chosen by an expression is still one.
@@ -122,6 +125,31 @@ export function chosenRequire(a: Analyser, expression: Node): string | undefined
 }
 
 /**
+ * The callee of `createRequire(...)`, `module.createRequire(...)`, or of a function imported
+ * from `module` under another name: a candidate, confirmed after the walk
+ * ({@link madeByCreateRequire}).
+ */
+function madeRequireRef(a: Analyser, callee: Node): CalleeRef | undefined {
+  if (callee.type === 'Identifier') {
+    const binding = a.scope.lookup(callee.name);
+    if (callee.name === 'createRequire' || (binding?.importRecord !== undefined && builtinName(binding.importRecord.specifier) === 'module')) {
+      return { name: callee.name, scope: a.scope, made: true };
+    }
+  } else if (callee.type === 'MemberExpression' && callee.object.type === 'Identifier' && memberKey(callee) === 'createRequire') {
+    return { name: callee.object.name, scope: a.scope, member: 'createRequire', made: true };
+  }
+  return undefined;
+}
+
+/** Whether `target` (with `member`) is `module`'s createRequire, imported. */
+function madeByCreateRequire(target: Binding | undefined, member: string | undefined): boolean {
+  if (!target?.importRecord || builtinName(target.importRecord.specifier) !== 'module') return false;
+  const base = target.importBase ?? [];
+  const path = member ? [...base, member] : base;
+  return path.length === 1 && path[0] === 'createRequire';
+}
+
+/**
  * `const require = createRequire(import.meta.url)` (or `module.createRequire(...)`, or
  * `createRequire` imported under another name); `var __require = ((x) => typeof require
  * !== "undefined" ? require : ...)(fallback)`: calls of the variable may be requires.
@@ -168,11 +196,7 @@ export function noteRequireInitialiser(a: Analyser, binding: Binding, init: Node
 export function resolveRequireFunctions(a: Analyser): void {
   for (const binding of a.createRequireBindings) {
     const from = binding.requireFrom!;
-    const target = from.scope.lookup(from.name);
-    if (!target?.importRecord || builtinName(target.importRecord.specifier) !== 'module') continue;
-    const base = target.importBase ?? [];
-    const path = from.member ? [...base, from.member] : base;
-    if (path.length === 1 && path[0] === 'createRequire') binding.requireLike = true;
+    if (madeByCreateRequire(from.scope.lookup(from.name), from.member)) binding.requireLike = true;
   }
   for (const binding of a.requireAliasBindings) {
     if (isRequire(a, binding.requireAlias!)) binding.requireLike = true;
@@ -182,6 +206,7 @@ export function resolveRequireFunctions(a: Analyser): void {
 export function isRequire(a: Analyser, ref: CalleeRef): boolean {
   const binding = ref.scope.lookup(ref.name);
   if (binding === undefined) return false;
+  if (ref.made) return madeByCreateRequire(binding, ref.member);
   if (ref.member === 'require') return isModuleObject(a, binding, new Set());
   return binding === a.wrapperRequire || binding.requireLike;
 }

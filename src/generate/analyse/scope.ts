@@ -39,6 +39,8 @@ export interface CalleeRef {
   member?: string;
   /** An alias source that is a call: of this function expression, or (no `fn`) of the function `name`. */
   call?: { fn?: Node };
+  /** `createRequire(import.meta.url)('x')`: the callee is what `name` (or its `member`) makes, called at once. */
+  made?: boolean;
 }
 
 export class Binding {
