@@ -25,10 +25,15 @@ export function grantLabel(grant: { field: GrantField; key: string; value?: unkn
   return `${grant.field} ${grant.key}${value}`;
 }
 
-/** What a grant hands over, for comparing two values of one key: globals are read or written. */
+/**
+ * What a grant hands over, for comparing two values of one key: globals are read or
+ * written; a package is loaded, or (strict mode's `"write"`) loaded with the right to
+ * change its exports.
+ */
 export function powerOf(grant: Grant): string {
-  if (grant.field !== 'globals') return 'granted';
-  return grant.value === 'write' ? 'write' : 'read';
+  if (grant.field === 'globals') return grant.value === 'write' ? 'write' : 'read';
+  if (grant.field === 'packages') return grant.value === 'write' ? 'write' : 'granted';
+  return 'granted';
 }
 
 /** The granted entries of a resource (`false` entries grant nothing and are left out). */

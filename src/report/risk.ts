@@ -150,6 +150,7 @@ export function classifyGrant(field: GrantField, key: string, value?: unknown): 
     case 'native':
       return { level: 'process', reason: 'loads native addons' };
     case 'packages':
+      if (value === 'write') return { level: 'other', reason: "may change its exports for everyone (strict mode's \"write\")" };
       return { level: 'other', reason: key === '$root$' ? "loads the app's own modules" : '' };
     case 'builtin':
       return classifyBuiltin(key);

@@ -123,6 +123,13 @@ describe('diffResource: changes in power, not in text', () => {
     assert.deepEqual([diff.added.length, diff.removed.length], [0, 0]);
   });
 
+  test("strict mode's \"write\" on a package is an added power; back to true, a removed one", () => {
+    let diff = diffResource(grants([['packages', 'moment', true]]), grants([['packages', 'moment', 'write']]));
+    assert.deepEqual(diff.added.map((c) => [c.key, c.value, c.before, c.reason]), [['moment', 'write', true, 'may change its exports for everyone (strict mode\'s "write")']]);
+    diff = diffResource(grants([['packages', 'moment', 'write']]), grants([['packages', 'moment', true]]));
+    assert.deepEqual([diff.added.length, diff.removed.map((c) => [c.key, c.value])], [0, [['moment', 'write']]]);
+  });
+
   test('within a package, riskiest first', () => {
     const { added } = diffResource(
       [],
