@@ -30,9 +30,17 @@ export const CJS_WRAPPER_HEAD = '(function (exports, require, module, __filename
 
 /** Source text of the function a CommonJS module is wrapped in. */
 export function wrapCommonJs(source: string, url: string): string {
+  return wrapBody(evadedBody(source), url);
+}
+
+/** The module's text as it runs: no BOM, no `#!` line, evaded. */
+function evadedBody(source: string): string {
   let body = source.charCodeAt(0) === 0xfeff ? source.slice(1) : source;
   if (body.startsWith('#!')) body = `//${body.slice(2)}`;
-  body = evadeSesRejections(body);
+  return evadeSesRejections(body);
+}
+
+function wrapBody(body: string, url: string): string {
   // The newline ends a trailing line comment (a source map URL) before the wrapper closes.
   return `${CJS_WRAPPER_HEAD}${body}\n})\n//# sourceURL=${url}\n`;
 }
@@ -47,6 +55,15 @@ function invalidArg(id: unknown): TypeError {
 interface CjsAnalysis {
   lexed: CjsLexed;
   wrapped: string;
+}
+
+/**
+ * As cached: the evaded body only when evasion changed the source (rarely: most modules
+ * are stored without their text, which the loader has read anyway).
+ */
+interface CachedCjsAnalysis {
+  lexed: CjsLexed;
+  body?: string;
 }
 
 /**
@@ -143,12 +160,19 @@ export interface CjsRecord {
 
 /** The cached analysis of a CommonJS source (made and stored on a cache miss). */
 function analyse(source: string, url: string, filename: string, ctx: ModuleContext): CjsAnalysis {
-  let analysis = ctx.cache?.get<CjsAnalysis>('cjs', url, source);
-  if (!analysis) {
-    analysis = { lexed: lexCjs(source, filename), wrapped: wrapCommonJs(source, url) };
-    ctx.cache?.set('cjs', url, source, analysis);
-  }
+  const cached = ctx.cache?.get<CachedCjsAnalysis>('cjs', url, source);
+  if (cached) return { lexed: cached.lexed, wrapped: wrapBody(cached.body ?? plainBody(source), url) };
+  const body = evadedBody(source);
+  const analysis = { lexed: lexCjs(source, filename), wrapped: wrapBody(body, url) };
+  const record: CachedCjsAnalysis = body === plainBody(source) ? { lexed: analysis.lexed } : { lexed: analysis.lexed, body };
+  ctx.cache?.set('cjs', url, source, record, 'body');
   return analysis;
+}
+
+/** The body when evasion changes nothing: the source without its BOM and `#!` line. */
+function plainBody(source: string): string {
+  const body = source.charCodeAt(0) === 0xfeff ? source.slice(1) : source;
+  return body.startsWith('#!') ? `//${body.slice(2)}` : body;
 }
 
 /**

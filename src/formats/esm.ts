@@ -51,7 +51,7 @@ export function compileEsm(source: string, url: string, packageName: string, cac
   if (cached) return cached;
   // Babel, loaded and run here by Node, reads globals such as `process` by name.
   const record = runUnscuttled(() => compile(source, url, packageName));
-  cache?.set('esm', url, source, record);
+  cache?.set('esm', url, source, record, '__syncModuleProgram__');
   return record;
 }
 

@@ -23,6 +23,22 @@ test('a stored record comes back only for the same source, URL and versions', ()
   assert.equal(new ModuleCache({ dir, salt: 'v2' }).get('esm', 'file:///a.js', 'export default 1'), undefined, 'other versions');
 });
 
+test("a record's text field is stored as it is, after its JSON, and comes back whole", () => {
+  const dir = tempDir();
+  const cache = new ModuleCache({ dir, salt: 's' });
+  const program = '(function () {\n  return "a\\nb" + `\n`;\n})\n//# sourceURL=file:///a.js\n\u2028 é';
+  cache.set('esm', 'file:///a.js', 'src', { imports: ['x'], program }, 'program');
+  cache.set('cjs', 'file:///a.js', 'src', { lexed: { exports: [] } }, 'body');
+  cache.flush();
+  const fresh = new ModuleCache({ dir, salt: 's' });
+  assert.deepEqual(fresh.get('esm', 'file:///a.js', 'src'), { imports: ['x'], program });
+  assert.deepEqual(fresh.get('cjs', 'file:///a.js', 'src'), { lexed: { exports: [] } }, 'no text stored when the field is absent');
+  const file = entries(dir).find((f) => fs.readFileSync(f, 'utf8').includes('sourceURL'));
+  assert.ok(fs.readFileSync(file, 'utf8').endsWith(program), 'the text is not JSON-escaped');
+  fs.writeFileSync(file, fs.readFileSync(file, 'utf8').slice(0, -3));
+  assert.equal(new ModuleCache({ dir, salt: 's' }).get('esm', 'file:///a.js', 'src'), undefined, 'text cut short');
+});
+
 test('the directory is private to the user', () => {
   const dir = tempDir();
   const cache = new ModuleCache({ dir, salt: 's' });
