@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { MODULE_EVALUATION_EDITS, MODULE_EVALUATION_SPECIFIER } from './ses-module-evaluation-edits.mjs';
 import { EXPORT_VIEWS_EDITS, IMPORT_VIEWS_SPECIFIER } from './ses-export-views-edits.mjs';
+import { stripNoOpNames } from './strip-names.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(path.join(root, 'package.json'));
@@ -264,4 +265,12 @@ if (missing.length > 0) problems.push(`SES edits not applied to ${missing.join('
 if (problems.length > 0) {
   fs.rmSync(path.join(root, 'dist', 'runtime'), { recursive: true, force: true });
   throw new Error(`dist/runtime: ${problems.join('; ')}`);
+}
+
+// `keepNames` (above) wraps every function; the wrappers that only restore the name the
+// language gives anyway are removed (strip-names.mjs says why and which).
+for (const output of Object.keys(result.metafile.outputs)) {
+  if (!output.endsWith('.js')) continue;
+  const file = path.join(root, output);
+  fs.writeFileSync(file, stripNoOpNames(fs.readFileSync(file, 'utf8')).code);
 }
