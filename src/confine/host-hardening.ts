@@ -104,9 +104,10 @@ function overrideAccessor(proto: object, key: PropertyKey, value: unknown, enume
   let pending: unknown;
   // CreateDataPropertyOrThrow, as `defineProperty` with writable, enumerable and
   // configurable true: an inherited setter is not called, a non-extensible object throws.
-  const Define = class extends ReturnArgument {
-    [key] = pending;
-  };
+  // Made on the first assignment: most of the thousands of properties hardened at
+  // start-up are never assigned on an instance, and a class each cost start-up time and
+  // memory.
+  let Define: (new (target: object) => object) | undefined;
   // Methods, not functions: a function's own `prototype` would be one more object for
   // the hardening walk to tame, with an accessor of its own, and so on without end.
   const accessor = {
@@ -121,6 +122,9 @@ function overrideAccessor(proto: object, key: PropertyKey, value: unknown, enume
         return;
       }
       pending = newValue;
+      Define ??= class extends ReturnArgument {
+        [key] = pending;
+      };
       try {
         new Define(this);
       } finally {
