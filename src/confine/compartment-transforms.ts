@@ -25,6 +25,9 @@ export function evadeRunTimeCode(source: string): string {
  */
 const FUNCTION_RETURNING_THIS = /^\(function anonymous\(\n\) \{\n\s*return\s+this\s*;?\s*\n\}\)$/;
 export function globalThisIdiom(source: string): string {
+  // Every module passes here: its text is not scanned (nor copied by `trim`) unless it is
+  // short enough to be one of these.
+  if (source.length > 200) return source;
   if (FUNCTION_RETURNING_THIS.test(source)) return '(function anonymous(\n) {\nreturn globalThis;\n})';
   if (source.trim() === 'this') return 'globalThis';
   return source;

@@ -74,15 +74,23 @@ export function compareLogicalPaths(a: readonly string[], b: readonly string[]):
   return 0;
 }
 
-/** Where Node would find `<name>/package.json` from `fromDir`, as a real directory. */
-export function findDependencyDir(name: string, fromDir: string): string | undefined {
+/**
+ * Where Node would find `<name>/package.json` from `fromDir`, as a real directory.
+ * `seen` remembers each candidate directory's answer (real directory, or null when it
+ * has no package.json) within one walk: most dependency edges end in the same few
+ * `node_modules` directories.
+ */
+export function findDependencyDir(name: string, fromDir: string, seen?: Map<string, string | null>): string | undefined {
   let dir = fromDir;
   for (;;) {
     if (path.basename(dir) !== 'node_modules') {
       const candidate = path.join(dir, 'node_modules', name);
-      if (fs.existsSync(path.join(candidate, 'package.json'))) {
-        return fs.realpathSync(candidate);
+      let found = seen?.get(candidate);
+      if (found === undefined) {
+        found = fs.existsSync(path.join(candidate, 'package.json')) ? fs.realpathSync(candidate) : null;
+        seen?.set(candidate, found);
       }
+      if (found !== null) return found;
     }
     const parent = path.dirname(dir);
     if (parent === dir) return undefined;
@@ -120,6 +128,7 @@ export function buildPackageMap(rootDir: string, { includeDev = false } = {}): P
   const root = fs.realpathSync(rootDir);
   const manifests = new Map<string, Manifest>([[root, readManifest(root)]]);
   const best = new Map<string, string[]>([[root, []]]);
+  const seen = new Map<string, string | null>();
   let frontier = [root];
   while (frontier.length > 0) {
     const next = new Set<string>();
@@ -127,7 +136,7 @@ export function buildPackageMap(rootDir: string, { includeDev = false } = {}): P
       const manifest = manifests.get(dir)!;
       const logical = best.get(dir)!;
       for (const dep of dependencyNames(manifest, includeDev && dir === root)) {
-        const depDir = findDependencyDir(dep, dir);
+        const depDir = findDependencyDir(dep, dir, seen);
         if (depDir === undefined || depDir === root) continue;
         const candidate = [...logical, dep];
         const current = best.get(depDir);
