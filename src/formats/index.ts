@@ -26,6 +26,13 @@ export function fileFormat(file: string, source: () => string) {
   return formatOf(file, /\.js$|\/[^./]*$/.test(file) ? source() : undefined);
 }
 
+/**
+ * What a parse hands back as the module's bytes. compartment-mapper keeps them, for
+ * every module, for the life of the process (its `sources`, which only archiving reads);
+ * the runtime never archives, and the records hold all a module needs.
+ */
+const NO_BYTES = new Uint8Array(0);
+
 interface ParseResult {
   parser: string;
   bytes: Uint8Array;
@@ -47,14 +54,14 @@ export function makeNodeParser(ctx: ModuleContext) {
     switch (format) {
       case 'module':
         ctx.noteEsmSource?.(info, source());
-        return { parser: 'pre-mjs-json', bytes, record: compileEsm(source(), location, info.name, ctx.cache) };
+        return { parser: 'pre-mjs-json', bytes: NO_BYTES, record: compileEsm(source(), location, info.name, ctx.cache) };
       case 'commonjs':
-        return { parser: 'cjs', bytes, record: makeCjsRecord(source(), location, info, ctx) };
+        return { parser: 'cjs', bytes: NO_BYTES, record: makeCjsRecord(source(), location, info, ctx) };
       case 'json': {
         const text = decoder.decode(bytes);
         return {
           parser: 'json',
-          bytes,
+          bytes: NO_BYTES,
           record: {
             imports: [],
             exports: ['default'],
@@ -76,7 +83,7 @@ export function makeNodeParser(ctx: ModuleContext) {
       case 'addon':
         return {
           parser: 'native',
-          bytes,
+          bytes: NO_BYTES,
           record: {
             imports: [],
             exports: ['default'],
