@@ -30,6 +30,12 @@ import { ensurePrivateDirectory } from './private-dir.js';
 // warm read), and CommonJS records without the source when the wrapper changed nothing.
 export const CACHE_FORMAT = 6;
 
+/**
+ * What an entry is keyed by: the module's text, or its bytes as read (a kind is always
+ * keyed the same way: the two hash the same except for a BOM or invalid UTF-8).
+ */
+export type Source = string | Uint8Array;
+
 export interface CacheOptions {
   dir: string;
   /** Folded into every key: versions of the compiler and of this runtime. */
@@ -67,7 +73,7 @@ export class ModuleCache {
     }
   }
 
-  private keyOf(kind: string, url: string, source: string): string {
+  private keyOf(kind: string, url: string, source: Source): string {
     return crypto
       .createHash('sha256')
       .update(`${CACHE_FORMAT}\0${this.options.salt}\0${kind}\0${url}\0`)
@@ -90,7 +96,7 @@ export class ModuleCache {
    * one, is stored after the JSON as it is: a file is `<check>\n<json>\n<text>`, and the
    * JSON (which never holds a raw newline) is `[textField or null, the other fields]`.
    */
-  get<T>(kind: string, url: string, source: string): T | undefined {
+  get<T>(kind: string, url: string, source: Source): T | undefined {
     if (!this.prepare()) return undefined;
     const key = this.keyOf(kind, url, source);
     const file = this.fileOf(key);
@@ -134,7 +140,7 @@ export class ModuleCache {
    * writer, since its hash does not match. Until the file lands, `get` answers from
    * memory; what is still pending when the process exits is written then, atomically.
    */
-  set(kind: string, url: string, source: string, value: unknown, textField?: string): void {
+  set(kind: string, url: string, source: Source, value: unknown, textField?: string): void {
     if (this.options.readOnly || !this.prepare()) return;
     const key = this.keyOf(kind, url, source);
     const file = this.fileOf(key);

@@ -277,15 +277,16 @@ export class Runtime implements ModuleContext {
     const info = this.packageMap.packageForPath(target.path);
     const compartment = info && this.compartments.get(info.location);
     if (!info || !compartment) return undefined;
-    let source: string;
+    let bytes: Uint8Array;
     try {
-      source = decodeSource(fs.readFileSync(target.path));
+      bytes = fs.readFileSync(target.path);
     } catch {
       return undefined; // the module loader reports it
     }
+    const source = decodeSource(bytes);
     if (fileFormat(target.path, () => source) !== 'commonjs') return undefined;
     this.packageAt(info.location); // its granted globals, before its first module runs
-    return requireCommonJs(this, info, target.url, source, compartment);
+    return requireCommonJs(this, info, target.url, source, bytes, compartment);
   }
 
   requireAppModule(url: string): unknown {

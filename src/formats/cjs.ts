@@ -159,13 +159,14 @@ export interface CjsRecord {
 }
 
 /** The cached analysis of a CommonJS source (made and stored on a cache miss). */
-function analyse(source: string, url: string, filename: string, ctx: ModuleContext): CjsAnalysis {
-  const cached = ctx.cache?.get<CachedCjsAnalysis>('cjs', url, source);
+function analyse(source: string, bytes: Uint8Array, url: string, filename: string, ctx: ModuleContext): CjsAnalysis {
+  // Keyed by the bytes as read: hashing the text would encode it back to UTF-8 first.
+  const cached = ctx.cache?.get<CachedCjsAnalysis>('cjs', url, bytes);
   if (cached) return { lexed: cached.lexed, wrapped: wrapBody(cached.body ?? plainBody(source), url) };
   const body = evadedBody(source);
   const analysis = { lexed: lexCjs(source, filename), wrapped: wrapBody(body, url) };
   const record: CachedCjsAnalysis = body === plainBody(source) ? { lexed: analysis.lexed } : { lexed: analysis.lexed, body };
-  ctx.cache?.set('cjs', url, source, record, 'body');
+  ctx.cache?.set('cjs', url, bytes, record, 'body');
   return analysis;
 }
 
@@ -240,9 +241,10 @@ export function requireCommonJs(
   info: PackageInfo,
   url: string,
   source: string,
+  bytes: Uint8Array,
   compartment: CompartmentLike,
 ): CjsModule {
-  return runCommonJs(ctx, info, url, analyse(source, url, fileURLToPath(url), ctx).wrapped, compartment);
+  return runCommonJs(ctx, info, url, analyse(source, bytes, url, fileURLToPath(url), ctx).wrapped, compartment);
 }
 
 export interface CjsRecord {
@@ -252,9 +254,9 @@ export interface CjsRecord {
 }
 
 /** The module record through which ES modules (and the app) import a CommonJS module. */
-export function makeCjsRecord(source: string, url: string, info: PackageInfo, ctx: ModuleContext): CjsRecord {
+export function makeCjsRecord(source: string, bytes: Uint8Array, url: string, info: PackageInfo, ctx: ModuleContext): CjsRecord {
   const filename = fileURLToPath(url);
-  const { lexed, wrapped } = analyse(source, url, filename, ctx);
+  const { lexed, wrapped } = analyse(source, bytes, url, filename, ctx);
   const names = cjsExportNames(filename, source, new Set(), lexed, ctx.cache);
   names.delete('default');
   names.delete('module.exports');

@@ -46,12 +46,20 @@ function moduleSourceClass(): ModuleSourceCtor {
 }
 
 /** The precompiled record SES accepts for an ES module, from the cache when it has it. */
-export function compileEsm(source: string, url: string, packageName: string, cache: ModuleCache | undefined): PrecompiledRecord {
-  const cached = cache?.get<PrecompiledRecord>('esm', url, source);
+export function compileEsm(
+  bytes: Uint8Array,
+  source: () => string,
+  url: string,
+  packageName: string,
+  cache: ModuleCache | undefined,
+): PrecompiledRecord {
+  // Keyed by the bytes: a warm start neither decodes the module's text nor encodes it
+  // again to hash it.
+  const cached = cache?.get<PrecompiledRecord>('esm', url, bytes);
   if (cached) return cached;
   // Babel, loaded and run here by Node, reads globals such as `process` by name.
-  const record = runUnscuttled(() => compile(source, url, packageName));
-  cache?.set('esm', url, source, record, '__syncModuleProgram__');
+  const record = runUnscuttled(() => compile(source(), url, packageName));
+  cache?.set('esm', url, bytes, record, '__syncModuleProgram__');
   return record;
 }
 

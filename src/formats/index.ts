@@ -54,9 +54,9 @@ export function makeNodeParser(ctx: ModuleContext) {
     switch (format) {
       case 'module':
         ctx.noteEsmSource?.(info, source());
-        return { parser: 'pre-mjs-json', bytes: NO_BYTES, record: compileEsm(source(), location, info.name, ctx.cache) };
+        return { parser: 'pre-mjs-json', bytes: NO_BYTES, record: compileEsm(bytes, source, location, info.name, ctx.cache) };
       case 'commonjs':
-        return { parser: 'cjs', bytes: NO_BYTES, record: makeCjsRecord(source(), location, info, ctx) };
+        return { parser: 'cjs', bytes: NO_BYTES, record: makeCjsRecord(source(), bytes, location, info, ctx) };
       case 'json': {
         const text = decoder.decode(bytes);
         return {
