@@ -272,7 +272,7 @@ export function awaitsAtTopLevel(source: string): boolean | undefined {
   if (!source.includes('await')) return false;
   parseModule ??= (createRequire(import.meta.url)('meriyah') as { parseModule: ParseModule }).parseModule;
   try {
-    return hasTopLevelAwait(parseModule(source.startsWith('#!') ? `//${source.slice(2)}` : source, { next: true }));
+    return hasTopLevelAwait(parseModule(source.startsWith('#!') ? `//${source.slice(2)}` : source, { next: true, validateRegex: false }));
   } catch {
     return undefined;
   }
