@@ -87,9 +87,12 @@ export class ModuleCache {
 
   private fileOf(key: string): string {
     // One flat directory: creating a subdirectory per key prefix cost more than the
-    // writes themselves on a cold start.
-    return path.join(this.options.dir, `${key}.json`);
+    // writes themselves on a cold start. (`key` is hex: no normalising needed.)
+    this.dirPrefix ??= path.join(this.options.dir, path.sep);
+    return `${this.dirPrefix}${key}.json`;
   }
+
+  private dirPrefix: string | undefined;
 
   /**
    * The record stored for (kind, url, source). A record's `textField`, when `set` named
