@@ -9,9 +9,8 @@
  *
  * Walking a graph still reads, lexes and resolves all of it (zod's 120 modules: some
  * 35 ms, on the start-up path). So the answer is remembered in the module cache, with
- * the size and modification time of every file it depends on: the graph's modules, their
- * packages' package.json, and the package manager's install marker (an install may move
- * what a specifier resolves to). A warm start checks those with stat alone. A stale answer
+ * the stamps of every file it depends on (stamps.ts): the graph's modules, their
+ * packages' package.json, and the package manager's install marker. A stale answer
  * cannot go unnoticed: a facade that does not await a graph that turns out to await is
  * refused by the runtime, which then records that it awaits (`rememberAwaiting`) for the
  * next run; one that awaits a synchronous graph only costs a few ticks.
@@ -23,6 +22,7 @@ import { parse as parseEsm } from 'es-module-lexer';
 import { formatOf, resolveSpecifier } from './resolve.js';
 import { awaitsAtTopLevel } from '../formats/esm-scopes.js';
 import type { ModuleCache } from '../cache/module-cache.js';
+import { stampsOf, unchanged, type StampContext, type Stamps } from './stamps.js';
 
 const NOT_ESM = new Set(['.cjs', '.json', '.node', '.wasm']);
 
@@ -56,34 +56,9 @@ function awaits(file: string, source: string, cache: ModuleCache | undefined): b
 
 const answers = new Map<string, boolean>();
 
-export interface GraphContext {
+export interface GraphContext extends StampContext {
   cache: ModuleCache | undefined;
-  /** The project's root directory, where the package manager leaves its install marker. */
-  root: string;
-  /** The directory of the package `file` belongs to, if any. */
-  packageDirOf(file: string): string | undefined;
 }
-
-// npm, pnpm, Yarn Berry and Yarn classic rewrite one of these on every install.
-const INSTALL_MARKERS = ['.package-lock.json', '.modules.yaml', '.yarn-state.yml', '.yarn-integrity'];
-
-/** What the answer for a graph depends on: [file, size, mtime] (-1 for a missing file). */
-type Stamps = [string, number, number][];
-
-function stamp(file: string): [string, number, number] {
-  try {
-    const stat = fs.statSync(file);
-    return [file, stat.size, stat.mtimeMs];
-  } catch {
-    return [file, -1, -1];
-  }
-}
-
-const unchanged = (stamps: Stamps): boolean =>
-  stamps.every(([file, size, mtime]) => {
-    const [, nowSize, nowMtime] = stamp(file);
-    return nowSize === size && nowMtime === mtime;
-  });
 
 const GRAPH_KIND = 'esm-graph';
 
@@ -108,14 +83,7 @@ export function esmGraphAwaits(file: string, source: string, context: GraphConte
   }
   const { found, seen } = walk(file, source, context.cache);
   answers.set(file, found);
-  if (context.cache) {
-    const files = new Set([...seen, ...INSTALL_MARKERS.map((marker) => path.join(context.root, 'node_modules', marker))]);
-    for (const each of seen) {
-      const dir = context.packageDirOf(each);
-      if (dir !== undefined) files.add(path.join(dir, 'package.json'));
-    }
-    context.cache.set(GRAPH_KIND, url, source, { stamps: [...files].map(stamp), awaits: found });
-  }
+  if (context.cache) context.cache.set(GRAPH_KIND, url, source, { stamps: stampsOf(seen, context), awaits: found });
   return found;
 }
 

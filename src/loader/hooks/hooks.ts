@@ -9,10 +9,10 @@ import { fileURLToPath } from 'node:url';
 import process from 'node:process';
 import { PackageMap, ROOT_NAME, type PackageMapData } from '../../graph/package-map.js';
 import { facadeSource, facadeURL, parseFacadeURL } from './facade.js';
-import { exportNamesOf, lexersReady } from '../../graph/module-names.js';
+import { lexersReady } from '../../graph/module-names.js';
+import { facadeFacts } from './facade-facts.js';
 import { esmGraphAwaits } from '../../graph/async-graph.js';
 import { ModuleCache } from '../../cache/module-cache.js';
-import { formatOf } from '../../graph/resolve.js';
 import { APP_GLOBALS_IMPORT, APP_GLOBALS_SPECIFIER, appGlobalsModuleSource, bindEsmAppGlobals, requestedNames, stripTypeScript } from '../../formats/app-scope.js';
 import { hasIitmMark, instrumentedURL, isIitmRuntime, noteRuntimeImport, parseInstrumentedURL, wrappedURL, wrapperSource } from './instrumented.js';
 import { agentAfterLoader, hooksModuleLoading } from '../../report/agents.js';
@@ -219,12 +219,9 @@ function facadeLoad(url: string): LoadResult | undefined {
   const facade = parseFacadeURL(url);
   if (!facade) return undefined;
   const path = fileURLToPath(facade.fileURL);
-  const source = readFileSync(path, 'utf8');
-  const format = formatOf(path, source);
-  const names = exportNamesOf(path, format, undefined, cache, source);
-  const awaits =
-    format === 'module' &&
-    esmGraphAwaits(path, source, { cache, root: packageMap.data.root, packageDirOf: (file) => packageMap.packageForPath(file)?.dir });
+  const context = { root: packageMap.data.root, packageDirOf: (file: string) => packageMap.packageForPath(file)?.dir };
+  const { format, names, source } = facadeFacts(path, cache, context);
+  const awaits = format === 'module' && esmGraphAwaits(path, source ?? readFileSync(path, 'utf8'), { cache, ...context });
   return { format: 'module', source: facadeSource(facade.fileURL, names, bridgeURL, facade.main, awaits), shortCircuit: true };
 }
 
