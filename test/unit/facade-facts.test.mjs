@@ -55,3 +55,10 @@ test('a change to a re-exported file, a package.json or an install makes it agai
   assert.equal(typeof facadeFacts(path.join(pkg, 'index.js'), cache(), context).source, 'string', 'an install');
   assert.equal(facadeFacts(path.join(pkg, 'index.js'), cache(), context).source, undefined, 'then kept again');
 });
+
+test("another Node's answer is not used (Node 23+ adds a 'module.exports' name)", () => {
+  const { pkg, context, cache } = project();
+  facadeFacts(path.join(pkg, 'index.js'), cache(), context, 'v22.0.0');
+  assert.equal(facadeFacts(path.join(pkg, 'index.js'), cache(), context, 'v22.0.0').source, undefined);
+  assert.equal(typeof facadeFacts(path.join(pkg, 'index.js'), cache(), context, 'v24.0.0').source, 'string', 'made again for this Node');
+});

@@ -15,6 +15,7 @@
  * runtime corrects when it finds it wrong.
  */
 import { readFileSync } from 'node:fs';
+import process from 'node:process';
 import { pathToFileURL } from 'node:url';
 import type { ModuleCache } from '../../cache/module-cache.js';
 import { exportNamesOf } from '../../graph/module-names.js';
@@ -22,6 +23,7 @@ import { formatOf, type Format } from '../../graph/resolve.js';
 import { stampsOf, unchanged, type StampContext, type Stamps } from '../../graph/stamps.js';
 
 const FACADE_KIND = 'facade';
+const NODE_VERSION = process.version;
 
 export interface FacadeFacts {
   format: Format;
@@ -30,15 +32,18 @@ export interface FacadeFacts {
   source?: string;
 }
 
-export function facadeFacts(file: string, cache: ModuleCache | undefined, context: StampContext): FacadeFacts {
+/** `nodeVersion`: this Node's (a parameter for tests). */
+export function facadeFacts(file: string, cache: ModuleCache | undefined, context: StampContext, nodeVersion = NODE_VERSION): FacadeFacts {
   const url = pathToFileURL(file).href;
-  // Keyed by the file alone: the stamps say whether the answer still holds.
-  const remembered = cache?.get<{ stamps: Stamps; format: Format; names: string[] }>(FACADE_KIND, url, '');
+  // Keyed by the file and Node's version (Node 23+ gives a CommonJS namespace a
+  // 'module.exports' name; a cache directory may serve several Nodes): the stamps say
+  // whether the answer still holds.
+  const remembered = cache?.get<{ stamps: Stamps; format: Format; names: string[] }>(FACADE_KIND, url, nodeVersion);
   if (remembered && unchanged(remembered.stamps)) return { format: remembered.format, names: remembered.names };
   const source = readFileSync(file, 'utf8');
   const format = formatOf(file, source);
   const seen = new Set<string>();
   const names = [...exportNamesOf(file, format, seen, cache, source)];
-  cache?.set(FACADE_KIND, url, '', { stamps: stampsOf([file, ...seen], context, { scopes: true }), format, names });
+  cache?.set(FACADE_KIND, url, nodeVersion, { stamps: stampsOf([file, ...seen], context, { scopes: true }), format, names });
   return { format, names, source };
 }
