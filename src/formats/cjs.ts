@@ -28,18 +28,7 @@ const hasOwn = (value: unknown, key: string): boolean =>
 /** How every wrapped CommonJS source starts (its text is evaded already). */
 export const CJS_WRAPPER_HEAD = '(function (exports, require, module, __filename, __dirname, __import__) {';
 
-/** Source text of the function a CommonJS module is wrapped in. */
-export function wrapCommonJs(source: string, url: string): string {
-  return wrapBody(evadedBody(source), url);
-}
-
-/** The module's text as it runs: no BOM, no `#!` line, evaded. */
-function evadedBody(source: string): string {
-  let body = source.charCodeAt(0) === 0xfeff ? source.slice(1) : source;
-  if (body.startsWith('#!')) body = `//${body.slice(2)}`;
-  return evadeSesRejections(body);
-}
-
+/** Source text of the function a CommonJS module (its body: see plainBody) is wrapped in. */
 function wrapBody(body: string, url: string): string {
   // The newline ends a trailing line comment (a source map URL) before the wrapper closes.
   return `${CJS_WRAPPER_HEAD}${body}\n})\n//# sourceURL=${url}\n`;
@@ -163,14 +152,15 @@ function analyse(source: string, bytes: Uint8Array, url: string, filename: strin
   // Keyed by the bytes as read: hashing the text would encode it back to UTF-8 first.
   const cached = ctx.cache?.get<CachedCjsAnalysis>('cjs', url, bytes);
   if (cached) return { lexed: cached.lexed, wrapped: wrapBody(cached.body ?? plainBody(source), url) };
-  const body = evadedBody(source);
+  const plain = plainBody(source);
+  const body = evadeSesRejections(plain);
   const analysis = { lexed: lexCjs(source, filename), wrapped: wrapBody(body, url) };
-  const record: CachedCjsAnalysis = body === plainBody(source) ? { lexed: analysis.lexed } : { lexed: analysis.lexed, body };
+  const record: CachedCjsAnalysis = body === plain ? { lexed: analysis.lexed } : { lexed: analysis.lexed, body };
   ctx.cache?.set('cjs', url, bytes, record, 'body');
   return analysis;
 }
 
-/** The body when evasion changes nothing: the source without its BOM and `#!` line. */
+/** A module's body before evasion: its text without a BOM, a `#!` line made a comment. */
 function plainBody(source: string): string {
   const body = source.charCodeAt(0) === 0xfeff ? source.slice(1) : source;
   return body.startsWith('#!') ? `//${body.slice(2)}` : body;
