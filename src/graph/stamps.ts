@@ -17,14 +17,22 @@ export const INSTALL_MARKERS = ['.package-lock.json', '.modules.yaml', '.yarn-st
 export type Stamps = [string, number, number][];
 
 export function stamp(file: string): [string, number, number] {
-  const stat = fs.statSync(file, { throwIfNoEntry: false });
-  return stat === undefined ? [file, -1, -1] : [file, stat.size, stat.mtimeMs];
+  try {
+    const stat = fs.statSync(file, { throwIfNoEntry: false });
+    return stat === undefined ? [file, -1, -1] : [file, stat.size, stat.mtimeMs];
+  } catch {
+    // Unreadable (EACCES, ...): counts as missing, so an answer made with it readable is redone.
+    return [file, -1, -1];
+  }
 }
 
-export const unchanged = (stamps: Stamps): boolean =>
-  stamps.every(([file, size, mtime]) => {
-    const [, nowSize, nowMtime] = stamp(file);
-    return nowSize === size && nowMtime === mtime;
+/** Whether every stamp still holds; anything that is not a list of stamps does not. */
+export const unchanged = (stamps: unknown): stamps is Stamps =>
+  Array.isArray(stamps) &&
+  stamps.every((entry: unknown) => {
+    if (!Array.isArray(entry) || entry.length !== 3 || typeof entry[0] !== 'string') return false;
+    const [, nowSize, nowMtime] = stamp(entry[0]);
+    return nowSize === entry[1] && nowMtime === entry[2];
   });
 
 export interface StampContext {

@@ -20,7 +20,7 @@ import { pathToFileURL } from 'node:url';
 import type { ModuleCache } from '../../cache/module-cache.js';
 import { exportNamesOf } from '../../graph/module-names.js';
 import { formatOf, type Format } from '../../graph/resolve.js';
-import { stampsOf, unchanged, type StampContext, type Stamps } from '../../graph/stamps.js';
+import { stampsOf, unchanged, type StampContext } from '../../graph/stamps.js';
 
 const FACADE_KIND = 'facade';
 const NODE_VERSION = process.version;
@@ -32,14 +32,20 @@ export interface FacadeFacts {
   source?: string;
 }
 
+const FORMATS = new Set<unknown>(['module', 'commonjs', 'json', 'addon', 'wasm']);
+
+const isFacts = (record: { stamps?: unknown; format?: unknown; names?: unknown }): record is { stamps: unknown; format: Format; names: string[] } =>
+  FORMATS.has(record.format) && Array.isArray(record.names) && record.names.every((name) => typeof name === 'string');
+
 /** `nodeVersion`: this Node's (a parameter for tests). */
 export function facadeFacts(file: string, cache: ModuleCache | undefined, context: StampContext, nodeVersion = NODE_VERSION): FacadeFacts {
   const url = pathToFileURL(file).href;
   // Keyed by the file and Node's version (Node 23+ gives a CommonJS namespace a
   // 'module.exports' name; a cache directory may serve several Nodes): the stamps say
   // whether the answer still holds.
-  const remembered = cache?.get<{ stamps: Stamps; format: Format; names: string[] }>(FACADE_KIND, url, nodeVersion);
-  if (remembered && unchanged(remembered.stamps)) return { format: remembered.format, names: remembered.names };
+  const remembered = cache?.get<{ stamps?: unknown; format?: unknown; names?: unknown }>(FACADE_KIND, url, nodeVersion);
+  // A record of any other shape is not this cache's: made again.
+  if (remembered && isFacts(remembered) && unchanged(remembered.stamps)) return { format: remembered.format, names: remembered.names };
   const source = readFileSync(file, 'utf8');
   const format = formatOf(file, source);
   const seen = new Set<string>();
