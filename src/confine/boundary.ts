@@ -39,6 +39,8 @@ import { guardFeralError } from './stack-traces.js';
 import { opaque } from './opaque.js';
 import { confineFileStreams } from './fs-streams.js';
 import { hostGlobals, sample, sampleIterators } from './samples.js';
+import { loadedEntries, observeBuiltinLoads } from './load-trap.js';
+import { lazyGlobalModule } from './lazy-globals.js';
 
 export { opaque } from './opaque.js';
 import { fileURLToPath } from 'node:url';
@@ -161,8 +163,15 @@ function hardenWhenRead(holder: object, key: PropertyKey, descriptor: PropertyDe
 function hardenGlobals(): void {
   const intrinsic = new Set<PropertyKey>([...INTRINSIC_GLOBALS, ...SES_GLOBALS]);
   const globals = hostGlobals();
+  const loaded = new Set(loadList());
   for (const key of Reflect.ownKeys(globals)) {
     if (intrinsic.has(key)) continue;
+    // Not read (on Node 22+ that loads it): hardened when its module loads.
+    const module = observingLoads ? lazyGlobalModule(key) : undefined;
+    if (module !== undefined && !loaded.has(`NativeModule ${module}`)) {
+      deferredGlobals.set(key as string, module);
+      continue;
+    }
     const descriptor = Reflect.getOwnPropertyDescriptor(globals, key);
     if (!descriptor) continue;
     if ('value' in descriptor) {
@@ -186,7 +195,7 @@ export function hardenForPackage(name: string): void {
   for (const module of new Set([name, ...(RELATED[name] ?? []), ...BASE_MODULES])) hardenBuiltin(module);
 }
 
-const loadList = (): readonly string[] => (process as unknown as { moduleLoadList?: readonly string[] }).moduleLoadList ?? [];
+const loadList = loadedEntries;
 let swept = -1;
 
 /**
@@ -197,6 +206,7 @@ let swept = -1;
  * {@link sweepLoaded} hardens what loads later.
  */
 export function hardenAtStart(): void {
+  observingLoads = observeBuiltinLoads(onBuiltinLoaded);
   swept = 0;
   for (const module of BASE_MODULES) hardenBuiltin(module);
   sweepLoaded();
@@ -220,6 +230,45 @@ export function sweepLoaded(): void {
   }
   swept = end;
   for (const name of loaded) hardenForPackage(name);
+  if (deferredGlobals.size > 0) hardenLoadedGlobals(new Set(list));
+}
+
+/** Whether load-trap.ts reports Node's module loads (set at start-up). */
+let observingLoads = false;
+
+/** Platform globals not read at start-up, by name: the internal module that makes them. */
+const deferredGlobals = new Map<string, string>();
+
+/**
+ * An internal module has finished loading (load-trap.ts), before it returns to whoever
+ * loaded it: the global classes it makes are hardened now, before the app or Node can
+ * hand out an instance (the app's first `fetch` response, a port's `MessageEvent`).
+ */
+function onBuiltinLoaded(id: string): void {
+  if (deferredGlobals.size === 0) return;
+  for (const module of deferredGlobals.values()) {
+    if (module === id) return hardenLoadedGlobals(new Set(loadList()));
+  }
+}
+
+/** The deferred globals whose module is in `loaded` (Node's load list): prepared, then hardened. */
+function hardenLoadedGlobals(loaded: ReadonlySet<string>): void {
+  const ready: string[] = [];
+  for (const [name, module] of deferredGlobals) {
+    if (!loaded.has(`NativeModule ${module}`)) continue;
+    deferredGlobals.delete(name);
+    ready.push(name);
+  }
+  if (ready.length === 0) return;
+  finishDeferredLoads();
+  // Samples and restrictions first (perf_hooks' observer before its class is frozen).
+  for (const name of ready) if (GLOBAL_MODULES[name]) hardenForPackage(GLOBAL_MODULES[name]!);
+  const globals = hostGlobals();
+  for (const name of ready) {
+    const descriptor = Reflect.getOwnPropertyDescriptor(globals, name);
+    if (!descriptor) continue;
+    hardenExport('value' in descriptor ? descriptor.value : descriptor.get && Reflect.apply(descriptor.get, globals, []), name);
+  }
 }
 
 let globalsHardened = false;
@@ -235,14 +284,23 @@ export function hardenForGlobal(name: string): void {
   if (GLOBAL_MODULES[name]) hardenForPackage(GLOBAL_MODULES[name]!);
   if (globalsHardened) return;
   globalsHardened = true;
-  if ('PerformanceObserver' in hostGlobals()) sample('perf_hooks');
+  // Unless it is deferred to when perf_hooks loads (hardenLoadedGlobals).
+  if ('PerformanceObserver' in hostGlobals() && !(observingLoads && lazyGlobalModule('PerformanceObserver') && !loadList().includes('NativeModule perf_hooks'))) {
+    sample('perf_hooks');
+  }
   hardenGlobals();
 }
 
 /** Globals that are a builtin module's, or that hand out its objects. */
 const GLOBAL_MODULES: Readonly<Record<string, string>> = {
   performance: 'perf_hooks',
+  Performance: 'perf_hooks',
+  PerformanceEntry: 'perf_hooks',
+  PerformanceMark: 'perf_hooks',
+  PerformanceMeasure: 'perf_hooks',
   PerformanceObserver: 'perf_hooks',
+  PerformanceObserverEntryList: 'perf_hooks',
+  PerformanceResourceTiming: 'perf_hooks',
   fetch: 'fetch',
   Response: 'fetch',
   Request: 'fetch',
@@ -258,10 +316,10 @@ let deferredLoads = -1;
 
 /** Native prototypes Node decorates when a module loads are closed once it has (host-hardening.ts). */
 function finishDeferredLoads(): void {
-  const loadList = (process as unknown as { moduleLoadList?: readonly string[] }).moduleLoadList;
-  if (!loadList || loadList.length === deferredLoads) return;
-  deferredLoads = loadList.length;
-  finishDeferred(new Set(loadList));
+  const list = loadList();
+  if (list.length === deferredLoads) return;
+  deferredLoads = list.length;
+  finishDeferred(new Set(list));
 }
 
 /** What a package receives for a host value it reaches through a grant (see the table above). */

@@ -16,6 +16,7 @@
  * `constructor`) and constructs it as always. Node's own code never constructs these
  * classes through `constructor`.
  */
+import { loadedEntries } from './load-trap.js';
 import process from 'node:process';
 import { createRequire } from 'node:module';
 
@@ -97,10 +98,10 @@ let seenLoads = -1;
  * instances yet, and is disarmed at the next hardening after it loads.
  */
 export function disarmLoadedModules(): void {
-  const loadList = (process as unknown as { moduleLoadList?: readonly string[] }).moduleLoadList;
-  if (loadList && loadList.length === seenLoads) return;
-  seenLoads = loadList?.length ?? -1;
-  const loaded = loadList ? new Set(loadList) : undefined;
+  const loadList = loadedEntries();
+  if (loadList.length > 0 && loadList.length === seenLoads) return;
+  seenLoads = loadList.length > 0 ? loadList.length : -1;
+  const loaded = loadList.length > 0 ? new Set(loadList) : undefined;
   for (const [module, names] of Object.entries(CAPABILITY_CLASSES)) {
     if (done.has(module) || names.length === 0) continue;
     if (loaded && !loaded.has(`NativeModule ${module}`)) continue;

@@ -73,6 +73,8 @@ const ENTRIES = {
   'e-boundary.mjs': {
     cases: ['raw-constructor-chains', 'host-callback-payloads', 'duck-typed-arguments', 'observation-apis', 'next-process-state', 'red-team-paths', 'red-team-paths-2', 'red-team-paths-3', 'red-team-paths-4'],
   },
+  // Its own process: nothing may have loaded undici or perf_hooks before.
+  'e-late.mjs': { cases: ['late-loaded-classes'] },
 };
 
 const MARKER = 'LAVAMOAT_ATTACK_RESULTS ';

@@ -1,0 +1,55 @@
+/**
+ * The platform's global classes that Node loads on first use, and the internal module
+ * each comes from.
+ *
+ * On Node 22 and 24 these globals are V8 lazy data properties: reading one, even its
+ * descriptor, loads its module (`Response` loads undici, and with it http, tls, http2
+ * and zlib: ~45 ms). On Node 20 they are accessors that load on first read. Either way,
+ * no instance of such a class exists before its module has loaded, and every path to one
+ * (reading the global, `fetch()`, a port's `MessageEvent`, `Readable.toWeb()`) loads it
+ * through Node's internal loader, which confine/load-trap.ts observes. So the boundary
+ * (boundary.ts) hardens these classes when their module finishes loading instead of
+ * loading them all at start-up.
+ *
+ * The table must be exact: a global hardened "when undici loads" that in fact comes
+ * from another module, already loaded, would stay unhardened. So it is per major version
+ * of Node, checked by test/unit/lazy-globals.test.mjs (in a fresh process, reading the
+ * global loads exactly that module last), and a Node major not listed defers nothing: its
+ * globals are read and hardened at start-up, as before.
+ */
+import process from 'node:process';
+
+const UNDICI = 'internal/deps/undici/undici';
+const PERF = 'perf_hooks';
+
+const COMMON: Readonly<Record<string, string>> = {
+  FormData: UNDICI,
+  Headers: UNDICI,
+  Request: UNDICI,
+  Response: UNDICI,
+  Performance: PERF,
+  PerformanceEntry: PERF,
+  PerformanceMark: PERF,
+  PerformanceMeasure: PERF,
+  PerformanceObserver: PERF,
+  PerformanceObserverEntryList: PERF,
+  PerformanceResourceTiming: PERF,
+  File: 'internal/file',
+};
+
+const BY_MAJOR: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  // MessageEvent is worker/io's on Node 20 (loaded with worker_threads): not deferred.
+  '20': { ...COMMON, performance: PERF },
+  '22': { ...COMMON, MessageEvent: UNDICI, WebSocket: UNDICI, Navigator: 'internal/navigator' },
+  '24': { ...COMMON, MessageEvent: UNDICI, CloseEvent: UNDICI, WebSocket: UNDICI, Navigator: 'internal/navigator' },
+};
+
+const table: Readonly<Record<string, string>> = BY_MAJOR[process.versions.node.split('.')[0]!] ?? {};
+
+/** The internal module whose load makes global `name`, if it is one this Node defers. */
+export function lazyGlobalModule(name: PropertyKey): string | undefined {
+  return typeof name === 'string' && Object.hasOwn(table, name) ? table[name] : undefined;
+}
+
+/** For the test: this Node's table. */
+export const lazyGlobalTable = (): Readonly<Record<string, string>> => table;

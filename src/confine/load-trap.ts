@@ -1,0 +1,106 @@
+/**
+ * Node's own modules, seen the moment each finishes loading.
+ *
+ * Node records every internal module it has loaded in `process.moduleLoadList`, pushing
+ * `NativeModule <id>` once the module's code has run (and not if it threw). Nothing else
+ * marks that moment, and it is the one the boundary needs: a module loaded after start-up
+ * (undici, when the app first calls `fetch`; Node 22+'s lazy globals, when first read)
+ * hands out instances of its classes to whoever made it load, before any later check of
+ * the runtime's could run. So the list's next slot is an accessor, inherited from a
+ * prototype placed between the list and `Array.prototype`: Node's push goes through it
+ * (a setter on the prototype chain receives an array element's [[Set]]), the entry is
+ * stored as an ordinary element of the list, and the callback runs before the load
+ * returns to whoever asked for it.
+ *
+ * A load the callback itself causes is pushed while Node's outer push has not yet set
+ * the list's length, which then cuts it off. Such entries are kept here and added to
+ * Node's list after the outer push is done ({@link loadedEntries}); the runtime reads
+ * the complete record from here, never from Node's list.
+ *
+ * The list is Node's, private to the runtime: no package is granted the real `process`
+ * (confine/views.ts shows `process` members as views or frozen copies), so no package can
+ * disarm or feed this. Where the list is not an extensible plain array (a future Node),
+ * nothing is installed and the caller keeps its eager path.
+ */
+import process from 'node:process';
+
+export type LoadObserver = (id: string) => void;
+
+const PREFIX = 'NativeModule ';
+
+let record: string[] | undefined;
+let flush: (() => void) | undefined;
+
+/**
+ * Calls `onLoaded(id)` for every internal module that finishes loading from now on, one at
+ * a time: loads the callback itself causes are reported after it returns. `false` if
+ * Node's list cannot be observed. Once per thread.
+ */
+export function observeBuiltinLoads(onLoaded: LoadObserver): boolean {
+  const list = (process as unknown as { moduleLoadList?: unknown }).moduleLoadList;
+  if (record !== undefined) return false;
+  if (!Array.isArray(list) || !Object.isExtensible(list) || Object.getPrototypeOf(list) !== Array.prototype) return false;
+  const entries: string[] = [...(list as string[])];
+  const trap = Object.create(Array.prototype) as Record<number, unknown>;
+  const queue: string[] = [];
+  // Entries pushed while the callback ran, cut off by the outer push (see above).
+  const cutOff: unknown[] = [];
+  let running = false;
+  let armedAt = -1;
+  const arm = (index: number): void => {
+    if (armedAt >= 0) delete trap[armedAt];
+    armedAt = index;
+    Object.defineProperty(trap, index, { configurable: true, get: () => undefined, set: store(index) });
+  };
+  const store = (index: number) =>
+    function (this: unknown[], entry: unknown): void {
+      if (this !== list) {
+        Object.defineProperty(this, index, { value: entry, writable: true, enumerable: true, configurable: true });
+        return;
+      }
+      const report = typeof entry === 'string' && entry.startsWith(PREFIX);
+      if (typeof entry === 'string') entries.push(entry);
+      if (report) queue.push(entry.slice(PREFIX.length));
+      if (running) {
+        cutOff.push(entry);
+        arm(index + 1);
+        return;
+      }
+      Object.defineProperty(list, index, { value: entry, writable: true, enumerable: true, configurable: true });
+      arm(index + 1);
+      if (!report) return;
+      running = true;
+      try {
+        // An error here fails the load that caused it (the value it would have handed
+        // out is not hardened); the observer looks at every entry loaded so far, not
+        // only at the id it is given, so what is queued is still dealt with next time.
+        while (queue.length > 0) onLoaded(queue.shift()!);
+      } finally {
+        queue.length = 0;
+        running = false;
+        // Node's push sets the length to index + 1 once this returns: its next push lands there.
+        arm(index + 1);
+      }
+    };
+  flush = () => {
+    if (running || cutOff.length === 0) return;
+    for (const entry of cutOff.splice(0)) {
+      Object.defineProperty(list, list.length, { value: entry, writable: true, enumerable: true, configurable: true });
+    }
+    arm(list.length);
+  };
+  Object.setPrototypeOf(list, trap);
+  arm(list.length);
+  record = entries;
+  return true;
+}
+
+/**
+ * Every entry of Node's module load list so far, complete (with what the observer's own
+ * loads added), or Node's list itself where it is not observed.
+ */
+export function loadedEntries(): readonly string[] {
+  if (record === undefined) return ((process as unknown as { moduleLoadList?: readonly string[] }).moduleLoadList ?? []) as readonly string[];
+  flush?.();
+  return record;
+}

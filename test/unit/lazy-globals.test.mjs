@@ -1,0 +1,79 @@
+// The boundary hardens some platform globals when their module loads instead of at
+// start-up (confine/lazy-globals.ts, confine/load-trap.ts). That is only safe if the
+// table names, for this Node, the module that really makes each global, and if the
+// observer sees every load.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { createRequire } from 'node:module';
+import { lazyGlobalTable } from '../../dist/confine/lazy-globals.js';
+import { loadedEntries, observeBuiltinLoads } from '../../dist/confine/load-trap.js';
+
+const run = promisify(execFile);
+const require = createRequire(import.meta.url);
+
+test("each deferred global is made by its table module: in a fresh process, reading it loads that module, last", async () => {
+  const table = lazyGlobalTable();
+  const major = process.versions.node.split('.')[0];
+  if (!['20', '22', '24'].includes(major)) {
+    assert.deepEqual(table, {}, 'a Node major without a checked table defers nothing');
+    return;
+  }
+  assert.ok(Object.keys(table).length >= 10, 'the table for this Node is not empty');
+  const checks = Object.entries(table).map(async ([name, module]) => {
+    const probe = `
+      const list = process.moduleLoadList;
+      const before = new Set(list);
+      const start = list.length;
+      const d = Object.getOwnPropertyDescriptor(globalThis, ${JSON.stringify(name)});
+      const value = globalThis[${JSON.stringify(name)}];
+      const loaded = list.slice(start).filter((e) => e.startsWith('NativeModule '));
+      console.log(JSON.stringify({ present: d !== undefined, type: typeof value, loadedBefore: before.has('NativeModule ${module}'), last: loaded.at(-1) }));
+    `;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', probe]);
+    return [name, module, JSON.parse(stdout)];
+  });
+  for (const [name, module, seen] of await Promise.all(checks)) {
+    assert.ok(seen.present, `${name} is a global of this Node`);
+    assert.ok(seen.type === 'function' || seen.type === 'object', `${name} is a class or an object`);
+    assert.equal(seen.loadedBefore, false, `${module} is not loaded before ${name} is read`);
+    assert.equal(seen.last, `NativeModule ${module}`, `reading ${name} loads ${module} last`);
+  }
+});
+
+test('the load observer reports every internal module once, in order, after it has loaded; the list stays complete', async () => {
+  const list = process.moduleLoadList;
+  const start = list.length;
+  const seen = [];
+  let nested;
+  for (const id of ['zlib', 'readline', 'trace_events']) assert.ok(!list.includes(`NativeModule ${id}`), `${id} is not loaded yet`);
+  assert.equal(
+    observeBuiltinLoads((id) => {
+      seen.push([id, loadedEntries().includes(`NativeModule ${id}`)]);
+      // A load the observer itself causes is reported after it returns.
+      if (id === 'zlib' && nested === undefined) {
+        nested = seen.length;
+        require('node:trace_events');
+      }
+    }),
+    true,
+  );
+  assert.equal(observeBuiltinLoads(() => {}), false, 'once per thread');
+  await import('node:zlib');
+  await import('node:readline');
+  const record = loadedEntries();
+  const pushed = record.slice(start).filter((e) => e.startsWith('NativeModule ')).map((e) => e.slice(13));
+  assert.deepEqual(seen.map(([id]) => id), pushed, 'every load, in order, once');
+  assert.ok(seen.every(([, listed]) => listed), 'each is reported once it is recorded');
+  assert.ok(pushed.includes('zlib') && pushed.includes('readline'));
+  assert.ok(seen.slice(nested).some(([id]) => id === 'trace_events'), 'a load the observer caused is reported too, after');
+  // Node's own list has every entry too (the observer's loads added after the push that cut them off).
+  assert.ok(Array.isArray(list));
+  assert.deepEqual([...list].sort(), [...record].sort());
+  assert.equal(list[list.length], undefined);
+  assert.equal(Object.keys(list).length, list.length, 'no holes and no extra elements');
+  // Later pushes are still seen.
+  await import('node:v8');
+  assert.ok(seen.some(([id]) => id === 'v8') || record.includes('NativeModule v8'));
+});
