@@ -40,7 +40,7 @@ import { opaque } from './opaque.js';
 import { confineFileStreams } from './fs-streams.js';
 import { hostGlobals, sample, sampleIterators } from './samples.js';
 import { loadedEntries, observeBuiltinLoads } from './load-trap.js';
-import { lazyGlobalModule } from './lazy-globals.js';
+import { deferGlobal, hasDeferredGlobals, isDeferredModule, keepAccessorsUntilJobEnds, lazyGlobalModule, takeLoadedGlobals } from './lazy-globals.js';
 
 export { opaque } from './opaque.js';
 import { fileURLToPath } from 'node:url';
@@ -169,7 +169,7 @@ function hardenGlobals(): void {
     // Not read (on Node 22+ that loads it): hardened when its module loads.
     const module = observingLoads ? lazyGlobalModule(key) : undefined;
     if (module !== undefined && !loaded.has(`NativeModule ${module}`)) {
-      deferredGlobals.set(key as string, module);
+      deferGlobal(key as string, module);
       continue;
     }
     const descriptor = Reflect.getOwnPropertyDescriptor(globals, key);
@@ -230,14 +230,11 @@ export function sweepLoaded(): void {
   }
   swept = end;
   for (const name of loaded) hardenForPackage(name);
-  if (deferredGlobals.size > 0) hardenLoadedGlobals(new Set(list));
+  if (hasDeferredGlobals()) hardenLoadedGlobals(new Set(list));
 }
 
 /** Whether load-trap.ts reports Node's module loads (set at start-up). */
 let observingLoads = false;
-
-/** Platform globals not read at start-up, by name: the internal module that makes them. */
-const deferredGlobals = new Map<string, string>();
 
 /**
  * An internal module has finished loading (load-trap.ts), before it returns to whoever
@@ -245,20 +242,15 @@ const deferredGlobals = new Map<string, string>();
  * hand out an instance (the app's first `fetch` response, a port's `MessageEvent`).
  */
 function onBuiltinLoaded(id: string): void {
-  if (deferredGlobals.size === 0) return;
-  for (const module of deferredGlobals.values()) {
-    if (module === id) return hardenLoadedGlobals(new Set(loadList()));
-  }
+  if (isDeferredModule(id)) hardenLoadedGlobals(new Set(loadList()), true);
 }
 
-/** The deferred globals whose module is in `loaded` (Node's load list): prepared, then hardened. */
-function hardenLoadedGlobals(loaded: ReadonlySet<string>): void {
-  const ready: string[] = [];
-  for (const [name, module] of deferredGlobals) {
-    if (!loaded.has(`NativeModule ${module}`)) continue;
-    deferredGlobals.delete(name);
-    ready.push(name);
-  }
+/**
+ * The deferred globals whose module is in `loaded` (Node's load list): prepared, then
+ * hardened. `duringLoad`: inside the load, perhaps inside the getter of one of them.
+ */
+function hardenLoadedGlobals(loaded: ReadonlySet<string>, duringLoad = false): void {
+  const ready = takeLoadedGlobals(loaded);
   if (ready.length === 0) return;
   finishDeferredLoads();
   // Samples and restrictions first (perf_hooks' observer before its class is frozen).
@@ -269,9 +261,8 @@ function hardenLoadedGlobals(loaded: ReadonlySet<string>): void {
     if (!descriptor) continue;
     hardenExport('value' in descriptor ? descriptor.value : descriptor.get && Reflect.apply(descriptor.get, globals, []), name);
   }
+  if (duringLoad) keepAccessorsUntilJobEnds(globalThis, ready);
 }
-
-let globalsHardened = false;
 
 /**
  * Before a package receives a host global: the platform's global classes (`URL`,
@@ -279,6 +270,8 @@ let globalsHardened = false;
  * classes...) are hardened, once, with the modules behind them prepared first
  * (`PerformanceObserver` is perf_hooks'), and `name`'s own module if it has one.
  */
+let globalsHardened = false;
+
 export function hardenForGlobal(name: string): void {
   finishDeferredLoads();
   if (GLOBAL_MODULES[name]) hardenForPackage(GLOBAL_MODULES[name]!);

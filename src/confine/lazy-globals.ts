@@ -53,3 +53,63 @@ export function lazyGlobalModule(name: PropertyKey): string | undefined {
 
 /** For the test: this Node's table. */
 export const lazyGlobalTable = (): Readonly<Record<string, string>> => table;
+
+/** Platform globals not read at start-up, by name: the internal module that makes them. */
+const deferred = new Map<string, string>();
+
+export function deferGlobal(name: string, module: string): void {
+  deferred.set(name, module);
+}
+
+export const hasDeferredGlobals = (): boolean => deferred.size > 0;
+
+export function isDeferredModule(id: string): boolean {
+  for (const module of deferred.values()) if (module === id) return true;
+  return false;
+}
+
+/** The deferred globals whose module is in `loaded` (Node's load list), no longer deferred. */
+export function takeLoadedGlobals(loaded: ReadonlySet<string>): string[] {
+  const ready: string[] = [];
+  for (const [name, module] of deferred) {
+    if (!loaded.has(`NativeModule ${module}`)) continue;
+    deferred.delete(name);
+    ready.push(name);
+  }
+  return ready;
+}
+
+/**
+ * Read during the load of their module, the globals `names` of `realGlobal` are left
+ * as accessors until the current job ends, then made the writable data they were.
+ *
+ * The load may come from reading one of them: on Node 22+ a V8 lazy data property,
+ * whose getter, once it returns, replaces itself with a data property and checks that
+ * it is still an accessor (the process aborts if not). Reading it again inside that
+ * getter (to harden its class) already made it data; an accessor in its place lets the
+ * outer getter finish as V8 expects. Which of them is being read is not known, so all
+ * are left so.
+ */
+export function keepAccessorsUntilJobEnds(realGlobal: object, names: readonly string[]): void {
+  const kept: [string, unknown, Function][] = [];
+  for (const name of names) {
+    const descriptor = Reflect.getOwnPropertyDescriptor(realGlobal, name);
+    if (!descriptor || !('value' in descriptor) || !descriptor.configurable || !descriptor.writable) continue;
+    const value: unknown = descriptor.value;
+    const asData = (current: unknown): void =>
+      void Object.defineProperty(realGlobal, name, { value: current, writable: true, enumerable: descriptor.enumerable, configurable: true });
+    const get = (): unknown => value;
+    Object.defineProperty(realGlobal, name, { get, set: asData, enumerable: descriptor.enumerable, configurable: true });
+    kept.push([name, value, get]);
+  }
+  if (kept.length === 0) return;
+  void Promise.resolve().then(() => {
+    for (const [name, value, get] of kept) {
+      const now = Reflect.getOwnPropertyDescriptor(realGlobal, name);
+      // Still ours (not replaced by the getter that was running, nor assigned).
+      if (now && now.get === get) {
+        Object.defineProperty(realGlobal, name, { value, writable: true, enumerable: now.enumerable, configurable: true });
+      }
+    }
+  });
+}
