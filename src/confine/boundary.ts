@@ -15,7 +15,7 @@
  * | builtin module objects | the package's own copy (builtins.ts); `http`/`https` with an agent of its own; `worker_threads` with a `Worker` of its own; `diagnostics_channel`/`async_hooks` as views (observation.ts); `module` confined (module-builtin.ts) |
  * | `process` members by dotted grant | a view: methods called on the real process, which never leaks back (endowments.ts); `process.env` a view that refuses Node's and the runtime's variables; other objects a read-only view or a frozen copy (views.ts) |
  * | timers | opaque handles, callbacks called with the handle as `this` (shared-globals.ts) |
- * | what Node passes to listeners on host emitters (`process.on`) | data as it is (primitives, errors, plain data, buffers, promises); anything else (another party's function, a worker, a socket) an opaque token |
+ * | what Node passes to listeners on host emitters (`process.on`) | data as it is (primitives, errors, plain data, buffers, promises); anything else (another party's function, a worker, a socket) an opaque token | (deliver.ts)
  * | the real `process`, `globalThis`, `Function`, Node's module loader, native handle classes, Node's `Worker` | never: constructors of native handles and of Node's `Worker` are unreachable (native-handles.ts, workers.ts) |
  *
  * What starts code outside the compartments is confined at its source, for everyone, so
@@ -36,13 +36,13 @@ import {
 import { neutralizeNativeClasses } from './native-handles.js';
 import { INTRINSIC_GLOBALS, SES_GLOBALS } from './scuttle.js';
 import { guardFeralError } from './stack-traces.js';
-import { opaque } from './opaque.js';
 import { confineFileStreams } from './fs-streams.js';
 import { hostGlobals, sample, sampleIterators } from './samples.js';
 import { loadedEntries, observeBuiltinLoads } from './load-trap.js';
 import { deferGlobal, hasDeferredGlobals, isDeferredModule, keepAccessorsUntilJobEnds, lazyGlobalModule, takeLoadedGlobals } from './lazy-globals.js';
 
 export { opaque } from './opaque.js';
+export { deliver } from './deliver.js';
 import { fileURLToPath } from 'node:url';
 
 const hostRequire = createRequire(import.meta.url);
@@ -192,8 +192,16 @@ function hardenGlobals(): void {
 export function hardenForPackage(name: string): void {
   finishDeferredLoads();
   sweepLoaded();
-  for (const module of new Set([name, ...(RELATED[name] ?? []), ...BASE_MODULES])) hardenBuiltin(module);
+  hardenBuiltin(name);
+  // Where loads are observed, a related module not loaded yet has no instances yet: it
+  // is hardened the moment it loads (onBuiltinLoaded), not loaded now to be hardened.
+  for (const module of [...(RELATED[name] ?? []), ...BASE_MODULES]) {
+    if (!observingLoads || loadedBuiltins.has(module)) hardenBuiltin(module);
+  }
 }
+
+/** The builtin modules Node has finished loading, as far as sweepLoaded has looked. */
+const loadedBuiltins = new Set<string>();
 
 const loadList = loadedEntries;
 let swept = -1;
@@ -229,6 +237,7 @@ export function sweepLoaded(): void {
     if (entry.startsWith('NativeModule ') && builtinModules.includes(entry.slice(13))) loaded.push(entry.slice(13));
   }
   swept = end;
+  for (const name of loaded) loadedBuiltins.add(name);
   for (const name of loaded) hardenForPackage(name);
   if (hasDeferredGlobals()) hardenLoadedGlobals(new Set(list));
 }
@@ -242,14 +251,27 @@ let observingLoads = false;
  * hand out an instance (the app's first `fetch` response, a port's `MessageEvent`).
  */
 function onBuiltinLoaded(id: string): void {
-  if (isDeferredModule(id)) hardenLoadedGlobals(new Set(loadList()), true);
+  const deferred = isDeferredModule(id);
+  if (!deferred && !builtinModules.includes(id)) return;
+  inLoad = true;
+  try {
+    if (deferred) hardenLoadedGlobals(new Set(loadList()));
+    // A builtin the app loads late (an `import()` after its packages started), hardened
+    // before the app has it: what it then hands a package has hardened classes.
+    sweepLoaded();
+  } finally {
+    inLoad = false;
+  }
 }
+
+/** Inside a load onBuiltinLoaded reports: perhaps inside the getter of a global it makes. */
+let inLoad = false;
 
 /**
  * The deferred globals whose module is in `loaded` (Node's load list): prepared, then
- * hardened. `duringLoad`: inside the load, perhaps inside the getter of one of them.
+ * hardened.
  */
-function hardenLoadedGlobals(loaded: ReadonlySet<string>, duringLoad = false): void {
+function hardenLoadedGlobals(loaded: ReadonlySet<string>): void {
   const ready = takeLoadedGlobals(loaded);
   if (ready.length === 0) return;
   finishDeferredLoads();
@@ -261,7 +283,7 @@ function hardenLoadedGlobals(loaded: ReadonlySet<string>, duringLoad = false): v
     if (!descriptor) continue;
     hardenExport('value' in descriptor ? descriptor.value : descriptor.get && Reflect.apply(descriptor.get, globals, []), name);
   }
-  if (duringLoad) keepAccessorsUntilJobEnds(globalThis, ready);
+  if (inLoad) keepAccessorsUntilJobEnds(globalThis, ready);
 }
 
 /**
@@ -321,79 +343,6 @@ export function handOutValue<T>(value: T): T {
   if (typeof value === 'function') hardenHostValue(value);
   else if (!isPlainData(value)) hardenPrototypeChain(value);
   return value;
-}
-
-// ---------------------------------------------------------------------------------
-// What Node passes to a package's listeners on host emitters
-
-/** Values that hold nothing but themselves: they cross as they are. */
-function isAtom(value: object): boolean {
-  return value instanceof Promise || ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof Date || value instanceof RegExp;
-}
-
-/**
- * The prototype an error's copy gets: the nearest in its chain that is frozen (the
- * intrinsics' `Error` classes, Node's hardened ones), never a class of the app's or of
- * another package, whose prototype and statics the receiver could then reach and change.
- */
-function sharedErrorPrototype(error: object): object {
-  for (let proto = Object.getPrototypeOf(error) as object | null; proto !== null; proto = Object.getPrototypeOf(proto) as object | null) {
-    if (Object.isFrozen(proto)) return proto;
-  }
-  return Error.prototype;
-}
-
-/** How deep `deliver` copies plain data and errors (what Node delivers is shallow). */
-const DELIVER_DEPTH = 4;
-
-/**
- * An argument (or result) the host passes to a package's callback, as the package may
- * hold it: primitives and atoms (buffers, dates, promises) as they are; plain objects,
- * arrays and errors as copies whose values are delivered the same way (an error keeps its
- * name, message, stack and code, and the nearest frozen prototype of its chain, so
- * `instanceof Error` (`TypeError`...) and printing work, while an app class of errors
- * stays the app's; a
- * `MaxListenersExceededWarning` carries the emitter, which must not cross); another
- * party's function, or a host object such as the app's worker or socket, as an opaque
- * token. `own` gives back the package's own functions (a listener it registered,
- * returned by `process.listeners()`).
- */
-export function deliver(value: unknown, own?: (fn: Function) => Function | undefined, depth = 0): unknown {
-  if (!isObject(value)) return value;
-  if (typeof value === 'function') return own?.(value) ?? opaque(value);
-  if (isAtom(value)) return value;
-  if (depth >= DELIVER_DEPTH) return opaque(value);
-  if (Array.isArray(value)) return value.map((item) => deliver(item, own, depth + 1));
-  const isError = value instanceof Error;
-  if (!isError && !isPlainData(value)) return opaque(value);
-  const copy = Object.create(isError ? sharedErrorPrototype(value) : (Object.getPrototypeOf(value) as object | null)) as Record<PropertyKey, unknown>;
-  if (isError) {
-    // The name the class gave it, read once: the copy's prototype may be a parent's.
-    let name: unknown;
-    try {
-      name = (value as { name?: unknown }).name;
-    } catch {
-      name = undefined;
-    }
-    if (typeof name === 'string' && name !== (copy as { name?: unknown }).name) {
-      Object.defineProperty(copy, 'name', { value: name, writable: true, enumerable: false, configurable: true });
-    }
-  }
-  for (const key of Reflect.ownKeys(value)) {
-    if (typeof key === 'symbol') continue;
-    let item: unknown;
-    let enumerable = true;
-    try {
-      const descriptor = Reflect.getOwnPropertyDescriptor(value, key);
-      enumerable = descriptor?.enumerable ?? true;
-      // A getter is the host's code: its value is read here, once.
-      item = descriptor && 'value' in descriptor ? descriptor.value : (value as Record<string, unknown>)[key];
-    } catch {
-      continue;
-    }
-    Object.defineProperty(copy, key, { value: deliver(item, own, depth + 1), writable: true, enumerable, configurable: true });
-  }
-  return copy;
 }
 
 // ---------------------------------------------------------------------------------
