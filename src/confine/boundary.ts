@@ -196,7 +196,7 @@ export function hardenForPackage(name: string): void {
   // Where loads are observed, a related module not loaded yet has no instances yet: it
   // is hardened the moment it loads (onBuiltinLoaded), not loaded now to be hardened.
   for (const module of [...(RELATED[name] ?? []), ...BASE_MODULES]) {
-    if (!observingLoads || loadedBuiltins.has(module)) hardenBuiltin(module);
+    if (!hardenOnLoad || loadedBuiltins.has(module)) hardenBuiltin(module);
   }
 }
 
@@ -213,8 +213,9 @@ let swept = -1;
  * `AsyncLocalStorage`) and the platform's global classes. From here on,
  * {@link sweepLoaded} hardens what loads later.
  */
-export function hardenAtStart(): void {
+export function hardenAtStart({ leavePatchingTime = false }: { leavePatchingTime?: boolean } = {}): void {
   observingLoads = observeBuiltinLoads(onBuiltinLoaded);
+  hardenOnLoad = observingLoads && !leavePatchingTime;
   swept = 0;
   for (const module of BASE_MODULES) hardenBuiltin(module);
   sweepLoaded();
@@ -246,13 +247,21 @@ export function sweepLoaded(): void {
 let observingLoads = false;
 
 /**
+ * Whether a builtin is hardened as it finishes loading. Not where a tool preloaded before
+ * the loader may patch it when it first loads (OpenTelemetry's http instrumentation wraps
+ * `Server.prototype.emit` from require-in-the-middle's hook, after the load): then at the
+ * next package module start, as where loads are not observed.
+ */
+let hardenOnLoad = false;
+
+/**
  * An internal module has finished loading (load-trap.ts), before it returns to whoever
  * loaded it: the global classes it makes are hardened now, before the app or Node can
  * hand out an instance (the app's first `fetch` response, a port's `MessageEvent`).
  */
 function onBuiltinLoaded(id: string): void {
   const deferred = isDeferredModule(id);
-  if (!deferred && !builtinModules.includes(id)) return;
+  if (!deferred && !(hardenOnLoad && builtinModules.includes(id))) return;
   inLoad = true;
   try {
     if (deferred) hardenLoadedGlobals(new Set(loadList()));

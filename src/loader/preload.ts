@@ -34,7 +34,7 @@ import { hardenAtStart, prepareHost, sweepLoaded } from '../confine/boundary.js'
 import { setBeforeLaterStart } from '../confine/module-evaluation.js';
 import { prepareSamples } from '../confine/samples.js';
 import { confineWorkers, type WorkerOrigins } from '../confine/workers.js';
-import { importsAfterLoader, preloadParentURL } from './preloads.js';
+import { importsAfterLoader, preloadParentURL, preloadsBeforeLoader } from './preloads.js';
 import { onDenial } from '../report/denials.js';
 import { makeCaughtDenialReport } from '../report/caught-denials.js';
 import { Recording } from '../report/recording.js';
@@ -69,6 +69,8 @@ function warnings(config: Config): void {
 export async function start(config: Config, loaderURL: string): Promise<void> {
   // Before propagateToChildren below writes this loader into NODE_OPTIONS.
   const preloads = { parentURL: preloadParentURL(), specifiers: importsAfterLoader(loaderURL) };
+  // Before propagateToChildren adds this loader to NODE_OPTIONS.
+  const toolsBefore = preloadsBeforeLoader(loaderURL);
   assertConfinableEntry();
   warnings(config);
   const { policy } = loadPolicy({ policyPath: config.policyPath, overridePath: config.overridePath });
@@ -134,7 +136,9 @@ export async function start(config: Config, loaderURL: string): Promise<void> {
     http2: grantsBuiltin(policy, 'http2'),
     webcrypto: grantsBuiltin(policy, 'crypto') || grantsGlobal(policy, 'crypto') || grantsGlobal(policy, 'CryptoKey'),
   });
-  hardenAtStart();
+  // A tool preloaded before the loader may patch a builtin when it first loads: builtins
+  // loaded later are then hardened at the next package module, not as they load.
+  hardenAtStart({ leavePatchingTime: toolsBefore });
   setBeforeLaterStart(sweepLoaded);
   setRuntime(runtime);
   // Under scuttling, the names the app's own modules keep (confine/app-globals.ts):

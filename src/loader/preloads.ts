@@ -39,6 +39,28 @@ export function importsAfterLoader(
   return at === -1 ? [] : imports.slice(at + 1).filter((specifier) => !isThisLoader(specifier, loaderURL));
 }
 
+/** Whether `args` (an execArgv, or NODE_OPTIONS split) has a `--require` (`-r`) module. */
+function requiresIn(args: readonly string[]): boolean {
+  return args.some((arg) => arg === '--require' || arg === '-r' || String(arg).startsWith('--require='));
+}
+
+/**
+ * Whether a module the user preloaded runs before this loader: any `--require` (they all
+ * run before any `--import`), or an `--import` ahead of it. Such a module (an APM agent,
+ * OpenTelemetry's register) may patch Node's modules when they first load, which the
+ * boundary then leaves it time to do (confine/boundary.ts).
+ */
+export function preloadsBeforeLoader(
+  loaderURL: string,
+  nodeOptions: string | undefined = process.env.NODE_OPTIONS,
+  execArgv: readonly string[] = process.execArgv,
+): boolean {
+  const options = splitNodeOptions(nodeOptions ?? '');
+  if (requiresIn(options) || requiresIn(execArgv)) return true;
+  const imports = [...importsOf(options), ...importsOf(execArgv)];
+  return imports.findIndex((specifier) => isThisLoader(specifier, loaderURL)) > 0;
+}
+
 /** The parent URL Node gives `--import` modules: the working directory's, with a trailing slash. */
 export function preloadParentURL(): string {
   return pathToFileURL(process.cwd() + path.sep).href;

@@ -146,6 +146,17 @@ describe('pieces', () => {
     assert.deepEqual(importsAfterLoader(loaderURL, '', ['--import', 'tsx']), [], 'no loader, nothing after it');
   });
 
+  test('whether a tool is preloaded before the loader (it may patch builtins when they first load)', async () => {
+    const { preloadsBeforeLoader } = await import('../../dist/loader/preloads.js');
+    assert.equal(preloadsBeforeLoader(loaderURL, '', ['--import', './otel-register.mjs', '--import', loaderURL]), true);
+    assert.equal(preloadsBeforeLoader(loaderURL, '--import ./otel-register.mjs', ['--import', loaderURL]), true);
+    assert.equal(preloadsBeforeLoader(loaderURL, '', ['-r', 'dd-trace/init', '--import', loaderURL]), true, 'every --require runs first');
+    assert.equal(preloadsBeforeLoader(loaderURL, '--require=newrelic', ['--import', loaderURL]), true);
+    assert.equal(preloadsBeforeLoader(loaderURL, '', ['--import', loaderURL, '--import', 'tsx']), false, 'after it');
+    assert.equal(preloadsBeforeLoader(loaderURL, `--import=${loaderURL}`, ['--import', 'tsx']), false);
+    assert.equal(preloadsBeforeLoader(loaderURL, '', ['--import', loaderURL]), false);
+  });
+
   test("a preload's worker: this loader taken out of what Node would pass on, nothing else", async () => {
     const { preloadWorkerOptions } = await import('../../dist/confine/workers.js');
     const { withoutLoaderInNodeOptions } = await import('../../dist/confine/child-processes.js');
