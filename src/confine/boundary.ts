@@ -132,7 +132,7 @@ function hardenExport(value: unknown, key?: PropertyKey): void {
   } else if (isObject(value) && !isPlainData(value)) hardenPrototypeChain(value);
 }
 
-const ITERABLE_CLASSES = new Set(['URLSearchParams', 'Headers', 'FormData']);
+const ITERABLE_CLASSES = new Set(['URLSearchParams', 'Headers', 'FormData', 'ReadableStream']);
 
 /**
  * A lazy export or global (`async_hooks.AsyncLocalStorage` on Node 22+, `Headers` on Node
@@ -166,9 +166,9 @@ function hardenGlobals(): void {
   const loaded = new Set(loadList());
   for (const key of Reflect.ownKeys(globals)) {
     if (intrinsic.has(key)) continue;
-    // Not read (on Node 22+ that loads it): hardened when its module loads.
-    const module = observingLoads ? lazyGlobalModule(key) : undefined;
-    if (module !== undefined && !loaded.has(`NativeModule ${module}`)) {
+    // Not read (on Node 22+ that loads it): hardened when its module loads, below if it has.
+    const module = lazyGlobalModule(key);
+    if (module !== undefined) {
       deferGlobal(key as string, module);
       continue;
     }
@@ -182,6 +182,8 @@ function hardenGlobals(): void {
     const real = Reflect.getOwnPropertyDescriptor(globalThis, key);
     if (real && real.get === descriptor.get) hardenWhenRead(globalThis, key, real);
   }
+  // Where loads are not observed, every one of them, now.
+  hardenLoadedGlobals(observingLoads ? loaded : 'all');
 }
 
 /**
@@ -280,18 +282,21 @@ let inLoad = false;
  * The deferred globals whose module is in `loaded` (Node's load list): prepared, then
  * hardened.
  */
-function hardenLoadedGlobals(loaded: ReadonlySet<string>): void {
+function hardenLoadedGlobals(loaded: ReadonlySet<string> | 'all'): void {
   const ready = takeLoadedGlobals(loaded);
   if (ready.length === 0) return;
   finishDeferredLoads();
-  // Samples and restrictions first (perf_hooks' observer before its class is frozen).
-  for (const name of ready) if (GLOBAL_MODULES[name]) hardenForPackage(GLOBAL_MODULES[name]!);
   const globals = hostGlobals();
+  const values = new Map<string, unknown>();
   for (const name of ready) {
     const descriptor = Reflect.getOwnPropertyDescriptor(globals, name);
-    if (!descriptor) continue;
-    hardenExport('value' in descriptor ? descriptor.value : descriptor.get && Reflect.apply(descriptor.get, globals, []), name);
+    if (descriptor) values.set(name, 'value' in descriptor ? descriptor.value : descriptor.get && Reflect.apply(descriptor.get, globals, []));
   }
+  // Samples and restrictions before anything is frozen (perf_hooks' observer; the web
+  // streams' readers and controllers, made from the classes just read).
+  for (const name of ready) if (GLOBAL_MODULES[name]) hardenForPackage(GLOBAL_MODULES[name]!);
+  for (const name of ready) sample(lazyGlobalModule(name)!);
+  for (const [name, value] of values) hardenExport(value, name);
   if (inLoad) keepAccessorsUntilJobEnds(globalThis, ready);
 }
 

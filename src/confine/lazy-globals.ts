@@ -16,13 +16,35 @@
  * of Node, checked by test/unit/lazy-globals.test.mjs (in a fresh process, reading the
  * global loads exactly that module last), and a Node major not listed defers nothing: its
  * globals are read and hardened at start-up, as before.
+ *
+ * The web streams' classes are here too: their readers, writers and controllers are
+ * sampled (samples.ts) when their module loads, from the classes these globals hold.
  */
 import process from 'node:process';
 
 const UNDICI = 'internal/deps/undici/undici';
 const PERF = 'perf_hooks';
 
+const READABLE = 'internal/webstreams/readablestream';
+const WRITABLE = 'internal/webstreams/writablestream';
+const TRANSFORM = 'internal/webstreams/transformstream';
+
 const COMMON: Readonly<Record<string, string>> = {
+  ReadableStream: READABLE,
+  ReadableStreamDefaultReader: READABLE,
+  ReadableStreamBYOBReader: READABLE,
+  ReadableStreamBYOBRequest: READABLE,
+  ReadableByteStreamController: READABLE,
+  ReadableStreamDefaultController: READABLE,
+  WritableStream: WRITABLE,
+  WritableStreamDefaultController: WRITABLE,
+  WritableStreamDefaultWriter: WRITABLE,
+  TransformStream: TRANSFORM,
+  TransformStreamDefaultController: TRANSFORM,
+  TextEncoderStream: 'internal/webstreams/encoding',
+  TextDecoderStream: 'internal/webstreams/encoding',
+  CompressionStream: 'internal/webstreams/compression',
+  DecompressionStream: 'internal/webstreams/compression',
   FormData: UNDICI,
   Headers: UNDICI,
   Request: UNDICI,
@@ -41,7 +63,15 @@ const BY_MAJOR: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   // MessageEvent is worker/io's on Node 20 (loaded with worker_threads): not deferred.
   '20': { ...COMMON, performance: PERF },
   '22': { ...COMMON, MessageEvent: UNDICI, WebSocket: UNDICI, Navigator: 'internal/navigator' },
-  '24': { ...COMMON, MessageEvent: UNDICI, CloseEvent: UNDICI, WebSocket: UNDICI, Navigator: 'internal/navigator' },
+  '24': {
+    ...COMMON,
+    MessageEvent: UNDICI,
+    CloseEvent: UNDICI,
+    WebSocket: UNDICI,
+    Navigator: 'internal/navigator',
+    ByteLengthQueuingStrategy: 'internal/webstreams/queuingstrategies',
+    CountQueuingStrategy: 'internal/webstreams/queuingstrategies',
+  },
 };
 
 const table: Readonly<Record<string, string>> = BY_MAJOR[process.versions.node.split('.')[0]!] ?? {};
@@ -68,11 +98,14 @@ export function isDeferredModule(id: string): boolean {
   return false;
 }
 
-/** The deferred globals whose module is in `loaded` (Node's load list), no longer deferred. */
-export function takeLoadedGlobals(loaded: ReadonlySet<string>): string[] {
+/**
+ * The deferred globals whose module is in `loaded` (Node's load list, or every one),
+ * no longer deferred.
+ */
+export function takeLoadedGlobals(loaded: ReadonlySet<string> | 'all'): string[] {
   const ready: string[] = [];
   for (const [name, module] of deferred) {
-    if (!loaded.has(`NativeModule ${module}`)) continue;
+    if (loaded !== 'all' && !loaded.has(`NativeModule ${module}`)) continue;
     deferred.delete(name);
     ready.push(name);
   }

@@ -15,6 +15,10 @@ import { restrictAsyncLocalStorage, restrictPerformanceObserver } from './observ
 
 const hostRequire = createRequire(import.meta.url);
 
+const READABLE = 'internal/webstreams/readablestream';
+const WRITABLE = 'internal/webstreams/writablestream';
+const TRANSFORM = 'internal/webstreams/transformstream';
+
 // Set by prepareSamples, before any package runs (not an alias of `globalThis`, which
 // scuttling strips).
 let webGlobals: Record<PropertyKey, unknown> = {};
@@ -79,19 +83,35 @@ const MODULE_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
   // web streams' readers, writers and controllers (`Readable.toWeb()` needs no global).
   stream: () => {
     const stream = hostRequire('node:stream') as typeof import('node:stream') & { duplexPair?: () => unknown[] };
-    const web = hostRequire('node:stream/web') as typeof import('node:stream/web');
     const made: unknown[] = [...(stream.duplexPair?.() ?? []), new stream.Readable({ read() {} })];
-    const controllers: unknown[] = [];
-    const keep = (controller: unknown): void => void controllers.push(controller);
-    made.push(new web.ReadableStream({ start: keep }).getReader(), new web.ReadableStream());
-    made.push(new web.ReadableStream({ type: 'bytes', start: keep }).getReader({ mode: 'byob' }));
-    made.push(new web.WritableStream({ start: keep }).getWriter());
-    made.push(new web.TransformStream({ start: keep }));
     made.push(stream.Duplex.from(async function* (source: AsyncIterable<unknown>) {
       for await (const chunk of source) yield chunk;
     }));
-    for (const name of Object.keys(web)) made.push((web as Record<string, unknown>)[name]);
-    return [...made, ...controllers];
+    return made;
+  },
+  // The web streams' readers, writers, controllers and iterators, from the classes the
+  // platform's globals hold, when the module that makes them has loaded (boundary.ts,
+  // lazy-globals.ts): `Readable.toWeb()` makes them with no global read.
+  [READABLE]: () => {
+    const web = webGlobals as Record<string, new (...args: unknown[]) => { getReader(options?: object): unknown }>;
+    const controllers: unknown[] = [];
+    const keep = (controller: unknown): void => void controllers.push(controller);
+    return [
+      new web.ReadableStream!({ start: keep }).getReader(),
+      new web.ReadableStream!(),
+      new web.ReadableStream!({ type: 'bytes', start: keep }).getReader({ mode: 'byob' }),
+      ...controllers,
+    ];
+  },
+  [WRITABLE]: () => {
+    const web = webGlobals as Record<string, new (...args: unknown[]) => { getWriter(): unknown }>;
+    const controllers: unknown[] = [];
+    return [new web.WritableStream!({ start: (controller: unknown) => void controllers.push(controller) }).getWriter(), ...controllers];
+  },
+  [TRANSFORM]: () => {
+    const web = webGlobals as Record<string, new (...args: unknown[]) => object>;
+    const controllers: unknown[] = [];
+    return [new web.TransformStream!({ start: (controller: unknown) => void controllers.push(controller) }), ...controllers];
   },
   timers: () => {
     // Their lists (TimersList, ImmediateList) too: walked while the timers are in them.
