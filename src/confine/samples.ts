@@ -8,7 +8,7 @@
  * Module-wide restrictions that must come before any hardening (the refused OpenSSL
  * engines, the locked storages and observers, `inspect`'s pinned comparator) run here too.
  */
-import { createRequire } from 'node:module';
+import { builtinModules, createRequire } from 'node:module';
 import { hardenPrototypeChain, hardenPrototypesWithin } from './host-hardening.js';
 import { refuseEngineMethods } from './native-handles.js';
 import { restrictAsyncLocalStorage, restrictPerformanceObserver } from './observation.js';
@@ -186,8 +186,13 @@ const MODULE_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
  * `crypto` unless their policy grants `native` (builtin-adapters.ts).
  */
 function refuseOpenSslEngines(): void {
-  const tls = hostRequire('node:tls') as typeof import('node:tls');
-  refuseEngineMethods(Object.getPrototypeOf((tls.createSecureContext() as unknown as { context: object }).context) as object);
+  // The bare context (no root certificates loaded: `createSecureContext()` reads them,
+  // 2–20 ms) where Node still exports its class.
+  const common = builtinModules.includes('_tls_common') ? (hostRequire('_tls_common') as { SecureContext?: new () => { context: object } }) : {};
+  const secure = typeof common.SecureContext === 'function'
+    ? new common.SecureContext()
+    : ((hostRequire('node:tls') as typeof import('node:tls')).createSecureContext() as unknown as { context: object });
+  refuseEngineMethods(Object.getPrototypeOf(secure.context) as object);
 }
 
 const sampled = new Set<string>();
