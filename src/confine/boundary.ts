@@ -39,7 +39,7 @@ import { guardFeralError } from './stack-traces.js';
 import { confineFileStreams } from './fs-streams.js';
 import { hostGlobals, sample, sampleIterators } from './samples.js';
 import { loadedEntries, observeBuiltinLoads } from './load-trap.js';
-import { deferGlobal, hasDeferredGlobals, isDeferredModule, keepAccessorsUntilJobEnds, lazyGlobalModule, takeLoadedGlobals } from './lazy-globals.js';
+import { deferGlobal, hasDeferredGlobals, isDeferredGlobal, isDeferredModule, keepAccessorsUntilJobEnds, lazyGlobalModule, takeLoadedGlobals } from './lazy-globals.js';
 
 export { opaque } from './opaque.js';
 export { deliver } from './deliver.js';
@@ -306,6 +306,16 @@ function hardenLoadedGlobals(loaded: ReadonlySet<string> | 'all'): void {
  * classes...) are hardened, once, with the modules behind them prepared first
  * (`PerformanceObserver` is perf_hooks'), and `name`'s own module if it has one.
  */
+/**
+ * Before a package granted "write" replaces platform global `name`: if its class has not
+ * been loaded yet, it is loaded (and so hardened) now. Once replaced, the global no longer
+ * leads to the class its module makes, and instances Node makes (fetch's responses) would
+ * keep a class nobody hardened.
+ */
+export function beforeGlobalWrite(name: string): void {
+  if (isDeferredGlobal(name)) void hostGlobals()[name];
+}
+
 let globalsHardened = false;
 
 export function hardenForGlobal(name: string): void {

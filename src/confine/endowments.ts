@@ -16,7 +16,7 @@
 import type { GlobalPolicyValue as GlobalValue } from '../policy/types.js';
 import process from 'node:process';
 import { shareable } from './shared-globals.js';
-import { deliver } from './boundary.js';
+import { beforeGlobalWrite, deliver } from './boundary.js';
 import { foreignReceiver, hostLeaf, type StrictGrants } from './views.js';
 import { ownerOf, viewFor } from './export-views.js';
 import { isForeignCapabilityCall } from './capability-classes.js';
@@ -445,6 +445,7 @@ export function makeEndowments(
       const writeGrant: PropertyDescriptor = {
         get: () => host[name],
         set: (value: unknown) => {
+          beforeGlobalWrite(name);
           host[name] = value;
         },
         enumerable: true,

@@ -93,6 +93,8 @@ export function deferGlobal(name: string, module: string): void {
 
 export const hasDeferredGlobals = (): boolean => deferred.size > 0;
 
+export const isDeferredGlobal = (name: string): boolean => deferred.has(name);
+
 export function isDeferredModule(id: string): boolean {
   for (const module of deferred.values()) if (module === id) return true;
   return false;
