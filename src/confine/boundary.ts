@@ -15,7 +15,7 @@
  * | builtin module objects | the package's own copy (builtins.ts); `http`/`https` with an agent of its own; `worker_threads` with a `Worker` of its own; `diagnostics_channel`/`async_hooks` as views (observation.ts); `module` confined (module-builtin.ts) |
  * | `process` members by dotted grant | a view: methods called on the real process, which never leaks back (endowments.ts); `process.env` a view that refuses Node's and the runtime's variables; other objects a read-only view or a frozen copy (views.ts) |
  * | timers | opaque handles, callbacks called with the handle as `this` (shared-globals.ts) |
- * | what Node passes to listeners on host emitters (`process.on`) | data as it is (primitives, errors, plain data, buffers, promises); anything else (another party's function, a worker, a socket) an opaque token | (deliver.ts)
+ * | what Node passes to listeners on host emitters (`process.on`) | data as it is (primitives, errors, plain data, buffers, promises); anything else (another party's function, a worker, a socket) an opaque token (deliver.ts) |
  * | the real `process`, `globalThis`, `Function`, Node's module loader, native handle classes, Node's `Worker` | never: constructors of native handles and of Node's `Worker` are unreachable (native-handles.ts, workers.ts) |
  *
  * What starts code outside the compartments is confined at its source, for everyone, so
@@ -301,12 +301,6 @@ function hardenLoadedGlobals(loaded: ReadonlySet<string> | 'all'): void {
 }
 
 /**
- * Before a package receives a host global: the platform's global classes (`URL`,
- * `AbortController` and the `AbortSignal` it makes, `Blob`, `EventTarget`, fetch's
- * classes...) are hardened, once, with the modules behind them prepared first
- * (`PerformanceObserver` is perf_hooks'), and `name`'s own module if it has one.
- */
-/**
  * Before a package granted "write" replaces platform global `name`: if its class has not
  * been loaded yet, it is loaded (and so hardened) now. Once replaced, the global no longer
  * leads to the class its module makes, and instances Node makes (fetch's responses) would
@@ -318,15 +312,19 @@ export function beforeGlobalWrite(name: string): void {
 
 let globalsHardened = false;
 
+/**
+ * Before a package receives a host global: the platform's global classes (`URL`,
+ * `AbortController` and the `AbortSignal` it makes, `Blob`, `EventTarget`, fetch's
+ * classes...) are hardened, once, with the modules behind them prepared first
+ * (`PerformanceObserver` is perf_hooks'), and `name`'s own module if it has one.
+ */
 export function hardenForGlobal(name: string): void {
   finishDeferredLoads();
   if (GLOBAL_MODULES[name]) hardenForPackage(GLOBAL_MODULES[name]!);
   if (globalsHardened) return;
   globalsHardened = true;
-  // Unless it is deferred to when perf_hooks loads (hardenLoadedGlobals).
-  if ('PerformanceObserver' in hostGlobals() && !(observingLoads && lazyGlobalModule('PerformanceObserver') && !loadList().includes('NativeModule perf_hooks'))) {
-    sample('perf_hooks');
-  }
+  // A deferred one is prepared with its class (hardenLoadedGlobals).
+  if ('PerformanceObserver' in hostGlobals() && lazyGlobalModule('PerformanceObserver') === undefined) sample('perf_hooks');
   hardenGlobals();
 }
 
