@@ -39,7 +39,7 @@ import { guardFeralError } from './stack-traces.js';
 import { confineFileStreams } from './fs-streams.js';
 import { hostGlobals, sample, sampleIterators } from './samples.js';
 import { loadedEntries, observeBuiltinLoads } from './load-trap.js';
-import { deferGlobal, hasDeferredGlobals, isDeferredGlobal, isDeferredModule, keepAccessorsUntilJobEnds, lazyGlobalModule, takeLoadedGlobals } from './lazy-globals.js';
+import { deferGlobal, hasDeferredGlobals, isDeferredModule, keepAccessorsUntilJobEnds, lazyGlobalModule, takeLoadedGlobals } from './lazy-globals.js';
 
 export { opaque } from './opaque.js';
 export { deliver } from './deliver.js';
@@ -285,29 +285,26 @@ let inLoad = false;
 function hardenLoadedGlobals(loaded: ReadonlySet<string> | 'all'): void {
   const ready = takeLoadedGlobals(loaded);
   if (ready.length === 0) return;
-  finishDeferredLoads();
-  const globals = hostGlobals();
-  const values = new Map<string, unknown>();
-  for (const name of ready) {
-    const descriptor = Reflect.getOwnPropertyDescriptor(globals, name);
-    if (descriptor) values.set(name, 'value' in descriptor ? descriptor.value : descriptor.get && Reflect.apply(descriptor.get, globals, []));
+  try {
+    finishDeferredLoads();
+    const globals = hostGlobals();
+    const values = new Map<string, unknown>();
+    for (const name of ready) {
+      const descriptor = Reflect.getOwnPropertyDescriptor(globals, name);
+      if (descriptor) values.set(name, 'value' in descriptor ? descriptor.value : descriptor.get && Reflect.apply(descriptor.get, globals, []));
+    }
+    // Samples and restrictions before anything is frozen (perf_hooks' observer; the web
+    // streams' readers and controllers, made from the classes just read).
+    for (const name of ready) if (GLOBAL_MODULES[name]) hardenForPackage(GLOBAL_MODULES[name]!);
+    for (const name of ready) sample(lazyGlobalModule(name)!);
+    for (const [name, value] of values) hardenExport(value, name);
+  } catch (error) {
+    // Failed closed: the load that caused this fails, and the next sweep tries again.
+    for (const name of ready) deferGlobal(name, lazyGlobalModule(name)!);
+    throw error;
+  } finally {
+    if (inLoad) keepAccessorsUntilJobEnds(globalThis, ready);
   }
-  // Samples and restrictions before anything is frozen (perf_hooks' observer; the web
-  // streams' readers and controllers, made from the classes just read).
-  for (const name of ready) if (GLOBAL_MODULES[name]) hardenForPackage(GLOBAL_MODULES[name]!);
-  for (const name of ready) sample(lazyGlobalModule(name)!);
-  for (const [name, value] of values) hardenExport(value, name);
-  if (inLoad) keepAccessorsUntilJobEnds(globalThis, ready);
-}
-
-/**
- * Before a package granted "write" replaces platform global `name`: if its class has not
- * been loaded yet, it is loaded (and so hardened) now. Once replaced, the global no longer
- * leads to the class its module makes, and instances Node makes (fetch's responses) would
- * keep a class nobody hardened.
- */
-export function beforeGlobalWrite(name: string): void {
-  if (isDeferredGlobal(name)) void hostGlobals()[name];
 }
 
 let globalsHardened = false;

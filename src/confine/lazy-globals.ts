@@ -21,6 +21,7 @@
  * sampled (samples.ts) when their module loads, from the classes these globals hold.
  */
 import process from 'node:process';
+import { hostGlobals } from './samples.js';
 
 const UNDICI = 'internal/deps/undici/undici';
 const PERF = 'perf_hooks';
@@ -93,7 +94,15 @@ export function deferGlobal(name: string, module: string): void {
 
 export const hasDeferredGlobals = (): boolean => deferred.size > 0;
 
-export const isDeferredGlobal = (name: string): boolean => deferred.has(name);
+/**
+ * Before a package granted "write" replaces platform global `name`: if its class has not
+ * been loaded yet, it is loaded now (and so hardened, boundary.ts). Once replaced, the
+ * global no longer leads to the class its module makes, and instances Node makes (fetch's
+ * responses) would keep a class nobody hardened.
+ */
+export function beforeGlobalWrite(name: string): void {
+  if (deferred.has(name)) void hostGlobals()[name];
+}
 
 export function isDeferredModule(id: string): boolean {
   for (const module of deferred.values()) if (module === id) return true;
