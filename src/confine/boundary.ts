@@ -291,12 +291,15 @@ function hardenLoadedGlobals(loaded: ReadonlySet<string> | 'all'): void {
     const values = new Map<string, unknown>();
     for (const name of ready) {
       const descriptor = Reflect.getOwnPropertyDescriptor(globals, name);
-      if (descriptor) values.set(name, 'value' in descriptor ? descriptor.value : descriptor.get && Reflect.apply(descriptor.get, globals, []));
+      const value: unknown = descriptor && ('value' in descriptor ? descriptor.value : descriptor.get && Reflect.apply(descriptor.get, globals, []));
+      // A class that does not read as one yet is tried again at the next load or sweep.
+      if (isObject(value)) values.set(name, value);
+      else if (descriptor) deferGlobal(name, lazyGlobalModule(name)!);
     }
     // Samples and restrictions before anything is frozen (perf_hooks' observer; the web
     // streams' readers and controllers, made from the classes just read).
-    for (const name of ready) if (GLOBAL_MODULES[name]) hardenForPackage(GLOBAL_MODULES[name]!);
-    for (const name of ready) sample(lazyGlobalModule(name)!);
+    for (const name of values.keys()) if (GLOBAL_MODULES[name]) hardenForPackage(GLOBAL_MODULES[name]!);
+    for (const name of values.keys()) sample(lazyGlobalModule(name)!);
     for (const [name, value] of values) hardenExport(value, name);
   } catch (error) {
     // Failed closed: the load that caused this fails, and the next sweep tries again.

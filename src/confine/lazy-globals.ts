@@ -58,11 +58,15 @@ const COMMON: Readonly<Record<string, string>> = {
   PerformanceObserverEntryList: PERF,
   PerformanceResourceTiming: PERF,
   File: 'internal/file',
+  Crypto: 'internal/crypto/webcrypto',
+  CryptoKey: 'internal/crypto/webcrypto',
+  SubtleCrypto: 'internal/crypto/webcrypto',
 };
 
 const BY_MAJOR: Readonly<Record<string, Readonly<Record<string, string>>>> = {
-  // MessageEvent is worker/io's on Node 20 (loaded with worker_threads): not deferred.
-  '20': { ...COMMON, performance: PERF },
+  // MessageEvent is worker/io's on Node 20: Node makes one for every message on a port,
+  // with no read of the global.
+  '20': { ...COMMON, performance: PERF, MessageEvent: 'internal/worker/io' },
   '22': { ...COMMON, MessageEvent: UNDICI, WebSocket: UNDICI, Navigator: 'internal/navigator' },
   '24': {
     ...COMMON,
@@ -135,24 +139,33 @@ export function takeLoadedGlobals(loaded: ReadonlySet<string> | 'all'): string[]
  * are left so.
  */
 export function keepAccessorsUntilJobEnds(realGlobal: object, names: readonly string[]): void {
-  const kept: [string, unknown, Function][] = [];
+  const kept: [string, unknown, () => unknown][] = [];
   for (const name of names) {
     const descriptor = Reflect.getOwnPropertyDescriptor(realGlobal, name);
     if (!descriptor || !('value' in descriptor) || !descriptor.configurable || !descriptor.writable) continue;
-    const value: unknown = descriptor.value;
-    const asData = (current: unknown): void =>
-      void Object.defineProperty(realGlobal, name, { value: current, writable: true, enumerable: descriptor.enumerable, configurable: true });
+    let value: unknown = descriptor.value;
+    // As a writable data property would: where the app has since sealed the global, the
+    // value is kept here.
+    const asData = (current: unknown): void => {
+      value = current;
+      try {
+        Object.defineProperty(realGlobal, name, { value: current, writable: true, enumerable: descriptor.enumerable, configurable: true });
+      } catch {
+        // Sealed or frozen meanwhile: this accessor stays, answering `value`.
+      }
+    };
     const get = (): unknown => value;
     Object.defineProperty(realGlobal, name, { get, set: asData, enumerable: descriptor.enumerable, configurable: true });
     kept.push([name, value, get]);
   }
   if (kept.length === 0) return;
   void Promise.resolve().then(() => {
-    for (const [name, value, get] of kept) {
+    for (const [name, , get] of kept) {
       const now = Reflect.getOwnPropertyDescriptor(realGlobal, name);
-      // Still ours (not replaced by the getter that was running, nor assigned).
-      if (now && now.get === get) {
-        Object.defineProperty(realGlobal, name, { value, writable: true, enumerable: now.enumerable, configurable: true });
+      // Still ours (not replaced by the getter that was running, nor assigned), and not
+      // sealed meanwhile by the app (then it stays an accessor answering the same value).
+      if (now && now.get === get && now.configurable) {
+        Object.defineProperty(realGlobal, name, { value: get(), writable: true, enumerable: now.enumerable, configurable: true });
       }
     }
   });

@@ -10,6 +10,7 @@
  */
 import { builtinModules, createRequire } from 'node:module';
 import { hardenPrototypeChain, hardenPrototypesWithin } from './host-hardening.js';
+import { loadedEntries } from './load-trap.js';
 import { refuseEngineMethods } from './native-handles.js';
 import { restrictAsyncLocalStorage, restrictPerformanceObserver } from './observation.js';
 
@@ -18,6 +19,7 @@ const hostRequire = createRequire(import.meta.url);
 const READABLE = 'internal/webstreams/readablestream';
 const WRITABLE = 'internal/webstreams/writablestream';
 const TRANSFORM = 'internal/webstreams/transformstream';
+const WEBCRYPTO = 'internal/crypto/webcrypto';
 
 // Set by prepareSamples, before any package runs (not an alias of `globalThis`, which
 // scuttling strips).
@@ -107,6 +109,14 @@ const MODULE_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
     const web = webGlobals as Record<string, new (...args: unknown[]) => { getWriter(): unknown }>;
     const controllers: unknown[] = [];
     return [new web.WritableStream!({ start: (controller: unknown) => void controllers.push(controller) }).getWriter(), ...controllers];
+  },
+  // WebCrypto's keys are of a class no module exports (InternalCryptoKey): made
+  // synchronously where Node can (22.10+), when WebCrypto loads; on Node 20 at start-up
+  // (prepareSamples), with an `await`.
+  [WEBCRYPTO]: () => {
+    const { createSecretKey } = hostRequire('node:crypto') as typeof import('node:crypto');
+    const key = createSecretKey(Buffer.alloc(16)) as unknown as { toCryptoKey?: (algorithm: object, extractable: boolean, usages: string[]) => unknown };
+    return typeof key.toCryptoKey === 'function' ? [key.toCryptoKey({ name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])] : [];
   },
   [TRANSFORM]: () => {
     const web = webGlobals as Record<string, new (...args: unknown[]) => object>;
@@ -254,7 +264,7 @@ export async function prepareSamples(
   // WebCrypto's keys are of a class no module exports (InternalCryptoKey), and only an
   // `await` makes one: where the policy grants crypto, a key of the app's would otherwise
   // read its `algorithm` through a getter a package put on that prototype.
-  if (webcrypto) {
+  if (webcrypto || loadedEntries().includes(`NativeModule ${WEBCRYPTO}`)) {
     const { subtle } = (hostRequire('node:crypto') as typeof import('node:crypto')).webcrypto;
     const key = await subtle.importKey('raw', new Uint8Array(16), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
     hardenPrototypesWithin(key, 2);

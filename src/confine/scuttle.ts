@@ -192,10 +192,15 @@ export function makeHostGlobals(realGlobal: object): HostGlobalsHolder {
   const saved = new Map<string | symbol, Slot>();
   const listeners: ((name: string | symbol, value: unknown) => void)[] = [];
   const read = (slot: Slot): unknown => {
-    if (slot.getter) {
-      const getter = slot.getter;
-      slot.getter = undefined;
-      slot.value = readScuttledAccessor(getter, realGlobal);
+    const getter = slot.getter;
+    if (getter) {
+      // Cleared once it has answered, not before: the runtime reads the same global again
+      // while the getter's own load runs (boundary.ts hardens its class there).
+      const value = readScuttledAccessor(getter, realGlobal);
+      if (slot.getter === getter) {
+        slot.getter = undefined;
+        slot.value = value;
+      }
     }
     return slot.value;
   };
