@@ -139,7 +139,7 @@ export function takeLoadedGlobals(loaded: ReadonlySet<string> | 'all'): string[]
  * are left so.
  */
 export function keepAccessorsUntilJobEnds(realGlobal: object, names: readonly string[]): void {
-  const kept: [string, unknown, () => unknown][] = [];
+  const kept: [string, () => unknown][] = [];
   for (const name of names) {
     const descriptor = Reflect.getOwnPropertyDescriptor(realGlobal, name);
     if (!descriptor || !('value' in descriptor) || !descriptor.configurable || !descriptor.writable) continue;
@@ -156,11 +156,11 @@ export function keepAccessorsUntilJobEnds(realGlobal: object, names: readonly st
     };
     const get = (): unknown => value;
     Object.defineProperty(realGlobal, name, { get, set: asData, enumerable: descriptor.enumerable, configurable: true });
-    kept.push([name, value, get]);
+    kept.push([name, get]);
   }
   if (kept.length === 0) return;
   void Promise.resolve().then(() => {
-    for (const [name, , get] of kept) {
+    for (const [name, get] of kept) {
       const now = Reflect.getOwnPropertyDescriptor(realGlobal, name);
       // Still ours (not replaced by the getter that was running, nor assigned), and not
       // sealed meanwhile by the app (then it stays an accessor answering the same value).

@@ -31,3 +31,18 @@ test('each deferred global, read first by the app, is hardened and otherwise wha
     assert.deepEqual(seen, expected, `${name}: as under plain node`);
   }
 });
+
+test('under scuttling, the app first using FormData, TextDecoderStream, CompressionStream gets hardened classes (the holder answers a global read again during its own load)', async () => {
+  const run = await runNodeAsync(dir, ['--import', loaderURL, 'scuttled-lazy.mjs'], { env: { LAVAMOAT_SCUTTLE_GLOBAL_THIS: 'true' } });
+  assert.equal(run.status, 0, run.stderr);
+  assert.deepEqual(JSON.parse(run.stdout.trim().split('\n').at(-1)), { FormData: true, TextDecoderStream: true, CompressionStream: true });
+});
+
+test('the app sealing the global in the same job as its first use of Response runs on, as under plain node', async () => {
+  const [confined, plain] = await Promise.all([
+    runNodeAsync(dir, ['--import', loaderURL, 'sealed-lazy.mjs']),
+    runNodeAsync(dir, ['sealed-lazy.mjs']),
+  ]);
+  assert.equal(confined.status, 0, confined.stderr);
+  assert.deepEqual(JSON.parse(confined.stdout), { ...JSON.parse(plain.stdout), frozen: true });
+});
