@@ -37,9 +37,9 @@ import { neutralizeNativeClasses } from './native-handles.js';
 import { INTRINSIC_GLOBALS, SES_GLOBALS } from './scuttle.js';
 import { guardFeralError } from './stack-traces.js';
 import { confineFileStreams } from './fs-streams.js';
-import { hostGlobals, sample, sampleIterators } from './samples.js';
-import { loadedEntries, observeBuiltinLoads } from './load-trap.js';
-import { deferGlobal, hasDeferredGlobals, isDeferredModule, keepAccessorsUntilJobEnds, lazyGlobalModule, takeLoadedGlobals } from './lazy-globals.js';
+import { hostGlobals, sample, sampleFileHandles, sampleIterators } from './samples.js';
+import { hasLoaded, loadedEntries, loadedSet, observeBuiltinLoads } from './load-trap.js';
+import { deferGlobal, hasDeferredGlobals, isDeferredModule, keepAccessorsUntilJobEnds, lazyExportModule, lazyGlobalModule, takeLoadedGlobals } from './lazy-globals.js';
 
 export { opaque } from './opaque.js';
 export { deliver } from './deliver.js';
@@ -110,6 +110,12 @@ export function hardenBuiltin(name: string): void {
   }
   if (!isObject(real)) return;
   for (const key of Reflect.ownKeys(real)) {
+    // Not read: reading it (even its descriptor) would load it.
+    const lazy = lazyExportModule(name, key);
+    if (lazy !== undefined) {
+      whenLoaded(lazy, () => hardenLazyExport(real as object, key as string, lazy));
+      continue;
+    }
     const descriptor = Reflect.getOwnPropertyDescriptor(real, key);
     if (!descriptor) continue;
     if ('value' in descriptor) hardenExport(descriptor.value, key);
@@ -156,6 +162,55 @@ function hardenWhenRead(holder: object, key: PropertyKey, descriptor: PropertyDe
 }
 
 /**
+ * A builtin's export that is a V8 lazy data property (lazy-globals.ts), once its module
+ * has loaded: perhaps inside its own getter, so it is left an accessor until the job
+ * ends (as the lazy globals are). On a frozen module object (`fs`) it cannot be, and is
+ * not read: the samples made for its module harden its class (`fs.Dir` from a `Dir`).
+ */
+function hardenLazyExport(holder: object, key: string, id: string): void {
+  sample(id);
+  if (Object.isFrozen(holder)) return;
+  hardenExport(Reflect.get(holder, key), key);
+  keepAccessorsUntilJobEnds(holder, [key]);
+}
+
+/** Actions that must run the moment an internal module has loaded, by module id. */
+const atLoad = new Map<string, (() => void)[]>();
+
+/**
+ * Runs `action` once internal module `id` has loaded, before the load returns to whoever
+ * caused it: now if it has, or where loads are not observed (the action then loads it).
+ */
+function whenLoaded(id: string, action: () => void): void {
+  if (!observingLoads || hasLoaded(id)) {
+    action();
+    return;
+  }
+  const actions = atLoad.get(id);
+  if (actions) actions.push(action);
+  else atLoad.set(id, [action]);
+}
+
+/** The actions waiting for `id` (or, with none given, for any module loaded by now). */
+function runLoadActions(id?: string): void {
+  if (atLoad.size === 0) return;
+  for (const waiting of id === undefined ? [...atLoad.keys()] : [id]) {
+    const actions = atLoad.get(waiting);
+    if (!actions || (id === undefined && !hasLoaded(waiting))) continue;
+    atLoad.delete(waiting);
+    for (let index = 0; index < actions.length; index++) {
+      try {
+        actions[index]!();
+      } catch (error) {
+        // Failed closed: the load that caused this fails, and the rest wait for the next sweep.
+        atLoad.set(waiting, actions.slice(index + 1));
+        throw error;
+      }
+    }
+  }
+}
+
+/**
  * Host globals whose classes packages reach (through grants, or instances Node returns).
  * The JavaScript intrinsics and SES's own globals are lockdown's business (the host's
  * `Error` keeps a settable stack API that confine/stack-traces.ts uses).
@@ -163,7 +218,7 @@ function hardenWhenRead(holder: object, key: PropertyKey, descriptor: PropertyDe
 function hardenGlobals(): void {
   const intrinsic = new Set<PropertyKey>([...INTRINSIC_GLOBALS, ...SES_GLOBALS]);
   const globals = hostGlobals();
-  const loaded = new Set(loadList());
+  const loaded = loadedSet();
   for (const key of Reflect.ownKeys(globals)) {
     if (intrinsic.has(key)) continue;
     // Not read (on Node 22+ that loads it): hardened when its module loads, below if it has.
@@ -216,7 +271,7 @@ let swept = -1;
  * {@link sweepLoaded} hardens what loads later.
  */
 export function hardenAtStart({ leavePatchingTime = false }: { leavePatchingTime?: boolean } = {}): void {
-  observingLoads = observeBuiltinLoads(onBuiltinLoaded);
+  observeLoads();
   hardenOnLoad = observingLoads && !leavePatchingTime;
   swept = 0;
   for (const module of BASE_MODULES) hardenBuiltin(module);
@@ -233,6 +288,7 @@ export function hardenAtStart({ leavePatchingTime = false }: { leavePatchingTime
 export function sweepLoaded(): void {
   const list = loadList();
   if (swept < 0 || list.length === swept) return;
+  runLoadActions();
   const end = list.length;
   const loaded: string[] = [];
   for (let index = swept; index < end; index++) {
@@ -242,11 +298,18 @@ export function sweepLoaded(): void {
   swept = end;
   for (const name of loaded) loadedBuiltins.add(name);
   for (const name of loaded) hardenForPackage(name);
-  if (hasDeferredGlobals()) hardenLoadedGlobals(new Set(list));
+  if (hasDeferredGlobals()) hardenLoadedGlobals(loadedSet());
 }
 
 /** Whether load-trap.ts reports Node's module loads (set at start-up). */
 let observingLoads = false;
+let observerInstalled = false;
+
+function observeLoads(): void {
+  if (observerInstalled) return;
+  observerInstalled = true;
+  observingLoads = observeBuiltinLoads(onBuiltinLoaded);
+}
 
 /**
  * Whether a builtin is hardened as it finishes loading. Not where a tool preloaded before
@@ -262,11 +325,12 @@ let hardenOnLoad = false;
  * hand out an instance (the app's first `fetch` response, a port's `MessageEvent`).
  */
 function onBuiltinLoaded(id: string): void {
+  runLoadActions(id);
   const deferred = isDeferredModule(id);
   if (!deferred && !(hardenOnLoad && builtinModules.includes(id))) return;
   inLoad = true;
   try {
-    if (deferred) hardenLoadedGlobals(new Set(loadList()));
+    if (deferred) hardenLoadedGlobals(loadedSet());
     // A builtin the app loads late (an `import()` after its packages started), hardened
     // before the app has it: what it then hands a package has hardened classes.
     sweepLoaded();
@@ -356,7 +420,7 @@ function finishDeferredLoads(): void {
   const list = loadList();
   if (list.length === deferredLoads) return;
   deferredLoads = list.length;
-  finishDeferred(new Set(list));
+  finishDeferred(loadedSet());
 }
 
 /** What a package receives for a host value it reaches through a grant (see the table above). */
@@ -445,6 +509,9 @@ export function readOnlyEnvFor(env: object, packageName: string, refusal: (actio
   return view;
 }
 
+/** fs's accessors that load their module on first read and never replace themselves. */
+const FS_LAZY = new Set(['ReadStream', 'WriteStream', 'FileReadStream', 'FileWriteStream', 'promises']);
+
 /**
  * Boot-time taming, after lockdown and before any package code: what reaches the next
  * process or worker, native handles, and the `fs` module object, frozen (Node's streams
@@ -472,27 +539,42 @@ export function prepareHost({ preloadDomain, feralError }: { preloadDomain: bool
   // hardened: a policy that grants it gets it loaded first.
   if (preloadDomain) hostRequire('node:domain');
   neutralizeNativeClasses();
+  // From here on, what the app and Node load is seen as it loads.
+  observeLoads();
   const fs = hostRequire('node:fs') as Record<string, unknown>;
-  for (const key of Object.keys(fs)) void fs[key]; // lazy exports become data first
-  // Its streams carry their own file's I/O, not the module (fs-streams.ts).
-  confineFileStreams();
-  // `fs.ReadStream = X` sets the class createReadStream uses: its accessors become
-  // read-only data (the class they hold now).
+  // `fs.ReadStream = X` sets the class createReadStream uses: its accessors lose their
+  // setters. The streams' and `promises` stay lazy (they load fs/promises and readline:
+  // dealt with below when they load); any other (Node 20's `Dir`, which replaces itself
+  // with data when first read) becomes the read-only data it holds. Its getters and data
+  // are hardened now, with it; its other classes when a package is granted it.
   for (const key of Reflect.ownKeys(fs)) {
+    if (lazyExportModule('fs', key) !== undefined) continue;
     const descriptor = Reflect.getOwnPropertyDescriptor(fs, key);
-    if (descriptor?.set && descriptor.configurable) {
+    if (!descriptor || 'value' in descriptor) continue;
+    hardenHostValue(descriptor.get);
+    if (!descriptor.configurable) continue;
+    if (typeof key === 'string' && FS_LAZY.has(key)) {
+      Object.defineProperty(fs, key, { get: descriptor.get, enumerable: descriptor.enumerable, configurable: false });
+    } else {
       Object.defineProperty(fs, key, { value: fs[key as string], writable: false, enumerable: descriptor.enumerable, configurable: false });
     }
   }
-  // Its classes are hardened when a package is granted it (hardenForPackage); its
-  // getters and data now, with it.
-  for (const key of Reflect.ownKeys(fs)) {
-    const descriptor = Reflect.getOwnPropertyDescriptor(fs, key);
-    if (descriptor && !('value' in descriptor)) hardenHostValue(descriptor.get);
-  }
   hardenHostValue(fs.constants);
-  Object.freeze(fs.promises);
   Object.freeze(fs);
+  // Its streams carry their own file's I/O, not the module (fs-streams.ts): before the
+  // first stream is made, and before their classes are hardened.
+  whenLoaded('internal/fs/streams', () => {
+    confineFileStreams();
+    for (const key of ['ReadStream', 'WriteStream', 'FileReadStream', 'FileWriteStream']) hardenExport(fs[key], key);
+  });
+  whenLoaded('internal/fs/promises', () => {
+    const promises = fs.promises as Record<string, unknown>;
+    sampleFileHandles(promises);
+    Object.freeze(promises);
+  });
+  // fs.watch's and fs.opendir's classes, which fs does not export (or, on Node 22+,
+  // exports as a lazy property not to be read inside its own getter: hardenLazyExport).
+  for (const id of ['internal/fs/watchers', 'internal/fs/dir']) whenLoaded(id, () => sample(id));
   // process.env's prototype is an object of Node's own, reachable from the env view.
   hardenHostValue(Object.getPrototypeOf(process.env));
 }

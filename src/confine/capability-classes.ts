@@ -16,7 +16,7 @@
  * `constructor`) and constructs it as always. Node's own code never constructs these
  * classes through `constructor`.
  */
-import { loadedEntries } from './load-trap.js';
+import { loadedEntries, loadedSet } from './load-trap.js';
 import process from 'node:process';
 import { createRequire } from 'node:module';
 
@@ -40,6 +40,18 @@ const CAPABILITY_CLASSES: Readonly<Record<string, readonly string[]>> = {
   inspector: ['Session'],
   'inspector/promises': ['Session'],
   vm: ['Script', 'Module', 'SourceTextModule', 'SyntheticModule'],
+};
+
+/**
+ * Exports read only once the internal module behind them has loaded: reading them loads
+ * it (fs's streams, with fs/promises and readline), and the boundary disarms and hardens
+ * them at that load (boundary.ts).
+ */
+const LOADED_WITH: Readonly<Record<string, string>> = {
+  'fs.ReadStream': 'internal/fs/streams',
+  'fs.WriteStream': 'internal/fs/streams',
+  'fs.FileReadStream': 'internal/fs/streams',
+  'fs.FileWriteStream': 'internal/fs/streams',
 };
 
 export class CapabilityConstructorError extends TypeError {
@@ -101,18 +113,26 @@ export function disarmLoadedModules(): void {
   const loadList = loadedEntries();
   if (loadList.length > 0 && loadList.length === seenLoads) return;
   seenLoads = loadList.length > 0 ? loadList.length : -1;
-  const loaded = loadList.length > 0 ? new Set(loadList) : undefined;
+  const loaded = loadList.length > 0 ? loadedSet() : undefined;
   for (const [module, names] of Object.entries(CAPABILITY_CLASSES)) {
     if (done.has(module) || names.length === 0) continue;
     if (loaded && !loaded.has(`NativeModule ${module}`)) continue;
-    done.add(module);
     let exports: Record<string, unknown>;
     try {
       exports = hostRequire(`node:${module}`) as Record<string, unknown>;
     } catch {
+      done.add(module);
       continue;
     }
+    let waiting = false;
     for (const name of names) {
+      if (done.has(`${module}.${name}`)) continue;
+      const loadedWith = LOADED_WITH[`${module}.${name}`];
+      if (loaded && loadedWith !== undefined && !loaded.has(`NativeModule ${loadedWith}`)) {
+        waiting = true;
+        continue;
+      }
+      done.add(`${module}.${name}`);
       let real: unknown;
       try {
         real = exports[name];
@@ -121,6 +141,7 @@ export function disarmLoadedModules(): void {
       }
       if (typeof real === 'function' && isObject(real.prototype)) disarm(real.prototype, real, module);
     }
+    if (!waiting) done.add(module);
   }
 }
 

@@ -234,11 +234,11 @@ type Push = (value: unknown, kind: Kind) => void;
  * with nothing behind them to walk.
  */
 function hardenPrototype(proto: object, push: Push): void {
-  const descriptors = Object.getOwnPropertyDescriptors(proto) as Record<PropertyKey, PropertyDescriptor>;
   const tame = !tamedPrototypes.has(proto);
   tamedPrototypes.add(proto);
-  for (const key of Reflect.ownKeys(descriptors)) {
-    const descriptor = descriptors[key]!;
+  for (const key of Reflect.ownKeys(proto)) {
+    const descriptor = Reflect.getOwnPropertyDescriptor(proto, key);
+    if (descriptor === undefined) continue;
     if ('value' in descriptor) {
       if (descriptor.configurable && tame && descriptor.value === undefined) {
         // A default of `undefined` (`EventEmitter.prototype._events`, `_maxListeners`)
@@ -249,10 +249,9 @@ function hardenPrototype(proto: object, push: Push): void {
       } else if (descriptor.configurable && tame) {
         const accessor = overrideAccessor(proto, key, descriptor.value, descriptor.enumerable === true);
         Object.defineProperty(proto, key, accessor);
-        for (const fn of [accessor.get!, accessor.set!]) {
-          Object.freeze(fn);
-          hardened.add(fn);
-        }
+        // Frozen, which is all a walk that meets them needs (it takes frozen as hardened).
+        Object.freeze(accessor.get);
+        Object.freeze(accessor.set);
       } else if (descriptor.configurable) {
         Object.defineProperty(proto, key, { configurable: false, writable: false });
       }
@@ -268,9 +267,11 @@ function hardenPrototype(proto: object, push: Push): void {
 
 /** Queues what `value`'s own properties hold (its statics, its `prototype`, its accessors). */
 function walkProperties(value: object, kind: Kind, push: Push): void {
-  const descriptors = Object.getOwnPropertyDescriptors(value) as Record<PropertyKey, PropertyDescriptor>;
-  for (const key of Reflect.ownKeys(descriptors)) {
-    const descriptor = descriptors[key]!;
+  // Key by key, not getOwnPropertyDescriptors: its object of every descriptor, for each of
+  // the thousands of objects a start walks, was a large share of its garbage.
+  for (const key of Reflect.ownKeys(value)) {
+    const descriptor = Reflect.getOwnPropertyDescriptor(value, key);
+    if (descriptor === undefined) continue;
     if ('value' in descriptor) {
       push(descriptor.value, key === 'prototype' && typeof value === 'function' ? 'prototype' : 'data');
       continue;
@@ -281,7 +282,9 @@ function walkProperties(value: object, kind: Kind, push: Push): void {
     // stream/promises module) hands out the same object to everyone: harden it too.
     // A settable one (`util.inspect.defaultOptions`) is an option bag its setter
     // validates, which the app may set.
-    if (kind === 'function' && descriptor.get && !descriptor.set) {
+    // Not a symbol's (`setTimeout[util.promisify.custom]`, which loads timers/promises
+    // to return a function).
+    if (kind === 'function' && descriptor.get && !descriptor.set && typeof key === 'string') {
       try {
         const result: unknown = Reflect.apply(descriptor.get, value, []);
         if (isObject(result) && typeof result !== 'function' && isPlainData(result)) push(result, 'data');

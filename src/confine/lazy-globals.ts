@@ -79,7 +79,41 @@ const BY_MAJOR: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   },
 };
 
-const table: Readonly<Record<string, string>> = BY_MAJOR[process.versions.node.split('.')[0]!] ?? {};
+const major = process.versions.node.split('.')[0]!;
+const table: Readonly<Record<string, string>> = BY_MAJOR[major] ?? {};
+
+/**
+ * Exports of builtin modules that are V8 lazy data properties on Node 22 and 24, by
+ * module: reading one, even its descriptor, loads the internal module given (util's
+ * `diff` loads streams, worker_threads and, through its colours, `process.stderr`: ~8 ms
+ * of a start that hardens util). The boundary hardens them when that module loads.
+ * Checked like the globals (test/unit/lazy-globals.test.mjs); a Node major not listed
+ * reads them all, as before.
+ */
+const LAZY_EXPORTS_22: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  buffer: { File: 'internal/file' },
+  fs: { Dir: 'internal/fs/dir' },
+  util: { parseArgs: 'internal/util/parse_args/parse_args', diff: 'internal/util/diff', setTraceSigInt: 'internal/util/trace_sigint' },
+};
+const LAZY_EXPORTS: Readonly<Record<string, Readonly<Record<string, Readonly<Record<string, string>>>>>> = {
+  '20': {},
+  '22': LAZY_EXPORTS_22,
+  '24': LAZY_EXPORTS_22,
+};
+const exportTable = LAZY_EXPORTS[major];
+
+/**
+ * The internal module whose load makes export `key` of builtin `module`, if it is one
+ * this Node defers (none where this Node's lazy exports are not known: all are read).
+ */
+export function lazyExportModule(module: string, key: PropertyKey): string | undefined {
+  if (exportTable === undefined || typeof key !== 'string') return undefined;
+  const keys = exportTable[module];
+  return keys !== undefined && Object.hasOwn(keys, key) ? keys[key] : undefined;
+}
+
+/** For the test: this Node's lazy exports. */
+export const lazyExportTable = (): Readonly<Record<string, Readonly<Record<string, string>>>> => exportTable ?? {};
 
 /** The internal module whose load makes global `name`, if it is one this Node defers. */
 export function lazyGlobalModule(name: PropertyKey): string | undefined {
@@ -92,8 +126,22 @@ export const lazyGlobalTable = (): Readonly<Record<string, string>> => table;
 /** Platform globals not read at start-up, by name: the internal module that makes them. */
 const deferred = new Map<string, string>();
 
+/** How many deferred globals each module makes (asked on every load). */
+const deferredModules = new Map<string, number>();
+
 export function deferGlobal(name: string, module: string): void {
+  const previous = deferred.get(name);
+  if (previous === module) return;
+  if (previous !== undefined) undefer(name, previous);
   deferred.set(name, module);
+  deferredModules.set(module, (deferredModules.get(module) ?? 0) + 1);
+}
+
+function undefer(name: string, module: string): void {
+  deferred.delete(name);
+  const count = (deferredModules.get(module) ?? 1) - 1;
+  if (count > 0) deferredModules.set(module, count);
+  else deferredModules.delete(module);
 }
 
 export const hasDeferredGlobals = (): boolean => deferred.size > 0;
@@ -108,10 +156,7 @@ export function beforeGlobalWrite(name: string): void {
   if (deferred.has(name)) void hostGlobals()[name];
 }
 
-export function isDeferredModule(id: string): boolean {
-  for (const module of deferred.values()) if (module === id) return true;
-  return false;
-}
+export const isDeferredModule = (id: string): boolean => deferredModules.has(id);
 
 /**
  * The deferred globals whose module is in `loaded` (Node's load list, or every one),
@@ -121,7 +166,7 @@ export function takeLoadedGlobals(loaded: ReadonlySet<string> | 'all'): string[]
   const ready: string[] = [];
   for (const [name, module] of deferred) {
     if (loaded !== 'all' && !loaded.has(`NativeModule ${module}`)) continue;
-    deferred.delete(name);
+    undefer(name, module);
     ready.push(name);
   }
   return ready;

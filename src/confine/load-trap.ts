@@ -29,6 +29,8 @@ export type LoadObserver = (id: string) => void;
 const PREFIX = 'NativeModule ';
 
 let record: string[] | undefined;
+/** The same entries, for membership: kept as they come (a set made per check, on every load, was megabytes of garbage a start). */
+let recordSet: Set<string> | undefined;
 let flush: (() => void) | undefined;
 
 /**
@@ -41,6 +43,7 @@ export function observeBuiltinLoads(onLoaded: LoadObserver): boolean {
   if (record !== undefined) return false;
   if (!Array.isArray(list) || !Object.isExtensible(list) || Object.getPrototypeOf(list) !== Array.prototype) return false;
   const entries: string[] = [...(list as string[])];
+  const entrySet = new Set(entries);
   const trap = Object.create(Array.prototype) as Record<number, unknown>;
   const queue: string[] = [];
   // Entries pushed while the callback ran, cut off by the outer push (see above).
@@ -59,7 +62,10 @@ export function observeBuiltinLoads(onLoaded: LoadObserver): boolean {
         return;
       }
       const report = typeof entry === 'string' && entry.startsWith(PREFIX);
-      if (typeof entry === 'string') entries.push(entry);
+      if (typeof entry === 'string') {
+        entries.push(entry);
+        entrySet.add(entry);
+      }
       if (report) queue.push(entry.slice(PREFIX.length));
       if (running) {
         cutOff.push(entry);
@@ -92,6 +98,7 @@ export function observeBuiltinLoads(onLoaded: LoadObserver): boolean {
   Object.setPrototypeOf(list, trap);
   arm(list.length);
   record = entries;
+  recordSet = entrySet;
   return true;
 }
 
@@ -104,3 +111,19 @@ export function loadedEntries(): readonly string[] {
   flush?.();
   return record;
 }
+
+let unobservedSet: { length: number; set: Set<string> } | undefined;
+
+/** Every entry of {@link loadedEntries}, as a set (live where loads are observed). */
+export function loadedSet(): ReadonlySet<string> {
+  if (recordSet !== undefined) {
+    flush?.();
+    return recordSet;
+  }
+  const list = loadedEntries();
+  if (unobservedSet?.length !== list.length) unobservedSet = { length: list.length, set: new Set(list) };
+  return unobservedSet.set;
+}
+
+/** Whether internal module `id` has finished loading. */
+export const hasLoaded = (id: string): boolean => loadedSet().has(`${PREFIX}${id}`);

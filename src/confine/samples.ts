@@ -10,7 +10,8 @@
  */
 import { builtinModules, createRequire } from 'node:module';
 import { hardenPrototypeChain, hardenPrototypesWithin } from './host-hardening.js';
-import { loadedEntries } from './load-trap.js';
+import { hasLoaded } from './load-trap.js';
+import { lazyGlobalModule } from './lazy-globals.js';
 import { refuseEngineMethods } from './native-handles.js';
 import { restrictAsyncLocalStorage, restrictPerformanceObserver } from './observation.js';
 
@@ -42,17 +43,21 @@ const MODULE_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
     const v8 = hostRequire('node:v8') as typeof import('node:v8');
     return [new v8.Serializer(), new v8.Deserializer(Buffer.alloc(0))];
   },
-  fs: () => {
-    const fs = hostRequire('node:fs') as typeof import('node:fs');
-    const dir = fs.opendirSync('/');
+  // When the module that makes them loads (boundary.ts): what fs.opendir, fs.watch and
+  // fs.watchFile return, classes fs does not export.
+  'internal/fs/dir': () => {
+    const dir = (hostRequire('node:fs') as typeof import('node:fs')).opendirSync('/');
     dir.closeSync();
-    // What fs.watch and fs.watchFile return: classes fs does not export.
+    return [dir];
+  },
+  'internal/fs/watchers': () => {
+    const fs = hostRequire('node:fs') as typeof import('node:fs');
     const watcher = fs.watch('/');
     watcher.close();
     const listener = (): void => {};
     const statWatcher = fs.watchFile('/', { persistent: false }, listener);
     fs.unwatchFile('/', listener);
-    return [dir, watcher, statWatcher];
+    return [watcher, statWatcher];
   },
   perf_hooks: () => {
     const perf = hostRequire('node:perf_hooks') as typeof import('node:perf_hooks');
@@ -253,22 +258,56 @@ export async function prepareSamples(
   { http2, webcrypto }: { http2: boolean; webcrypto: boolean },
 ): Promise<void> {
   webGlobals = globals;
-  const fs = hostRequire('node:fs') as typeof import('node:fs');
-  const handle = await fs.promises.open(new URL(import.meta.url), 'r');
-  try {
-    hardenPrototypesWithin(handle);
-  } finally {
-    await handle.close();
+  // Loaded before the loader (a file handle may exist already): sampled now, as
+  // sampleFileHandles' first open would be too late.
+  if (hasLoaded('internal/fs/promises')) {
+    const fs = hostRequire('node:fs') as typeof import('node:fs');
+    const handle = await fs.promises.open(new URL(import.meta.url), 'r');
+    try {
+      hardenPrototypesWithin(handle);
+    } finally {
+      await handle.close();
+    }
   }
   if (http2) await sampleHttp2();
   // WebCrypto's keys are of a class no module exports (InternalCryptoKey), and only an
   // `await` makes one: where the policy grants crypto, a key of the app's would otherwise
   // read its `algorithm` through a getter a package put on that prototype.
-  if (webcrypto || loadedEntries().includes(`NativeModule ${WEBCRYPTO}`)) {
+  // Where Node makes one synchronously (toCryptoKey, 22.10+), the sample is made when
+  // WebCrypto loads instead (the WEBCRYPTO sample above, lazy-globals.ts).
+  if ((webcrypto || hasLoaded(WEBCRYPTO)) && !webCryptoSampledOnLoad()) {
     const { subtle } = (hostRequire('node:crypto') as typeof import('node:crypto')).webcrypto;
     const key = await subtle.importKey('raw', new Uint8Array(16), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
     hardenPrototypesWithin(key, 2);
   }
+}
+
+/**
+ * A file handle's classes (FileHandle, its native handle) are exported by nothing, and
+ * only an `await` makes one: fs/promises' `open`, the one way a handle reaches anyone,
+ * hardens them from the first handle it opens, before its caller has it. Run when
+ * fs/promises loads (boundary.ts), before anyone has its `open`.
+ */
+export function sampleFileHandles(promises: Record<string, unknown>): void {
+  const open = promises.open as (...args: unknown[]) => Promise<unknown>;
+  let sampled = false;
+  const confined = {
+    async open(...args: unknown[]): Promise<unknown> {
+      const handle = await Reflect.apply(open, promises, args);
+      if (!sampled) {
+        hardenPrototypesWithin(handle);
+        sampled = true;
+      }
+      return handle;
+    },
+  }.open;
+  Object.defineProperty(confined, 'length', { value: open.length });
+  promises.open = confined;
+}
+
+function webCryptoSampledOnLoad(): boolean {
+  const { KeyObject } = hostRequire('node:crypto') as { KeyObject: { prototype: object } };
+  return typeof (KeyObject.prototype as { toCryptoKey?: unknown }).toCryptoKey === 'function' && lazyGlobalModule('CryptoKey') === WEBCRYPTO;
 }
 
 async function sampleHttp2(): Promise<void> {

@@ -6,7 +6,6 @@
  */
 import process from 'node:process';
 import { createRequire } from 'node:module';
-import vm from 'node:vm';
 import { evadeSesRejections } from './evasion.js';
 import type { ModuleCache } from '../cache/module-cache.js';
 import { runUnscuttled } from '../confine/scuttle.js';
@@ -20,6 +19,8 @@ type ModuleSourceCtor = new (source: string, options?: { sourceUrl?: string }) =
 
 let ModuleSource: ModuleSourceCtor | undefined;
 const load = createRequire(import.meta.url);
+// Only where meriyah cannot judge a module (rare): vm is not loaded at every start.
+const hostVm = (): typeof import('node:vm') => load('node:vm') as typeof import('node:vm');
 
 /**
  * Loading the compiler must not change the app's process: Babel's `debug` dependency
@@ -95,7 +96,7 @@ function awaitsInProgram(source: string, program: string, url: string): boolean 
   if (judged !== undefined) return judged;
   const parses = (text: string) => {
     try {
-      new vm.Script(text, { filename: url });
+      new (hostVm().Script)(text, { filename: url });
       return true;
     } catch {
       return false;

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createRequire } from 'node:module';
-import { lazyGlobalTable } from '../../dist/confine/lazy-globals.js';
+import { lazyExportTable, lazyGlobalTable } from '../../dist/confine/lazy-globals.js';
 import { loadedEntries, observeBuiltinLoads } from '../../dist/confine/load-trap.js';
 
 const run = promisify(execFile);
@@ -40,6 +40,39 @@ test("each deferred global is made by its table module: in a fresh process, read
     assert.equal(seen.loadedBefore, false, `${module} is not loaded before ${name} is read`);
     assert.equal(seen.last, `NativeModule ${module}`, `reading ${name} loads ${module} last`);
   }
+});
+
+test("the builtins' lazy exports are exactly the table's: each loads its module, last; no other export loads anything when its descriptor is read", async () => {
+  const table = lazyExportTable();
+  const major = process.versions.node.split('.')[0];
+  // In a fresh process: which exports of which builtins load a module when their
+  // descriptor is read (what the boundary's hardening reads), and what they load last.
+  const probe = `
+    const { builtinModules } = require('node:module');
+    const found = {};
+    for (const name of builtinModules) {
+      if (name.startsWith('_') || name === 'sys' || name === 'punycode' || name === 'wasi') continue;
+      let m;
+      try { m = require(name); } catch { continue; }
+      if (m === null || (typeof m !== 'object' && typeof m !== 'function')) continue;
+      for (const key of Reflect.ownKeys(m)) {
+        if (typeof key !== 'string') continue;
+        const list = process.moduleLoadList;
+        const start = list.length;
+        Reflect.getOwnPropertyDescriptor(m, key);
+        const loaded = list.slice(start).filter((e) => e.startsWith('NativeModule '));
+        if (loaded.length > 0) (found[name] ??= {})[key] = loaded.at(-1).slice(13);
+      }
+    }
+    console.log(JSON.stringify(found));
+  `;
+  const { stdout } = await run(process.execPath, ['-e', probe]);
+  const found = JSON.parse(stdout);
+  if (!['20', '22', '24'].includes(major)) {
+    assert.deepEqual(table, {}, 'a Node major without a checked table defers no export');
+    return;
+  }
+  assert.deepEqual(found, table, "the table lists exactly this Node's lazy exports and their modules");
 });
 
 test('the load observer reports every internal module once, in order, after it has loaded; the list stays complete', async () => {
