@@ -19,6 +19,7 @@
  */
 import { asyncHooksFor, diagnosticsChannelFor, restrictPerformanceObserver } from './observation.js';
 import { environmentDataSetterFor, workerClassFor } from './workers.js';
+import { spreadLazily } from './lazy-copy.js';
 
 type Module = Record<string, unknown>;
 type Ctor = new (...args: unknown[]) => object;
@@ -122,8 +123,7 @@ function httpFor(real: Module, isHttps: boolean): Module {
   const agent = new RealAgent({ ...globalOptions });
   const request = real.request as (...args: unknown[]) => unknown;
   const get = real.get as (...args: unknown[]) => unknown;
-  const adapted: Module = {
-    ...real,
+  const adapted: Module = spreadLazily(isHttps ? 'https' : 'http', real, {
     globalAgent: agent,
     request: function request_(...args: unknown[]) {
       return request(...withAgent(args, agent));
@@ -131,7 +131,7 @@ function httpFor(real: Module, isHttps: boolean): Module {
     get: function get_(...args: unknown[]) {
       return get(...withAgent(args, agent));
     },
-  };
+  });
   Object.defineProperty(adapted.request, 'name', { value: 'request' });
   Object.defineProperty(adapted.get, 'name', { value: 'get' });
   if (!isHttps && typeof real.ClientRequest === 'function') {
@@ -152,11 +152,10 @@ export function adaptBuiltin(name: string, real: unknown, ctx: AdapterContext): 
   const module = real as Module;
   switch (name) {
     case 'worker_threads':
-      return {
-        ...module,
+      return spreadLazily(name, module, {
         Worker: workerClassFor(ctx.packageName, ctx.mayRun),
         setEnvironmentData: environmentDataSetterFor(module.setEnvironmentData as never, ctx.packageName),
-      };
+      });
     case 'http':
       return httpFor(module, false);
     case 'https':
@@ -166,30 +165,28 @@ export function adaptBuiltin(name: string, real: unknown, ctx: AdapterContext): 
     case 'async_hooks':
       return asyncHooksFor(real as never);
     case 'timers':
-      return { ...module, ...ctx.timers };
+      return spreadLazily(name, module, ctx.timers);
     case 'perf_hooks':
-      return { ...module, PerformanceObserver: restrictPerformanceObserver(module.PerformanceObserver as never) };
+      return spreadLazily(name, module, { PerformanceObserver: restrictPerformanceObserver(module.PerformanceObserver as never) });
     case 'crypto':
       if (ctx.native) return real;
-      return {
-        ...module,
+      return spreadLazily(name, module, {
         setEngine: function setEngine(): never {
           throw new TypeError(`LavaMoat: crypto.setEngine loads native code: package "${ctx.packageName}" needs "native": true in its policy`);
         },
-      };
+      });
     case 'tls':
       // The CA certificates every TLS connection of the process verifies against (Node
       // 24+): the app's HTTPS trust, not a package's. Granted only by name.
       if (typeof module.setDefaultCACertificates !== 'function' || ctx.namesMember('setDefaultCACertificates')) return real;
-      return {
-        ...module,
+      return spreadLazily(name, module, {
         setDefaultCACertificates: function setDefaultCACertificates(): never {
           throw new TypeError(
             `LavaMoat: tls.setDefaultCACertificates changes which servers the whole process trusts: package "${ctx.packageName}" ` +
               'needs "tls.setDefaultCACertificates": true in its builtin policy',
           );
         },
-      };
+      });
     default:
       return real;
   }

@@ -12,6 +12,7 @@
 import { createRequire } from 'node:module';
 import { narrowedView } from './endowments.js';
 import { handOutValue } from './boundary.js';
+import { defineLazy, isLazyExport } from './lazy-copy.js';
 
 const hostRequire = createRequire(import.meta.url);
 
@@ -54,19 +55,32 @@ const isPlainObject = (value: unknown): value is Record<string, unknown> => {
  * boundary (boundary.ts): functions and classes hardened with their statics and
  * prototypes, instances with their prototype chains.
  */
-export function ownCopy(source: object, copies = new WeakMap<object, object>()): object {
+export function ownCopy(source: object, copies = new WeakMap<object, object>(), module?: string): object {
   const known = copies.get(source);
   if (known) return known;
   const copy: Record<string, unknown> = Array.isArray(source) ? ([] as unknown as Record<string, unknown>) : {};
   copies.set(source, copy);
+  const handOut = (value: unknown): unknown => (isPlainObject(value) || Array.isArray(value) ? ownCopy(value, copies) : handOutValue(value));
   for (const key of Object.keys(source)) {
+    // A module's lazy export (`http.WebSocket` loads undici) is read when the package
+    // first reads it (lazy-copy.ts); one that throws (behind a flag) reads as undefined.
+    if (module !== undefined && isLazyExport(module, source, key)) {
+      defineLazy(copy, key, () => {
+        try {
+          return handOut(Reflect.get(source, key, source));
+        } catch {
+          return undefined;
+        }
+      });
+      continue;
+    }
     let value: unknown;
     try {
       value = (source as Record<string, unknown>)[key];
     } catch {
       continue;
     }
-    copy[key] = isPlainObject(value) || Array.isArray(value) ? ownCopy(value, copies) : handOutValue(value);
+    copy[key] = handOut(value);
   }
   return copy;
 }
@@ -95,7 +109,7 @@ export function builtinFor(
     // `require('events').EventEmitter === require('events')`).
     if (name === 'process') return real;
     if (typeof real === 'function') return handOutValue(real);
-    return ownCopy(real);
+    return ownCopy(real, undefined, name);
   }
   // An object reached by a dotted grant is copied once, for this view.
   const copies = new WeakMap<object, object>();

@@ -70,3 +70,39 @@ test('a subclass of a builtin class module can have statics of its own (pg: Clie
   assert.equal(Client.Query, 'query');
   assert.equal(EventEmitter.Query, undefined, 'the host class is unchanged');
 });
+
+test("a package's copy leaves the module's lazy exports unread until it reads them (http.WebSocket would load undici), then gives the real value", async () => {
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  // In a fresh process: whether undici, WebCrypto and timers/promises are loaded after
+  // the copies are made, and after the package reads the lazy exports.
+  const probe = `
+    const { builtinFor } = await import(${JSON.stringify(new URL('../../dist/confine/builtins.js', import.meta.url).href)});
+    const { adaptBuiltin } = await import(${JSON.stringify(new URL('../../dist/confine/builtin-adapters.js', import.meta.url).href)});
+    const loaded = (id) => process.moduleLoadList.includes('NativeModule ' + id);
+    const ctx = { packageName: 'p', mayRun: () => false, timers: {}, native: false, namesMember: () => false };
+    // Not imported (an ES module import of a builtin reads all its exports).
+    const real = Object.fromEntries(['http', 'crypto', 'timers'].map((n) => [n, { default: process.getBuiltinModule(n) }]));
+    const before = ['internal/deps/undici/undici', 'internal/crypto/webcrypto', 'timers/promises'].map(loaded);
+    const http = builtinFor('http', { whole: true }, adaptBuiltin('http', real.http.default, ctx));
+    const crypto = builtinFor('crypto', { whole: true }, adaptBuiltin('crypto', real.crypto.default, ctx));
+    const timers = builtinFor('timers', { whole: true }, adaptBuiltin('timers', real.timers.default, ctx));
+    const afterCopy = [loaded('internal/deps/undici/undici'), loaded('internal/crypto/webcrypto'), loaded('timers/promises')];
+    const keys = ['WebSocket', 'webcrypto', 'promises'].map((k, i) => k in [http, crypto, timers][i]);
+    const same = [
+      'WebSocket' in real.http.default ? http.WebSocket === real.http.default.WebSocket : true,
+      crypto.webcrypto === real.crypto.default.webcrypto,
+      timers.promises === undefined || typeof timers.promises === 'object',
+    ];
+    timers.promises = 'mine';
+    console.log(JSON.stringify({ before, afterCopy, keys, same, assigned: timers.promises, realKept: typeof real.timers.default.promises }));
+  `;
+  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', probe]);
+  const seen = JSON.parse(stdout);
+  assert.equal(seen.before[0], false, 'undici is not loaded at first');
+  assert.deepEqual(seen.afterCopy, seen.before, 'making the copies loads none of them');
+  assert.deepEqual(seen.keys, [seen.keys[0], true, true], 'the lazy exports are in the copies');
+  assert.deepEqual(seen.same, [true, true, true], 'read, they are the real values');
+  assert.equal(seen.assigned, 'mine', "the copy's property is the package's to change");
+  assert.equal(seen.realKept, 'object', 'the real module is unchanged');
+});
