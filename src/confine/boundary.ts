@@ -181,7 +181,7 @@ const atLoad = new Map<string, (() => void)[]>();
  * Runs `action` once internal module `id` has loaded, before the load returns to whoever
  * caused it: now if it has, or where loads are not observed (the action then loads it).
  */
-function whenLoaded(id: string, action: () => void): void {
+export function whenLoaded(id: string, action: () => void): void {
   if (!observingLoads || hasLoaded(id)) {
     action();
     return;

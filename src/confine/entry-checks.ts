@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
 import { createRequire } from 'node:module';
+import { hasLoaded } from './load-trap.js';
 
 const require = createRequire(import.meta.url);
 
@@ -26,13 +27,19 @@ type WorkerThreads = typeof import('node:worker_threads');
 const workerThreads = (): WorkerThreads => require('node:worker_threads') as WorkerThreads;
 
 /**
+ * Whether this is the main thread, without loading worker_threads there (it loads
+ * internal/worker and the streams): in a worker, Node has loaded it before any code of
+ * the worker's runs, preloads included (test/integration/workers.test.mjs checks it).
+ */
+export const isMainThread = (): boolean => !hasLoaded('worker_threads') || workerThreads().isMainThread;
+
+/**
  * The configuration variables a worker's parent handed over, or undefined on the main
  * thread (and in workers not started by this runtime).
  */
 export function inheritedWorkerEnv(): Record<string, string> | undefined {
-  const threads = workerThreads();
-  if (threads.isMainThread) return undefined;
-  const data = threads.getEnvironmentData(WORKER_CONFIG_KEY) as unknown;
+  if (isMainThread()) return undefined;
+  const data = workerThreads().getEnvironmentData(WORKER_CONFIG_KEY) as unknown;
   if (data === null || typeof data !== 'object') return undefined;
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(data as Record<string, unknown>)) {
@@ -54,7 +61,7 @@ export function assertConfinableEntry(
   const entry = argv[1];
   const noEntry = entry === undefined || entry === '-' || typeof evalSource === 'string';
   if (!noEntry) return;
-  if (!workerThreads().isMainThread) {
+  if (!isMainThread()) {
     throw new UnconfinableEntryError(
       'LavaMoat: this worker has no entry file (a data: URL or eval code), so its code belongs to no package ' +
         'and cannot run under the policy: start the Worker from a file of the app or of a package',
@@ -86,7 +93,7 @@ export function assertEntryInProject(
   const entry = argv[1];
   if (entry === undefined || entry === '-') return; // assertConfinableEntry's business
   const propagated = env[PARENT_MARKER] !== undefined && env[PARENT_MARKER] !== '';
-  if (workerThreads().isMainThread && !propagated) return;
+  if (isMainThread() && !propagated) return;
   let file = path.resolve(entry);
   try {
     file = fs.realpathSync(file);
@@ -95,7 +102,7 @@ export function assertEntryInProject(
   }
   if (packageForPath(file) !== undefined) return;
   throw new UnconfinableEntryError(
-    `LavaMoat: this ${workerThreads().isMainThread ? 'node process, started by a confined process,' : 'worker'} would run ` +
+    `LavaMoat: this ${isMainThread() ? 'node process, started by a confined process,' : 'worker'} would run ` +
       `${file}, which belongs to no package of the project at ${projectRoot}: nothing says how to confine it, so it ` +
       'is not run. Start workers and child processes from files of the app or of its packages.',
   );

@@ -30,7 +30,7 @@ import { makeAppGlobalScope } from '../confine/app-globals.js';
 import { bindableNames } from '../formats/app-scope.js';
 import { assertConfinableEntry, assertEntryInProject, inheritedWorkerEnv, PARENT_MARKER } from '../confine/entry-checks.js';
 import { confineSpawns, propagateToChildren } from '../confine/child-processes.js';
-import { hardenAtStart, prepareHost, sweepLoaded } from '../confine/boundary.js';
+import { hardenAtStart, prepareHost, sweepLoaded, whenLoaded } from '../confine/boundary.js';
 import { setBeforeLaterStart } from '../confine/module-evaluation.js';
 import { prepareSamples } from '../confine/samples.js';
 import { confineWorkers, type WorkerOrigins } from '../confine/workers.js';
@@ -125,11 +125,15 @@ export async function start(config: Config, loaderURL: string): Promise<void> {
     (error) => runtime.explainError(error),
     caught && ((error) => caught.beforeUncaught(error)),
   );
-  // Before any package can reach worker_threads or spawn a process.
-  confineWorkers(config, loaderURL, workerOrigins(packageMap));
+  // Before any package can spawn a process.
   propagateToChildren(config, loaderURL);
   confineSpawns(config, loaderURL);
   prepareHost({ preloadDomain: grantsBuiltin(policy, 'domain'), feralError });
+  // When worker_threads loads (now if it has), before it returns to whoever loaded it:
+  // every Worker is made through it (Node's hooks thread too), and the start does not
+  // load it for an app that starts none.
+  const origins = workerOrigins(packageMap);
+  whenLoaded('worker_threads', () => confineWorkers(config, loaderURL, origins));
   await runtime.start();
   // Before any package code: classes sampled with an `await` (samples.ts).
   await prepareSamples(host.globals, {

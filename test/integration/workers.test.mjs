@@ -214,3 +214,28 @@ describe('workers.ts helpers', () => {
     assert.throws(() => Worker('/pkgs/worker-ok/body.js'), /without 'new'/);
   });
 });
+
+test("entry-checks' isMainThread needs no worker_threads on the main thread: in a worker, Node has loaded it before any preload runs", async () => {
+  const { execFileSync } = await import('node:child_process');
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const dirPath = fs.mkdtempSync(path.join(os.tmpdir(), 'lavamoat-mainthread-'));
+  try {
+    const probe = path.join(dirPath, 'probe.mjs');
+    fs.writeFileSync(
+      probe,
+      "console.log(JSON.stringify([process.moduleLoadList.includes('NativeModule worker_threads'), process.getBuiltinModule('worker_threads').isMainThread]));\n",
+    );
+    fs.writeFileSync(path.join(dirPath, 'main.mjs'), '');
+    fs.writeFileSync(
+      path.join(dirPath, 'start.mjs'),
+      `import { Worker } from 'node:worker_threads';\nnew Worker(${JSON.stringify(path.join(dirPath, 'main.mjs'))}, { execArgv: ['--import', ${JSON.stringify(probe)}] });\n`,
+    );
+    const inWorker = execFileSync(process.execPath, [path.join(dirPath, 'start.mjs')], { encoding: 'utf8' }).trim();
+    assert.deepEqual(JSON.parse(inWorker), [true, false], "in a worker, a preload finds worker_threads loaded");
+    const onMain = execFileSync(process.execPath, ['--import', probe, path.join(dirPath, 'main.mjs')], { encoding: 'utf8' }).trim();
+    assert.deepEqual(JSON.parse(onMain.split('\n')[0]), [false, true], 'on the main thread it is not loaded before the loader');
+  } finally {
+    fs.rmSync(dirPath, { recursive: true, force: true });
+  }
+});
