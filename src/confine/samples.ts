@@ -37,7 +37,15 @@ const MODULE_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
   },
   v8: () => {
     const v8 = hostRequire('node:v8') as typeof import('node:v8');
+    // A heap snapshot's stream (HeapSnapshotStream), too costly to sample.
+    hardenFirstResult(v8, 'getHeapSnapshot', 1);
     return [new v8.Serializer(), new v8.Deserializer(Buffer.alloc(0))];
+  },
+  // A worker's heap snapshot (the same class), on Node's Worker prototype.
+  worker_threads: () => {
+    const { Worker } = hostRequire('node:worker_threads') as { Worker?: { prototype?: object } };
+    if (Worker?.prototype) hardenFirstResult(Worker.prototype, 'getHeapSnapshot', 1);
+    return [];
   },
   fs: () => {
     const fs = hostRequire('node:fs') as typeof import('node:fs');
@@ -251,23 +259,39 @@ const HISTORY = 'NativeModule internal/repl/history';
 /**
  * A file handle's `readLines` makes a readline interface, whose history manager (Node 24)
  * is of a class no module exports, with nothing but fs/promises loaded (it loads
- * readline's interface at start-up). Sampling one at start-up costs 1–2 ms; the first
- * interface `readLines` makes is hardened instead, before its caller has it.
+ * readline's interface at start-up). Sampling one at start-up costs 1–2 ms: the first
+ * interface `readLines` makes is hardened instead ({@link hardenFirstResult}).
  */
 function hardenFirstLines(fileHandlePrototype: object): void {
-  const descriptor = Reflect.getOwnPropertyDescriptor(fileHandlePrototype, 'readLines');
-  const readLines: unknown = descriptor?.value;
-  if (typeof readLines !== 'function' || !descriptor!.configurable || !loadedEntries().includes(HISTORY)) return;
+  if (loadedEntries().includes(HISTORY)) hardenFirstResult(fileHandlePrototype, 'readLines', 2);
+}
+
+/**
+ * For a class no module exports whose objects only `holder[name]` makes, and whose sample
+ * would cost more than it is worth (a heap snapshot, a readline interface at start-up):
+ * the method becomes a wrapper of the same name and length, and the classes of the first
+ * object it returns (or its promise resolves to) are hardened before its caller has it.
+ */
+function hardenFirstResult(holder: object, name: string, depth: number): void {
+  const descriptor = Reflect.getOwnPropertyDescriptor(holder, name);
+  const method: unknown = descriptor?.value;
+  if (typeof method !== 'function' || !descriptor!.configurable || !descriptor!.writable) return;
   let first = true;
+  const harden = (result: unknown): unknown => {
+    if (first && typeof result === 'object' && result !== null) {
+      hardenPrototypesWithin(result, depth);
+      first = false;
+    }
+    return result;
+  };
   const wrapper = {
-    readLines(this: unknown, ...args: unknown[]): unknown {
-      const lines: unknown = Reflect.apply(readLines, this, args);
-      if (first) hardenPrototypesWithin(lines, 2), (first = false);
-      return lines;
+    [name](this: unknown, ...args: unknown[]): unknown {
+      const result: unknown = Reflect.apply(method, this, args);
+      return first && result instanceof Promise ? result.then(harden) : harden(result);
     },
-  }.readLines;
-  Object.defineProperty(wrapper, 'length', { value: readLines.length });
-  Object.defineProperty(fileHandlePrototype, 'readLines', { ...descriptor, value: wrapper });
+  }[name]!;
+  Object.defineProperty(wrapper, 'length', { value: method.length });
+  Object.defineProperty(holder, name, { ...descriptor, value: wrapper });
 }
 
 /**
