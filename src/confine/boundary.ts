@@ -23,7 +23,7 @@
  * native handles (native-handles.ts).
  */
 import process from 'node:process';
-import { builtinModules, createRequire } from 'node:module';
+import { builtinModules, createRequire, isBuiltin } from 'node:module';
 import {
   finishDeferred,
   hardenHostValue,
@@ -38,11 +38,14 @@ import { INTRINSIC_GLOBALS, SES_GLOBALS } from './scuttle.js';
 import { guardFeralError } from './stack-traces.js';
 import { confineFileStreams } from './fs-streams.js';
 import { hostGlobals, sample, sampleFileHandles, sampleIterators } from './samples.js';
-import { hasLoaded, loadedEntries, loadedSet, observeBuiltinLoads } from './load-trap.js';
+import { sampleHttp2Eagerly } from './net-samples.js';
+import { loadedEntries, loadedSet, observeBuiltinLoads, runLoadActions, whenLoaded } from './load-trap.js';
+export { whenLoaded } from './load-trap.js';
 import { deferGlobal, hasDeferredGlobals, isDeferredModule, keepAccessorsUntilJobEnds, lazyExportModule, lazyGlobalModule, takeLoadedGlobals } from './lazy-globals.js';
 
 export { opaque } from './opaque.js';
 export { deliver } from './deliver.js';
+export { envFor, isProtectedEnvName, ProtectedEnvironmentError, readOnlyEnvFor } from './env-views.js';
 import { fileURLToPath } from 'node:url';
 
 const hostRequire = createRequire(import.meta.url);
@@ -97,7 +100,7 @@ export function hardenBuiltin(name: string): void {
   if (hardenedModules.has(name)) return;
   hardenedModules.add(name);
   sample(name);
-  if (NOT_HARDENED.has(name) || !builtinModules.includes(name)) return;
+  if (NOT_HARDENED.has(name) || !isPublicBuiltin(name)) return;
   let real: unknown;
   try {
     real = hostRequire(`node:${name}`);
@@ -119,12 +122,28 @@ export function hardenBuiltin(name: string): void {
     const descriptor = Reflect.getOwnPropertyDescriptor(real, key);
     if (!descriptor) continue;
     if ('value' in descriptor) hardenExport(descriptor.value, key);
-    else hardenWhenRead(real, key, descriptor);
+    else if (descriptor.configurable) hardenWhenRead(real, key, descriptor);
+    // An accessor of a frozen module (fs; not the deprecated ones, which warn when
+    // read): its value, unless it loads its module when read (fs's streams and promises:
+    // what they hold is hardened when that module loads, prepareHost).
+    else if (Object.isFrozen(real) && descriptor.get && descriptor.enumerable && !(name === 'fs' && typeof key === 'string' && FS_LAZY.has(key))) {
+      hardenExport(Reflect.apply(descriptor.get, real, []), key);
+    }
   }
 }
 
-/** A builtin's export or a host global: its class graph, or an instance's prototype chain. */
-function hardenExport(value: unknown, key?: PropertyKey): void {
+/** Node's modules, including those only `node:` names (`node:sqlite`), by their id in Node's load list. */
+const isPublicBuiltin = (id: string): boolean =>
+  builtinModules.includes(id) || (!id.startsWith('internal/') && !isBuiltin(id) && isBuiltin(`node:${id}`));
+
+/**
+ * A builtin's export or a host global: its class graph, or an instance's prototype chain;
+ * of a plain object of functions (`fs.promises`, `dns.promises`), the classes and
+ * generator functions it holds (whose prototypes their instances lead to: `dns.promises`'
+ * `Resolver`, Node 20's `fs.promises.watch`), not the object, which is the app's.
+ */
+function hardenExport(value: unknown, key?: PropertyKey, nested = false): void {
+  if (nested && typeof value === 'function' && !hasInstancePrototype(value)) return;
   if (typeof value === 'function') {
     hardenHostValue(value);
     // Their iterators' class is exported by nothing: from an instance of ours.
@@ -136,9 +155,21 @@ function hardenExport(value: unknown, key?: PropertyKey): void {
       }
     }
   } else if (isObject(value) && !isPlainData(value)) hardenPrototypeChain(value);
+  else if (isObject(value) && !nested && !Array.isArray(value)) {
+    for (const inner of Reflect.ownKeys(value)) {
+      const descriptor = Reflect.getOwnPropertyDescriptor(value, inner);
+      if (descriptor && 'value' in descriptor) hardenExport(descriptor.value, inner, true);
+    }
+  }
 }
 
 const ITERABLE_CLASSES = new Set(['URLSearchParams', 'Headers', 'FormData', 'ReadableStream']);
+
+/** A class with methods or a generator function: not a plain function's `{ constructor }`. */
+function hasInstancePrototype(fn: Function): boolean {
+  const prototype: unknown = (fn as { prototype?: unknown }).prototype;
+  return isObject(prototype) && (Object.getPrototypeOf(prototype) !== Object.prototype || Reflect.ownKeys(prototype).length > 1);
+}
 
 /**
  * A lazy export or global (`async_hooks.AsyncLocalStorage` on Node 22+, `Headers` on Node
@@ -172,42 +203,6 @@ function hardenLazyExport(holder: object, key: string, id: string): void {
   if (Object.isFrozen(holder)) return;
   hardenExport(Reflect.get(holder, key), key);
   keepAccessorsUntilJobEnds(holder, [key]);
-}
-
-/** Actions that must run the moment an internal module has loaded, by module id. */
-const atLoad = new Map<string, (() => void)[]>();
-
-/**
- * Runs `action` once internal module `id` has loaded, before the load returns to whoever
- * caused it: now if it has, or where loads are not observed (the action then loads it).
- */
-export function whenLoaded(id: string, action: () => void): void {
-  if (!observingLoads || hasLoaded(id)) {
-    action();
-    return;
-  }
-  const actions = atLoad.get(id);
-  if (actions) actions.push(action);
-  else atLoad.set(id, [action]);
-}
-
-/** The actions waiting for `id` (or, with none given, for any module loaded by now). */
-function runLoadActions(id?: string): void {
-  if (atLoad.size === 0) return;
-  for (const waiting of id === undefined ? [...atLoad.keys()] : [id]) {
-    const actions = atLoad.get(waiting);
-    if (!actions || (id === undefined && !hasLoaded(waiting))) continue;
-    atLoad.delete(waiting);
-    for (let index = 0; index < actions.length; index++) {
-      try {
-        actions[index]!();
-      } catch (error) {
-        // Failed closed: the load that caused this fails, and the rest wait for the next sweep.
-        atLoad.set(waiting, actions.slice(index + 1));
-        throw error;
-      }
-    }
-  }
 }
 
 /**
@@ -273,6 +268,8 @@ let swept = -1;
 export function hardenAtStart({ leavePatchingTime = false }: { leavePatchingTime?: boolean } = {}): void {
   observeLoads();
   hardenOnLoad = observingLoads && !leavePatchingTime;
+  // Hardened later than they load, HTTP/2's classes cannot wait for the next session.
+  if (!hardenOnLoad) sampleHttp2Eagerly();
   swept = 0;
   for (const module of BASE_MODULES) hardenBuiltin(module);
   sweepLoaded();
@@ -293,7 +290,7 @@ export function sweepLoaded(): void {
   const loaded: string[] = [];
   for (let index = swept; index < end; index++) {
     const entry = list[index]!;
-    if (entry.startsWith('NativeModule ') && builtinModules.includes(entry.slice(13))) loaded.push(entry.slice(13));
+    if (entry.startsWith('NativeModule ') && isPublicBuiltin(entry.slice(13))) loaded.push(entry.slice(13));
   }
   swept = end;
   for (const name of loaded) loadedBuiltins.add(name);
@@ -325,9 +322,8 @@ let hardenOnLoad = false;
  * hand out an instance (the app's first `fetch` response, a port's `MessageEvent`).
  */
 function onBuiltinLoaded(id: string): void {
-  runLoadActions(id);
   const deferred = isDeferredModule(id);
-  if (!deferred && !(hardenOnLoad && builtinModules.includes(id))) return;
+  if (!deferred && !(hardenOnLoad && isPublicBuiltin(id))) return;
   inLoad = true;
   try {
     if (deferred) hardenLoadedGlobals(loadedSet());
@@ -434,81 +430,6 @@ export function handOutValue<T>(value: T): T {
 // ---------------------------------------------------------------------------------
 // Before any package runs
 
-/**
- * Variables that decide which program a child process runs, or what it loads before its
- * own code: the runtime's and the app's, never a package's. Node's own (`NODE_OPTIONS`,
- * `NODE_TLS_REJECT_UNAUTHORIZED`, ... but not the `NODE_ENV` convention), the runtime's,
- * libuv's and OpenSSL's, the dynamic loader's, the command search path, what shells, git,
- * npm, Python, Perl, Ruby and Java read to run code at start-up, and proxies (a child's
- * or, on Node 24, this process's traffic).
- */
-const PROTECTED_ENV =
-  /^(?:NODE_(?!ENV$)|LAVAMOAT_|UV_|OPENSSL_|SSL_CERT_|LD_|DYLD_|PATH$|PATHEXT$|SHELL$|COMSPEC$|BASH_ENV$|ENV$|IFS$|PS4$|PROMPT_COMMAND$|GIT_|NPM_CONFIG_|PYTHON|PERL5|PERLLIB$|RUBYOPT$|RUBYLIB$|JAVA_TOOL_OPTIONS$|_JAVA_OPTIONS$|JDK_JAVA_OPTIONS$|(?:HTTPS?|ALL|NO)_PROXY$)/i;
-
-export class ProtectedEnvironmentError extends TypeError {
-  readonly code = 'LAVAMOAT_PROTECTED_ENV';
-}
-
-export const isProtectedEnvName = (name: PropertyKey): boolean => typeof name === 'string' && PROTECTED_ENV.test(name);
-
-let envView: object | undefined;
-let envTarget: object | undefined;
-
-/**
- * `process.env` as a package sees it: LavaMoat's semantics (a read grant may write, as
- * dotenv does), except for the variables that decide how the next process starts, which
- * only the app may change.
- */
-export function envFor(env: object): object {
-  // (`PROTECTED_ENV` lists them; see there.)
-  if (envView && envTarget === env) return envView;
-  const refuse = (key: PropertyKey): never => {
-    throw new ProtectedEnvironmentError(
-      `LavaMoat: packages may not change process.env.${String(key)}: it decides how the next process starts, ` +
-        "and only the app's own code may set it",
-    );
-  };
-  envTarget = env;
-  // Setting a protected variable to the value it has changes nothing (debug re-saves DEBUG).
-  const same = (target: object, key: PropertyKey, value: unknown): boolean =>
-    typeof key === 'string' && (target as Record<string, unknown>)[key] === String(value);
-  envView = new Proxy(env, {
-    set: (target, key, value) => (isProtectedEnvName(key) && !same(target, key, value) ? refuse(key) : Reflect.set(target, key, value)),
-    defineProperty: (target, key, descriptor) => (isProtectedEnvName(key) ? refuse(key) : Reflect.defineProperty(target, key, descriptor)),
-    deleteProperty: (target, key) => (isProtectedEnvName(key) ? refuse(key) : Reflect.deleteProperty(target, key)),
-    setPrototypeOf: () => false,
-    preventExtensions: () => false,
-  });
-  return envView;
-}
-
-const readOnlyEnvViews = new Map<string, object>();
-
-/**
- * Strict mode: `process.env` for a package granted it read. Reads are live; writes,
- * definitions and deletions are refused with `refusal` (which says what to grant),
- * except setting a variable to the value it has, which changes nothing (debug re-saves
- * DEBUG).
- */
-export function readOnlyEnvFor(env: object, packageName: string, refusal: (action: string, key: PropertyKey) => string): object {
-  let view = readOnlyEnvViews.get(packageName);
-  if (view) return view;
-  const refuse = (action: string, key: PropertyKey): never => {
-    throw new ProtectedEnvironmentError(refusal(action, key));
-  };
-  const same = (target: object, key: PropertyKey, value: unknown): boolean =>
-    typeof key === 'string' && (target as Record<string, unknown>)[key] === String(value);
-  view = new Proxy(env, {
-    set: (target, key, value) => (same(target, key, value) ? true : refuse('set', key)),
-    defineProperty: (_target, key) => refuse('define', key),
-    deleteProperty: (target, key) => (typeof key === 'string' && !(key in target) ? true : refuse('delete', key)),
-    setPrototypeOf: () => false,
-    preventExtensions: () => false,
-  });
-  readOnlyEnvViews.set(packageName, view);
-  return view;
-}
-
 /** fs's accessors that load their module on first read and never replace themselves. */
 const FS_LAZY = new Set(['ReadStream', 'WriteStream', 'FileReadStream', 'FileWriteStream', 'promises']);
 
@@ -571,6 +492,7 @@ export function prepareHost({ preloadDomain, feralError }: { preloadDomain: bool
     const promises = fs.promises as Record<string, unknown>;
     sampleFileHandles(promises);
     Object.freeze(promises);
+    hardenExport(promises, 'promises');
   });
   // fs.watch's and fs.opendir's classes, which fs does not export (or, on Node 22+,
   // exports as a lazy property not to be read inside its own getter: hardenLazyExport).

@@ -54,6 +54,14 @@ const LOADED_WITH: Readonly<Record<string, string>> = {
   'fs.FileWriteStream': 'internal/fs/streams',
 };
 
+/**
+ * Modules whose classes are reached through another module's lazy export, which loads
+ * them under an internal id: `dns.promises` is `dns/promises`' Resolver.
+ */
+const LOADED_AS: Readonly<Record<string, string>> = {
+  'dns/promises': 'internal/dns/promises',
+};
+
 export class CapabilityConstructorError extends TypeError {
   readonly code = 'LAVAMOAT_CAPABILITY_CONSTRUCTOR';
 }
@@ -116,14 +124,18 @@ export function disarmLoadedModules(): void {
   const loaded = loadList.length > 0 ? loadedSet() : undefined;
   for (const [module, names] of Object.entries(CAPABILITY_CLASSES)) {
     if (done.has(module) || names.length === 0) continue;
-    if (loaded && !loaded.has(`NativeModule ${module}`)) continue;
+    if (loaded && !loaded.has(`NativeModule ${module}`) && !loaded.has(`NativeModule ${LOADED_AS[module]}`)) continue;
     let exports: Record<string, unknown>;
     try {
+      // Loading it (`dns/promises`, reached as `dns.promises`) hardens it as it loads, and
+      // that hardening disarms it first (this function, again): then it is done.
       exports = hostRequire(`node:${module}`) as Record<string, unknown>;
     } catch {
       done.add(module);
       continue;
     }
+    // Done meanwhile (its load disarmed it: see above).
+    if (done.has(module)) continue;
     let waiting = false;
     for (const name of names) {
       if (done.has(`${module}.${name}`)) continue;

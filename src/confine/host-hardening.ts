@@ -167,22 +167,23 @@ const nativePrototypes = new WeakSet<object>();
 export const markNativePrototype = (proto: object): void => void nativePrototypes.add(proto);
 
 /** Native prototypes Node's modules still add to when they load (see deferExtensions). */
-const deferred = new Map<object, string>();
+const deferred = new Map<object, readonly string[]>();
 
 /**
- * `proto` stays extensible until builtin `module` has loaded: net, dgram and fs's
- * watchers define an `owner` accessor on the TCP, UDP and FSEvent handle prototypes, and
- * v8 methods on its serializer's, when they load.
+ * `proto` stays extensible until builtin `module` (any of them, where Node moved the code
+ * between versions) has loaded: net, dgram and fs's watchers define an `owner` accessor on
+ * the TCP, UDP and FSEvent handle prototypes, and v8 methods on its serializer's, when
+ * they load.
  */
-export function deferExtensions(proto: object, module: string): void {
+export function deferExtensions(proto: object, module: string | readonly string[]): void {
   if (!Object.isExtensible(proto)) return;
-  deferred.set(proto, module);
+  deferred.set(proto, typeof module === 'string' ? [module] : module);
 }
 
 /** Ends the deferral for prototypes whose module has loaded (`loaded`: Node's module load list). */
 export function finishDeferred(loaded: ReadonlySet<string>): void {
-  for (const [proto, module] of deferred) {
-    if (!loaded.has(`NativeModule ${module}`)) continue;
+  for (const [proto, modules] of deferred) {
+    if (!modules.some((module) => loaded.has(`NativeModule ${module}`))) continue;
     deferred.delete(proto);
     Object.preventExtensions(proto);
   }

@@ -80,7 +80,11 @@ export function observeBuiltinLoads(onLoaded: LoadObserver): boolean {
         // An error here fails the load that caused it (the value it would have handed
         // out is not hardened); the observer looks at every entry loaded so far, not
         // only at the id it is given, so what is queued is still dealt with next time.
-        while (queue.length > 0) onLoaded(queue.shift()!);
+        while (queue.length > 0) {
+          const id = queue.shift()!;
+          runLoadActions(id);
+          onLoaded(id);
+        }
       } finally {
         queue.length = 0;
         running = false;
@@ -127,3 +131,42 @@ export function loadedSet(): ReadonlySet<string> {
 
 /** Whether internal module `id` has finished loading. */
 export const hasLoaded = (id: string): boolean => loadedSet().has(`${PREFIX}${id}`);
+
+/** Actions that must run the moment an internal module has loaded, by module id. */
+const atLoad = new Map<string, (() => void)[]>();
+
+/**
+ * Runs `action` once internal module `id` has loaded, before the load returns to whoever
+ * caused it (before the observer hears of it): now if it has, or where loads are not
+ * observed (the action then loads what it needs itself).
+ */
+export function whenLoaded(id: string, action: () => void): void {
+  if (record === undefined || hasLoaded(id)) {
+    action();
+    return;
+  }
+  const actions = atLoad.get(id);
+  if (actions) actions.push(action);
+  else atLoad.set(id, [action]);
+}
+
+/**
+ * The actions waiting for `id`, or (none given) for any module loaded by now: one that
+ * failed, failing the load that ran it, is tried again by the next sweep (boundary.ts).
+ */
+export function runLoadActions(id?: string): void {
+  if (atLoad.size === 0) return;
+  for (const waiting of id === undefined ? [...atLoad.keys()] : [id]) {
+    const actions = atLoad.get(waiting);
+    if (!actions || (id === undefined && !hasLoaded(waiting))) continue;
+    atLoad.delete(waiting);
+    for (let index = 0; index < actions.length; index++) {
+      try {
+        actions[index]!();
+      } catch (error) {
+        atLoad.set(waiting, actions.slice(index));
+        throw error;
+      }
+    }
+  }
+}

@@ -35,12 +35,16 @@ const BINDINGS = [
   'http_parser', 'v8', 'async_wrap', 'buffer', 'os', 'url', 'util', 'uv',
 ] as const;
 
-/** Native classes whose prototypes a JavaScript module of Node's extends when it loads. */
-const DECORATED: Readonly<Record<string, Record<string, string>>> = {
+/**
+ * Native classes whose prototypes a JavaScript module of Node's extends when it loads
+ * (TLSWrap: `_tls_wrap` on Node 20, `internal/tls/wrap` from Node 22 on, where `tls` no
+ * longer loads `_tls_wrap`).
+ */
+const DECORATED: Readonly<Record<string, Record<string, string | readonly string[]>>> = {
   tcp_wrap: { TCP: 'net' },
   udp_wrap: { UDP: 'dgram' },
   fs_event_wrap: { FSEvent: 'internal/fs/watchers' },
-  tls_wrap: { TLSWrap: '_tls_wrap' },
+  tls_wrap: { TLSWrap: ['_tls_wrap', 'internal/tls/wrap'] },
   zlib: { Zlib: 'zlib' },
 };
 

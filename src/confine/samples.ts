@@ -1,33 +1,30 @@
 /**
  * Sample instances of Node's classes that no module exports: the native objects a
- * `BlockList` or a `Dir` holds, what `fs.watch` returns, a hash's handle, an HTTP/2
- * session and its streams, the readers and controllers of web streams, the halves of a
- * `duplexPair`. Their prototypes are shared by the app's objects of the same kind, and a
- * package that holds one reaches them, so they are hardened from a sample made when the
- * module is first hardened (boundary.ts), or at start-up where a sample needs an `await`.
+ * `BlockList` or a `Dir` holds, what `fs.watch` returns, a hash's handle, bigint stats, a
+ * performance entry, a tracing channel, a SQLite statement's iterator, the halves of a
+ * `duplexPair`; the web platform's (web-samples.ts) and the network modules'
+ * (net-samples.ts). Their prototypes are shared by the app's objects of the same kind, and
+ * a package that holds one reaches them, so they are hardened from a sample made when the
+ * module that makes them has loaded (boundary.ts: a builtin when it is first hardened, an
+ * internal module of the web platform's when lazy-globals.ts says it has loaded), or at
+ * start-up where a sample needs an `await`. A sample is made only once its module has
+ * loaded, and loads nothing an app that does not use it would not load.
  * Module-wide restrictions that must come before any hardening (the refused OpenSSL
  * engines, the locked storages and observers, `inspect`'s pinned comparator) run here too.
  */
-import { builtinModules, createRequire } from 'node:module';
-import { hardenPrototypeChain, hardenPrototypesWithin } from './host-hardening.js';
+import process from 'node:process';
+import { createRequire } from 'node:module';
+import { disarmChain } from './capability-classes.js';
+import { hardenHostValue, hardenPrototypeChain, hardenPrototypesWithin } from './host-hardening.js';
 import { hasLoaded } from './load-trap.js';
 import { lazyGlobalModule } from './lazy-globals.js';
-import { refuseEngineMethods } from './native-handles.js';
+import { NET_SAMPLES } from './net-samples.js';
 import { restrictAsyncLocalStorage, restrictPerformanceObserver } from './observation.js';
+import { WEB_SAMPLES, WEBCRYPTO, hostGlobals, setHostGlobals } from './web-samples.js';
+
+export { hostGlobals };
 
 const hostRequire = createRequire(import.meta.url);
-
-const READABLE = 'internal/webstreams/readablestream';
-const WRITABLE = 'internal/webstreams/writablestream';
-const TRANSFORM = 'internal/webstreams/transformstream';
-const WEBCRYPTO = 'internal/crypto/webcrypto';
-
-// Set by prepareSamples, before any package runs (not an alias of `globalThis`, which
-// scuttling strips).
-let webGlobals: Record<PropertyKey, unknown> = {};
-
-/** The object that holds the host's globals (the real `globalThis` is stripped when scuttled). */
-export const hostGlobals = (): Record<PropertyKey, unknown> => webGlobals;
 
 /**
  * Node classes whose instances hold native objects of classes no module exports (a
@@ -41,7 +38,20 @@ const MODULE_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
   },
   v8: () => {
     const v8 = hostRequire('node:v8') as typeof import('node:v8');
+    // A heap snapshot's stream (HeapSnapshotStream), too costly to sample.
+    hardenFirstResult(v8, 'getHeapSnapshot', 1);
     return [new v8.Serializer(), new v8.Deserializer(Buffer.alloc(0))];
+  },
+  // A worker's heap snapshot (the same class), on Node's Worker prototype.
+  worker_threads: () => {
+    const { Worker } = hostRequire('node:worker_threads') as { Worker?: { prototype?: object } };
+    if (Worker?.prototype) hardenFirstResult(Worker.prototype, 'getHeapSnapshot', 1);
+    return [];
+  },
+  // Stats of `{ bigint: true }` and of a file system are of classes fs does not export.
+  fs: () => {
+    const fs = hostRequire('node:fs') as typeof import('node:fs');
+    return [fs.statSync('/', { bigint: true }), fs.statfsSync?.('/')];
   },
   // When the module that makes them loads (boundary.ts): what fs.opendir, fs.watch and
   // fs.watchFile return, classes fs does not export.
@@ -63,28 +73,7 @@ const MODULE_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
     const perf = hostRequire('node:perf_hooks') as typeof import('node:perf_hooks');
     restrictPerformanceObserver(perf.PerformanceObserver as never);
     const delay = perf.monitorEventLoopDelay();
-    return [perf.createHistogram(), delay];
-  },
-  buffer: () => [new (hostRequire('node:buffer') as typeof import('node:buffer')).Blob([])],
-  // What fetch hands out holds undici's own classes (its header list, body state).
-  fetch: () => {
-    const web = webGlobals as Record<string, new (...args: unknown[]) => object>;
-    const made: unknown[] = [];
-    for (const make of [
-      () => new web.Response!(''),
-      () => (new web.Response!('x') as { body?: unknown }).body,
-      () => new web.Request!('http://127.0.0.1/'),
-      () => new web.Headers!(),
-      () => new web.ReadableStream!(),
-      () => new web.WritableStream!(),
-    ]) {
-      try {
-        made.push(make());
-      } catch {
-        // Not in this Node.
-      }
-    }
-    return made;
+    return [perf.createHistogram(), delay, ...nodeEntries(perf)];
   },
   // What stream's helpers return (duplexPair's halves, Duplex.from's Duplexify) and the
   // web streams' readers, writers and controllers (`Readable.toWeb()` needs no global).
@@ -95,38 +84,6 @@ const MODULE_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
       for await (const chunk of source) yield chunk;
     }));
     return made;
-  },
-  // The web streams' readers, writers, controllers and iterators, from the classes the
-  // platform's globals hold, when the module that makes them has loaded (boundary.ts,
-  // lazy-globals.ts): `Readable.toWeb()` makes them with no global read.
-  [READABLE]: () => {
-    const web = webGlobals as Record<string, new (...args: unknown[]) => { getReader(options?: object): unknown }>;
-    const controllers: unknown[] = [];
-    const keep = (controller: unknown): void => void controllers.push(controller);
-    return [
-      new web.ReadableStream!({ start: keep }).getReader(),
-      new web.ReadableStream!(),
-      new web.ReadableStream!({ type: 'bytes', start: keep }).getReader({ mode: 'byob' }),
-      ...controllers,
-    ];
-  },
-  [WRITABLE]: () => {
-    const web = webGlobals as Record<string, new (...args: unknown[]) => { getWriter(): unknown }>;
-    const controllers: unknown[] = [];
-    return [new web.WritableStream!({ start: (controller: unknown) => void controllers.push(controller) }).getWriter(), ...controllers];
-  },
-  // WebCrypto's keys are of a class no module exports (InternalCryptoKey): made
-  // synchronously where Node can (22.10+), when WebCrypto loads; on Node 20 at start-up
-  // (prepareSamples), with an `await`.
-  [WEBCRYPTO]: () => {
-    const { createSecretKey } = hostRequire('node:crypto') as typeof import('node:crypto');
-    const key = createSecretKey(Buffer.alloc(16)) as unknown as { toCryptoKey?: (algorithm: object, extractable: boolean, usages: string[]) => unknown };
-    return typeof key.toCryptoKey === 'function' ? [key.toCryptoKey({ name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])] : [];
-  },
-  [TRANSFORM]: () => {
-    const web = webGlobals as Record<string, new (...args: unknown[]) => object>;
-    const controllers: unknown[] = [];
-    return [new web.TransformStream!({ start: (controller: unknown) => void controllers.push(controller) }), ...controllers];
   },
   timers: () => {
     // Their lists (TimersList, ImmediateList) too: walked while the timers are in them.
@@ -148,11 +105,10 @@ const MODULE_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
     channel.subscribe(noop);
     hardenPrototypeChain(channel);
     channel.unsubscribe(noop);
-    return [channel];
-  },
-  tls: () => {
-    refuseOpenSslEngines();
-    return [];
+    // A tracing channel's class is exported by nothing; Node's own (module loading on
+    // Node 22+) share its prototype. Made of channels no name reaches.
+    const channels = Object.fromEntries(['start', 'end', 'asyncStart', 'asyncEnd', 'error'].map((name) => [name, dc.channel(Symbol(name))]));
+    return [channel, dc.tracingChannel?.(channels as never)];
   },
   // Native classes of crypto and the HTTP parser, which Node 24's process.binding no
   // longer lists: from instances (their handles), so that no method of the app's hashes,
@@ -174,10 +130,6 @@ const MODULE_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
       ...Object.values(crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' })),
     ];
   },
-  http: () => {
-    const common = hostRequire('_http_common') as { HTTPParser?: new () => object };
-    return common.HTTPParser ? [new common.HTTPParser()] : [];
-  },
   async_hooks: () => {
     const asyncHooks = hostRequire('node:async_hooks') as typeof import('node:async_hooks');
     restrictAsyncLocalStorage(asyncHooks.AsyncLocalStorage as never);
@@ -190,24 +142,60 @@ const MODULE_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
     Object.defineProperty(inspect.defaultOptions, 'sorted', { value: false, writable: false, configurable: false });
     return [];
   },
+  // module's statics are the loader's live state (boundary.ts leaves them): its one class
+  // of objects handed out, SourceMap (`findSourceMap`), is hardened alone.
+  module: () => {
+    const { SourceMap } = hostRequire('node:module') as { SourceMap?: unknown };
+    hardenHostValue(SourceMap);
+    return [];
+  },
+  // A readline interface's history manager (Node 24: ReplHistory), when the public
+  // readline modules load (readline and repl load this one first).
+  'readline/promises': () => {
+    if (!hasLoaded(HISTORY)) return [];
+    const { Interface } = hostRequire('node:readline/promises') as { Interface: new (options: object) => { close(): void } };
+    const { PassThrough } = hostRequire('node:stream') as typeof import('node:stream');
+    const lines = new Interface({ input: new PassThrough(), terminal: false });
+    lines.close();
+    return [lines];
+  },
+  // A statement's iterator and a session are of classes sqlite does not export (a tag
+  // store's prototype is made anew for each store, shared with no other).
+  sqlite: () => {
+    const { DatabaseSync } = hostRequire('node:sqlite') as { DatabaseSync: new (path: string) => SampleDatabase };
+    const db = new DatabaseSync(':memory:');
+    try {
+      const statement = db.prepare('select 1');
+      return [db, statement, statement.iterate(), db.createSession?.()];
+    } finally {
+      db.close();
+    }
+  },
+  ...WEB_SAMPLES,
+  ...NET_SAMPLES,
 };
 
+interface SampleDatabase {
+  prepare(sql: string): { iterate(): unknown };
+  createSession?(): unknown;
+  close(): void;
+}
+
 /**
- * OpenSSL engines are shared libraries OpenSSL loads into the process: native code, with
- * no `native` grant in sight (`tls.createSecureContext({ privateKeyEngine })`,
- * `https.request({ clientCertEngine })`). The two native methods every such path ends in
- * refuse, for everyone: which package asked cannot be told reliably at that point, and
- * OpenSSL 3 deprecates engines. `crypto.setEngine` is refused in packages' copies of
- * `crypto` unless their policy grants `native` (builtin-adapters.ts).
+ * What every timerify, gc, http, net and dns observer receives: a PerformanceNodeEntry,
+ * of a class perf_hooks does not export. Only an observer of such entries is handed one:
+ * the sample's, of `function` entries, taken at once and disconnected. No other observer
+ * can exist yet (the class is perf_hooks', which is loading).
  */
-function refuseOpenSslEngines(): void {
-  // The bare context (no root certificates loaded: `createSecureContext()` reads them,
-  // 2–20 ms) where Node still exports its class.
-  const common = builtinModules.includes('_tls_common') ? (hostRequire('_tls_common') as { SecureContext?: new () => { context: object } }) : {};
-  const secure = typeof common.SecureContext === 'function'
-    ? new common.SecureContext()
-    : ((hostRequire('node:tls') as typeof import('node:tls')).createSecureContext() as unknown as { context: object });
-  refuseEngineMethods(Object.getPrototypeOf(secure.context) as object);
+function nodeEntries(perf: typeof import('node:perf_hooks')): unknown[] {
+  const observer = new perf.PerformanceObserver(() => {});
+  observer.observe({ entryTypes: ['function'] });
+  try {
+    perf.performance.timerify(function lavamoatSample() {})();
+    return observer.takeRecords();
+  } finally {
+    observer.disconnect();
+  }
 }
 
 const sampled = new Set<string>();
@@ -249,27 +237,24 @@ export function sampleIterators(instance: unknown): void {
 /**
  * What needs the holder of the host's globals (fetch's classes, read after scuttling),
  * or an `await`, before any package runs: a file handle's classes (fs/promises' `open`);
- * where the policy grants `http2` to a package, a session's and its streams' (made by
- * an in-memory request: a server stream exists only once a request arrived); where it
- * grants `crypto`, a WebCrypto key's.
+ * where the policy grants `crypto`, a WebCrypto key's. The standard streams are hardened
+ * when first read ({@link hardenStdioWhenRead}), the readline interface a file handle
+ * makes when first made ({@link hardenFirstLines}).
  */
-export async function prepareSamples(
-  globals: Record<PropertyKey, unknown>,
-  { http2, webcrypto }: { http2: boolean; webcrypto: boolean },
-): Promise<void> {
-  webGlobals = globals;
+export async function prepareSamples(globals: Record<PropertyKey, unknown>, { webcrypto }: { webcrypto: boolean }): Promise<void> {
+  setHostGlobals(globals);
+  hardenStdioWhenRead();
   // Loaded before the loader (a file handle may exist already): sampled now, as
   // sampleFileHandles' first open would be too late.
   if (hasLoaded('internal/fs/promises')) {
     const fs = hostRequire('node:fs') as typeof import('node:fs');
     const handle = await fs.promises.open(new URL(import.meta.url), 'r');
     try {
-      hardenPrototypesWithin(handle);
+      hardenFileHandle(handle);
     } finally {
       await handle.close();
     }
   }
-  if (http2) await sampleHttp2();
   // WebCrypto's keys are of a class no module exports (InternalCryptoKey), and only an
   // `await` makes one: where the policy grants crypto, a key of the app's would otherwise
   // read its `algorithm` through a getter a package put on that prototype.
@@ -295,7 +280,7 @@ export function sampleFileHandles(promises: Record<string, unknown>): void {
     async open(...args: unknown[]): Promise<unknown> {
       const handle = await Reflect.apply(open, promises, args);
       if (!sampled) {
-        hardenPrototypesWithin(handle);
+        hardenFileHandle(handle);
         sampled = true;
       }
       return handle;
@@ -310,36 +295,79 @@ function webCryptoSampledOnLoad(): boolean {
   return typeof (KeyObject.prototype as { toCryptoKey?: unknown }).toCryptoKey === 'function' && lazyGlobalModule('CryptoKey') === WEBCRYPTO;
 }
 
-async function sampleHttp2(): Promise<void> {
-  const http2 = hostRequire('node:http2') as typeof import('node:http2');
-  const { duplexPair } = hostRequire('node:stream') as { duplexPair?: () => [import('node:stream').Duplex, import('node:stream').Duplex] };
-  if (typeof duplexPair !== 'function') return;
-  const [client, serverSide] = duplexPair();
-  const server = http2.createServer();
-  const made: unknown[] = [server];
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no HTTP/2 stream')), 2000);
-      server.on('stream', (stream) => {
-        made.push(stream, stream.session);
-        stream.respond();
-        stream.end();
-      });
-      server.emit('connection', serverSide);
-      const session = http2.connect('http://localhost', { createConnection: () => client as never });
-      const request = session.request({ ':path': '/' });
-      made.push(session, request);
-      request.on('response', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      request.on('error', reject);
-      request.end();
+/** A file handle's classes, and the readline interface its `readLines` first makes. */
+function hardenFileHandle(handle: unknown): void {
+  hardenFirstLines(Object.getPrototypeOf(handle) as object);
+  hardenPrototypesWithin(handle);
+}
+
+/** Node 24's readline interfaces hold a history manager (ReplHistory) of a class no module exports. */
+const HISTORY = 'internal/repl/history';
+
+/**
+ * A file handle's `readLines` makes a readline interface, whose history manager (Node 24)
+ * is of a class no module exports, with nothing but fs/promises loaded (it loads
+ * readline's interface at start-up). Sampling one at start-up costs 1–2 ms: the first
+ * interface `readLines` makes is hardened instead ({@link hardenFirstResult}).
+ */
+function hardenFirstLines(fileHandlePrototype: object): void {
+  if (hasLoaded(HISTORY)) hardenFirstResult(fileHandlePrototype, 'readLines', 2);
+}
+
+/**
+ * For a class no module exports whose objects only `holder[name]` makes, and whose sample
+ * would cost more than it is worth (a heap snapshot, a readline interface at start-up):
+ * the method becomes a wrapper of the same name and length, and the classes of the first
+ * object it returns (or its promise resolves to) are hardened before its caller has it.
+ */
+function hardenFirstResult(holder: object, name: string, depth: number): void {
+  const descriptor = Reflect.getOwnPropertyDescriptor(holder, name);
+  const method: unknown = descriptor?.value;
+  if (typeof method !== 'function' || !descriptor!.configurable || !descriptor!.writable) return;
+  let first = true;
+  const harden = (result: unknown): unknown => {
+    if (first && typeof result === 'object' && result !== null) {
+      hardenPrototypesWithin(result, depth);
+      first = false;
+    }
+    return result;
+  };
+  const wrapper = {
+    [name](this: unknown, ...args: unknown[]): unknown {
+      const result: unknown = Reflect.apply(method, this, args);
+      return first && result instanceof Promise ? result.then(harden) : harden(result);
+    },
+  }[name]!;
+  Object.defineProperty(wrapper, 'length', { value: method.length });
+  Object.defineProperty(holder, name, { ...descriptor, value: wrapper });
+}
+
+/**
+ * The standard streams are made when first read, of a class that depends on what the
+ * descriptor is: a file's is Node's internal SyncWriteStream, which no module exports and
+ * whose constructor writes any file descriptor (an app whose output goes to a log file
+ * hands it to a logger). The getters on `process` now disarm and harden the stream's
+ * classes before anyone has it, once per stream.
+ */
+function hardenStdioWhenRead(): void {
+  for (const name of ['stdout', 'stderr', 'stdin']) {
+    const descriptor = Reflect.getOwnPropertyDescriptor(process, name);
+    const get = descriptor?.get;
+    if (!get || !descriptor.configurable) continue;
+    let seen: unknown;
+    Object.defineProperty(process, name, {
+      ...descriptor,
+      get: {
+        [name](this: unknown): unknown {
+          const stream: unknown = Reflect.apply(get, this, []);
+          if (stream !== seen && typeof stream === 'object' && stream !== null) {
+            disarmChain(stream);
+            hardenPrototypeChain(stream);
+            seen = stream;
+          }
+          return stream;
+        },
+      }[name],
     });
-  } catch {
-    // Not in this Node: what was made is sampled all the same.
   }
-  for (const instance of made) hardenPrototypesWithin(instance, 2);
-  for (const instance of made) (instance as { destroy?: () => void; close?: () => void }).destroy?.();
-  server.close();
 }

@@ -137,7 +137,6 @@ export async function start(config: Config, loaderURL: string): Promise<void> {
   await runtime.start();
   // Before any package code: classes sampled with an `await` (samples.ts).
   await prepareSamples(host.globals, {
-    http2: grantsBuiltin(policy, 'http2'),
     webcrypto: grantsBuiltin(policy, 'crypto') || grantsGlobal(policy, 'crypto') || grantsGlobal(policy, 'CryptoKey'),
   });
   // A tool preloaded before the loader may patch a builtin when it first loads: builtins

@@ -1,0 +1,164 @@
+/**
+ * Sample instances of the network modules' classes that no module exports (samples.ts has
+ * the rule): an HTTP server's connection list and its requests' async resource, the
+ * HTTP parser, the native secure context, and HTTP/2's sessions and streams.
+ */
+import { builtinModules, createRequire } from 'node:module';
+import { hardenPrototypesWithin } from './host-hardening.js';
+import { handleOf, refuseEngineMethods } from './native-handles.js';
+import { internal } from './web-samples.js';
+
+const hostRequire = createRequire(import.meta.url);
+
+export const NET_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
+  // The native HTTP parser (which Node 24's process.binding no longer lists); a server's
+  // connection list (native too, made when it listens: 'listening' is emitted here with
+  // no port) and the async resource of a request's parser (a connection on a socket that
+  // never connects).
+  http: () => {
+    const common = hostRequire('_http_common') as { HTTPParser?: new () => object };
+    const made: unknown[] = common.HTTPParser ? [new common.HTTPParser()] : [];
+    const http = hostRequire('node:http') as typeof import('node:http');
+    const net = hostRequire('node:net') as typeof import('node:net');
+    const server = http.createServer();
+    const socket = new net.Socket();
+    try {
+      server.emit('listening');
+      server.emit('connection', socket);
+      hardenPrototypesWithin(server, 1);
+      hardenPrototypesWithin((socket as unknown as { parser?: unknown }).parser, 1);
+    } finally {
+      socket.destroy();
+      server.close();
+    }
+    return made;
+  },
+  // OpenSSL engines are refused first (below); the native context's prototype is then
+  // hardened (Node 24's process.binding no longer lists it).
+  tls: () => [refuseOpenSslEngines()],
+  http2: sampleHttp2Later,
+};
+
+/**
+ * OpenSSL engines are shared libraries OpenSSL loads into the process: native code, with
+ * no `native` grant in sight (`tls.createSecureContext({ privateKeyEngine })`,
+ * `https.request({ clientCertEngine })`). The two native methods every such path ends in
+ * refuse, for everyone: which package asked cannot be told reliably at that point, and
+ * OpenSSL 3 deprecates engines. `crypto.setEngine` is refused in packages' copies of
+ * `crypto` unless their policy grants `native` (builtin-adapters.ts).
+ */
+function refuseOpenSslEngines(): object {
+  // The bare context (no root certificates loaded: `createSecureContext()` reads them,
+  // 2–20 ms) where Node still exports its class.
+  const common = builtinModules.includes('_tls_common') ? (hostRequire('_tls_common') as { SecureContext?: new () => { context: object } }) : {};
+  const secure = typeof common.SecureContext === 'function'
+    ? new common.SecureContext()
+    : ((hostRequire('node:tls') as typeof import('node:tls')).createSecureContext() as unknown as { context: object });
+  refuseEngineMethods(Object.getPrototypeOf(secure.context) as object);
+  return secure;
+}
+
+let eager = false;
+
+/**
+ * Where builtins are hardened later than they load (a tool preloaded before the loader,
+ * or loads not observed), sessions may exist before the hardening, and none made after it
+ * would sample: HTTP/2 is then sampled when it is hardened.
+ */
+export const sampleHttp2Eagerly = (): void => void (eager = true);
+
+/** What makes HTTP/2 sessions: each samples HTTP/2's classes first, once. */
+const SESSION_MAKERS = ['connect', 'createServer', 'createSecureServer', 'performServerHandshake'] as const;
+
+/**
+ * HTTP/2's sessions and streams are of classes http2 does not export. A sample of them
+ * costs 8–12 ms (most of it compiling HTTP/2's code for the first time), and on Node 22
+ * and 24 http2 loads with undici, at an app's first `fetch`, whether or not anything
+ * speaks HTTP/2. So it is made on first use instead: http2's functions that make a
+ * session (`connect`, `createServer`, ...) are wrapped on the module object, and the first
+ * call of any of them, by the app, by undici or by a package (whose copy is made from the
+ * module object), samples them before the session it asked for exists.
+ */
+function sampleHttp2Later(): unknown[] {
+  const http2 = hostRequire('node:http2') as Record<string, unknown>;
+  const real: Record<string, Function> = {};
+  if (eager) {
+    sampleHttp2(http2 as Record<string, Function>);
+    return [];
+  }
+  let sampled = false;
+  const sampleOnce = (): void => {
+    if (sampled) return;
+    sampled = true;
+    sampleHttp2(real);
+  };
+  for (const name of SESSION_MAKERS) {
+    const fn = http2[name];
+    const descriptor = Reflect.getOwnPropertyDescriptor(http2, name);
+    if (typeof fn !== 'function' || !descriptor?.writable || !descriptor.configurable) continue;
+    real[name] = fn;
+    const wrapper = {
+      [name](this: unknown, ...args: unknown[]): unknown {
+        sampleOnce();
+        return Reflect.apply(fn, this, args);
+      },
+    }[name]!;
+    Object.defineProperty(wrapper, 'length', { value: fn.length });
+    Object.defineProperty(http2, name, { ...descriptor, value: wrapper });
+  }
+  return [];
+}
+
+/** The client preface, an empty SETTINGS frame and a HEADERS frame (GET / on stream 1, HPACK). */
+const REQUEST = (): Buffer => {
+  const block = [0x82, 0x84, 0x86, 0x41, 0x01, 0x61];
+  return Buffer.concat([
+    Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'),
+    Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]),
+    Buffer.from([0, 0, block.length, 1, 5, 0, 0, 0, 1, ...block]),
+  ]);
+};
+
+/**
+ * One server session, one server stream, one client session and one client stream, in
+ * memory and synchronously: the server session's native handle is fed a request's bytes
+ * (what Node does with data already buffered on a socket), which makes the server stream
+ * at once. Nothing is listened on or connected to.
+ */
+function sampleHttp2(real: Record<string, Function>): void {
+  const { Duplex } = hostRequire('node:stream') as typeof import('node:stream');
+  const sink = (): import('node:stream').Duplex => new Duplex({ read() {}, write: (_chunk, _encoding, done) => done() });
+  const noop = (): void => {};
+  type Emitter = { on(event: string, listener: (...args: never[]) => void): unknown; destroy?(): void; close?(): void };
+  const made: Emitter[] = [];
+  try {
+    const server = Reflect.apply(real.createServer!, undefined, []) as Emitter & { emit(event: string, value: unknown): boolean };
+    made.push(server);
+    let session: Emitter | undefined;
+    server.on('session', (value: Emitter) => void (session = value));
+    server.emit('connection', sink());
+    if (session) {
+      made.push(session);
+      (handleOf(session) as { receive?: (data: Buffer) => void } | undefined)?.receive?.(REQUEST());
+      const streams = (internal(session, 'state') as { streams?: Map<unknown, Emitter> } | undefined)?.streams;
+      for (const stream of streams?.values() ?? []) stream.on('error', noop), made.push(stream);
+    }
+    const client = Reflect.apply(real.connect!, undefined, ['http://localhost', { createConnection: sink }]) as Emitter & { request(headers: object): Emitter };
+    client.on('error', noop);
+    const request = client.request({ ':path': '/' });
+    request.on('error', noop);
+    made.push(client, request);
+    for (const instance of made) hardenPrototypesWithin(instance, 2);
+  } catch {
+    // Not in this Node: what was made is hardened where it got to.
+  } finally {
+    for (const instance of made.reverse()) {
+      try {
+        if (instance.destroy) instance.destroy();
+        else instance.close?.();
+      } catch {
+        // Already closed.
+      }
+    }
+  }
+}
