@@ -162,9 +162,29 @@ export class ModuleCache {
       this.flushOnExit = true;
       process.once('exit', () => this.flush());
     }
-    fs.writeFile(file, data, { mode: 0o600, flag: 'wx' }, () => {
-      // Written, or another process wrote it (EEXIST), or not writable: done either way.
+    const done = (): void => {
       if (this.pending.get(file) === data) this.pending.delete(file);
+    };
+    fs.writeFile(file, data, { mode: 0o600, flag: 'wx' }, (error) => {
+      if ((error as NodeJS.ErrnoException | null)?.code !== 'EEXIST') {
+        // Written, or not writable: done either way.
+        done();
+        return;
+      }
+      // A record under this key already (one whose stamps no longer hold, which the caller
+      // made again, or another process's): replaced whole. Left in place, a stale answer
+      // was made again on every start (every install rewrites the marker all stamps hold).
+      const temp = this.tempOf(file);
+      fs.writeFile(temp, data, { mode: 0o600, flag: 'wx' }, (tempError) => {
+        if (tempError) {
+          done();
+          return;
+        }
+        fs.rename(temp, file, (renameError) => {
+          if (renameError) fs.unlink(temp, () => {});
+          done();
+        });
+      });
     });
   }
 

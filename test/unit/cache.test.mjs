@@ -155,6 +155,21 @@ test('records are written in the background, and at exit if still pending', asyn
   assert.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')), [], 'no temporary files left');
 });
 
+test('a record made again under the same key replaces the one on disk (a facade whose stamps no longer hold)', async () => {
+  const dir = tempDir();
+  const first = new ModuleCache({ dir, salt: 's' });
+  first.set('facade', 'file:///a.js', 'v20', { stamps: [['/x', 1, 1]], names: ['old'] });
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  // The next start finds it stale and makes it again.
+  const second = new ModuleCache({ dir, salt: 's' });
+  assert.deepEqual(second.get('facade', 'file:///a.js', 'v20').names, ['old']);
+  second.set('facade', 'file:///a.js', 'v20', { stamps: [['/x', 2, 2]], names: ['new'] });
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.deepEqual(new ModuleCache({ dir, salt: 's' }).get('facade', 'file:///a.js', 'v20').names, ['new'], 'the third start has the new answer');
+  assert.equal(entries(dir).length, 1);
+  assert.deepEqual(fs.readdirSync(dir, { recursive: true }).filter((f) => f.endsWith('.tmp')), [], 'no temporary files left');
+});
+
 test('old temporary files of killed writers are swept, once a day', () => {
   const dir = tempDir();
   new ModuleCache({ dir, salt: 's' }).get('esm', 'u', 's'); // creates the directory, sweeps
