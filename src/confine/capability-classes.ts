@@ -17,7 +17,6 @@
  * classes through `constructor`.
  */
 import { loadedEntries, loadedSet } from './load-trap.js';
-import process from 'node:process';
 import { createRequire } from 'node:module';
 
 const hostRequire = createRequire(import.meta.url);
