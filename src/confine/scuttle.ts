@@ -344,7 +344,7 @@ export function scuttledNames(realm: object, exceptions: readonly string[]): str
  * writable value becomes a throwing value; a constant is frozen). `host`, when given,
  * first keeps every such property for the runtime and the app (see makeHostGlobals).
  */
-export function performScuttle(realm: object, exceptions: readonly string[], host?: { holder: HostGlobalsHolder }): ScuttleResult {
+export function performScuttle(realm: object, exceptions: readonly string[], host?: { holder: HostGlobalsHolder; scuttled?: () => void }): ScuttleResult {
   const keep = alwaysKept(realm);
   const excepted = matcher(exceptions);
   const result: ScuttleResult = { removed: [], replaced: [], frozen: [], kept: [] };
@@ -382,6 +382,7 @@ export function performScuttle(realm: object, exceptions: readonly string[], hos
   for (let proto = Object.getPrototypeOf(realm); proto !== null && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
     Object.freeze(proto);
   }
+  host?.scuttled?.();
   return result;
 }
 
@@ -397,10 +398,10 @@ export class ScuttleError extends Error {
 export function scuttleGlobalThis(
   realGlobal: typeof globalThis,
   options: ScuttleOptions,
-  { holder, source = 'scuttleGlobalThis.scuttlerName' }: { holder?: HostGlobalsHolder; source?: string } = {},
+  { holder, source = 'scuttleGlobalThis.scuttlerName', scuttled }: { holder?: HostGlobalsHolder; source?: string; scuttled?: () => void } = {},
 ): ScuttleResult | undefined {
   if (!options.enabled) return undefined;
-  const host = holder ? { holder } : undefined;
+  const host = holder ? { holder, ...(scuttled && { scuttled }) } : undefined;
   const { scuttlerName } = options;
   if (scuttlerName === undefined || scuttlerName === '') {
     return performScuttle(realGlobal, options.exceptions, host);

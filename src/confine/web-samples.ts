@@ -8,6 +8,7 @@
  */
 import { createRequire } from 'node:module';
 import { hardenPrototypesWithin } from './host-hardening.js';
+import { globalAgent } from './undici-dispatcher.js';
 
 const hostRequire = createRequire(import.meta.url);
 
@@ -135,7 +136,8 @@ function sampleWebSocket(): unknown[] {
   ws.close();
   ws.removeEventListener('error', keep);
   if (internal(ws, 'controller') === undefined) return made;
-  const agent = (globalThis as Record<symbol, unknown>)[Symbol.for('undici.globalDispatcher.1')];
+  // Behind its guard (undici-dispatcher.ts), which holds no class of undici's.
+  const agent = globalAgent();
   made.push(agent);
   try {
     type Factory = (origin: string, options: unknown) => { stats?: unknown; destroy(): Promise<void> };

@@ -31,6 +31,7 @@ import { bindableNames } from '../formats/app-scope.js';
 import { assertConfinableEntry, assertEntryInProject, inheritedWorkerEnv, PARENT_MARKER } from '../confine/entry-checks.js';
 import { confineSpawns, propagateToChildren } from '../confine/child-processes.js';
 import { hardenAtStart, prepareHost, sweepLoaded, whenLoaded } from '../confine/boundary.js';
+import { guardGlobalDispatcher, initGlobalDispatcher, lockGlobalDispatcher, UNDICI } from '../confine/undici-dispatcher.js';
 import { setBeforeLaterStart } from '../confine/module-evaluation.js';
 import { prepareSamples } from '../confine/samples.js';
 import { confineWorkers, type WorkerOrigins } from '../confine/workers.js';
@@ -129,6 +130,9 @@ export async function start(config: Config, loaderURL: string): Promise<void> {
   propagateToChildren(config, loaderURL);
   confineSpawns(config, loaderURL);
   prepareHost({ preloadDomain: grantsBuiltin(policy, 'domain'), feralError });
+  // When undici loads (now if it has), before its samples: its agent behind a guard.
+  initGlobalDispatcher(globalThis, globalThis.Error as never);
+  whenLoaded(UNDICI, guardGlobalDispatcher);
   // When worker_threads loads (now if it has), before it returns to whoever loaded it:
   // every Worker is made through it (Node's hooks thread too), and the start does not
   // load it for an app that starts none.
@@ -166,6 +170,7 @@ export async function start(config: Config, loaderURL: string): Promise<void> {
   const scuttled = scuttleGlobalThis(globalThis, config.scuttleGlobalThis, {
     holder: host,
     source: config.sources['scuttleGlobalThis.scuttlerName'],
+    scuttled: lockGlobalDispatcher,
   });
   if (scuttled) setAppGlobalScope(makeAppGlobalScope(globalThis, host, [...scuttled.removed, ...scuttled.replaced]));
   if (scuttled && config.debug) {

@@ -172,15 +172,6 @@ const RESIDUAL = {
  * fail the suite) until they are closed; docs/attacks.md describes each.
  */
 const TODO = {
-  // undici defines its global dispatcher on the real global under a symbol key (when
-  // fetch first runs), non-configurable and writable: scuttling (string names, as
-  // LavaMoat's) leaves it, and code that reaches the real global can dispatch any request
-  // through it or replace it for every fetch of the process.
-  'scuttled-real-global': ["undici's global dispatcher (Symbol.for('undici.globalDispatcher.1')) on the real global"],
-  // On Node 22, a WebSocket keeps undici's fetch controller as a symbol-keyed property, and
-  // the controller the dispatcher it fetched with: undici's global one, whose dispatch()
-  // reaches any origin. Its classes are hardened; the dispatcher itself is the app's.
-  'handed-internal-classes': ["undici's global dispatcher, from a WebSocket's controller (Node 22): dispatch() to any origin"],
 };
 
 const show = (entries) => entries.map(([variant, outcome]) => `  - ${variant}\n      => ${outcome}`).join('\n');

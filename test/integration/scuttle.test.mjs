@@ -146,3 +146,34 @@ test('debug mode lists what scuttling removed and kept', () => {
   assert.match(run.stderr, /LavaMoat: debug mode \(debug from LAVAMOAT_DEBUG\).*Not for production\./);
   assert.match(run.stderr, /LavaMoat: scuttled globalThis: removed .*\bfetch\b.*; host globals kept: .*\bsetTimeout\b/);
 });
+
+describe("undici's global dispatcher under scuttling (confine/undici-dispatcher.ts)", () => {
+  const json = (run) => {
+    assert.equal(run.status, 0, run.stderr);
+    return JSON.parse(run.stdout.trim().split('\n').at(-1));
+  };
+  test("the app's fetch and WebSocket go through it; on the real global it is a read-only guard with no prototype", () => {
+    const out = json(runWithLoader(dir, 'dispatcher.mjs', { timeout: 30_000 }));
+    assert.equal(out.fetch, 'ok');
+    if (typeof WebSocket === 'function') assert.equal(out.webSocket, 'open');
+    assert.deepEqual(out.slot, { writable: false, proto: true });
+    // Control: unscuttled, the guard is there too, writable as undici made it.
+    const control = json(runWithLoader(dir, 'dispatcher.mjs', { env: { LAVAMOAT_SCUTTLE_GLOBAL_THIS: 'false' }, timeout: 30_000 }));
+    assert.equal(control.fetch, 'ok');
+    assert.deepEqual(control.slot, { writable: true, proto: true });
+  });
+
+  test('a dispatcher defined on the real global before undici loaded is never used: fetch fails, naming why', () => {
+    const out = json(runWithLoader(dir, 'dispatcher.mjs', { args: ['preempt'], timeout: 30_000 }));
+    assert.equal(out.evilCalled, undefined);
+    assert.deepEqual(out.seen, out.fetch === 'ok' ? ['/fetch'] : []);
+    if (out.defined === true) {
+      // Node 20: undici loads after scuttling, with the runtime's placeholder in place.
+      assert.match(out.fetch, /LavaMoat: undici's global dispatcher was defined on the real global before Node's undici loaded/);
+    } else {
+      // Node 22+: scuttling reads every global, which loads undici first: the slot is already read-only.
+      assert.match(out.defined, /^refused/);
+      assert.equal(out.fetch, 'ok');
+    }
+  });
+});
