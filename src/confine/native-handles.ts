@@ -48,6 +48,41 @@ const DECORATED: Readonly<Record<string, Record<string, string | readonly string
   zlib: { Zlib: 'zlib' },
 };
 
+/**
+ * Native methods that initialise their handle, once (Node calls each exactly once per
+ * handle, right after making it). A handle outlives that call in the object that holds it,
+ * and objects travel: a running child handed to a package (`child._handle`) would start
+ * any program through its handle's `spawn` again, with no `child_process` grant (and
+ * leave libuv's handle list corrupt). A second call on the same handle throws.
+ */
+const ONCE_PER_HANDLE: Readonly<Record<string, Record<string, readonly string[]>>> = {
+  process_wrap: { Process: ['spawn'] },
+};
+
+export class HandleReinitialisedError extends TypeError {
+  readonly code = 'LAVAMOAT_HANDLE_REINITIALISED';
+}
+
+/** Wraps `prototype[name]` (before the prototype is frozen) so that it runs once per handle. */
+function oncePerHandle(className: string, prototype: object, name: string): void {
+  const descriptor = Reflect.getOwnPropertyDescriptor(prototype, name);
+  if (!descriptor || !descriptor.configurable || typeof descriptor.value !== 'function') return;
+  const real = descriptor.value as Function;
+  const used = new WeakSet<object>();
+  const wrapper = {
+    [name](this: unknown, ...args: unknown[]): unknown {
+      if (typeof this === 'object' && this !== null) {
+        if (used.has(this)) {
+          throw new HandleReinitialisedError(`LavaMoat: ${className}.prototype.${name} runs once per handle (Node's own call); this handle has already run it`);
+        }
+        used.add(this);
+      }
+      return Reflect.apply(real, this, args);
+    },
+  }[name]!;
+  Object.defineProperty(prototype, name, { value: wrapper, writable: false, enumerable: descriptor.enumerable, configurable: false });
+}
+
 export class NativeConstructorError extends TypeError {
   readonly code = 'LAVAMOAT_NATIVE_CONSTRUCTOR';
 }
@@ -142,6 +177,7 @@ export function neutralizeNativeClasses(): void {
     if (!binding) continue;
     for (const [className, prototype] of classesOf(binding)) {
       if (className === 'SecureContext') refuseEngineMethods(prototype);
+      for (const method of ONCE_PER_HANDLE[name]?.[className] ?? []) oncePerHandle(className, prototype, method);
       const decorator = DECORATED[name]?.[className];
       if (decorator) deferExtensions(prototype, decorator);
       neutralizePrototype(prototype, { values: true });
