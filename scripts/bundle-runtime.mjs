@@ -69,6 +69,19 @@ for (const file of walk(path.join(root, 'dist'))) {
     }
   }
 }
+// Exports that load a module when read (lazy-globals.ts, and accessors of the same kind):
+// a named import would read them whenever the bundle starts.
+const LAZY_NAMED = {
+  'node:util': ['parseArgs', 'diff', 'setTraceSigInt'],
+  'node:fs': ['Dir', 'opendir', 'opendirSync', 'Utf8Stream', 'promises', 'ReadStream', 'WriteStream'],
+  'node:buffer': ['File'],
+  'node:async_hooks': ['AsyncLocalStorage'],
+  'node:module': ['SourceMap'],
+};
+for (const [specifier, names] of builtinNames) {
+  const lazy = (LAZY_NAMED[specifier] ?? []).filter((name) => names.has(name));
+  if (lazy.length > 0) throw new Error(`import ${lazy.join(', ')} from '${specifier}' by the module (\`import x from '${specifier}'\`, then x.${lazy[0]}): read when the runtime starts, it loads a module`);
+}
 const hostBuiltins = {
   name: 'host-builtins',
   setup(build) {
@@ -312,6 +325,30 @@ const sesEdits = {
 };
 const applied = new Set();
 
+// The cache's salt names the versions of what is compiled in (preload.ts cacheSalt).
+const bundledVersionsModule = {
+  name: 'bundled-versions',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]dist[\\/]loader[\\/]bundled-versions\.js$/ }, () => ({
+      contents: `export const BUNDLED_VERSIONS = ${JSON.stringify(bundledVersions())};\n`,
+      loader: 'js',
+    }));
+  },
+};
+
+function bundledVersions() {
+  const manifest = (file) => JSON.parse(fs.readFileSync(file, 'utf8'));
+  const own = manifest(path.join(root, 'package.json'));
+  const of = (name) => {
+    for (let dir = path.dirname(createRequire(path.join(root, "package.json")).resolve(name)); ; dir = path.dirname(dir)) {
+      const file = path.join(dir, 'package.json');
+      if (fs.existsSync(file) && manifest(file).name === name) return manifest(file).version;
+      if (path.dirname(dir) === dir) throw new Error(`cannot find the version of ${name}`);
+    }
+  };
+  return [`lavamoat@${own.version}`, `ses@${of('ses')}`, `meriyah@${of('meriyah')}`].join(' ');
+}
+
 const result = await esbuild.build({
   absWorkingDir: root,
   // Flat names: loader.mjs imports boot and preload, the preload finds the hooks and
@@ -331,7 +368,7 @@ const result = await esbuild.build({
   // Babel (through @endo/module-source) is loaded only when a module is compiled on a
   // cold cache; it stays out of the start-up path.
   external: ['@endo/module-source'],
-  plugins: [sesInternals, sesEdits, hostBuiltins],
+  plugins: [sesInternals, sesEdits, hostBuiltins, bundledVersionsModule],
   metafile: true,
   legalComments: 'none',
   // Bundling renames functions whose names collide in the shared scope; SES's tamed

@@ -4,7 +4,9 @@
  * `--root`, `--bin`/`-b`, `--dev`, `--debug`, `--write`, `--verbose`, `--quiet`);
  * everything after `--` goes to the app untouched, as with Node.
  */
-import { parseArgs } from 'node:util';
+// By the module: `parseArgs` is a lazy export on Node 22+ (it loads its module when read),
+// and the runtime's bundle reads every name imported from a builtin when it starts.
+import util from 'node:util';
 import { applyTrimArgs, TRIM_HELP } from './trim-args.js';
 import { DIFF_HELP } from './diff-help.js';
 import { EXPLAIN_HELP } from './explain-help.js';
@@ -139,7 +141,7 @@ export function parseCli(argv: readonly string[]): CliArgs {
 
   let parsed;
   try {
-    parsed = parseArgs({ args: normalised, options: OPTIONS, allowPositionals: true, strict: true });
+    parsed = util.parseArgs({ args: normalised, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (error) {
     throw new UsageError((error as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
   }

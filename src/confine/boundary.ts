@@ -37,7 +37,8 @@ import { neutralizeNativeClasses } from './native-handles.js';
 import { INTRINSIC_GLOBALS, SES_GLOBALS } from './scuttle.js';
 import { guardFeralError } from './stack-traces.js';
 import { confineFileStreams } from './fs-streams.js';
-import { hostGlobals, sample, sampleFileHandles, sampleIterators } from './samples.js';
+import { DEFERRED_SAMPLES, hostGlobals, sample, sampleFileHandles, sampleIterators } from './samples.js';
+import { restrictAsyncLocalStorage } from './observation.js';
 import { sampleHttp2Eagerly } from './net-samples.js';
 import { loadedEntries, loadedSet, observeBuiltinLoads, runLoadActions, whenLoaded } from './load-trap.js';
 export { whenLoaded } from './load-trap.js';
@@ -183,6 +184,10 @@ function hardenWhenRead(holder: object, key: PropertyKey, descriptor: PropertyDe
   Object.defineProperty(holder, key, {
     get(this: unknown): unknown {
       const value: unknown = Reflect.apply(get, this, []);
+      // Node 22+'s AsyncLocalStorage: its prototype names the restricted class
+      // (observation.ts), which it cannot once hardened. Perhaps read first here, inside
+      // the load its module's sample waits for (samples.ts).
+      if (key === 'AsyncLocalStorage' && holder === hostRequire('node:async_hooks') && typeof value === 'function') restrictAsyncLocalStorage(value as never);
       hardenExport(value, key);
       return value;
     },
@@ -431,7 +436,7 @@ export function handOutValue<T>(value: T): T {
 // Before any package runs
 
 /** fs's accessors that load their module on first read and never replace themselves. */
-const FS_LAZY = new Set(['ReadStream', 'WriteStream', 'FileReadStream', 'FileWriteStream', 'promises']);
+const FS_LAZY = new Set(['ReadStream', 'WriteStream', 'FileReadStream', 'FileWriteStream', 'promises', 'Utf8Stream']);
 
 /**
  * Boot-time taming, after lockdown and before any package code: what reaches the next
@@ -494,9 +499,14 @@ export function prepareHost({ preloadDomain, feralError }: { preloadDomain: bool
     Object.freeze(promises);
     hardenExport(promises, 'promises');
   });
+  // Node 24's Utf8Stream, an accessor that loads its module.
+  whenLoaded('internal/streams/fast-utf8-stream', () => hardenExport(fs.Utf8Stream, 'Utf8Stream'));
   // fs.watch's and fs.opendir's classes, which fs does not export (or, on Node 22+,
-  // exports as a lazy property not to be read inside its own getter: hardenLazyExport).
-  for (const id of ['internal/fs/watchers', 'internal/fs/dir']) whenLoaded(id, () => sample(id));
+  // exports as a lazy property not to be read inside its own getter: hardenLazyExport);
+  // what Duplex.from makes, the AsyncLocalStorage class on Node 22+ (an accessor of
+  // async_hooks that loads one of two modules), module's SourceMap: each when the module
+  // that makes it loads, not at start-up.
+  for (const id of DEFERRED_SAMPLES) whenLoaded(id, () => sample(id));
   // process.env's prototype is an object of Node's own, reachable from the env view.
   hardenHostValue(Object.getPrototypeOf(process.env));
 }

@@ -63,13 +63,22 @@ const COMMON: Readonly<Record<string, string>> = {
   SubtleCrypto: 'internal/crypto/webcrypto',
 };
 
+// On Node 22+ (on 20 the module loads at start-up): a port only comes from a channel
+// or a worker, which load it first.
+const PORTS: Readonly<Record<string, string>> = {
+  MessageChannel: 'internal/worker/io',
+  MessagePort: 'internal/worker/io',
+  BroadcastChannel: 'internal/worker/io',
+};
+
 const BY_MAJOR: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   // MessageEvent is worker/io's on Node 20: Node makes one for every message on a port,
   // with no read of the global.
   '20': { ...COMMON, performance: PERF, MessageEvent: 'internal/worker/io' },
-  '22': { ...COMMON, MessageEvent: UNDICI, WebSocket: UNDICI, Navigator: 'internal/navigator' },
+  '22': { ...COMMON, ...PORTS, MessageEvent: UNDICI, WebSocket: UNDICI, Navigator: 'internal/navigator' },
   '24': {
     ...COMMON,
+    ...PORTS,
     MessageEvent: UNDICI,
     CloseEvent: UNDICI,
     WebSocket: UNDICI,
@@ -92,7 +101,7 @@ const table: Readonly<Record<string, string>> = BY_MAJOR[major] ?? {};
  */
 const LAZY_EXPORTS_22: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   buffer: { File: 'internal/file' },
-  fs: { Dir: 'internal/fs/dir' },
+  fs: { Dir: 'internal/fs/dir', opendir: 'internal/fs/dir', opendirSync: 'internal/fs/dir' },
   util: { parseArgs: 'internal/util/parse_args/parse_args', diff: 'internal/util/diff', setTraceSigInt: 'internal/util/trace_sigint' },
 };
 const LAZY_EXPORTS: Readonly<Record<string, Readonly<Record<string, Readonly<Record<string, string>>>>>> = {

@@ -17,7 +17,7 @@ import { createRequire } from 'node:module';
 import { disarmChain } from './capability-classes.js';
 import { hardenHostValue, hardenPrototypeChain, hardenPrototypesWithin } from './host-hardening.js';
 import { hasLoaded } from './load-trap.js';
-import { lazyGlobalModule } from './lazy-globals.js';
+import { keepAccessorsUntilJobEnds, lazyGlobalModule } from './lazy-globals.js';
 import { NET_SAMPLES } from './net-samples.js';
 import { restrictAsyncLocalStorage, restrictPerformanceObserver } from './observation.js';
 import { WEB_SAMPLES, WEBCRYPTO, hostGlobals, setHostGlobals } from './web-samples.js';
@@ -79,11 +79,16 @@ const MODULE_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
   // web streams' readers, writers and controllers (`Readable.toWeb()` needs no global).
   stream: () => {
     const stream = hostRequire('node:stream') as typeof import('node:stream') & { duplexPair?: () => unknown[] };
-    const made: unknown[] = [...(stream.duplexPair?.() ?? []), new stream.Readable({ read() {} })];
-    made.push(stream.Duplex.from(async function* (source: AsyncIterable<unknown>) {
-      for await (const chunk of source) yield chunk;
-    }));
-    return made;
+    return [...(stream.duplexPair?.() ?? []), new stream.Readable({ read() {} })];
+  },
+  // Duplex.from loads it the first time (within that call, before it returns).
+  'internal/streams/duplexify': () => {
+    const stream = hostRequire('node:stream') as typeof import('node:stream');
+    return [
+      stream.Duplex.from(async function* (source: AsyncIterable<unknown>) {
+        for await (const chunk of source) yield chunk;
+      }),
+    ];
   },
   timers: () => {
     // Their lists (TimersList, ImmediateList) too: walked while the timers are in them.
@@ -132,9 +137,13 @@ const MODULE_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
   },
   async_hooks: () => {
     const asyncHooks = hostRequire('node:async_hooks') as typeof import('node:async_hooks');
-    restrictAsyncLocalStorage(asyncHooks.AsyncLocalStorage as never);
+    // Node 20's is data; Node 22+'s an accessor that loads one of two modules: restricted
+    // when that loads (below), before anyone has the class.
+    if ('value' in (Reflect.getOwnPropertyDescriptor(asyncHooks, 'AsyncLocalStorage') ?? {})) restrictAsyncLocalStorage(asyncHooks.AsyncLocalStorage as never);
     return [asyncHooks.createHook({})];
   },
+  'internal/async_local_storage/async_context_frame': () => restrictedStorage(),
+  'internal/async_local_storage/async_hooks': () => restrictedStorage(),
   util: () => {
     // The one inspect option that takes a function (a comparator): set by a package,
     // every app `console.log` would hand it the formatted entries. Pinned for everyone.
@@ -144,9 +153,12 @@ const MODULE_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
   },
   // module's statics are the loader's live state (boundary.ts leaves them): its one class
   // of objects handed out, SourceMap (`findSourceMap`), is hardened alone.
-  module: () => {
-    const { SourceMap } = hostRequire('node:module') as { SourceMap?: unknown };
-    hardenHostValue(SourceMap);
+  // On Node 22+ `SourceMap` is a lazy data property (reading it loads this module): read
+  // perhaps inside its own getter, so left an accessor until the job ends.
+  'internal/source_map/source_map': () => {
+    const holder = hostRequire('node:module') as object;
+    hardenHostValue(Reflect.get(holder, 'SourceMap'));
+    keepAccessorsUntilJobEnds(holder, ['SourceMap']);
     return [];
   },
   // A readline interface's history manager (Node 24: ReplHistory), when the public
@@ -196,6 +208,22 @@ function nodeEntries(perf: typeof import('node:perf_hooks')): unknown[] {
   } finally {
     observer.disconnect();
   }
+}
+
+/** Samples made when an internal module loads (boundary.ts prepareHost), not with a builtin. */
+export const DEFERRED_SAMPLES: readonly string[] = [
+  'internal/fs/watchers',
+  'internal/fs/dir',
+  'internal/streams/duplexify',
+  'internal/async_local_storage/async_context_frame',
+  'internal/async_local_storage/async_hooks',
+  'internal/source_map/source_map',
+];
+
+function restrictedStorage(): unknown[] {
+  const asyncHooks = hostRequire('node:async_hooks') as typeof import('node:async_hooks');
+  restrictAsyncLocalStorage(asyncHooks.AsyncLocalStorage as never);
+  return [];
 }
 
 const sampled = new Set<string>();
