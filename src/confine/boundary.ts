@@ -40,6 +40,7 @@ import { confineFileStreams } from './fs-streams.js';
 import { DEFERRED_SAMPLES, hostGlobals, sample, sampleFileHandles, sampleIterators } from './samples.js';
 import { restrictAsyncLocalStorage } from './observation.js';
 import { sampleHttp2Eagerly } from './net-samples.js';
+import { disarmGlobalClass } from './capability-classes.js';
 import { loadedEntries, loadedSet, observeBuiltinLoads, runLoadActions, whenLoaded } from './load-trap.js';
 export { whenLoaded } from './load-trap.js';
 import { deferGlobal, hasDeferredGlobals, isDeferredModule, keepAccessorsUntilJobEnds, lazyExportModule, lazyGlobalModule, takeLoadedGlobals } from './lazy-globals.js';
@@ -146,6 +147,7 @@ const isPublicBuiltin = (id: string): boolean =>
 function hardenExport(value: unknown, key?: PropertyKey, nested = false): void {
   if (nested && typeof value === 'function' && !hasInstancePrototype(value)) return;
   if (typeof value === 'function') {
+    disarmGlobalClass(key, value);
     hardenHostValue(value);
     // Their iterators' class is exported by nothing: from an instance of ours.
     if (typeof key === 'string' && ITERABLE_CLASSES.has(key)) {
@@ -362,7 +364,9 @@ function hardenLoadedGlobals(loaded: ReadonlySet<string> | 'all'): void {
       else if (descriptor) deferGlobal(name, lazyGlobalModule(name)!);
     }
     // Samples and restrictions before anything is frozen (perf_hooks' observer; the web
-    // streams' readers and controllers, made from the classes just read).
+    // streams' readers and controllers, made from the classes just read; a WebSocket's
+    // constructor, capability-classes.ts).
+    for (const [name, value] of values) disarmGlobalClass(name, value);
     for (const name of values.keys()) if (GLOBAL_MODULES[name]) hardenForPackage(GLOBAL_MODULES[name]!);
     for (const name of values.keys()) sample(lazyGlobalModule(name)!);
     for (const [name, value] of values) hardenExport(value, name);

@@ -71,12 +71,20 @@ function isObject(value: unknown): value is object {
   return (typeof value === 'object' && value !== null) || typeof value === 'function';
 }
 
-/** Replaces `proto.constructor` (Node's class `real`) by its inert twin; false if it cannot any more. */
-function disarm(proto: object, real: Function, module: string | undefined): boolean {
+/**
+ * Replaces `proto.constructor` (Node's class `real`) by its inert twin; false if it cannot
+ * any more. `global`: the global that holds the class (the twin then keeps its constants,
+ * `WebSocket.OPEN`).
+ */
+function disarm(proto: object, real: Function, module: string | undefined, global?: string): boolean {
   if (disarmed.has(proto)) return true;
   const descriptor = Reflect.getOwnPropertyDescriptor(proto, 'constructor');
   if (!descriptor || !('value' in descriptor) || descriptor.value !== real || !descriptor.configurable) return false;
-  const where = module ? `import it from the '${module}' builtin (granted in the package's policy)` : 'it is not for packages to construct';
+  const where = module
+    ? `import it from the '${module}' builtin (granted in the package's policy)`
+    : global
+      ? `use the global ${global} (granted in the package's policy)`
+      : 'it is not for packages to construct';
   const twin = function (): never {
     throw new CapabilityConstructorError(
       `LavaMoat: ${real.name} cannot be constructed through an instance's constructor: ${where}`,
@@ -84,6 +92,16 @@ function disarm(proto: object, real: Function, module: string | undefined): bool
   };
   Object.defineProperty(twin, 'name', { value: real.name });
   Object.defineProperty(twin, 'prototype', { value: proto, writable: false, enumerable: false, configurable: false });
+  if (global) {
+    // Its parent's statics too: Node tells an EventTarget by `this.constructor[kIsEventTarget]`,
+    // which a WebSocket inherits from EventTarget (a class that computes only).
+    Object.setPrototypeOf(twin, Object.getPrototypeOf(real));
+    for (const key of Reflect.ownKeys(real)) {
+      if (key === 'prototype' || key === 'name' || key === 'length') continue;
+      const item = Reflect.getOwnPropertyDescriptor(real, key);
+      if (item && 'value' in item && !isObject(item.value)) Object.defineProperty(twin, key, { ...item, writable: false, configurable: false });
+    }
+  }
   Object.freeze(twin);
   Object.defineProperty(proto, 'constructor', { value: twin, writable: true, enumerable: descriptor.enumerable, configurable: true });
   disarmed.add(proto);
@@ -106,6 +124,25 @@ const capabilityMethods = new WeakSet<Function>();
 export function isForeignCapabilityCall(method: Function, receiver: unknown, allowed: readonly unknown[]): boolean {
   if (!capabilityMethods.has(method) || allowed.includes(receiver)) return false;
   return (typeof receiver === 'object' && receiver !== null) || typeof receiver === 'function';
+}
+
+/**
+ * Global classes whose constructors are authority: a `WebSocket` or an `EventSource`
+ * connects to any URL through undici's global dispatcher, so `new (ws.constructor)(url)`
+ * from a socket the app hands a package would be the network with no grant
+ * (docs/attacks.md, case 76). A package granted the global receives the class itself; an
+ * instance leads only to the inert twin.
+ */
+const GLOBAL_CAPABILITY_CLASSES = new Set<PropertyKey>(['WebSocket', 'EventSource']);
+
+/**
+ * Before the class a global (or a builtin's export: `http.WebSocket`) named `name` holds
+ * is hardened (boundary.ts, with the value it read: on Node 22+ reading such a global
+ * again inside the load it causes would abort the process).
+ */
+export function disarmGlobalClass(name: PropertyKey | undefined, value: unknown): void {
+  if (name === undefined || !GLOBAL_CAPABILITY_CLASSES.has(name) || typeof value !== 'function' || !isObject(value.prototype)) return;
+  disarm(value.prototype, value, undefined, String(name));
 }
 
 const done = new Set<string>();

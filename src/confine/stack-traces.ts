@@ -160,22 +160,26 @@ export function guardFeralError(feral: ErrorConstructorLike, trustedFile: (file:
   if (!descriptor || !descriptor.configurable) return;
   let current: unknown = 'value' in descriptor ? descriptor.value : descriptor.get?.call(feral);
   const capture = feral.captureStackTrace!;
-  const callerFile = (setter: Function): string | undefined => {
+  const rawSites = (fn: Function): unknown[] => {
     const saved = current;
     current = (_error: unknown, sites: unknown) => sites;
     const holder: { stack?: unknown } = {};
     try {
-      Reflect.apply(capture, feral, [holder, setter]);
+      Reflect.apply(capture, feral, [holder, fn]);
       const sites = holder.stack;
-      if (!Array.isArray(sites) || sites.length === 0) return undefined;
-      const site = sites[0] as { getFileName?: () => string | undefined; isEval?: () => boolean };
-      // The script's own name, never a `//# sourceURL` (which any evaluated code can
-      // claim), and never code run through eval or `Function`.
-      if (site.isEval?.() !== false) return undefined;
-      return site.getFileName?.() ?? undefined;
+      return Array.isArray(sites) ? sites : [];
     } finally {
       current = saved;
     }
+  };
+  const callerFile = (setter: Function): string | undefined => {
+    const sites = rawSites(setter);
+    if (sites.length === 0) return undefined;
+    const site = sites[0] as { getFileName?: () => string | undefined; isEval?: () => boolean };
+    // The script's own name, never a `//# sourceURL` (which any evaluated code can
+    // claim), and never code run through eval or `Function`.
+    if (site.isEval?.() !== false) return undefined;
+    return site.getFileName?.() ?? undefined;
   };
   const set = function prepareStackTrace(value: unknown): void {
     if (!trustedFile(callerFile(set))) {
@@ -185,15 +189,15 @@ export function guardFeralError(feral: ErrorConstructorLike, trustedFile: (file:
   };
   Object.defineProperty(feral, 'prepareStackTrace', { get: () => current, set, enumerable: false, configurable: false });
   Object.defineProperty(feral, 'captureStackTrace', { writable: false, configurable: false });
-  feralCallerFile = (fn) => {
+  feralCallerSites = (fn, count) => {
     let savedLimit: number | undefined;
     try {
       savedLimit = feral.stackTraceLimit;
-      feral.stackTraceLimit = 1;
-      return callerFile(fn);
+      feral.stackTraceLimit = count;
+      return rawSites(fn).map((site) => siteOf(site as SafeCallSite));
     } catch {
       // A limit a package made unwritable: no frame, no file (the caller is refused).
-      return undefined;
+      return [];
     } finally {
       try {
         feral.stackTraceLimit = savedLimit;
@@ -204,7 +208,31 @@ export function guardFeralError(feral: ErrorConstructorLike, trustedFile: (file:
   };
 }
 
-let feralCallerFile: ((fn: Function) => string | undefined) | undefined;
+/** One frame as V8 describes it: its script's own name (undefined for eval'd code and builtins). */
+export interface CallerSite {
+  readonly file: string | undefined;
+  readonly line: number | undefined;
+  readonly column: number | undefined;
+  readonly name: string | undefined;
+  readonly isConstructor: boolean;
+}
+
+function siteOf(site: SafeCallSite): CallerSite {
+  const call = (name: string): unknown => (typeof site[name] === 'function' ? Reflect.apply(site[name]!, site, []) : undefined);
+  const text = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
+  const number = (value: unknown): number | undefined => (typeof value === 'number' ? value : undefined);
+  // The script's own name, never a `//# sourceURL`, and never code run through eval or `Function`.
+  const isEval = call('isEval') !== false;
+  return Object.freeze({
+    file: isEval ? undefined : text(call('getFileName')),
+    line: number(call('getLineNumber')),
+    column: number(call('getColumnNumber')),
+    name: text(call('getFunctionName')),
+    isConstructor: call('isConstructor') === true,
+  });
+}
+
+let feralCallerSites: ((fn: Function, count: number) => CallerSite[]) | undefined;
 
 /**
  * As {@link callerFileOf}, through V8's own call sites (once {@link guardFeralError} has
@@ -212,7 +240,35 @@ let feralCallerFile: ((fn: Function) => string | undefined) | undefined;
  * call-site facets take tens, for a check on every request (undici-dispatcher.ts).
  */
 export function callerScriptOf(hostError: ErrorConstructorLike, fn: Function): string | undefined {
-  return feralCallerFile ? feralCallerFile(fn) : callerFileOf(hostError, fn);
+  return callerSitesOf(hostError, fn, 1)[0]?.file;
+}
+
+/**
+ * The `count` frames below `fn` (its caller first), through V8's own call sites once
+ * {@link guardFeralError} has run, through `hostError`'s safe facets before. Empty when
+ * the API fails.
+ */
+export function callerSitesOf(hostError: ErrorConstructorLike, fn: Function, count: number): CallerSite[] {
+  if (feralCallerSites) return feralCallerSites(fn, count);
+  let sites: CallerSite[] = [];
+  const savedPrepare = hostError.prepareStackTrace;
+  const savedLimit = hostError.stackTraceLimit;
+  const holder: { stack?: unknown } = {};
+  try {
+    hostError.prepareStackTrace = (_error: unknown, facets: SafeCallSite[]) => {
+      sites = facets.map(siteOf);
+      return '';
+    };
+    hostError.stackTraceLimit = count;
+    hostError.captureStackTrace!(holder, fn);
+    void holder.stack;
+  } catch {
+    sites = [];
+  } finally {
+    hostError.prepareStackTrace = savedPrepare;
+    hostError.stackTraceLimit = savedLimit;
+  }
+  return sites;
 }
 
 /**

@@ -14,10 +14,13 @@
  *   with. A package the app hands its WebSocket reaches it.
  *
  * So once undici has loaded, the property holds a guard instead of the agent: a frozen
- * object with no prototype that forwards `dispatch` to the agent only when undici's own
- * code calls it (its caller's script, as V8 names it, is Node's bundled undici: no
- * package's code has a script name, confine/stack-traces.ts `callerFileOf`), and answers
- * the two option bags undici reads. A WebSocket's controller then holds the guard.
+ * object with no prototype that forwards `dispatch` to the agent only when undici's fetch
+ * calls it, from the one place it asks a dispatcher (V8's own call sites of the frames
+ * below the call, by script name: no package's code has one, confine/stack-traces.ts
+ * `callerSitesOf`; see {@link calledByFetch}), and answers the two option bags undici
+ * reads. A WebSocket's controller then holds the guard. Any frame of undici's would not
+ * do: undici calls getters and methods of what it is handed, and a bound `dispatch`
+ * adds no frame (docs/attacks.md, case 75).
  *
  * Under scuttling the property is also made read-only, and before undici has loaded it is
  * an accessor of the runtime's: undici's load must read it there (then defines the agent
@@ -29,7 +32,7 @@
  * compartment's global and changes nothing for Node's `fetch`), and a preload's natively
  * loaded npm `undici` using the guard (it calls `request()`, which the guard has not).
  */
-import { callerFileOf, callerScriptOf } from './stack-traces.js';
+import { callerFileOf, callerScriptOf, callerSitesOf } from './stack-traces.js';
 
 type ErrorConstructorLike = Parameters<typeof callerFileOf>[0];
 
@@ -74,9 +77,37 @@ function optionsOf(value: unknown): unknown {
   return Object.freeze(copy);
 }
 
+/**
+ * Whether `dispatch` was called from the one place Node's undici asks the dispatcher of a
+ * fetch (its `fetch`, `WebSocket` and `EventSource` all fetch through it): in
+ * `httpNetworkFetch`'s inner `dispatch`, `return new Promise((resolve, reject) =>
+ * agent.dispatch({...}, {...}))`, on one line. Being called by some code of undici's is
+ * not enough: undici reads the properties of the objects it is given and calls their
+ * methods, so a bound `dispatch` (`guard.dispatch.bind(null, options, handler)`, which adds
+ * no frame of its own) set as a getter of an object a package hands any undici function
+ * (`ws.send(object)` reads its `Symbol.toStringTag`) would be called by undici with the
+ * package's request. The four frames below (the executor, `Promise`, undici's `dispatch`,
+ * `httpNetworkFetch`) are those of that call on Node 20, 22 and 24; a getter read while the
+ * executor builds the options runs on another line of it.
+ */
+function calledByFetch(fn: Function): boolean {
+  const [call, promise, outer, fetching] = callerSitesOf(hostError!, fn, 4);
+  return (
+    call?.file === UNDICI_SCRIPT &&
+    promise?.file === undefined &&
+    promise?.name === 'Promise' &&
+    promise.isConstructor &&
+    outer?.file === UNDICI_SCRIPT &&
+    outer.name === 'dispatch' &&
+    outer.line === call.line &&
+    fetching?.file === UNDICI_SCRIPT &&
+    fetching.name === 'httpNetworkFetch'
+  );
+}
+
 function makeGuard(real: Dispatcher): object {
   const dispatch = function dispatch(options: unknown, handler: unknown): unknown {
-    if (callerScriptOf(hostError!, dispatch) !== UNDICI_SCRIPT) {
+    if (!calledByFetch(dispatch)) {
       throw new TypeError("LavaMoat: undici's global dispatcher makes requests for Node's own fetch, WebSocket and EventSource only (a package needs its own fetch grant, or a dispatcher of its own)");
     }
     return Reflect.apply(real.dispatch, real, [options, handler]);

@@ -9,6 +9,7 @@
 import { createRequire } from 'node:module';
 import { hardenPrototypesWithin } from './host-hardening.js';
 import { globalAgent } from './undici-dispatcher.js';
+import { disarmGlobalClass } from './capability-classes.js';
 
 const hostRequire = createRequire(import.meta.url);
 
@@ -128,6 +129,9 @@ interface SampleWebSocket {
 function sampleWebSocket(): unknown[] {
   const WebSocket = web().WebSocket as unknown as (new (url: string, options: object) => SampleWebSocket) | undefined;
   if (typeof WebSocket !== 'function') return [];
+  // Its constructor, before the sample hardens its prototype (undici may load before the
+  // global is read: an EventSource read at start-up, a fetch).
+  disarmGlobalClass('WebSocket', WebSocket);
   const made: unknown[] = [];
   const keep = (event: unknown): void => void made.push(event);
   const ws = new WebSocket('ws://localhost/', { dispatcher: { dispatch: () => false } });

@@ -80,6 +80,15 @@ const ENTRIES = {
   'e-handed-child.mjs': { cases: ['handed-child-process'] },
   // Its own process, under a policy that grants http2 to no package.
   'e-handed-http2.mjs': { cases: ['handed-http2-no-grant'], env: { LAVAMOAT_POLICY: 'lavamoat/node/policy.no-grants.json' } },
+  // Its own process, scuttled (the real global reaches undici's dispatcher), with
+  // WebSocket (Node 20) and EventSource (Node 22+) enabled.
+  'e-undici.mjs': {
+    cases: ['undici-dispatcher-gadgets', 'handed-web-constructors'],
+    env: {
+      LAVAMOAT_SCUTTLE_GLOBAL_THIS: 'true',
+      NODE_OPTIONS: Number(process.versions.node.split('.')[0]) >= 22 ? '--experimental-eventsource --no-warnings' : '--experimental-websocket --no-warnings',
+    },
+  },
 };
 
 const MARKER = 'LAVAMOAT_ATTACK_RESULTS ';
