@@ -185,11 +185,12 @@ function hardenWhenRead(holder: object, key: PropertyKey, descriptor: PropertyDe
   if (get === undefined || !descriptor.configurable) return;
   Object.defineProperty(holder, key, {
     get(this: unknown): unknown {
-      const value: unknown = Reflect.apply(get, this, []);
-      // Node 22+'s AsyncLocalStorage: its prototype names the restricted class
-      // (observation.ts), which it cannot once hardened. Perhaps read first here, inside
-      // the load its module's sample waits for (samples.ts).
-      if (key === 'AsyncLocalStorage' && holder === hostRequire('node:async_hooks') && typeof value === 'function') restrictAsyncLocalStorage(value as never);
+      let value: unknown = Reflect.apply(get, this, []);
+      // Node 22+'s AsyncLocalStorage: the restricted class (observation.ts), for the app
+      // too, whose storages are then locked as they are made (it may hand one to a
+      // package). Made before the class is hardened (its prototype names it), perhaps
+      // first here, inside the load its module's sample waits for (samples.ts).
+      if (key === 'AsyncLocalStorage' && holder === hostRequire('node:async_hooks') && typeof value === 'function') value = restrictAsyncLocalStorage(value as never);
       hardenExport(value, key);
       return value;
     },

@@ -139,7 +139,13 @@ const MODULE_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
     const asyncHooks = hostRequire('node:async_hooks') as typeof import('node:async_hooks');
     // Node 20's is data; Node 22+'s an accessor that loads one of two modules: restricted
     // when that loads (below), before anyone has the class.
-    if ('value' in (Reflect.getOwnPropertyDescriptor(asyncHooks, 'AsyncLocalStorage') ?? {})) restrictAsyncLocalStorage(asyncHooks.AsyncLocalStorage as never);
+    const descriptor = Reflect.getOwnPropertyDescriptor(asyncHooks, 'AsyncLocalStorage');
+    if (descriptor && 'value' in descriptor) {
+      // The app's own storages too (it may hand one to a package): made through the
+      // restricted class, they are locked as they are made.
+      const restricted = restrictAsyncLocalStorage(descriptor.value as never);
+      if (descriptor.configurable) Object.defineProperty(asyncHooks, 'AsyncLocalStorage', { ...descriptor, value: restricted });
+    }
     return [asyncHooks.createHook({})];
   },
   'internal/async_local_storage/async_context_frame': () => restrictedStorage(),
