@@ -272,7 +272,9 @@ export function restrictAsyncLocalStorage(Real: new (...args: unknown[]) => obje
     Object.defineProperty(AsyncLocalStorage, key, Reflect.getOwnPropertyDescriptor(Real, key)!);
   }
   Object.defineProperty(proto, 'constructor', { value: AsyncLocalStorage, writable: false, enumerable: false, configurable: false });
-  restrictedStorage = Object.freeze(AsyncLocalStorage);
+  // Not frozen here: hardened with its statics (Node's `bind`, `snapshot`) as an export
+  // of async_hooks, which it now is for the app too (boundary.ts), before anyone has it.
+  restrictedStorage = AsyncLocalStorage;
   return restrictedStorage;
 }
 
