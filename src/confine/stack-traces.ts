@@ -249,7 +249,11 @@ export function callerScriptOf(hostError: ErrorConstructorLike, fn: Function): s
  * the API fails.
  */
 export function callerSitesOf(hostError: ErrorConstructorLike, fn: Function, count: number): CallerSite[] {
-  if (feralCallerSites) return feralCallerSites(fn, count);
+  return feralCallerSites ? feralCallerSites(fn, count) : hostCallerSites(hostError, fn, count);
+}
+
+/** As {@link callerSitesOf}, through `hostError`'s safe call-site facets. */
+function hostCallerSites(hostError: ErrorConstructorLike, fn: Function, count: number): CallerSite[] {
   let sites: CallerSite[] = [];
   const savedPrepare = hostError.prepareStackTrace;
   const savedLimit = hostError.stackTraceLimit;
@@ -281,27 +285,5 @@ export function callerSitesOf(hostError: ErrorConstructorLike, fn: Function, cou
  * undefined for a builtin frame (`Reflect.construct`) and when the API fails.
  */
 export function callerFileOf(hostError: ErrorConstructorLike, fn: Function): string | undefined {
-  let file: string | undefined;
-  const savedPrepare = hostError.prepareStackTrace;
-  const savedLimit = hostError.stackTraceLimit;
-  const holder: { stack?: unknown } = {};
-  try {
-    hostError.prepareStackTrace = (_error: unknown, facets: SafeCallSite[]) => {
-      const site = facets[0];
-      if (site && typeof site.isEval === 'function' && site.isEval() === false && typeof site.getFileName === 'function') {
-        const name = site.getFileName();
-        if (typeof name === 'string' && name !== '') file = name;
-      }
-      return '';
-    };
-    hostError.stackTraceLimit = 1;
-    hostError.captureStackTrace!(holder, fn);
-    void holder.stack;
-  } catch {
-    file = undefined;
-  } finally {
-    hostError.prepareStackTrace = savedPrepare;
-    hostError.stackTraceLimit = savedLimit;
-  }
-  return file;
+  return hostCallerSites(hostError, fn, 1)[0]?.file;
 }
