@@ -180,7 +180,8 @@ function lockSlots(): void {
  * undici's own code asked; the guard is then checked and put in place at its load.
  */
 export function lockGlobalDispatcher(): void {
-  if (realGlobal === undefined) return;
+  // Scuttling must not go on with the dispatcher unguarded.
+  if (realGlobal === undefined) throw new Error("LavaMoat: scuttleGlobalThis: undici's global dispatcher was not prepared before scuttling");
   locked = true;
   if (!Object.hasOwn(realGlobal, ORIGIN_KEY)) {
     // Nothing in Node sets it; code that reached the real global would otherwise choose

@@ -244,41 +244,27 @@ function cacheSalt(): string {
   // compiler, loaded from node_modules, is looked up.
   if (BUNDLED_VERSIONS !== undefined) return `${BUNDLED_VERSIONS} @endo/module-source@${compilerVersion()}`;
   const require = createRequire(import.meta.url);
-  // From the package's directory: not every package exports its package.json.
-  const version = (name: string): string => {
-    try {
-      return (require(`${name}/package.json`) as { version: string }).version;
-    } catch {
-      // walk up from its entry point
-    }
-    let dir = path.dirname(require.resolve(name));
-    for (;;) {
-      try {
-        const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
-        if (manifest.name === name) return String(manifest.version);
-      } catch {
-        // no package.json here
-      }
-      const parent = path.dirname(dir);
-      if (parent === dir) throw new Error(`LavaMoat: cannot find the version of ${name}`);
-      dir = parent;
-    }
-  };
-  return ['lavamoat', 'ses', '@endo/module-source', 'meriyah'].map((name) => `${name}@${version(name)}`).join(' ');
+  // This package from this file (it exports no entry point), the others from theirs.
+  const entry = (name: string): string => (name === 'lavamoat' ? fileURLToPath(import.meta.url) : require.resolve(name));
+  return ['lavamoat', 'ses', '@endo/module-source', 'meriyah'].map((name) => `${name}@${versionAbove(name, entry(name))}`).join(' ');
 }
 
-/** @endo/module-source's version, from the package.json above where it resolves. */
+/** @endo/module-source's version: the compiler, loaded from node_modules, not bundled. */
 function compilerVersion(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.resolve('@endo/module-source')));
-  for (;;) {
+  return versionAbove('@endo/module-source', fileURLToPath(import.meta.resolve('@endo/module-source')));
+}
+
+/** The version in the package.json of package `name` above `file` (not every package exports its package.json). */
+function versionAbove(name: string, file: string): string {
+  for (let dir = path.dirname(file); ; ) {
     try {
       const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
-      if (manifest.name === '@endo/module-source') return String(manifest.version);
+      if (manifest.name === name) return String(manifest.version);
     } catch {
       // no package.json here
     }
     const parent = path.dirname(dir);
-    if (parent === dir) throw new Error('LavaMoat: cannot find the version of @endo/module-source');
+    if (parent === dir) throw new Error(`LavaMoat: cannot find the version of ${name}`);
     dir = parent;
   }
 }
