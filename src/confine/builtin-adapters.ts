@@ -32,8 +32,12 @@ export interface AdapterContext {
   native: boolean;
   /** The package's policy names this member of the builtin (`tls.setDefaultCACertificates`), not only the module. */
   namesMember(member: string): boolean;
-  /** The timer functions packages get (shared-globals.ts): opaque handles, not Node's `Timeout`s. */
-  timers: Readonly<Record<string, Function>>;
+  /**
+   * The timer functions packages get (shared-globals.ts): opaque handles, not Node's
+   * `Timeout`s. Made when first asked: making them reads `setTimeout[promisify.custom]`,
+   * which loads timers/promises.
+   */
+  timers(): Readonly<Record<string, Function>>;
 }
 
 /** What Node's own test for a URL given to `http.request` reads (`internal/url` `isURL`). */
@@ -165,7 +169,7 @@ export function adaptBuiltin(name: string, real: unknown, ctx: AdapterContext): 
     case 'async_hooks':
       return asyncHooksFor(real as never);
     case 'timers':
-      return spreadLazily(name, module, ctx.timers);
+      return spreadLazily(name, module, ctx.timers());
     case 'perf_hooks':
       return spreadLazily(name, module, { PerformanceObserver: restrictPerformanceObserver(module.PerformanceObserver as never) });
     case 'crypto':

@@ -109,7 +109,8 @@ function overrideAccessor(proto: object, key: PropertyKey, value: unknown, enume
   // memory.
   let Define: (new (target: object) => object) | undefined;
   // Methods, not functions: a function's own `prototype` would be one more object for
-  // the hardening walk to tame, with an accessor of its own, and so on without end.
+  // the hardening walk to tame, with an accessor of its own, and so on without end. The
+  // object holding them is the descriptor itself (one object less per property).
   const accessor = {
     get(this: unknown): unknown {
       return copies !== undefined && isObject(this) && copies.has(this) ? copies.get(this) : value;
@@ -131,8 +132,10 @@ function overrideAccessor(proto: object, key: PropertyKey, value: unknown, enume
         pending = undefined;
       }
     },
+    enumerable,
+    configurable: false,
   };
-  return { get: accessor.get, set: accessor.set, enumerable, configurable: false };
+  return accessor;
 }
 
 const nativeSource = /\{\s*\[native code\]\s*\}\s*$/;
@@ -207,7 +210,9 @@ const nativeCode = (fn: Function): boolean => {
  * another name), which is how it is told from a method.
  */
 export function freezeMethods(proto: object, { values = false }: { values?: boolean } = {}): void {
-  for (const key of Reflect.ownKeys(proto)) {
+  const keys = Reflect.ownKeys(proto);
+  for (let index = 0; index < keys.length; index++) {
+    const key = keys[index]!;
     const descriptor = Reflect.getOwnPropertyDescriptor(proto, key);
     if (!descriptor || !descriptor.configurable) continue;
     if ('value' in descriptor) {
@@ -237,7 +242,9 @@ type Push = (value: unknown, kind: Kind) => void;
 function hardenPrototype(proto: object, push: Push): void {
   const tame = !tamedPrototypes.has(proto);
   tamedPrototypes.add(proto);
-  for (const key of Reflect.ownKeys(proto)) {
+  const keys = Reflect.ownKeys(proto);
+  for (let index = 0; index < keys.length; index++) {
+    const key = keys[index]!;
     const descriptor = Reflect.getOwnPropertyDescriptor(proto, key);
     if (descriptor === undefined) continue;
     if ('value' in descriptor) {
@@ -270,7 +277,9 @@ function hardenPrototype(proto: object, push: Push): void {
 function walkProperties(value: object, kind: Kind, push: Push): void {
   // Key by key, not getOwnPropertyDescriptors: its object of every descriptor, for each of
   // the thousands of objects a start walks, was a large share of its garbage.
-  for (const key of Reflect.ownKeys(value)) {
+  const keys = Reflect.ownKeys(value);
+  for (let index = 0; index < keys.length; index++) {
+    const key = keys[index]!;
     const descriptor = Reflect.getOwnPropertyDescriptor(value, key);
     if (descriptor === undefined) continue;
     if ('value' in descriptor) {
@@ -306,7 +315,9 @@ export function hardenHostValue(root: unknown, rootKind?: Kind): void {
   if (!isObject(root) || hardened.has(root)) return;
   // A capability class's `constructor` can be replaced only before its prototype is frozen.
   disarmLoadedModules();
-  const queue: [object, Kind][] = [];
+  // Pairs, flat (value, kind, value, kind, ...): an array per entry, and destructuring it,
+  // were most of what this loop allocated over the thousands of objects a start walks.
+  const queue: (object | Kind)[] = [];
   const push = (value: unknown, kind: Kind): void => {
     if (!isObject(value) || hardened.has(value)) return;
     if (typeof value === 'function') kind = 'function';
@@ -315,12 +326,13 @@ export function hardenHostValue(root: unknown, rootKind?: Kind): void {
       push(Object.getPrototypeOf(value), 'prototype');
       return;
     }
-    queue.push([value, kind]);
+    queue.push(value, kind);
   };
-  if (rootKind === 'prototype' && typeof root !== 'function') queue.push([root, 'prototype']);
+  if (rootKind === 'prototype' && typeof root !== 'function') queue.push(root, 'prototype');
   else push(root, 'data');
   while (queue.length > 0) {
-    const [value, kind] = queue.pop()!;
+    const kind = queue.pop() as Kind;
+    const value = queue.pop() as object;
     if (hardened.has(value)) continue;
     hardened.add(value);
     if (Object.isFrozen(value)) {
@@ -378,8 +390,9 @@ export function hardenPrototypesWithin(root: unknown, depth = 3): void {
     }
     if (!isPlainData(value)) hardenPrototypeChain(value);
     if (level >= depth) return;
-    for (const key of Reflect.ownKeys(value)) {
-      const descriptor = Reflect.getOwnPropertyDescriptor(value, key);
+    const keys = Reflect.ownKeys(value);
+    for (let index = 0; index < keys.length; index++) {
+      const descriptor = Reflect.getOwnPropertyDescriptor(value, keys[index]!);
       if (descriptor && 'value' in descriptor) walk(descriptor.value, level + 1);
     }
   };

@@ -457,7 +457,7 @@ export class Runtime implements ModuleContext {
       const source = adaptBuiltin(name, hostBuiltin(name), {
         packageName: info.name,
         native: this.resource(info)?.native === true,
-        timers: timersFor(this.options.host),
+        timers: () => timersFor(this.options.host),
         namesMember: (member) => {
           const builtin = this.resource(info)?.builtin;
           return builtin?.[`${name}.${member}`] === true || builtin?.[`node:${name}.${member}`] === true;

@@ -138,19 +138,25 @@ function makeTimers(host: Host): Record<string, Function> {
   return timers;
 }
 
-const perHost = new WeakMap<Host, { timers: Record<string, Function>; consoles: WeakMap<object, object> }>();
+const perHost = new WeakMap<Host, { timers?: Record<string, Function>; consoles: WeakMap<object, object> }>();
+
+function stateFor(host: Host): { timers?: Record<string, Function>; consoles: WeakMap<object, object> } {
+  let state = perHost.get(host);
+  if (!state) {
+    state = { consoles: new WeakMap() };
+    perHost.set(host, state);
+  }
+  return state;
+}
 
 /**
  * The timer functions packages get, for `host`: the same for the globals and for the
- * `timers` builtin module (whose own functions would hand out Node's `Timeout`s).
+ * `timers` builtin module (whose own functions would hand out Node's `Timeout`s). Made
+ * when a package is first granted one (making them loads timers/promises).
  */
 export function timersFor(host: Host): Record<string, Function> {
-  let state = perHost.get(host);
-  if (!state) {
-    state = { timers: makeTimers(host), consoles: new WeakMap() };
-    perHost.set(host, state);
-  }
-  return state.timers;
+  const state = stateFor(host);
+  return (state.timers ??= makeTimers(host));
 }
 
 /**
@@ -159,9 +165,11 @@ export function timersFor(host: Host): Record<string, Function> {
  */
 export function shareable(host: Host, name: string, value: unknown): unknown {
   if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return value;
-  const timers = timersFor(host);
-  const state = perHost.get(host)!;
-  if (TIMER_NAMES.includes(name) && value === host[name] && timers[name]) return timers[name];
+  const state = stateFor(host);
+  if (TIMER_NAMES.includes(name) && value === host[name]) {
+    const timer = timersFor(host)[name];
+    if (timer) return timer;
+  }
   if (name === 'console') {
     let copy = state.consoles.get(value);
     if (!copy) {

@@ -80,7 +80,7 @@ test("a package's copy leaves the module's lazy exports unread until it reads th
     const { builtinFor } = await import(${JSON.stringify(new URL('../../dist/confine/builtins.js', import.meta.url).href)});
     const { adaptBuiltin } = await import(${JSON.stringify(new URL('../../dist/confine/builtin-adapters.js', import.meta.url).href)});
     const loaded = (id) => process.moduleLoadList.includes('NativeModule ' + id);
-    const ctx = { packageName: 'p', mayRun: () => false, timers: {}, native: false, namesMember: () => false };
+    const ctx = { packageName: 'p', mayRun: () => false, timers: () => ({}), native: false, namesMember: () => false };
     // Not imported (an ES module import of a builtin reads all its exports).
     const real = Object.fromEntries(['http', 'crypto', 'timers'].map((n) => [n, { default: process.getBuiltinModule(n) }]));
     const before = ['internal/deps/undici/undici', 'internal/crypto/webcrypto', 'timers/promises'].map(loaded);
