@@ -75,9 +75,25 @@ function confinedCallSite(facet: SafeCallSite): object {
 export function makeCompartmentError(hostError: ErrorConstructorLike, sharedError: ErrorConstructorLike): Function {
   let prepare: unknown;
   let limit = 10;
+  // Whether the compartment ever set its `stackTraceLimit`: until then, errors are made
+  // as everywhere else.
+  let limited = false;
 
-  const CompartmentError = function Error(this: unknown, ...args: unknown[]) {
-    return Reflect.construct(sharedError, args, new.target === undefined || new.target === CompartmentError ? sharedError : new.target);
+  // V8 captures the stack while an error is made, up to the realm's limit. A package that
+  // lowers its `Error.stackTraceLimit` (zod sets 0 around the errors of every failed
+  // parse, to skip that capture) gets it for the errors it makes too, never above the
+  // host's limit: a lower limit only shortens its own errors' stacks.
+  const CompartmentError = function Error(this: unknown, ...args: unknown[]): Error {
+    const target: Function = new.target === undefined || new.target === CompartmentError ? sharedError : new.target;
+    if (!limited) return Reflect.construct(sharedError, args, target);
+    const savedLimit = hostError.stackTraceLimit;
+    if (typeof savedLimit !== 'number' || !(limit < savedLimit)) return Reflect.construct(sharedError, args, target);
+    hostError.stackTraceLimit = limit;
+    try {
+      return Reflect.construct(sharedError, args, target);
+    } finally {
+      hostError.stackTraceLimit = savedLimit;
+    }
   } as unknown as ErrorConstructorLike;
 
   function captureStackTrace(target: object, fn?: Function): void {
@@ -122,7 +138,10 @@ export function makeCompartmentError(hostError: ErrorConstructorLike, sharedErro
     stackTraceLimit: {
       get: () => limit,
       set: (value: unknown) => {
-        if (typeof value === 'number') limit = value;
+        if (typeof value === 'number') {
+          limit = value;
+          limited = true;
+        }
       },
       enumerable: true,
       configurable: true,

@@ -43,6 +43,28 @@ test('a compartment prepareStackTrace affects only its own captures', () => {
   assert.match(compartment.evaluate('const o = { message: "m", name: "N" }; Error.captureStackTrace(o); o.stack'), /^N: m\n\s+at /);
 });
 
+test("a compartment's stackTraceLimit bounds the stacks of the errors it makes, never above the host's", () => {
+  const frames = (source) => compartment.evaluate(source).split('\n').length - 1;
+  const deep = 'function deep(n, f) { return n === 0 ? f() : deep(n - 1, f); }';
+  try {
+    assert.equal(frames(`${deep} deep(20, () => new Error('m').stack)`), 10);
+    // zod's way of skipping the capture on a failed parse.
+    compartment.evaluate('Error.stackTraceLimit = 0');
+    assert.equal(frames('new Error("m").stack'), 0);
+    assert.equal(frames('class E extends Error {}; new E("m").stack'), 0);
+    assert.equal(frames('Error("m").stack'), 0);
+    compartment.evaluate('Error.stackTraceLimit = 3');
+    assert.equal(frames(`${deep} deep(20, () => new Error('m').stack)`), 3);
+    // Not above the host's limit, which is unchanged after each error.
+    compartment.evaluate('Error.stackTraceLimit = 1000');
+    assert.equal(frames(`${deep} deep(40, () => new Error('m').stack)`), 10);
+    assert.equal(Error.stackTraceLimit, 10);
+    assert.equal(new Error('outside').stack.split('\n').length - 1 > 0, true);
+  } finally {
+    compartment.evaluate('Error.stackTraceLimit = 10');
+  }
+});
+
 test("V8's own prepareStackTrace: only the trusted file sets it, whatever a script claims with sourceURL", async () => {
   // In a child: the guard goes on the real Error of a fresh process.
   const { spawnSync } = await import('node:child_process');
