@@ -39,6 +39,12 @@ function namedAnyway(fn, name, parent, key) {
   return false;
 }
 
+/** An anonymous function, arrow or class, whose name a property key would give. */
+function nameableByKey(fn) {
+  if (!ANONYMOUS.has(fn.type) || fn.id) return false;
+  return !(fn.type === 'ClassExpression' && fn.body.body.some((m) => m.static && (m.computed || m.key?.name === 'name' || m.key?.value === 'name')));
+}
+
 export function stripNoOpNames(source) {
   const ast = parseModule(source, { next: true, ranges: true });
   const edits = [];
@@ -71,6 +77,18 @@ export function stripNoOpNames(source) {
       // it stay valid.
       const fn = node.arguments[0];
       edits.push([node.start, fn.start, ''], [fn.end, node.end, '']);
+      visit(fn, node, 'arguments');
+      return;
+    }
+    if (isNameCall(node) && nameableByKey(node.arguments[0])) {
+      // A renamed binding (`const notify2 = __name((u) => ..., "notify")`, SES's module
+      // records make three per export of every module): the language names an
+      // anonymous function after the key it is the value of, so `({ "notify": fn }).notify`
+      // is the same function with the same `name`, with no property definition (and no
+      // out-of-object property storage) for each closure made.
+      const fn = node.arguments[0];
+      const name = JSON.stringify(node.arguments[1].value);
+      edits.push([node.start, fn.start, `({ ${name}: `], [fn.end, node.end, ` })[${name}]`]);
       visit(fn, node, 'arguments');
       return;
     }

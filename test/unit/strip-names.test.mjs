@@ -1,4 +1,5 @@
-// The build removes only the `__name` calls of esbuild's keepNames that change nothing
+// The build removes the `__name` calls of esbuild's keepNames that change nothing, and
+// names the anonymous functions of renamed bindings by a property key instead
 // (scripts/strip-names.mjs): every function keeps the name it had with them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,9 +25,12 @@ class Klass { static { __name(this, "Klass"); } }
 class Klass2 { static { __name(this, "Klass"); } }
 class WithName { static name = "custom"; static { __name(this, "WithName"); } }
 var Anon = /* @__PURE__ */ __name(class {}, "Anon");
+var Anon2 = /* @__PURE__ */ __name(class {}, "Anon");
+var Computed2 = /* @__PURE__ */ __name(class { static [Symbol.for("x")] = 1; }, "Computed");
+var odd2 = /* @__PURE__ */ __name(() => 8, "odd name");
 var nested = /* @__PURE__ */ __name(() => { const deep = /* @__PURE__ */ __name(() => 6, "deep"); return deep; }, "nested");
 const passed = [/* @__PURE__ */ __name(() => 7, "passed")][0];
-globalThis.result = { kept, Error4, arrow, renamed2, anonymousFn, namedFn, otherNamed, assigned, method: object.method, other: object.other, Klass, Klass2, WithName, Anon, deep: nested(), passed };
+globalThis.result = { kept, Error4, arrow, renamed2, anonymousFn, namedFn, otherNamed, assigned, method: object.method, other: object.other, Klass, Klass2, WithName, Anon, Anon2, Computed2, odd2, deep: nested(), passed };
 `;
 
 const names = (code) => {
@@ -43,10 +47,14 @@ test('every function has the same name with and without the removed calls', () =
   assert.equal(names(SOURCE).renamed2, 'renamed');
   assert.equal(names(SOURCE).passed, 'passed', 'a name the language would not give is kept');
   assert.ok(removed >= 9, `removed ${removed}`);
-  for (const left of ['__name(Error4, "Error")', '"renamed")', '"inner")', '"different")', '__name(this, "Klass")', '"passed")', '__name(this, "WithName")']) {
+  // An anonymous function of a renamed binding is named by a key: no `name` redefined.
+  assert.ok(code.includes('({ "renamed": () => 2 })["renamed"]'), code);
+  assert.ok(code.includes('({ "passed": () => 7 })["passed"]'), code);
+  assert.equal(names(SOURCE).odd2, 'odd name');
+  for (const left of ['__name(Error4, "Error")', '"inner")', '__name(this, "Klass")', '__name(this, "WithName")', '"Computed")']) {
     assert.ok(code.includes(left), `kept: ${left}`);
   }
-  for (const gone of ['__name(kept, "kept")', '"arrow")', '"anonymousFn")', '"namedFn")', '"assigned")', '"method")', '"Anon")', '"deep")', '"nested")']) {
+  for (const gone of ['__name(kept, "kept")', '"different")', '"renamed")', '"passed")', '"arrow")', '"anonymousFn")', '"namedFn")', '"assigned")', '"method")', '"Anon")', '"deep")', '"nested")']) {
     assert.ok(!code.includes(gone), `removed: ${gone}`);
   }
 });
