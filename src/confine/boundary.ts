@@ -32,12 +32,13 @@ import {
   isPlainData,
   neverHarden,
   replaceErrorParent,
+  reparentFromFeral,
 } from './host-hardening.js';
 import { neutralizeNativeClasses } from './native-handles.js';
 import { INTRINSIC_GLOBALS, SES_GLOBALS } from './scuttle.js';
 import { guardFeralError } from './stack-traces.js';
 import { confineFileStreams } from './fs-streams.js';
-import { DEFERRED_SAMPLES, hostGlobals, sample, sampleFileHandles, sampleIterators } from './samples.js';
+import { DEFERRED_SAMPLES, hostGlobals, sample, sampleErrnoException, sampleFileHandles, sampleIterators } from './samples.js';
 import { restrictAsyncLocalStorage } from './observation.js';
 import { sampleHttp2Eagerly } from './net-samples.js';
 import { disarmGlobalClass } from './capability-classes.js';
@@ -280,6 +281,7 @@ export function hardenAtStart({ leavePatchingTime = false }: { leavePatchingTime
   if (!hardenOnLoad) sampleHttp2Eagerly();
   swept = 0;
   for (const module of BASE_MODULES) hardenBuiltin(module);
+  sampleErrnoException();
   sweepLoaded();
   hardenForGlobal('');
 }
@@ -451,6 +453,11 @@ const FS_LAZY = new Set(['ReadStream', 'WriteStream', 'FileReadStream', 'FileWri
  */
 export function prepareHost({ preloadDomain, feralError }: { preloadDomain: boolean; feralError: Function }): void {
   replaceErrorParent(feralError, (Error.prototype as { constructor: Function }).constructor);
+  // The global's own classes (none on Node 20–24) and WebAssembly's errors, which lockdown
+  // leaves as V8 made them.
+  reparentFromFeral(globalThis);
+  const wasm = (globalThis as { WebAssembly?: object }).WebAssembly;
+  if (typeof wasm === 'object' && wasm !== null) reparentFromFeral(wasm);
   const runtimeCode = new URL('../', import.meta.url).href;
   guardFeralError(feralError as never, (file) => file !== undefined && (file.startsWith(runtimeCode) || file.startsWith(fileURLToPath(runtimeCode))));
   const Module = hostRequire('node:module') as { prototype: object };

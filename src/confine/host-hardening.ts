@@ -66,6 +66,23 @@ export function replaceErrorParent(feral: Function, shared: Function): void {
   sharedError = shared;
   hardened.add(feral);
 }
+/**
+ * The functions among `holder`'s own properties whose parent is V8's own `Error`
+ * (`WebAssembly.CompileError`, `LinkError`, `RuntimeError`): given the shared `Error`
+ * now, before anything could freeze them with their parent (SES's `harden` of a granted
+ * `WebAssembly` walked into V8's `Error`, freezing its `stackTraceLimit`).
+ */
+export function reparentFromFeral(holder: object): void {
+  if (feralError === undefined || sharedError === undefined) return;
+  for (const key of Reflect.ownKeys(holder)) {
+    const descriptor = Reflect.getOwnPropertyDescriptor(holder, key);
+    const value: unknown = descriptor && 'value' in descriptor ? descriptor.value : undefined;
+    if (typeof value === 'function' && Object.getPrototypeOf(value) === feralError && Object.isExtensible(value)) {
+      Object.setPrototypeOf(value, sharedError);
+    }
+  }
+}
+
 /** Prototypes whose properties were turned into accessors. */
 const tamedPrototypes = new WeakSet<object>();
 

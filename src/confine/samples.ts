@@ -79,8 +79,11 @@ const MODULE_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
   // web streams' readers, writers and controllers (`Readable.toWeb()` needs no global).
   stream: () => {
     const stream = hostRequire('node:stream') as typeof import('node:stream') & { duplexPair?: () => unknown[] };
-    return [...(stream.duplexPair?.() ?? []), new stream.Readable({ read() {} })];
+    return [...(stream.duplexPair?.() ?? []), new stream.Readable({ read() {} }), abortError(stream)];
   },
+  // Node's SystemError (a class of internal/errors no module exports, parent V8's Error),
+  // and the class of its ERR_SYSTEM_ERROR: what os throws.
+  os: () => [thrown(() => (hostRequire('node:os') as typeof import('node:os')).setPriority(NO_SUCH_PID, 0))],
   // Duplex.from loads it the first time (within that call, before it returns).
   'internal/streams/duplexify': () => {
     const stream = hostRequire('node:stream') as typeof import('node:stream');
@@ -192,6 +195,40 @@ const MODULE_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
   ...WEB_SAMPLES,
   ...NET_SAMPLES,
 };
+
+/** A process id no system gives (Linux's ceiling is 2^22): `kill(pid, 0)` and `setpriority` fail with ESRCH, doing nothing. */
+const NO_SUCH_PID = 2 ** 31 - 1;
+
+/** What `action` throws (the sample is the error). */
+function thrown(action: () => unknown): unknown {
+  try {
+    action();
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}
+
+/**
+ * Node's AbortError (internal/errors), what every aborted stream, `events.once`, timer
+ * promise and `fetch` hands its caller: from a stream aborted as it is given its signal.
+ */
+function abortError(stream: typeof import('node:stream')): unknown {
+  const readable = new stream.Readable({ read() {} });
+  readable.on('error', () => {});
+  stream.addAbortSignal(AbortSignal.abort(), readable);
+  return (readable as { errored?: unknown }).errored;
+}
+
+/**
+ * Node's ErrnoException (internal/errors; its prototype's `constructor` is a getter that
+ * returns V8's own `Error`): what `process.kill`, child processes and sockets throw.
+ * Made at start-up (boundary.ts), with nothing else loaded.
+ */
+export function sampleErrnoException(): void {
+  const error = thrown(() => process.kill(NO_SUCH_PID, 0));
+  if (typeof error === 'object' && error !== null) hardenPrototypesWithin(error, 1);
+}
 
 interface SampleDatabase {
   prepare(sql: string): { iterate(): unknown };

@@ -19,6 +19,7 @@
  */
 
 import { handOutValue, hardenForGlobal } from './boundary.js';
+import { hardenHostValue } from './host-hardening.js';
 
 declare function harden<T>(value: T): T;
 
@@ -181,6 +182,12 @@ export function shareable(host: Host, name: string, value: unknown): unknown {
     return copy;
   }
   hardenForGlobal(name);
-  if (HARDEN_ON_GRANT.has(name)) return harden(value);
+  // The boundary's walk first: it gives the classes V8's own `Error` is the parent of
+  // (`WebAssembly.CompileError`, ...) the shared `Error` instead, which SES's `harden`
+  // would freeze, V8's limit with it (host-hardening.ts).
+  if (HARDEN_ON_GRANT.has(name)) {
+    hardenHostValue(value);
+    return harden(value);
+  }
   return handOutValue(value);
 }

@@ -17,6 +17,8 @@
  * `stackTraceLimit` affects only that compartment's captures.
  */
 
+import process from 'node:process';
+
 interface ErrorConstructorLike {
   new (...args: unknown[]): Error;
   (...args: unknown[]): Error;
@@ -208,23 +210,68 @@ export function guardFeralError(feral: ErrorConstructorLike, trustedFile: (file:
   };
   Object.defineProperty(feral, 'prepareStackTrace', { get: () => current, set, enumerable: false, configurable: false });
   Object.defineProperty(feral, 'captureStackTrace', { writable: false, configurable: false });
+  // Nothing added (a `Symbol.hasInstance` would see what Node's code tests), and its
+  // limit stays a data property (V8 reads it as data: an accessor would end every stack).
+  const limit = Object.getOwnPropertyDescriptor(feral, 'stackTraceLimit');
+  if (limit && 'value' in limit && limit.configurable) Object.defineProperty(feral, 'stackTraceLimit', { configurable: false });
+  Object.preventExtensions(feral);
   feralCallerSites = (fn, count) => {
-    let savedLimit: number | undefined;
+    const savedLimit = feral.stackTraceLimit;
+    let lowered = false;
     try {
-      savedLimit = feral.stackTraceLimit;
-      feral.stackTraceLimit = count;
-      return rawSites(fn).map((site) => siteOf(site as SafeCallSite));
+      try {
+        feral.stackTraceLimit = count;
+        lowered = true;
+      } catch {
+        // Frozen by whoever reached it (a package's `harden` of an error's class): its
+        // limit still serves if it is enough, else a realm of the runtime's own reads the
+        // frames, with a limit of its own.
+        if (!(typeof savedLimit === 'number' && savedLimit >= count)) return privateRealmSites(fn, count).map((site) => siteOf(site as SafeCallSite));
+      }
+      return rawSites(fn)
+        .slice(0, count)
+        .map((site) => siteOf(site as SafeCallSite));
     } catch {
-      // A limit a package made unwritable: no frame, no file (the caller is refused).
       return [];
     } finally {
-      try {
-        feral.stackTraceLimit = savedLimit;
-      } catch {
-        // as above
-      }
+      if (lowered) feral.stackTraceLimit = savedLimit;
     }
   };
+}
+
+let privateRealm: { error: ErrorConstructorLike; holder: () => object } | null | undefined;
+
+/**
+ * The frames below `fn` read through the `Error` of a realm only this runtime holds (a
+ * `vm` context made on first need): V8 captures with the limit of the realm whose
+ * `captureStackTrace` runs, and Node formats a holder made in that realm with that
+ * realm's `prepareStackTrace`. For when V8's own `Error` was frozen with a limit too low
+ * to tell a caller: the checks that read callers (net-brands.ts, undici-dispatcher.ts)
+ * keep working instead of refusing everything.
+ */
+function privateRealmSites(fn: Function, count: number): unknown[] {
+  if (privateRealm === undefined) {
+    privateRealm = null;
+    try {
+      const vm = process.getBuiltinModule('node:vm') as typeof import('node:vm');
+      const context = vm.createContext(Object.create(null));
+      const error = vm.runInContext('Error', context) as ErrorConstructorLike;
+      error.prepareStackTrace = (_error: unknown, sites: unknown) => sites;
+      privateRealm = { error, holder: vm.runInContext('() => ({})', context) as () => object };
+    } catch {
+      // No realm: no frame, and the caller is refused.
+    }
+  }
+  if (!privateRealm) return [];
+  try {
+    privateRealm.error.stackTraceLimit = count;
+    const holder = privateRealm.holder() as { stack?: unknown };
+    privateRealm.error.captureStackTrace!(holder, fn);
+    const sites = holder.stack;
+    return Array.isArray(sites) ? sites : [];
+  } catch {
+    return [];
+  }
 }
 
 /** One frame as V8 describes it: its script's own name (undefined for eval'd code and builtins). */

@@ -31,6 +31,8 @@ import { bindableNames } from '../formats/app-scope.js';
 import { assertConfinableEntry, assertEntryInProject, inheritedWorkerEnv, PARENT_MARKER } from '../confine/entry-checks.js';
 import { confineSpawns, propagateToChildren } from '../confine/child-processes.js';
 import { hardenAtStart, prepareHost, sweepLoaded, whenLoaded } from '../confine/boundary.js';
+import { hasLoaded } from '../confine/load-trap.js';
+import { brandNetObjects } from '../confine/net-brands.js';
 import { BUNDLED_VERSIONS } from './bundled-versions.js';
 import { guardGlobalDispatcher, initGlobalDispatcher, lockGlobalDispatcher, UNDICI } from '../confine/undici-dispatcher.js';
 import { setBeforeLaterStart } from '../confine/module-evaluation.js';
@@ -134,6 +136,10 @@ export async function start(config: Config, loaderURL: string): Promise<void> {
   // When undici loads (now if it has), before its samples: its agent behind a guard.
   initGlobalDispatcher(globalThis, globalThis.Error as never);
   whenLoaded(UNDICI, guardGlobalDispatcher);
+  // When node:net loads (now if it has), before any socket or server is made: only those
+  // its constructors made can connect or listen (net-brands.ts).
+  const netBefore = hasLoaded('net');
+  whenLoaded('net', () => brandNetObjects(globalThis.Error as never, process.getBuiltinModule('node:net') as never, { existing: netBefore }));
   // When worker_threads loads (now if it has), before it returns to whoever loaded it:
   // every Worker is made through it (Node's hooks thread too), and the start does not
   // load it for an app that starts none.

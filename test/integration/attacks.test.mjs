@@ -182,17 +182,12 @@ const RESIDUAL = {
  * fail the suite) until they are closed; docs/attacks.md describes each.
  */
 const TODO = {
-  // A socket the app hands a package (an HTTP middleware's `req.socket`) leads to
-  // `net.Socket.prototype.connect`, which opens a new connection for whoever calls it: on
-  // the app's socket once closed, on an object of that prototype the package makes with a
-  // pure parent's constructor; a client request's agent leads to `createConnection`
-  // (`net.createConnection`). No brand tells Node's sockets from made ones, and the caller
-  // of `connect` can be hidden behind any event Node emits (docs/attacks.md, case 73).
-  'handed-socket-network': [
-    'app: the canary saw no connection from a minted socket',
-    'app: the canary saw no connection from its reconnected request socket',
-    "app: the canary saw no connection from the agent's createConnection",
-  ],
+  // A client request the app hands a package carries its agent, Node's connection factory:
+  // `createConnection` (and `createSocket`, `addRequest`, its 'free' event) make a real
+  // socket to any host. Sockets and servers made of a prototype, and accepted sockets
+  // connected again, are refused (net-brands.ts); the agent's own calls cannot be told
+  // from a package's (docs/attacks.md, case 73).
+  'handed-socket-network': ["app: the canary saw no connection from the agent's createConnection"],
 };
 
 const show = (entries) => entries.map(([variant, outcome]) => `  - ${variant}\n      => ${outcome}`).join('\n');

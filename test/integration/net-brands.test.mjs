@@ -1,0 +1,19 @@
+// Sockets and servers that node:net made connect and listen as under plain node, for the
+// app and for a package granted `net` (net-brands.ts; the refusals are attack case 73).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fixture, runPlain, runWithLoader } from '../helpers.mjs';
+
+const dir = fixture('net-brands');
+
+test('the app and a package granted net: the same sockets and servers as plain node', () => {
+  const plain = runPlain(dir, 'app.mjs');
+  assert.equal(plain.status, 0, plain.stderr);
+  const confined = runWithLoader(dir, 'app.mjs');
+  assert.equal(confined.status, 0, confined.stderr);
+  assert.equal(confined.stdout, plain.stdout);
+  // What the fixture covers, so that a fixture that stops early cannot pass.
+  for (const line of ['package subclass: echo:subclass', 'package reconnect: echo:first echo:second', 'package server: listened twice', 'app http.get /b: web /b true', 'instanceof: true,true,false', 'app server listening again: true']) {
+    assert.ok(confined.stdout.includes(line), line);
+  }
+});
