@@ -453,9 +453,8 @@ const FS_LAZY = new Set(['ReadStream', 'WriteStream', 'FileReadStream', 'FileWri
  */
 export function prepareHost({ preloadDomain, feralError }: { preloadDomain: boolean; feralError: Function }): void {
   replaceErrorParent(feralError, (Error.prototype as { constructor: Function }).constructor);
-  // The global's own classes (none on Node 20–24) and WebAssembly's errors, which lockdown
-  // leaves as V8 made them.
-  reparentFromFeral(globalThis);
+  // WebAssembly's errors, which lockdown leaves as V8 made them. (Not the global's own
+  // properties: on Node 22+ reading some loads their module, undici's and zlib's.)
   const wasm = (globalThis as { WebAssembly?: object }).WebAssembly;
   if (typeof wasm === 'object' && wasm !== null) reparentFromFeral(wasm);
   const runtimeCode = new URL('../', import.meta.url).href;

@@ -259,6 +259,7 @@ type Push = (value: unknown, kind: Kind) => void;
 function hardenPrototype(proto: object, push: Push): void {
   const tame = !tamedPrototypes.has(proto);
   tamedPrototypes.add(proto);
+  if (tame) hardenWhatDeserializes(proto);
   const keys = Reflect.ownKeys(proto);
   for (let index = 0; index < keys.length; index++) {
     const key = keys[index]!;
@@ -288,6 +289,37 @@ function hardenPrototype(proto: object, push: Push): void {
     }
   }
   Object.preventExtensions(proto);
+}
+
+/**
+ * Objects Node's structured clone makes (a `BlockList`, `SocketAddress` or, on Node 20
+ * and 22, `X509Certificate` that arrives in a message or from `structuredClone`) are
+ * instances of a class of their own that no module exports (`InternalBlockList`, ...),
+ * whose prototype sits between the instance and the public class's: Node's
+ * deserializer constructs one, then calls the public prototype's method under
+ * `messaging_deserialize_symbol` on it, before anyone else has it. That method, wrapped
+ * here before the public prototype is frozen, hardens the new object's prototype chain
+ * first (once per prototype): a package cloning its own block list can no longer add a
+ * `check` to every block list the app receives (docs/attacks.md, case 79).
+ */
+function hardenWhatDeserializes(proto: object): void {
+  for (const key of Object.getOwnPropertySymbols(proto)) {
+    if (key.description !== 'messaging_deserialize_symbol') continue;
+    const descriptor = Reflect.getOwnPropertyDescriptor(proto, key);
+    const deserialize: unknown = descriptor?.value;
+    if (typeof deserialize !== 'function' || !descriptor!.configurable) return;
+    const wrapper = {
+      [deserialize.name || 'deserialize'](this: unknown, ...args: unknown[]): unknown {
+        if (isObject(this)) {
+          const made = Object.getPrototypeOf(this) as object | null;
+          if (made !== null && made !== proto && !hardened.has(made)) hardenHostValue(made, 'prototype');
+        }
+        return Reflect.apply(deserialize, this, args);
+      },
+    }[deserialize.name || 'deserialize']!;
+    Object.defineProperty(proto, key, { ...descriptor, value: wrapper });
+    return;
+  }
 }
 
 /** Queues what `value`'s own properties hold (its statics, its `prototype`, its accessors). */
@@ -414,4 +446,32 @@ export function hardenPrototypesWithin(root: unknown, depth = 3): void {
     }
   };
   walk(root, 0);
+}
+
+/**
+ * For a class no module exports whose objects only `holder[name]` makes, and whose sample
+ * would cost more than it is worth (a heap snapshot, a readline interface at start-up):
+ * the method becomes a wrapper of the same name and length, and the classes of the first
+ * object it returns (or its promise resolves to) are hardened before its caller has it.
+ */
+export function hardenFirstResult(holder: object, name: string, depth: number): void {
+  const descriptor = Reflect.getOwnPropertyDescriptor(holder, name);
+  const method: unknown = descriptor?.value;
+  if (typeof method !== 'function' || !descriptor!.configurable || !descriptor!.writable) return;
+  let first = true;
+  const harden = (result: unknown): unknown => {
+    if (first && typeof result === 'object' && result !== null) {
+      hardenPrototypesWithin(result, depth);
+      first = false;
+    }
+    return result;
+  };
+  const wrapper = {
+    [name](this: unknown, ...args: unknown[]): unknown {
+      const result: unknown = Reflect.apply(method, this, args);
+      return first && result instanceof Promise ? result.then(harden) : harden(result);
+    },
+  }[name]!;
+  Object.defineProperty(wrapper, 'length', { value: method.length });
+  Object.defineProperty(holder, name, { ...descriptor, value: wrapper });
 }

@@ -4,7 +4,7 @@
  * HTTP parser, the native secure context, and HTTP/2's sessions and streams.
  */
 import { builtinModules, createRequire } from 'node:module';
-import { hardenPrototypesWithin } from './host-hardening.js';
+import { hardenFirstResult, hardenPrototypesWithin } from './host-hardening.js';
 import { handleOf, refuseEngineMethods } from './native-handles.js';
 import { internal } from './web-samples.js';
 
@@ -33,11 +33,56 @@ export const NET_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
     }
     return made;
   },
+  // Node's pool of HTTP parsers, emptied and closed to new ones before the first
+  // connection (below). `_http_common` loads with http and https alike.
+  _http_common: () => {
+    unpoolHttpParsers(hostRequire('_http_common') as { parsers?: unknown });
+    return [];
+  },
   // OpenSSL engines are refused first (below); the native context's prototype is then
   // hardened (Node 24's process.binding no longer lists it).
-  tls: () => [refuseOpenSslEngines()],
+  tls: () => {
+    // A TLS socket's certificates (its peer's, its own, and their issuers) are of
+    // `InternalX509Certificate`, which no module exports: its prototype, between theirs and
+    // `X509Certificate`'s, hardened by the first certificate made, before its caller has
+    // it (a sample would need a certificate parsed at every tls load, about 1 ms).
+    const { TLSSocket } = hostRequire('node:tls') as { TLSSocket?: { prototype: object } };
+    if (TLSSocket) for (const name of ['getPeerX509Certificate', 'getX509Certificate']) hardenFirstResult(TLSSocket.prototype, name, 1);
+    return [refuseOpenSslEngines()];
+  },
   http2: sampleHttp2Later,
 };
+
+/**
+ * Node keeps the HTTP parsers of finished connections in one pool (`_http_common`'s
+ * `parsers`, a FreeList of up to 1000) and hands them to the next connection of any
+ * server or client of the process. A parser is reachable from every request and
+ * response it served (`req.socket.parser`), and its own properties are Node's callbacks
+ * and fields (`parser[kOnHeadersComplete]`, `socket`, `incoming`), which Node assigns
+ * and never checks: a package handed one request (any middleware) could replace them or
+ * keep the parser, and see every later message that parser carries, the app's requests
+ * to its servers and its own requests' responses, with their credentials. So the pool
+ * keeps nothing: Node then closes a parser when its connection is done (its own path
+ * for a full pool) and makes a new one for the next connection (about a microsecond).
+ * Parsers pooled before this ran (a tool preloaded before the loader) are closed too.
+ */
+export function unpoolHttpParsers(common: { parsers?: unknown }): void {
+  const pool = common.parsers as { max?: unknown; list?: unknown } | undefined;
+  if (typeof pool !== 'object' || pool === null || typeof pool.max !== 'number') return;
+  // An accessor, not a read-only value: `http.setMaxIdleHTTPParsers(n)` assigns it (an
+  // app tuning the pool), and keeps working, with no effect.
+  Object.defineProperty(pool, 'max', { get: () => 0, set: () => {}, enumerable: true, configurable: false });
+  const list = pool.list;
+  if (!Array.isArray(list)) return;
+  for (const parser of list.splice(0)) {
+    try {
+      (parser as { close?: () => void }).close?.();
+    } catch {
+      // Already closed.
+    }
+  }
+  Object.defineProperty(pool, 'list', { value: list, writable: false, enumerable: true, configurable: false });
+}
 
 /**
  * OpenSSL engines are shared libraries OpenSSL loads into the process: native code, with

@@ -319,6 +319,21 @@ export function asyncHooksFor(real: RawAsyncHooks): Record<string, unknown> {
 
 /** Entry types that are the app's I/O: its HTTP requests and their headers, connections, lookups. */
 const IO_ENTRY_TYPES = new Set(['http', 'http2', 'net', 'dns']);
+/**
+ * `observe()`'s options as Node takes them (its own enumerable properties, spread),
+ * read once into a plain object of data: `entryTypes` a fresh array of the values read.
+ * Node accepts an entry type only as the very string (`includes`), so the values are
+ * passed as read, not converted.
+ */
+function pinObserveOptions(options: object): { type?: unknown; entryTypes?: unknown; buffered?: unknown } {
+  const read = { ...options } as { type?: unknown; entryTypes?: unknown; buffered?: unknown };
+  const pinned: { type?: unknown; entryTypes?: unknown; buffered?: unknown } = {};
+  if (read.type !== undefined) pinned.type = read.type;
+  if (read.entryTypes !== undefined) pinned.entryTypes = Array.isArray(read.entryTypes) ? Array.from(read.entryTypes as unknown[]) : read.entryTypes;
+  if (read.buffered !== undefined) pinned.buffered = read.buffered;
+  return pinned;
+}
+
 /** Observers made by packages: `observe()` refuses I/O entry types for them. */
 const packageObservers = new WeakSet<object>();
 let restrictedObserver: Function | undefined;
@@ -346,11 +361,15 @@ export function restrictPerformanceObserver(Real: new (...args: unknown[]) => ob
   }
   Object.defineProperty(proto, 'observe', {
     value: function (this: object, options?: unknown) {
-      if (packageObservers.has(this) && typeof options === 'object' && options !== null) {
-        const { type, entryTypes } = options as { type?: unknown; entryTypes?: unknown };
-        const asked = [type, ...(Array.isArray(entryTypes) ? entryTypes : [])].map(String);
-        const io = asked.find((name) => IO_ENTRY_TYPES.has(name));
+      if (packageObservers.has(this) && typeof options === 'object' && options !== null && !Array.isArray(options)) {
+        // Read once, and Node gets what was checked: Node reads the options again (a
+        // spread, then each entry type), where a getter, a proxy or a proxied array
+        // answered the check 'mark' and Node 'http' (docs/attacks.md, case 78).
+        const pinned = pinObserveOptions(options);
+        const asked = [pinned.type, ...(Array.isArray(pinned.entryTypes) ? pinned.entryTypes : [])];
+        const io = asked.find((name) => typeof name === 'string' && IO_ENTRY_TYPES.has(name));
         if (io) throw new TypeError(`LavaMoat: packages may not observe "${io}" performance entries: they are the app's I/O`);
+        return Reflect.apply(observe, this, [pinned]);
       }
       return Reflect.apply(observe, this, [options]);
     },

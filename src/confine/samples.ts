@@ -15,7 +15,7 @@
 import process from 'node:process';
 import { createRequire } from 'node:module';
 import { disarmChain } from './capability-classes.js';
-import { hardenHostValue, hardenPrototypeChain, hardenPrototypesWithin } from './host-hardening.js';
+import { hardenFirstResult, hardenHostValue, hardenPrototypeChain, hardenPrototypesWithin } from './host-hardening.js';
 import { hasLoaded } from './load-trap.js';
 import { keepAccessorsUntilJobEnds, lazyGlobalModule } from './lazy-globals.js';
 import { NET_SAMPLES } from './net-samples.js';
@@ -385,33 +385,6 @@ function hardenFirstLines(fileHandlePrototype: object): void {
   if (hasLoaded(HISTORY)) hardenFirstResult(fileHandlePrototype, 'readLines', 2);
 }
 
-/**
- * For a class no module exports whose objects only `holder[name]` makes, and whose sample
- * would cost more than it is worth (a heap snapshot, a readline interface at start-up):
- * the method becomes a wrapper of the same name and length, and the classes of the first
- * object it returns (or its promise resolves to) are hardened before its caller has it.
- */
-function hardenFirstResult(holder: object, name: string, depth: number): void {
-  const descriptor = Reflect.getOwnPropertyDescriptor(holder, name);
-  const method: unknown = descriptor?.value;
-  if (typeof method !== 'function' || !descriptor!.configurable || !descriptor!.writable) return;
-  let first = true;
-  const harden = (result: unknown): unknown => {
-    if (first && typeof result === 'object' && result !== null) {
-      hardenPrototypesWithin(result, depth);
-      first = false;
-    }
-    return result;
-  };
-  const wrapper = {
-    [name](this: unknown, ...args: unknown[]): unknown {
-      const result: unknown = Reflect.apply(method, this, args);
-      return first && result instanceof Promise ? result.then(harden) : harden(result);
-    },
-  }[name]!;
-  Object.defineProperty(wrapper, 'length', { value: method.length });
-  Object.defineProperty(holder, name, { ...descriptor, value: wrapper });
-}
 
 /**
  * The standard streams are made when first read, of a class that depends on what the

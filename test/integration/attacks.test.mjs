@@ -71,13 +71,19 @@ const ENTRIES = {
   },
   'e-exports.mjs (strict mode)': { file: 'e-exports.mjs', cases: ['exports-tampering'], env: { LAVAMOAT_STRICT: '1' }, strict: true },
   'e-boundary.mjs': {
-    cases: ['raw-constructor-chains', 'host-callback-payloads', 'duck-typed-arguments', 'observation-apis', 'next-process-state', 'red-team-paths', 'red-team-paths-2', 'red-team-paths-3', 'red-team-paths-4'],
+    cases: ['raw-constructor-chains', 'host-callback-payloads', 'duck-typed-arguments', 'observation-apis', 'next-process-state', 'red-team-paths', 'red-team-paths-2', 'red-team-paths-3', 'red-team-paths-4', 'observer-options-read-twice'],
   },
   // Its own process: nothing may have loaded undici or perf_hooks before.
   'e-late.mjs': { cases: ['late-loaded-classes'] },
   // Its own process: the modules whose objects it hands over load after the packages started.
   'e-handed.mjs': { cases: ['handed-internal-classes', 'handed-stdout-file', 'handed-socket-network'] },
   'e-handed-child.mjs': { cases: ['handed-child-process'] },
+  // Its own process: Node's pool of HTTP parsers starts empty.
+  'e-pooled.mjs': { cases: ['pooled-http-parser'] },
+  // Its own process: its last variant freezes V8's own Error.
+  'e-node-errors.mjs': { cases: ['node-error-classes'] },
+  // Its own process: tls loads after the packages started.
+  'e-internal-classes.mjs': { cases: ['internal-class-prototypes'] },
   // Its own process, under a policy that grants http2 to no package.
   'e-handed-http2.mjs': { cases: ['handed-http2-no-grant'], env: { LAVAMOAT_POLICY: 'lavamoat/node/policy.no-grants.json' } },
   // Its own process, scuttled (the real global reaches undici's dispatcher), with
@@ -188,6 +194,16 @@ const TODO = {
   // connected again, are refused (net-brands.ts); the agent's own calls cannot be told
   // from a package's (docs/attacks.md, case 73).
   'handed-socket-network': ["app: the canary saw no connection from the agent's createConnection"],
+  // Node 24 makes a cloned X509Certificate natively (its class extends the native one),
+  // with no JavaScript deserializing method that could harden its InternalX509Certificate
+  // prototype first; a sample needs a certificate parsed (about 1.7 ms at the first
+  // parse). A TLS socket's certificates are of the same class and are covered: whichever
+  // comes first hardens it (docs/attacks.md, case 79).
+  'internal-class-prototypes': ['app: a cloned certificate does not verify with another key (Node 24+)'],
+  // Node makes one error class per error code when it starts (internal/errors), exports
+  // none, and they share no hook a sample could use: a package that catches one reaches
+  // the prototype the app's errors of that code share (docs/attacks.md, case 80).
+  'node-error-classes': ["a per-code Node error's prototype (ERR_OUT_OF_RANGE)", "app: its ERR_OUT_OF_RANGE errors serialize as Node's"],
 };
 
 const show = (entries) => entries.map(([variant, outcome]) => `  - ${variant}\n      => ${outcome}`).join('\n');
