@@ -61,6 +61,8 @@ const ENTRIES = {
     env: { LAVAMOAT_SCUTTLE_GLOBAL_THIS: 'true' },
   },
   'e-tla.mjs': { cases: ['top-level-await-grants'] },
+  // How modules are mapped to packages and loaded (cases 90 and up).
+  'e-loading.mjs': { cases: ['require-esm-exports-mismatch'] },
   // Strict mode (its own runs): the same entries, where these cases have no residual
   // risk left (docs/attacks.md, cases 25 and 50).
   'e-process.mjs (strict mode)': {
