@@ -113,12 +113,18 @@ function decide(specifier: string, context: ResolveContext, result: ResolveResul
     }
   }
   if (context.parentURL === undefined) {
-    // The first load without a parent is the entry point. Later ones are Node loading
-    // CommonJS for an ES module that imported it, which was decided for that import.
-    // In-thread hooks also see those before the entry, when a preload after this loader
-    // imports CommonJS (tsx's own): they come from the CommonJS loader (no `import`
-    // condition), which never loads the entry (`--import` sends it through the ESM loader).
-    if (entryResolved || !context.conditions?.includes('import')) return result;
+    // The first load without a parent is the entry point. Loads without a parent from
+    // the CommonJS loader (no `import` condition) are Node loading CommonJS for an ES
+    // module that imported it, which was decided for that import; in-thread hooks also
+    // see those before the entry, when a preload after this loader imports CommonJS
+    // (tsx's own). The CommonJS loader never loads the entry (`--import` sends it
+    // through the ESM loader).
+    if (!context.conditions?.includes('import')) return result;
+    // An `import()` without a parent after the entry comes from code with no module of
+    // its own that uses Node's default loader: a script the app runs through `vm` with
+    // `USE_MAIN_CONTEXT_DEFAULT_LOADER` and no filename. Only the app (or a trusted
+    // preload) can run such code: it is decided as the app's import. Leaving it to Node
+    // ran the dependency natively, unconfined (docs/attacks.md, case 91).
     entryResolved = true;
   }
   if (!result.url.startsWith('file:') || !isAppCode(context.parentURL)) {
