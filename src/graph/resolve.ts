@@ -314,6 +314,15 @@ function resolveHash(specifier: string, parentPath: string, kind: ResolveKind): 
 
 const requireCache = new Map<string, NodeJS.Require>();
 
+let runtimeResolutions = 0;
+/**
+ * Whether Node's `require.resolve` is running for this runtime (a package's `require`,
+ * resolved from the package's own file). Node 24 runs the in-thread resolve hooks for it;
+ * they answer it as Node would (loader/hooks/hooks.ts): it loads nothing, and the policy
+ * check is made on what it returns.
+ */
+export const resolvingForRuntime = (): boolean => runtimeResolutions > 0;
+
 function resolveWithRequire(specifier: string, parentPath: string): Resolved {
   let req = requireCache.get(parentPath);
   if (!req) {
@@ -321,11 +330,14 @@ function resolveWithRequire(specifier: string, parentPath: string): Resolved {
     requireCache.set(parentPath, req);
   }
   let file: string;
+  runtimeResolutions += 1;
   try {
     file = req.resolve(specifier);
   } catch (error) {
     const err = error as NodeJS.ErrnoException;
     throw new ResolveError(err.message.split('\n')[0] ?? String(err), err.code ?? 'MODULE_NOT_FOUND');
+  } finally {
+    runtimeResolutions -= 1;
   }
   const builtin = builtinName(file);
   if (builtin !== undefined && !path.isAbsolute(file)) return { kind: 'builtin', name: builtin };

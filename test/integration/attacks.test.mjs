@@ -62,7 +62,7 @@ const ENTRIES = {
   },
   'e-tla.mjs': { cases: ['top-level-await-grants'] },
   // How modules are mapped to packages and loaded (cases 90 and up).
-  'e-loading.mjs': { cases: ['require-esm-exports-mismatch', 'vm-default-loader-import'] },
+  'e-loading.mjs': { cases: ['require-esm-exports-mismatch', 'vm-default-loader-import', 'vm-claimed-parent-import'] },
   // Strict mode (its own runs): the same entries, where these cases have no residual
   // risk left (docs/attacks.md, cases 25 and 50).
   'e-process.mjs (strict mode)': {
