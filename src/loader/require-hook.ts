@@ -67,7 +67,12 @@ export function installRequireHook(
     if (appGlobals && request === APP_GLOBALS_SPECIFIER && parent?.filename && isAppFile(parent.filename)) {
       return appGlobals.scope();
     }
-    if (isMain || !parent?.filename || leftToNode(parent)) {
+    // A parent with no file name (`new Module(id)` made by the app, whose `require()`
+    // Node runs as any other) is no module Node loaded: its requires are the app's, as
+    // those of a `createRequire` rooted anywhere. Left to Node, they ran a dependency
+    // natively (case 93). No parent at all is Node loading CommonJS for an ES module
+    // that imported it, which the hooks decided.
+    if (isMain || !parent || (parent.filename && leftToNode(parent))) {
       return Reflect.apply(originalLoad, this, [request, parent, isMain]);
     }
     let filename: string;
