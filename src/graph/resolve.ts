@@ -63,9 +63,14 @@ function conditionsFromArgv(): string[] {
   return found;
 }
 
-const major = Number(process.versions.node.split('.')[0]);
-/** Node 22.10+ and 24 match `module-sync` for both kinds of load. */
-const moduleSync = major >= 23 || (major === 22 && Number(process.versions.node.split('.')[1]) >= 10);
+/**
+ * Node matches `module-sync` for both kinds of load exactly where `require()` can load
+ * ES modules: 20.19+, 22.10+ (unflagged in 22.12) and 23+, unless
+ * `--no-experimental-require-module`, which `process.features.require_module` reflects.
+ * Node 20.19+ counts: the runtime's answer decides whether a required app ES module
+ * reaches a dependency (loader/require-hook.ts), so it must be Node's.
+ */
+const moduleSync = (process.features as { require_module?: boolean }).require_module === true;
 
 export function conditionsFor(kind: ResolveKind): string[] {
   return [
@@ -189,12 +194,32 @@ function splitPackageSpecifier(specifier: string): { name: string; subpath: stri
   return { name, subpath: rest ? `./${rest}` : '.' };
 }
 
-function firstTarget(targets: readonly string[] | void, what: string): string {
-  const target = targets?.[0];
-  if (target === undefined) {
-    throw new ResolveError(what, 'ERR_PACKAGE_PATH_NOT_EXPORTED');
+/** Node's segments no `exports` or `imports` target may hold after its `./`: `.`, `..`, `node_modules`, also percent-encoded. */
+const invalidTargetSegment =
+  /(^|\\|\/)((\.|%2e)(\.|%2e)?|(n|%6e|%4e)(o|%6f|%4f)(d|%64|%44)(e|%65|%45)(_|%5f)(m|%6d|%4d)(o|%6f|%4f)(d|%64|%44)(u|%75|%55)(l|%6c|%4c)(e|%65|%45)(s|%73|%53))(\\|\/|$)/i;
+
+/** Whether a target is a bare package specifier, which only `imports` may map to. */
+function isBareTarget(target: string): boolean {
+  if (target.startsWith('./') || target.startsWith('../') || target.startsWith('/')) return false;
+  return !/^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(target);
+}
+
+/**
+ * The target Node takes: the first valid one of the list (an array's later entries are
+ * fallbacks for invalid targets only, as in Node's `resolvePackageTarget`). Valid is
+ * `./` followed by no `.`, `..` or `node_modules` segment, or for `imports` a bare
+ * package specifier. Taking the first entry as it was let a package's
+ * `["invalid", "./index.js"]` resolve here to another file than Node's (attack case 90).
+ */
+function firstTarget(targets: readonly string[] | void, what: string, imports = false): string {
+  let invalid: string | undefined;
+  for (const target of targets ?? []) {
+    if (typeof target !== 'string') continue;
+    if (target.startsWith('./') ? !invalidTargetSegment.test(target.slice(2)) : imports && isBareTarget(target)) return target;
+    invalid ??= target;
   }
-  return target;
+  if (invalid !== undefined) throw new ResolveError(`Invalid "exports" or "imports" target ${JSON.stringify(invalid)}: ${what}`, 'ERR_INVALID_PACKAGE_TARGET');
+  throw new ResolveError(what, 'ERR_PACKAGE_PATH_NOT_EXPORTED');
 }
 
 function exportsTarget(dir: string, manifest: Record<string, unknown>, subpath: string, kind: ResolveKind): string {
@@ -281,12 +306,22 @@ function resolveHash(specifier: string, parentPath: string, kind: ResolveKind): 
   const target = firstTarget(
     targets,
     `Package import specifier '${specifier}' is not defined in ${path.join(scope.dir, 'package.json')}`,
+    true,
   );
   if (target.startsWith('./')) return finish(path.join(scope.dir, target), specifier, parentPath);
   return resolveSpecifier(target, parentPath, kind);
 }
 
 const requireCache = new Map<string, NodeJS.Require>();
+
+let runtimeResolutions = 0;
+/**
+ * Whether Node's `require.resolve` is running for this runtime (a package's `require`,
+ * resolved from the package's own file). Node 24 runs the in-thread resolve hooks for it;
+ * they answer it as Node would (loader/hooks/hooks.ts): it loads nothing, and the policy
+ * check is made on what it returns.
+ */
+export const resolvingForRuntime = (): boolean => runtimeResolutions > 0;
 
 function resolveWithRequire(specifier: string, parentPath: string): Resolved {
   let req = requireCache.get(parentPath);
@@ -295,11 +330,14 @@ function resolveWithRequire(specifier: string, parentPath: string): Resolved {
     requireCache.set(parentPath, req);
   }
   let file: string;
+  runtimeResolutions += 1;
   try {
     file = req.resolve(specifier);
   } catch (error) {
     const err = error as NodeJS.ErrnoException;
     throw new ResolveError(err.message.split('\n')[0] ?? String(err), err.code ?? 'MODULE_NOT_FOUND');
+  } finally {
+    runtimeResolutions -= 1;
   }
   const builtin = builtinName(file);
   if (builtin !== undefined && !path.isAbsolute(file)) return { kind: 'builtin', name: builtin };

@@ -170,6 +170,7 @@ export async function start(config: Config, loaderURL: string): Promise<void> {
     cache,
     appGlobals: appNames,
     preloads,
+    toolsBefore,
   };
   await lexersReady;
   installHooks(data, new URL('./hooks.js', import.meta.url));

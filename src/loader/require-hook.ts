@@ -4,7 +4,7 @@
  * loader so that a require of a dependency module returns the module evaluated in its
  * compartment, exactly as an import does; everything else is left to Node.
  */
-import Module from 'node:module';
+import Module, { isBuiltin } from 'node:module';
 import path from 'node:path';
 import { ROOT_NAME, type PackageMap } from '../graph/package-map.js';
 import type { Runtime } from '../confine/runtime.js';
@@ -67,7 +67,12 @@ export function installRequireHook(
     if (appGlobals && request === APP_GLOBALS_SPECIFIER && parent?.filename && isAppFile(parent.filename)) {
       return appGlobals.scope();
     }
-    if (isMain || !parent?.filename || leftToNode(parent)) {
+    // A parent with no file name (`new Module(id)` made by the app, whose `require()`
+    // Node runs as any other) is no module Node loaded: its requires are the app's, as
+    // those of a `createRequire` rooted anywhere. Left to Node, they ran a dependency
+    // natively (case 93). No parent at all is Node loading CommonJS for an ES module
+    // that imported it, which the hooks decided.
+    if (isMain || !parent || (parent.filename && leftToNode(parent))) {
       return Reflect.apply(originalLoad, this, [request, parent, isMain]);
     }
     let filename: string;
@@ -125,12 +130,22 @@ function confinedImportOf(file: string, source: string, isAppFile: (file: string
       // Static imports and re-exports only: `import()` goes through the hooks.
       if ((entry.type !== 'static' && entry.type !== 'reexport-star') || entry.typeOnly) continue;
       const specifier = entry.specifier;
+      // A package name: whatever its package.json's `exports` say, Node's answer is a file
+      // of the first `node_modules/<name>` directory it finds (targets cannot leave it),
+      // so that directory decides, not the runtime's reading of the package's fields,
+      // which the package writes (attack case 90).
+      const packageDir = isBareSpecifier(specifier) ? nodePackageDir(specifier, importer) : undefined;
+      const dirOwner = packageDir && isConfinedFile(path.join(packageDir, 'package.json'));
+      if (dirOwner) return `its import of '${specifier}' (in ${importer}) loads a module of ${dirOwner} (${packageDir})`;
       let target: string;
       try {
         const resolved = resolveSpecifier(specifier, importer, 'import');
         if (resolved.kind !== 'file') continue;
         target = resolved.path;
-      } catch {
+      } catch (error) {
+        // A package map of the app's own (`#name`) the runtime cannot follow: where Node's
+        // answer goes is unknown here, so the require is refused rather than guessed.
+        if (specifier.startsWith('#')) return `its import of '${specifier}' (in ${importer}) could not be followed (${(error as Error).message})`;
         continue; // Node reports it
       }
       const owner = isConfinedFile(target);
@@ -143,10 +158,43 @@ function confinedImportOf(file: string, source: string, isAppFile: (file: string
       } catch {
         continue;
       }
-      if (formatOf(target, next) === 'module') queue.push([target, next]);
+      // Every app file reached is followed, whatever format the runtime would give it:
+      // CommonJS has no static imports to find, and a file Node runs as a module whose
+      // format the runtime misjudged would otherwise hide its imports.
+      queue.push([target, next]);
     }
   }
   return undefined;
+}
+
+/** A specifier Node resolves by package name (not a path, URL, `#` import or builtin). */
+function isBareSpecifier(specifier: string): boolean {
+  if (specifier === '' || specifier.startsWith('.') || specifier.startsWith('/') || specifier.startsWith('#')) return false;
+  if (/^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(specifier)) return false;
+  return isBuiltin(specifier) === false;
+}
+
+/**
+ * The real directory Node's ES module resolver takes a package name to from `importer`:
+ * the first `node_modules/<name>` directory that exists, walking up (Node does not skip
+ * `node_modules/node_modules`), before any package.json is read. (A self-reference, the
+ * app's own package by name, is tried by Node first; a `node_modules` directory of that
+ * name as well is judged here all the same, which can only refuse more.)
+ */
+function nodePackageDir(specifier: string, importer: string): string | undefined {
+  const parts = specifier.split('/');
+  const name = specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
+  for (let dir = path.dirname(importer); ; ) {
+    const candidate = path.join(dir, 'node_modules', name);
+    try {
+      if (fs.statSync(candidate).isDirectory()) return fs.realpathSync(candidate);
+    } catch {
+      // not here
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
 }
 
 /**

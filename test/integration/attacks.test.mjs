@@ -61,6 +61,8 @@ const ENTRIES = {
     env: { LAVAMOAT_SCUTTLE_GLOBAL_THIS: 'true' },
   },
   'e-tla.mjs': { cases: ['top-level-await-grants'] },
+  // How modules are mapped to packages and loaded (cases 90 and up).
+  'e-loading.mjs': { cases: ['require-esm-exports-mismatch', 'vm-default-loader-import', 'vm-claimed-parent-import', 'filenameless-parent-require'] },
   // Strict mode (its own runs): the same entries, where these cases have no residual
   // risk left (docs/attacks.md, cases 25 and 50).
   'e-process.mjs (strict mode)': {
@@ -187,6 +189,14 @@ const RESIDUAL = {
  * Open holes: variants that still get through, reported as `todo` tests (they do not
  * fail the suite) until they are closed; docs/attacks.md describes each.
  */
+// (continued) Node's internal `Module._load(path)` with no parent is also how Node loads
+// CommonJS for an ES module that imported it, which the hooks decided (natively for a
+// preload's own modules): the require hook cannot tell the app's direct call from it
+// (docs/attacks.md, case 93).
+Object.assign(RESIDUAL, {
+  'filenameless-parent-require': ['app: Module._load(<absolute path of probe-target>) with no parent'],
+});
+
 const TODO = {
   // A client request the app hands a package carries its agent, Node's connection factory:
   // `createConnection` (and `createSocket`, `addRequest`, its 'free' event) make a real

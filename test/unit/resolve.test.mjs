@@ -62,3 +62,15 @@ test('formats by extension and nearest package.json type', () => {
   assert.equal(formatOf(fixture('graph', 'node_modules/sub-type/dist/esm/index.ts')), 'module');
   assert.equal(formatOf(fixture('graph', 'node_modules/sub-type/dist/cjs/index.ts')), 'commonjs');
 });
+
+test('exports targets as Node takes them: the first valid one of a list, module-sync where require(esm) is on (attack case 90)', () => {
+  const parent = fixture('attacks', 'lib/loading/plain.mjs');
+  const probe = fixture('attacks', 'node_modules/exports-trick/native-probe.js');
+  const nodeRequire = createRequire(parent);
+  for (const specifier of ['exports-trick', 'exports-trick/sync', 'exports-trick/outside']) {
+    // Node 20.19+, 22 and 24 take native-probe.js for every one, for both kinds of load.
+    assert.equal(nodeRequire.resolve(specifier), probe, specifier);
+    assert.equal(resolveSpecifier(specifier, parent, 'require').path, probe, specifier);
+    assert.equal(resolveSpecifier(specifier, parent, 'import').path, probe, specifier);
+  }
+});

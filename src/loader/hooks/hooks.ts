@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import process from 'node:process';
 import { PackageMap, ROOT_NAME, type PackageMapData } from '../../graph/package-map.js';
+import { resolvingForRuntime } from '../../graph/resolve.js';
 import { facadeSource, facadeURL, parseFacadeURL } from './facade.js';
 import { lexersReady } from '../../graph/module-names.js';
 import { facadeFacts } from './facade-facts.js';
@@ -34,6 +35,12 @@ export interface HooksData {
    * imports them from (loader/preloads.ts): the user's preloads, loaded natively.
    */
   preloads: { parentURL: string; specifiers: string[] };
+  /**
+   * A tool is preloaded before this loader (`--require`, or an `--import` ahead of it):
+   * its modules were loaded before these hooks, so which modules run natively outside
+   * the app is not all known here (see {@link nativelyLoaded}).
+   */
+  toolsBefore?: boolean;
 }
 
 interface ResolveContext {
@@ -64,11 +71,24 @@ let appGlobals: string[] | undefined;
 let preloadParentURL: string;
 /** The preloads after this loader not imported yet: each is let through once. */
 let pendingPreloads: string[] = [];
+let toolsBefore = false;
+/**
+ * The modules outside the app that these hooks let Node load natively (a preload after
+ * this loader, what it imports, import-in-the-middle's runtime): the only modules
+ * besides the app's and this runtime's whose own imports are left to Node. A parent URL
+ * is only what the importing code claims to be: a script the app runs through `vm`
+ * with Node's default loader names its own `filename`, which may lie in a dependency's
+ * directory or elsewhere under `node_modules`. An import from a module Node never
+ * loaded natively is the app's, wherever it claims to be (as `createRequire(path)` is
+ * for the require hook). Leaving it to Node ran the dependency natively (case 92).
+ */
+const nativelyLoaded = new Set<string>();
 
 export function initialize(data: HooksData): void {
   appGlobals = data.appGlobals;
   preloadParentURL = data.preloads.parentURL;
   pendingPreloads = [...data.preloads.specifiers];
+  toolsBefore = data.toolsBefore === true;
   packageMap = new PackageMap(data.packageMap);
   bridgeURL = data.bridgeURL;
   selfURL = data.selfURL;
@@ -95,10 +115,29 @@ export class UnconfinableModuleError extends Error {
 
 let entryResolved = false;
 
+/**
+ * Whether an import from `parentURL`, which is not the app's code, is left to Node: from
+ * this runtime's own code, or from a module these hooks let Node load natively. Where a
+ * tool was preloaded before this loader, its modules (loaded before these hooks) are
+ * not known: every parent outside the app is taken for one (docs/attacks.md, case 92).
+ */
+function nativeParent(parentURL: string | undefined): boolean {
+  return parentURL !== undefined && (toolsBefore || parentURL.startsWith(selfURL) || nativelyLoaded.has(parentURL));
+}
+
+/** Node will load `result` natively for a module outside the app: its own imports are left to Node too. */
+function native(result: ResolveResult): ResolveResult {
+  if (result.url.startsWith('file:')) nativelyLoaded.add(result.url);
+  return result;
+}
+
 /** What the app's import of `specifier` becomes, given where Node resolved it. */
 function decide(specifier: string, context: ResolveContext, result: ResolveResult): ResolveResult {
   // This project's own code (the bridge a facade imports) always runs natively.
   if (result.url.startsWith(selfURL)) return result;
+  // The runtime's own `require.resolve` for a package (Node 24 runs these hooks for it):
+  // Node's answer, which the runtime checks against the package's policy; nothing loads.
+  if (resolvingForRuntime()) return result;
   if (!entryResolved && context.parentURL === preloadParentURL) {
     // A module `--import` runs after this loader (`--import lavamoat/loader --import
     // tsx`): chosen by the user like one before it, so it runs natively, and what it
@@ -109,28 +148,33 @@ function decide(specifier: string, context: ResolveContext, result: ResolveResul
     const at = pendingPreloads.indexOf(specifier);
     if (at !== -1) {
       pendingPreloads.splice(at, 1);
-      return result;
+      return native(result);
     }
   }
   if (context.parentURL === undefined) {
-    // The first load without a parent is the entry point. Later ones are Node loading
-    // CommonJS for an ES module that imported it, which was decided for that import.
-    // In-thread hooks also see those before the entry, when a preload after this loader
-    // imports CommonJS (tsx's own): they come from the CommonJS loader (no `import`
-    // condition), which never loads the entry (`--import` sends it through the ESM loader).
-    if (entryResolved || !context.conditions?.includes('import')) return result;
+    // The first load without a parent is the entry point. Loads without a parent from
+    // the CommonJS loader (no `import` condition) are Node loading CommonJS for an ES
+    // module that imported it, which was decided for that import; in-thread hooks also
+    // see those before the entry, when a preload after this loader imports CommonJS
+    // (tsx's own). The CommonJS loader never loads the entry (`--import` sends it
+    // through the ESM loader).
+    if (!context.conditions?.includes('import')) return result;
+    // An `import()` without a parent after the entry comes from code with no module of
+    // its own that uses Node's default loader: a script the app runs through `vm` with
+    // `USE_MAIN_CONTEXT_DEFAULT_LOADER` and no filename. Only the app (or a trusted
+    // preload) can run such code: it is decided as the app's import. Leaving it to Node
+    // ran the dependency natively, unconfined (docs/attacks.md, case 91).
     entryResolved = true;
   }
-  if (!result.url.startsWith('file:') || !isAppCode(context.parentURL)) {
-    return result;
-  }
+  if (!result.url.startsWith('file:')) return result;
+  if (!isAppCode(context.parentURL) && nativeParent(context.parentURL)) return native(result);
   // import-in-the-middle's wrappers (of the app's modules, of builtins, of dependencies
   // below) import its own module, where the agent's hooks are registered: the agent's
   // code, which runs natively, as when the agent loaded it. Only the module a wrapper
   // imports as that runtime (instrumented.ts), never another file of a package that
   // calls itself import-in-the-middle: a wrapper also imports modules of the wrapped
   // package by URL, which are decided below like any other.
-  if (hasIitmMark(context.parentURL) && isIitmRuntime(result.url)) return result;
+  if (hasIitmMark(context.parentURL) && isIitmRuntime(result.url)) return native(result);
   const path = fileURLToPath(result.url);
   const owner = packageMap.packageForPath(path);
   if (owner && isConfined(owner.name)) {
