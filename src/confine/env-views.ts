@@ -42,7 +42,17 @@ export class ProtectedEnvironmentError extends TypeError {
   readonly code = 'LAVAMOAT_PROTECTED_ENV';
 }
 
-export const isProtectedEnvName = (name: PropertyKey): boolean => typeof name === 'string' && PROTECTED_ENV.test(name);
+/**
+ * The variable Node reads or writes for a property name: the name up to its first NUL
+ * (Node hands the name to the C environment, whose strings end there), so that
+ * `process.env['PATH\0x'] = ...` is judged as the write of `PATH` it is (attack case 102).
+ */
+const envName = (name: PropertyKey): PropertyKey => (typeof name === 'string' ? name.split('\0', 1)[0]! : name);
+
+export const isProtectedEnvName = (name: PropertyKey): boolean => {
+  const cut = envName(name);
+  return typeof cut === 'string' && PROTECTED_ENV.test(cut);
+};
 
 let envView: object | undefined;
 let envTarget: object | undefined;
@@ -57,7 +67,7 @@ export function envFor(env: object): object {
   if (envView && envTarget === env) return envView;
   const refuse = (key: PropertyKey): never => {
     throw new ProtectedEnvironmentError(
-      `LavaMoat: packages may not change process.env.${String(key)}: it decides how the next process starts, ` +
+      `LavaMoat: packages may not change process.env.${String(envName(key))}: it decides how the next process starts, ` +
         "and only the app's own code may set it",
     );
   };
