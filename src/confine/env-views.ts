@@ -5,18 +5,54 @@
  * Variables that decide which program a child process runs, or what it loads before its
  * own code: the runtime's and the app's, never a package's. Node's own (`NODE_OPTIONS`,
  * `NODE_TLS_REJECT_UNAUTHORIZED`, ... but not the `NODE_ENV` convention), the runtime's,
- * libuv's and OpenSSL's, the dynamic loader's, the command search path, what shells, git,
- * npm, Python, Perl, Ruby and Java read to run code at start-up, and proxies (a child's
- * or, on Node 24, this process's traffic).
+ * libuv's and OpenSSL's, the dynamic loader's and glibc's (`GCONV_PATH` loads shared
+ * objects; `HOSTALIASES`, `LOCALDOMAIN`, `RES_OPTIONS` redirect this process's own name
+ * lookups), the command search path, what shells, git, npm, Python, Perl, Ruby, Lua, PHP
+ * and Java read to run code at start-up (bash's exported functions, `BASH_FUNC_name%%`,
+ * run whenever a bash script calls `name`), where programs find the configuration files
+ * that run commands (`HOME`: git's aliases and pager, npm's `.npmrc`; `XDG_CONFIG_HOME`;
+ * `ZDOTDIR`), the programs tools start for the app (editor, pager, `LESSOPEN`, askpass,
+ * browser), TLS trust and key logs of other programs, and proxies (a child's or, on
+ * Node 24, this process's traffic). (attack cases 55 and 101)
  */
-const PROTECTED_ENV =
-  /^(?:NODE_(?!ENV$)|LAVAMOAT_|UV_|OPENSSL_|SSL_CERT_|LD_|DYLD_|PATH$|PATHEXT$|SHELL$|COMSPEC$|BASH_ENV$|ENV$|IFS$|PS4$|PROMPT_COMMAND$|GIT_|NPM_CONFIG_|PYTHON|PERL5|PERLLIB$|RUBYOPT$|RUBYLIB$|JAVA_TOOL_OPTIONS$|_JAVA_OPTIONS$|JDK_JAVA_OPTIONS$|(?:HTTPS?|ALL|NO)_PROXY$)/i;
+const PROTECTED_ENV = new RegExp(
+  '^(?:' +
+    [
+      'NODE_(?!ENV$)', 'LAVAMOAT_', 'UV_', 'OPENSSL_', 'SSL_CERT_', 'SSLKEYLOGFILE$', 'CURL_CA_BUNDLE$', 'REQUESTS_CA_BUNDLE$', 'CURL_HOME$',
+      'LD_', 'DYLD_', 'GCONV_PATH$', 'LOCPATH$', 'HOSTALIASES$', 'LOCALDOMAIN$', 'RES_OPTIONS$',
+      'PATH$', 'PATHEXT$', 'SHELL$', 'COMSPEC$', 'BASH_ENV$', 'BASH_FUNC_', 'ENV$', 'IFS$', 'PS4$', 'PROMPT_COMMAND$', 'SHELLOPTS$', 'BASHOPTS$',
+      'HOME$', 'XDG_CONFIG_(?:HOME|DIRS)$', 'ZDOTDIR$', 'INPUTRC$',
+      'EDITOR$', 'VISUAL$', 'PAGER$', 'MANPAGER$', 'LESSOPEN$', 'LESSCLOSE$', 'BROWSER$', 'SSH_ASKPASS', 'SUDO_ASKPASS$',
+      'GIT_', 'NPM_CONFIG_', 'YARN_', 'COREPACK_', 'PYTHON', 'PERL5', 'PERLLIB$', 'RUBYOPT$', 'RUBYLIB$', 'LUA_(?:INIT|PATH|CPATH)', 'PHPRC$', 'PHP_INI_SCAN_DIR$',
+      'JAVA_TOOL_OPTIONS$', '_JAVA_OPTIONS$', 'JDK_JAVA_OPTIONS$', '(?:HTTPS?|ALL|NO)_PROXY$',
+    ].join('|') +
+    ')',
+  'i',
+);
+
+/**
+ * The string Node's `process.env` setter would store for `value`, computed once: the
+ * views check that string and hand Node that string, never the value itself, whose
+ * `toString` could answer the check one thing and Node's own conversion another (attack
+ * case 100). A symbol is passed on as it is, for Node to refuse.
+ */
+const envString = (value: unknown): unknown => (typeof value === 'symbol' ? value : String(value));
 
 export class ProtectedEnvironmentError extends TypeError {
   readonly code = 'LAVAMOAT_PROTECTED_ENV';
 }
 
-export const isProtectedEnvName = (name: PropertyKey): boolean => typeof name === 'string' && PROTECTED_ENV.test(name);
+/**
+ * The variable Node reads or writes for a property name: the name up to its first NUL
+ * (Node hands the name to the C environment, whose strings end there), so that
+ * `process.env['PATH\0x'] = ...` is judged as the write of `PATH` it is (attack case 102).
+ */
+const envName = (name: PropertyKey): PropertyKey => (typeof name === 'string' ? name.split('\0', 1)[0]! : name);
+
+export const isProtectedEnvName = (name: PropertyKey): boolean => {
+  const cut = envName(name);
+  return typeof cut === 'string' && PROTECTED_ENV.test(cut);
+};
 
 let envView: object | undefined;
 let envTarget: object | undefined;
@@ -31,16 +67,19 @@ export function envFor(env: object): object {
   if (envView && envTarget === env) return envView;
   const refuse = (key: PropertyKey): never => {
     throw new ProtectedEnvironmentError(
-      `LavaMoat: packages may not change process.env.${String(key)}: it decides how the next process starts, ` +
+      `LavaMoat: packages may not change process.env.${String(envName(key))}: it decides how the next process starts, ` +
         "and only the app's own code may set it",
     );
   };
   envTarget = env;
   // Setting a protected variable to the value it has changes nothing (debug re-saves DEBUG).
-  const same = (target: object, key: PropertyKey, value: unknown): boolean =>
-    typeof key === 'string' && (target as Record<string, unknown>)[key] === String(value);
+  const same = (target: object, key: PropertyKey, text: unknown): boolean =>
+    typeof key === 'string' && (target as Record<string, unknown>)[key] === text;
   envView = new Proxy(env, {
-    set: (target, key, value) => (isProtectedEnvName(key) && !same(target, key, value) ? refuse(key) : Reflect.set(target, key, value)),
+    set: (target, key, value) => {
+      const text = envString(value);
+      return isProtectedEnvName(key) && !same(target, key, text) ? refuse(key) : Reflect.set(target, key, text);
+    },
     defineProperty: (target, key, descriptor) => (isProtectedEnvName(key) ? refuse(key) : Reflect.defineProperty(target, key, descriptor)),
     deleteProperty: (target, key) => (isProtectedEnvName(key) ? refuse(key) : Reflect.deleteProperty(target, key)),
     setPrototypeOf: () => false,
@@ -63,10 +102,11 @@ export function readOnlyEnvFor(env: object, packageName: string, refusal: (actio
   const refuse = (action: string, key: PropertyKey): never => {
     throw new ProtectedEnvironmentError(refusal(action, key));
   };
-  const same = (target: object, key: PropertyKey, value: unknown): boolean =>
-    typeof key === 'string' && (target as Record<string, unknown>)[key] === String(value);
   view = new Proxy(env, {
-    set: (target, key, value) => (same(target, key, value) ? true : refuse('set', key)),
+    set: (target, key, value) => {
+      const text = envString(value);
+      return typeof key === 'string' && (target as Record<string, unknown>)[key] === text ? true : refuse('set', key);
+    },
     defineProperty: (_target, key) => refuse('define', key),
     deleteProperty: (target, key) => (typeof key === 'string' && !(key in target) ? true : refuse('delete', key)),
     setPrototypeOf: () => false,

@@ -63,6 +63,8 @@ const ENTRIES = {
   'e-tla.mjs': { cases: ['top-level-await-grants'] },
   // How modules are mapped to packages and loaded (cases 90 and up).
   'e-loading.mjs': { cases: ['require-esm-exports-mismatch', 'vm-default-loader-import', 'vm-claimed-parent-import', 'filenameless-parent-require'] },
+  // What the next process starts with: process.env written under a read grant (cases 100 and up).
+  'e-next-process.mjs': { cases: ['env-value-read-twice', 'env-forgotten-next-process', 'env-nul-names'] },
   // Strict mode (its own runs): the same entries, where these cases have no residual
   // risk left (docs/attacks.md, cases 25 and 50).
   'e-process.mjs (strict mode)': {
