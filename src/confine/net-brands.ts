@@ -18,9 +18,10 @@
  * object. Nothing else tells them apart: every field of a socket can be copied onto a
  * made one, and the caller of `connect` can be any event Node emits.
  *
- * A socket a server accepted (noted from the frames below its constructor: node:net's
- * `onconnection`, TLS's connection listener) never connects: the app's request socket,
- * destroyed by a package, could otherwise be connected anywhere again.
+ * A socket Node made around a handle it already had (a server's accepted connection, a
+ * child's stdio; told from the frames below its constructor) never connects: the app's
+ * request socket or a child's stdout, destroyed by a package, could otherwise be
+ * connected anywhere again.
  *
  * Not covered (attacks.md, case 73): the app's own client socket or server, closed, then
  * connected or listening again; an agent's `createConnection`, which makes a real socket.
@@ -38,19 +39,32 @@ export class UnmadeNetObjectError extends TypeError {
 const made = new WeakSet<object>();
 
 /**
- * Sockets a server accepted (made by node:net's `onconnection`, or TLS's connection
- * listener around one): `connect` on one, once closed, would open a new connection
- * anywhere from the object the app handed out as its peer's (Node allows a closed
- * socket to connect again; nothing accepted ever needs to).
+ * Sockets Node made around a handle it already had: a server's accepted connections, a
+ * child's stdio and IPC channel, the TTY and stdio streams, TLS's server side. `connect`
+ * on one, once closed, would open a new connection anywhere from an object the app hands
+ * out as something else (Node allows a closed socket to connect again; nothing of these
+ * ever needs to). Told from the frames below the constructor (`_handle`'s setter, which
+ * would say it directly, is not configurable): a socket may connect when it was made by
+ * code outside Node (the app, a package, their subclasses), by node:net's `connect` (what
+ * `net.connect`, `http`'s agents, undici and HTTP/2 use), or by TLS's `connect`.
  */
-const accepted = new WeakSet<object>();
+const mayNotConnect = new WeakSet<object>();
 
-const ACCEPTS: readonly (readonly [string, string])[] = [
-  ['node:net', 'onconnection'],
-  ['node:_tls_wrap', 'tlsConnectionListener'],
-];
-const isAccept = (site: { file: string | undefined; name: string | undefined }): boolean =>
-  ACCEPTS.some(([file, name]) => site.file === file && site.name === name);
+type Site = { file: string | undefined; name: string | undefined };
+const isNode = (site: Site | undefined): boolean => site?.file?.startsWith('node:') === true;
+
+function madeToConnect(below: readonly Site[]): boolean {
+  // `Socket(options)` without `new` calls itself with `new`.
+  const callers = below.filter((site) => !(site.file === 'node:net' && site.name === 'Socket'));
+  const [first, second] = callers;
+  if (first === undefined) return false;
+  if (!isNode(first)) return true;
+  if (first.file === 'node:net' && first.name === 'connect') return true;
+  return isTls(first) && first.name === 'TLSSocket' && isTls(second) && second!.name === 'connect';
+}
+
+/** TLS's module (node:_tls_wrap up to Node 20, node:internal/tls/wrap from 22). */
+const isTls = (site: Site | undefined): boolean => site?.file === 'node:_tls_wrap' || site?.file === 'node:internal/tls/wrap';
 
 const ordinaryHasInstance = Function.prototype[Symbol.hasInstance];
 
@@ -76,10 +90,10 @@ export function brandNetObjects(hostError: ErrorConstructorLike, net: Record<str
       [Symbol.hasInstance](this: unknown, value: unknown): boolean {
         const result = Reflect.apply(ordinaryHasInstance, this, [value]) as boolean;
         if (result && !made.has(value as object)) {
-          const [caller, ...below] = callerSitesOf(hostError, hasInstance, 4);
+          const [caller, ...below] = callerSitesOf(hostError, hasInstance, 5);
           if (caller?.file === 'node:net' && caller.name === name) {
             made.add(value as object);
-            if (name === 'Socket' && below.some(isAccept)) accepted.add(value as object);
+            if (name === 'Socket' && !madeToConnect(below)) mayNotConnect.add(value as object);
           }
         }
         return result;
@@ -96,9 +110,9 @@ export function brandNetObjects(hostError: ErrorConstructorLike, net: Record<str
             `LavaMoat: this ${name.toLowerCase()} was not made by Node's net.${name}, so it cannot ${what}: an object made of its prototype another way has no network of its own (make one with net.${name}, or http/https/tls, from a package granted them)`,
           );
         }
-        if (accepted.has(this)) {
+        if (mayNotConnect.has(this)) {
           throw new UnmadeNetObjectError(
-            "LavaMoat: a socket a server accepted cannot connect anywhere: it is the app's connection with its peer, not a new one (make one with net.Socket, or http/https/tls, from a package granted them)",
+            "LavaMoat: this socket was made by Node around a connection or stream it already had (a server's accepted connection, a child's stdio, a TTY) and cannot connect anywhere (make one with net.Socket, or http/https/tls, from a package granted them)",
           );
         }
         return Reflect.apply(real, this, args);

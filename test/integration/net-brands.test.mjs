@@ -13,7 +13,7 @@ test('the app and a package granted net: the same sockets and servers as plain n
   assert.equal(confined.status, 0, confined.stderr);
   assert.equal(confined.stdout, plain.stdout);
   // What the fixture covers, so that a fixture that stops early cannot pass.
-  for (const line of ['package subclass: echo:subclass', 'package reconnect: echo:first echo:second', 'package server: listened twice', 'app http.get /b: web /b true', 'instanceof: true,true,false', 'app server listening again: true']) {
+  for (const line of ['package subclass: echo:subclass', 'package reconnect: echo:first echo:second', 'package server: listened twice', 'app http.get /b: web /b true', 'instanceof: true,true,false', 'app server listening again: true', 'app tls.connect: secure /raw', 'app https.get: secure /h', 'child stdio: piped', 'child sync: sync']) {
     assert.ok(confined.stdout.includes(line), line);
   }
 });
