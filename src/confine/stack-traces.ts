@@ -173,8 +173,10 @@ function describe(target: object): string {
  * global object). So its `prepareStackTrace` becomes an accessor whose setter accepts a
  * value only from this runtime's own code (SES's setter of the start compartment's
  * `Error`, which the app and confine/stack-traces.ts go through), found from V8's own call
- * sites; `captureStackTrace` is made read-only. `stackTraceLimit` stays a writable data
- * property: V8 reads it as data, and Node and SES write it.
+ * sites; `captureStackTrace` is made read-only, and nothing can be added to it.
+ * `stackTraceLimit` stays a writable data property (V8 reads it as data, and Node, SES
+ * and the app write it): whoever reaches it can change the depth of every stack, or
+ * freeze it, and the caller checks then read frames through a realm of their own.
  */
 export function guardFeralError(feral: ErrorConstructorLike, trustedFile: (file: string | undefined) => boolean): void {
   const descriptor = Object.getOwnPropertyDescriptor(feral, 'prepareStackTrace');
