@@ -9,7 +9,64 @@ import { opaque } from './opaque.js';
 
 /** Values that hold nothing but themselves: they cross as they are. */
 function isAtom(value: object): boolean {
-  return value instanceof Promise || ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof Date || value instanceof RegExp;
+  return ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof Date || value instanceof RegExp;
+}
+
+const PromiseCtor = Promise;
+const promiseThen = Promise.prototype.then;
+/** Each host promise's stand-in (the same one each time it crosses). */
+const standIns = new WeakMap<object, Promise<unknown>>();
+
+/**
+ * A promise the host hands a package (the app's rejected promise in `'unhandledRejection'`,
+ * what an async function of an app object granted by a dotted grant returns): a promise
+ * of the package's own that settles with what the host's settles with, delivered (a copy of
+ * data and errors, an opaque token for the app's objects), as the value itself would have
+ * been. The host's promise crossing as it is (an "atom") gave its value as it is:
+ * `promise.catch((e) => e)` was the app's error with the app's objects on it, and its class.
+ *
+ * The stand-in subscribes to the host's promise only when the package first uses it (reads
+ * its `then` or `constructor`, as `.then`/`.catch`/`.finally`, `await`, `Promise.resolve`
+ * and `Promise.all` do): subscribing marks the host's promise handled, which, for a
+ * rejection Node has reported, makes Node emit `'rejectionHandled'` to the app. A package
+ * that never uses it changes nothing; one that uses it handles the rejection, as it would
+ * have with the promise itself. (Calling the intrinsic `Promise.prototype.then` on the
+ * stand-in before anything else reads neither: it never settles.)
+ */
+function deliverPromise(value: Promise<unknown>, own: ((fn: Function) => Function | undefined) | undefined): Promise<unknown> {
+  const known = standIns.get(value);
+  if (known) return known;
+  let settle: [(v: unknown) => void, (e: unknown) => void] | undefined;
+  const standIn = new PromiseCtor<unknown>((resolve, reject) => {
+    settle = [resolve, reject];
+  });
+  let subscribed = false;
+  const subscribe = (): void => {
+    if (subscribed) return;
+    subscribed = true;
+    const [resolve, reject] = settle!;
+    Reflect.apply(promiseThen, value, [(v: unknown) => resolve(deliver(v, own)), (e: unknown) => reject(deliver(e, own))]);
+  };
+  Object.defineProperties(standIn, {
+    then: {
+      get() {
+        subscribe();
+        return promiseThen;
+      },
+      enumerable: false,
+      configurable: false,
+    },
+    constructor: {
+      get() {
+        subscribe();
+        return PromiseCtor;
+      },
+      enumerable: false,
+      configurable: false,
+    },
+  });
+  standIns.set(value, standIn);
+  return standIn;
 }
 
 /**
@@ -30,7 +87,8 @@ const DELIVER_DEPTH = 4;
 /**
  * An argument (or result) the host passes to a package's callback, as the package may
  * hold it: primitives and atoms (buffers, dates, promises) as they are; plain objects,
- * arrays and errors as copies whose values are delivered the same way (an error keeps its
+ * arrays and errors as copies whose values are delivered the same way; a promise as a
+ * promise of what it settles with, delivered ({@link deliverPromise}) (an error keeps its
  * name, message, stack and code, and the nearest frozen prototype of its chain, so
  * `instanceof Error` (`TypeError`...) and printing work, while an app class of errors
  * stays the app's; a
@@ -42,6 +100,7 @@ const DELIVER_DEPTH = 4;
 export function deliver(value: unknown, own?: (fn: Function) => Function | undefined, depth = 0): unknown {
   if (!isObject(value)) return value;
   if (typeof value === 'function') return own?.(value) ?? opaque(value);
+  if (value instanceof PromiseCtor) return deliverPromise(value, own);
   if (isAtom(value)) return value;
   if (depth >= DELIVER_DEPTH) return opaque(value);
   if (Array.isArray(value)) return value.map((item) => deliver(item, own, depth + 1));
