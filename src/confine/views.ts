@@ -7,6 +7,7 @@ import process from 'node:process';
 import { deliver, envFor, handOutValue, readOnlyEnvFor } from './boundary.js';
 import { disarmChain, isForeignCapabilityCall, isSafeConstructor, shownPrototype } from './capability-classes.js';
 import { hardenPrototypeChain, isObject, isPlainData } from './host-hardening.js';
+import { copyAtom } from './deliver.js';
 
 
 
@@ -168,5 +169,9 @@ export function hostLeaf(value: unknown, access?: string, strict?: StrictGrants)
     return strict !== undefined && access !== 'write' ? readOnlyEnvFor(value, strict.packageName, strict.envRefusal) : envFor(value);
   }
   if (isPlainData(value)) return frozenCopy(value);
+  // A buffer, date or regular expression: a copy (its methods write the app's own: a view
+  // called `fill`, `write` and `setUTCFullYear` on it, case 111).
+  const atom = copyAtom(value);
+  if (atom !== undefined) return atom;
   return readOnlyView(value);
 }
