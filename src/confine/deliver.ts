@@ -53,6 +53,16 @@ function copyBytes(buffer: object, offset: number, length: number): ArrayBuffer 
  * stays a `Buffer`; an app subclass's prototype stays the app's).
  */
 export function copyAtom(value: object): object | undefined {
+  try {
+    return copyAtomOrThrow(value);
+  } catch {
+    // A detached buffer, a typed array whose buffer shrank: what it held cannot be read;
+    // it still may not cross.
+    return opaque(value);
+  }
+}
+
+function copyAtomOrThrow(value: object): object | undefined {
   if (ArrayBuffer.isView(value)) {
     const tag = Reflect.apply(typedArrayTag, value, []) as string | undefined;
     if (tag === undefined) {

@@ -73,7 +73,15 @@ function readOnlyView(target: object): object {
       const value: unknown = Reflect.get(real, key, real);
       // Fails closed: the class shown is one that computes only (see getPrototypeOf).
       if (key === 'constructor' && !isSafeConstructor(value)) return shownPrototype(real)?.constructor;
-      if (typeof value !== 'function') return value;
+      if (typeof value !== 'function') {
+        if (!isObject(value)) return value;
+        const own = Reflect.getOwnPropertyDescriptor(real, key);
+        if (own && 'value' in own && !own.configurable && !own.writable) return value; // a proxy may not answer otherwise
+        // What the viewed object holds is viewed the same way: given as it was, the app's
+        // nested objects were the package's to change (`client.options.verify = false`,
+        // `client.pool`'s class prototype, case 112).
+        return hostLeaf(value);
+      }
       const descriptor = Reflect.getOwnPropertyDescriptor(real, key);
       if (descriptor && !descriptor.configurable && !descriptor.writable) return value; // a proxy may not answer otherwise
       let method = methods.get(value);
