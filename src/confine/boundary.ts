@@ -15,7 +15,7 @@
  * | builtin module objects | the package's own copy (builtins.ts); `http`/`https` with an agent of its own; `worker_threads` with a `Worker` of its own; `diagnostics_channel`/`async_hooks` as views (observation.ts); `module` confined (module-builtin.ts) |
  * | `process` members by dotted grant | a view: methods called on the real process, which never leaks back (endowments.ts); `process.env` a view that refuses Node's and the runtime's variables; other objects a read-only view or a frozen copy (views.ts) |
  * | timers | opaque handles, callbacks called with the handle as `this` (shared-globals.ts) |
- * | what Node passes to listeners on host emitters (`process.on`) | data as it is (primitives, errors, plain data, buffers, promises); anything else (another party's function, a worker, a socket) an opaque token (deliver.ts) |
+ * | what Node passes to listeners on host emitters (`process.on`) | primitives as they are; errors, plain data, buffers, dates and regular expressions as copies, a promise as a promise of its delivered value; anything else (another party's function, a worker, a socket) an opaque token (deliver.ts) |
  * | the real `process`, `globalThis`, `Function`, Node's module loader, native handle classes, Node's `Worker` | never: constructors of native handles and of Node's `Worker` are unreachable (native-handles.ts, workers.ts) |
  *
  * What starts code outside the compartments is confined at its source, for everyone, so

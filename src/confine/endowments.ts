@@ -149,7 +149,25 @@ const hostNextTick = process.nextTick;
  * listeners from `listeners()`) as opaque tokens, the package's own listeners as
  * themselves.
  */
-function makeMethodWrapper(view: object, realParent: () => unknown, guardCallbacks: boolean) {
+/**
+ * What a platform function returns to the package that called it, kept as it is: a
+ * promise, buffer, date or regular expression. The platform's functions (`WebAssembly`,
+ * `crypto.subtle`, `crypto.getRandomValues`) compute on what the package gives them:
+ * `WebAssembly.instantiate` settles with the package's own module and instance,
+ * `crypto.getRandomValues(array)` returns its array. An app function's result is the
+ * app's, and is delivered (deliver.ts: a promise of its delivered value, copies).
+ */
+const isPlatformResult = (value: unknown): boolean =>
+  typeof value === 'object' && value !== null && (value instanceof Promise || ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof Date || value instanceof RegExp);
+
+/**
+ * The names on the real global object when the runtime loads (before the app's code):
+ * Node's and V8's globals, and a preload's. A dotted grant under any other name is of an
+ * object the app put on its global.
+ */
+const PLATFORM_GLOBALS = new Set<PropertyKey>(Reflect.ownKeys(globalThis));
+
+function makeMethodWrapper(view: object, realParent: () => unknown, guardCallbacks: boolean, platform: boolean) {
   let lastTarget: Function | undefined;
   let lastWrapper: Function | undefined;
   let guards = guardsOf.get(view);
@@ -186,7 +204,8 @@ function makeMethodWrapper(view: object, realParent: () => unknown, guardCallbac
         const given = guardCallbacks ? args.map((arg) => guardCallback(arg, deliverArguments)) : args;
         const result = Reflect.apply(target, thisArg === view ? parent : thisArg, given);
         if (result === parent && parent !== undefined) return view;
-        return guardCallbacks ? deliver(result, own) : result;
+        if (!guardCallbacks || (platform && isPlatformResult(result))) return result;
+        return deliver(result, own);
       },
       // The host function is shared with the app: a package may not modify it (an
       // assignment through a subclass sets the subclass's own property).
@@ -225,10 +244,12 @@ interface NarrowOptions {
   guardCallbacks?: boolean;
   /** Recording (usage.ts): told the path of each leaf read or written, until it answers other than false. */
   observe?: (path: readonly string[]) => unknown;
+  /** A global of the platform's, not the app's (see {@link isPlatformResult}); default true. */
+  platform?: boolean;
 }
 
 function defineNarrowed(view: object, node: Node, host: object, path: string[], options: NarrowOptions = {}): void {
-  const { freeze = false, leaf, guardCallbacks = false, localWrites = false, observe } = options;
+  const { freeze = false, leaf, guardCallbacks = false, localWrites = false, observe, platform = true } = options;
   // What `Object.prototype.toString` says of the real object (`[object process]`): code
   // tells Node from a browser bundler's shim that way (the setimmediate polyfill, which
   // otherwise schedules through a MessageChannel that keeps the process alive).
@@ -238,7 +259,7 @@ function defineNarrowed(view: object, node: Node, host: object, path: string[], 
   for (const [name, child] of node.children) {
     const childPath = [...path, name];
     if (child.access) {
-      const wrap = makeMethodWrapper(view, () => readPath(host, path), guardCallbacks);
+      const wrap = makeMethodWrapper(view, () => readPath(host, path), guardCallbacks, platform);
       let shadow: { value: unknown } | undefined;
       // The member is read live (the app may replace it: instrumentation patches
       // `http.request`); what the package gets for it is computed again only when it
@@ -466,6 +487,7 @@ export function makeEndowments(
       const view = {};
       defineNarrowed(view, node, host as object, [name], {
         guardCallbacks: true,
+        platform: PLATFORM_GLOBALS.has(name),
         leaf: (value: unknown, access: Access) => hostLeaf(value, access, strict),
         ...(observe && { observe: (path: readonly string[]) => observe.use(path.join('.')) }),
       });

@@ -7,6 +7,7 @@ import process from 'node:process';
 import { deliver, envFor, handOutValue, readOnlyEnvFor } from './boundary.js';
 import { disarmChain, isForeignCapabilityCall, isSafeConstructor, shownPrototype } from './capability-classes.js';
 import { hardenPrototypeChain, isObject, isPlainData } from './host-hardening.js';
+import { copyAtom } from './deliver.js';
 
 
 
@@ -64,36 +65,51 @@ function readOnlyView(target: object): object {
     }
     return wrapped;
   };
+  /** What the view shows for `key` of the real object holding `value` (read, or from its descriptor). */
+  const shown = (real: object, key: PropertyKey, value: unknown): unknown => {
+    // Fails closed: the class shown is one that computes only (see getPrototypeOf).
+    if (key === 'constructor' && !isSafeConstructor(value)) return shownPrototype(real)?.constructor;
+    if (!isObject(value)) return value;
+    const fixed = Reflect.getOwnPropertyDescriptor(real, key);
+    if (fixed && 'value' in fixed && !fixed.configurable && !fixed.writable) return value; // a proxy may not answer otherwise
+    if (typeof value !== 'function') {
+      // What the viewed object holds is viewed the same way: given as it was, the app's
+      // nested objects were the package's to change (`client.options.verify = false`,
+      // `client.pool`'s class prototype, case 112).
+      return hostLeaf(value);
+    }
+    let method = methods.get(value);
+    if (!method) {
+      method = function (this: unknown, ...args: unknown[]) {
+        // The viewed object's methods, for the viewed object: on an object of the
+        // package's making, `connect` would open a socket with no grant.
+        if (isForeignCapabilityCall(value, this, [proxy, real])) throw foreignReceiver(key);
+        const result: unknown = Reflect.apply(value, this === proxy ? real : this, args.map(guard));
+        return result === real ? proxy : deliver(result, own);
+      };
+      methods.set(value, method);
+    }
+    return method;
+  };
   const proxy: object = new Proxy(target, {
     get(real, key) {
       if (key === '_writableState' || key === '_readableState') return streamStateView(Reflect.get(real, key, real));
       if (key === 'end' && isStandardOutput(real)) return (endOutput ??= endStandardOutput(real, proxy));
       if (hidden(real, key)) return undefined;
-      const value: unknown = Reflect.get(real, key, real);
-      // Fails closed: the class shown is one that computes only (see getPrototypeOf).
-      if (key === 'constructor' && !isSafeConstructor(value)) return shownPrototype(real)?.constructor;
-      if (typeof value !== 'function') return value;
-      const descriptor = Reflect.getOwnPropertyDescriptor(real, key);
-      if (descriptor && !descriptor.configurable && !descriptor.writable) return value; // a proxy may not answer otherwise
-      let method = methods.get(value);
-      if (!method) {
-        method = function (this: unknown, ...args: unknown[]) {
-          // The viewed object's methods, for the viewed object: on an object of the
-          // package's making, `connect` would open a socket with no grant.
-          if (isForeignCapabilityCall(value, this, [proxy, real])) throw foreignReceiver(key);
-          const result: unknown = Reflect.apply(value, this === proxy ? real : this, args.map(guard));
-          return result === real ? proxy : deliver(result, own);
-        };
-        methods.set(value, method);
-      }
-      return method;
+      return shown(real, key, Reflect.get(real, key, real));
     },
     // The prototype chain shown stops at the classes that compute only (streams,
     // emitters): a socket's or a tty stream's prototype would hand out `connect`.
     getPrototypeOf: (real) => (Object.isExtensible(real) ? shownPrototype(real) : Object.getPrototypeOf(real)),
     has: (real, key) => !hidden(real, key) && Reflect.has(real, key),
     ownKeys: (real) => Reflect.ownKeys(real).filter((key) => !hidden(real, key)),
-    getOwnPropertyDescriptor: (real, key) => (hidden(real, key) ? undefined : Reflect.getOwnPropertyDescriptor(real, key)),
+    // A descriptor's value is shown as a read shows it (its `value` was the object itself).
+    getOwnPropertyDescriptor: (real, key) => {
+      if (hidden(real, key)) return undefined;
+      const descriptor = Reflect.getOwnPropertyDescriptor(real, key);
+      if (descriptor === undefined || !('value' in descriptor)) return descriptor;
+      return { ...descriptor, value: shown(real, key, descriptor.value) };
+    },
     set: refuse,
     defineProperty: refuse,
     deleteProperty: refuse,
@@ -168,5 +184,9 @@ export function hostLeaf(value: unknown, access?: string, strict?: StrictGrants)
     return strict !== undefined && access !== 'write' ? readOnlyEnvFor(value, strict.packageName, strict.envRefusal) : envFor(value);
   }
   if (isPlainData(value)) return frozenCopy(value);
+  // A buffer, date or regular expression: a copy (its methods write the app's own: a view
+  // called `fill`, `write` and `setUTCFullYear` on it, case 111).
+  const atom = copyAtom(value);
+  if (atom !== undefined) return atom;
   return readOnlyView(value);
 }

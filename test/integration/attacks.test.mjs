@@ -65,6 +65,9 @@ const ENTRIES = {
   'e-loading.mjs': { cases: ['require-esm-exports-mismatch', 'vm-default-loader-import', 'vm-claimed-parent-import', 'filenameless-parent-require'] },
   // What the next process starts with: process.env written under a read grant (cases 100 and up).
   'e-next-process.mjs': { cases: ['env-value-read-twice', 'env-forgotten-next-process', 'env-nul-names'] },
+  // What the boundary delivers (cases 110 and up): promises, buffers, dates; its own
+  // process (an unhandled rejection).
+  'e-promises.mjs': { cases: ['promise-payloads', 'mutable-atom-payloads', 'read-only-view-nesting'] },
   // Strict mode (its own runs): the same entries, where these cases have no residual
   // risk left (docs/attacks.md, cases 25 and 50).
   'e-process.mjs (strict mode)': {
