@@ -82,10 +82,11 @@ let installed = false;
  */
 export function brandNetObjects(hostError: ErrorConstructorLike, net: Record<string, unknown>, { existing = false } = {}): void {
   if (installed) return;
-  installed = true;
   for (const { name, method, what } of CLASSES) {
     const Class = net[name] as (Function & { prototype: Record<string, unknown> }) | undefined;
-    if (typeof Class !== 'function' || !Object.isExtensible(Class)) continue;
+    // Run before anything freezes them; if something did, node:net fails to load rather
+    // than hand out unguarded sockets.
+    if (typeof Class !== 'function' || !Object.isExtensible(Class)) throw new UnmadeNetObjectError(`LavaMoat: node:net's ${name} was changed before the runtime could guard its ${method}`);
     const hasInstance = {
       [Symbol.hasInstance](this: unknown, value: unknown): boolean {
         const result = Reflect.apply(ordinaryHasInstance, this, [value]) as boolean;
@@ -102,7 +103,7 @@ export function brandNetObjects(hostError: ErrorConstructorLike, net: Record<str
     Object.defineProperty(Class, Symbol.hasInstance, { value: hasInstance, writable: false, enumerable: false, configurable: false });
     const descriptor = Reflect.getOwnPropertyDescriptor(Class.prototype, method);
     const real = descriptor?.value;
-    if (typeof real !== 'function' || !descriptor!.configurable) continue;
+    if (typeof real !== 'function' || !descriptor!.configurable) throw new UnmadeNetObjectError(`LavaMoat: node:net's ${name}.prototype.${method} cannot be guarded`);
     const guarded = {
       [method](this: unknown, ...args: unknown[]): unknown {
         if (typeof this !== 'object' || this === null || !made.has(this)) {
@@ -121,6 +122,7 @@ export function brandNetObjects(hostError: ErrorConstructorLike, net: Record<str
     Object.defineProperty(guarded, 'length', { value: real.length });
     Object.defineProperty(Class.prototype, method, { ...descriptor, value: guarded });
   }
+  installed = true;
   if (existing) noteActiveHandles(net);
 }
 

@@ -19,7 +19,6 @@
  */
 
 import { handOutValue, hardenForGlobal } from './boundary.js';
-import { hardenHostValue } from './host-hardening.js';
 
 declare function harden<T>(value: T): T;
 
@@ -182,12 +181,8 @@ export function shareable(host: Host, name: string, value: unknown): unknown {
     return copy;
   }
   hardenForGlobal(name);
-  // The boundary's walk first: it gives the classes V8's own `Error` is the parent of
-  // (`WebAssembly.CompileError`, ...) the shared `Error` instead, which SES's `harden`
-  // would freeze, V8's limit with it (host-hardening.ts).
-  if (HARDEN_ON_GRANT.has(name)) {
-    hardenHostValue(value);
-    return harden(value);
-  }
+  // WebAssembly's error classes no longer lead to V8's own `Error`, which this would
+  // freeze: prepareHost gave them the shared one (host-hardening.ts reparentFromFeral).
+  if (HARDEN_ON_GRANT.has(name)) return harden(value);
   return handOutValue(value);
 }
