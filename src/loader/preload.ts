@@ -256,9 +256,28 @@ function cacheSalt(): string {
   return ['lavamoat', 'ses', '@endo/module-source', 'meriyah'].map((name) => `${name}@${versionAbove(name, entry(name))}`).join(' ');
 }
 
-/** @endo/module-source's version: the compiler, loaded from node_modules, not bundled. */
+/**
+ * @endo/module-source's version: the compiler, loaded from node_modules, not bundled
+ * (formats/esm.ts requires it from this bundle). Read where that require finds it, the
+ * nearest `node_modules` above: Node's resolver, the first of the process to run, cost
+ * 1–2 ms of every start; it decides only where the folders say nothing.
+ */
 function compilerVersion(): string {
-  return versionAbove('@endo/module-source', fileURLToPath(import.meta.resolve('@endo/module-source')));
+  const name = '@endo/module-source';
+  for (let dir = selfDir; ; ) {
+    if (path.basename(dir) !== 'node_modules') {
+      try {
+        const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'node_modules', name, 'package.json'), 'utf8')) as { name?: string; version?: string };
+        if (manifest.name === name && typeof manifest.version === 'string') return manifest.version;
+      } catch {
+        // not installed here
+      }
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  return versionAbove(name, createRequire(import.meta.url).resolve(name));
 }
 
 /** The version in the package.json of package `name` above `file` (not every package exports its package.json). */
