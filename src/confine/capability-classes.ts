@@ -17,6 +17,7 @@
  * classes through `constructor`.
  */
 import { loadedEntries, loadedSet } from './load-trap.js';
+import { callerSitesOf } from './stack-traces.js';
 import { createRequire } from 'node:module';
 
 const hostRequire = createRequire(import.meta.url);
@@ -25,9 +26,16 @@ const hostRequire = createRequire(import.meta.url);
 const CAPABILITY_CLASSES: Readonly<Record<string, readonly string[]>> = {
   net: ['Socket', 'Stream', 'Server'],
   tls: ['TLSSocket', 'Server'],
-  // Not `Agent`: Node itself makes `agent: false`'s agent as `new defaultAgent.constructor()`.
-  http: ['Server', 'ClientRequest'],
-  https: ['Server'],
+  // `Agent`'s twin constructs for Node's ClientRequest, which makes `agent: false`'s agent
+  // as `new defaultAgent.constructor()` (CONSTRUCTED_FOR; agent-guards.ts).
+  http: ['Server', 'ClientRequest', 'Agent'],
+  // Where http's and (Node 20) tls's classes are made: public modules of their own, each
+  // hardened as it finishes loading, before http or tls has (see DEFINED_FOR).
+  _http_agent: ['Agent'],
+  _http_client: ['ClientRequest'],
+  _http_server: ['Server'],
+  _tls_wrap: ['TLSSocket', 'Server'],
+  https: ['Server', 'Agent'],
   http2: [],
   dgram: ['Socket'],
   fs: ['ReadStream', 'WriteStream', 'FileReadStream', 'FileWriteStream'],
@@ -61,6 +69,27 @@ const LOADED_AS: Readonly<Record<string, string>> = {
   'dns/promises': 'internal/dns/promises',
 };
 
+/**
+ * The module a package is granted for the classes of a module it cannot import by name
+ * (the message a twin throws names it).
+ */
+const DEFINED_FOR: Readonly<Record<string, string>> = {
+  _http_agent: 'http',
+  _http_client: 'http',
+  _http_server: 'http',
+  _tls_wrap: 'tls',
+};
+
+/**
+ * Twins that construct after all when the one calling them is this Node module's code
+ * (V8's call sites, which no package's code can claim: stack-traces.ts).
+ */
+const CONSTRUCTED_FOR: Readonly<Record<string, string>> = {
+  'http.Agent': 'node:_http_client',
+  '_http_agent.Agent': 'node:_http_client',
+  'https.Agent': 'node:_http_client',
+};
+
 export class CapabilityConstructorError extends TypeError {
   readonly code = 'LAVAMOAT_CAPABILITY_CONSTRUCTOR';
 }
@@ -76,7 +105,7 @@ function isObject(value: unknown): value is object {
  * any more. `global`: the global that holds the class (the twin then keeps its constants,
  * `WebSocket.OPEN`).
  */
-function disarm(proto: object, real: Function, module: string | undefined, global?: string): boolean {
+function disarm(proto: object, real: Function, module: string | undefined, global?: string, constructedFor?: string): boolean {
   if (disarmed.has(proto)) return true;
   const descriptor = Reflect.getOwnPropertyDescriptor(proto, 'constructor');
   if (!descriptor || !('value' in descriptor) || descriptor.value !== real || !descriptor.configurable) return false;
@@ -85,7 +114,11 @@ function disarm(proto: object, real: Function, module: string | undefined, globa
     : global
       ? `use the global ${global} (granted in the package's policy)`
       : 'it is not for packages to construct';
-  const twin = function (): never {
+  const twin = function (this: unknown, ...args: unknown[]): unknown {
+    if (constructedFor !== undefined && new.target !== undefined) {
+      const [caller] = callerSitesOf(globalThis.Error as never, twin, 1);
+      if (caller?.file === constructedFor) return Reflect.construct(real, args, new.target);
+    }
     throw new CapabilityConstructorError(
       `LavaMoat: ${real.name} cannot be constructed through an instance's constructor: ${where}`,
     );
@@ -187,7 +220,7 @@ export function disarmLoadedModules(): void {
       } catch {
         continue; // an experimental export behind a flag
       }
-      if (typeof real === 'function' && isObject(real.prototype)) disarm(real.prototype, real, module);
+      if (typeof real === 'function' && isObject(real.prototype)) disarm(real.prototype, real, DEFINED_FOR[module] ?? module, undefined, CONSTRUCTED_FOR[`${module}.${name}`]);
     }
     if (!waiting) done.add(module);
   }

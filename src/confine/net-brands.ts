@@ -24,7 +24,7 @@
  * connected anywhere again.
  *
  * Not covered (attacks.md, case 73): the app's own client socket or server, closed, then
- * connected or listening again; an agent's `createConnection`, which makes a real socket.
+ * connected or listening again. An agent's connections: agent-guards.ts.
  */
 import process from 'node:process';
 import { callerSitesOf } from './stack-traces.js';

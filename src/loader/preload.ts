@@ -38,6 +38,7 @@ import { guardGlobalDispatcher, initGlobalDispatcher, lockGlobalDispatcher, UNDI
 import { setBeforeLaterStart } from '../confine/module-evaluation.js';
 import { prepareSamples } from '../confine/samples.js';
 import { confineWorkers, type WorkerOrigins } from '../confine/workers.js';
+import { guardHttpAgents, guardHttpsAgents, noteClientRequests } from '../confine/agent-guards.js';
 import { importsAfterLoader, preloadParentURL, preloadsBeforeLoader } from './preloads.js';
 import { onDenial } from '../report/denials.js';
 import { makeCaughtDenialReport } from '../report/caught-denials.js';
@@ -140,6 +141,11 @@ export async function start(config: Config, loaderURL: string): Promise<void> {
   // its constructors made can connect or listen (net-brands.ts).
   const netBefore = hasLoaded('net');
   whenLoaded('net', () => brandNetObjects(globalThis.Error as never, process.getBuiltinModule('node:net') as never, { existing: netBefore }));
+  // When http's agent (and https) load, before any agent is handed out: agents open
+  // connections for Node's requests, and for code of the kind that made them (agent-guards.ts).
+  whenLoaded('_http_agent', () => guardHttpAgents(globalThis.Error as never, process.getBuiltinModule('node:_http_agent') as never));
+  whenLoaded('_http_client', () => noteClientRequests(globalThis.Error as never, process.getBuiltinModule('node:_http_client') as never));
+  whenLoaded('https', () => guardHttpsAgents(process.getBuiltinModule('node:https') as never));
   // When worker_threads loads (now if it has), before it returns to whoever loaded it:
   // every Worker is made through it (Node's hooks thread too), and the start does not
   // load it for an app that starts none.

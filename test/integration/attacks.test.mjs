@@ -203,12 +203,6 @@ Object.assign(RESIDUAL, {
 });
 
 const TODO = {
-  // A client request the app hands a package carries its agent, Node's connection factory:
-  // `createConnection` (and `createSocket`, `addRequest`, its 'free' event) make a real
-  // socket to any host. Sockets and servers made of a prototype, and accepted sockets
-  // connected again, are refused (net-brands.ts); the agent's own calls cannot be told
-  // from a package's (docs/attacks.md, case 73).
-  'handed-socket-network': ["app: the canary saw no connection from the agent's createConnection"],
   // Node 24 makes a cloned X509Certificate natively (its class extends the native one),
   // with no JavaScript deserializing method that could harden its InternalX509Certificate
   // prototype first; a sample needs a certificate parsed (about 1.7 ms at the first
