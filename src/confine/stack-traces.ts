@@ -47,26 +47,47 @@ const CALL_SITE_METHODS = [
   'getScriptNameOrSourceURL',
 ] as const;
 
+/** Each confined call site's SES facet: never reachable from the site itself. */
+const siteFacets = new WeakMap<object, SafeCallSite>();
+
+/** What `name` of the facet behind `site` answers (asked when the package asks: most ask for two or three). */
+function siteValue(site: unknown, name: string): unknown {
+  const facet = typeof site === 'object' && site !== null ? siteFacets.get(site) : undefined;
+  if (facet === undefined) throw new TypeError(`${name} called on an object that is not a call site`);
+  const method = facet[name];
+  return typeof method === 'function' ? Reflect.apply(method, facet, []) : undefined;
+}
+
+/**
+ * The methods of every confined call site, as V8's own call sites hold theirs (on their
+ * prototype, which `source-map-support` copies from): one frozen prototype for every
+ * compartment, whose methods read the facet a site stands for, and nothing else.
+ */
+const CONFINED_CALL_SITE: object = (() => {
+  const methods: Record<string, (this: unknown) => unknown> = {};
+  for (const name of CALL_SITE_METHODS) methods[name] = { [name](this: unknown) { return siteValue(this, name); } }[name]!;
+  Object.assign(methods, {
+    // Package code is evaluated from source with a `//# sourceURL`, for which V8 reports
+    // no file name; Node code expects the module's file there, as for Node's own modules.
+    getFileName(this: unknown): unknown {
+      return siteValue(this, 'getFileName') ?? siteValue(this, 'getScriptNameOrSourceURL');
+    },
+    toString(this: unknown): string {
+      return String(siteValue(this, 'toString') ?? '');
+    },
+    getThis: (): undefined => undefined,
+    getFunction: (): undefined => undefined,
+    isPromiseAll: (): boolean => false,
+    getPromiseIndex: (): null => null,
+  });
+  for (const method of Object.values(methods)) Object.freeze(method);
+  return Object.freeze(methods);
+})();
+
 function confinedCallSite(facet: SafeCallSite): object {
-  const site: Record<string, () => unknown> = {};
-  for (const name of CALL_SITE_METHODS) {
-    const method = facet[name];
-    const value = typeof method === 'function' ? Reflect.apply(method, facet, []) : undefined;
-    site[name] = () => value;
-  }
-  // Package code is evaluated from source with a `//# sourceURL`, for which V8 reports
-  // no file name; Node code expects the module's file there, as for Node's own modules.
-  if (site.getFileName!() === undefined) {
-    const sourceURL = site.getScriptNameOrSourceURL!();
-    site.getFileName = () => sourceURL;
-  }
-  const text = typeof facet.toString === 'function' ? String(facet.toString()) : '';
-  site.toString = () => text;
-  site.getThis = () => undefined;
-  site.getFunction = () => undefined;
-  site.isPromiseAll = () => false;
-  site.getPromiseIndex = () => null;
-  return Object.freeze(site);
+  const site = Object.freeze(Object.create(CONFINED_CALL_SITE) as object);
+  siteFacets.set(site, facet);
+  return site;
 }
 
 /**
