@@ -63,6 +63,11 @@ const ENTRIES = {
   'e-tla.mjs': { cases: ['top-level-await-grants'] },
   // How modules are mapped to packages and loaded (cases 90 and up).
   'e-loading.mjs': { cases: ['require-esm-exports-mismatch', 'vm-default-loader-import', 'vm-claimed-parent-import', 'filenameless-parent-require'] },
+  // How the policy is read (cases 140 and up), with an override that takes grants back.
+  'e-policy.mjs': {
+    cases: ['override-node-prefix'],
+    env: { LAVAMOAT_POLICY_OVERRIDE: 'lavamoat/node/policy-override.revoke.json' },
+  },
   // What the next process starts with: process.env written under a read grant (cases 100 and up).
   'e-next-process.mjs': { cases: ['env-value-read-twice', 'env-forgotten-next-process', 'env-nul-names'] },
   // What the boundary delivers (cases 110 and up): promises, buffers, dates; its own
