@@ -98,6 +98,18 @@ export function findDependencyDir(name: string, fromDir: string, seen?: Map<stri
   }
 }
 
+/**
+ * A dependency name as npm spells one: `name` or `@scope/name`, with no `>` (which joins
+ * canonical names) and no path segment (`.`, `..`, a second `/`, a backslash). A manifest key of
+ * another shape names nothing npm installs, and is skipped: looked up as a directory
+ * below `node_modules`, a dependency's `"../../../lib"` made a directory of the app a
+ * package of its own (the app's modules there confined under the dependency's name, and
+ * a parent directory's files a package's), and `"a>b"` a second package named as its
+ * dependency's dependency.
+ */
+const DEPENDENCY_NAME = /^(?:@[A-Za-z0-9~'!()*-][\w.~'!()*-]*\/)?[A-Za-z0-9~'!()*-][\w.~'!()*-]*$/;
+export const isDependencyName = (name: string): boolean => DEPENDENCY_NAME.test(name);
+
 function dependencyNames(manifest: Manifest, includeDev: boolean): string[] {
   const names = new Set([
     ...keysOf(manifest.dependencies),
@@ -105,7 +117,7 @@ function dependencyNames(manifest: Manifest, includeDev: boolean): string[] {
     ...keysOf(manifest.peerDependencies),
     ...(includeDev ? keysOf(manifest.devDependencies) : []),
   ]);
-  return [...names].sort(comparePreferredName);
+  return [...names].filter(isDependencyName).sort(comparePreferredName);
 }
 
 function toInfo(name: string, dir: string, manifest: Manifest): PackageInfo {

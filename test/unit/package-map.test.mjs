@@ -59,3 +59,32 @@ test('files belong to the deepest package; undeclared packages belong to none', 
   assert.equal(map.packageForPath(path.join(root, 'node_modules/phantom/index.js')), undefined);
   assert.equal(map.packageForPath('/somewhere/else.js'), undefined);
 });
+
+test('dependency names npm could not install are skipped: no path segments, no ">"', () => {
+  const root = makeTree({
+    '.': { name: 'app', dependencies: { evil: '1', x: '1' } },
+    lib: { type: 'module' },
+    'node_modules/evil': {
+      name: 'evil',
+      // "../../../lib" is the app's lib/ from evil's node_modules; "x>y" a folder of evil's
+      // named as its dependency's dependency; "@s/../x" and "a/b" paths again.
+      optionalDependencies: { '../../../lib': '*', 'x>y': '*', '@s/../../x': '*', 'a/b': '*', '..': '*', '@scope/ok': '*', Legacy_Name: '*' },
+    },
+    'node_modules/evil/node_modules/x>y': { name: 'fake' },
+    'node_modules/evil/node_modules/@scope/ok': { name: '@scope/ok' },
+    'node_modules/evil/node_modules/Legacy_Name': { name: 'Legacy_Name' },
+    'node_modules/x': { name: 'x', dependencies: { y: '1' } },
+    'node_modules/x/node_modules/y': { name: 'y' },
+  });
+  const names = Object.fromEntries(buildPackageMap(root).packages.map((p) => [path.relative(root, p.dir) || '.', p.name]));
+  assert.deepEqual(names, {
+    '.': '$root$',
+    'node_modules/evil': 'evil',
+    'node_modules/evil/node_modules/@scope/ok': 'evil>@scope/ok',
+    'node_modules/evil/node_modules/Legacy_Name': 'evil>Legacy_Name',
+    'node_modules/x': 'x',
+    'node_modules/x/node_modules/y': 'x>y',
+  });
+  const map = new PackageMap(buildPackageMap(root));
+  assert.equal(map.packageForPath(path.join(root, 'lib', 'secret.mjs'))?.name, '$root$');
+});
