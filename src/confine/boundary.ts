@@ -370,7 +370,7 @@ function hardenLoadedGlobals(loaded: ReadonlySet<string> | 'all'): void {
     // streams' readers and controllers, made from the classes just read; a WebSocket's
     // constructor, capability-classes.ts).
     for (const [name, value] of values) disarmGlobalClass(name, value);
-    for (const name of values.keys()) if (GLOBAL_MODULES[name]) hardenForPackage(GLOBAL_MODULES[name]!);
+    for (const name of values.keys()) if (Object.hasOwn(GLOBAL_MODULES, name)) hardenForPackage(GLOBAL_MODULES[name]!);
     for (const name of values.keys()) sample(lazyGlobalModule(name)!);
     for (const [name, value] of values) hardenExport(value, name);
   } catch (error) {
@@ -392,7 +392,8 @@ let globalsHardened = false;
  */
 export function hardenForGlobal(name: string): void {
   finishDeferredLoads();
-  if (GLOBAL_MODULES[name]) hardenForPackage(GLOBAL_MODULES[name]!);
+  // Own keys only: a grant of `constructor` or `toString` is a global's name like any other.
+  if (Object.hasOwn(GLOBAL_MODULES, name)) hardenForPackage(GLOBAL_MODULES[name]!);
   if (globalsHardened) return;
   globalsHardened = true;
   // A deferred one is prepared with its class (hardenLoadedGlobals).

@@ -254,9 +254,13 @@ export class Runtime implements ModuleContext {
         return { kind: 'app', specifier, url: resolved.url, path: resolved.path, ...(view ? { view } : {}) };
       }
     }
-    const specifierInTarget = target === from ? `./${resolved.url.slice(from.location.length)}` : resolved.url;
-    const view = target === from ? undefined : this.viewOwner(from, target, specifierInTarget);
-    return { kind: 'file', specifier: specifierInTarget, url: resolved.url, path: resolved.path, ...(view ? { view } : {}) };
+    // Spelled from the target's directory (a file system that ignores case lets a path name
+    // it otherwise): compartment-mapper finds a module's compartment by that prefix.
+    const file = this.packageMap.pathIn(target!, resolved.path);
+    const url = file === resolved.path ? resolved.url : pathToFileURL(file).href;
+    const specifierInTarget = target === from ? `./${url.slice(from.location.length)}` : url;
+    const view = target === from ? undefined : this.viewOwner(from, target!, specifierInTarget);
+    return { kind: 'file', specifier: specifierInTarget, url, path: file, ...(view ? { view } : {}) };
   }
 
   private builtinGrant(info: PackageInfo, name: string): BuiltinGrant {
@@ -699,7 +703,7 @@ export class Runtime implements ModuleContext {
     }
     const compartment = this.compartments.get(info.location);
     if (!compartment) throw new Error(`LavaMoat: the runtime has not started (no compartment for ${info.name})`);
-    const url = pathToFileURL(path).href;
+    const url = pathToFileURL(this.packageMap.pathIn(info, path)).href;
     return { compartment, info, specifier: `./${url.slice(info.location.length)}` };
   }
 
@@ -783,6 +787,7 @@ export class Runtime implements ModuleContext {
     // What the app loaded since: hardened before a package's code runs (boundary.ts).
     sweepLoaded();
     const { compartment, info, specifier } = this.compartmentFor(path);
+    path = this.packageMap.pathIn(info, path);
     const url = pathToFileURL(path).href;
     const known = this.cjsRegistry.get(url);
     if (known) return known.exports;

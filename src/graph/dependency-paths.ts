@@ -6,7 +6,7 @@
  * the packages that declare it can be listed too.
  */
 import path from 'node:path';
-import { compareLogicalPaths, comparePreferredName, findDependencyDir, readManifest } from './package-map.js';
+import { compareLogicalPaths, comparePreferredName, findDependencyDir, isDependencyName, readManifest } from './package-map.js';
 
 export type DependencyField = 'dependencies' | 'optionalDependencies' | 'peerDependencies' | 'devDependencies';
 
@@ -45,7 +45,7 @@ export function buildDependencyGraph(rootDir: string, { includeDev = false } = {
       const record = manifest[field];
       if (!record || typeof record !== 'object') continue;
       for (const name of Object.keys(record).sort(comparePreferredName)) {
-        if (seen.has(name)) continue;
+        if (seen.has(name) || !isDependencyName(name)) continue;
         seen.add(name);
         const depDir = findDependencyDir(name, dir);
         if (depDir === undefined || depDir === rootDir) continue;

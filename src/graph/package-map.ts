@@ -98,6 +98,18 @@ export function findDependencyDir(name: string, fromDir: string, seen?: Map<stri
   }
 }
 
+/**
+ * A dependency name as npm spells one: `name` or `@scope/name`, with no `>` (which joins
+ * canonical names) and no path segment (`.`, `..`, a second `/`, a backslash). A manifest key of
+ * another shape names nothing npm installs, and is skipped: looked up as a directory
+ * below `node_modules`, a dependency's `"../../../lib"` made a directory of the app a
+ * package of its own (the app's modules there confined under the dependency's name, and
+ * a parent directory's files a package's), and `"a>b"` a second package named as its
+ * dependency's dependency.
+ */
+const DEPENDENCY_NAME = /^(?:@[A-Za-z0-9~'!()*-][\w.~'!()*-]*\/)?[A-Za-z0-9~'!()*-][\w.~'!()*-]*$/;
+export const isDependencyName = (name: string): boolean => DEPENDENCY_NAME.test(name);
+
 function dependencyNames(manifest: Manifest, includeDev: boolean): string[] {
   const names = new Set([
     ...keysOf(manifest.dependencies),
@@ -105,7 +117,7 @@ function dependencyNames(manifest: Manifest, includeDev: boolean): string[] {
     ...keysOf(manifest.peerDependencies),
     ...(includeDev ? keysOf(manifest.devDependencies) : []),
   ]);
-  return [...names].sort(comparePreferredName);
+  return [...names].filter(isDependencyName).sort(comparePreferredName);
 }
 
 function toInfo(name: string, dir: string, manifest: Manifest): PackageInfo {
@@ -157,15 +169,38 @@ export function buildPackageMap(rootDir: string, { includeDev = false } = {}): P
 }
 
 /**
+ * Whether a path has a `node_modules` segment, in any case: macOS's file systems ignore
+ * case (and fold `ſ` to `s`), so there `/app/NODE_MODULES/pkg/x.js` is a file of a
+ * package, which a case-sensitive test took for a file of the app (case 141).
+ */
+const NODE_MODULES_SEGMENT = /(?:^|[\\/])node_modules(?:[\\/]|$)/iu;
+export const hasNodeModulesSegment = (file: string): boolean => NODE_MODULES_SEGMENT.test(file);
+
+/** A path as a case-insensitive file system compares it: composed, case folded. */
+const fold = (file: string): string => file.normalize('NFC').toUpperCase().toLowerCase();
+
+/** No owner: the file is below a `node_modules` folder of the package that holds it. */
+const NESTED = Symbol('nested');
+
+/**
  * Lookup of the package that owns a file: the deepest known package directory that
  * contains it. A file inside a `node_modules` folder below that directory belongs to a
  * package the walk never reached (not declared anywhere), which is not this package's
  * code: it gets no owner, and everything that asks for it is denied.
+ *
+ * Paths are compared as they are written, as Node gives them (its real paths keep the
+ * case of the request). Where the project's file system ignores case, a path that names
+ * a package's directory in another case is a file of that package too: found by the
+ * exact walk as the app's (or as no package's), it is looked up again case-folded. Taken
+ * for the app's, a dependency's `main` of `"../Evil/payload.js"` (a package outside
+ * `node_modules`: a workspace, a `file:` dependency) ran natively (case 141).
  */
 export class PackageMap {
   readonly root: PackageInfo;
   readonly byDir = new Map<string, PackageInfo>();
   readonly byName = new Map<string, PackageInfo>();
+  /** Case-folded directories, where the file system ignores case (null: it does not); made on first need. */
+  private folded: Map<string, PackageInfo> | null | undefined;
 
   constructor(readonly data: PackageMapData) {
     for (const info of data.packages) {
@@ -179,17 +214,57 @@ export class PackageMap {
 
   /** The package that owns an absolute real file path, or undefined. */
   packageForPath(file: string): PackageInfo | undefined {
-    let dir = path.dirname(file);
-    for (;;) {
-      const info = this.byDir.get(dir);
-      if (info) {
-        const rest = file.slice(dir.length + 1);
-        if (rest.split(path.sep).includes('node_modules')) return undefined;
-        return info;
+    const found = ownerIn(this.byDir, file);
+    if (found !== undefined && found !== NESTED && found !== this.root) return found;
+    const folded = this.foldedDirs();
+    const again = folded === null ? undefined : ownerIn(folded, fold(file));
+    if (again !== undefined && again !== NESTED && again !== this.root) return again;
+    return found === NESTED || again === NESTED ? undefined : found;
+  }
+
+  /**
+   * `file`, a file of `info` (as {@link packageForPath} says), spelled from `info.dir`:
+   * where the file system ignores case the two may be spelled differently, and the
+   * runtime names a module by its package's location (the compartment it loads in).
+   */
+  pathIn(info: PackageInfo, file: string): string {
+    if (file.startsWith(info.dir + path.sep)) return file;
+    const depth = info.dir === path.sep ? 1 : info.dir.split(path.sep).length;
+    return path.join(info.dir, ...file.split(path.sep).slice(depth));
+  }
+
+  /**
+   * The case-folded directory map when the project's file system ignores case: judged
+   * once, by whether the root's `node_modules` and `NODE_MODULES` are one directory
+   * (without a `node_modules` there, no package directory lies below the root).
+   */
+  private foldedDirs(): Map<string, PackageInfo> | null {
+    if (this.folded !== undefined) return this.folded;
+    this.folded = null;
+    if (this.byDir.size > 1) {
+      try {
+        const lower = fs.statSync(path.join(this.data.root, 'node_modules'));
+        const upper = fs.statSync(path.join(this.data.root, 'NODE_MODULES'));
+        if (lower.ino === upper.ino && lower.dev === upper.dev) {
+          const folded = new Map<string, PackageInfo>();
+          for (const [dir, info] of this.byDir) folded.set(fold(dir), info);
+          this.folded = folded;
+        }
+      } catch {
+        // No NODE_MODULES: the file system tells case apart.
       }
-      const parent = path.dirname(dir);
-      if (parent === dir) return undefined;
-      dir = parent;
     }
+    return this.folded;
+  }
+}
+
+function ownerIn(dirs: ReadonlyMap<string, PackageInfo>, file: string): PackageInfo | typeof NESTED | undefined {
+  let dir = path.dirname(file);
+  for (;;) {
+    const info = dirs.get(dir);
+    if (info) return hasNodeModulesSegment(file.slice(dir.length + 1)) ? NESTED : info;
+    const parent = path.dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
   }
 }

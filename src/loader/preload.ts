@@ -12,7 +12,7 @@ import process from 'node:process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type Config } from '../config/index.js';
 import { loadPolicy } from '../policy/index.js';
-import { buildPackageMap, PackageMap, ROOT_NAME } from '../graph/package-map.js';
+import { buildPackageMap, hasNodeModulesSegment, PackageMap, ROOT_NAME } from '../graph/package-map.js';
 import { Runtime } from '../confine/runtime.js';
 import { appGlobalScope, setAppGlobalScope, setRuntime } from './bridge.js';
 import { installRequireHook } from './require-hook.js';
@@ -209,7 +209,7 @@ function workerOrigins(packageMap: PackageMap): WorkerOrigins {
     isPreloadCode: (file) => {
       if (file.startsWith(distDir + path.sep)) return false;
       const owner = packageMap.packageForPath(file);
-      return owner === undefined ? file.includes(`${path.sep}node_modules${path.sep}`) : owner.name !== ROOT_NAME;
+      return owner === undefined ? hasNodeModulesSegment(file) : owner.name !== ROOT_NAME;
     },
     // After lockdown: SES's Error of the start compartment, whose stack API this uses.
     hostError: globalThis.Error,

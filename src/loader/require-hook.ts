@@ -6,7 +6,7 @@
  */
 import Module, { isBuiltin } from 'node:module';
 import path from 'node:path';
-import { ROOT_NAME, type PackageMap } from '../graph/package-map.js';
+import { hasNodeModulesSegment, ROOT_NAME, type PackageMap } from '../graph/package-map.js';
 import type { Runtime } from '../confine/runtime.js';
 import { sweepLoaded } from '../confine/boundary.js';
 import { chainAnswer } from '../confine/require-chain.js';
@@ -43,7 +43,7 @@ export function installRequireHook(
   const isAppFile = (file: string): boolean => {
     if (file.startsWith(selfDir + path.sep)) return false;
     const owner = packageMap.packageForPath(file);
-    if (owner === undefined) return !file.includes(`${path.sep}node_modules${path.sep}`);
+    if (owner === undefined) return !hasNodeModulesSegment(file);
     return owner.name === ROOT_NAME && !rootConfined;
   };
   // A require whose parent is a module Node loaded natively outside the app (this
@@ -56,7 +56,7 @@ export function installRequireHook(
   const isConfinedFile = (file: string): string | undefined => {
     const owner = packageMap.packageForPath(file);
     if (owner) return owner.name !== ROOT_NAME || rootConfined ? `package "${owner.name}"` : undefined;
-    return file.includes(`${path.sep}node_modules${path.sep}`) ? 'no package of the dependency tree' : undefined;
+    return hasNodeModulesSegment(file) ? 'no package of the dependency tree' : undefined;
   };
   if (appGlobals || REQUIRE_ESM_SKIPS_HOOKS) patchCompile(isAppFile, isConfinedFile, appGlobals);
   internals._load = function load(this: unknown, request, parent, isMain) {
@@ -93,7 +93,7 @@ export function installRequireHook(
       if (hooksModuleLoading(owner.packageName)) throw agentAfterLoader(`the app's ${parent.filename}`, owner.packageName, filename);
       return runtime.requireModule(filename, () => requireStack(parent));
     }
-    if (!owner && filename.includes(`${path.sep}node_modules${path.sep}`)) {
+    if (!owner && hasNodeModulesSegment(filename)) {
       throw new Error(
         `LavaMoat: '${request}' resolves to ${filename}, which belongs to no package in the app's dependency tree; ` +
           'it cannot be confined, so it is not loaded: declare it in the dependencies of the package that uses it.',

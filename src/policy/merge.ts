@@ -64,15 +64,39 @@ function mergeResources(base: Resources, override: Resources | undefined): Resou
   return Object.fromEntries(entries);
 }
 
-/** The resource itself unless it holds redundant dotted grants. */
+/** The resource itself unless it holds redundant dotted grants or `node:`-spelled builtins. */
 function normaliseResource(resource: ResourcePolicy): ResourcePolicy {
   const collapseGlobals = resource.globals !== undefined && hasNestedKeys(resource.globals);
-  const collapseBuiltin = resource.builtin !== undefined && hasNestedKeys(resource.builtin);
+  const collapseBuiltin = resource.builtin !== undefined && (hasNestedKeys(resource.builtin) || hasNodePrefix(resource.builtin));
   if (!collapseGlobals && !collapseBuiltin) return resource;
   const copy = { ...resource };
   if (collapseGlobals) copy.globals = mergeDotted(resource.globals, undefined);
-  if (collapseBuiltin) copy.builtin = mergeDotted(resource.builtin, undefined);
+  if (collapseBuiltin) copy.builtin = mergeDotted(bareBuiltins(resource.builtin), undefined);
   return copy;
+}
+
+const hasNodePrefix = (record: Record<string, unknown>): boolean => {
+  for (const key in record) if (hasOwn(record, key) && key.startsWith('node:')) return true;
+  return false;
+};
+
+/**
+ * `builtin` with every `node:` prefix dropped: `"node:fs.readFile"` and `"fs.readFile"`
+ * are the same grant to the runtime (confine/builtins.ts), so they must be the same key
+ * to the merge too. Kept apart, an override's `"child_process": false` left the policy's
+ * `"node:child_process": true` in place, and the package kept the module the override
+ * took away (attack case 140). Where one file spells a key both ways with different
+ * values, the denial wins.
+ */
+function bareBuiltins(record: Record<string, boolean> | undefined): Record<string, boolean> | undefined {
+  if (record === undefined || !hasNodePrefix(record)) return record;
+  const entries = new Map<string, boolean>();
+  for (const key of keys(record)) {
+    const bare = key.startsWith('node:') ? key.slice(5) : key;
+    const value = record[key]!;
+    entries.set(bare, entries.get(bare) === false ? false : value);
+  }
+  return Object.fromEntries(entries);
 }
 
 /** Whether some key has one of its ancestors in the same record (`"a"` and `"a.b"`). */
@@ -93,7 +117,7 @@ function mergeResource(base: ResourcePolicy | undefined, override: ResourcePolic
     result.globals = mergeDotted<GlobalPolicyValue>(base?.globals, override.globals);
   }
   if (base?.builtin || override.builtin) {
-    result.builtin = mergeDotted<boolean>(base?.builtin, override.builtin);
+    result.builtin = mergeDotted<boolean>(bareBuiltins(base?.builtin), bareBuiltins(override.builtin));
   }
   if (base?.packages || override.packages) {
     // `false` stays in the result: it documents that the override took the

@@ -297,7 +297,7 @@ function checkDottedRecord(
           : `is not a valid ${isGlobals ? 'global' : 'builtin module'} path: expected a name or dot-separated members like "a.b" (no empty parts)`,
       });
     } else if (value === false && key.indexOf('.') !== -1) {
-      const granted = closestGrantedAncestor(record, key);
+      const granted = closestGrantedAncestor(record, key, !isGlobals);
       if (granted !== undefined) {
         issues.push({
           path: entry(field(resourcePath, kind), key),
@@ -337,12 +337,18 @@ function checkMeta(meta: unknown, path: string, issues: PolicyIssue[]): void {
   }
 }
 
-function closestGrantedAncestor(record: JsonObject, key: string): string | undefined {
+/** For `builtin`, `node:fs` and `fs` are one module: either spelling of an ancestor counts. */
+function closestGrantedAncestor(record: JsonObject, key: string, builtin = false): string | undefined {
   let found: string | undefined;
   let end = key.indexOf('.');
+  const granted = (name: string): boolean => hasOwn(record, name) && record[name] !== false;
   while (end !== -1) {
     const ancestor = key.slice(0, end);
-    if (hasOwn(record, ancestor) && record[ancestor] !== false) found = ancestor;
+    if (granted(ancestor)) found = ancestor;
+    else if (builtin) {
+      const other = ancestor.startsWith('node:') ? ancestor.slice(5) : `node:${ancestor}`;
+      if (granted(other)) found = other;
+    }
     end = key.indexOf('.', end + 1);
   }
   return found;

@@ -12,7 +12,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fixture, projectDir, runWithLoaderAsync } from '../helpers.mjs';
+import { spawn, spawnSync } from 'node:child_process';
+import { fixture, loaderURL, projectDir, runWithLoaderAsync } from '../helpers.mjs';
 
 const dir = fixture('attacks');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lavamoat-attacks-'));
@@ -63,6 +64,14 @@ const ENTRIES = {
   'e-tla.mjs': { cases: ['top-level-await-grants'] },
   // How modules are mapped to packages and loaded (cases 90 and up).
   'e-loading.mjs': { cases: ['require-esm-exports-mismatch', 'vm-default-loader-import', 'vm-claimed-parent-import', 'filenameless-parent-require'] },
+  // How the policy is read (cases 140 and up), with an override that takes grants back.
+  'e-policy.mjs': {
+    cases: ['override-node-prefix'],
+    env: { LAVAMOAT_POLICY_OVERRIDE: 'lavamoat/node/policy-override.revoke.json' },
+  },
+  // Paths that name a package's directory in another case (case 141): on a file system
+  // that ignores case, as macOS's does (see caseInsensitiveRun below).
+  'e-case.mjs': { cases: ['case-insensitive-paths'], caseInsensitive: true },
   // What the next process starts with: process.env written under a read grant (cases 100 and up).
   'e-next-process.mjs': { cases: ['env-value-read-twice', 'env-forgotten-next-process', 'env-nul-names'] },
   // What the boundary delivers (cases 110 and up): promises, buffers, dates; its own
@@ -104,6 +113,57 @@ const ENTRIES = {
   },
 };
 
+/**
+ * Case 141 needs a file system that ignores case. macOS's does: the entry runs as it is.
+ * On Linux, as root, it runs in a mount namespace of its own where the fixture is an
+ * overlay (the repository stays untouched) with `node_modules` bound again at
+ * `NODE_MODULES` and `vendor/vendored` at `vendor/Vendored`: two spellings of one
+ * directory, as on macOS. Elsewhere the case is skipped, saying why.
+ */
+const CASE_MOUNTS = `set -e
+T=$(mktemp -d)
+mount -t tmpfs tmpfs "$T"
+mkdir "$T/upper" "$T/work" "$T/app"
+mount -t overlay overlay -o lowerdir="$1",upperdir="$T/upper",workdir="$T/work" "$T/app"
+mkdir "$T/app/NODE_MODULES" "$T/app/vendor/Vendored"
+mount --bind "$T/app/node_modules" "$T/app/NODE_MODULES"
+mount --bind "$T/app/vendor/vendored" "$T/app/vendor/Vendored"
+cd "$T/app"
+shift
+exec "$@"`;
+
+function caseInsensitiveUnavailable() {
+  if (process.platform === 'darwin') return undefined;
+  if (process.platform !== 'linux' || process.getuid?.() !== 0) return 'needs macOS, or root on Linux to emulate a case-insensitive file system';
+  const probe = spawnSync('unshare', ['-m', 'sh', '-c', CASE_MOUNTS, 'sh', dir, 'true'], { encoding: 'utf8' });
+  return probe.status === 0 ? undefined : `cannot emulate a case-insensitive file system here (unshare, overlay and bind mounts: ${(probe.stderr || String(probe.error)).trim().split('\n')[0]})`;
+}
+
+function caseInsensitiveRun(entry, env) {
+  if (process.platform === 'darwin') return runWithLoaderAsync(dir, entry, { env, timeout: 120_000 });
+  return new Promise((resolve, reject) => {
+    const child = spawn('unshare', ['-m', 'sh', '-c', CASE_MOUNTS, 'sh', dir, process.execPath, '--import', loaderURL, entry], {
+      env: { ...process.env, NODE_OPTIONS: '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk) => { stdout += chunk; });
+    child.stderr.setEncoding('utf8').on('data', (chunk) => { stderr += chunk; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      resolve({ status, signal, stdout, stderr });
+    });
+  });
+}
+
+const caseSkip = Object.values(ENTRIES).some((spec) => spec.caseInsensitive) ? caseInsensitiveUnavailable() : undefined;
+
 const MARKER = 'LAVAMOAT_ATTACK_RESULTS ';
 
 function parse(run) {
@@ -119,13 +179,18 @@ function parse(run) {
 
 // Every entry starts now, in parallel; each test waits for its entry.
 const runs = new Map(
-  Object.entries(ENTRIES).map(([entry, spec]) => [
-    entry,
-    runWithLoaderAsync(dir, spec.file ?? entry, {
-      env: { LM_ATTACK_TMP: tmp, LM_LOADER_DIR: projectDir, ...spec.env },
-      timeout: 120_000,
-    }).then(parse),
-  ]),
+  Object.entries(ENTRIES)
+    .filter(([, spec]) => !(spec.caseInsensitive && caseSkip))
+    .map(([entry, spec]) => [
+      entry,
+      (spec.caseInsensitive
+        ? caseInsensitiveRun(spec.file ?? entry, { LM_ATTACK_TMP: tmp, LM_LOADER_DIR: projectDir, ...spec.env })
+        : runWithLoaderAsync(dir, spec.file ?? entry, {
+            env: { LM_ATTACK_TMP: tmp, LM_LOADER_DIR: projectDir, ...spec.env },
+            timeout: 120_000,
+          })
+      ).then(parse),
+    ]),
 );
 
 async function caseResult(entry, id) {
@@ -231,7 +296,8 @@ function assertBlocked(id, attack, strict) {
 
 for (const [entry, spec] of Object.entries(ENTRIES)) {
   for (const id of spec.cases) {
-    describe(spec.strict ? `${id} (strict mode)` : id, () => {
+    const skip = spec.caseInsensitive ? caseSkip : undefined;
+    describe(spec.strict ? `${id} (strict mode)` : id, skip ? { skip } : {}, () => {
       it('attack is blocked', async () => {
         const { attack } = await caseResult(entry, id);
         assertBlocked(id, attack, spec.strict);

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { buildPackageMap, compareLogicalPaths, comparePreferredName, PackageMap } from '../../dist/graph/package-map.js';
+import { buildPackageMap, compareLogicalPaths, comparePreferredName, hasNodeModulesSegment, PackageMap } from '../../dist/graph/package-map.js';
 
 function makeTree(spec) {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'lavamoat-pm-'));
@@ -58,4 +58,52 @@ test('files belong to the deepest package; undeclared packages belong to none', 
   assert.equal(map.packageForPath(path.join(root, 'node_modules/a/lib/y.js')).name, 'a');
   assert.equal(map.packageForPath(path.join(root, 'node_modules/phantom/index.js')), undefined);
   assert.equal(map.packageForPath('/somewhere/else.js'), undefined);
+});
+
+test('dependency names npm could not install are skipped: no path segments, no ">"', () => {
+  const root = makeTree({
+    '.': { name: 'app', dependencies: { evil: '1', x: '1' } },
+    lib: { type: 'module' },
+    'node_modules/evil': {
+      name: 'evil',
+      // "../../../lib" is the app's lib/ from evil's node_modules; "x>y" a folder of evil's
+      // named as its dependency's dependency; "@s/../x" and "a/b" paths again.
+      optionalDependencies: { '../../../lib': '*', 'x>y': '*', '@s/../../x': '*', 'a/b': '*', '..': '*', '@scope/ok': '*', Legacy_Name: '*' },
+    },
+    'node_modules/evil/node_modules/x>y': { name: 'fake' },
+    'node_modules/evil/node_modules/@scope/ok': { name: '@scope/ok' },
+    'node_modules/evil/node_modules/Legacy_Name': { name: 'Legacy_Name' },
+    'node_modules/x': { name: 'x', dependencies: { y: '1' } },
+    'node_modules/x/node_modules/y': { name: 'y' },
+  });
+  const names = Object.fromEntries(buildPackageMap(root).packages.map((p) => [path.relative(root, p.dir) || '.', p.name]));
+  assert.deepEqual(names, {
+    '.': '$root$',
+    'node_modules/evil': 'evil',
+    'node_modules/evil/node_modules/@scope/ok': 'evil>@scope/ok',
+    'node_modules/evil/node_modules/Legacy_Name': 'evil>Legacy_Name',
+    'node_modules/x': 'x',
+    'node_modules/x/node_modules/y': 'x>y',
+  });
+  const map = new PackageMap(buildPackageMap(root));
+  assert.equal(map.packageForPath(path.join(root, 'lib', 'secret.mjs'))?.name, '$root$');
+});
+
+test('a node_modules segment in any case (and folding ſ to s) means a package, as on macOS (attack case 141)', () => {
+  for (const file of ['/app/node_modules/x/a.js', '/app/NODE_MODULES/x/a.js', '/app/Node_Modules/x', '/app/node_moduleſ/x/a.js', 'node_modules']) {
+    assert.equal(hasNodeModulesSegment(file), true, file);
+  }
+  for (const file of ['/app/lib/a.js', '/app/my_node_modules/a.js', '/app/node_modules.js', '/app/node_modulesx/a.js']) {
+    assert.equal(hasNodeModulesSegment(file), false, file);
+  }
+  // On a case-sensitive file system a path through NODE_MODULES is no file of the app's
+  // package: no owner (the hooks refuse it), never the app.
+  const root = makeTree({ '.': { name: 'app', dependencies: { x: '1' } }, 'node_modules/x': { name: 'x' } });
+  const map = new PackageMap(buildPackageMap(root));
+  assert.equal(map.packageForPath(path.join(root, 'NODE_MODULES', 'x', 'a.js')), undefined);
+  const x = map.packageForPath(path.join(root, 'node_modules', 'x', 'a.js'));
+  assert.equal(x?.name, 'x');
+  // A file of a package spelled from its directory (as its compartment names it).
+  assert.equal(map.pathIn(x, path.join(root, 'NODE_MODULES', 'X', 'lib', 'a.js')), path.join(root, 'node_modules', 'x', 'lib', 'a.js'));
+  assert.equal(map.pathIn(x, path.join(root, 'node_modules', 'x', 'a.js')), path.join(root, 'node_modules', 'x', 'a.js'));
 });

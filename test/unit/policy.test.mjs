@@ -299,6 +299,24 @@ describe('mergePolicy', () => {
     assert.deepEqual(merged.resources.a, { globals: { fetch: false, console: true }, builtin: { fs: false, path: true } });
   });
 
+  test('builtin: "node:fs" and "fs" are one key, so a denial in either spelling takes back the other (attack case 140)', () => {
+    const merged = merge(
+      { resources: { a: { builtin: { 'node:child_process': true, 'node:fs.writeFileSync': true, 'node:fs.readFileSync': true, 'node:os': true } } } },
+      { resources: { a: { builtin: { child_process: false, 'fs.writeFileSync': false } } } },
+    );
+    assert.deepEqual(merged.resources.a.builtin, { child_process: false, 'fs.writeFileSync': false, 'fs.readFileSync': true, os: true });
+    const back = merge({ resources: { a: { builtin: { fs: true, path: true } } } }, { resources: { a: { builtin: { 'node:fs': false } } } });
+    assert.deepEqual(back.resources.a.builtin, { fs: false, path: true });
+    // No override: the prefix is dropped too; both spellings in one file, the denial wins.
+    assert.deepEqual(merge({ resources: { a: { builtin: { 'node:fs': true, 'node:path.join': true } } } }).resources.a.builtin, { fs: true, 'path.join': true });
+    assert.deepEqual(merge({ resources: { a: { builtin: { 'node:net': true, net: false } } } }).resources.a.builtin, { net: false });
+    // A denial under a grant spelled the other way is rejected as any other.
+    assert.match(
+      validatePolicy({ resources: { a: { builtin: { 'node:fs': true, 'fs.writeFileSync': false } } } }, 'policy').map((i) => i.message).join('\n'),
+      /denies a member of "node:fs"/,
+    );
+  });
+
   test('denying a top-level key removes its generated sub-keys', () => {
     const merged = merge(
       { resources: { a: { globals: { 'process.env': true, 'process.argv': true, console: true }, builtin: { 'fs.readFile': true, 'fs.promises.rm': true } } } },

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import process from 'node:process';
-import { PackageMap, ROOT_NAME, type PackageMapData } from '../../graph/package-map.js';
+import { hasNodeModulesSegment, PackageMap, ROOT_NAME, type PackageMapData } from '../../graph/package-map.js';
 import { resolvingForRuntime } from '../../graph/resolve.js';
 import { facadeSource, facadeURL, parseFacadeURL } from './facade.js';
 import { lexersReady } from '../../graph/module-names.js';
@@ -105,8 +105,9 @@ function isAppCode(url: string | undefined): boolean {
   // A module the app made (`data:` and the like) is the app's; a facade imports only
   // the bridge, which is this project's own code.
   if (!url.startsWith('file:')) return true;
-  const owner = packageMap.packageForPath(fileURLToPath(url));
-  return owner === undefined ? !url.includes('/node_modules/') : !isConfined(owner.name);
+  const file = fileURLToPath(url);
+  const owner = packageMap.packageForPath(file);
+  return owner === undefined ? !hasNodeModulesSegment(file) : !isConfined(owner.name);
 }
 
 export class UnconfinableModuleError extends Error {
@@ -190,7 +191,7 @@ function decide(specifier: string, context: ResolveContext, result: ResolveResul
     }
     return { url: facadeURL(result.url, main), format: 'module', shortCircuit: true };
   }
-  if (!owner && result.url.includes('/node_modules/')) {
+  if (!owner && hasNodeModulesSegment(path)) {
     throw new UnconfinableModuleError(
       `LavaMoat: '${specifier}' resolves to ${path}, which belongs to no package in the app's dependency tree ` +
         `(a dependency not declared in any package.json). It cannot be confined, so it is not loaded: ` +
