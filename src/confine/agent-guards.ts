@@ -28,7 +28,8 @@
  *
  * Not covered: a package handed a request still waiting for a socket can change where it
  * goes (the request is the app's, handed to it), and an agent's options, shared by its
- * requests, are the app's object.
+ * requests, are the app's object. A method of an agent the app made, bound by a package
+ * and handed back for the app's own code to call, runs as the app's call.
  */
 import { callerSitesOf, type CallerSite } from './stack-traces.js';
 
