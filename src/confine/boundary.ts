@@ -28,6 +28,7 @@ import {
   finishDeferred,
   hardenHostValue,
   hardenPrototypeChain,
+  isHardened,
   isObject,
   isPlainData,
   neverHarden,
@@ -42,6 +43,7 @@ import { DEFERRED_SAMPLES, hostGlobals, sample, sampleErrnoException, sampleFile
 import { restrictAsyncLocalStorage } from './observation.js';
 import { sampleHttp2Eagerly } from './net-samples.js';
 import { disarmGlobalClass } from './capability-classes.js';
+import { WEBCRYPTO } from './web-samples.js';
 import { loadedEntries, loadedSet, observeBuiltinLoads, runLoadActions, whenLoaded } from './load-trap.js';
 export { whenLoaded } from './load-trap.js';
 import { deferGlobal, hasDeferredGlobals, isDeferredModule, keepAccessorsUntilJobEnds, lazyExportModule, lazyGlobalModule, takeLoadedGlobals } from './lazy-globals.js';
@@ -147,6 +149,11 @@ const isPublicBuiltin = (id: string): boolean =>
  */
 function hardenExport(value: unknown, key?: PropertyKey, nested = false): void {
   if (nested && typeof value === 'function' && !hasInstancePrototype(value)) return;
+  // An instance a module or the global object exports is one object for the process
+  // (timers/promises' `scheduler`, `performance`, `crypto.webcrypto` and `subtle`, Node
+  // 24's `worker_threads.locks`): locked, or a package defines an own `wait`, `now`,
+  // `getRandomValues` the app then calls (docs/attacks.md, case 130).
+  if (!nested && isObject(value) && typeof value !== 'function' && !isPlainData(value) && !LIVE_INSTANCES.has(key as string)) lockInstance(value);
   if (typeof value === 'function') {
     disarmGlobalClass(key, value);
     hardenHostValue(value);
@@ -168,6 +175,39 @@ function hardenExport(value: unknown, key?: PropertyKey, nested = false): void {
 }
 
 const ITERABLE_CLASSES = new Set(['URLSearchParams', 'Headers', 'FormData', 'ReadableStream']);
+
+/**
+ * Exported instances that are live state Node and the app write (`http.globalAgent`'s
+ * pools and limits, which packages never receive: builtin-adapters.ts gives them agents
+ * of their own; the `console` module's streams; a worker's `parentPort`, a cluster
+ * worker): left as they are. Every other exported instance is locked ({@link lockInstance}).
+ */
+const LIVE_INSTANCES = new Set(['globalAgent', '_stdout', '_stderr', 'parentPort', 'worker', 'workers']);
+
+/**
+ * Symbols of an `EventTarget` that Node writes after making it (`events.setMaxListeners`
+ * of a target, its warning's flag): numbers and a flag, left writable (not configurable).
+ */
+const WRITTEN_BY_NODE = new Set(['events.maxEventTargetListeners', 'events.maxEventTargetListenersWarned']);
+
+/**
+ * One instance of the process's, as SES's `harden` freezes the `crypto` global: nothing can
+ * be added (an own method shadowing its class's), its own properties are read-only (the
+ * maps Node keeps in them are changed in place, never replaced), its prototype chain is
+ * hardened.
+ */
+function lockInstance(value: object): void {
+  // Never the live objects prepareHost names (the real `process` and global object).
+  if (!Object.isExtensible(value) || isHardened(value)) return;
+  for (const key of Reflect.ownKeys(value)) {
+    const descriptor = Reflect.getOwnPropertyDescriptor(value, key);
+    if (!descriptor || !descriptor.configurable) continue;
+    const written = typeof key === 'symbol' && WRITTEN_BY_NODE.has(key.description ?? '');
+    if ('value' in descriptor && !written) Object.defineProperty(value, key, { configurable: false, writable: false });
+    else Object.defineProperty(value, key, { configurable: false });
+  }
+  Object.preventExtensions(value);
+}
 
 /** A class with methods or a generator function: not a plain function's `{ constructor }`. */
 function hasInstancePrototype(fn: Function): boolean {
@@ -512,6 +552,13 @@ export function prepareHost({ preloadDomain, feralError }: { preloadDomain: bool
   });
   // Node 24's Utf8Stream, an accessor that loads its module.
   whenLoaded('internal/streams/fast-utf8-stream', () => hardenExport(fs.Utf8Stream, 'Utf8Stream'));
+  // crypto's `webcrypto` and `subtle` (the `crypto` global and its `subtle`): getters of
+  // the module that cannot be wrapped (not configurable) and load WebCrypto when read.
+  // Locked once it has loaded, for everyone (docs/attacks.md, case 130).
+  whenLoaded(WEBCRYPTO, () => {
+    const crypto = hostRequire('node:crypto') as Record<string, unknown>;
+    for (const key of ['webcrypto', 'subtle']) hardenExport(crypto[key], key);
+  });
   // fs.watch's and fs.opendir's classes, which fs does not export (or, on Node 22+,
   // exports as a lazy property not to be read inside its own getter: hardenLazyExport);
   // what Duplex.from makes, the AsyncLocalStorage class on Node 22+ (an accessor of

@@ -347,6 +347,9 @@ function walkProperties(value: object, kind: Kind, push: Push): void {
       try {
         const result: unknown = Reflect.apply(descriptor.get, value, []);
         if (isObject(result) && typeof result !== 'function' && isPlainData(result)) push(result, 'data');
+        // A class a static getter makes when first read (`EventEmitterAsyncResource`):
+        // the same class for everyone, the app's emitters' too.
+        else if (typeof result === 'function') push(result, 'function');
       } catch {
         // Not for this receiver.
       }

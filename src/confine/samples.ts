@@ -133,6 +133,11 @@ const MODULE_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
       crypto.createVerify('sha256'),
       crypto.createECDH('prime256v1'),
       crypto.getDiffieHellman('modp14'),
+      // Node 24: a DiffieHellman of a prime of the caller's is of a native class of its
+      // own (DiffieHellmanGroup's is not its), whose `computeSecret` every such exchange
+      // of the app's calls (docs/attacks.md, case 133). A tiny prime: nothing is checked
+      // or generated.
+      crypto.createDiffieHellman(Buffer.from([23]), 2),
       crypto.createSecretKey(key),
       // Asymmetric keys are of classes crypto does not export (PublicKeyObject, ...).
       ...Object.values(crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' })),
@@ -171,14 +176,41 @@ const MODULE_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
     return [];
   },
   // A readline interface's history manager (Node 24: ReplHistory), when the public
-  // readline modules load (readline and repl load this one first).
+  // readline modules load (readline and repl load this one first); and the keypress
+  // decoder a terminal interface puts on its input (below).
   'readline/promises': () => {
-    if (!hasLoaded(HISTORY)) return [];
     const { Interface } = hostRequire('node:readline/promises') as { Interface: new (options: object) => { close(): void } };
     const { PassThrough } = hostRequire('node:stream') as typeof import('node:stream');
+    const input = new PassThrough();
+    const terminal = new Interface({ input, output: new PassThrough(), terminal: true });
+    terminal.close();
+    if (!hasLoaded(HISTORY)) return [input];
     const lines = new Interface({ input: new PassThrough(), terminal: false });
     lines.close();
-    return [lines];
+    return [lines, input];
+  },
+  // The keypress decoder `emitKeypressEvents` puts on a stream (every terminal
+  // interface's input, the app's `process.stdin`): a generator whose prototype is shared
+  // by every decoder of the process. With an own `next` there, a package that made a
+  // decoder for a stream of its own received every key the app's user types
+  // (docs/attacks.md, case 132).
+  readline: () => {
+    const { emitKeypressEvents } = hostRequire('node:readline') as typeof import('node:readline');
+    const { PassThrough } = hostRequire('node:stream') as typeof import('node:stream');
+    const input = new PassThrough();
+    emitKeypressEvents(input);
+    return [input];
+  },
+  // The class `events.EventEmitterAsyncResource` makes when first read, and the
+  // resource each of its emitters holds (`asyncResource`), of a class events does not
+  // export: their prototypes, whose `emit` every such emitter of the app's calls
+  // (docs/attacks.md, case 131).
+  events: () => {
+    const { EventEmitterAsyncResource } = hostRequire('node:events') as typeof import('node:events');
+    const emitter = new EventEmitterAsyncResource({ name: 'lavamoat sample' });
+    const resource = emitter.asyncResource;
+    emitter.emitDestroy();
+    return [emitter, resource];
   },
   // A statement's iterator and a session are of classes sqlite does not export (a tag
   // store's prototype is made anew for each store, shared with no other).
