@@ -28,9 +28,9 @@ import {
   finishDeferred,
   hardenHostValue,
   hardenPrototypeChain,
-  isHardened,
   isObject,
   isPlainData,
+  lockInstance,
   neverHarden,
   replaceErrorParent,
   reparentFromFeral,
@@ -184,30 +184,7 @@ const ITERABLE_CLASSES = new Set(['URLSearchParams', 'Headers', 'FormData', 'Rea
  */
 const LIVE_INSTANCES = new Set(['globalAgent', '_stdout', '_stderr', 'parentPort', 'worker', 'workers']);
 
-/**
- * Symbols of an `EventTarget` that Node writes after making it (`events.setMaxListeners`
- * of a target, its warning's flag): numbers and a flag, left writable (not configurable).
- */
-const WRITTEN_BY_NODE = new Set(['events.maxEventTargetListeners', 'events.maxEventTargetListenersWarned']);
 
-/**
- * One instance of the process's, as SES's `harden` freezes the `crypto` global: nothing can
- * be added (an own method shadowing its class's), its own properties are read-only (the
- * maps Node keeps in them are changed in place, never replaced), its prototype chain is
- * hardened.
- */
-function lockInstance(value: object): void {
-  // Never the live objects prepareHost names (the real `process` and global object).
-  if (!Object.isExtensible(value) || isHardened(value)) return;
-  for (const key of Reflect.ownKeys(value)) {
-    const descriptor = Reflect.getOwnPropertyDescriptor(value, key);
-    if (!descriptor || !descriptor.configurable) continue;
-    const written = typeof key === 'symbol' && WRITTEN_BY_NODE.has(key.description ?? '');
-    if ('value' in descriptor && !written) Object.defineProperty(value, key, { configurable: false, writable: false });
-    else Object.defineProperty(value, key, { configurable: false });
-  }
-  Object.preventExtensions(value);
-}
 
 /** A class with methods or a generator function: not a plain function's `{ constructor }`. */
 function hasInstancePrototype(fn: Function): boolean {
@@ -482,6 +459,11 @@ export function handOutValue<T>(value: T): T {
 // ---------------------------------------------------------------------------------
 // Before any package runs
 
+declare function harden<T>(value: T): T;
+
+/** Global constructors lockdown does not harden (Node 20 to 24, checked: every other global function is frozen once it has run; the last three are Node 24's). */
+const UNTAMED_INTRINSICS = ['WeakRef', 'FinalizationRegistry', 'SharedArrayBuffer', 'SuppressedError', 'DisposableStack', 'AsyncDisposableStack'];
+
 /** fs's accessors that load their module on first read and never replace themselves. */
 const FS_LAZY = new Set(['ReadStream', 'WriteStream', 'FileReadStream', 'FileWriteStream', 'promises', 'Utf8Stream']);
 
@@ -501,6 +483,17 @@ export function prepareHost({ preloadDomain, feralError }: { preloadDomain: bool
   guardFeralError(feralError as never, (file) => file !== undefined && (file.startsWith(runtimeCode) || file.startsWith(fileURLToPath(runtimeCode))));
   const Module = hostRequire('node:module') as { prototype: object };
   for (const live of [Module, Module.prototype, process, globalThis]) neverHarden(live);
+  // Intrinsics lockdown leaves as V8 made them, which Node's own code leads to: its
+  // `SafeWeakRef` and `SafeFinalizationRegistry` extend them (an `AbortSignal.any()`
+  // result and its sources hold `SafeWeakRef`s), so any package granted `AbortSignal`
+  // reached the app's `WeakRef.prototype.deref` (docs/attacks.md, case 134). Frozen for
+  // everyone, as a grant of them would (shared-globals.ts).
+  // SuppressedError's parent is V8's own `Error`, which harden would freeze with it
+  // (stack-traces.ts writes its stack API): given the shared one first, as WebAssembly's.
+  const untamed: Record<string, unknown> = {};
+  for (const name of UNTAMED_INTRINSICS) untamed[name] = (globalThis as Record<string, unknown>)[name];
+  reparentFromFeral(untamed);
+  for (const value of Object.values(untamed)) if (isObject(value)) harden(value);
   // The JavaScript intrinsics are lockdown's: what it left changeable (the host's
   // `Error` stack API, which confine/stack-traces.ts sets) stays so.
   for (const name of [...INTRINSIC_GLOBALS, ...SES_GLOBALS]) {

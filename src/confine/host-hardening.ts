@@ -239,6 +239,10 @@ export function freezeMethods(proto: object, { values = false }: { values?: bool
       // Plain values (`isStreamBase`) only where every property is known (see NATIVE_ACCESSORS).
       if (method || (values && typeof value !== 'function')) {
         Object.defineProperty(proto, key, { writable: false, configurable: false });
+      } else if (!descriptor.writable) {
+        // Read-only already (a C++ class's `Symbol.toStringTag`, Node 24's URLPattern):
+        // it stays what it is, and can no longer be redefined (case 130).
+        Object.defineProperty(proto, key, { configurable: false });
       }
     } else {
       Object.defineProperty(proto, key, { configurable: false });
@@ -410,6 +414,31 @@ export function hardenHostValue(root: unknown, rootKind?: Kind): void {
     const parent = Object.getPrototypeOf(value);
     push(parent, typeof parent === 'function' ? 'function' : 'prototype');
   }
+}
+
+/**
+ * Symbols of an `EventTarget` that Node writes after making it (`events.setMaxListeners`
+ * of a target, its warning's flag): numbers and a flag, left writable (not configurable).
+ */
+const WRITTEN_BY_NODE = new Set(['events.maxEventTargetListeners', 'events.maxEventTargetListenersWarned']);
+
+/**
+ * One instance of the process's, as SES's `harden` freezes the `crypto` global: nothing can
+ * be added (an own method shadowing its class's), its own properties are read-only (the
+ * maps Node keeps in them are changed in place, never replaced), its prototype chain is
+ * hardened.
+ */
+export function lockInstance(value: object): void {
+  // Never the live objects prepareHost names (the real `process` and global object).
+  if (!Object.isExtensible(value) || isHardened(value)) return;
+  for (const key of Reflect.ownKeys(value)) {
+    const descriptor = Reflect.getOwnPropertyDescriptor(value, key);
+    if (!descriptor || !descriptor.configurable) continue;
+    const written = typeof key === 'symbol' && WRITTEN_BY_NODE.has(key.description ?? '');
+    if ('value' in descriptor && !written) Object.defineProperty(value, key, { configurable: false, writable: false });
+    else Object.defineProperty(value, key, { configurable: false });
+  }
+  Object.preventExtensions(value);
 }
 
 /** Hardens the prototype chain of an instance (not the instance). */

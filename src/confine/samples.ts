@@ -15,7 +15,7 @@
 import process from 'node:process';
 import { createRequire } from 'node:module';
 import { disarmChain } from './capability-classes.js';
-import { hardenFirstResult, hardenHostValue, hardenPrototypeChain, hardenPrototypesWithin } from './host-hardening.js';
+import { hardenFirstResult, hardenHostValue, hardenPrototypeChain, hardenPrototypesWithin, lockInstance } from './host-hardening.js';
 import { hasLoaded } from './load-trap.js';
 import { keepAccessorsUntilJobEnds, lazyGlobalModule } from './lazy-globals.js';
 import { NET_SAMPLES } from './net-samples.js';
@@ -73,7 +73,11 @@ const MODULE_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
     const perf = hostRequire('node:perf_hooks') as typeof import('node:perf_hooks');
     restrictPerformanceObserver(perf.PerformanceObserver as never);
     const delay = perf.monitorEventLoopDelay();
-    return [perf.createHistogram(), delay, ...nodeEntries(perf)];
+    // `performance.nodeTiming`, one object for the process that a prototype getter
+    // returns (so no export): locked as the exported instances are (boundary.ts).
+    const { nodeTiming } = perf.performance;
+    lockInstance(nodeTiming);
+    return [perf.createHistogram(), delay, nodeTiming, ...nodeEntries(perf)];
   },
   // What stream's helpers return (duplexPair's halves, Duplex.from's Duplexify) and the
   // web streams' readers, writers and controllers (`Readable.toWeb()` needs no global).
@@ -201,6 +205,10 @@ const MODULE_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
     emitKeypressEvents(input);
     return [input];
   },
+  // A TextDecoder of an encoding ICU decodes (UTF-16) holds a converter of a native class
+  // no binding lists (`Converter`): with the decoders, which every start hardens
+  // (TextDecoder itself is made at bootstrap; nothing is loaded).
+  string_decoder: () => [new TextDecoder('utf-16le')],
   // The class `events.EventEmitterAsyncResource` makes when first read, and the
   // resource each of its emitters holds (`asyncResource`), of a class events does not
   // export: their prototypes, whose `emit` every such emitter of the app's calls
