@@ -422,15 +422,49 @@ export function hardenHostValue(root: unknown, rootKind?: Kind): void {
  */
 const WRITTEN_BY_NODE = new Set(['events.maxEventTargetListeners', 'events.maxEventTargetListenersWarned']);
 
+/** Whether `target`'s own symbol-keyed property of this description holds `undefined`. */
+function emptySlot(target: object, description: string): boolean {
+  const symbol = Object.getOwnPropertySymbols(target).find((key) => key.description === description);
+  return symbol !== undefined && (target as Record<symbol, unknown>)[symbol] === undefined;
+}
+
+/** The first `on...` event handler accessor of `target`'s class chain, if any. */
+function eventHandlerName(target: object): string | undefined {
+  for (let proto = Object.getPrototypeOf(target) as object | null; proto !== null; proto = Object.getPrototypeOf(proto) as object | null) {
+    for (const key of Object.getOwnPropertyNames(proto)) {
+      if (!key.startsWith('on')) continue;
+      const descriptor = Reflect.getOwnPropertyDescriptor(proto, key);
+      if (descriptor?.get && descriptor.set) return key;
+    }
+  }
+  return undefined;
+}
+
 /**
  * One instance of the process's, as SES's `harden` freezes the `crypto` global: nothing can
  * be added (an own method shadowing its class's), its own properties are read-only (the
- * maps Node keeps in them are changed in place, never replaced), its prototype chain is
- * hardened.
+ * maps Node keeps in them are changed in place, never replaced), its class is hardened
+ * by the caller.
  */
 export function lockInstance(value: object): void {
   // Never the live objects prepareHost names (the real `process` and global object).
   if (!Object.isExtensible(value) || isHardened(value)) return;
+  // An EventTarget makes its listener map when its first listener is added, and its
+  // handler map when its first `on...` handler is set (Node 24's `performance`): both
+  // made now, before their slots become read-only.
+  // (Only where still empty: Node 20 breaks a handler set again after one was cleared.)
+  if (typeof EventTarget === 'function' && value instanceof EventTarget) {
+    const listener = (): void => {};
+    if (emptySlot(value, 'kEvents')) {
+      value.addEventListener('lavamoat-lock', listener);
+      value.removeEventListener('lavamoat-lock', listener);
+    }
+    const handler = eventHandlerName(value);
+    if (handler !== undefined && emptySlot(value, 'kHandlers')) {
+      Reflect.set(value, handler, listener);
+      Reflect.set(value, handler, null);
+    }
+  }
   for (const key of Reflect.ownKeys(value)) {
     const descriptor = Reflect.getOwnPropertyDescriptor(value, key);
     if (!descriptor || !descriptor.configurable) continue;

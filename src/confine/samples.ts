@@ -179,6 +179,15 @@ const MODULE_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
     keepAccessorsUntilJobEnds(holder, ['SourceMap']);
     return [];
   },
+  // Node 24's lock manager, one for the process: `worker_threads.locks` is locked as an
+  // export (boundary.ts), but `navigator.locks` loads it without worker_threads being
+  // hardened (a getter of Navigator's prototype): locked as it loads (case 130).
+  'internal/locks': () => {
+    const navigator = (hostGlobals().navigator ?? (globalThis as { navigator?: unknown }).navigator) as { locks?: unknown } | undefined;
+    const locks = navigator?.locks;
+    if (typeof locks === 'object' && locks !== null) lockInstance(locks);
+    return [locks];
+  },
   // A readline interface's history manager (Node 24: ReplHistory), when the public
   // readline modules load (readline and repl load this one first); and the keypress
   // decoder a terminal interface puts on its input (below).
@@ -301,6 +310,7 @@ export const DEFERRED_SAMPLES: readonly string[] = [
   'internal/async_local_storage/async_context_frame',
   'internal/async_local_storage/async_hooks',
   'internal/source_map/source_map',
+  'internal/locks',
 ];
 
 function restrictedStorage(): unknown[] {
