@@ -16,7 +16,7 @@ import process from 'node:process';
 import { createRequire } from 'node:module';
 import { disarmChain } from './capability-classes.js';
 import { hardenFirstResult, hardenHostValue, hardenPrototypeChain, hardenPrototypesWithin, lockInstance } from './host-hardening.js';
-import { hasLoaded } from './load-trap.js';
+import { hasLoaded, whenLoaded } from './load-trap.js';
 import { keepAccessorsUntilJobEnds, lazyGlobalModule } from './lazy-globals.js';
 import { NET_SAMPLES } from './net-samples.js';
 import { restrictAsyncLocalStorage, restrictPerformanceObserver } from './observation.js';
@@ -34,7 +34,36 @@ const hostRequire = createRequire(import.meta.url);
 const MODULE_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
   net: () => {
     const net = hostRequire('node:net') as typeof import('node:net');
+    substituteSharedWrites(net.Socket.prototype as unknown as Record<string, unknown>);
     return [new net.BlockList(), new (net.SocketAddress as unknown as new () => object)()];
+  },
+  // The canned answers `_http_server` writes to a connection whose request it cannot parse
+  // (400, 408, 431, and Node 20.19+'s 413 for chunk extensions): one buffer each for the
+  // process, which a connection of a package's own receives (a duplex emitted as
+  // `'connection'` on its own server) and can write over. Caught here from a server of the
+  // sample's own (each error as Node's parser reports it, on a duplex that records what is
+  // written, synchronously); every socket then writes a copy of their bytes as they were
+  // made (case 136).
+  _http_server: () => {
+    const { Server } = hostRequire('node:_http_server') as { Server: new () => { emit(event: string, ...args: unknown[]): boolean } };
+    const { Duplex } = hostRequire('node:stream') as typeof import('node:stream');
+    const server = new Server();
+    for (const code of ['HPE_HEADER_OVERFLOW', 'HPE_CHUNK_EXTENSIONS_OVERFLOW', 'ERR_HTTP_REQUEST_TIMEOUT', 'HPE_INVALID_METHOD']) {
+      const written: unknown[] = [];
+      const connection = new Duplex({
+        read() {},
+        write(chunk: unknown, _encoding: unknown, done: () => void) {
+          written.push(chunk);
+          done();
+        },
+      });
+      connection.on('error', () => {});
+      server.emit('connection', connection);
+      connection.emit('error', Object.assign(new Error('lavamoat sample'), { code }));
+      for (const chunk of written) if (Buffer.isBuffer(chunk)) SHARED_WRITES.set(chunk, Buffer.from(chunk));
+      connection.destroy();
+    }
+    return [];
   },
   v8: () => {
     const v8 = hostRequire('node:v8') as typeof import('node:v8');
@@ -179,11 +208,67 @@ const MODULE_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
     keepAccessorsUntilJobEnds(holder, ['SourceMap']);
     return [];
   },
+  // The zero-length buffers zlib writes to carry a flush (`flush(kind)`): one per kind for
+  // the process, holding the kind under a symbol that every stream's `_transform` reads.
+  // A stream's own `_transform` receives them: a package that changed the kind made the
+  // app's `flush()` finish its stream (case 135). Caught from a stream of the sample's
+  // own (a transform that only records them: written synchronously, nothing compressed)
+  // and frozen.
+  zlib: () => {
+    const zlib = hostRequire('node:zlib') as typeof import('node:zlib');
+    const stream = zlib.createDeflateRaw() as unknown as { _transform: Function; flush(kind: number): void; destroy(): void };
+    const carried: unknown[] = [];
+    stream._transform = (chunk: unknown, _encoding: unknown, done: () => void): void => {
+      carried.push(chunk);
+      done();
+    };
+    for (let kind = 0; kind <= 6; kind++) {
+      try {
+        stream.flush(kind);
+      } catch {
+        // No buffer for this kind.
+      }
+    }
+    stream.destroy();
+    for (const chunk of carried) if (typeof chunk === 'object' && chunk !== null && Object.getOwnPropertySymbols(chunk).length > 0) Object.freeze(chunk);
+    return [];
+  },
+  // The CRLF `_http_outgoing` writes after every chunk of a chunked message: one buffer
+  // for the process, handed to whatever `_send` the message has (a package's own message
+  // can have its own, and write over the bytes). Node's own `_send` now sends a fresh copy
+  // in its place, so no message of the app's carries what a package did to it (case 136).
+  // Caught from a message of the sample's own whose `_send` only records.
+  _http_outgoing: () => {
+    const { OutgoingMessage } = hostRequire('node:_http_outgoing') as { OutgoingMessage: new () => Record<string, unknown> };
+    const proto = OutgoingMessage.prototype as Record<string, unknown>;
+    const descriptor = Reflect.getOwnPropertyDescriptor(proto, '_send');
+    const send: unknown = descriptor?.value;
+    if (typeof send !== 'function' || !descriptor!.writable || !descriptor!.configurable) return [];
+    const message = new OutgoingMessage();
+    const sent: unknown[] = [];
+    message._header = 'lavamoat sample';
+    message.chunkedEncoding = true;
+    message._send = (data: unknown): boolean => {
+      sent.push(data);
+      return true;
+    };
+    (message.write as (chunk: string) => boolean)('x');
+    const crlf = sent.find((data) => Buffer.isBuffer(data) && data.length === 2);
+    if (crlf === undefined) return [];
+    const wrapper = {
+      _send(this: unknown, data: unknown, ...rest: unknown[]): unknown {
+        return Reflect.apply(send, this, [data === crlf ? Buffer.from('\r\n', 'latin1') : data, ...rest]);
+      },
+    }._send;
+    Object.defineProperty(wrapper, 'length', { value: send.length });
+    Object.defineProperty(proto, '_send', { ...descriptor, value: wrapper });
+    return [];
+  },
   // Node 24's lock manager, one for the process: `worker_threads.locks` is locked as an
   // export (boundary.ts), but `navigator.locks` loads it without worker_threads being
   // hardened (a getter of Navigator's prototype): locked as it loads (case 130).
   'internal/locks': () => {
-    const navigator = (hostGlobals().navigator ?? (globalThis as { navigator?: unknown }).navigator) as { locks?: unknown } | undefined;
+    const navigator = hostGlobals().navigator as { locks?: unknown } | undefined;
     const locks = navigator?.locks;
     if (typeof locks === 'object' && locks !== null) lockInstance(locks);
     return [locks];
@@ -244,6 +329,32 @@ const MODULE_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
   ...WEB_SAMPLES,
   ...NET_SAMPLES,
 };
+
+/** Buffers of Node's own that it writes to connections, one object each for the process: what each held when made. */
+const SHARED_WRITES = new Map<object, Buffer>();
+
+/**
+ * `Socket.prototype._writeGeneric` (what every socket's write and writev come to) sends
+ * a copy of a shared buffer's original bytes in its place: what a package wrote over
+ * never reaches the wire.
+ */
+function substituteSharedWrites(proto: Record<string, unknown>): void {
+  const descriptor = Reflect.getOwnPropertyDescriptor(proto, '_writeGeneric');
+  const write: unknown = descriptor?.value;
+  if (typeof write !== 'function' || !descriptor!.writable || !descriptor!.configurable) return;
+  const original = (chunk: unknown): unknown => (SHARED_WRITES.size !== 0 && typeof chunk === 'object' && chunk !== null && SHARED_WRITES.has(chunk) ? Buffer.from(SHARED_WRITES.get(chunk)!) : chunk);
+  const wrapper = {
+    _writeGeneric(this: unknown, writev: boolean, data: unknown, ...rest: unknown[]): unknown {
+      if (SHARED_WRITES.size !== 0) {
+        if (!writev) data = original(data);
+        else if (Array.isArray(data)) data = data.map((entry: { chunk?: unknown } | unknown) => (typeof entry === 'object' && entry !== null && 'chunk' in entry ? { ...entry, chunk: original(entry.chunk) } : original(entry)));
+      }
+      return Reflect.apply(write, this, [writev, data, ...rest]);
+    },
+  }._writeGeneric;
+  Object.defineProperty(wrapper, 'length', { value: write.length });
+  Object.defineProperty(proto, '_writeGeneric', { ...descriptor, value: wrapper });
+}
 
 /** A process id no system gives (Linux's ceiling is 2^22): `kill(pid, 0)` and `setpriority` fail with ESRCH, doing nothing. */
 const NO_SUCH_PID = 2 ** 31 - 1;
@@ -310,7 +421,6 @@ export const DEFERRED_SAMPLES: readonly string[] = [
   'internal/async_local_storage/async_context_frame',
   'internal/async_local_storage/async_hooks',
   'internal/source_map/source_map',
-  'internal/locks',
 ];
 
 function restrictedStorage(): unknown[] {
@@ -364,6 +474,8 @@ export function sampleIterators(instance: unknown): void {
  */
 export async function prepareSamples(globals: Record<PropertyKey, unknown>, { webcrypto }: { webcrypto: boolean }): Promise<void> {
   setHostGlobals(globals);
+  // Reads `navigator` from the holder of the host's globals, which is set only now.
+  whenLoaded('internal/locks', () => sample('internal/locks'));
   hardenStdioWhenRead();
   // Loaded before the loader (a file handle may exist already): sampled now, as
   // sampleFileHandles' first open would be too late.
