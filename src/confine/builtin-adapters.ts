@@ -14,7 +14,9 @@
  *   `http2`, `net`, `dns` entries carry its request headers, connections and lookups);
  * - `timers`: the same functions as the timer globals (opaque handles; Node's `Timeout`s
  *   link every timer of the process);
- * - `crypto`: `setEngine` (an OpenSSL engine is a shared library) only with `native`.
+ * - `crypto`: `setEngine` (an OpenSSL engine is a shared library) only with `native`;
+ *   callbacks called without Node's native job as `this`;
+ * - `http` (Node 24): `setGlobalProxyFromEnv` only when the policy names it.
  * `module` is confined in module-builtin.ts, after the policy narrowed it.
  */
 import { asyncHooksFor, diagnosticsChannelFor, restrictPerformanceObserver } from './observation.js';
@@ -121,7 +123,24 @@ function withAgent(args: unknown[], agent: object): unknown[] {
   return out;
 }
 
-function httpFor(real: Module, isHttps: boolean): Module {
+/**
+ * Node 24's `http.setGlobalProxyFromEnv(env)` replaces `http.globalAgent`,
+ * `https.globalAgent` and undici's global dispatcher with agents that send every request
+ * of the process through the proxy `env` names (an object the caller passes): the app's
+ * requests and `fetch`es, with their URLs and headers, to a server of a package's
+ * choosing (docs/attacks.md, case 138). Granted only by name, as
+ * `tls.setDefaultCACertificates` is.
+ */
+function refusedProxySetter(packageName: string): () => never {
+  return function setGlobalProxyFromEnv(): never {
+    throw new TypeError(
+      `LavaMoat: http.setGlobalProxyFromEnv sends every request of the whole process through a proxy: package "${packageName}" ` +
+        'needs "http.setGlobalProxyFromEnv": true in its builtin policy',
+    );
+  };
+}
+
+function httpFor(real: Module, isHttps: boolean, ctx: AdapterContext): Module {
   const RealAgent = real.Agent as Ctor;
   const globalOptions = (real.globalAgent as { options?: object } | undefined)?.options ?? {};
   const agent = new RealAgent({ ...globalOptions });
@@ -135,6 +154,9 @@ function httpFor(real: Module, isHttps: boolean): Module {
     get: function get_(...args: unknown[]) {
       return get(...withAgent(args, agent));
     },
+    ...(typeof real.setGlobalProxyFromEnv === 'function' && !ctx.namesMember('setGlobalProxyFromEnv')
+      ? { setGlobalProxyFromEnv: refusedProxySetter(ctx.packageName) }
+      : {}),
   });
   Object.defineProperty(adapted.request, 'name', { value: 'request' });
   Object.defineProperty(adapted.get, 'name', { value: 'get' });
@@ -207,9 +229,9 @@ export function adaptBuiltin(name: string, real: unknown, ctx: AdapterContext): 
         setEnvironmentData: environmentDataSetterFor(module.setEnvironmentData as never, ctx.packageName),
       });
     case 'http':
-      return httpFor(module, false);
+      return httpFor(module, false, ctx);
     case 'https':
-      return httpFor(module, true);
+      return httpFor(module, true, ctx);
     case 'diagnostics_channel':
       return diagnosticsChannelFor(real as never);
     case 'async_hooks':
