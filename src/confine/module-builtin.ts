@@ -128,15 +128,17 @@ export function confineModuleBuiltin(
  * converted to a string once, and that string is both checked and handed to Node.
  */
 function sourceMapsOf(findSourceMap: (url: string) => unknown, mayRead: (file: string) => boolean): (url: unknown) => unknown {
-  return function findSourceMap_(sourceURL: unknown): unknown {
-    if (typeof sourceURL !== 'string') return undefined;
-    let file: string;
-    try {
-      file = /^\w+:\/\//.test(sourceURL) ? fileURLToPath(sourceURL) : path.resolve(sourceURL);
-    } catch {
-      return undefined;
-    }
-    if (!mayRead(file)) return undefined;
-    return findSourceMap(sourceURL);
-  };
+  return {
+    findSourceMap(sourceURL: unknown): unknown {
+      if (typeof sourceURL !== 'string') return undefined;
+      let file: string;
+      try {
+        file = /^\w+:\/\//.test(sourceURL) ? fileURLToPath(sourceURL) : path.resolve(sourceURL);
+      } catch {
+        return undefined;
+      }
+      if (!mayRead(file)) return undefined;
+      return findSourceMap(sourceURL);
+    },
+  }.findSourceMap;
 }
