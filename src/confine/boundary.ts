@@ -30,6 +30,7 @@ import {
   hardenPrototypeChain,
   isObject,
   isPlainData,
+  lockInstance,
   neverHarden,
   replaceErrorParent,
   reparentFromFeral,
@@ -42,6 +43,7 @@ import { DEFERRED_SAMPLES, hostGlobals, sample, sampleErrnoException, sampleFile
 import { restrictAsyncLocalStorage } from './observation.js';
 import { sampleHttp2Eagerly } from './net-samples.js';
 import { disarmGlobalClass } from './capability-classes.js';
+import { WEBCRYPTO } from './web-samples.js';
 import { loadedEntries, loadedSet, observeBuiltinLoads, runLoadActions, whenLoaded } from './load-trap.js';
 export { whenLoaded } from './load-trap.js';
 import { deferGlobal, hasDeferredGlobals, isDeferredModule, keepAccessorsUntilJobEnds, lazyExportModule, lazyGlobalModule, takeLoadedGlobals } from './lazy-globals.js';
@@ -147,6 +149,11 @@ const isPublicBuiltin = (id: string): boolean =>
  */
 function hardenExport(value: unknown, key?: PropertyKey, nested = false): void {
   if (nested && typeof value === 'function' && !hasInstancePrototype(value)) return;
+  // An instance a module or the global object exports is one object for the process
+  // (timers/promises' `scheduler`, `performance`, `crypto.webcrypto` and `subtle`, Node
+  // 24's `worker_threads.locks`): locked, or a package defines an own `wait`, `now`,
+  // `getRandomValues` the app then calls (docs/attacks.md, case 130).
+  if (!nested && isObject(value) && typeof value !== 'function' && !isPlainData(value) && !LIVE_INSTANCES.has(key as string)) lockInstance(value);
   if (typeof value === 'function') {
     disarmGlobalClass(key, value);
     hardenHostValue(value);
@@ -168,6 +175,14 @@ function hardenExport(value: unknown, key?: PropertyKey, nested = false): void {
 }
 
 const ITERABLE_CLASSES = new Set(['URLSearchParams', 'Headers', 'FormData', 'ReadableStream']);
+
+/**
+ * Exported instances that are live state Node and the app write (`http.globalAgent`'s
+ * pools and limits, which packages never receive: builtin-adapters.ts gives them agents
+ * of their own; the `console` module's streams; a worker's `parentPort`, a cluster
+ * worker): left as they are. Every other exported instance is locked ({@link lockInstance}).
+ */
+const LIVE_INSTANCES = new Set(['globalAgent', '_stdout', '_stderr', 'parentPort', 'worker', 'workers']);
 
 /** A class with methods or a generator function: not a plain function's `{ constructor }`. */
 function hasInstancePrototype(fn: Function): boolean {
@@ -443,6 +458,11 @@ export function handOutValue<T>(value: T): T {
 // ---------------------------------------------------------------------------------
 // Before any package runs
 
+declare function harden<T>(value: T): T;
+
+/** Global constructors lockdown does not harden (Node 20 to 24, checked: every other global function is frozen once it has run; the last three are Node 24's). */
+const UNTAMED_INTRINSICS = ['WeakRef', 'FinalizationRegistry', 'SharedArrayBuffer', 'SuppressedError', 'DisposableStack', 'AsyncDisposableStack'];
+
 /** fs's accessors that load their module on first read and never replace themselves. */
 const FS_LAZY = new Set(['ReadStream', 'WriteStream', 'FileReadStream', 'FileWriteStream', 'promises', 'Utf8Stream']);
 
@@ -462,6 +482,17 @@ export function prepareHost({ preloadDomain, feralError }: { preloadDomain: bool
   guardFeralError(feralError as never, (file) => file !== undefined && (file.startsWith(runtimeCode) || file.startsWith(fileURLToPath(runtimeCode))));
   const Module = hostRequire('node:module') as { prototype: object };
   for (const live of [Module, Module.prototype, process, globalThis]) neverHarden(live);
+  // Intrinsics lockdown leaves as V8 made them, which Node's own code leads to: its
+  // `SafeWeakRef` and `SafeFinalizationRegistry` extend them (an `AbortSignal.any()`
+  // result and its sources hold `SafeWeakRef`s), so any package granted `AbortSignal`
+  // reached the app's `WeakRef.prototype.deref` (docs/attacks.md, case 134). Frozen for
+  // everyone, as a grant of them would (shared-globals.ts).
+  // SuppressedError's parent is V8's own `Error`, which harden would freeze with it
+  // (stack-traces.ts writes its stack API): given the shared one first, as WebAssembly's.
+  const untamed: Record<string, unknown> = {};
+  for (const name of UNTAMED_INTRINSICS) untamed[name] = (globalThis as Record<string, unknown>)[name];
+  reparentFromFeral(untamed);
+  for (const value of Object.values(untamed)) if (isObject(value)) harden(value);
   // The JavaScript intrinsics are lockdown's: what it left changeable (the host's
   // `Error` stack API, which confine/stack-traces.ts sets) stays so.
   for (const name of [...INTRINSIC_GLOBALS, ...SES_GLOBALS]) {
@@ -513,6 +544,13 @@ export function prepareHost({ preloadDomain, feralError }: { preloadDomain: bool
   });
   // Node 24's Utf8Stream, an accessor that loads its module.
   whenLoaded('internal/streams/fast-utf8-stream', () => hardenExport(fs.Utf8Stream, 'Utf8Stream'));
+  // crypto's `webcrypto` and `subtle` (the `crypto` global and its `subtle`): getters of
+  // the module that cannot be wrapped (not configurable) and load WebCrypto when read.
+  // Locked once it has loaded, for everyone (docs/attacks.md, case 130).
+  whenLoaded(WEBCRYPTO, () => {
+    const crypto = hostRequire('node:crypto') as Record<string, unknown>;
+    for (const key of ['webcrypto', 'subtle']) hardenExport(crypto[key], key);
+  });
   // fs.watch's and fs.opendir's classes, which fs does not export (or, on Node 22+,
   // exports as a lazy property not to be read inside its own getter: hardenLazyExport);
   // what Duplex.from makes, the AsyncLocalStorage class on Node 22+ (an accessor of

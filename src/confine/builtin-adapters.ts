@@ -14,12 +14,14 @@
  *   `http2`, `net`, `dns` entries carry its request headers, connections and lookups);
  * - `timers`: the same functions as the timer globals (opaque handles; Node's `Timeout`s
  *   link every timer of the process);
- * - `crypto`: `setEngine` (an OpenSSL engine is a shared library) only with `native`.
+ * - `crypto`: `setEngine` (an OpenSSL engine is a shared library) only with `native`;
+ *   callbacks called without Node's native job as `this`;
+ * - `http` (Node 24): `setGlobalProxyFromEnv` only when the policy names it.
  * `module` is confined in module-builtin.ts, after the policy narrowed it.
  */
 import { asyncHooksFor, diagnosticsChannelFor, restrictPerformanceObserver } from './observation.js';
 import { environmentDataSetterFor, workerClassFor } from './workers.js';
-import { spreadLazily } from './lazy-copy.js';
+import { isLazyExport, spreadLazily } from './lazy-copy.js';
 
 type Module = Record<string, unknown>;
 type Ctor = new (...args: unknown[]) => object;
@@ -121,7 +123,24 @@ function withAgent(args: unknown[], agent: object): unknown[] {
   return out;
 }
 
-function httpFor(real: Module, isHttps: boolean): Module {
+/**
+ * Node 24's `http.setGlobalProxyFromEnv(env)` replaces `http.globalAgent`,
+ * `https.globalAgent` and undici's global dispatcher with agents that send every request
+ * of the process through the proxy `env` names (an object the caller passes): the app's
+ * requests and `fetch`es, with their URLs and headers, to a server of a package's
+ * choosing (docs/attacks.md, case 138). Granted only by name, as
+ * `tls.setDefaultCACertificates` is.
+ */
+function refusedProxySetter(packageName: string): () => never {
+  return function setGlobalProxyFromEnv(): never {
+    throw new TypeError(
+      `LavaMoat: http.setGlobalProxyFromEnv sends every request of the whole process through a proxy: package "${packageName}" ` +
+        'needs "http.setGlobalProxyFromEnv": true in its builtin policy',
+    );
+  };
+}
+
+function httpFor(real: Module, isHttps: boolean, ctx: AdapterContext): Module {
   const RealAgent = real.Agent as Ctor;
   const globalOptions = (real.globalAgent as { options?: object } | undefined)?.options ?? {};
   const agent = new RealAgent({ ...globalOptions });
@@ -135,6 +154,9 @@ function httpFor(real: Module, isHttps: boolean): Module {
     get: function get_(...args: unknown[]) {
       return get(...withAgent(args, agent));
     },
+    ...(typeof real.setGlobalProxyFromEnv === 'function' && !ctx.namesMember('setGlobalProxyFromEnv')
+      ? { setGlobalProxyFromEnv: refusedProxySetter(ctx.packageName) }
+      : {}),
   });
   Object.defineProperty(adapted.request, 'name', { value: 'request' });
   Object.defineProperty(adapted.get, 'name', { value: 'get' });
@@ -151,6 +173,52 @@ function httpFor(real: Module, isHttps: boolean): Module {
   return adapted;
 }
 
+/**
+ * crypto's functions as a package gets them: a function it passes (a callback) is called
+ * without the receiver Node gives it. Node calls the callbacks of `pbkdf2`, `scrypt`,
+ * `hkdf`, `randomBytes`, `randomFill`, `generateKeyPair`, `generateKey`, `checkPrime`,
+ * `sign` and `verify` with the native job as `this`; on Node 24 the job classes are
+ * neither in `process.binding` (native-handles.ts) nor exported, so their prototypes
+ * were the package's to change: an own `run` on `RandomBytesJob.prototype` answered
+ * the app's `randomBytes`, `randomUUID` and `getRandomValues`, one on
+ * `PBKDF2Job.prototype` its password hashes (docs/attacks.md, case 133). No other path
+ * hands out a job. Every function export with a lower-case name is wrapped (the classes
+ * are capitalised, and take no callbacks); lazy ones are not read.
+ */
+const cryptoWrappers = new WeakMap<Function, Function>();
+function withoutJobReceivers(module: Module): Module {
+  const overrides: Module = {};
+  for (const key of Object.keys(module)) {
+    if (isLazyExport('crypto', module, key) || !/^[a-z]/.test(key)) continue;
+    const fn = module[key];
+    if (typeof fn !== 'function') continue;
+    let wrapper = cryptoWrappers.get(fn);
+    if (wrapper === undefined) {
+      const real = fn as (...args: unknown[]) => unknown;
+      wrapper = {
+        [real.name || key](this: unknown, ...args: unknown[]): unknown {
+          for (let index = 0; index < args.length; index++) {
+            const callback = args[index];
+            if (typeof callback === 'function') {
+              args[index] = function (...results: unknown[]): unknown {
+                return Reflect.apply(callback, undefined, results);
+              };
+            }
+          }
+          return Reflect.apply(real, this, args);
+        },
+      }[real.name || key]!;
+      Object.defineProperty(wrapper, 'length', { value: real.length });
+      // What `util.promisify` reads (generateKeyPair's names of its results).
+      for (const symbol of Object.getOwnPropertySymbols(real)) Object.defineProperty(wrapper, symbol, Reflect.getOwnPropertyDescriptor(real, symbol)!);
+      Object.freeze(wrapper);
+      cryptoWrappers.set(fn, wrapper);
+    }
+    overrides[key] = wrapper;
+  }
+  return overrides;
+}
+
 /** The module a package's policy then narrows: `real` adapted for package `ctx`, or `real` itself. */
 export function adaptBuiltin(name: string, real: unknown, ctx: AdapterContext): unknown {
   const module = real as Module;
@@ -161,9 +229,9 @@ export function adaptBuiltin(name: string, real: unknown, ctx: AdapterContext): 
         setEnvironmentData: environmentDataSetterFor(module.setEnvironmentData as never, ctx.packageName),
       });
     case 'http':
-      return httpFor(module, false);
+      return httpFor(module, false, ctx);
     case 'https':
-      return httpFor(module, true);
+      return httpFor(module, true, ctx);
     case 'diagnostics_channel':
       return diagnosticsChannelFor(real as never);
     case 'async_hooks':
@@ -172,13 +240,15 @@ export function adaptBuiltin(name: string, real: unknown, ctx: AdapterContext): 
       return spreadLazily(name, module, ctx.timers());
     case 'perf_hooks':
       return spreadLazily(name, module, { PerformanceObserver: restrictPerformanceObserver(module.PerformanceObserver as never) });
-    case 'crypto':
-      if (ctx.native) return real;
-      return spreadLazily(name, module, {
-        setEngine: function setEngine(): never {
+    case 'crypto': {
+      const overrides = withoutJobReceivers(module);
+      if (!ctx.native) {
+        overrides.setEngine = function setEngine(): never {
           throw new TypeError(`LavaMoat: crypto.setEngine loads native code: package "${ctx.packageName}" needs "native": true in its policy`);
-        },
-      });
+        };
+      }
+      return spreadLazily(name, module, overrides);
+    }
     case 'tls':
       // The CA certificates every TLS connection of the process verifies against (Node
       // 24+): the app's HTTPS trust, not a package's. Granted only by name.

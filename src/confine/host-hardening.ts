@@ -239,6 +239,10 @@ export function freezeMethods(proto: object, { values = false }: { values?: bool
       // Plain values (`isStreamBase`) only where every property is known (see NATIVE_ACCESSORS).
       if (method || (values && typeof value !== 'function')) {
         Object.defineProperty(proto, key, { writable: false, configurable: false });
+      } else if (!descriptor.writable) {
+        // Read-only already (a C++ class's `Symbol.toStringTag`, Node 24's URLPattern):
+        // it stays what it is, and can no longer be redefined (case 130).
+        Object.defineProperty(proto, key, { configurable: false });
       }
     } else {
       Object.defineProperty(proto, key, { configurable: false });
@@ -347,6 +351,9 @@ function walkProperties(value: object, kind: Kind, push: Push): void {
       try {
         const result: unknown = Reflect.apply(descriptor.get, value, []);
         if (isObject(result) && typeof result !== 'function' && isPlainData(result)) push(result, 'data');
+        // A class a static getter makes when first read (`EventEmitterAsyncResource`):
+        // the same class for everyone, the app's emitters' too.
+        else if (typeof result === 'function') push(result, 'function');
       } catch {
         // Not for this receiver.
       }
@@ -407,6 +414,65 @@ export function hardenHostValue(root: unknown, rootKind?: Kind): void {
     const parent = Object.getPrototypeOf(value);
     push(parent, typeof parent === 'function' ? 'function' : 'prototype');
   }
+}
+
+/**
+ * Symbols of an `EventTarget` that Node writes after making it (`events.setMaxListeners`
+ * of a target, its warning's flag): numbers and a flag, left writable (not configurable).
+ */
+const WRITTEN_BY_NODE = new Set(['events.maxEventTargetListeners', 'events.maxEventTargetListenersWarned']);
+
+/** Whether `target`'s own symbol-keyed property of this description holds `undefined`. */
+function emptySlot(target: object, description: string): boolean {
+  const symbol = Object.getOwnPropertySymbols(target).find((key) => key.description === description);
+  return symbol !== undefined && (target as Record<symbol, unknown>)[symbol] === undefined;
+}
+
+/** The first `on...` event handler accessor of `target`'s class chain, if any. */
+function eventHandlerName(target: object): string | undefined {
+  for (let proto = Object.getPrototypeOf(target) as object | null; proto !== null; proto = Object.getPrototypeOf(proto) as object | null) {
+    for (const key of Object.getOwnPropertyNames(proto)) {
+      if (!key.startsWith('on')) continue;
+      const descriptor = Reflect.getOwnPropertyDescriptor(proto, key);
+      if (descriptor?.get && descriptor.set) return key;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * One instance of the process's, as SES's `harden` freezes the `crypto` global: nothing can
+ * be added (an own method shadowing its class's), its own properties are read-only (the
+ * maps Node keeps in them are changed in place, never replaced), its class is hardened
+ * by the caller.
+ */
+export function lockInstance(value: object): void {
+  // Never the live objects prepareHost names (the real `process` and global object).
+  if (!Object.isExtensible(value) || isHardened(value)) return;
+  // An EventTarget makes its listener map when its first listener is added, and its
+  // handler map when its first `on...` handler is set (Node 24's `performance`): both
+  // made now, before their slots become read-only.
+  // (Only where still empty: Node 20 breaks a handler set again after one was cleared.)
+  if (typeof EventTarget === 'function' && value instanceof EventTarget) {
+    const listener = (): void => {};
+    if (emptySlot(value, 'kEvents')) {
+      value.addEventListener('lavamoat-lock', listener);
+      value.removeEventListener('lavamoat-lock', listener);
+    }
+    const handler = eventHandlerName(value);
+    if (handler !== undefined && emptySlot(value, 'kHandlers')) {
+      Reflect.set(value, handler, listener);
+      Reflect.set(value, handler, null);
+    }
+  }
+  for (const key of Reflect.ownKeys(value)) {
+    const descriptor = Reflect.getOwnPropertyDescriptor(value, key);
+    if (!descriptor || !descriptor.configurable) continue;
+    const written = typeof key === 'symbol' && WRITTEN_BY_NODE.has(key.description ?? '');
+    if ('value' in descriptor && !written) Object.defineProperty(value, key, { configurable: false, writable: false });
+    else Object.defineProperty(value, key, { configurable: false });
+  }
+  Object.preventExtensions(value);
 }
 
 /** Hardens the prototype chain of an instance (not the instance). */

@@ -6,7 +6,9 @@
  * - `createRequire(from)`: a require rooted at `from`, which must lie in the package
  *   itself or in a package its policy lists, and which loads only what the package may
  *   load (the runtime decides both: `Runtime.requireFor`, docs/design.md);
- * - `builtinModules`, `isBuiltin`, `findSourceMap`, `SourceMap`: harmless as they are.
+ * - `builtinModules`, `isBuiltin`, `SourceMap`: harmless as they are;
+ * - `findSourceMap`: the maps of files the package may load only (a map holds its
+ *   sources' text).
  * Process-wide members are given only to a package that lists them as dotted grants
  * (`"module.register": true`), where the policy says it in so many words.
  */
@@ -100,13 +102,43 @@ export function confineModuleBuiltin(
   granted: object,
   whole: boolean,
   makeRequireFor: RequireFactory,
+  mayRead: (file: string) => boolean,
 ): object {
   const createRequire = (from: unknown): unknown => makeRequireFor(requireFilename(from));
+  const findSourceMap = typeof real.findSourceMap === 'function' ? sourceMapsOf(real.findSourceMap as (url: string) => unknown, mayRead) : undefined;
   if (whole) {
     const view: Record<string, unknown> = { createRequire };
     for (const name of SAFE_MEMBERS) if (name in real) view[name] = real[name];
+    if (findSourceMap) view.findSourceMap = findSourceMap;
     return Object.freeze(view);
   }
-  if (!('createRequire' in granted)) return granted;
-  return Object.freeze({ ...granted, createRequire });
+  if (!('createRequire' in granted) && !('findSourceMap' in granted)) return granted;
+  const view: Record<string, unknown> = { ...granted };
+  if ('createRequire' in granted) view.createRequire = createRequire;
+  if ('findSourceMap' in granted && findSourceMap) view.findSourceMap = findSourceMap;
+  return Object.freeze(view);
+}
+
+/**
+ * `findSourceMap` for a package: the maps of files it may load (its own, its granted
+ * packages'), none of anyone else's. A map Node keeps holds its sources' text
+ * (`sourcesContent`): with source maps on (`--enable-source-maps`, TypeScript tools), a
+ * package given `module` for `createRequire` read the app's original sources, and other
+ * packages', which it may not read (docs/attacks.md, case 137). The argument is
+ * converted to a string once, and that string is both checked and handed to Node.
+ */
+function sourceMapsOf(findSourceMap: (url: string) => unknown, mayRead: (file: string) => boolean): (url: unknown) => unknown {
+  return {
+    findSourceMap(sourceURL: unknown): unknown {
+      if (typeof sourceURL !== 'string') return undefined;
+      let file: string;
+      try {
+        file = /^\w+:\/\//.test(sourceURL) ? fileURLToPath(sourceURL) : path.resolve(sourceURL);
+      } catch {
+        return undefined;
+      }
+      if (!mayRead(file)) return undefined;
+      return findSourceMap(sourceURL);
+    },
+  }.findSourceMap;
 }

@@ -477,8 +477,24 @@ export class Runtime implements ModuleContext {
       value = builtinFor(name, grant, source, observe);
     }
     if (name === 'module' && confined) {
-      value = confineModuleBuiltin(hostBuiltin('module') as Record<string, unknown>, value, grant.whole, (filename) =>
-        this.requireFor(info, filename),
+      value = confineModuleBuiltin(
+        hostBuiltin('module') as Record<string, unknown>,
+        value,
+        grant.whole,
+        (filename) => this.requireFor(info, filename),
+        // Source maps (their sources' text) of files the package may load: its own, and
+        // its granted packages' (not the app's, even with `$root$`: its modules' text is not
+        // what that grant hands out).
+        (file) => {
+          let real: string;
+          try {
+            real = realRoot(file);
+          } catch {
+            return false;
+          }
+          const target = this.packageMap.packageForPath(real);
+          return target === info || (target !== undefined && target !== this.packageMap.root && isGranted(this.resource(info)?.packages?.[target.name]));
+        },
       );
     }
     const names = typeof value === 'object' || typeof value === 'function' ? Object.keys(value) : [];

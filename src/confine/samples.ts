@@ -15,8 +15,8 @@
 import process from 'node:process';
 import { createRequire } from 'node:module';
 import { disarmChain } from './capability-classes.js';
-import { hardenFirstResult, hardenHostValue, hardenPrototypeChain, hardenPrototypesWithin } from './host-hardening.js';
-import { hasLoaded } from './load-trap.js';
+import { hardenFirstResult, hardenHostValue, hardenPrototypeChain, hardenPrototypesWithin, lockInstance } from './host-hardening.js';
+import { hasLoaded, whenLoaded } from './load-trap.js';
 import { keepAccessorsUntilJobEnds, lazyGlobalModule } from './lazy-globals.js';
 import { NET_SAMPLES } from './net-samples.js';
 import { restrictAsyncLocalStorage, restrictPerformanceObserver } from './observation.js';
@@ -34,7 +34,36 @@ const hostRequire = createRequire(import.meta.url);
 const MODULE_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
   net: () => {
     const net = hostRequire('node:net') as typeof import('node:net');
+    substituteSharedWrites(net.Socket.prototype as unknown as Record<string, unknown>);
     return [new net.BlockList(), new (net.SocketAddress as unknown as new () => object)()];
+  },
+  // The canned answers `_http_server` writes to a connection whose request it cannot parse
+  // (400, 408, 431, and Node 20.19+'s 413 for chunk extensions): one buffer each for the
+  // process, which a connection of a package's own receives (a duplex emitted as
+  // `'connection'` on its own server) and can write over. Caught here from a server of the
+  // sample's own (each error as Node's parser reports it, on a duplex that records what is
+  // written, synchronously); every socket then writes a copy of their bytes as they were
+  // made (case 136).
+  _http_server: () => {
+    const { Server } = hostRequire('node:_http_server') as { Server: new () => { emit(event: string, ...args: unknown[]): boolean } };
+    const { Duplex } = hostRequire('node:stream') as typeof import('node:stream');
+    const server = new Server();
+    for (const code of ['HPE_HEADER_OVERFLOW', 'HPE_CHUNK_EXTENSIONS_OVERFLOW', 'ERR_HTTP_REQUEST_TIMEOUT', 'HPE_INVALID_METHOD']) {
+      const written: unknown[] = [];
+      const connection = new Duplex({
+        read() {},
+        write(chunk: unknown, _encoding: unknown, done: () => void) {
+          written.push(chunk);
+          done();
+        },
+      });
+      connection.on('error', () => {});
+      server.emit('connection', connection);
+      connection.emit('error', Object.assign(new Error('lavamoat sample'), { code }));
+      for (const chunk of written) if (Buffer.isBuffer(chunk)) SHARED_WRITES.set(chunk, Buffer.from(chunk));
+      connection.destroy();
+    }
+    return [];
   },
   v8: () => {
     const v8 = hostRequire('node:v8') as typeof import('node:v8');
@@ -73,7 +102,11 @@ const MODULE_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
     const perf = hostRequire('node:perf_hooks') as typeof import('node:perf_hooks');
     restrictPerformanceObserver(perf.PerformanceObserver as never);
     const delay = perf.monitorEventLoopDelay();
-    return [perf.createHistogram(), delay, ...nodeEntries(perf)];
+    // `performance.nodeTiming`, one object for the process that a prototype getter
+    // returns (so no export): locked as the exported instances are (boundary.ts).
+    const { nodeTiming } = perf.performance;
+    lockInstance(nodeTiming);
+    return [perf.createHistogram(), delay, nodeTiming, ...nodeEntries(perf)];
   },
   // What stream's helpers return (duplexPair's halves, Duplex.from's Duplexify) and the
   // web streams' readers, writers and controllers (`Readable.toWeb()` needs no global).
@@ -133,6 +166,11 @@ const MODULE_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
       crypto.createVerify('sha256'),
       crypto.createECDH('prime256v1'),
       crypto.getDiffieHellman('modp14'),
+      // Node 24: a DiffieHellman of a prime of the caller's is of a native class of its
+      // own (DiffieHellmanGroup's is not its), whose `computeSecret` every such exchange
+      // of the app's calls (docs/attacks.md, case 133). A tiny prime: nothing is checked
+      // or generated.
+      crypto.createDiffieHellman(Buffer.from([23]), 2),
       crypto.createSecretKey(key),
       // Asymmetric keys are of classes crypto does not export (PublicKeyObject, ...).
       ...Object.values(crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' })),
@@ -170,15 +208,111 @@ const MODULE_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
     keepAccessorsUntilJobEnds(holder, ['SourceMap']);
     return [];
   },
+  // The zero-length buffers zlib writes to carry a flush (`flush(kind)`): one per kind for
+  // the process, holding the kind under a symbol that every stream's `_transform` reads.
+  // A stream's own `_transform` receives them: a package that changed the kind made the
+  // app's `flush()` finish its stream (case 135). Caught from a stream of the sample's
+  // own (a transform that only records them: written synchronously, nothing compressed)
+  // and frozen.
+  zlib: () => {
+    const zlib = hostRequire('node:zlib') as typeof import('node:zlib');
+    const stream = zlib.createDeflateRaw() as unknown as { _transform: Function; flush(kind: number): void; destroy(): void };
+    const carried: unknown[] = [];
+    stream._transform = (chunk: unknown, _encoding: unknown, done: () => void): void => {
+      carried.push(chunk);
+      done();
+    };
+    for (let kind = 0; kind <= 6; kind++) {
+      try {
+        stream.flush(kind);
+      } catch {
+        // No buffer for this kind.
+      }
+    }
+    stream.destroy();
+    for (const chunk of carried) if (typeof chunk === 'object' && chunk !== null && Object.getOwnPropertySymbols(chunk).length > 0) Object.freeze(chunk);
+    return [];
+  },
+  // The CRLF `_http_outgoing` writes after every chunk of a chunked message: one buffer
+  // for the process, handed to whatever `_send` the message has (a package's own message
+  // can have its own, and write over the bytes). Node's own `_send` now sends a fresh copy
+  // in its place, so no message of the app's carries what a package did to it (case 136).
+  // Caught from a message of the sample's own whose `_send` only records.
+  _http_outgoing: () => {
+    const { OutgoingMessage } = hostRequire('node:_http_outgoing') as { OutgoingMessage: new () => Record<string, unknown> };
+    const proto = OutgoingMessage.prototype as Record<string, unknown>;
+    const descriptor = Reflect.getOwnPropertyDescriptor(proto, '_send');
+    const send: unknown = descriptor?.value;
+    if (typeof send !== 'function' || !descriptor!.writable || !descriptor!.configurable) return [];
+    const message = new OutgoingMessage();
+    const sent: unknown[] = [];
+    message._header = 'lavamoat sample';
+    message.chunkedEncoding = true;
+    message._send = (data: unknown): boolean => {
+      sent.push(data);
+      return true;
+    };
+    (message.write as (chunk: string) => boolean)('x');
+    const crlf = sent.find((data) => Buffer.isBuffer(data) && data.length === 2);
+    if (crlf === undefined) return [];
+    const wrapper = {
+      _send(this: unknown, data: unknown, ...rest: unknown[]): unknown {
+        return Reflect.apply(send, this, [data === crlf ? Buffer.from('\r\n', 'latin1') : data, ...rest]);
+      },
+    }._send;
+    Object.defineProperty(wrapper, 'length', { value: send.length });
+    Object.defineProperty(proto, '_send', { ...descriptor, value: wrapper });
+    return [];
+  },
+  // Node 24's lock manager, one for the process: `worker_threads.locks` is locked as an
+  // export (boundary.ts), but `navigator.locks` loads it without worker_threads being
+  // hardened (a getter of Navigator's prototype): locked as it loads (case 130).
+  'internal/locks': () => {
+    const navigator = hostGlobals().navigator as { locks?: unknown } | undefined;
+    const locks = navigator?.locks;
+    if (typeof locks === 'object' && locks !== null) lockInstance(locks);
+    return [locks];
+  },
   // A readline interface's history manager (Node 24: ReplHistory), when the public
-  // readline modules load (readline and repl load this one first).
+  // readline modules load (readline and repl load this one first); and the keypress
+  // decoder a terminal interface puts on its input (below).
   'readline/promises': () => {
-    if (!hasLoaded(HISTORY)) return [];
     const { Interface } = hostRequire('node:readline/promises') as { Interface: new (options: object) => { close(): void } };
     const { PassThrough } = hostRequire('node:stream') as typeof import('node:stream');
+    const input = new PassThrough();
+    const terminal = new Interface({ input, output: new PassThrough(), terminal: true });
+    terminal.close();
+    if (!hasLoaded(HISTORY)) return [input];
     const lines = new Interface({ input: new PassThrough(), terminal: false });
     lines.close();
-    return [lines];
+    return [lines, input];
+  },
+  // The keypress decoder `emitKeypressEvents` puts on a stream (every terminal
+  // interface's input, the app's `process.stdin`): a generator whose prototype is shared
+  // by every decoder of the process. With an own `next` there, a package that made a
+  // decoder for a stream of its own received every key the app's user types
+  // (docs/attacks.md, case 132).
+  readline: () => {
+    const { emitKeypressEvents } = hostRequire('node:readline') as typeof import('node:readline');
+    const { PassThrough } = hostRequire('node:stream') as typeof import('node:stream');
+    const input = new PassThrough();
+    emitKeypressEvents(input);
+    return [input];
+  },
+  // A TextDecoder of an encoding ICU decodes (UTF-16) holds a converter of a native class
+  // no binding lists (`Converter`): with the decoders, which every start hardens
+  // (TextDecoder itself is made at bootstrap; nothing is loaded).
+  string_decoder: () => [new TextDecoder('utf-16le')],
+  // The class `events.EventEmitterAsyncResource` makes when first read, and the
+  // resource each of its emitters holds (`asyncResource`), of a class events does not
+  // export: their prototypes, whose `emit` every such emitter of the app's calls
+  // (docs/attacks.md, case 131).
+  events: () => {
+    const { EventEmitterAsyncResource } = hostRequire('node:events') as typeof import('node:events');
+    const emitter = new EventEmitterAsyncResource({ name: 'lavamoat sample' });
+    const resource = emitter.asyncResource;
+    emitter.emitDestroy();
+    return [emitter, resource];
   },
   // A statement's iterator and a session are of classes sqlite does not export (a tag
   // store's prototype is made anew for each store, shared with no other).
@@ -195,6 +329,32 @@ const MODULE_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
   ...WEB_SAMPLES,
   ...NET_SAMPLES,
 };
+
+/** Buffers of Node's own that it writes to connections, one object each for the process: what each held when made. */
+const SHARED_WRITES = new Map<object, Buffer>();
+
+/**
+ * `Socket.prototype._writeGeneric` (what every socket's write and writev come to) sends
+ * a copy of a shared buffer's original bytes in its place: what a package wrote over
+ * never reaches the wire.
+ */
+function substituteSharedWrites(proto: Record<string, unknown>): void {
+  const descriptor = Reflect.getOwnPropertyDescriptor(proto, '_writeGeneric');
+  const write: unknown = descriptor?.value;
+  if (typeof write !== 'function' || !descriptor!.writable || !descriptor!.configurable) return;
+  const original = (chunk: unknown): unknown => (SHARED_WRITES.size !== 0 && typeof chunk === 'object' && chunk !== null && SHARED_WRITES.has(chunk) ? Buffer.from(SHARED_WRITES.get(chunk)!) : chunk);
+  const wrapper = {
+    _writeGeneric(this: unknown, writev: boolean, data: unknown, ...rest: unknown[]): unknown {
+      if (SHARED_WRITES.size !== 0) {
+        if (!writev) data = original(data);
+        else if (Array.isArray(data)) data = data.map((entry: { chunk?: unknown } | unknown) => (typeof entry === 'object' && entry !== null && 'chunk' in entry ? { ...entry, chunk: original(entry.chunk) } : original(entry)));
+      }
+      return Reflect.apply(write, this, [writev, data, ...rest]);
+    },
+  }._writeGeneric;
+  Object.defineProperty(wrapper, 'length', { value: write.length });
+  Object.defineProperty(proto, '_writeGeneric', { ...descriptor, value: wrapper });
+}
 
 /** A process id no system gives (Linux's ceiling is 2^22): `kill(pid, 0)` and `setpriority` fail with ESRCH, doing nothing. */
 const NO_SUCH_PID = 2 ** 31 - 1;
@@ -314,6 +474,8 @@ export function sampleIterators(instance: unknown): void {
  */
 export async function prepareSamples(globals: Record<PropertyKey, unknown>, { webcrypto }: { webcrypto: boolean }): Promise<void> {
   setHostGlobals(globals);
+  // Reads `navigator` from the holder of the host's globals, which is set only now.
+  whenLoaded('internal/locks', () => sample('internal/locks'));
   hardenStdioWhenRead();
   // Loaded before the loader (a file handle may exist already): sampled now, as
   // sampleFileHandles' first open would be too late.

@@ -77,6 +77,10 @@ const ENTRIES = {
   // What the boundary delivers (cases 110 and up): promises, buffers, dates; its own
   // process (an unhandled rejection).
   'e-promises.mjs': { cases: ['promise-payloads', 'mutable-atom-payloads', 'read-only-view-nesting'] },
+  // Process-wide state of commonly granted builtins beyond the boundary walk's (cases 130
+  // and up): exported instances, classes made when first read, readline's and crypto's
+  // internal objects.
+  'e-builtin-state.mjs': { cases: ['exported-singletons', 'lazy-static-class', 'keypress-decoder', 'crypto-native-jobs', 'untamed-intrinsics', 'zlib-flush-buffers', 'http-shared-buffers', 'source-map-text', 'global-proxy-setter'] },
   // Strict mode (its own runs): the same entries, where these cases have no residual
   // risk left (docs/attacks.md, cases 25 and 50).
   'e-process.mjs (strict mode)': {
