@@ -28,7 +28,9 @@ import {
   finishDeferred,
   hardenHostValue,
   hardenPrototypeChain,
+  hardenSingleton,
   isObject,
+  prepareBeforeFreezing,
   isPlainData,
   neverHarden,
   replaceErrorParent,
@@ -39,7 +41,7 @@ import { INTRINSIC_GLOBALS, SES_GLOBALS } from './scuttle.js';
 import { guardFeralError } from './stack-traces.js';
 import { confineFileStreams } from './fs-streams.js';
 import { DEFERRED_SAMPLES, hostGlobals, sample, sampleErrnoException, sampleFileHandles, sampleIterators } from './samples.js';
-import { restrictAsyncLocalStorage } from './observation.js';
+import { initPerformanceEntries, restrictAsyncLocalStorage, restrictPerformanceEntries, restrictPerformanceObserver } from './observation.js';
 import { sampleHttp2Eagerly } from './net-samples.js';
 import { disarmGlobalClass } from './capability-classes.js';
 import { loadedEntries, loadedSet, observeBuiltinLoads, runLoadActions, whenLoaded } from './load-trap.js';
@@ -158,8 +160,11 @@ function hardenExport(value: unknown, key?: PropertyKey, nested = false): void {
         // Not constructible so in this Node.
       }
     }
-  } else if (isObject(value) && !isPlainData(value)) hardenPrototypeChain(value);
-  else if (isObject(value) && !nested && !Array.isArray(value)) {
+  } else if (isObject(value) && !isPlainData(value)) {
+    // First: a singleton's class may need a method wrapped before it is frozen.
+    hardenIfSingleton(value);
+    hardenPrototypeChain(value);
+  } else if (isObject(value) && !nested && !Array.isArray(value)) {
     for (const inner of Reflect.ownKeys(value)) {
       const descriptor = Reflect.getOwnPropertyDescriptor(value, inner);
       if (descriptor && 'value' in descriptor) hardenExport(descriptor.value, inner, true);
@@ -168,6 +173,90 @@ function hardenExport(value: unknown, key?: PropertyKey, nested = false): void {
 }
 
 const ITERABLE_CLASSES = new Set(['URLSearchParams', 'Headers', 'FormData', 'ReadableStream']);
+
+/**
+ * Node 24's Web Locks hand each callback of `navigator.locks.request` a `Lock`, of a class
+ * no global names, made when the lock is granted (later: a sample would wait for it).
+ * The first one has its prototype hardened before that callback has it: `request` is
+ * wrapped, before the manager's prototype is frozen, to wrap the callbacks it is given
+ * until then (docs/attacks.md, case 120).
+ */
+function hardenFirstLock(manager: object): void {
+  const proto: unknown = Object.getPrototypeOf(manager);
+  if (!isObject(proto)) return;
+  const descriptor = Reflect.getOwnPropertyDescriptor(proto, 'request');
+  const request: unknown = descriptor?.value;
+  if (typeof request !== 'function' || !descriptor!.configurable) return;
+  let first = true;
+  const wrapper = {
+    request(this: unknown, ...args: unknown[]): unknown {
+      const last = args.length - 1;
+      const callback = args[last];
+      if (first && typeof callback === 'function') {
+        args[last] = function (this: unknown, lock: unknown, ...rest: unknown[]): unknown {
+          if (first && isObject(lock)) {
+            hardenPrototypeChain(lock);
+            first = false;
+          }
+          return Reflect.apply(callback, this, [lock, ...rest]);
+        };
+      }
+      return Reflect.apply(request, this, args);
+    },
+  }.request;
+  Object.defineProperty(wrapper, 'length', { value: request.length });
+  Object.defineProperty(proto, 'request', { ...descriptor, value: wrapper });
+}
+
+/**
+ * The platform's objects that are one per process, by their class (whose constructor
+ * Node's code alone calls: `new Performance()` is an illegal constructor), with the
+ * accessors of theirs that return more of them (read here: what they return exists
+ * already). The app and every package share them, whichever way a package reaches one (a
+ * global, `perf_hooks.performance`, `crypto.webcrypto`, `crypto.subtle`): they are made
+ * non-extensible (host-hardening.ts `hardenSingleton`).
+ */
+const SINGLETONS: Readonly<Record<string, readonly string[]>> = {
+  Performance: ['nodeTiming'],
+  PerformanceNodeTiming: [],
+  Navigator: [],
+  LockManager: [],
+  Crypto: ['subtle'],
+  SubtleCrypto: [],
+};
+
+/** Prototypes already judged not to be a singleton class's (handOutValue runs for every value handed out). */
+const notSingletons = new WeakSet<object>();
+
+function hardenIfSingleton(value: object): void {
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (!isObject(proto) || notSingletons.has(proto) || !Object.isExtensible(value)) return;
+  const constructor: unknown = Reflect.get(proto, 'constructor');
+  const name = typeof constructor === 'function' ? constructor.name : undefined;
+  if (name === undefined || !Object.hasOwn(SINGLETONS, name)) {
+    notSingletons.add(proto);
+    return;
+  }
+  if (name === 'LockManager') hardenFirstLock(value);
+  hardenSingleton(value);
+  for (const held of SINGLETONS[name]!) {
+    try {
+      const inner: unknown = Reflect.get(value, held);
+      if (isObject(inner)) hardenIfSingleton(inner);
+    } catch {
+      // Not on this Node.
+    }
+  }
+  // Node 24's Web Locks: `navigator.locks` makes its manager when first read (loading
+  // internal/locks); hardened the moment that module has loaded, before the getter
+  // returns it (read again from inside that getter, which finds the module loaded).
+  if (name === 'Navigator' && 'locks' in value) {
+    whenLoaded('internal/locks', () => {
+      const locks: unknown = Reflect.get(value, 'locks');
+      if (isObject(locks)) hardenIfSingleton(locks);
+    });
+  }
+}
 
 /** A class with methods or a generator function: not a plain function's `{ constructor }`. */
 function hasInstancePrototype(fn: Function): boolean {
@@ -435,7 +524,10 @@ function finishDeferredLoads(): void {
 export function handOutValue<T>(value: T): T {
   if (!isObject(value)) return value;
   if (typeof value === 'function') hardenHostValue(value);
-  else if (!isPlainData(value)) hardenPrototypeChain(value);
+  else if (!isPlainData(value)) {
+    hardenIfSingleton(value);
+    hardenPrototypeChain(value);
+  }
   return value;
 }
 
@@ -459,6 +551,13 @@ export function prepareHost({ preloadDomain, feralError }: { preloadDomain: bool
   if (typeof wasm === 'object' && wasm !== null) reparentFromFeral(wasm);
   const runtimeCode = new URL('../', import.meta.url).href;
   guardFeralError(feralError as never, (file) => file !== undefined && (file.startsWith(runtimeCode) || file.startsWith(fileURLToPath(runtimeCode))));
+  initPerformanceEntries(globalThis.Error as never, [runtimeCode, fileURLToPath(runtimeCode)]);
+  // perf_hooks' classes as packages must find them, whichever walk first freezes them
+  // (observation.ts): the observer's `observe` (on Node 20 the global's first read froze
+  // it unrestricted, and a package granted perf_hooks then failed to load), the
+  // performance object's entry getters.
+  prepareBeforeFreezing('PerformanceObserver', (proto) => void restrictPerformanceObserver((proto as { constructor: never }).constructor));
+  prepareBeforeFreezing('Performance', restrictPerformanceEntries);
   const Module = hostRequire('node:module') as { prototype: object };
   for (const live of [Module, Module.prototype, process, globalThis]) neverHarden(live);
   // The JavaScript intrinsics are lockdown's: what it left changeable (the host's

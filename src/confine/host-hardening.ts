@@ -259,7 +259,10 @@ type Push = (value: unknown, kind: Kind) => void;
 function hardenPrototype(proto: object, push: Push): void {
   const tame = !tamedPrototypes.has(proto);
   tamedPrototypes.add(proto);
-  if (tame) hardenWhatDeserializes(proto);
+  if (tame) {
+    hardenWhatDeserializes(proto);
+    prepareClass(proto);
+  }
   const keys = Reflect.ownKeys(proto);
   for (let index = 0; index < keys.length; index++) {
     const key = keys[index]!;
@@ -289,6 +292,26 @@ function hardenPrototype(proto: object, push: Push): void {
     }
   }
   Object.preventExtensions(proto);
+}
+
+/** What must change on a class's prototype before it is frozen, by the class's name. */
+const beforeFreezing = new Map<string, (proto: object) => void>();
+
+/**
+ * Registers what must change on the prototype of Node's class `name` before it is frozen
+ * (a method wrapped): done by whichever walk first hardens it, so no order of loads,
+ * reads and grants can freeze it unchanged.
+ */
+export function prepareBeforeFreezing(name: string, prepare: (proto: object) => void): void {
+  beforeFreezing.set(name, prepare);
+}
+
+function prepareClass(proto: object): void {
+  if (beforeFreezing.size === 0) return;
+  const descriptor = Reflect.getOwnPropertyDescriptor(proto, 'constructor');
+  const constructor: unknown = descriptor && 'value' in descriptor ? descriptor.value : undefined;
+  if (typeof constructor !== 'function' || (constructor as { prototype?: unknown }).prototype !== proto) return;
+  beforeFreezing.get(constructor.name)?.(proto);
 }
 
 /**
@@ -474,4 +497,33 @@ export function hardenFirstResult(holder: object, name: string, depth: number): 
   }[name]!;
   Object.defineProperty(wrapper, 'length', { value: method.length });
   Object.defineProperty(holder, name, { ...descriptor, value: wrapper });
+}
+
+/**
+ * The platform's objects that are one per process (`performance`, `navigator`,
+ * WebCrypto's `crypto` and `crypto.subtle`, `navigator.locks`, `performance.nodeTiming`):
+ * instances, so the walk above leaves them alone, but every party shares them, the app
+ * included, which calls `performance.timerify(handler)`, `crypto.randomUUID()` and
+ * `navigator.locks.request(name, callback)` on them. An own property defined on one
+ * answered those calls for the process (docs/attacks.md, case 120). Nothing can be added
+ * or redefined; what Node keeps on the object stays, read-only, except an event target's
+ * listener limit and its "warned" flag, which Node assigns (primitives: the number of
+ * listeners before a warning, as `events.defaultMaxListeners` is).
+ */
+export function hardenSingleton(value: unknown): void {
+  if (!isObject(value) || typeof value === 'function' || isPlainData(value) || !Object.isExtensible(value)) return;
+  hardenPrototypeChain(value);
+  const keys = Reflect.ownKeys(value);
+  for (let index = 0; index < keys.length; index++) {
+    const key = keys[index]!;
+    const descriptor = Reflect.getOwnPropertyDescriptor(value, key);
+    if (descriptor === undefined || !descriptor.configurable) continue;
+    const counter =
+      typeof key === 'symbol' &&
+      key.description?.startsWith('events.maxEventTargetListeners') === true &&
+      'value' in descriptor &&
+      !isObject(descriptor.value);
+    Object.defineProperty(value, key, 'value' in descriptor && !counter ? { configurable: false, writable: false } : { configurable: false });
+  }
+  Object.preventExtensions(value);
 }
