@@ -163,6 +163,8 @@ function hardenExport(value: unknown, key?: PropertyKey, nested = false): void {
   } else if (isObject(value) && !isPlainData(value)) {
     // First: a singleton's class may need a method wrapped before it is frozen.
     hardenIfSingleton(value);
+    // A worker's port to its parent, one for the thread (docs/attacks.md, case 123).
+    if (key === 'parentPort' && !nested) hardenSingleton(value);
     hardenPrototypeChain(value);
   } else if (isObject(value) && !nested && !Array.isArray(value)) {
     for (const inner of Reflect.ownKeys(value)) {

@@ -501,29 +501,37 @@ export function hardenFirstResult(holder: object, name: string, depth: number): 
 
 /**
  * The platform's objects that are one per process (`performance`, `navigator`,
- * WebCrypto's `crypto` and `crypto.subtle`, `navigator.locks`, `performance.nodeTiming`):
- * instances, so the walk above leaves them alone, but every party shares them, the app
- * included, which calls `performance.timerify(handler)`, `crypto.randomUUID()` and
- * `navigator.locks.request(name, callback)` on them. An own property defined on one
- * answered those calls for the process (docs/attacks.md, case 120). Nothing can be added
- * or redefined; what Node keeps on the object stays, read-only, except an event target's
- * listener limit and its "warned" flag, which Node assigns (primitives: the number of
- * listeners before a warning, as `events.defaultMaxListeners` is).
+ * WebCrypto's `crypto` and `crypto.subtle`, `navigator.locks`, `performance.nodeTiming`,
+ * a worker's `parentPort`): instances, so the walk above leaves them alone, but every
+ * party shares them, the app included, which calls `performance.timerify(handler)`,
+ * `crypto.randomUUID()`, `navigator.locks.request(name, callback)` and
+ * `parentPort.postMessage(result)` on them. An own property defined on one answered
+ * those calls for the process (docs/attacks.md, cases 120 and 123). Nothing can be added,
+ * nothing redefined or deleted; what Node keeps there as objects (an event target's
+ * listener map, a port's hooks) is read-only, and its primitive slots stay assignable:
+ * Node assigns them (an event target's listener limit and warned flag, the ports a port
+ * is receiving, set for each message).
  */
+const LISTENER_MAPS = new Set(['kEvents', 'kHandlers']);
+
 export function hardenSingleton(value: unknown): void {
   if (!isObject(value) || typeof value === 'function' || isPlainData(value) || !Object.isExtensible(value)) return;
   hardenPrototypeChain(value);
   const keys = Reflect.ownKeys(value);
   for (let index = 0; index < keys.length; index++) {
     const key = keys[index]!;
-    const descriptor = Reflect.getOwnPropertyDescriptor(value, key);
+    let descriptor = Reflect.getOwnPropertyDescriptor(value, key);
     if (descriptor === undefined || !descriptor.configurable) continue;
-    const counter =
-      typeof key === 'symbol' &&
-      key.description?.startsWith('events.maxEventTargetListeners') === true &&
-      'value' in descriptor &&
-      !isObject(descriptor.value);
-    Object.defineProperty(value, key, 'value' in descriptor && !counter ? { configurable: false, writable: false } : { configurable: false });
+    // An event target's listener maps, which Node 24 makes at the first listener
+    // (`this[kEvents] ??= new SafeMap()`): made now (an intrinsic `Map`, frozen by
+    // lockdown, has the methods Node calls), or a package would assign its own first and
+    // receive the app's listeners.
+    if (typeof key === 'symbol' && LISTENER_MAPS.has(key.description ?? '') && 'value' in descriptor && descriptor.value === undefined) {
+      Object.defineProperty(value, key, { value: new Map() });
+      descriptor = Reflect.getOwnPropertyDescriptor(value, key)!;
+    }
+    const slot = 'value' in descriptor && !isObject(descriptor.value);
+    Object.defineProperty(value, key, 'value' in descriptor && !slot ? { configurable: false, writable: false } : { configurable: false });
   }
   Object.preventExtensions(value);
 }
