@@ -225,6 +225,8 @@ const SINGLETONS: Readonly<Record<string, readonly string[]>> = {
   LockManager: [],
   Crypto: ['subtle'],
   SubtleCrypto: [],
+  // timers/promises' `scheduler` (`wait`, `yield`).
+  Scheduler: [],
 };
 
 /** Prototypes already judged not to be a singleton class's (handOutValue runs for every value handed out). */
@@ -536,6 +538,9 @@ export function handOutValue<T>(value: T): T {
 // ---------------------------------------------------------------------------------
 // Before any package runs
 
+/** Intrinsics lockdown does not freeze that objects Node or the engine hands out lead to. */
+const UNFROZEN_INTRINSICS = ['WeakRef', 'FinalizationRegistry', 'SharedArrayBuffer', 'SuppressedError', 'DisposableStack', 'AsyncDisposableStack'];
+
 /** fs's accessors that load their module on first read and never replace themselves. */
 const FS_LAZY = new Set(['ReadStream', 'WriteStream', 'FileReadStream', 'FileWriteStream', 'promises', 'Utf8Stream']);
 
@@ -565,9 +570,16 @@ export function prepareHost({ preloadDomain, feralError }: { preloadDomain: bool
   // The JavaScript intrinsics are lockdown's: what it left changeable (the host's
   // `Error` stack API, which confine/stack-traces.ts sets) stays so.
   for (const name of [...INTRINSIC_GLOBALS, ...SES_GLOBALS]) {
+    if (UNFROZEN_INTRINSICS.includes(name)) continue;
     const value = (globalThis as Record<string, unknown>)[name];
     if (isObject(value)) neverHarden(value);
   }
+  // The intrinsics lockdown leaves as V8 made them, which a package reaches with no grant
+  // for them: Node's `SafeWeakRef` extends the realm's `WeakRef` (an `AbortSignal.any()`
+  // signal holds them), the engine throws a `SuppressedError` out of any `using` block,
+  // a shared `WebAssembly.Memory`'s buffer is a `SharedArrayBuffer`. Hardened for
+  // everyone, as lockdown hardens the others (docs/attacks.md, case 124).
+  for (const name of UNFROZEN_INTRINSICS) hardenHostValue((globalThis as Record<string, unknown>)[name]);
   // fork() and workers read it as the default for their own arguments.
   Object.freeze(process.execArgv);
   // Its variables may change (LavaMoat's semantics, envFor), the object may not be

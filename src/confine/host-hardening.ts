@@ -507,12 +507,14 @@ export function hardenFirstResult(holder: object, name: string, depth: number): 
  * `crypto.randomUUID()`, `navigator.locks.request(name, callback)` and
  * `parentPort.postMessage(result)` on them. An own property defined on one answered
  * those calls for the process (docs/attacks.md, cases 120 and 123). Nothing can be added,
- * nothing redefined or deleted; what Node keeps there as objects (an event target's
- * listener map, a port's hooks) is read-only, and its primitive slots stay assignable:
- * Node assigns them (an event target's listener limit and warned flag, the ports a port
- * is receiving, set for each message).
+ * nothing redefined or deleted; what Node keeps there is read-only (an event target's
+ * listener map, a port's hooks, a brand Node checks), except the few primitive slots
+ * Node assigns later (an event target's listener limit and warned flag, the ports a
+ * port is receiving, set for each message).
  */
 const LISTENER_MAPS = new Set(['kEvents', 'kHandlers']);
+/** The primitive slots Node assigns on such objects after making them (by their symbol's description). */
+const ASSIGNED_SLOTS = new Set(['events.maxEventTargetListeners', 'events.maxEventTargetListenersWarned', 'nodejs.internal.kCurrentlyReceivingPorts']);
 
 export function hardenSingleton(value: unknown): void {
   if (!isObject(value) || typeof value === 'function' || isPlainData(value) || !Object.isExtensible(value)) return;
@@ -530,7 +532,7 @@ export function hardenSingleton(value: unknown): void {
       Object.defineProperty(value, key, { value: new Map() });
       descriptor = Reflect.getOwnPropertyDescriptor(value, key)!;
     }
-    const slot = 'value' in descriptor && !isObject(descriptor.value);
+    const slot = typeof key === 'symbol' && ASSIGNED_SLOTS.has(key.description ?? '') && 'value' in descriptor && !isObject(descriptor.value);
     Object.defineProperty(value, key, 'value' in descriptor && !slot ? { configurable: false, writable: false } : { configurable: false });
   }
   Object.preventExtensions(value);
