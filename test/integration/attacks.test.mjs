@@ -70,7 +70,7 @@ const ENTRIES = {
   'e-promises.mjs': { cases: ['promise-payloads', 'mutable-atom-payloads', 'read-only-view-nesting'] },
   // The web platform's globals (cases 120 and up): one-per-process objects, what
   // performance hands out; its own process (perf_hooks, undici, WebCrypto load late).
-  'e-web.mjs': { cases: ['platform-singletons', 'global-performance-observer', 'buffered-io-entries', 'worker-parent-port', 'unfrozen-intrinsics'] },
+  'e-web.mjs': { cases: ['platform-singletons', 'global-performance-observer', 'buffered-io-entries', 'worker-parent-port', 'unfrozen-intrinsics', 'handed-global-agent'] },
   // Strict mode (its own runs): the same entries, where these cases have no residual
   // risk left (docs/attacks.md, cases 25 and 50).
   'e-process.mjs (strict mode)': {
@@ -222,6 +222,12 @@ const TODO = {
   // none, and they share no hook a sample could use: a package that catches one reaches
   // the prototype the app's errors of that code share (docs/attacks.md, case 80).
   'node-error-classes': ["a per-code Node error's prototype (ERR_OUT_OF_RANGE)", "app: its ERR_OUT_OF_RANGE errors serialize as Node's"],
+  // A response of the app's own `http.get` leads to Node's `http.globalAgent` (`res.req.agent`),
+  // one for the process, whose state is every later request and socket of the app: an own
+  // `addRequest`, a 'free' listener, a getter planted in its `sockets` receive them. The
+  // agent is Node's live state, which it reads from the request (`req.agent`) and mutates
+  // (docs/attacks.md, case 125; case 73 is its network side).
+  'handed-global-agent': ["app: its later requests do not reach the package's addRequest", "app: its later sockets do not reach the package's 'free' listener"],
 };
 
 const show = (entries) => entries.map(([variant, outcome]) => `  - ${variant}\n      => ${outcome}`).join('\n');
