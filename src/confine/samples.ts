@@ -81,6 +81,24 @@ const MODULE_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
     const stream = hostRequire('node:stream') as typeof import('node:stream') & { duplexPair?: () => unknown[] };
     return [...(stream.duplexPair?.() ?? []), new stream.Readable({ read() {} }), abortError(stream)];
   },
+  // An event target's listeners are kept as nodes of a class no module exports
+  // (Listener), whose getters (`once`, `weak`, `passive`) Node reads on every listener at
+  // every dispatch in the process: replaced, they received the app's listener nodes (its
+  // functions) and could answer `weak` to have Node call what `callback.deref()` returns
+  // (docs/attacks.md, case 127). A node of the sample's own, from its target's map.
+  events: () => {
+    const EventTarget = (hostGlobals().EventTarget ?? globalThis.EventTarget) as (new () => { addEventListener(type: string, listener: () => void): void }) | undefined;
+    if (typeof EventTarget !== 'function') return [];
+    const target = new EventTarget();
+    target.addEventListener('lavamoat-sample', () => {});
+    const symbol = Object.getOwnPropertySymbols(target).find((key) => key.description === 'kEvents');
+    const events = symbol === undefined ? undefined : (target as unknown as Record<symbol, unknown>)[symbol];
+    // A SafeMap (its prototype is not Map's).
+    const get = (events as { get?: unknown } | undefined)?.get;
+    const root = typeof get === 'function' ? (Reflect.apply(get, events, ['lavamoat-sample']) as { next?: unknown } | undefined) : undefined;
+    if (root?.next !== undefined) hardenPrototypeChain(root.next);
+    return [target];
+  },
   // Node's SystemError (a class of internal/errors no module exports, parent V8's Error),
   // and the class of its ERR_SYSTEM_ERROR: what os throws.
   os: () => [thrown(() => (hostRequire('node:os') as typeof import('node:os')).setPriority(NO_SUCH_PID, 0))],

@@ -70,7 +70,7 @@ const ENTRIES = {
   'e-promises.mjs': { cases: ['promise-payloads', 'mutable-atom-payloads', 'read-only-view-nesting'] },
   // The web platform's globals (cases 120 and up): one-per-process objects, what
   // performance hands out; its own process (perf_hooks, undici, WebCrypto load late).
-  'e-web.mjs': { cases: ['platform-singletons', 'global-performance-observer', 'buffered-io-entries', 'worker-parent-port', 'unfrozen-intrinsics', 'handed-global-agent', 'web-stream-read-requests'] },
+  'e-web.mjs': { cases: ['platform-singletons', 'global-performance-observer', 'buffered-io-entries', 'worker-parent-port', 'unfrozen-intrinsics', 'handed-global-agent', 'web-stream-read-requests', 'event-listener-nodes'] },
   // Strict mode (its own runs): the same entries, where these cases have no residual
   // risk left (docs/attacks.md, cases 25 and 50).
   'e-process.mjs (strict mode)': {
