@@ -83,7 +83,9 @@ export const WEB_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
   [WRITABLE]: () => {
     const WritableStream = web().WritableStream as unknown as new (sink?: object) => { getWriter(): unknown };
     const controllers: unknown[] = [];
-    return [new WritableStream({ start: (controller: unknown) => void controllers.push(controller) }).getWriter(), ...controllers];
+    // The stream itself too: its state (Node 24's WritableStreamState, with its transfer
+    // state) is an object of a class of its own, one level down.
+    return [new WritableStream({ start: (controller: unknown) => void controllers.push(controller) }).getWriter(), new WritableStream(), ...controllers];
   },
   // WebCrypto's keys are of a class no module exports (InternalCryptoKey): made
   // synchronously where Node can (22.10+), when WebCrypto loads; on Node 20 at start-up
