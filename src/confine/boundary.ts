@@ -28,7 +28,9 @@ import {
   finishDeferred,
   hardenHostValue,
   hardenPrototypeChain,
+  hardenSingleton,
   isObject,
+  prepareBeforeFreezing,
   isPlainData,
   lockInstance,
   neverHarden,
@@ -40,7 +42,7 @@ import { INTRINSIC_GLOBALS, SES_GLOBALS } from './scuttle.js';
 import { guardFeralError } from './stack-traces.js';
 import { confineFileStreams } from './fs-streams.js';
 import { DEFERRED_SAMPLES, hostGlobals, sample, sampleErrnoException, sampleFileHandles, sampleIterators } from './samples.js';
-import { restrictAsyncLocalStorage } from './observation.js';
+import { initPerformanceEntries, restrictAsyncLocalStorage, restrictPerformanceEntries, restrictPerformanceObserver } from './observation.js';
 import { sampleHttp2Eagerly } from './net-samples.js';
 import { disarmGlobalClass } from './capability-classes.js';
 import { WEBCRYPTO } from './web-samples.js';
@@ -165,8 +167,13 @@ function hardenExport(value: unknown, key?: PropertyKey, nested = false): void {
         // Not constructible so in this Node.
       }
     }
-  } else if (isObject(value) && !isPlainData(value)) hardenPrototypeChain(value);
-  else if (isObject(value) && !nested && !Array.isArray(value)) {
+  } else if (isObject(value) && !isPlainData(value)) {
+    // First: a singleton's class may need a method wrapped before it is frozen.
+    hardenIfSingleton(value);
+    // A worker's port to its parent, one for the thread (docs/attacks.md, case 123).
+    if (key === 'parentPort' && !nested) hardenSingleton(value);
+    hardenPrototypeChain(value);
+  } else if (isObject(value) && !nested && !Array.isArray(value)) {
     for (const inner of Reflect.ownKeys(value)) {
       const descriptor = Reflect.getOwnPropertyDescriptor(value, inner);
       if (descriptor && 'value' in descriptor) hardenExport(descriptor.value, inner, true);
@@ -183,6 +190,92 @@ const ITERABLE_CLASSES = new Set(['URLSearchParams', 'Headers', 'FormData', 'Rea
  * worker): left as they are. Every other exported instance is locked ({@link lockInstance}).
  */
 const LIVE_INSTANCES = new Set(['globalAgent', '_stdout', '_stderr', 'parentPort', 'worker', 'workers']);
+
+/**
+ * Node 24's Web Locks hand each callback of `navigator.locks.request` a `Lock`, of a class
+ * no global names, made when the lock is granted (later: a sample would wait for it).
+ * The first one has its prototype hardened before that callback has it: `request` is
+ * wrapped, before the manager's prototype is frozen, to wrap the callbacks it is given
+ * until then (docs/attacks.md, case 120).
+ */
+function hardenFirstLock(manager: object): void {
+  const proto: unknown = Object.getPrototypeOf(manager);
+  if (!isObject(proto)) return;
+  const descriptor = Reflect.getOwnPropertyDescriptor(proto, 'request');
+  const request: unknown = descriptor?.value;
+  if (typeof request !== 'function' || !descriptor!.configurable) return;
+  let first = true;
+  const wrapper = {
+    request(this: unknown, ...args: unknown[]): unknown {
+      const last = args.length - 1;
+      const callback = args[last];
+      if (first && typeof callback === 'function') {
+        args[last] = function (this: unknown, lock: unknown, ...rest: unknown[]): unknown {
+          if (first && isObject(lock)) {
+            hardenPrototypeChain(lock);
+            first = false;
+          }
+          return Reflect.apply(callback, this, [lock, ...rest]);
+        };
+      }
+      return Reflect.apply(request, this, args);
+    },
+  }.request;
+  Object.defineProperty(wrapper, 'length', { value: request.length });
+  Object.defineProperty(proto, 'request', { ...descriptor, value: wrapper });
+}
+
+/**
+ * The platform's objects that are one per process, by their class (whose constructor
+ * Node's code alone calls: `new Performance()` is an illegal constructor), with the
+ * accessors of theirs that return more of them (read here: what they return exists
+ * already). The app and every package share them, whichever way a package reaches one (a
+ * global, `perf_hooks.performance`, `crypto.webcrypto`, `crypto.subtle`): they are made
+ * non-extensible (host-hardening.ts `hardenSingleton`).
+ */
+const SINGLETONS: Readonly<Record<string, readonly string[]>> = {
+  Performance: ['nodeTiming'],
+  PerformanceNodeTiming: [],
+  Navigator: [],
+  LockManager: [],
+  Crypto: ['subtle'],
+  SubtleCrypto: [],
+  // timers/promises' `scheduler` (`wait`, `yield`).
+  Scheduler: [],
+};
+
+/** Prototypes already judged not to be a singleton class's (handOutValue runs for every value handed out). */
+const notSingletons = new WeakSet<object>();
+
+function hardenIfSingleton(value: object): void {
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (!isObject(proto) || notSingletons.has(proto) || !Object.isExtensible(value)) return;
+  const constructor: unknown = Reflect.get(proto, 'constructor');
+  const name = typeof constructor === 'function' ? constructor.name : undefined;
+  if (name === undefined || !Object.hasOwn(SINGLETONS, name)) {
+    notSingletons.add(proto);
+    return;
+  }
+  if (name === 'LockManager') hardenFirstLock(value);
+  hardenSingleton(value);
+  for (const held of SINGLETONS[name]!) {
+    try {
+      const inner: unknown = Reflect.get(value, held);
+      if (isObject(inner)) hardenIfSingleton(inner);
+    } catch {
+      // Not on this Node.
+    }
+  }
+  // Node 24's Web Locks: `navigator.locks` makes its manager when first read (loading
+  // internal/locks); hardened the moment that module has loaded, before the getter
+  // returns it (read again from inside that getter, which finds the module loaded).
+  if (name === 'Navigator' && 'locks' in value) {
+    whenLoaded('internal/locks', () => {
+      const locks: unknown = Reflect.get(value, 'locks');
+      if (isObject(locks)) hardenIfSingleton(locks);
+    });
+  }
+}
 
 /** A class with methods or a generator function: not a plain function's `{ constructor }`. */
 function hasInstancePrototype(fn: Function): boolean {
@@ -451,17 +544,18 @@ function finishDeferredLoads(): void {
 export function handOutValue<T>(value: T): T {
   if (!isObject(value)) return value;
   if (typeof value === 'function') hardenHostValue(value);
-  else if (!isPlainData(value)) hardenPrototypeChain(value);
+  else if (!isPlainData(value)) {
+    hardenIfSingleton(value);
+    hardenPrototypeChain(value);
+  }
   return value;
 }
 
 // ---------------------------------------------------------------------------------
 // Before any package runs
 
-declare function harden<T>(value: T): T;
-
-/** Global constructors lockdown does not harden (Node 20 to 24, checked: every other global function is frozen once it has run; the last three are Node 24's). */
-const UNTAMED_INTRINSICS = ['WeakRef', 'FinalizationRegistry', 'SharedArrayBuffer', 'SuppressedError', 'DisposableStack', 'AsyncDisposableStack'];
+/** Intrinsics lockdown does not freeze that objects Node or the engine hands out lead to. */
+const UNFROZEN_INTRINSICS = ['WeakRef', 'FinalizationRegistry', 'SharedArrayBuffer', 'SuppressedError', 'DisposableStack', 'AsyncDisposableStack'];
 
 /** fs's accessors that load their module on first read and never replace themselves. */
 const FS_LAZY = new Set(['ReadStream', 'WriteStream', 'FileReadStream', 'FileWriteStream', 'promises', 'Utf8Stream']);
@@ -480,25 +574,28 @@ export function prepareHost({ preloadDomain, feralError }: { preloadDomain: bool
   if (typeof wasm === 'object' && wasm !== null) reparentFromFeral(wasm);
   const runtimeCode = new URL('../', import.meta.url).href;
   guardFeralError(feralError as never, (file) => file !== undefined && (file.startsWith(runtimeCode) || file.startsWith(fileURLToPath(runtimeCode))));
+  initPerformanceEntries(globalThis.Error as never, [runtimeCode, fileURLToPath(runtimeCode)]);
+  // perf_hooks' classes as packages must find them, whichever walk first freezes them
+  // (observation.ts): the observer's `observe` (on Node 20 the global's first read froze
+  // it unrestricted, and a package granted perf_hooks then failed to load), the
+  // performance object's entry getters.
+  prepareBeforeFreezing('PerformanceObserver', (proto) => void restrictPerformanceObserver((proto as { constructor: never }).constructor));
+  prepareBeforeFreezing('Performance', restrictPerformanceEntries);
   const Module = hostRequire('node:module') as { prototype: object };
   for (const live of [Module, Module.prototype, process, globalThis]) neverHarden(live);
-  // Intrinsics lockdown leaves as V8 made them, which Node's own code leads to: its
-  // `SafeWeakRef` and `SafeFinalizationRegistry` extend them (an `AbortSignal.any()`
-  // result and its sources hold `SafeWeakRef`s), so any package granted `AbortSignal`
-  // reached the app's `WeakRef.prototype.deref` (docs/attacks.md, case 134). Frozen for
-  // everyone, as a grant of them would (shared-globals.ts).
-  // SuppressedError's parent is V8's own `Error`, which harden would freeze with it
-  // (stack-traces.ts writes its stack API): given the shared one first, as WebAssembly's.
-  const untamed: Record<string, unknown> = {};
-  for (const name of UNTAMED_INTRINSICS) untamed[name] = (globalThis as Record<string, unknown>)[name];
-  reparentFromFeral(untamed);
-  for (const value of Object.values(untamed)) if (isObject(value)) harden(value);
   // The JavaScript intrinsics are lockdown's: what it left changeable (the host's
   // `Error` stack API, which confine/stack-traces.ts sets) stays so.
   for (const name of [...INTRINSIC_GLOBALS, ...SES_GLOBALS]) {
+    if (UNFROZEN_INTRINSICS.includes(name)) continue;
     const value = (globalThis as Record<string, unknown>)[name];
     if (isObject(value)) neverHarden(value);
   }
+  // The intrinsics lockdown leaves as V8 made them, which a package reaches with no grant
+  // for them: Node's `SafeWeakRef` extends the realm's `WeakRef` (an `AbortSignal.any()`
+  // signal holds them), the engine throws a `SuppressedError` out of any `using` block,
+  // a shared `WebAssembly.Memory`'s buffer is a `SharedArrayBuffer`. Hardened for
+  // everyone, as lockdown hardens the others (docs/attacks.md, case 124).
+  for (const name of UNFROZEN_INTRINSICS) hardenHostValue((globalThis as Record<string, unknown>)[name]);
   // fork() and workers read it as the default for their own arguments.
   Object.freeze(process.execArgv);
   // Its variables may change (LavaMoat's semantics, envFor), the object may not be

@@ -11,7 +11,9 @@
  * - `diagnostics_channel`, `async_hooks`: views that deliver nothing of the app's
  *   (observation.ts);
  * - `perf_hooks`: a `PerformanceObserver` that does not observe the app's I/O (`http`,
- *   `http2`, `net`, `dns` entries carry its request headers, connections and lookups);
+ *   `http2`, `net`, `dns` entries carry its request headers, connections and lookups;
+ *   `resource` its fetches' URLs) or objects (`function` entries carry the arguments of
+ *   its timerified calls); the same class as the global's;
  * - `timers`: the same functions as the timer globals (opaque handles; Node's `Timeout`s
  *   link every timer of the process);
  * - `crypto`: `setEngine` (an OpenSSL engine is a shared library) only with `native`;

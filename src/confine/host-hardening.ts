@@ -263,7 +263,10 @@ type Push = (value: unknown, kind: Kind) => void;
 function hardenPrototype(proto: object, push: Push): void {
   const tame = !tamedPrototypes.has(proto);
   tamedPrototypes.add(proto);
-  if (tame) hardenWhatDeserializes(proto);
+  if (tame) {
+    hardenWhatDeserializes(proto);
+    prepareClass(proto);
+  }
   const keys = Reflect.ownKeys(proto);
   for (let index = 0; index < keys.length; index++) {
     const key = keys[index]!;
@@ -293,6 +296,26 @@ function hardenPrototype(proto: object, push: Push): void {
     }
   }
   Object.preventExtensions(proto);
+}
+
+/** What must change on a class's prototype before it is frozen, by the class's name. */
+const beforeFreezing = new Map<string, (proto: object) => void>();
+
+/**
+ * Registers what must change on the prototype of Node's class `name` before it is frozen
+ * (a method wrapped): done by whichever walk first hardens it, so no order of loads,
+ * reads and grants can freeze it unchanged.
+ */
+export function prepareBeforeFreezing(name: string, prepare: (proto: object) => void): void {
+  beforeFreezing.set(name, prepare);
+}
+
+function prepareClass(proto: object): void {
+  if (beforeFreezing.size === 0) return;
+  const descriptor = Reflect.getOwnPropertyDescriptor(proto, 'constructor');
+  const constructor: unknown = descriptor && 'value' in descriptor ? descriptor.value : undefined;
+  if (typeof constructor !== 'function' || (constructor as { prototype?: unknown }).prototype !== proto) return;
+  beforeFreezing.get(constructor.name)?.(proto);
 }
 
 /**
@@ -418,9 +441,10 @@ export function hardenHostValue(root: unknown, rootKind?: Kind): void {
 
 /**
  * Symbols of an `EventTarget` that Node writes after making it (`events.setMaxListeners`
- * of a target, its warning's flag): numbers and a flag, left writable (not configurable).
+ * of a target, its warning's flag; a port's ports being received, set for each message):
+ * while they hold primitives, left writable (not configurable).
  */
-const WRITTEN_BY_NODE = new Set(['events.maxEventTargetListeners', 'events.maxEventTargetListenersWarned']);
+const WRITTEN_BY_NODE = new Set(['events.maxEventTargetListeners', 'events.maxEventTargetListenersWarned', 'nodejs.internal.kCurrentlyReceivingPorts']);
 
 /** Whether `target`'s own symbol-keyed property of this description holds `undefined`. */
 function emptySlot(target: object, description: string): boolean {
@@ -468,7 +492,7 @@ export function lockInstance(value: object): void {
   for (const key of Reflect.ownKeys(value)) {
     const descriptor = Reflect.getOwnPropertyDescriptor(value, key);
     if (!descriptor || !descriptor.configurable) continue;
-    const written = typeof key === 'symbol' && WRITTEN_BY_NODE.has(key.description ?? '');
+    const written = typeof key === 'symbol' && WRITTEN_BY_NODE.has(key.description ?? '') && 'value' in descriptor && !isObject(descriptor.value);
     if ('value' in descriptor && !written) Object.defineProperty(value, key, { configurable: false, writable: false });
     else Object.defineProperty(value, key, { configurable: false });
   }
@@ -540,4 +564,20 @@ export function hardenFirstResult(holder: object, name: string, depth: number): 
   }[name]!;
   Object.defineProperty(wrapper, 'length', { value: method.length });
   Object.defineProperty(holder, name, { ...descriptor, value: wrapper });
+}
+
+/**
+ * The platform's objects that are one per process (`performance`, `navigator`,
+ * WebCrypto's `crypto` and `crypto.subtle`, `navigator.locks`, `performance.nodeTiming`,
+ * a worker's `parentPort`): instances, so the walk above leaves them alone, but every
+ * party shares them, the app included, which calls `performance.timerify(handler)`,
+ * `crypto.randomUUID()`, `navigator.locks.request(name, callback)` and
+ * `parentPort.postMessage(result)` on them. An own property defined on one answered
+ * those calls for the process (docs/attacks.md, cases 120 and 123): their class chain is
+ * hardened, then they are locked as every exported instance is ({@link lockInstance}).
+ */
+export function hardenSingleton(value: unknown): void {
+  if (!isObject(value) || typeof value === 'function' || isPlainData(value) || !Object.isExtensible(value)) return;
+  hardenPrototypeChain(value);
+  lockInstance(value);
 }

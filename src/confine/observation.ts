@@ -19,6 +19,9 @@
  * - `perf_hooks`' observers made by packages do not observe the app's I/O.
  */
 import { opaque } from './opaque.js';
+import { callerScriptOf } from './stack-traces.js';
+
+type ErrorConstructorLike = Parameters<typeof callerScriptOf>[0];
 
 type Fn = (...args: unknown[]) => unknown;
 
@@ -317,8 +320,14 @@ export function asyncHooksFor(real: RawAsyncHooks): Record<string, unknown> {
   };
 }
 
-/** Entry types that are the app's I/O: its HTTP requests and their headers, connections, lookups. */
-const IO_ENTRY_TYPES = new Set(['http', 'http2', 'net', 'dns']);
+/**
+ * Entry types that are the app's: its I/O (its HTTP requests and their headers,
+ * connections, lookups; `resource`, every `fetch` of the app by its URL, which undici
+ * marks per response) and `function`, whose entries carry the arguments of every
+ * timerified call as they were passed (the app's live objects: `performance.timerify`
+ * of a handler gives each request it handles) (docs/attacks.md, case 121).
+ */
+const IO_ENTRY_TYPES = new Set(['http', 'http2', 'net', 'dns', 'resource', 'function']);
 /**
  * `observe()`'s options as Node takes them (its own enumerable properties, spread),
  * read once into a plain object of data: `entryTypes` a fresh array of the values read.
@@ -368,7 +377,7 @@ export function restrictPerformanceObserver(Real: new (...args: unknown[]) => ob
         const pinned = pinObserveOptions(options);
         const asked = [pinned.type, ...(Array.isArray(pinned.entryTypes) ? pinned.entryTypes : [])];
         const io = asked.find((name) => typeof name === 'string' && IO_ENTRY_TYPES.has(name));
-        if (io) throw new TypeError(`LavaMoat: packages may not observe "${io}" performance entries: they are the app's I/O`);
+        if (io) throw new TypeError(`LavaMoat: packages may not observe "${io}" performance entries: they are the app's I/O and objects`);
         return Reflect.apply(observe, this, [pinned]);
       }
       return Reflect.apply(observe, this, [options]);
@@ -380,4 +389,56 @@ export function restrictPerformanceObserver(Real: new (...args: unknown[]) => ob
   Object.defineProperty(proto, 'constructor', { value: PerformanceObserver, writable: false, enumerable: false, configurable: false });
   restrictedObserver = Object.freeze(PerformanceObserver);
   return restrictedObserver;
+}
+
+let hostError: ErrorConstructorLike | undefined;
+let runtimeCode: readonly string[] = [];
+
+/** The start compartment's `Error` (its stack API names a caller's script) and the runtime's own code, before any package runs. */
+export function initPerformanceEntries(error: ErrorConstructorLike, runtime: readonly string[]): void {
+  hostError = error;
+  runtimeCode = runtime;
+}
+
+const ENTRY_GETTERS = ['getEntries', 'getEntriesByType', 'getEntriesByName'] as const;
+const restrictedPerformances = new WeakSet<object>();
+
+/**
+ * The buffered entries of `performance` (one object for the process): its
+ * `getEntries`, `getEntriesByType` and `getEntriesByName` leave out the app's I/O entries
+ * (`resource`: every `fetch` of the app, by URL) unless called by the app's own code,
+ * a script that is a file (not `node:`, not the runtime's): a package's code is
+ * evaluated, so its frame names no file, and a builtin or Node frame (an
+ * `AsyncLocalStorage#run` of a bound `getEntries`, which returns what it returns) is
+ * not the app's either. Replaced on the prototype, before it is frozen:
+ * a package that has the real object (an event's `target`) or the prototype's method
+ * meets the same check (docs/attacks.md, case 122). Registered with the hardening
+ * (boundary.ts), which calls it for `Performance.prototype` before freezing it.
+ */
+export function restrictPerformanceEntries(prototype: object): void {
+  const proto = prototype as Record<string, unknown>;
+  if (restrictedPerformances.has(proto)) return;
+  restrictedPerformances.add(proto);
+  for (const name of ENTRY_GETTERS) {
+    const descriptor = Reflect.getOwnPropertyDescriptor(proto, name);
+    const real: unknown = descriptor?.value;
+    if (typeof real !== 'function') continue;
+    if (!descriptor!.configurable) throw new TypeError(`LavaMoat: performance.${name} was frozen before the app's I/O entries could be kept from packages`);
+    const wrapper = {
+      [name](this: unknown, ...args: unknown[]): unknown {
+        const entries: unknown = Reflect.apply(real, this, args);
+        if (!Array.isArray(entries) || byTheApp(wrapper)) return entries;
+        return entries.filter((entry: { entryType?: unknown }) => !IO_ENTRY_TYPES.has(String(entry.entryType)));
+      },
+    }[name]!;
+    Object.defineProperty(wrapper, 'length', { value: real.length });
+    Object.defineProperty(proto, name, { ...descriptor, value: wrapper });
+  }
+}
+
+function byTheApp(fn: Function): boolean {
+  if (hostError === undefined) return false;
+  const file = callerScriptOf(hostError, fn);
+  if (file === undefined || file.startsWith('node:')) return false;
+  return !runtimeCode.some((prefix) => file.startsWith(prefix));
 }

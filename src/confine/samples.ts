@@ -114,6 +114,32 @@ const MODULE_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
     const stream = hostRequire('node:stream') as typeof import('node:stream') & { duplexPair?: () => unknown[] };
     return [...(stream.duplexPair?.() ?? []), new stream.Readable({ read() {} }), abortError(stream)];
   },
+  // An event target's listeners are kept as nodes of a class no module exports
+  // (Listener), whose getters (`once`, `weak`, `passive`) Node reads on every listener at
+  // every dispatch in the process: replaced, they received the app's listener nodes (its
+  // functions) and could answer `weak` to have Node call what `callback.deref()` returns
+  // (docs/attacks.md, case 127). A node of the sample's own, from its target's map.
+  events: () => {
+    const EventTarget = (hostGlobals().EventTarget ?? globalThis.EventTarget) as (new () => { addEventListener(type: string, listener: () => void): void }) | undefined;
+    if (typeof EventTarget !== 'function') return [];
+    const target = new EventTarget();
+    target.addEventListener('lavamoat-sample', () => {});
+    const symbol = Object.getOwnPropertySymbols(target).find((key) => key.description === 'kEvents');
+    const events = symbol === undefined ? undefined : (target as unknown as Record<symbol, unknown>)[symbol];
+    // A SafeMap (its prototype is not Map's).
+    const get = (events as { get?: unknown } | undefined)?.get;
+    const root = typeof get === 'function' ? (Reflect.apply(get, events, ['lavamoat-sample']) as { next?: unknown } | undefined) : undefined;
+    if (root?.next !== undefined) hardenPrototypeChain(root.next);
+    // The class `events.EventEmitterAsyncResource` makes when first read, and the
+    // resource each of its emitters holds (`asyncResource`), of a class events does not
+    // export: their prototypes, whose `emit` every such emitter of the app's calls
+    // (docs/attacks.md, case 131).
+    const { EventEmitterAsyncResource } = hostRequire('node:events') as typeof import('node:events');
+    const emitter = new EventEmitterAsyncResource({ name: 'lavamoat sample' });
+    const resource = emitter.asyncResource;
+    emitter.emitDestroy();
+    return [target, emitter, resource];
+  },
   // Node's SystemError (a class of internal/errors no module exports, parent V8's Error),
   // and the class of its ERR_SYSTEM_ERROR: what os throws.
   os: () => [thrown(() => (hostRequire('node:os') as typeof import('node:os')).setPriority(NO_SUCH_PID, 0))],
@@ -303,17 +329,6 @@ const MODULE_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
   // no binding lists (`Converter`): with the decoders, which every start hardens
   // (TextDecoder itself is made at bootstrap; nothing is loaded).
   string_decoder: () => [new TextDecoder('utf-16le')],
-  // The class `events.EventEmitterAsyncResource` makes when first read, and the
-  // resource each of its emitters holds (`asyncResource`), of a class events does not
-  // export: their prototypes, whose `emit` every such emitter of the app's calls
-  // (docs/attacks.md, case 131).
-  events: () => {
-    const { EventEmitterAsyncResource } = hostRequire('node:events') as typeof import('node:events');
-    const emitter = new EventEmitterAsyncResource({ name: 'lavamoat sample' });
-    const resource = emitter.asyncResource;
-    emitter.emitDestroy();
-    return [emitter, resource];
-  },
   // A statement's iterator and a session are of classes sqlite does not export (a tag
   // store's prototype is made anew for each store, shared with no other).
   sqlite: () => {

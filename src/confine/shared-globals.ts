@@ -19,6 +19,7 @@
  */
 
 import { handOutValue, hardenForGlobal } from './boundary.js';
+import { restrictPerformanceObserver } from './observation.js';
 
 declare function harden<T>(value: T): T;
 
@@ -181,6 +182,13 @@ export function shareable(host: Host, name: string, value: unknown): unknown {
     return copy;
   }
   hardenForGlobal(name);
+  // The class whose observers may not observe the app's I/O, as perf_hooks' copy holds
+  // it: the global was Node's own class, whose observers observed the app's `http`,
+  // `net` and `dns` entries, headers and all (docs/attacks.md, case 121).
+  if (name === 'PerformanceObserver' && typeof value === 'function') {
+    const restricted = restrictPerformanceObserver(value as never) as { prototype: unknown };
+    if (restricted.prototype === (value as { prototype: unknown }).prototype) return restricted;
+  }
   // WebAssembly's error classes no longer lead to V8's own `Error`, which this would
   // freeze: prepareHost gave them the shared one (host-hardening.ts reparentFromFeral).
   if (HARDEN_ON_GRANT.has(name)) return harden(value);

@@ -70,6 +70,7 @@ export const WEB_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
     const ReadableStream = web().ReadableStream as unknown as new (source?: object) => { getReader(options?: object): unknown; tee(): unknown[] };
     const controllers: unknown[] = [];
     const keep = (controller: unknown): void => void controllers.push(controller);
+    sampleReadRequests(ReadableStream as never);
     return [
       new ReadableStream({ start: keep }).getReader(),
       new ReadableStream(),
@@ -82,7 +83,9 @@ export const WEB_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
   [WRITABLE]: () => {
     const WritableStream = web().WritableStream as unknown as new (sink?: object) => { getWriter(): unknown };
     const controllers: unknown[] = [];
-    return [new WritableStream({ start: (controller: unknown) => void controllers.push(controller) }).getWriter(), ...controllers];
+    // The stream itself too: its state (Node 24's WritableStreamState, with its transfer
+    // state) is an object of a class of its own, one level down.
+    return [new WritableStream({ start: (controller: unknown) => void controllers.push(controller) }).getWriter(), new WritableStream(), ...controllers];
   },
   // WebCrypto's keys are of a class no module exports (InternalCryptoKey): made
   // synchronously where Node can (22.10+), when WebCrypto loads; on Node 20 at start-up
@@ -110,6 +113,43 @@ export const WEB_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
   },
   [UNDICI]: sampleWebSocket,
 };
+
+interface SampleStream {
+  getReader(options?: object): { read(view?: Uint8Array): Promise<unknown> };
+  values(): { next(): Promise<unknown> };
+  pipeTo(destination: unknown): Promise<unknown>;
+}
+
+/**
+ * The requests a pending read leaves in its reader's state, each of a class no module
+ * exports, whose `kChunk` method receives every chunk read that way, in the whole
+ * process: a reader's (`DefaultReadRequest`: the app's `res.body.getReader().read()`),
+ * a BYOB reader's (`ReadIntoRequest`), an async iterator's (every `for await` over a
+ * web stream) and pipeTo's. A package reached them from its own stream's reader
+ * (`reader[kState].readRequests`) and replaced `kChunk`: it read the app's fetch bodies
+ * (docs/attacks.md, case 126). The first two are left synchronously by `read()`; the
+ * others a few microtasks later, when the stream's `pull` is called for them (its
+ * high-water mark 0: pulled only for a read), which hardens them there, before any
+ * later stream's read of the same kind.
+ */
+function sampleReadRequests(ReadableStream: new (source?: object, strategy?: object) => SampleStream): void {
+  const hardenReads = (stream: unknown): void => {
+    const state = internal(stream, 'kState') as { reader?: unknown } | undefined;
+    hardenPrototypesWithin(internal(state?.reader, 'kState'), 3);
+  };
+  const ignore = (): void => {};
+  const plain = new ReadableStream(undefined, { highWaterMark: 0 });
+  plain.getReader().read().catch(ignore);
+  hardenReads(plain);
+  const bytes = new ReadableStream({ type: 'bytes' });
+  bytes.getReader({ mode: 'byob' }).read(new Uint8Array(1)).catch(ignore);
+  hardenReads(bytes);
+  const { WritableStream } = web();
+  for (const read of [(s: SampleStream) => void s.values().next().catch(ignore), (s: SampleStream) => void s.pipeTo(new WritableStream!()).catch(ignore)]) {
+    const stream: SampleStream = new ReadableStream({ pull: () => hardenReads(stream) }, { highWaterMark: 0 });
+    read(stream);
+  }
+}
 
 interface SampleWebSocket {
   addEventListener(type: string, listener: (event: unknown) => void): void;

@@ -77,6 +77,9 @@ const ENTRIES = {
   // What the boundary delivers (cases 110 and up): promises, buffers, dates; its own
   // process (an unhandled rejection).
   'e-promises.mjs': { cases: ['promise-payloads', 'mutable-atom-payloads', 'read-only-view-nesting'] },
+  // The web platform's globals (cases 120 and up): one-per-process objects, what
+  // performance hands out; its own process (perf_hooks, undici, WebCrypto load late).
+  'e-web.mjs': { cases: ['platform-singletons', 'global-performance-observer', 'buffered-io-entries', 'worker-parent-port', 'unfrozen-intrinsics', 'handed-global-agent', 'web-stream-read-requests', 'event-listener-nodes'] },
   // Process-wide state of commonly granted builtins beyond the boundary walk's (cases 130
   // and up): exported instances, classes made when first read, readline's and crypto's
   // internal objects.
@@ -282,6 +285,12 @@ const TODO = {
   // none, and they share no hook a sample could use: a package that catches one reaches
   // the prototype the app's errors of that code share (docs/attacks.md, case 80).
   'node-error-classes': ["a per-code Node error's prototype (ERR_OUT_OF_RANGE)", "app: its ERR_OUT_OF_RANGE errors serialize as Node's"],
+  // A response of the app's own `http.get` leads to Node's `http.globalAgent` (`res.req.agent`),
+  // one for the process, whose state is every later request and socket of the app: an own
+  // `addRequest`, a 'free' listener, a getter planted in its `sockets` receive them. The
+  // agent is Node's live state, which it reads from the request (`req.agent`) and mutates
+  // (docs/attacks.md, case 125; case 73 is its network side).
+  'handed-global-agent': ["app: its later requests do not reach the package's addRequest", "app: its later sockets do not reach the package's 'free' listener"],
 };
 
 const show = (entries) => entries.map(([variant, outcome]) => `  - ${variant}\n      => ${outcome}`).join('\n');
