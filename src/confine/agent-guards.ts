@@ -72,7 +72,7 @@ const HTTPS = 'node:https';
  * Run the moment node:http has loaded (preload.ts, `whenLoaded`), before any package can
  * hold an agent; the global agent, made as it loaded, is Node's.
  */
-export function guardHttpAgents(error: ErrorConstructorLike, http: { Agent?: unknown }): void {
+export function guardHttpAgents(error: ErrorConstructorLike, http: { Agent?: unknown; globalAgent?: unknown }): void {
   const Agent = http.Agent as (Function & { prototype: Record<string, unknown> }) | undefined;
   if (installed || typeof Agent !== 'function') return;
   hostError = error;
@@ -112,7 +112,31 @@ export function guardHttpAgents(error: ErrorConstructorLike, http: { Agent?: unk
     socketed.add(request);
   });
   guardConnection(Agent.prototype);
+  lockGlobalAgent(http.globalAgent);
   installed = true;
+}
+
+/**
+ * Node's global agents: one per process, every request of the app's that names no agent
+ * goes through them, and any response a package is handed leads to one (`res.req.agent`).
+ * Nothing can be added (an own `addRequest` received every later request of the app:
+ * attack case 125), its options (merged into every connection it makes) and its event
+ * listeners (a `'free'` listener received its keep-alive sockets) are frozen; the
+ * settings the app assigns (`maxSockets`, `keepAlive`) stay writable.
+ */
+function lockGlobalAgent(agent: unknown): void {
+  if (!isObject(agent) || !Object.isExtensible(agent)) return;
+  const FROZEN = ['options', '_events'];
+  for (const key of FROZEN) {
+    const value: unknown = Reflect.get(agent, key);
+    if (isObject(value)) Object.freeze(value);
+  }
+  for (const key of Reflect.ownKeys(agent)) {
+    const descriptor = Reflect.getOwnPropertyDescriptor(agent, key);
+    if (!descriptor?.configurable) continue;
+    Object.defineProperty(agent, key, 'value' in descriptor && FROZEN.includes(key as string) ? { configurable: false, writable: false } : { configurable: false });
+  }
+  Object.preventExtensions(agent);
 }
 
 /**
@@ -155,10 +179,11 @@ export function noteClientRequests(error: ErrorConstructorLike, client: { Client
 }
 
 /** https's agent: its own `createConnection` (`tls.connect`). */
-export function guardHttpsAgents(https: { Agent?: unknown }): void {
+export function guardHttpsAgents(https: { Agent?: unknown; globalAgent?: unknown }): void {
   const Agent = https.Agent as (Function & { prototype: Record<string, unknown> }) | undefined;
   if (typeof Agent !== 'function' || !Object.hasOwn(Agent.prototype, 'createConnection')) return;
   guardConnection(Agent.prototype);
+  lockGlobalAgent(https.globalAgent);
 }
 
 function guardConnection(proto: Record<string, unknown>): void {

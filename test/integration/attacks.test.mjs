@@ -286,11 +286,11 @@ const TODO = {
   // the prototype the app's errors of that code share (docs/attacks.md, case 80).
   'node-error-classes': ["a per-code Node error's prototype (ERR_OUT_OF_RANGE)", "app: its ERR_OUT_OF_RANGE errors serialize as Node's"],
   // A response of the app's own `http.get` leads to Node's `http.globalAgent` (`res.req.agent`),
-  // one for the process, whose state is every later request and socket of the app: an own
-  // `addRequest`, a 'free' listener, a getter planted in its `sockets` receive them. The
-  // agent is Node's live state, which it reads from the request (`req.agent`) and mutates
-  // (docs/attacks.md, case 125; case 73 is its network side).
-  'handed-global-agent': ["app: its later requests do not reach the package's addRequest", "app: its later sockets do not reach the package's 'free' listener"],
+  // one for the process. Locked (agent-guards.ts): no own `addRequest`, no listener, its
+  // options frozen. Its socket maps (`sockets`, `freeSockets`) stay Node's live state,
+  // written as connections come and go: an accessor planted there, or a plain read,
+  // reaches the app's later keep-alive sockets (docs/attacks.md, case 125).
+  'handed-global-agent': ["app: its later sockets do not reach the package's 'free' listener"],
 };
 
 const show = (entries) => entries.map(([variant, outcome]) => `  - ${variant}\n      => ${outcome}`).join('\n');
