@@ -193,6 +193,15 @@ function guardConnection(proto: Record<string, unknown>): void {
   });
 }
 
+/**
+ * The agent of its own a package granted `http` or `https` gets as `globalAgent`
+ * (builtin-adapters.ts): the runtime makes it, for that package alone, so it is the
+ * package's to drive (agent-base hands requests to it).
+ */
+export function notePackageAgent(agent: object): void {
+  makers.set(agent, 'package');
+}
+
 /** Code outside Node drives only agents its own kind made. */
 function mayDrive(agent: unknown, caller: CallerSite | undefined): boolean {
   const kind = kindOf(caller);

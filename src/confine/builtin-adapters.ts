@@ -21,6 +21,7 @@
  * - `http` (Node 24): `setGlobalProxyFromEnv` only when the policy names it.
  * `module` is confined in module-builtin.ts, after the policy narrowed it.
  */
+import { notePackageAgent } from './agent-guards.js';
 import { asyncHooksFor, diagnosticsChannelFor, restrictPerformanceObserver } from './observation.js';
 import { environmentDataSetterFor, workerClassFor } from './workers.js';
 import { isLazyExport, spreadLazily } from './lazy-copy.js';
@@ -146,6 +147,7 @@ function httpFor(real: Module, isHttps: boolean, ctx: AdapterContext): Module {
   const RealAgent = real.Agent as Ctor;
   const globalOptions = (real.globalAgent as { options?: object } | undefined)?.options ?? {};
   const agent = new RealAgent({ ...globalOptions });
+  notePackageAgent(agent);
   const request = real.request as (...args: unknown[]) => unknown;
   const get = real.get as (...args: unknown[]) => unknown;
   const adapted: Module = spreadLazily(isHttps ? 'https' : 'http', real, {

@@ -13,7 +13,7 @@ test('the app and a package granted net: the same sockets and servers as plain n
   assert.equal(confined.status, 0, confined.stderr);
   assert.equal(confined.stdout, plain.stdout);
   // What the fixture covers, so that a fixture that stops early cannot pass.
-  for (const line of ['package subclass: echo:subclass', 'package reconnect: echo:first echo:second', 'package server: listened twice', 'app http.get /b: web /b true', 'instanceof: true,true,false', 'app server listening again: true', 'app tls.connect: secure /raw', 'app https.get: secure /h', 'child stdio: piped', 'child sync: sync']) {
+  for (const line of ['package subclass: echo:subclass', 'package reconnect: echo:first echo:second', 'package server: listened twice', 'app http.get /b: web /b true', 'instanceof: true,true,false', 'app server listening again: true', 'app tls.connect: secure /raw', 'app https.get: secure /h', 'child stdio: piped', 'child sync: sync', 'app http.get agent false: web /nf true', 'app agent subclass: web /sub true', 'made 1 | web /global true | web /nokeep true | web /delegated true | web /delegated-own true | global agent connects | secure /sa | secure /sf']) {
     assert.ok(confined.stdout.includes(line), line);
   }
 });
