@@ -13,7 +13,8 @@
  * instanceof Agent` check, read from V8's call sites as net-brands.ts does): Node (the
  * global agents, `agent: false`'s), the app (code with a file of its own), or a package
  * (code evaluated in a compartment, which has none; stack-traces.ts). Then:
- * - each request Node's `ClientRequest` makes is noted, with its agent ({@link noteClientRequests});
+ * - each request Node's `ClientRequest` gives its agent (`addRequest`, called from
+ *   node:_http_client) is noted, and the agent it was made with ({@link noteClientRequests});
  * - `createSocket` makes a socket only for such a request, and only if it never had one (a
  *   queue entry of a package's making, or a request served already, gets none);
  * - code outside Node may call the three methods only on an agent its own kind made: a
@@ -42,8 +43,14 @@ export class AgentMisuseError extends TypeError {
 
 /** Agents seen (at their making, or later if made before the guards), by who made them. */
 const makers = new WeakMap<object, Maker>();
-/** Requests Node's ClientRequest made: request → the agent it was made with. */
+/**
+ * Requests an agent may make a socket for, from Node's side (`createSocket` called by
+ * node:_http_agent): those Node's ClientRequest gave an agent through `addRequest`, or
+ * that code gave an agent it may drive, or passed on (see the `addRequest` guard).
+ */
 const requests = new WeakMap<object, object>();
+/** The agent each request was made with, as its `agent` was first set (by anyone: a claim). */
+const claimed = new WeakMap<object, object>();
 /** Requests given a socket (or one being made for them). */
 const socketed = new WeakSet<object>();
 
@@ -93,12 +100,22 @@ export function guardHttpAgents(error: ErrorConstructorLike, http: { Agent?: unk
   Object.defineProperty(Agent, Symbol.hasInstance, { value: hasInstance, writable: false, enumerable: false, configurable: false });
   guard(Agent.prototype, 'addRequest', (agent, caller, args) => {
     const [request] = args;
-    // Node's ClientRequest, giving its agent the request it is making.
-    if (caller?.file === HTTP_CLIENT || mayDrive(agent, caller)) return;
+    if (!isObject(request)) refuse('addRequest', caller);
+    // Node's ClientRequest, giving its agent the request it is making; or code driving an
+    // agent its own kind made.
+    if (caller?.file === HTTP_CLIENT || mayDrive(agent, caller)) {
+      requests.set(request, agent as object);
+      return;
+    }
     // Passing on a request (agent-base to the global agent): one not given a socket yet,
-    // that Node's ClientRequest first gave to an agent of a package's or the app's.
-    const first = isObject(request) ? requests.get(request) : undefined;
-    if (first !== undefined && !socketed.has(request as object) && kindOf(caller) !== 'node' && makers.get(first as object) === kindOf(caller)) return;
+    // made with an agent of the caller's own kind (a package's, or the app's). That agent
+    // is what the request claims (its `agent`, which anyone can set): naming a package's
+    // agent gains nothing a package holding that agent does not have already.
+    const first = claimed.get(request);
+    if (first !== undefined && !socketed.has(request) && kindOf(caller) !== 'node' && makers.get(first) === kindOf(caller)) {
+      requests.set(request, agent as object);
+      return;
+    }
     refuse('addRequest', caller);
   });
   guard(Agent.prototype, 'createSocket', (agent, caller, args) => {
@@ -140,10 +157,12 @@ function lockGlobalAgent(agent: unknown): void {
 }
 
 /**
- * Run the moment node:_http_client has loaded: every request Node's `ClientRequest`
- * makes is noted, with its agent, as the constructor assigns `this.agent` (an accessor of
- * the prototype now, whose setter defines the instance's own property as the assignment
- * did). Nothing else tells a request Node made from an object of its prototype.
+ * Run the moment node:_http_client has loaded: the agent each request is made with is
+ * noted as the constructor assigns `this.agent` (an accessor of the prototype now, whose
+ * setter defines the instance's own property as the assignment did), without asking who
+ * assigns it (a stack capture on every request cost 5–7 µs): a claim, which only the
+ * hand-over of a request (agent-base) relies on, for agents whose holder could connect
+ * anyway.
  */
 export function noteClientRequests(error: ErrorConstructorLike, client: { ClientRequest?: unknown }): void {
   const ClientRequest = client.ClientRequest as (Function & { prototype: object }) | undefined;
@@ -156,8 +175,7 @@ export function noteClientRequests(error: ErrorConstructorLike, client: { Client
     },
     set(this: unknown, agent: unknown): void {
       if (!isObject(this)) return;
-      const [caller] = callerSitesOf(hostError!, accessor.set, 1);
-      if (caller?.file === HTTP_CLIENT && caller.name === 'ClientRequest' && isObject(agent) && !requests.has(this)) requests.set(this, agent);
+      if (isObject(agent) && !claimed.has(this)) claimed.set(this, agent);
       Object.defineProperty(this, 'agent', { value: agent, writable: true, enumerable: true, configurable: true });
     },
   };
