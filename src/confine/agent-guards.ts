@@ -20,15 +20,23 @@
  *   package granted `http` drives the agents it made (agent-base, agentkeepalive call
  *   `super.createSocket`), the app its own; on an agent Node or the app made, a package
  *   may only pass on a request not yet given a socket whose first agent was a package's
- *   or the app's (agent-base handing a request to `http.globalAgent`).
+ *   or the app's (agent-base handing a request to `http.globalAgent`);
+ * - `createConnection` (no request to check) runs for such code only while the agent's own
+ *   `createSocket` is making a socket for a request (a subclass's `createConnection`
+ *   calling its parent's): every package is one kind, and a bound method adds no frame.
  * - `agent.constructor` constructs for Node's `ClientRequest` only (`agent: false`):
  *   capability-classes.ts.
  * Frames of anything else (a timer or an event calling a bound method, a builtin such as
  * `Array.prototype.map`) are refused.
  *
+ * - the `options` of agents Node or the app made (merged into every connection they open)
+ *   are written only by Node's and the app's code ({@link pinOptions}).
+ *
  * Not covered: a package handed a request still waiting for a socket can change where it
- * goes (the request is the app's, handed to it), and an agent's options, shared by its
- * requests, are the app's object.
+ * goes (the request is the app's, handed to it); the other fields and methods of the app's
+ * agents (`getName`, `requests`, `freeSockets`: they mix the pools of the app's hosts,
+ * naming none of a package's); agents a package made, which any package's frame may
+ * change (every package is one kind).
  */
 import { callerSitesOf, type CallerSite } from './stack-traces.js';
 
@@ -45,6 +53,12 @@ const makers = new WeakMap<object, Maker>();
 const requests = new WeakMap<object, object>();
 /** Requests given a socket (or one being made for them). */
 const socketed = new WeakSet<object>();
+/**
+ * Agents whose own `createSocket` is running, for a request it may serve (innermost
+ * last): a package's subclass calls `super.createConnection` from the `createConnection`
+ * Node's `createSocket` calls (agentkeepalive).
+ */
+const creating: object[] = [];
 
 /** This bundle's own frames (the inert twin that constructs for `agent: false`) are no one's. */
 const runtimeDir = new URL('.', import.meta.url).href;
@@ -61,6 +75,20 @@ function makerOf(below: readonly CallerSite[]): Maker {
 }
 
 const ordinaryHasInstance = Function.prototype[Symbol.hasInstance];
+let makingForPackage = 0;
+
+/**
+ * Makes an agent that is a package's (the `globalAgent` of its own copy of http or https,
+ * builtin-adapters.ts): the runtime's frames below its constructor say nothing of that.
+ */
+export function makeForPackage<T>(make: () => T): T {
+  makingForPackage += 1;
+  try {
+    return make();
+  } finally {
+    makingForPackage -= 1;
+  }
+}
 let hostError: ErrorConstructorLike | undefined;
 let installed = false;
 const HTTP_AGENT = 'node:_http_agent';
@@ -71,7 +99,7 @@ const HTTPS = 'node:https';
  * Run the moment node:http has loaded (preload.ts, `whenLoaded`), before any package can
  * hold an agent; the global agent, made as it loaded, is Node's.
  */
-export function guardHttpAgents(error: ErrorConstructorLike, http: { Agent?: unknown }): void {
+export function guardHttpAgents(error: ErrorConstructorLike, http: { Agent?: unknown; globalAgent?: unknown }): void {
   const Agent = http.Agent as (Function & { prototype: Record<string, unknown> }) | undefined;
   if (installed || typeof Agent !== 'function') return;
   hostError = error;
@@ -84,7 +112,7 @@ export function guardHttpAgents(error: ErrorConstructorLike, http: { Agent?: unk
         // The constructor's own check (http's, or https's, which inherits this) runs first
         // on every agent made from now on.
         const constructing = (caller?.file === HTTP_AGENT || caller?.file === HTTPS) && caller.name === 'Agent';
-        makers.set(value as object, constructing ? makerOf(below) : 'node');
+        makers.set(value as object, constructing ? (makingForPackage > 0 ? 'package' : makerOf(below)) : 'node');
       }
       return result;
     },
@@ -109,9 +137,88 @@ export function guardHttpAgents(error: ErrorConstructorLike, http: { Agent?: unk
       );
     }
     socketed.add(request);
-  });
+  }, creating);
   guardConnection(Agent.prototype);
+  // Every agent's `options`, as its constructor assigns them (the global agent's, made
+  // as node:_http_agent loaded, now).
+  Object.defineProperty(Agent.prototype, 'options', {
+    get: () => undefined,
+    set: optionsSetter,
+    enumerable: false,
+    configurable: false,
+  });
+  pinOptions(http.globalAgent);
   installed = true;
+}
+
+/**
+ * Node's and the app's agents: `options` (merged into every connection an agent opens:
+ * `host`, `port`, `socketPath`, `lookup`, https's `ca` and `rejectUnauthorized`) written
+ * only by Node's code and the app's. Shared by all the agent's requests, the options of
+ * `http.globalAgent` reach every request of the app: a package handed one request (a
+ * client hook, a logger, granted nothing) set `req.agent.options.host` and the app's
+ * next requests, headers and credentials with them, went to its host (attack case 161).
+ * The object becomes a proxy whose writes check their caller (a builtin's frame, as
+ * `Object.assign`'s, counts as a package's: a bound one adds no frame), held by a
+ * read-only property of the agent (its options are changed in place, not replaced). A
+ * package's agents keep theirs plain: agentkeepalive's kind sets its own.
+ */
+const pinned = new WeakSet<object>();
+
+function optionsSetter(this: unknown, value: unknown): void {
+  if (!isObject(this)) return;
+  const maker = makers.get(this);
+  if (maker === 'node' || maker === 'app') {
+    const [caller] = callerSitesOf(hostError!, optionsSetter, 1);
+    if (caller?.file === HTTP_AGENT && caller.name === 'Agent') {
+      pinOptions(this, value);
+      return;
+    }
+  }
+  Object.defineProperty(this, 'options', { value, writable: true, enumerable: true, configurable: true });
+}
+
+function pinOptions(agent: unknown, value: unknown = isObject(agent) ? Reflect.get(agent, 'options') : undefined): void {
+  if (!isObject(agent) || pinned.has(agent)) return;
+  const current = Reflect.getOwnPropertyDescriptor(agent, 'options');
+  if (current !== undefined && !current.configurable) return;
+  // Read-only: a setter would be a function a package could bind to the agent and options
+  // of its choosing and hand the app to call (a bound function adds no frame).
+  Object.defineProperty(agent, 'options', { value: guardedOptions(value), writable: false, enumerable: true, configurable: false });
+  pinned.add(agent);
+}
+
+function checkWriter(trap: Function): void {
+  const [caller] = callerSitesOf(hostError!, trap, 1);
+  // Node's code and the app's write them; no frame at all is no one's.
+  if (caller !== undefined && kindOf(caller) !== 'package') return;
+  throw new AgentMisuseError(
+    "LavaMoat: a package may not change the options of an HTTP agent Node or the app made: they go into every connection the agent opens for the app's requests (make an agent of its own with new http.Agent, from a package granted http)",
+  );
+}
+
+function guardedOptions(value: unknown): unknown {
+  if (!isObject(value)) return value;
+  const handler: ProxyHandler<object> = {
+    set(target, key, next, receiver) {
+      checkWriter(handler.set!);
+      return Reflect.set(target, key, next, receiver === proxy ? target : receiver);
+    },
+    defineProperty(target, key, descriptor) {
+      checkWriter(handler.defineProperty!);
+      return Reflect.defineProperty(target, key, descriptor);
+    },
+    deleteProperty(target, key) {
+      checkWriter(handler.deleteProperty!);
+      return Reflect.deleteProperty(target, key);
+    },
+    setPrototypeOf(target, proto) {
+      checkWriter(handler.setPrototypeOf!);
+      return Reflect.setPrototypeOf(target, proto);
+    },
+  };
+  const proxy = new Proxy(value, handler);
+  return proxy;
 }
 
 /**
@@ -154,16 +261,29 @@ export function noteClientRequests(error: ErrorConstructorLike, client: { Client
 }
 
 /** https's agent: its own `createConnection` (`tls.connect`). */
-export function guardHttpsAgents(https: { Agent?: unknown }): void {
+export function guardHttpsAgents(https: { Agent?: unknown; globalAgent?: unknown }): void {
   const Agent = https.Agent as (Function & { prototype: Record<string, unknown> }) | undefined;
   if (typeof Agent !== 'function' || !Object.hasOwn(Agent.prototype, 'createConnection')) return;
   guardConnection(Agent.prototype);
+  pinOptions(https.globalAgent);
 }
 
+/**
+ * A connection to wherever the options say: opened for code outside Node only on an agent
+ * its own kind made, and only while that agent's `createSocket` is serving a request Node
+ * made (the `createConnection` of a subclass, agentkeepalive's kind, calls
+ * `super.createConnection` from there). Called directly, a package's frame (which has no
+ * file: every package is one kind) opened connections through an agent another package
+ * made (an agentkeepalive agent the app's requests use), and the app's frame opened them
+ * for a package that handed the app the method bound to the app's agent and options of its
+ * choosing (a bound function adds no frame: a handler the app calls, a getter it reads),
+ * or called the `createConnection` of the app's subclass, which calls its parent's (attack
+ * case 160).
+ */
 function guardConnection(proto: Record<string, unknown>): void {
   guard(proto, 'createConnection', (agent, caller) => {
-    if (isNode(caller) ? caller!.file === HTTP_AGENT || caller!.file === HTTPS : mayDrive(agent, caller)) return;
-    refuse('createConnection', caller);
+    if (isNode(caller) ? caller!.file === HTTP_AGENT || caller!.file === HTTPS : mayDrive(agent, caller) && creating.includes(agent as object)) return;
+    refuse('createConnection', caller, "of an HTTP agent but as that agent's createSocket makes a socket for a request Node made, on an agent its own kind made");
   });
 }
 
@@ -173,24 +293,33 @@ function mayDrive(agent: unknown, caller: CallerSite | undefined): boolean {
   return kind !== 'node' && isObject(agent) && makers.get(agent) === kind;
 }
 
-function refuse(method: string, caller: CallerSite | undefined): never {
+function refuse(method: string, caller: CallerSite | undefined, when = 'of an HTTP agent it did not make'): never {
   const who = kindOf(caller) === 'node' ? 'this caller' : kindOf(caller) === 'package' ? 'a package' : 'the app';
   throw new AgentMisuseError(
-    `LavaMoat: ${who} may not call ${method}() of an HTTP agent it did not make: an agent opens connections for Node's requests (make requests with http.request, or an agent with new http.Agent, from a package granted http)`,
+    `LavaMoat: ${who} may not call ${method}() ${when}: an agent opens connections for Node's requests (make requests with http.request, or an agent with new http.Agent, from a package granted http)`,
   );
 }
 
 const isObject = (value: unknown): value is object => (typeof value === 'object' && value !== null) || typeof value === 'function';
 
-/** Replaces `proto[method]` by a function that runs `check` (its caller's frame, its arguments) first. */
-function guard(proto: Record<string, unknown>, method: string, check: (agent: unknown, caller: CallerSite | undefined, args: unknown[]) => void): void {
+/**
+ * Replaces `proto[method]` by a function that runs `check` (its caller's frame, its
+ * arguments) first; with `during`, the agent is on that list while the real method runs.
+ */
+function guard(proto: Record<string, unknown>, method: string, check: (agent: unknown, caller: CallerSite | undefined, args: unknown[]) => void, during?: object[]): void {
   const descriptor = Reflect.getOwnPropertyDescriptor(proto, method);
   const real = descriptor?.value;
   if (typeof real !== 'function' || !descriptor!.configurable) throw new AgentMisuseError(`LavaMoat: the HTTP agent's ${method} cannot be guarded`);
   const guarded = {
     [method](this: unknown, ...args: unknown[]): unknown {
       check(this, callerSitesOf(hostError!, guarded, 1)[0], args);
-      return Reflect.apply(real, this, args);
+      if (during === undefined || !isObject(this)) return Reflect.apply(real, this, args);
+      during.push(this);
+      try {
+        return Reflect.apply(real, this, args);
+      } finally {
+        during.pop();
+      }
     },
   }[method]!;
   Object.defineProperty(guarded, 'length', { value: real.length });

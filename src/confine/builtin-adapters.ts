@@ -20,6 +20,7 @@
 import { asyncHooksFor, diagnosticsChannelFor, restrictPerformanceObserver } from './observation.js';
 import { environmentDataSetterFor, workerClassFor } from './workers.js';
 import { spreadLazily } from './lazy-copy.js';
+import { makeForPackage } from './agent-guards.js';
 
 type Module = Record<string, unknown>;
 type Ctor = new (...args: unknown[]) => object;
@@ -124,7 +125,8 @@ function withAgent(args: unknown[], agent: object): unknown[] {
 function httpFor(real: Module, isHttps: boolean): Module {
   const RealAgent = real.Agent as Ctor;
   const globalOptions = (real.globalAgent as { options?: object } | undefined)?.options ?? {};
-  const agent = new RealAgent({ ...globalOptions });
+  // The package's own: it may set its options (ssl-root-cas adds to its `ca`) as under plain node.
+  const agent = makeForPackage(() => new RealAgent({ ...globalOptions }));
   const request = real.request as (...args: unknown[]) => unknown;
   const get = real.get as (...args: unknown[]) => unknown;
   const adapted: Module = spreadLazily(isHttps ? 'https' : 'http', real, {
