@@ -30,7 +30,8 @@
  * `Array.prototype.map`) are refused.
  *
  * - the `options` of agents Node or the app made (merged into every connection they open)
- *   are written only by Node's and the app's code ({@link pinOptions}).
+ *   are written only by Node's and the app's code ({@link pinOptions}), and their proxy is
+ *   set once, by Node ({@link pinProxyConfig}).
  *
  * Not covered: a package handed a request still waiting for a socket can change where it
  * goes (the request is the app's, handed to it); the other fields and methods of the app's
@@ -104,6 +105,13 @@ export function guardHttpAgents(error: ErrorConstructorLike, http: { Agent?: unk
   if (installed || typeof Agent !== 'function') return;
   hostError = error;
   if (!Object.isExtensible(Agent)) throw new AgentMisuseError("LavaMoat: node:http's Agent was changed before the runtime could guard it");
+  // Node 22.21+/24: the key under which an agent keeps its proxy (when made with
+  // `proxyEnv`), read from one made so before the guards.
+  try {
+    proxyConfigKey = Object.getOwnPropertySymbols(Reflect.construct(Agent, [{ proxyEnv: {} }])).find((key) => key.description === 'kProxyConfig');
+  } catch {
+    proxyConfigKey = undefined;
+  }
   const hasInstance = {
     [Symbol.hasInstance](this: unknown, value: unknown): boolean {
       const result = Reflect.apply(ordinaryHasInstance, this, [value]) as boolean;
@@ -112,7 +120,9 @@ export function guardHttpAgents(error: ErrorConstructorLike, http: { Agent?: unk
         // The constructor's own check (http's, or https's, which inherits this) runs first
         // on every agent made from now on.
         const constructing = (caller?.file === HTTP_AGENT || caller?.file === HTTPS) && caller.name === 'Agent';
-        makers.set(value as object, constructing ? (makingForPackage > 0 ? 'package' : makerOf(below)) : 'node');
+        const maker = constructing ? (makingForPackage > 0 ? 'package' : makerOf(below)) : 'node';
+        makers.set(value as object, maker);
+        if (constructing && maker !== 'package') pinProxyConfig(value as object);
       }
       return result;
     },
@@ -148,7 +158,51 @@ export function guardHttpAgents(error: ErrorConstructorLike, http: { Agent?: unk
     configurable: false,
   });
   pinOptions(http.globalAgent);
+  pinProxyConfig(http.globalAgent, true);
   installed = true;
+}
+
+let proxyConfigKey: symbol | undefined;
+
+/**
+ * Node's and the app's agents: the proxy an agent made with `proxyEnv` sends every request
+ * through (`http.globalAgent`'s under `NODE_USE_ENV_PROXY`), set once by Node's
+ * constructor and frozen: a package handed a request set
+ * `agent[kProxyConfig].proxyConnectionOptions.port` (or the whole) and the app's next
+ * requests, credentials included, went to its host as their proxy (Node 22, 24; case 161).
+ * `made`: the agent exists already (the global one), its proxy set.
+ */
+function pinProxyConfig(agent: unknown, made = false): void {
+  const key = proxyConfigKey;
+  if (key === undefined || !isObject(agent)) return;
+  const current = Reflect.getOwnPropertyDescriptor(agent, key);
+  if (current !== undefined && !current.configurable) return;
+  if (made && current === undefined) return;
+  let config: unknown = current !== undefined ? frozenConfig(current.value) : undefined;
+  let set = current !== undefined;
+  const accessor = {
+    get(): unknown {
+      return config;
+    },
+    set(next: unknown): void {
+      const [caller] = callerSitesOf(hostError!, accessor.set, 1);
+      if (set || caller?.file !== HTTP_AGENT || caller.name !== 'Agent') {
+        throw new AgentMisuseError("LavaMoat: the proxy of an HTTP agent Node or the app made is set once, by Node's Agent constructor");
+      }
+      config = frozenConfig(next);
+      set = true;
+    },
+  };
+  Object.defineProperty(agent, key, { get: accessor.get, set: accessor.set, enumerable: true, configurable: false });
+}
+
+function frozenConfig(config: unknown): unknown {
+  if (!isObject(config)) return config;
+  for (const key of Reflect.ownKeys(config)) {
+    const item = Reflect.getOwnPropertyDescriptor(config, key);
+    if (item && 'value' in item && isObject(item.value)) Object.freeze(item.value);
+  }
+  return Object.freeze(config);
 }
 
 /**
@@ -266,6 +320,7 @@ export function guardHttpsAgents(https: { Agent?: unknown; globalAgent?: unknown
   if (typeof Agent !== 'function' || !Object.hasOwn(Agent.prototype, 'createConnection')) return;
   guardConnection(Agent.prototype);
   pinOptions(https.globalAgent);
+  pinProxyConfig(https.globalAgent, true);
 }
 
 /**
