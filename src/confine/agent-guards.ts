@@ -247,7 +247,7 @@ function checkWriter(trap: Function): void {
   // Node's code and the app's write them; no frame at all is no one's.
   if (caller !== undefined && kindOf(caller) !== 'package') return;
   throw new AgentMisuseError(
-    "LavaMoat: a package may not change the options of an HTTP agent Node or the app made: they go into every connection the agent opens for the app's requests (make an agent of its own with new http.Agent, from a package granted http)",
+    "LavaMoat: the options of an HTTP agent Node or the app made are changed only by Node's code and the app's own (not a package's, nor a builtin's such as Object.assign, which may run for one): they go into every connection the agent opens for the app's requests (a package makes an agent of its own with new http.Agent, granted http)",
   );
 }
 
@@ -269,6 +269,10 @@ function guardedOptions(value: unknown): unknown {
     setPrototypeOf(target, proto) {
       checkWriter(handler.setPrototypeOf!);
       return Reflect.setPrototypeOf(target, proto);
+    },
+    preventExtensions(target) {
+      checkWriter(handler.preventExtensions!);
+      return Reflect.preventExtensions(target);
     },
   };
   const proxy = new Proxy(value, handler);
@@ -336,8 +340,15 @@ export function guardHttpsAgents(https: { Agent?: unknown; globalAgent?: unknown
  * case 160).
  */
 function guardConnection(proto: Record<string, unknown>): void {
-  guard(proto, 'createConnection', (agent, caller) => {
-    if (isNode(caller) ? caller!.file === HTTP_AGENT || caller!.file === HTTPS : mayDrive(agent, caller) && creating.includes(agent as object)) return;
+  guard(proto, 'createConnection', (agent, caller, args) => {
+    const working = isObject(agent) && creating.includes(agent);
+    // Node's one call, `this.createConnection(options, oncreate)` in createSocket. Only
+    // that: Node's code calls other methods of the agent (and of what it is handed) as
+    // `this.getName(options)`, `req.onSocket(socket)`, and one a package replaced with
+    // createConnection bound to its own options (a bound function adds no frame) was
+    // called by Node's frame, for the app's requests (case 160).
+    const nodeCall = caller?.file === HTTP_AGENT && caller.name === 'createSocket' && args.length === 2 && typeof args[1] === 'function';
+    if (working && (isNode(caller) ? nodeCall : mayDrive(agent, caller))) return;
     refuse('createConnection', caller, "of an HTTP agent but as that agent's createSocket makes a socket for a request Node made, on an agent its own kind made");
   });
 }
