@@ -21,16 +21,26 @@
  *   package granted `http` drives the agents it made (agent-base, agentkeepalive call
  *   `super.createSocket`), the app its own; on an agent Node or the app made, a package
  *   may only pass on a request not yet given a socket whose first agent was a package's
- *   or the app's (agent-base handing a request to `http.globalAgent`).
+ *   or the app's (agent-base handing a request to `http.globalAgent`);
+ * - `createConnection` (no request to check) runs for such code only while the agent's own
+ *   `createSocket` is making a socket for a request (a subclass's `createConnection`
+ *   calling its parent's): every package is one kind, and a bound method adds no frame.
  * - `agent.constructor` constructs for Node's `ClientRequest` only (`agent: false`):
  *   capability-classes.ts.
  * Frames of anything else (a timer or an event calling a bound method, a builtin such as
  * `Array.prototype.map`) are refused.
  *
+ * - the `options` of agents Node or the app made (merged into every connection they open)
+ *   are written only by Node's and the app's code ({@link pinOptions}), and their proxy is
+ *   set once, by Node ({@link pinProxyConfig}).
+ *
  * Not covered: a package handed a request still waiting for a socket can change where it
- * goes (the request is the app's, handed to it), and an agent's options, shared by its
- * requests, are the app's object. A method of an agent the app made, bound by a package
- * and handed back for the app's own code to call, runs as the app's call.
+ * goes (the request is the app's, handed to it); the other fields and methods of the app's
+ * agents (`getName`, `requests`, `freeSockets`: they mix the pools of the app's hosts,
+ * naming none of a package's); agents a package made, which any package's frame may
+ * change (every package is one kind); the global agents' socket maps (case 125). A method
+ * of an agent the app made, bound by a package and handed back for the app's own code to
+ * call, runs as the app's call where Node's checks above do not apply.
  */
 import { callerSitesOf, type CallerSite } from './stack-traces.js';
 
@@ -53,6 +63,12 @@ const requests = new WeakMap<object, object>();
 const claimed = new WeakMap<object, object>();
 /** Requests given a socket (or one being made for them). */
 const socketed = new WeakSet<object>();
+/**
+ * Agents whose own `createSocket` is running, for a request it may serve (innermost
+ * last): a package's subclass calls `super.createConnection` from the `createConnection`
+ * Node's `createSocket` calls (agentkeepalive).
+ */
+const creating: object[] = [];
 
 /** This bundle's own frames (the inert twin that constructs for `agent: false`) are no one's. */
 const runtimeDir = new URL('.', import.meta.url).href;
@@ -69,6 +85,20 @@ function makerOf(below: readonly CallerSite[]): Maker {
 }
 
 const ordinaryHasInstance = Function.prototype[Symbol.hasInstance];
+let makingForPackage = 0;
+
+/**
+ * Makes an agent that is a package's (the `globalAgent` of its own copy of http or https,
+ * builtin-adapters.ts): the runtime's frames below its constructor say nothing of that.
+ */
+export function makeForPackage<T>(make: () => T): T {
+  makingForPackage += 1;
+  try {
+    return make();
+  } finally {
+    makingForPackage -= 1;
+  }
+}
 let hostError: ErrorConstructorLike | undefined;
 let installed = false;
 const HTTP_AGENT = 'node:_http_agent';
@@ -84,6 +114,13 @@ export function guardHttpAgents(error: ErrorConstructorLike, http: { Agent?: unk
   if (installed || typeof Agent !== 'function') return;
   hostError = error;
   if (!Object.isExtensible(Agent)) throw new AgentMisuseError("LavaMoat: node:http's Agent was changed before the runtime could guard it");
+  // Node 22.21+/24: the key under which an agent keeps its proxy (when made with
+  // `proxyEnv`), read from one made so before the guards.
+  try {
+    proxyConfigKey = Object.getOwnPropertySymbols(Reflect.construct(Agent, [{ proxyEnv: {} }])).find((key) => key.description === 'kProxyConfig');
+  } catch {
+    proxyConfigKey = undefined;
+  }
   const hasInstance = {
     [Symbol.hasInstance](this: unknown, value: unknown): boolean {
       const result = Reflect.apply(ordinaryHasInstance, this, [value]) as boolean;
@@ -92,7 +129,9 @@ export function guardHttpAgents(error: ErrorConstructorLike, http: { Agent?: unk
         // The constructor's own check (http's, or https's, which inherits this) runs first
         // on every agent made from now on.
         const constructing = (caller?.file === HTTP_AGENT || caller?.file === HTTPS) && caller.name === 'Agent';
-        makers.set(value as object, constructing ? makerOf(below) : 'node');
+        const maker = constructing ? (makingForPackage > 0 ? 'package' : makerOf(below)) : 'node';
+        makers.set(value as object, maker);
+        if (constructing && maker !== 'package') pinProxyConfig(value as object);
       }
       return result;
     },
@@ -127,31 +166,155 @@ export function guardHttpAgents(error: ErrorConstructorLike, http: { Agent?: unk
       );
     }
     socketed.add(request);
-  });
+  }, creating);
   guardConnection(Agent.prototype);
+  // Every agent's `options`, as its constructor assigns them (the global agent's, made
+  // as node:_http_agent loaded, now).
+  Object.defineProperty(Agent.prototype, 'options', {
+    get: () => undefined,
+    set: optionsSetter,
+    enumerable: false,
+    configurable: false,
+  });
+  pinOptions(http.globalAgent);
+  pinProxyConfig(http.globalAgent, true);
   lockGlobalAgent(http.globalAgent);
   installed = true;
+}
+
+let proxyConfigKey: symbol | undefined;
+
+/**
+ * Node's and the app's agents: the proxy an agent made with `proxyEnv` sends every request
+ * through (`http.globalAgent`'s under `NODE_USE_ENV_PROXY`), set once by Node's
+ * constructor and frozen: a package handed a request set
+ * `agent[kProxyConfig].proxyConnectionOptions.port` (or the whole) and the app's next
+ * requests, credentials included, went to its host as their proxy (Node 22, 24; case 161).
+ * `made`: the agent exists already (the global one), its proxy set.
+ */
+function pinProxyConfig(agent: unknown, made = false): void {
+  const key = proxyConfigKey;
+  if (key === undefined || !isObject(agent)) return;
+  const current = Reflect.getOwnPropertyDescriptor(agent, key);
+  if (current !== undefined && !current.configurable) return;
+  if (made && current === undefined) return;
+  let config: unknown = current !== undefined ? frozenConfig(current.value) : undefined;
+  let set = current !== undefined;
+  const accessor = {
+    get(): unknown {
+      return config;
+    },
+    set(next: unknown): void {
+      const [caller] = callerSitesOf(hostError!, accessor.set, 1);
+      if (set || caller?.file !== HTTP_AGENT || caller.name !== 'Agent') {
+        throw new AgentMisuseError("LavaMoat: the proxy of an HTTP agent Node or the app made is set once, by Node's Agent constructor");
+      }
+      config = frozenConfig(next);
+      set = true;
+    },
+  };
+  Object.defineProperty(agent, key, { get: accessor.get, set: accessor.set, enumerable: true, configurable: false });
+}
+
+function frozenConfig(config: unknown): unknown {
+  if (!isObject(config)) return config;
+  for (const key of Reflect.ownKeys(config)) {
+    const item = Reflect.getOwnPropertyDescriptor(config, key);
+    if (item && 'value' in item && isObject(item.value)) Object.freeze(item.value);
+  }
+  return Object.freeze(config);
+}
+
+/**
+ * Node's and the app's agents: `options` (merged into every connection an agent opens:
+ * `host`, `port`, `socketPath`, `lookup`, https's `ca` and `rejectUnauthorized`) written
+ * only by Node's code and the app's. Shared by all the agent's requests, the options of
+ * `http.globalAgent` reach every request of the app: a package handed one request (a
+ * client hook, a logger, granted nothing) set `req.agent.options.host` and the app's
+ * next requests, headers and credentials with them, went to its host (attack case 161).
+ * The object becomes a proxy whose writes check their caller (a builtin's frame, as
+ * `Object.assign`'s, counts as a package's: a bound one adds no frame), held by a
+ * read-only property of the agent (its options are changed in place, not replaced). A
+ * package's agents keep theirs plain: agentkeepalive's kind sets its own.
+ */
+const pinned = new WeakSet<object>();
+
+function optionsSetter(this: unknown, value: unknown): void {
+  if (!isObject(this)) return;
+  const maker = makers.get(this);
+  if (maker === 'node' || maker === 'app') {
+    const [caller] = callerSitesOf(hostError!, optionsSetter, 1);
+    if (caller?.file === HTTP_AGENT && caller.name === 'Agent') {
+      pinOptions(this, value);
+      return;
+    }
+  }
+  Object.defineProperty(this, 'options', { value, writable: true, enumerable: true, configurable: true });
+}
+
+function pinOptions(agent: unknown, value: unknown = isObject(agent) ? Reflect.get(agent, 'options') : undefined): void {
+  if (!isObject(agent) || pinned.has(agent)) return;
+  const current = Reflect.getOwnPropertyDescriptor(agent, 'options');
+  if (current !== undefined && !current.configurable) return;
+  // Read-only: a setter would be a function a package could bind to the agent and options
+  // of its choosing and hand the app to call (a bound function adds no frame).
+  Object.defineProperty(agent, 'options', { value: guardedOptions(value), writable: false, enumerable: true, configurable: false });
+  pinned.add(agent);
+}
+
+function checkWriter(trap: Function): void {
+  const [caller] = callerSitesOf(hostError!, trap, 1);
+  // Node's code and the app's write them; no frame at all is no one's.
+  if (caller !== undefined && kindOf(caller) !== 'package') return;
+  throw new AgentMisuseError(
+    "LavaMoat: the options of an HTTP agent Node or the app made are changed only by Node's code and the app's own (not a package's, nor a builtin's such as Object.assign, which may run for one): they go into every connection the agent opens for the app's requests (a package makes an agent of its own with new http.Agent, granted http)",
+  );
+}
+
+function guardedOptions(value: unknown): unknown {
+  if (!isObject(value)) return value;
+  const handler: ProxyHandler<object> = {
+    set(target, key, next, receiver) {
+      checkWriter(handler.set!);
+      return Reflect.set(target, key, next, receiver === proxy ? target : receiver);
+    },
+    defineProperty(target, key, descriptor) {
+      checkWriter(handler.defineProperty!);
+      return Reflect.defineProperty(target, key, descriptor);
+    },
+    deleteProperty(target, key) {
+      checkWriter(handler.deleteProperty!);
+      return Reflect.deleteProperty(target, key);
+    },
+    setPrototypeOf(target, proto) {
+      checkWriter(handler.setPrototypeOf!);
+      return Reflect.setPrototypeOf(target, proto);
+    },
+    preventExtensions(target) {
+      checkWriter(handler.preventExtensions!);
+      return Reflect.preventExtensions(target);
+    },
+  };
+  const proxy = new Proxy(value, handler);
+  return proxy;
 }
 
 /**
  * Node's global agents: one per process, every request of the app's that names no agent
  * goes through them, and any response a package is handed leads to one (`res.req.agent`).
  * Nothing can be added (an own `addRequest` received every later request of the app:
- * attack case 125), its options (merged into every connection it makes) and its event
- * listeners (a `'free'` listener received its keep-alive sockets) are frozen; the
+ * attack case 125) and their event listeners are frozen (a `'free'` listener received
+ * their keep-alive sockets); their options are pinned ({@link pinOptions}, first); the
  * settings the app assigns (`maxSockets`, `keepAlive`) stay writable.
  */
 function lockGlobalAgent(agent: unknown): void {
   if (!isObject(agent) || !Object.isExtensible(agent)) return;
-  const FROZEN = ['options', '_events'];
-  for (const key of FROZEN) {
-    const value: unknown = Reflect.get(agent, key);
-    if (isObject(value)) Object.freeze(value);
-  }
+  const events: unknown = Reflect.get(agent, '_events');
+  if (isObject(events)) Object.freeze(events);
   for (const key of Reflect.ownKeys(agent)) {
     const descriptor = Reflect.getOwnPropertyDescriptor(agent, key);
     if (!descriptor?.configurable) continue;
-    Object.defineProperty(agent, key, 'value' in descriptor && FROZEN.includes(key as string) ? { configurable: false, writable: false } : { configurable: false });
+    Object.defineProperty(agent, key, 'value' in descriptor && key === '_events' ? { configurable: false, writable: false } : { configurable: false });
   }
   Object.preventExtensions(agent);
 }
@@ -201,23 +364,35 @@ export function guardHttpsAgents(https: { Agent?: unknown; globalAgent?: unknown
   const Agent = https.Agent as (Function & { prototype: Record<string, unknown> }) | undefined;
   if (typeof Agent !== 'function' || !Object.hasOwn(Agent.prototype, 'createConnection')) return;
   guardConnection(Agent.prototype);
+  pinOptions(https.globalAgent);
+  pinProxyConfig(https.globalAgent, true);
   lockGlobalAgent(https.globalAgent);
 }
 
-function guardConnection(proto: Record<string, unknown>): void {
-  guard(proto, 'createConnection', (agent, caller) => {
-    if (isNode(caller) ? caller!.file === HTTP_AGENT || caller!.file === HTTPS : mayDrive(agent, caller)) return;
-    refuse('createConnection', caller);
-  });
-}
-
 /**
- * The agent of its own a package granted `http` or `https` gets as `globalAgent`
- * (builtin-adapters.ts): the runtime makes it, for that package alone, so it is the
- * package's to drive (agent-base hands requests to it).
+ * A connection to wherever the options say: opened for code outside Node only on an agent
+ * its own kind made, and only while that agent's `createSocket` is serving a request Node
+ * made (the `createConnection` of a subclass, agentkeepalive's kind, calls
+ * `super.createConnection` from there). Called directly, a package's frame (which has no
+ * file: every package is one kind) opened connections through an agent another package
+ * made (an agentkeepalive agent the app's requests use), and the app's frame opened them
+ * for a package that handed the app the method bound to the app's agent and options of its
+ * choosing (a bound function adds no frame: a handler the app calls, a getter it reads),
+ * or called the `createConnection` of the app's subclass, which calls its parent's (attack
+ * case 160).
  */
-export function notePackageAgent(agent: object): void {
-  makers.set(agent, 'package');
+function guardConnection(proto: Record<string, unknown>): void {
+  guard(proto, 'createConnection', (agent, caller, args) => {
+    const working = isObject(agent) && creating.includes(agent);
+    // Node's one call, `this.createConnection(options, oncreate)` in createSocket. Only
+    // that: Node's code calls other methods of the agent (and of what it is handed) as
+    // `this.getName(options)`, `req.onSocket(socket)`, and one a package replaced with
+    // createConnection bound to its own options (a bound function adds no frame) was
+    // called by Node's frame, for the app's requests (case 160).
+    const nodeCall = caller?.file === HTTP_AGENT && caller.name === 'createSocket' && args.length === 2 && typeof args[1] === 'function';
+    if (working && (isNode(caller) ? nodeCall : mayDrive(agent, caller))) return;
+    refuse('createConnection', caller, "of an HTTP agent but as that agent's createSocket makes a socket for a request Node made, on an agent its own kind made");
+  });
 }
 
 /** Code outside Node drives only agents its own kind made. */
@@ -226,24 +401,33 @@ function mayDrive(agent: unknown, caller: CallerSite | undefined): boolean {
   return kind !== 'node' && isObject(agent) && makers.get(agent) === kind;
 }
 
-function refuse(method: string, caller: CallerSite | undefined): never {
+function refuse(method: string, caller: CallerSite | undefined, when = 'of an HTTP agent it did not make'): never {
   const who = kindOf(caller) === 'node' ? 'this caller' : kindOf(caller) === 'package' ? 'a package' : 'the app';
   throw new AgentMisuseError(
-    `LavaMoat: ${who} may not call ${method}() of an HTTP agent it did not make: an agent opens connections for Node's requests (make requests with http.request, or an agent with new http.Agent, from a package granted http)`,
+    `LavaMoat: ${who} may not call ${method}() ${when}: an agent opens connections for Node's requests (make requests with http.request, or an agent with new http.Agent, from a package granted http)`,
   );
 }
 
 const isObject = (value: unknown): value is object => (typeof value === 'object' && value !== null) || typeof value === 'function';
 
-/** Replaces `proto[method]` by a function that runs `check` (its caller's frame, its arguments) first. */
-function guard(proto: Record<string, unknown>, method: string, check: (agent: unknown, caller: CallerSite | undefined, args: unknown[]) => void): void {
+/**
+ * Replaces `proto[method]` by a function that runs `check` (its caller's frame, its
+ * arguments) first; with `during`, the agent is on that list while the real method runs.
+ */
+function guard(proto: Record<string, unknown>, method: string, check: (agent: unknown, caller: CallerSite | undefined, args: unknown[]) => void, during?: object[]): void {
   const descriptor = Reflect.getOwnPropertyDescriptor(proto, method);
   const real = descriptor?.value;
   if (typeof real !== 'function' || !descriptor!.configurable) throw new AgentMisuseError(`LavaMoat: the HTTP agent's ${method} cannot be guarded`);
   const guarded = {
     [method](this: unknown, ...args: unknown[]): unknown {
       check(this, callerSitesOf(hostError!, guarded, 1)[0], args);
-      return Reflect.apply(real, this, args);
+      if (during === undefined || !isObject(this)) return Reflect.apply(real, this, args);
+      during.push(this);
+      try {
+        return Reflect.apply(real, this, args);
+      } finally {
+        during.pop();
+      }
     },
   }[method]!;
   Object.defineProperty(guarded, 'length', { value: real.length });

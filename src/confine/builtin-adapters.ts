@@ -21,10 +21,10 @@
  * - `http` (Node 24): `setGlobalProxyFromEnv` only when the policy names it.
  * `module` is confined in module-builtin.ts, after the policy narrowed it.
  */
-import { notePackageAgent } from './agent-guards.js';
 import { asyncHooksFor, diagnosticsChannelFor, restrictPerformanceObserver } from './observation.js';
 import { environmentDataSetterFor, workerClassFor } from './workers.js';
 import { isLazyExport, spreadLazily } from './lazy-copy.js';
+import { makeForPackage } from './agent-guards.js';
 
 type Module = Record<string, unknown>;
 type Ctor = new (...args: unknown[]) => object;
@@ -146,8 +146,8 @@ function refusedProxySetter(packageName: string): () => never {
 function httpFor(real: Module, isHttps: boolean, ctx: AdapterContext): Module {
   const RealAgent = real.Agent as Ctor;
   const globalOptions = (real.globalAgent as { options?: object } | undefined)?.options ?? {};
-  const agent = new RealAgent({ ...globalOptions });
-  notePackageAgent(agent);
+  // The package's own: it may set its options (ssl-root-cas adds to its `ca`) as under plain node.
+  const agent = makeForPackage(() => new RealAgent({ ...globalOptions }));
   const request = real.request as (...args: unknown[]) => unknown;
   const get = real.get as (...args: unknown[]) => unknown;
   const adapted: Module = spreadLazily(isHttps ? 'https' : 'http', real, {

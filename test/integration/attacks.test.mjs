@@ -99,7 +99,7 @@ const ENTRIES = {
   // Its own process: nothing may have loaded undici or perf_hooks before.
   'e-late.mjs': { cases: ['late-loaded-classes'] },
   // Its own process: the modules whose objects it hands over load after the packages started.
-  'e-handed.mjs': { cases: ['handed-internal-classes', 'handed-stdout-file', 'handed-socket-network'] },
+  'e-handed.mjs': { cases: ['handed-internal-classes', 'handed-stdout-file', 'handed-socket-network', 'handed-agent-deputies', 'handed-agent-options'] },
   'e-handed-child.mjs': { cases: ['handed-child-process'] },
   // Its own process: Node's pool of HTTP parsers starts empty.
   'e-pooled.mjs': { cases: ['pooled-http-parser'] },
