@@ -37,7 +37,7 @@ import {
 import { neutralizeNativeClasses } from './native-handles.js';
 import { INTRINSIC_GLOBALS, SES_GLOBALS } from './scuttle.js';
 import { guardFeralError } from './stack-traces.js';
-import { confineFileStreams } from './fs-streams.js';
+import { confineFileStreams, confineUtf8Streams } from './fs-streams.js';
 import { DEFERRED_SAMPLES, hostGlobals, sample, sampleErrnoException, sampleFileHandles, sampleIterators } from './samples.js';
 import { restrictAsyncLocalStorage } from './observation.js';
 import { sampleHttp2Eagerly } from './net-samples.js';
@@ -512,7 +512,10 @@ export function prepareHost({ preloadDomain, feralError }: { preloadDomain: bool
     hardenExport(promises, 'promises');
   });
   // Node 24's Utf8Stream, an accessor that loads its module.
-  whenLoaded('internal/streams/fast-utf8-stream', () => hardenExport(fs.Utf8Stream, 'Utf8Stream'));
+  whenLoaded('internal/streams/fast-utf8-stream', () => {
+    confineUtf8Streams(fs.Utf8Stream);
+    hardenExport(fs.Utf8Stream, 'Utf8Stream');
+  });
   // fs.watch's and fs.opendir's classes, which fs does not export (or, on Node 22+,
   // exports as a lazy property not to be read inside its own getter: hardenLazyExport);
   // what Duplex.from makes, the AsyncLocalStorage class on Node 22+ (an accessor of

@@ -17,6 +17,7 @@
  * given back as it is.
  */
 import { createRequire } from 'node:module';
+import { callerSitesOf } from './stack-traces.js';
 
 const hostRequire = createRequire(import.meta.url);
 
@@ -156,4 +157,76 @@ export function confineFileStreams(): void {
       });
     }
   }
+}
+
+/**
+ * The standard output and error when they are files: Node's internal SyncWriteStream,
+ * which writes each chunk to `this.fd` (`writeSync`) and, destroyed, closes it. Handed to
+ * a package (a logger's destination), its `fd` pointed at another descriptor wrote any
+ * file the app had open, and its prototype's `_write` and `_destroy`, called on an
+ * object of the package's with an `fd` of its choosing, wrote or closed any descriptor
+ * (attack case 152). So each such stream's `fd` is pinned as Node set it, and the two
+ * methods run only on the streams Node made (the class's constructor is disarmed:
+ * capability-classes.ts), with that descriptor. Called when the stream is first read,
+ * before its classes are hardened (samples.ts).
+ */
+const syncStreams = new WeakMap<object, unknown>();
+const confinedSyncPrototypes = new WeakSet<object>();
+
+export function confineStdioFileStream(stream: object): void {
+  if ((stream as { _type?: unknown })._type !== 'fs') return;
+  const prototype = Object.getPrototypeOf(stream) as object | null;
+  const fd = Reflect.getOwnPropertyDescriptor(stream, 'fd');
+  if (prototype === null || !fd || !('value' in fd)) return;
+  syncStreams.set(stream, fd.value);
+  if (fd.configurable) Object.defineProperty(stream, 'fd', { value: fd.value, writable: false, enumerable: fd.enumerable, configurable: false });
+  if (confinedSyncPrototypes.has(prototype)) return;
+  confinedSyncPrototypes.add(prototype);
+  for (const name of ['_write', '_destroy']) {
+    const descriptor = Reflect.getOwnPropertyDescriptor(prototype, name);
+    if (!descriptor || typeof descriptor.value !== 'function' || !descriptor.configurable) continue;
+    const real = descriptor.value as Function;
+    const guarded = {
+      [name](this: unknown, ...args: unknown[]): unknown {
+        if (typeof this !== 'object' || this === null || !syncStreams.has(this) || (this as StreamLike).fd !== syncStreams.get(this)) {
+          throw new StreamFileSystemError(`LavaMoat: the standard output's ${name} runs only on the streams Node made, with the descriptor Node gave them`);
+        }
+        return Reflect.apply(real, this, args);
+      },
+    }[name]!;
+    Object.defineProperty(guarded, 'length', { value: real.length });
+    Object.defineProperty(prototype, name, { ...descriptor, value: guarded });
+  }
+}
+
+/**
+ * Node 24's `fs.Utf8Stream` (sonic-boom's port, a logger's destination): `reopen(file)`
+ * opens `file`, any path, with the stream's flags (creating its directory with `mkdir`),
+ * and writes there from then on. Handed the app's stream, a package granted nothing
+ * created and wrote any file (attack case 153). A `file` is taken only from code that is
+ * not a package's (the app's, the runtime's, Node's own deferred call in the stream's
+ * module); anyone holding the stream may still `reopen()` its own file (log rotation).
+ * Told from V8's call sites (a package's frames name no file: stack-traces.ts). Before
+ * the class is hardened, when its module loads (boundary.ts).
+ */
+export function confineUtf8Streams(Utf8Stream: unknown): void {
+  if (typeof Utf8Stream !== 'function') return;
+  const prototype = (Utf8Stream as { prototype?: unknown }).prototype;
+  if (typeof prototype !== 'object' || prototype === null) return;
+  const descriptor = Reflect.getOwnPropertyDescriptor(prototype, 'reopen');
+  if (!descriptor || typeof descriptor.value !== 'function' || !descriptor.configurable) return;
+  const real = descriptor.value as Function;
+  const reopen = {
+    reopen(this: unknown, ...args: unknown[]): unknown {
+      if (args[0]) {
+        const file = callerSitesOf(globalThis.Error as never, reopen, 1)[0]?.file;
+        if (file === undefined || (file.startsWith('node:') && file !== 'node:internal/streams/fast-utf8-stream')) {
+          throw new StreamFileSystemError("LavaMoat: a Utf8Stream reopens another file only for the app (a package may reopen() the stream's own file)");
+        }
+      }
+      return Reflect.apply(real, this, args);
+    },
+  }.reopen;
+  Object.defineProperty(reopen, 'length', { value: real.length });
+  Object.defineProperty(prototype, 'reopen', { ...descriptor, value: reopen });
 }

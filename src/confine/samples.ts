@@ -15,6 +15,7 @@
 import process from 'node:process';
 import { createRequire } from 'node:module';
 import { disarmChain } from './capability-classes.js';
+import { confineStdioFileStream } from './fs-streams.js';
 import { hardenFirstResult, hardenHostValue, hardenPrototypeChain, hardenPrototypesWithin } from './host-hardening.js';
 import { hasLoaded } from './load-trap.js';
 import { keepAccessorsUntilJobEnds, lazyGlobalModule } from './lazy-globals.js';
@@ -391,7 +392,8 @@ function hardenFirstLines(fileHandlePrototype: object): void {
  * descriptor is: a file's is Node's internal SyncWriteStream, which no module exports and
  * whose constructor writes any file descriptor (an app whose output goes to a log file
  * hands it to a logger). The getters on `process` now disarm and harden the stream's
- * classes before anyone has it, once per stream.
+ * classes before anyone has it, once per stream, a file's pinned to its descriptor first
+ * (fs-streams.ts `confineStdioFileStream`).
  */
 function hardenStdioWhenRead(): void {
   for (const name of ['stdout', 'stderr', 'stdin']) {
@@ -405,6 +407,7 @@ function hardenStdioWhenRead(): void {
         [name](this: unknown): unknown {
           const stream: unknown = Reflect.apply(get, this, []);
           if (stream !== seen && typeof stream === 'object' && stream !== null) {
+            confineStdioFileStream(stream);
             disarmChain(stream);
             hardenPrototypeChain(stream);
             seen = stream;
