@@ -230,3 +230,99 @@ export function confineUtf8Streams(Utf8Stream: unknown): void {
   Object.defineProperty(reopen, 'length', { value: real.length });
   Object.defineProperty(prototype, 'reopen', { ...descriptor, value: reopen });
 }
+
+/**
+ * fs/promises' FileHandle (exported by nothing, made by `fs.promises.open`): its methods do
+ * their I/O on `this.fd`, which is `this[kFd]`, an ordinary property. Handed one (a file
+ * the app opened, given to a parser), a package set `fh[kFd]` to any descriptor of the app's
+ * and read or wrote it, called the prototype's methods on an object of its own with such
+ * an `fd`, or made one with `new fh.constructor({ fd })` (attack case 154). So the handles
+ * `open` returns are noted, each with its descriptor held by an accessor that Node can only
+ * clear (`close` sets -1) and its `fd` an own accessor of it (not to be shadowed by an own
+ * property of a package's); the prototype's methods run only on noted handles; the
+ * constructor is disarmed (samples.ts, from the first handle, before the class is hardened).
+ */
+const fileHandles = new WeakSet<object>();
+let fileHandleKeys: { kFd: symbol; prototype: object } | undefined;
+
+export function noteFileHandle(handle: unknown): void {
+  if (typeof handle !== 'object' || handle === null) return;
+  const kFd = Object.getOwnPropertySymbols(handle).find((symbol) => symbol.description === 'kFd');
+  if (kFd === undefined) return;
+  if (fileHandleKeys === undefined) {
+    const kHandle = Object.getOwnPropertySymbols(handle).find((symbol) => symbol.description === 'kHandle');
+    const native: unknown = kHandle === undefined ? undefined : (handle as Record<symbol, unknown>)[kHandle];
+    if (typeof native === 'object' && native !== null) nativeFdGetter = Reflect.getOwnPropertyDescriptor(Object.getPrototypeOf(native) as object, 'fd')?.get;
+    guardFileHandleMethods(kFd, Object.getPrototypeOf(handle) as object);
+  }
+  const descriptor = Reflect.getOwnPropertyDescriptor(handle, kFd);
+  if (!descriptor || !('value' in descriptor) || !descriptor.configurable) return;
+  let fd: unknown = descriptor.value;
+  Object.defineProperty(handle, kFd, {
+    get: () => fd,
+    set: (value: unknown): void => {
+      if (value !== -1) throw new StreamFileSystemError("LavaMoat: a file handle's descriptor is set when it is opened and only cleared when it closes");
+      fd = -1;
+    },
+    enumerable: descriptor.enumerable,
+    configurable: false,
+  });
+  // What Node's code reads (`handle.fd`), so that no own property of a package's shadows it.
+  Object.defineProperty(handle, 'fd', { get: () => fd, enumerable: false, configurable: false });
+  fileHandles.add(handle);
+}
+
+function guardFileHandleMethods(kFd: symbol, prototype: object): void {
+  fileHandleKeys = { kFd, prototype };
+  noteDeserializedFileHandles(prototype);
+  for (const key of [...Object.getOwnPropertyNames(prototype), Symbol.asyncDispose]) {
+    if (key === 'constructor') continue;
+    const descriptor = Reflect.getOwnPropertyDescriptor(prototype, key);
+    if (!descriptor || typeof descriptor.value !== 'function' || !descriptor.configurable) continue;
+    const real = descriptor.value as Function;
+    const name = typeof key === 'symbol' ? `[${String(key.description)}]` : key;
+    const guarded = {
+      [name](this: unknown, ...args: unknown[]): unknown {
+        if (typeof this !== 'object' || this === null || !fileHandles.has(this)) {
+          throw new StreamFileSystemError(`LavaMoat: FileHandle.prototype.${name} runs only on the file handles fs.promises.open made`);
+        }
+        return Reflect.apply(real, this, args);
+      },
+    }[name]!;
+    Object.defineProperty(guarded, 'length', { value: real.length });
+    Object.defineProperty(prototype, key, { ...descriptor, value: guarded });
+  }
+}
+
+/**
+ * A FileHandle transferred to a worker is made there by Node's deserializer, which calls
+ * the prototype's `messaging_deserialize_symbol` method with the native handle: noted once
+ * that method has run, if what it was given is a native file handle (its `fd` getter, a
+ * native one, refuses anything else).
+ */
+function noteDeserializedFileHandles(prototype: object): void {
+  const key = Object.getOwnPropertySymbols(prototype).find((symbol) => symbol.description === 'messaging_deserialize_symbol');
+  const descriptor = key === undefined ? undefined : Reflect.getOwnPropertyDescriptor(prototype, key);
+  if (!descriptor || typeof descriptor.value !== 'function' || !descriptor.configurable) return;
+  const real = descriptor.value as Function;
+  const deserialize = {
+    deserialize(this: unknown, ...args: unknown[]): unknown {
+      const result: unknown = Reflect.apply(real, this, args);
+      if (typeof this === 'object' && this !== null && isNativeFileHandle((args[0] as { handle?: unknown } | undefined)?.handle)) noteFileHandle(this);
+      return result;
+    },
+  }.deserialize;
+  Object.defineProperty(prototype, key!, { ...descriptor, value: deserialize });
+}
+
+/** The native file handle's `fd` getter, from the first handle `open` made (native: it checks its receiver). */
+let nativeFdGetter: Function | undefined;
+
+function isNativeFileHandle(handle: unknown): boolean {
+  if (typeof handle !== 'object' || handle === null || nativeFdGetter === undefined) return false;
+  try {
+    return typeof Reflect.apply(nativeFdGetter, handle, []) === 'number';
+  } catch {
+    return false;
+  }
+}

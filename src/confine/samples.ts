@@ -15,7 +15,7 @@
 import process from 'node:process';
 import { createRequire } from 'node:module';
 import { disarmChain } from './capability-classes.js';
-import { confineStdioFileStream } from './fs-streams.js';
+import { confineStdioFileStream, noteFileHandle } from './fs-streams.js';
 import { hardenFirstResult, hardenHostValue, hardenPrototypeChain, hardenPrototypesWithin } from './host-hardening.js';
 import { hasLoaded } from './load-trap.js';
 import { keepAccessorsUntilJobEnds, lazyGlobalModule } from './lazy-globals.js';
@@ -351,7 +351,10 @@ export function sampleFileHandles(promises: Record<string, unknown>): void {
   const confined = {
     async open(...args: unknown[]): Promise<unknown> {
       const handle = await Reflect.apply(open, promises, args);
+      // Each handle's descriptor pinned, the class's methods for these handles only (fs-streams.ts).
+      noteFileHandle(handle);
       if (!sampled) {
+        if (typeof handle === 'object' && handle !== null) disarmChain(handle);
         hardenFileHandle(handle);
         sampled = true;
       }
