@@ -40,7 +40,7 @@ import {
 import { neutralizeNativeClasses } from './native-handles.js';
 import { INTRINSIC_GLOBALS, SES_GLOBALS } from './scuttle.js';
 import { guardFeralError } from './stack-traces.js';
-import { confineFileStreams } from './fs-streams.js';
+import { confineFileStreams, confineUtf8Streams } from './fs-streams.js';
 import { DEFERRED_SAMPLES, hostGlobals, sample, sampleErrnoException, sampleFileHandles, sampleIterators } from './samples.js';
 import { initPerformanceEntries, restrictAsyncLocalStorage, restrictPerformanceEntries, restrictPerformanceObserver } from './observation.js';
 import { sampleHttp2Eagerly } from './net-samples.js';
@@ -640,7 +640,10 @@ export function prepareHost({ preloadDomain, feralError }: { preloadDomain: bool
     hardenExport(promises, 'promises');
   });
   // Node 24's Utf8Stream, an accessor that loads its module.
-  whenLoaded('internal/streams/fast-utf8-stream', () => hardenExport(fs.Utf8Stream, 'Utf8Stream'));
+  whenLoaded('internal/streams/fast-utf8-stream', () => {
+    confineUtf8Streams(fs.Utf8Stream);
+    hardenExport(fs.Utf8Stream, 'Utf8Stream');
+  });
   // crypto's `webcrypto` and `subtle` (the `crypto` global and its `subtle`): getters of
   // the module that cannot be wrapped (not configurable) and load WebCrypto when read.
   // Locked once it has loaded, for everyone (docs/attacks.md, case 130).

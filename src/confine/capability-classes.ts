@@ -24,7 +24,8 @@ const hostRequire = createRequire(import.meta.url);
 
 /** Builtin module → its exports that are authority to construct. */
 const CAPABILITY_CLASSES: Readonly<Record<string, readonly string[]>> = {
-  net: ['Socket', 'Stream', 'Server'],
+  // Node 24's BoundSocket binds a port as it is made (absent elsewhere: skipped).
+  net: ['Socket', 'Stream', 'Server', 'BoundSocket'],
   tls: ['TLSSocket', 'Server'],
   // `Agent`'s twin constructs for Node's ClientRequest, which makes `agent: false`'s agent
   // as `new defaultAgent.constructor()` (CONSTRUCTED_FOR; agent-guards.ts).

@@ -17,6 +17,7 @@
  * given back as it is.
  */
 import { createRequire } from 'node:module';
+import { callerSitesOf } from './stack-traces.js';
 
 const hostRequire = createRequire(import.meta.url);
 
@@ -155,5 +156,173 @@ export function confineFileStreams(): void {
         configurable: false,
       });
     }
+  }
+}
+
+/**
+ * The standard output and error when they are files: Node's internal SyncWriteStream,
+ * which writes each chunk to `this.fd` (`writeSync`) and, destroyed, closes it. Handed to
+ * a package (a logger's destination), its `fd` pointed at another descriptor wrote any
+ * file the app had open, and its prototype's `_write` and `_destroy`, called on an
+ * object of the package's with an `fd` of its choosing, wrote or closed any descriptor
+ * (attack case 152). So each such stream's `fd` is pinned as Node set it, and the two
+ * methods run only on the streams Node made (the class's constructor is disarmed:
+ * capability-classes.ts), with that descriptor. Called when the stream is first read,
+ * before its classes are hardened (samples.ts).
+ */
+const syncStreams = new WeakMap<object, unknown>();
+const confinedSyncPrototypes = new WeakSet<object>();
+
+export function confineStdioFileStream(stream: object): void {
+  if ((stream as { _type?: unknown })._type !== 'fs') return;
+  const prototype = Object.getPrototypeOf(stream) as object | null;
+  const fd = Reflect.getOwnPropertyDescriptor(stream, 'fd');
+  if (prototype === null || !fd || !('value' in fd)) return;
+  syncStreams.set(stream, fd.value);
+  if (fd.configurable) Object.defineProperty(stream, 'fd', { value: fd.value, writable: false, enumerable: fd.enumerable, configurable: false });
+  if (confinedSyncPrototypes.has(prototype)) return;
+  confinedSyncPrototypes.add(prototype);
+  for (const name of ['_write', '_destroy']) {
+    const descriptor = Reflect.getOwnPropertyDescriptor(prototype, name);
+    if (!descriptor || typeof descriptor.value !== 'function' || !descriptor.configurable) continue;
+    const real = descriptor.value as Function;
+    const guarded = {
+      [name](this: unknown, ...args: unknown[]): unknown {
+        if (typeof this !== 'object' || this === null || !syncStreams.has(this) || (this as StreamLike).fd !== syncStreams.get(this)) {
+          throw new StreamFileSystemError(`LavaMoat: the standard output's ${name} runs only on the streams Node made, with the descriptor Node gave them`);
+        }
+        return Reflect.apply(real, this, args);
+      },
+    }[name]!;
+    Object.defineProperty(guarded, 'length', { value: real.length });
+    Object.defineProperty(prototype, name, { ...descriptor, value: guarded });
+  }
+}
+
+/**
+ * Node 24's `fs.Utf8Stream` (sonic-boom's port, a logger's destination): `reopen(file)`
+ * opens `file`, any path, with the stream's flags (creating its directory with `mkdir`),
+ * and writes there from then on. Handed the app's stream, a package granted nothing
+ * created and wrote any file (attack case 153). A `file` is taken only from code that is
+ * not a package's (the app's, the runtime's, Node's own deferred call in the stream's
+ * module); anyone holding the stream may still `reopen()` its own file (log rotation).
+ * Told from V8's call sites (a package's frames name no file: stack-traces.ts). Before
+ * the class is hardened, when its module loads (boundary.ts).
+ */
+export function confineUtf8Streams(Utf8Stream: unknown): void {
+  if (typeof Utf8Stream !== 'function') return;
+  const prototype = (Utf8Stream as { prototype?: unknown }).prototype;
+  if (typeof prototype !== 'object' || prototype === null) return;
+  const descriptor = Reflect.getOwnPropertyDescriptor(prototype, 'reopen');
+  if (!descriptor || typeof descriptor.value !== 'function' || !descriptor.configurable) return;
+  const real = descriptor.value as Function;
+  const reopen = {
+    reopen(this: unknown, ...args: unknown[]): unknown {
+      if (args[0]) {
+        const file = callerSitesOf(globalThis.Error as never, reopen, 1)[0]?.file;
+        if (file === undefined || (file.startsWith('node:') && file !== 'node:internal/streams/fast-utf8-stream')) {
+          throw new StreamFileSystemError("LavaMoat: a Utf8Stream reopens another file only for the app (a package may reopen() the stream's own file)");
+        }
+      }
+      return Reflect.apply(real, this, args);
+    },
+  }.reopen;
+  Object.defineProperty(reopen, 'length', { value: real.length });
+  Object.defineProperty(prototype, 'reopen', { ...descriptor, value: reopen });
+}
+
+/**
+ * fs/promises' FileHandle (exported by nothing, made by `fs.promises.open`): its methods do
+ * their I/O on `this.fd`, which is `this[kFd]`, an ordinary property. Handed one (a file
+ * the app opened, given to a parser), a package set `fh[kFd]` to any descriptor of the app's
+ * and read or wrote it, called the prototype's methods on an object of its own with such
+ * an `fd`, or made one with `new fh.constructor({ fd })` (attack case 154). So the handles
+ * `open` returns are noted, each with its descriptor held by an accessor that Node can only
+ * clear (`close` sets -1) and its `fd` an own accessor of it (not to be shadowed by an own
+ * property of a package's); the prototype's methods run only on noted handles; the
+ * constructor is disarmed (samples.ts, from the first handle, before the class is hardened).
+ */
+const fileHandles = new WeakSet<object>();
+let fileHandleKeys: { kFd: symbol; prototype: object } | undefined;
+
+export function noteFileHandle(handle: unknown): void {
+  if (typeof handle !== 'object' || handle === null) return;
+  const kFd = Object.getOwnPropertySymbols(handle).find((symbol) => symbol.description === 'kFd');
+  if (kFd === undefined) return;
+  if (fileHandleKeys === undefined) {
+    const kHandle = Object.getOwnPropertySymbols(handle).find((symbol) => symbol.description === 'kHandle');
+    const native: unknown = kHandle === undefined ? undefined : (handle as Record<symbol, unknown>)[kHandle];
+    if (typeof native === 'object' && native !== null) nativeFdGetter = Reflect.getOwnPropertyDescriptor(Object.getPrototypeOf(native) as object, 'fd')?.get;
+    guardFileHandleMethods(kFd, Object.getPrototypeOf(handle) as object);
+  }
+  const descriptor = Reflect.getOwnPropertyDescriptor(handle, kFd);
+  if (!descriptor || !('value' in descriptor) || !descriptor.configurable) return;
+  let fd: unknown = descriptor.value;
+  Object.defineProperty(handle, kFd, {
+    get: () => fd,
+    set: (value: unknown): void => {
+      if (value !== -1) throw new StreamFileSystemError("LavaMoat: a file handle's descriptor is set when it is opened and only cleared when it closes");
+      fd = -1;
+    },
+    enumerable: descriptor.enumerable,
+    configurable: false,
+  });
+  // What Node's code reads (`handle.fd`), so that no own property of a package's shadows it.
+  Object.defineProperty(handle, 'fd', { get: () => fd, enumerable: false, configurable: false });
+  fileHandles.add(handle);
+}
+
+function guardFileHandleMethods(kFd: symbol, prototype: object): void {
+  fileHandleKeys = { kFd, prototype };
+  noteDeserializedFileHandles(prototype);
+  for (const key of [...Object.getOwnPropertyNames(prototype), Symbol.asyncDispose]) {
+    if (key === 'constructor') continue;
+    const descriptor = Reflect.getOwnPropertyDescriptor(prototype, key);
+    if (!descriptor || typeof descriptor.value !== 'function' || !descriptor.configurable) continue;
+    const real = descriptor.value as Function;
+    const name = typeof key === 'symbol' ? `[${String(key.description)}]` : key;
+    const guarded = {
+      [name](this: unknown, ...args: unknown[]): unknown {
+        if (typeof this !== 'object' || this === null || !fileHandles.has(this)) {
+          throw new StreamFileSystemError(`LavaMoat: FileHandle.prototype.${name} runs only on the file handles fs.promises.open made`);
+        }
+        return Reflect.apply(real, this, args);
+      },
+    }[name]!;
+    Object.defineProperty(guarded, 'length', { value: real.length });
+    Object.defineProperty(prototype, key, { ...descriptor, value: guarded });
+  }
+}
+
+/**
+ * A FileHandle transferred to a worker is made there by Node's deserializer, which calls
+ * the prototype's `messaging_deserialize_symbol` method with the native handle: noted once
+ * that method has run, if what it was given is a native file handle (its `fd` getter, a
+ * native one, refuses anything else).
+ */
+function noteDeserializedFileHandles(prototype: object): void {
+  const key = Object.getOwnPropertySymbols(prototype).find((symbol) => symbol.description === 'messaging_deserialize_symbol');
+  const descriptor = key === undefined ? undefined : Reflect.getOwnPropertyDescriptor(prototype, key);
+  if (!descriptor || typeof descriptor.value !== 'function' || !descriptor.configurable) return;
+  const real = descriptor.value as Function;
+  const deserialize = {
+    deserialize(this: unknown, ...args: unknown[]): unknown {
+      const result: unknown = Reflect.apply(real, this, args);
+      if (typeof this === 'object' && this !== null && isNativeFileHandle((args[0] as { handle?: unknown } | undefined)?.handle)) noteFileHandle(this);
+      return result;
+    },
+  }.deserialize;
+  Object.defineProperty(prototype, key!, { ...descriptor, value: deserialize });
+}
+
+/** The native file handle's `fd` getter, from the first handle `open` made (native: it checks its receiver). */
+let nativeFdGetter: Function | undefined;
+
+function isNativeFileHandle(handle: unknown): boolean {
+  if (typeof handle !== 'object' || handle === null || nativeFdGetter === undefined) return false;
+  try {
+    return typeof Reflect.apply(nativeFdGetter, handle, []) === 'number';
+  } catch {
+    return false;
   }
 }

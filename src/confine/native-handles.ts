@@ -21,6 +21,7 @@
  */
 import process from 'node:process';
 import { deferExtensions, freezeMethods, markNativePrototype } from './host-hardening.js';
+import { callerSitesOf } from './stack-traces.js';
 
 /**
  * The bindings `process.binding` exposes (Node's allow-list). The classes of those that
@@ -81,6 +82,127 @@ function oncePerHandle(className: string, prototype: object, name: string): void
     },
   }[name]!;
   Object.defineProperty(prototype, name, { value: wrapper, writable: false, enumerable: descriptor.enumerable, configurable: false });
+}
+
+/**
+ * Native methods that make a handle a descriptor, a port or a socket file: `open(fd)`
+ * takes any descriptor of the process (the app's open files: written through the
+ * handle's `writeUtf8String`, and closed with the handle), `bind` and `listen` open a
+ * port (or, for a pipe, create a socket file at any path), `connect` reaches any address,
+ * `fchmod` changes a socket file's mode. A handle holds no descriptor from the moment
+ * Node makes it until it connects (the next tick, or after a DNS lookup): a client
+ * socket the app hands a package, or finds in a handed request's agent, is such a handle
+ * for a while (attack case 150). Only the functions of Node's modules named here call
+ * these methods (TLS's handle forwards them to the handle below it, through a function of
+ * its own module, `methodProxy`); any other caller is refused: a package's code, and a
+ * function of Node's that calls a method of `this._handle` for whatever `this` it is
+ * given (`Socket.prototype.setNoDelay` on an object whose `_handle.setNoDelay` is a
+ * handle's `bind`, bound). Each of the named functions calls them on a handle it made
+ * itself, or on the handle of a socket or server node:net made (net-brands.ts). Told from
+ * V8's call sites, which a package's code cannot claim (stack-traces.ts); one check per
+ * connection, listen or open. UDP's callers in node:dgram are anonymous callbacks: any
+ * function of node:dgram (whose socket a package can drive only when handed one, as the
+ * app's socket it is).
+ */
+type Callers = Readonly<Record<string, readonly string[] | 'any'>>;
+const NET_CALLERS = {
+  open: ['Socket', 'createServerHandle'],
+  bind: ['createServerHandle', 'internalConnect', 'internalConnectMultiple', 'BoundSocket', '#bindPipe'],
+  listen: ['setupListenHandle'],
+  connect: ['internalConnect', 'internalConnectMultiple'],
+  fchmod: ['Server.listen'],
+} as const;
+const NODE_CALLERS: Readonly<Record<string, Record<string, Readonly<Record<string, Callers>>>>> = {
+  tcp_wrap: {
+    TCP: {
+      open: { 'node:net': NET_CALLERS.open },
+      bind: { 'node:net': NET_CALLERS.bind },
+      bind6: { 'node:net': NET_CALLERS.bind },
+      listen: { 'node:net': NET_CALLERS.listen },
+      connect: { 'node:net': NET_CALLERS.connect },
+      connect6: { 'node:net': NET_CALLERS.connect },
+    },
+  },
+  pipe_wrap: {
+    Pipe: {
+      // A forked child's channel (`_forkChild`), before any package runs.
+      open: { 'node:net': NET_CALLERS.open, 'node:child_process': ['_forkChild'] },
+      bind: { 'node:net': NET_CALLERS.bind },
+      listen: { 'node:net': NET_CALLERS.listen },
+      connect: { 'node:net': NET_CALLERS.connect },
+      fchmod: { 'node:net': NET_CALLERS.fchmod },
+    },
+  },
+  udp_wrap: {
+    UDP: {
+      open: { 'node:dgram': 'any', 'node:internal/dgram': 'any' },
+      bind: { 'node:dgram': 'any', 'node:internal/dgram': 'any' },
+      bind6: { 'node:dgram': 'any', 'node:internal/dgram': 'any' },
+    },
+  },
+};
+
+/** TLS's handle forwarding a method to the one below it (`methodProxy`, in TLS's module). */
+const isTlsForward = (site: { file: string | undefined; name: string | undefined }): boolean =>
+  (site.file === 'node:_tls_wrap' || site.file === 'node:internal/tls/wrap') && site.name === 'methodProxy';
+
+export class NativeHandleCallerError extends TypeError {
+  readonly code = 'LAVAMOAT_NATIVE_HANDLE_CALLER';
+}
+
+/** Wraps `prototype[name]` (before the prototype is frozen) so that only Node's `callers` run it. */
+function onlyFromNode(className: string, prototype: object, name: string, callers: Callers): void {
+  const descriptor = Reflect.getOwnPropertyDescriptor(prototype, name);
+  if (!descriptor || !descriptor.configurable || typeof descriptor.value !== 'function') return;
+  const real = descriptor.value as Function;
+  const wrapper = {
+    [name](this: unknown, ...args: unknown[]): unknown {
+      const sites = callerSitesOf(globalThis.Error as never, wrapper, 3);
+      let index = 0;
+      while (index < sites.length - 1 && isTlsForward(sites[index]!)) index += 1;
+      const site = sites[index];
+      const names = site?.file === undefined ? undefined : Object.hasOwn(callers, site.file) ? callers[site.file] : undefined;
+      if (names === undefined || (names !== 'any' && (site!.name === undefined || !names.includes(site!.name)))) {
+        throw new NativeHandleCallerError(
+          `LavaMoat: ${className}.prototype.${name} is called only by Node's own ${Object.keys(callers).join(', ')} (a handle's descriptor, port or address is chosen by the builtin that made it: use that builtin, granted in the package's policy)`,
+        );
+      }
+      return Reflect.apply(real, this, args);
+    },
+  }[name]!;
+  Object.defineProperty(wrapper, 'length', { value: real.length });
+  // Frozen with the rest of the prototype (neutralizePrototype), or made overridable below.
+  Object.defineProperty(prototype, name, { ...descriptor, value: wrapper });
+}
+
+/**
+ * Methods Node assigns on each handle of a kind (a UDP6 handle's `bind`, `connect` and
+ * `send` are its `bind6`, `connect6` and `send6`: internal/dgram's `newHandle`). Frozen as
+ * data, the prototype's would make that assignment throw (`dgram.createSocket('udp6')`
+ * failed under the runtime): they become accessors that give the method and, assigned on
+ * a handle, define the handle's own property (SES's override taming).
+ */
+const ASSIGNED_ON_HANDLES: Readonly<Record<string, Record<string, readonly string[]>>> = {
+  udp_wrap: { UDP: ['bind', 'connect', 'send'] },
+};
+
+function overridable(prototype: object, name: string): void {
+  const descriptor = Reflect.getOwnPropertyDescriptor(prototype, name);
+  if (!descriptor || !descriptor.configurable || !('value' in descriptor)) return;
+  const value: unknown = descriptor.value;
+  Object.defineProperty(prototype, name, {
+    get: { [name](): unknown { return value; } }[name],
+    set: {
+      [name](this: unknown, replacement: unknown): void {
+        if (this === prototype || (typeof this !== 'object' && typeof this !== 'function') || this === null) {
+          throw new TypeError(`LavaMoat: ${name} of a native handle's prototype cannot be replaced`);
+        }
+        Object.defineProperty(this, name, { value: replacement, writable: true, enumerable: true, configurable: true });
+      },
+    }[name],
+    enumerable: descriptor.enumerable,
+    configurable: false,
+  });
 }
 
 export class NativeConstructorError extends TypeError {
@@ -178,6 +300,8 @@ export function neutralizeNativeClasses(): void {
     for (const [className, prototype] of classesOf(binding)) {
       if (className === 'SecureContext') refuseEngineMethods(prototype);
       for (const method of ONCE_PER_HANDLE[name]?.[className] ?? []) oncePerHandle(className, prototype, method);
+      for (const [method, callers] of Object.entries(NODE_CALLERS[name]?.[className] ?? {})) onlyFromNode(className, prototype, method, callers);
+      for (const method of ASSIGNED_ON_HANDLES[name]?.[className] ?? []) overridable(prototype, method);
       const decorator = DECORATED[name]?.[className];
       if (decorator) deferExtensions(prototype, decorator);
       neutralizePrototype(prototype, { values: true });

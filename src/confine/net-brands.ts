@@ -68,9 +68,15 @@ const isTls = (site: Site | undefined): boolean => site?.file === 'node:_tls_wra
 
 const ordinaryHasInstance = Function.prototype[Symbol.hasInstance];
 
+/**
+ * The methods that make a socket or a server reach the network. `_listen2` is Node's
+ * legacy alias of the function `listen` ends in (`setupListenHandle`), public on
+ * `Server.prototype`: called on an object of a package's making (`this._handle` null), it
+ * makes, binds and listens on a handle of its own (attack case 151).
+ */
 const CLASSES = [
-  { name: 'Socket', method: 'connect', what: 'connect' },
-  { name: 'Server', method: 'listen', what: 'listen on a port' },
+  { name: 'Socket', methods: ['connect'], what: 'connect' },
+  { name: 'Server', methods: ['listen', '_listen2'], what: 'listen on a port' },
 ] as const;
 
 let installed = false;
@@ -82,11 +88,11 @@ let installed = false;
  */
 export function brandNetObjects(hostError: ErrorConstructorLike, net: Record<string, unknown>, { existing = false } = {}): void {
   if (installed) return;
-  for (const { name, method, what } of CLASSES) {
+  for (const { name, methods, what } of CLASSES) {
     const Class = net[name] as (Function & { prototype: Record<string, unknown> }) | undefined;
     // Run before anything freezes them; if something did, node:net fails to load rather
     // than hand out unguarded sockets.
-    if (typeof Class !== 'function' || !Object.isExtensible(Class)) throw new UnmadeNetObjectError(`LavaMoat: node:net's ${name} was changed before the runtime could guard its ${method}`);
+    if (typeof Class !== 'function' || !Object.isExtensible(Class)) throw new UnmadeNetObjectError(`LavaMoat: node:net's ${name} was changed before the runtime could guard its ${methods.join(' and ')}`);
     const hasInstance = {
       [Symbol.hasInstance](this: unknown, value: unknown): boolean {
         const result = Reflect.apply(ordinaryHasInstance, this, [value]) as boolean;
@@ -101,29 +107,34 @@ export function brandNetObjects(hostError: ErrorConstructorLike, net: Record<str
       },
     }[Symbol.hasInstance];
     Object.defineProperty(Class, Symbol.hasInstance, { value: hasInstance, writable: false, enumerable: false, configurable: false });
-    const descriptor = Reflect.getOwnPropertyDescriptor(Class.prototype, method);
-    const real = descriptor?.value;
-    if (typeof real !== 'function' || !descriptor!.configurable) throw new UnmadeNetObjectError(`LavaMoat: node:net's ${name}.prototype.${method} cannot be guarded`);
-    const guarded = {
-      [method](this: unknown, ...args: unknown[]): unknown {
-        if (typeof this !== 'object' || this === null || !made.has(this)) {
-          throw new UnmadeNetObjectError(
-            `LavaMoat: this ${name.toLowerCase()} was not made by Node's net.${name}, so it cannot ${what}: an object made of its prototype another way has no network of its own (make one with net.${name}, or http/https/tls, from a package granted them)`,
-          );
-        }
-        if (mayNotConnect.has(this)) {
-          throw new UnmadeNetObjectError(
-            "LavaMoat: this socket was made by Node around a connection or stream it already had (a server's accepted connection, a child's stdio, a TTY) and cannot connect anywhere (make one with net.Socket, or http/https/tls, from a package granted them)",
-          );
-        }
-        return Reflect.apply(real, this, args);
-      },
-    }[method]!;
-    Object.defineProperty(guarded, 'length', { value: real.length });
-    Object.defineProperty(Class.prototype, method, { ...descriptor, value: guarded });
+    for (const method of methods) guardMethod(Class, name, method, what);
   }
   installed = true;
   if (existing) noteActiveHandles(net);
+}
+
+/** Replaces `Class.prototype[method]` by one that runs only on objects node:net's constructors made. */
+function guardMethod(Class: Function & { prototype: Record<string, unknown> }, name: string, method: string, what: string): void {
+  const descriptor = Reflect.getOwnPropertyDescriptor(Class.prototype, method);
+  const real = descriptor?.value;
+  if (typeof real !== 'function' || !descriptor!.configurable) throw new UnmadeNetObjectError(`LavaMoat: node:net's ${name}.prototype.${method} cannot be guarded`);
+  const guarded = {
+    [method](this: unknown, ...args: unknown[]): unknown {
+      if (typeof this !== 'object' || this === null || !made.has(this)) {
+        throw new UnmadeNetObjectError(
+          `LavaMoat: this ${name.toLowerCase()} was not made by Node's net.${name}, so it cannot ${what}: an object made of its prototype another way has no network of its own (make one with net.${name}, or http/https/tls, from a package granted them)`,
+        );
+      }
+      if (mayNotConnect.has(this)) {
+        throw new UnmadeNetObjectError(
+          "LavaMoat: this socket was made by Node around a connection or stream it already had (a server's accepted connection, a child's stdio, a TTY) and cannot connect anywhere (make one with net.Socket, or http/https/tls, from a package granted them)",
+        );
+      }
+      return Reflect.apply(real, this, args);
+    },
+  }[method]!;
+  Object.defineProperty(guarded, 'length', { value: real.length });
+  Object.defineProperty(Class.prototype, method, { ...descriptor, value: guarded });
 }
 
 /** Sockets and servers made before the brands (their handles are open). */

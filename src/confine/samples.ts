@@ -15,6 +15,7 @@
 import process from 'node:process';
 import { createRequire } from 'node:module';
 import { disarmChain } from './capability-classes.js';
+import { confineStdioFileStream, noteFileHandle } from './fs-streams.js';
 import { hardenFirstResult, hardenHostValue, hardenPrototypeChain, hardenPrototypesWithin, lockInstance } from './host-hardening.js';
 import { hasLoaded, whenLoaded } from './load-trap.js';
 import { keepAccessorsUntilJobEnds, lazyGlobalModule } from './lazy-globals.js';
@@ -527,7 +528,10 @@ export function sampleFileHandles(promises: Record<string, unknown>): void {
   const confined = {
     async open(...args: unknown[]): Promise<unknown> {
       const handle = await Reflect.apply(open, promises, args);
+      // Each handle's descriptor pinned, the class's methods for these handles only (fs-streams.ts).
+      noteFileHandle(handle);
       if (!sampled) {
+        if (typeof handle === 'object' && handle !== null) disarmChain(handle);
         hardenFileHandle(handle);
         sampled = true;
       }
@@ -568,7 +572,8 @@ function hardenFirstLines(fileHandlePrototype: object): void {
  * descriptor is: a file's is Node's internal SyncWriteStream, which no module exports and
  * whose constructor writes any file descriptor (an app whose output goes to a log file
  * hands it to a logger). The getters on `process` now disarm and harden the stream's
- * classes before anyone has it, once per stream.
+ * classes before anyone has it, once per stream, a file's pinned to its descriptor first
+ * (fs-streams.ts `confineStdioFileStream`).
  */
 function hardenStdioWhenRead(): void {
   for (const name of ['stdout', 'stderr', 'stdin']) {
@@ -582,6 +587,7 @@ function hardenStdioWhenRead(): void {
         [name](this: unknown): unknown {
           const stream: unknown = Reflect.apply(get, this, []);
           if (stream !== seen && typeof stream === 'object' && stream !== null) {
+            confineStdioFileStream(stream);
             disarmChain(stream);
             hardenPrototypeChain(stream);
             seen = stream;

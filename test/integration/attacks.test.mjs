@@ -72,6 +72,10 @@ const ENTRIES = {
   // Paths that name a package's directory in another case (case 141): on a file system
   // that ignores case, as macOS's does (see caseInsensitiveRun below).
   'e-case.mjs': { cases: ['case-insensitive-paths'], caseInsensitive: true },
+  // The native handles and descriptors of what the app hands a package (cases 150 and up): a
+  // client socket's handle before it connects, a server's `_listen2`, the standard output's
+  // descriptor, Node 24's Utf8Stream, a FileHandle's descriptor.
+  'e-handles.mjs': { cases: ['handed-unopened-handle', 'handed-server-listen2', 'handed-stdout-descriptor', 'handed-utf8-stream-reopen', 'handed-file-handle-descriptor'] },
   // What the next process starts with: process.env written under a read grant (cases 100 and up).
   'e-next-process.mjs': { cases: ['env-value-read-twice', 'env-forgotten-next-process', 'env-nul-names'] },
   // What the boundary delivers (cases 110 and up): promises, buffers, dates; its own
