@@ -41,7 +41,7 @@ import { neutralizeNativeClasses } from './native-handles.js';
 import { INTRINSIC_GLOBALS, SES_GLOBALS } from './scuttle.js';
 import { guardFeralError } from './stack-traces.js';
 import { confineFileStreams, confineUtf8Streams } from './fs-streams.js';
-import { DEFERRED_SAMPLES, hostGlobals, sample, sampleErrnoException, sampleFileHandles, sampleIterators } from './samples.js';
+import { DEFERRED_SAMPLES, hardenFirstLock, hostGlobals, sample, sampleErrnoException, sampleFileHandles, sampleIterators } from './samples.js';
 import { initPerformanceEntries, restrictAsyncLocalStorage, restrictPerformanceEntries, restrictPerformanceObserver } from './observation.js';
 import { sampleHttp2Eagerly } from './net-samples.js';
 import { disarmGlobalClass } from './capability-classes.js';
@@ -155,6 +155,9 @@ function hardenExport(value: unknown, key?: PropertyKey, nested = false): void {
   // (timers/promises' `scheduler`, `performance`, `crypto.webcrypto` and `subtle`, Node
   // 24's `worker_threads.locks`): locked, or a package defines an own `wait`, `now`,
   // `getRandomValues` the app then calls (docs/attacks.md, case 130).
+  // A singleton's class may need a method wrapped before anything freezes it (Node 24's
+  // lock manager: hardenFirstLock).
+  if (!nested && isObject(value) && typeof value !== 'function' && !isPlainData(value)) hardenIfSingleton(value);
   if (!nested && isObject(value) && typeof value !== 'function' && !isPlainData(value) && !LIVE_INSTANCES.has(key as string)) lockInstance(value);
   if (typeof value === 'function') {
     disarmGlobalClass(key, value);
@@ -190,40 +193,6 @@ const ITERABLE_CLASSES = new Set(['URLSearchParams', 'Headers', 'FormData', 'Rea
  * worker): left as they are. Every other exported instance is locked ({@link lockInstance}).
  */
 const LIVE_INSTANCES = new Set(['globalAgent', '_stdout', '_stderr', 'parentPort', 'worker', 'workers']);
-
-/**
- * Node 24's Web Locks hand each callback of `navigator.locks.request` a `Lock`, of a class
- * no global names, made when the lock is granted (later: a sample would wait for it).
- * The first one has its prototype hardened before that callback has it: `request` is
- * wrapped, before the manager's prototype is frozen, to wrap the callbacks it is given
- * until then (docs/attacks.md, case 120).
- */
-function hardenFirstLock(manager: object): void {
-  const proto: unknown = Object.getPrototypeOf(manager);
-  if (!isObject(proto)) return;
-  const descriptor = Reflect.getOwnPropertyDescriptor(proto, 'request');
-  const request: unknown = descriptor?.value;
-  if (typeof request !== 'function' || !descriptor!.configurable) return;
-  let first = true;
-  const wrapper = {
-    request(this: unknown, ...args: unknown[]): unknown {
-      const last = args.length - 1;
-      const callback = args[last];
-      if (first && typeof callback === 'function') {
-        args[last] = function (this: unknown, lock: unknown, ...rest: unknown[]): unknown {
-          if (first && isObject(lock)) {
-            hardenPrototypeChain(lock);
-            first = false;
-          }
-          return Reflect.apply(callback, this, [lock, ...rest]);
-        };
-      }
-      return Reflect.apply(request, this, args);
-    },
-  }.request;
-  Object.defineProperty(wrapper, 'length', { value: request.length });
-  Object.defineProperty(proto, 'request', { ...descriptor, value: wrapper });
-}
 
 /**
  * The platform's objects that are one per process, by their class (whose constructor

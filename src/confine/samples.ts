@@ -297,7 +297,10 @@ const MODULE_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
   'internal/locks': () => {
     const navigator = hostGlobals().navigator as { locks?: unknown } | undefined;
     const locks = navigator?.locks;
-    if (typeof locks === 'object' && locks !== null) lockInstance(locks);
+    if (typeof locks !== 'object' || locks === null) return [];
+    // Before its prototype is frozen (below, with the sample).
+    hardenFirstLock(locks);
+    lockInstance(locks);
     return [locks];
   },
   // A readline interface's history manager (Node 24: ReplHistory), when the public
@@ -370,6 +373,40 @@ function substituteSharedWrites(proto: Record<string, unknown>): void {
   }._writeGeneric;
   Object.defineProperty(wrapper, 'length', { value: write.length });
   Object.defineProperty(proto, '_writeGeneric', { ...descriptor, value: wrapper });
+}
+
+/**
+ * Node 24's Web Locks hand each callback of `navigator.locks.request` a `Lock`, of a class
+ * no global names, made when the lock is granted (later: a sample would wait for it).
+ * The first one has its prototype hardened before that callback has it: `request` is
+ * wrapped, before the manager's prototype is frozen, to wrap the callbacks it is given
+ * until then (docs/attacks.md, case 120).
+ */
+export function hardenFirstLock(manager: object): void {
+  const proto: unknown = Object.getPrototypeOf(manager);
+  if (typeof proto !== 'object' || proto === null) return;
+  const descriptor = Reflect.getOwnPropertyDescriptor(proto, 'request');
+  const request: unknown = descriptor?.value;
+  if (typeof request !== 'function' || !descriptor!.configurable) return;
+  let first = true;
+  const wrapper = {
+    request(this: unknown, ...args: unknown[]): unknown {
+      const last = args.length - 1;
+      const callback = args[last];
+      if (first && typeof callback === 'function') {
+        args[last] = function (this: unknown, lock: unknown, ...rest: unknown[]): unknown {
+          if (first && typeof lock === 'object' && lock !== null) {
+            hardenPrototypeChain(lock);
+            first = false;
+          }
+          return Reflect.apply(callback, this, [lock, ...rest]);
+        };
+      }
+      return Reflect.apply(request, this, args);
+    },
+  }.request;
+  Object.defineProperty(wrapper, 'length', { value: request.length });
+  Object.defineProperty(proto, 'request', { ...descriptor, value: wrapper });
 }
 
 /** A process id no system gives (Linux's ceiling is 2^22): `kill(pid, 0)` and `setpriority` fail with ESRCH, doing nothing. */
