@@ -43,6 +43,7 @@
  * call, runs as the app's call where Node's checks above do not apply.
  */
 import { callerSitesOf, type CallerSite } from './stack-traces.js';
+import { ReturnArgument } from './host-hardening.js';
 
 type ErrorConstructorLike = Parameters<typeof callerSitesOf>[0];
 type Maker = 'node' | 'app' | 'package';
@@ -319,6 +320,11 @@ function lockGlobalAgent(agent: unknown): void {
   Object.preventExtensions(agent);
 }
 
+let pendingAgent: unknown;
+class DefineAgent extends ReturnArgument {
+  agent = pendingAgent;
+}
+
 /**
  * Run the moment node:_http_client has loaded: the agent each request is made with is
  * noted as the constructor assigns `this.agent` (an accessor of the prototype now, whose
@@ -339,7 +345,14 @@ export function noteClientRequests(error: ErrorConstructorLike, client: { Client
     set(this: unknown, agent: unknown): void {
       if (!isObject(this)) return;
       if (isObject(agent) && !claimed.has(this)) claimed.set(this, agent);
-      Object.defineProperty(this, 'agent', { value: agent, writable: true, enumerable: true, configurable: true });
+      // The own property the assignment made, as a class field defines it (an ordinary
+      // store for V8, where defineProperty is a runtime call on every request).
+      pendingAgent = agent;
+      try {
+        new DefineAgent(this);
+      } finally {
+        pendingAgent = undefined;
+      }
     },
   };
   Object.defineProperty(ClientRequest.prototype, 'agent', { get: accessor.get, set: accessor.set, enumerable: false, configurable: true });

@@ -96,7 +96,7 @@ export const isPlainData = (value: object): boolean => {
 };
 
 /** Returns its argument from `new`: a derived class's fields are then defined on that object. */
-class ReturnArgument {
+export class ReturnArgument {
   constructor(target: object) {
     return target;
   }
