@@ -35,6 +35,8 @@
  */
 
 import { disarmLoadedModules } from './capability-classes.js';
+import { isTheAppsFile } from './observation.js';
+import { callerSitesOf } from './stack-traces.js';
 
 type Kind = 'function' | 'prototype' | 'data';
 
@@ -446,6 +448,45 @@ export function hardenHostValue(root: unknown, rootKind?: Kind): void {
  */
 const WRITTEN_BY_NODE = new Set(['events.maxEventTargetListeners', 'events.maxEventTargetListenersWarned', 'nodejs.internal.kCurrentlyReceivingPorts']);
 
+/**
+ * An `EventTarget`'s listener map (`kEvents`: each listener node holds the listener, the
+ * function as added) and its `on...` handler map (`kHandlers`). On one of the process's
+ * instances (`performance`, a worker's `parentPort`), whoever read the slot had the app's
+ * listener functions (its worker's job handler: called with forged jobs) and could clear
+ * or fill the map (docs/attacks.md, case 170): no API of the target gives out its
+ * listeners but node:events' `getEventListeners`, and its `on...` getters their handler.
+ */
+const LISTENER_MAPS = new Set(['kEvents', 'kHandlers']);
+
+export class ListenerMapError extends TypeError {
+  readonly code = 'LAVAMOAT_LISTENER_MAP';
+}
+
+/**
+ * The slot becomes an accessor that gives the map to EventTarget's own code (the module
+ * that defines it, from whichever method: add, remove, dispatch, `on...` setters; its
+ * `on...` getters, which return the handler set, only when the app's code called them), and to
+ * node:events' `getEventListeners` called directly by the app's code (a file, not `node:`,
+ * not the runtime's: a package's frame names none, and a Node frame that calls what it is
+ * given, `AsyncLocalStorage#run`, is not the app's). Told from V8's call sites
+ * (stack-traces.ts); one check per add, remove and dispatch on these few objects.
+ */
+function listenerMapForNode(target: object, key: symbol, descriptor: PropertyDescriptor): void {
+  const map: unknown = descriptor.value;
+  const get = {
+    [key.description!](): unknown {
+      const [caller, below] = callerSitesOf(globalThis.Error as never, get, 2);
+      if (caller?.file === 'node:internal/event_target') {
+        // An `on...` getter gives out the handler it finds there: the app's, to the app.
+        if (!caller.name?.startsWith('get on') || isTheAppsFile(below?.file)) return map;
+      }
+      if (caller?.file === 'node:events' && caller.name === 'getEventListeners' && isTheAppsFile(below?.file)) return map;
+      throw new ListenerMapError(`LavaMoat: this event target is one of the process's (shared with the app): its listeners are read only by Node's EventTarget (use addEventListener and removeEventListener)`);
+    },
+  }[key.description!]!;
+  Object.defineProperty(target, key, { get, enumerable: descriptor.enumerable, configurable: false });
+}
+
 /** Whether `target`'s own symbol-keyed property of this description holds `undefined`. */
 function emptySlot(target: object, description: string): boolean {
   const symbol = Object.getOwnPropertySymbols(target).find((key) => key.description === description);
@@ -492,6 +533,10 @@ export function lockInstance(value: object): void {
   for (const key of Reflect.ownKeys(value)) {
     const descriptor = Reflect.getOwnPropertyDescriptor(value, key);
     if (!descriptor || !descriptor.configurable) continue;
+    if (typeof key === 'symbol' && LISTENER_MAPS.has(key.description ?? '') && 'value' in descriptor && isObject(descriptor.value)) {
+      listenerMapForNode(value, key, descriptor);
+      continue;
+    }
     const written = typeof key === 'symbol' && WRITTEN_BY_NODE.has(key.description ?? '') && 'value' in descriptor && !isObject(descriptor.value);
     if ('value' in descriptor && !written) Object.defineProperty(value, key, { configurable: false, writable: false });
     else Object.defineProperty(value, key, { configurable: false });

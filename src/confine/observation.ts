@@ -437,8 +437,11 @@ export function restrictPerformanceEntries(prototype: object): void {
 }
 
 function byTheApp(fn: Function): boolean {
-  if (hostError === undefined) return false;
-  const file = callerScriptOf(hostError, fn);
-  if (file === undefined || file.startsWith('node:')) return false;
+  return hostError !== undefined && isTheAppsFile(callerScriptOf(hostError, fn));
+}
+
+/** Whether a frame's script is the app's: a file, not `node:`, not the runtime's (a package's frame names none). */
+export function isTheAppsFile(file: string | undefined): boolean {
+  if (hostError === undefined || file === undefined || file.startsWith('node:')) return false;
   return !runtimeCode.some((prefix) => file.startsWith(prefix));
 }

@@ -83,7 +83,7 @@ const ENTRIES = {
   'e-promises.mjs': { cases: ['promise-payloads', 'mutable-atom-payloads', 'read-only-view-nesting'] },
   // The web platform's globals (cases 120 and up): one-per-process objects, what
   // performance hands out; its own process (perf_hooks, undici, WebCrypto load late).
-  'e-web.mjs': { cases: ['platform-singletons', 'global-performance-observer', 'buffered-io-entries', 'worker-parent-port', 'unfrozen-intrinsics', 'handed-global-agent', 'web-stream-read-requests', 'event-listener-nodes'] },
+  'e-web.mjs': { cases: ['platform-singletons', 'global-performance-observer', 'buffered-io-entries', 'worker-parent-port', 'unfrozen-intrinsics', 'handed-global-agent', 'web-stream-read-requests', 'event-listener-nodes', 'singleton-listener-maps'] },
   // Process-wide state of commonly granted builtins beyond the boundary walk's (cases 130
   // and up): exported instances, classes made when first read, readline's and crypto's
   // internal objects.
