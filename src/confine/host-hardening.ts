@@ -487,6 +487,17 @@ function listenerMapForNode(target: object, key: symbol, descriptor: PropertyDes
   Object.defineProperty(target, key, { get, enumerable: descriptor.enumerable, configurable: false });
 }
 
+/**
+ * A worker's `parentPort` dispatches every message the worker receives: the check of
+ * {@link listenerMapForNode} there cost 10 µs a message (a stack capture on each read of
+ * the map), doubling a worker pool's round trip. Its maps stay read-only data, readable by
+ * a package granted `worker_threads.parentPort` (docs/attacks.md, case 170, open).
+ */
+function isMessagePort(value: object): boolean {
+  const constructor: unknown = Reflect.get(Object.getPrototypeOf(value) ?? {}, 'constructor');
+  return typeof constructor === 'function' && constructor.name === 'MessagePort';
+}
+
 /** Whether `target`'s own symbol-keyed property of this description holds `undefined`. */
 function emptySlot(target: object, description: string): boolean {
   const symbol = Object.getOwnPropertySymbols(target).find((key) => key.description === description);
@@ -533,7 +544,7 @@ export function lockInstance(value: object): void {
   for (const key of Reflect.ownKeys(value)) {
     const descriptor = Reflect.getOwnPropertyDescriptor(value, key);
     if (!descriptor || !descriptor.configurable) continue;
-    if (typeof key === 'symbol' && LISTENER_MAPS.has(key.description ?? '') && 'value' in descriptor && isObject(descriptor.value)) {
+    if (typeof key === 'symbol' && LISTENER_MAPS.has(key.description ?? '') && 'value' in descriptor && isObject(descriptor.value) && !isMessagePort(value)) {
       listenerMapForNode(value, key, descriptor);
       continue;
     }

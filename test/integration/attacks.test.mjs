@@ -295,6 +295,20 @@ const TODO = {
   // written as connections come and go: an accessor planted there, or a plain read,
   // reaches the app's later keep-alive sockets (docs/attacks.md, case 125).
   'handed-global-agent': ["app: its later sockets do not reach the package's 'free' listener"],
+  // A worker's parentPort dispatches every message: checking who reads its listener maps
+  // (as performance's are, host-hardening.ts) cost 10 µs a message, doubling a worker
+  // pool's round trip. A package granted worker_threads.parentPort still reads the app's
+  // listeners there (docs/attacks.md, case 170).
+  'singleton-listener-maps': [
+    "worker: parentPort's listener map (kEvents) read: the app's listener functions",
+    "worker: parentPort's handler map (kHandlers) read",
+    'worker: parentPort.onmessageerror read: the app\'s handler',
+    "worker: parentPort's onmessageerror getter of its prototype, called on it",
+    "worker: events.getEventListeners(parentPort, 'messageerror')",
+    'worker: getEventListeners(parentPort) called by Node (AsyncLocalStorage#run returns it)',
+    "app: its worker's job handler received only the app's job",
+    'app: none of its listener functions reached the package',
+  ],
 };
 
 const show = (entries) => entries.map(([variant, outcome]) => `  - ${variant}\n      => ${outcome}`).join('\n');
