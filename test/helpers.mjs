@@ -39,9 +39,14 @@ export function runPlain(cwd, entry, { env = {}, args = [], timeout = 60_000 } =
  * Runs `node ...args` in `cwd` without blocking (no loader unless `args` has it): resolves to
  * { status, signal, stdout, stderr }; a run that outlives `timeout` is killed.
  */
-export function runNodeAsync(cwd, args, { env = {}, timeout = 60_000 } = {}) {
+export function runNodeAsync(cwd, args, options = {}) {
+  return runCommandAsync(cwd, process.execPath, args, options);
+}
+
+/** As {@link runNodeAsync}, for any command (a wrapper such as `unshare` that runs node). */
+export function runCommandAsync(cwd, command, args, { env = {}, timeout = 60_000 } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, {
+    const child = spawn(command, args, {
       cwd,
       env: { ...process.env, NODE_OPTIONS: '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -26,13 +26,13 @@
  *   `createSocket` is making a socket for a request (a subclass's `createConnection`
  *   calling its parent's): every package is one kind, and a bound method adds no frame.
  * - `agent.constructor` constructs for Node's `ClientRequest` only (`agent: false`):
- *   capability-classes.ts.
- * Frames of anything else (a timer or an event calling a bound method, a builtin such as
- * `Array.prototype.map`) are refused.
- *
+ *   capability-classes.ts;
  * - the `options` of agents Node or the app made (merged into every connection they open)
  *   are written only by Node's and the app's code ({@link pinOptions}), and their proxy is
- *   set once, by Node ({@link pinProxyConfig}).
+ *   set once, by Node ({@link pinProxyConfig}); Node's global agents take no new
+ *   property or listener ({@link lockGlobalAgent}).
+ * Frames of anything else (a timer or an event calling a bound method, a builtin such as
+ * `Array.prototype.map`) are refused.
  *
  * Not covered: a package handed a request still waiting for a socket can change where it
  * goes (the request is the app's, handed to it); the other fields and methods of the app's
@@ -43,7 +43,7 @@
  * call, runs as the app's call where Node's checks above do not apply.
  */
 import { callerSitesOf, type CallerSite } from './stack-traces.js';
-import { ReturnArgument } from './host-hardening.js';
+import { ReturnArgument, isObject } from './host-hardening.js';
 
 type ErrorConstructorLike = Parameters<typeof callerSitesOf>[0];
 type Maker = 'node' | 'app' | 'package';
@@ -421,7 +421,6 @@ function refuse(method: string, caller: CallerSite | undefined, when = 'of an HT
   );
 }
 
-const isObject = (value: unknown): value is object => (typeof value === 'object' && value !== null) || typeof value === 'function';
 
 /**
  * Replaces `proto[method]` by a function that runs `check` (its caller's frame, its

@@ -12,8 +12,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn, spawnSync } from 'node:child_process';
-import { fixture, loaderURL, projectDir, runWithLoaderAsync } from '../helpers.mjs';
+import { spawnSync } from 'node:child_process';
+import { fixture, loaderURL, projectDir, runCommandAsync, runWithLoaderAsync } from '../helpers.mjs';
 
 const dir = fixture('attacks');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lavamoat-attacks-'));
@@ -152,25 +152,7 @@ function caseInsensitiveUnavailable() {
 
 function caseInsensitiveRun(entry, env) {
   if (process.platform === 'darwin') return runWithLoaderAsync(dir, entry, { env, timeout: 120_000 });
-  return new Promise((resolve, reject) => {
-    const child = spawn('unshare', ['-m', 'sh', '-c', CASE_MOUNTS, 'sh', dir, process.execPath, '--import', loaderURL, entry], {
-      env: { ...process.env, NODE_OPTIONS: '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk) => { stdout += chunk; });
-    child.stderr.setEncoding('utf8').on('data', (chunk) => { stderr += chunk; });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on('close', (status, signal) => {
-      clearTimeout(timer);
-      resolve({ status, signal, stdout, stderr });
-    });
-  });
+  return runCommandAsync(dir, 'unshare', ['-m', 'sh', '-c', CASE_MOUNTS, 'sh', dir, process.execPath, '--import', loaderURL, entry], { env, timeout: 120_000 });
 }
 
 const caseSkip = Object.values(ENTRIES).some((spec) => spec.caseInsensitive) ? caseInsensitiveUnavailable() : undefined;
