@@ -261,15 +261,24 @@ function hasInstancePrototype(fn: Function): boolean {
 function hardenWhenRead(holder: object, key: PropertyKey, descriptor: PropertyDescriptor): void {
   const get = descriptor.get;
   if (get === undefined || !descriptor.configurable) return;
+  // The getter of `process` and `Buffer` on the global object: read at every
+  // `process.hrtime()` of a package granted it (twice: the member, then its parent to
+  // call it on). What it returned last was hardened then, and hardening is for good.
+  let lastRaw: unknown = hardenWhenRead;
+  let lastValue: unknown;
   Object.defineProperty(holder, key, {
     get(this: unknown): unknown {
-      let value: unknown = Reflect.apply(get, this, []);
+      const raw: unknown = Reflect.apply(get, this, []);
+      if (raw === lastRaw) return lastValue;
+      let value = raw;
       // Node 22+'s AsyncLocalStorage: the restricted class (observation.ts), for the app
       // too, whose storages are then locked as they are made (it may hand one to a
       // package). Made before the class is hardened (its prototype names it), perhaps
       // first here, inside the load its module's sample waits for (samples.ts).
       if (key === 'AsyncLocalStorage' && holder === hostRequire('node:async_hooks') && typeof value === 'function') value = restrictAsyncLocalStorage(value as never);
       hardenExport(value, key);
+      lastRaw = raw;
+      lastValue = value;
       return value;
     },
     set: descriptor.set,
