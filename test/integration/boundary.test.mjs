@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import { fixture, runPlain, runWithLoader } from '../helpers.mjs';
 
 const DEPTH = 6;
+const NODE_MAJOR = Number(process.versions.node.split('.')[0]);
 
 /** Reachable by design, each for a reason docs/design.md gives. */
 const ACCEPTED = [
@@ -23,6 +24,10 @@ const ACCEPTED = [
   // A V8 accessor of stream handles: redefining it aborts the process (a crash is out of
   // scope), and it cannot be replaced by anything that Node then calls.
   /Symbol\(kHandle\)(\.\[\[Prototype\]\])+\.onread (is configurable|has a native setter) /,
+  // Node 20 only (the test below): that accessor reads as data, and read or written with
+  // any receiver but a handle it reads or writes memory next to that object. An open hole
+  // of Node 20's, documented (docs/attacks.md, "Node 20's handle accessor").
+  ...(NODE_MAJOR <= 20 ? [/\.onread reads outside its object \(Node 20\)$/] : []),
   // Node's timer lists link every timer of the same duration (`_idleNext`, `_idlePrev`),
   // and Node keeps raw timers on sockets and servers (`socket[kTimeout]`): a package
   // holding its own socket can walk to other timers of that duration and what they
@@ -70,3 +75,42 @@ test("the app's file streams behave as under plain node (each holds its own file
   assert.equal(confined.stdout, plain.stdout);
   assert.match(plain.stdout, /"closed":"x"/);
 });
+
+// Node 20's stream handles define `onread` as a V8 accessor without a receiver check: read
+// or written on any object but a handle (`Reflect.get(proto, 'onread', {})`), it reads or
+// writes memory next to that object (plain Node 20 crashes, or hands out whatever object
+// lies there). A package reaches a handle's prototype from any socket it holds, and no
+// JavaScript can replace the accessor (Node's C++ reads the handle's field it writes).
+// Node 22 made it an accessor pair that checks its receiver.
+const handlePrototypeOnread = async () => {
+  const net = await import('node:net');
+  const server = net.createServer((socket) => socket.end()).listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const socket = net.connect(server.address().port, '127.0.0.1');
+  await new Promise((resolve) => socket.once('connect', resolve));
+  const found = [];
+  for (let proto = Object.getPrototypeOf(socket._handle); proto !== null; proto = Object.getPrototypeOf(proto)) {
+    const descriptor = Object.getOwnPropertyDescriptor(proto, 'onread');
+    if (descriptor) found.push(descriptor);
+  }
+  socket.destroy();
+  server.close();
+  return found;
+};
+
+if (NODE_MAJOR <= 20) {
+  test.todo("Node 20: a stream handle's `onread` reads and writes memory next to any receiver (no fix in JavaScript; use Node 22+)", async () => {
+    const [descriptor] = await handlePrototypeOnread();
+    assert.equal(typeof descriptor.get, 'function');
+  });
+} else {
+  test("a stream handle's `onread` is an accessor pair that refuses a receiver that is no handle (Node 22+)", async () => {
+    const found = await handlePrototypeOnread();
+    assert.equal(found.length, 1);
+    const [{ get, set }] = found;
+    assert.equal(typeof get, 'function');
+    assert.equal(typeof set, 'function');
+    assert.throws(() => Reflect.apply(get, {}, []), TypeError);
+    assert.throws(() => Reflect.apply(set, {}, [() => {}]), TypeError);
+  });
+}
