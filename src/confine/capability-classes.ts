@@ -155,8 +155,9 @@ const capabilityMethods = new WeakSet<Function>();
  * package's making, `connect` opens a socket with no grant. Plain functions and the
  * methods of classes that compute only take any receiver, as in Node.
  */
-export function isForeignCapabilityCall(method: Function, receiver: unknown, allowed: readonly unknown[]): boolean {
-  if (!capabilityMethods.has(method) || allowed.includes(receiver)) return false;
+export function isForeignCapabilityCall(method: Function, receiver: unknown, view: unknown, real: unknown): boolean {
+  // Two receivers, not an array of them: this runs on every call through a view.
+  if (!capabilityMethods.has(method) || receiver === view || receiver === real) return false;
   return (typeof receiver === 'object' && receiver !== null) || typeof receiver === 'function';
 }
 

@@ -219,7 +219,7 @@ function makeMethodWrapper(view: object, realParent: () => unknown, guardCallbac
       apply(target, thisArg, args) {
         const parent = realParent();
         // A capability class's method (a socket's `connect`), only on the host object.
-        if (isForeignCapabilityCall(target, thisArg, [view, parent])) throw foreignReceiver(String(target.name || 'a method'));
+        if (isForeignCapabilityCall(target, thisArg, view, parent)) throw foreignReceiver(String(target.name || 'a method'));
         const given = guardCallbacks ? args.map((arg) => guardCallback(arg, deliverArguments)) : args;
         const result = Reflect.apply(target, thisArg === view ? parent : thisArg, given);
         if (result === parent && parent !== undefined) return view;

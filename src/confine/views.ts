@@ -83,7 +83,7 @@ function readOnlyView(target: object): object {
       method = function (this: unknown, ...args: unknown[]) {
         // The viewed object's methods, for the viewed object: on an object of the
         // package's making, `connect` would open a socket with no grant.
-        if (isForeignCapabilityCall(value, this, [proxy, real])) throw foreignReceiver(key);
+        if (isForeignCapabilityCall(value, this, proxy, real)) throw foreignReceiver(key);
         const result: unknown = Reflect.apply(value, this === proxy ? real : this, args.map(guard));
         return result === real ? proxy : deliver(result, own);
       };
