@@ -178,10 +178,11 @@ export function deliver(value: unknown, own?: (fn: Function) => Function | undef
   if (!isObject(value)) return value;
   if (typeof value === 'function') return own?.(value) ?? opaque(value);
   if (value instanceof PromiseCtor) return deliverPromise(value, own);
+  // First: the common result (`process.hrtime()`), which is no atom.
+  if (Array.isArray(value)) return depth >= DELIVER_DEPTH ? opaque(value) : value.map((item) => deliver(item, own, depth + 1));
   const atom = copyAtom(value);
   if (atom !== undefined) return atom;
   if (depth >= DELIVER_DEPTH) return opaque(value);
-  if (Array.isArray(value)) return value.map((item) => deliver(item, own, depth + 1));
   const isError = value instanceof Error;
   if (!isError && !isPlainData(value)) return opaque(value);
   const copy = Object.create(isError ? sharedErrorPrototype(value) : (Object.getPrototypeOf(value) as object | null)) as Record<PropertyKey, unknown>;

@@ -21,6 +21,7 @@ import { beforeGlobalWrite } from './lazy-globals.js';
 import { foreignReceiver, hostLeaf, type StrictGrants } from './views.js';
 import { ownerOf, viewFor } from './export-views.js';
 import { isForeignCapabilityCall } from './capability-classes.js';
+import { hostGlobalReader } from './scuttle.js';
 
 export type HostGlobals = Record<PropertyKey, unknown>;
 
@@ -76,6 +77,21 @@ const readPath = (host: object, path: readonly string[]): unknown => {
     value = (value as Record<string, unknown>)[part];
   }
   return value;
+};
+
+/** readPath for `host`, through the host globals' own reader where `host` is their holder (scuttle.ts). */
+const pathReader = (host: object): ((path: readonly string[]) => unknown) => {
+  const root = hostGlobalReader(host);
+  if (root === undefined) return (path) => readPath(host, path);
+  return (path) => {
+    if (path.length === 0) return host;
+    let value = root(path[0]!);
+    for (let index = 1; index < path.length; index++) {
+      if (value === null || value === undefined) return undefined;
+      value = (value as Record<string, unknown>)[path[index]!];
+    }
+    return value;
+  };
 };
 
 /**
@@ -158,7 +174,7 @@ const hostNextTick = process.nextTick;
  * app's, and is delivered (deliver.ts: a promise of its delivered value, copies).
  */
 const isPlatformResult = (value: unknown): boolean =>
-  typeof value === 'object' && value !== null && (value instanceof Promise || ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof Date || value instanceof RegExp);
+  typeof value === 'object' && value !== null && !Array.isArray(value) && (value instanceof Promise || ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof Date || value instanceof RegExp);
 
 /**
  * The names on the real global object when the runtime loads (before the app's code):
@@ -269,16 +285,17 @@ interface NarrowOptions {
 
 function defineNarrowed(view: object, node: Node, host: object, path: string[], options: NarrowOptions = {}): void {
   const { freeze = false, leaf, guardCallbacks = false, localWrites = false, observe, platform = true } = options;
+  const readPath = pathReader(host);
   // What `Object.prototype.toString` says of the real object (`[object process]`): code
   // tells Node from a browser bundler's shim that way (the setimmediate polyfill, which
   // otherwise schedules through a MessageChannel that keeps the process alive).
   // It comes from the view's prototype, so the view's own keys stay the granted ones.
-  const tag = stringTagOf(readPath(host, path));
+  const tag = stringTagOf(readPath(path));
   if (tag !== undefined) Object.setPrototypeOf(view, taggedPrototype(tag));
   for (const [name, child] of node.children) {
     const childPath = [...path, name];
     if (child.access) {
-      const wrap = makeMethodWrapper(view, () => readPath(host, path), guardCallbacks, platform);
+      const wrap = makeMethodWrapper(view, () => readPath(path), guardCallbacks, platform);
       let shadow: { value: unknown } | undefined;
       // The member is read live (the app may replace it: instrumentation patches
       // `http.request`); what the package gets for it is computed again only when it
@@ -288,7 +305,7 @@ function defineNarrowed(view: object, node: Node, host: object, path: string[], 
       const descriptor: PropertyDescriptor = {
         get: () => {
           if (shadow) return shadow.value;
-          const raw = readPath(host, childPath);
+          const raw = readPath(childPath);
           if (raw !== lastRaw) {
             lastOut = wrap(leaf ? leaf(raw, child.access!) : raw);
             lastRaw = raw;
@@ -304,7 +321,7 @@ function defineNarrowed(view: object, node: Node, host: object, path: string[], 
         };
       } else if (child.access === 'write') {
         descriptor.set = (value: unknown) => {
-          const parent = readPath(host, path) as Record<string, unknown> | undefined;
+          const parent = readPath(path) as Record<string, unknown> | undefined;
           if (parent !== null && parent !== undefined) parent[name] = value;
         };
       }
