@@ -79,19 +79,28 @@ const readPath = (host: object, path: readonly string[]): unknown => {
   return value;
 };
 
-/** readPath for `host`, through the host globals' own reader where `host` is their holder (scuttle.ts). */
-const pathReader = (host: object): ((path: readonly string[]) => unknown) => {
+/**
+ * A reader of `path` under `host` (readPath, made once per path): through the host
+ * globals' own reader where `host` is their holder (scuttle.ts), and without a loop for
+ * the short paths every grant has. A package's `Zlib.Gzip` or `process.hrtime` is read
+ * through it at every use.
+ */
+const pathReader = (host: object, path: readonly string[]): (() => unknown) => {
   const root = hostGlobalReader(host);
-  if (root === undefined) return (path) => readPath(host, path);
-  return (path) => {
-    if (path.length === 0) return host;
-    let value = root(path[0]!);
-    for (let index = 1; index < path.length; index++) {
-      if (value === null || value === undefined) return undefined;
-      value = (value as Record<string, unknown>)[path[index]!];
+  const [first, second] = path;
+  if (path.length === 0) return () => host;
+  if (root !== undefined) {
+    if (path.length === 1) return () => root(first!);
+    if (path.length === 2) {
+      return () => {
+        const parent = root(first!);
+        return parent === null || parent === undefined ? undefined : (parent as Record<string, unknown>)[second!];
+      };
     }
-    return value;
-  };
+  } else if (path.length === 1) {
+    return () => (host as Record<string, unknown>)[first!];
+  }
+  return () => readPath(host, path);
 };
 
 /**
@@ -285,27 +294,28 @@ interface NarrowOptions {
 
 function defineNarrowed(view: object, node: Node, host: object, path: string[], options: NarrowOptions = {}): void {
   const { freeze = false, leaf, guardCallbacks = false, localWrites = false, observe, platform = true } = options;
-  const readPath = pathReader(host);
   // What `Object.prototype.toString` says of the real object (`[object process]`): code
   // tells Node from a browser bundler's shim that way (the setimmediate polyfill, which
   // otherwise schedules through a MessageChannel that keeps the process alive).
   // It comes from the view's prototype, so the view's own keys stay the granted ones.
-  const tag = stringTagOf(readPath(path));
+  const readParent = pathReader(host, path);
+  const tag = stringTagOf(readParent());
   if (tag !== undefined) Object.setPrototypeOf(view, taggedPrototype(tag));
   for (const [name, child] of node.children) {
     const childPath = [...path, name];
     if (child.access) {
-      const wrap = makeMethodWrapper(view, () => readPath(path), guardCallbacks, platform);
+      const wrap = makeMethodWrapper(view, readParent, guardCallbacks, platform);
       let shadow: { value: unknown } | undefined;
       // The member is read live (the app may replace it: instrumentation patches
       // `http.request`); what the package gets for it is computed again only when it
       // changed, since a package reads `path.join` or `Buffer.from` at every call.
+      const readMember = pathReader(host, childPath);
       let lastRaw: unknown = UNREAD;
       let lastOut: unknown;
       const descriptor: PropertyDescriptor = {
         get: () => {
           if (shadow) return shadow.value;
-          const raw = readPath(childPath);
+          const raw = readMember();
           if (raw !== lastRaw) {
             lastOut = wrap(leaf ? leaf(raw, child.access!) : raw);
             lastRaw = raw;
@@ -321,7 +331,7 @@ function defineNarrowed(view: object, node: Node, host: object, path: string[], 
         };
       } else if (child.access === 'write') {
         descriptor.set = (value: unknown) => {
-          const parent = readPath(path) as Record<string, unknown> | undefined;
+          const parent = readParent() as Record<string, unknown> | undefined;
           if (parent !== null && parent !== undefined) parent[name] = value;
         };
       }
