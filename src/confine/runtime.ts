@@ -14,6 +14,7 @@ import { builtinFor, builtinGrants, hostBuiltin, type BuiltinGrant } from './bui
 import { builtinName, resolveSpecifier, type ResolveKind } from '../graph/resolve.js';
 import { denied, explainMissingGlobal, type PolicyFiles } from '../report/denials.js';
 import { decodeSource, fileFormat, makeNodeParser } from '../formats/index.js';
+import { refusePhaseImports, rejectPhaseImports } from '../formats/evasion.js';
 import { makeRequire, requireCommonJs } from '../formats/cjs.js';
 import { confineModuleBuiltin, realRoot } from './module-builtin.js';
 import { evadeRunTimeCode, globalThisIdiom } from './compartment-transforms.js';
@@ -532,6 +533,10 @@ export class Runtime implements ModuleContext {
       const compartment = new Compartment({
         ...options,
         transforms: [...((options.transforms as unknown[]) ?? []), globalThisIdiom, evadeRunTimeCode],
+        // Last for every text the compartment evaluates, modules included (SES runs its
+        // shim transforms after the others): no phase import (`import.source(x)`) reaches
+        // Node's loader (formats/evasion.ts).
+        __shimTransforms__: [...((options.__shimTransforms__ as unknown[]) ?? []), rejectPhaseImports],
         __noNamespaceBox__: true,
         // compartment-mapper's asynchronous exit hook is not told which package imports
         // (it passes the entry compartment), so builtins always take the synchronous
@@ -587,7 +592,7 @@ export class Runtime implements ModuleContext {
         // bundler emits reaches ES modules): the evasion transform turns that `import(`
         // into a call of this, the package's own confined dynamic import.
         Object.defineProperty(own, '__import__', {
-          value: (specifier: unknown) => runtime.dynamicImport(info, String(specifier), compartment),
+          value: refusePhaseImports((specifier: unknown) => runtime.dynamicImport(info, String(specifier), compartment), info.name),
           writable: false,
           enumerable: false,
           configurable: false,

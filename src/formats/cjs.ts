@@ -15,7 +15,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CJS_MODULE_EXPORTS_NAME, cjsExportNames, lexCjs, type CjsLexed } from '../graph/module-names.js';
-import { evadeSesRejections } from './evasion.js';
+import { evadeSesRejections, refusePhaseImports } from './evasion.js';
 import type { PackageInfo } from '../graph/package-map.js';
 import type { CjsModule, CompartmentLike, ModuleContext } from './context.js';
 import { isAsyncGraphRefusal } from '../confine/module-evaluation.js';
@@ -182,7 +182,7 @@ function runCommonJs(
   const filename = fileURLToPath(url);
   const dirname = path.dirname(filename);
   const requireFn = makeRequire(ctx, info, filename, compartment);
-  const importFn = (id: unknown): Promise<unknown> => {
+  const importFn = refusePhaseImports((id: unknown): Promise<unknown> => {
     try {
       const target = ctx.link(info, String(id), filename, 'import');
       const owner = target.kind === 'builtin' ? undefined : target.view;
@@ -191,7 +191,7 @@ function runCommonJs(
     } catch (error) {
       return Promise.reject(error);
     }
-  };
+  }, info.name);
   const module: CjsModule & Record<string, unknown> = {
     id: filename,
     filename,
