@@ -26,16 +26,18 @@ const suspicious = /(?:^|[^.]|\.\.\.)\bimport\s*(?:\(|\/[/*]|\.(?!\s*meta\b))|<!
  * such a call goes to the host: Node's own module loader, which resolves and loads from
  * the runtime's file (the caller of SES's evaluator), with no policy, and hands back a
  * `WebAssembly.Module` of any `.wasm` file or `data:` URL (docs/attacks.md, case 180).
- * SES's own check looks for `import(` only. The evasion below turns such code into
- * `__import__.source(x)`, which refuses ({@link refusePhaseImports}), and
- * {@link rejectPhaseImports} rejects whatever text still holds the form, as SES rejects
- * `import(`: code built to skip the evasion, and whatever the tokenizer misjudged.
+ * SES's own check looks for `import(` only: the runtime bundle gives every compartment
+ * (a package's child compartments too, whatever their options) a last shim transform
+ * that refuses text holding this form (scripts/bundle-runtime.mjs), as SES refuses
+ * `import(`. The evasion below turns such code into `__import__.source(x)`, which
+ * refuses ({@link refusePhaseImports}), and escapes the text in literals, so that only
+ * text built to skip it meets that refusal.
  */
 const PHASE_IMPORT = /(?:^|[^.]|\.\.\.)\bimport\s*\.(?!\s*meta\b)/;
 
 /**
- * The last transform of every compartment (its `__shimTransforms__`: modules, `evaluate`,
- * the Function constructor and eval): text with a possible phase import is refused.
+ * The refusal the bundle adds to every compartment (its pattern is the same), as a
+ * function: the evasion's tests check their output against it.
  */
 export function rejectPhaseImports(source: string): string {
   const match = PHASE_IMPORT.exec(source);
