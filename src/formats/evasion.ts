@@ -1,7 +1,8 @@
 /**
  * SES refuses to evaluate any text that looks like `import(`, an HTML comment
- * (`<!--`, `-->`) or, in ES modules and code built at run time, a direct `eval(`,
- * wherever it stands: in code, comments, strings or regular expressions. Real packages
+ * (`<!--`, `-->`) or, in ES modules and code built at run time, a direct `eval(`, and
+ * the runtime, where V8 parses phase imports, `import.` not before `meta` (see
+ * {@link rejectPhaseImports}), wherever it stands: in code, comments, strings or regular expressions. Real packages
  * carry such text all the time (JSDoc `import('x')` types, HTML in template strings, a
  * CLI's `/--import(?:=|\s+)(\S+)/`). SES's own regexp evasions rewrite every match,
  * which changes the value of strings; this pass works on tokens instead, so that:
@@ -9,7 +10,8 @@
  * - in strings, templates and regular expressions one character is escaped so that the
  *   literal means what it meant (see ./evasion-literals.ts for which one, and the one
  *   thing that shows: a tagged template's raw strings);
- * - in code, `import(` becomes `__import__(` (see {@link evadeSesRejections}); `-->` and
+ * - in code, `import(` becomes `__import__(` (see {@link evadeSesRejections}), and
+ *   `import.source(` `__import__.source(`, which refuses; `-->` and
  *   `<!--` are spaced out (`a-- > b`, `a < !--b`), which parses the same in a module;
  *   a name SES would misread (`$import(`, `obj. eval(`) has its last letter escaped,
  *   which is the same name.
