@@ -148,6 +148,56 @@ const SES_EDITS = {
       1,
     ],
   ],
+  // Node 24's source-phase import, `import.source(x)` (and V8's next, `import.defer(x)`),
+  // goes to the host's loader as `import(x)` does, from the runtime's own file, past the
+  // policy and the hooks (docs/attacks.md, case 180); SES's own check looks for `import(`
+  // only. Every compartment, a package's child compartments too whatever their options,
+  // gets a last shim transform that refuses `import` then `.` (not `import.meta`), where
+  // V8 parses a phase import: SES runs shim transforms on module programs, `evaluate`,
+  // `Function` and `eval`. (The start compartment's, the app's own `Function` and
+  // `eval`, are left as they were.)
+  // The runtime's evasion rewrites such code and literals first (src/formats/evasion.ts,
+  // whose `rejectPhaseImports` is this check), so only text built to skip it is refused.
+  'compartment.js': [
+    [
+      `import { makeSafeEvaluator } from './make-safe-evaluator.js';`,
+      String.raw`import { makeSafeEvaluator } from './make-safe-evaluator.js';
+
+const phaseImportPattern = /(?:^|[^.]|\.\.\.)\bimport\s*\.(?!\s*meta\b)/;
+const rejectPhaseImportExpressions = src => {
+  if (phaseImportPattern.test(src)) {
+    throw SyntaxError('Possible source-phase import expression (import.source) rejected (LavaMoat)');
+  }
+  return src;
+};
+// Only where V8 parses a phase import (Node 24: import.source): elsewhere it is a syntax
+// error, and the scan (about 1.5 ms a megabyte of code) would buy nothing.
+const parsesPhaseImports = ['source', 'defer'].some(phase => {
+  try {
+    Function('x', 'return import.' + phase + '(x)');
+    return true;
+  } catch {
+    return false;
+  }
+});`,
+      1,
+    ],
+    [
+      `      __shimTransforms__ = [],
+      globals: endowmentsOption = {},`,
+      `      __shimTransforms__: shimTransformsGiven = [],
+      globals: endowmentsOption = {},`,
+      1,
+    ],
+    [
+      `    const globalTransforms = arrayFlatMap(
+      [transforms, __shimTransforms__],`,
+      `    const __shimTransforms__ = parsesPhaseImports ? [...shimTransformsGiven, rejectPhaseImportExpressions] : shimTransformsGiven;
+    const globalTransforms = arrayFlatMap(
+      [transforms, __shimTransforms__],`,
+      1,
+    ],
+  ],
   // `export *` as the spec links it, where SES's module instances differ from Node:
   // - two `export *` paths to the same binding are one export, not an ambiguity (SES
   //   dropped the name: date-fns' `longFormatters` through format.js and parse.js);

@@ -27,8 +27,10 @@ import { ensurePrivateDirectory } from './private-dir.js';
 // the salt names package versions only, so older entries would keep the old text);
 // 5: top-level await (compiled records, lexed imports); 6: a record's program text kept
 // after its JSON as it is, not as a JSON string (parsing escaped text was a third of a
-// warm read), and CommonJS records without the source when the wrapper changed nothing.
-export const CACHE_FORMAT = 6;
+// warm read), and CommonJS records without the source when the wrapper changed nothing;
+// 7: the evasion also rewrites phase imports (`import.source(`) and escapes `import.` in
+// literals (entries hold the evaded text).
+export const CACHE_FORMAT = 7;
 
 /**
  * What an entry is keyed by: the module's text, or its bytes as read (a kind is always

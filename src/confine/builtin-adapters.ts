@@ -18,7 +18,9 @@
  *   link every timer of the process);
  * - `crypto`: `setEngine` (an OpenSSL engine is a shared library) only with `native`;
  *   callbacks called without Node's native job as `this`;
- * - `http` (Node 24): `setGlobalProxyFromEnv` only when the policy names it.
+ * - `http` (Node 24): `setGlobalProxyFromEnv` only when the policy names it;
+ * - `sqlite`: a `DatabaseSync` that loads SQLite extensions (shared libraries:
+ *   `allowExtension`, then `loadExtension(path)`) only with `native`.
  * `module` is confined in module-builtin.ts, after the policy narrowed it.
  */
 import { asyncHooksFor, diagnosticsChannelFor, restrictPerformanceObserver } from './observation.js';
@@ -223,6 +225,34 @@ function withoutJobReceivers(module: Module): Module {
   return overrides;
 }
 
+/**
+ * `node:sqlite`'s `DatabaseSync` for a package without `native`: its options are read
+ * once (Node would read a getter of `allowExtension` again), and a database that would
+ * load extensions is refused. The prototype is Node's (`instanceof`, the methods), and
+ * Node's class is not reachable from it: an instance's `constructor` is inert for everyone
+ * (capability-classes.ts), and the parent is the class's own parent.
+ */
+function databaseWithoutExtensions(Real: Ctor, packageName: string): Function {
+  const DatabaseSync = function DatabaseSync(this: unknown, ...args: unknown[]): object {
+    if (new.target === undefined) throw new TypeError("Class constructor DatabaseSync cannot be invoked without 'new'");
+    const options = args[1];
+    if (isObjectArg(options)) {
+      const allowExtension = options.allowExtension;
+      if (allowExtension === true) {
+        throw new TypeError(
+          `LavaMoat: a database opened with allowExtension loads SQLite extensions, which are native code: package "${packageName}" needs "native": true in its policy`,
+        );
+      }
+      args[1] = snapshot(options, { allowExtension });
+    }
+    return Reflect.construct(Real, args, new.target === DatabaseSync ? Real : new.target);
+  };
+  Object.defineProperty(DatabaseSync, 'prototype', { value: Real.prototype, writable: false });
+  Object.defineProperty(DatabaseSync, 'length', { value: Real.length });
+  Object.setPrototypeOf(DatabaseSync, Object.getPrototypeOf(Real) as object);
+  return Object.freeze(DatabaseSync);
+}
+
 /** The module a package's policy then narrows: `real` adapted for package `ctx`, or `real` itself. */
 export function adaptBuiltin(name: string, real: unknown, ctx: AdapterContext): unknown {
   const module = real as Module;
@@ -253,6 +283,12 @@ export function adaptBuiltin(name: string, real: unknown, ctx: AdapterContext): 
       }
       return spreadLazily(name, module, overrides);
     }
+    case 'sqlite':
+      // SQLite extensions are shared libraries (`db.loadExtension(path)` dlopens one):
+      // native code, as an addon is. Node loads them only for a database opened with
+      // `allowExtension: true`, which a package's DatabaseSync refuses without `native`.
+      if (ctx.native || typeof module.DatabaseSync !== 'function') return real;
+      return spreadLazily(name, module, { DatabaseSync: databaseWithoutExtensions(module.DatabaseSync as Ctor, ctx.packageName) });
     case 'tls':
       // The CA certificates every TLS connection of the process verifies against (Node
       // 24+): the app's HTTPS trust, not a package's. Granted only by name.

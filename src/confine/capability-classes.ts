@@ -1,8 +1,9 @@
 /**
  * Node's classes whose constructors are authority: constructing one opens a socket, a
  * file, a file descriptor, a server port, a child process, a DNS resolver, an inspector
- * session or a compiled script. Their instances travel far beyond the packages granted
- * their module (`process.stdout` is a `tty.WriteStream`, a `net.Socket` or an internal
+ * session, a compiled script or an SQLite database (which may load extensions: native
+ * code). Their instances travel far beyond the packages granted their module
+ * (`process.stdout` is a `tty.WriteStream`, a `net.Socket` or an internal
  * `SyncWriteStream`; an HTTP request's socket is a `net.Socket`), and every instance
  * names its class in `prototype.constructor`: `new (Object.getPrototypeOf(stdout)
  * .constructor)(fd)` would write any file descriptor, `new socket.constructor()
@@ -48,6 +49,9 @@ const CAPABILITY_CLASSES: Readonly<Record<string, readonly string[]>> = {
   inspector: ['Session'],
   'inspector/promises': ['Session'],
   vm: ['Script', 'Module', 'SourceTextModule', 'SyntheticModule'],
+  // A database opens files, and one opened with `allowExtension` loads shared libraries
+  // (Node 22.13+; node:sqlite is absent on Node 20).
+  sqlite: ['DatabaseSync'],
 };
 
 /**

@@ -14,6 +14,7 @@ import { builtinFor, builtinGrants, hostBuiltin, type BuiltinGrant } from './bui
 import { builtinName, resolveSpecifier, type ResolveKind } from '../graph/resolve.js';
 import { denied, explainMissingGlobal, type PolicyFiles } from '../report/denials.js';
 import { decodeSource, fileFormat, makeNodeParser } from '../formats/index.js';
+import { refusePhaseImports } from '../formats/evasion.js';
 import { makeRequire, requireCommonJs } from '../formats/cjs.js';
 import { confineModuleBuiltin, realRoot } from './module-builtin.js';
 import { evadeRunTimeCode, globalThisIdiom } from './compartment-transforms.js';
@@ -564,6 +565,8 @@ export class Runtime implements ModuleContext {
           const filename = fileURLToPath(meta.url);
           meta.filename = filename;
           meta.dirname = filename.slice(0, filename.lastIndexOf('/')) || '/';
+          // Node 22.18+ and 24.2+: whether this module is the process's entry (a bin's).
+          if (HAS_IMPORT_META_MAIN) meta.main = meta.url === runtime.mainURL;
           meta.resolve = (request: string) => {
             const target = runtime.link(info, String(request), filename, 'import');
             return target.kind === 'builtin' ? `node:${target.name}` : target.url;
@@ -587,7 +590,7 @@ export class Runtime implements ModuleContext {
         // bundler emits reaches ES modules): the evasion transform turns that `import(`
         // into a call of this, the package's own confined dynamic import.
         Object.defineProperty(own, '__import__', {
-          value: (specifier: unknown) => runtime.dynamicImport(info, String(specifier), compartment),
+          value: refusePhaseImports((specifier: unknown) => runtime.dynamicImport(info, String(specifier), compartment), info.name),
           writable: false,
           enumerable: false,
           configurable: false,
@@ -826,6 +829,9 @@ export class Runtime implements ModuleContext {
 
 /** `true` or this runtime's `"write"` (see policy/types.ts). */
 const isGranted = (value: unknown): boolean => value === true || value === 'write';
+
+/** Node gives ES modules `import.meta.main` (22.18+, 24.2+): so does the runtime, for packages' modules. */
+const HAS_IMPORT_META_MAIN = typeof (import.meta as { main?: unknown }).main === 'boolean';
 
 /** The runtime's own files (they never change a view themselves). */
 const RUNTIME_DIR = fileURLToPath(new URL('../', import.meta.url));

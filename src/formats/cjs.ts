@@ -15,7 +15,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CJS_MODULE_EXPORTS_NAME, cjsExportNames, lexCjs, type CjsLexed } from '../graph/module-names.js';
-import { evadeSesRejections } from './evasion.js';
+import { evadeSesRejections, refusePhaseImports } from './evasion.js';
 import type { PackageInfo } from '../graph/package-map.js';
 import type { CjsModule, CompartmentLike, ModuleContext } from './context.js';
 import { isAsyncGraphRefusal } from '../confine/module-evaluation.js';
@@ -99,7 +99,7 @@ export function makeRequire(ctx: ModuleContext, info: PackageInfo, filename: str
   };
   Object.defineProperty(require, 'main', {
     // The app's own entry module (native) is never handed to a package.
-    get: () => ctx.mainModule,
+    get: () => mainModuleFor(ctx.mainModule, info),
     enumerable: true,
   });
   return Object.assign(require, {
@@ -109,6 +109,37 @@ export function makeRequire(ctx: ModuleContext, info: PackageInfo, filename: str
     // `.handlebars`); here it is the package's own and loads nothing.
     extensions: packageExtensions(info),
   });
+}
+
+/** The package of each CommonJS module object the runtime made (for `require.main`). */
+const moduleOwners = new WeakMap<object, PackageInfo>();
+const mainViews = new WeakMap<object, object>();
+
+/**
+ * `require.main` for code of package `info`, when the process's entry is a dependency's
+ * CommonJS module (a package's bin run as the entry: `lavamoat run --bin`). Node's is
+ * that module object, whose `require` loads with the entry's package's authority: given
+ * to every package, any of them loaded what the bin's policy grants (case 182). The
+ * bin's own package gets it (`require.main === module` holds there); another gets a
+ * frozen record of where it is (`id`, `filename`, `path`, `loaded`), with no `require`,
+ * `exports` or `children`.
+ */
+function mainModuleFor(main: CjsModule | undefined, info: PackageInfo): unknown {
+  if (main === undefined || moduleOwners.get(main) === info) return main;
+  let view = mainViews.get(main);
+  if (!view) {
+    const { id, filename, path: dir } = main as CjsModule & { id?: unknown; filename?: unknown; path?: unknown };
+    view = Object.freeze({
+      id,
+      filename,
+      path: dir,
+      get loaded() {
+        return main.loaded;
+      },
+    });
+    mainViews.set(main, view);
+  }
+  return view;
 }
 
 const SLOPPY_ONLY = /strict mode|with statement|octal|Unexpected eval or arguments|Delete of an unqualified identifier/i;
@@ -182,7 +213,7 @@ function runCommonJs(
   const filename = fileURLToPath(url);
   const dirname = path.dirname(filename);
   const requireFn = makeRequire(ctx, info, filename, compartment);
-  const importFn = (id: unknown): Promise<unknown> => {
+  const importFn = refusePhaseImports((id: unknown): Promise<unknown> => {
     try {
       const target = ctx.link(info, String(id), filename, 'import');
       const owner = target.kind === 'builtin' ? undefined : target.view;
@@ -191,7 +222,7 @@ function runCommonJs(
     } catch (error) {
       return Promise.reject(error);
     }
-  };
+  }, info.name);
   const module: CjsModule & Record<string, unknown> = {
     id: filename,
     filename,
@@ -203,6 +234,7 @@ function runCommonJs(
     require: requireFn,
   };
   cjsRegistry.set(url, module);
+  moduleOwners.set(module, info);
   if (url === ctx.mainURL) ctx.mainModule = module;
   try {
     let fn: Function;

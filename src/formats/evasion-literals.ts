@@ -1,8 +1,8 @@
 /**
  * The text inside literals and comments, changed so that SES's patterns
  * (node_modules/ses/src/transforms.js) no longer match it while each literal keeps its
- * meaning. A problem sequence (`import(`, `import //`, `import /*`, `eval(`, `<!--`,
- * `-->`) is broken by writing one of its characters as an escape that the literal reads
+ * meaning. A problem sequence (`import(`, `import //`, `import /*`, `import.` not before
+ * `meta`, `eval(`, `<!--`, `-->`) is broken by writing one of its characters as an escape that the literal reads
  * as that same character. Which character depends on the literal: in a regular
  * expression some of them are syntax (`(?<!--)` is a lookbehind, `[-->]` a range), and
  * an escape there would change the pattern.
@@ -11,7 +11,8 @@
 // As SES matches them, with the character before `import` left out: a literal escaped
 // after a `.` (which SES would pass) reads the same, so there is nothing to gain in
 // copying that part.
-const importInText = /\bimport(\s*)(\(|\/[/*])/g;
+// `import.` not before `meta` is a phase import (`import.source(`: evasion.ts).
+const importInText = /\bimport(\s*)(\(|\/[/*]|\.(?!\s*meta\b))/g;
 const evalInText = /(?<!\.)\beval(\s*)\(/g;
 
 /**
@@ -81,7 +82,7 @@ export function escapeInRegExp(token: string, follower: string): string {
   // The closing slash and the character after the literal: `/import//* c */` reads as
   // `import/*` to SES.
   const closed = flags === '' && (follower === '/' || follower === '*');
-  const importAt = closed ? /\bimpor(?=t\s*(?:\(|\/[/*]|$))/g : /\bimpor(?=t\s*(?:\(|\/[/*]))/g;
+  const importAt = closed ? /\bimpor(?=t\s*(?:\(|\/[/*]|\.(?!\s*meta\b)|$))/g : /\bimpor(?=t\s*(?:\(|\/[/*]|\.(?!\s*meta\b)))/g;
   for (const m of body.matchAll(importAt)) escapes.set(m.index + 5, '\\u0074');
   for (const m of body.matchAll(/(?<!\.)\beva(?=l\s*\()/g)) escapes.set(m.index + 3, '\\u006c');
   if (body.includes('<!--') || body.includes('-->')) {

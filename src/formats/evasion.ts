@@ -1,7 +1,8 @@
 /**
  * SES refuses to evaluate any text that looks like `import(`, an HTML comment
- * (`<!--`, `-->`) or, in ES modules and code built at run time, a direct `eval(`,
- * wherever it stands: in code, comments, strings or regular expressions. Real packages
+ * (`<!--`, `-->`) or, in ES modules and code built at run time, a direct `eval(`, and
+ * the runtime, where V8 parses phase imports, `import.` not before `meta` (see
+ * {@link rejectPhaseImports}), wherever it stands: in code, comments, strings or regular expressions. Real packages
  * carry such text all the time (JSDoc `import('x')` types, HTML in template strings, a
  * CLI's `/--import(?:=|\s+)(\S+)/`). SES's own regexp evasions rewrite every match,
  * which changes the value of strings; this pass works on tokens instead, so that:
@@ -9,7 +10,8 @@
  * - in strings, templates and regular expressions one character is escaped so that the
  *   literal means what it meant (see ./evasion-literals.ts for which one, and the one
  *   thing that shows: a tagged template's raw strings);
- * - in code, `import(` becomes `__import__(` (see {@link evadeSesRejections}); `-->` and
+ * - in code, `import(` becomes `__import__(` (see {@link evadeSesRejections}), and
+ *   `import.source(` `__import__.source(`, which refuses; `-->` and
  *   `<!--` are spaced out (`a-- > b`, `a < !--b`), which parses the same in a module;
  *   a name SES would misread (`$import(`, `obj. eval(`) has its last letter escaped,
  *   which is the same name.
@@ -18,7 +20,55 @@
 import jsTokens from 'js-tokens';
 import { breakInComment, escapeInRegExp, escapeInString, splitInRawTemplate } from './evasion-literals.js';
 
-const suspicious = /(?:^|[^.]|\.\.\.)\bimport\s*(?:\(|\/[/*])|<!--|-->|(?:^|[^.])\beval\s*\(/;
+const suspicious = /(?:^|[^.]|\.\.\.)\bimport\s*(?:\(|\/[/*]|\.(?!\s*meta\b))|<!--|-->|(?:^|[^.])\beval\s*\(/;
+
+/**
+ * `import` then `.` (not `import.meta`): V8's phase imports, `import.source(x)` (Node 24
+ * parses it in scripts and modules alike; `import.defer(x)` is next). Like `import(x)`,
+ * such a call goes to the host: Node's own module loader, which resolves and loads from
+ * the runtime's file (the caller of SES's evaluator), with no policy, and hands back a
+ * `WebAssembly.Module` of any `.wasm` file or `data:` URL (docs/attacks.md, case 180).
+ * SES's own check looks for `import(` only: the runtime bundle gives every compartment
+ * (a package's child compartments too, whatever their options) a last shim transform
+ * that refuses text holding this form (scripts/bundle-runtime.mjs), as SES refuses
+ * `import(`. The evasion below turns such code into `__import__.source(x)`, which
+ * refuses ({@link refusePhaseImports}), and escapes the text in literals, so that only
+ * text built to skip it meets that refusal.
+ */
+const PHASE_IMPORT = /(?:^|[^.]|\.\.\.)\bimport\s*\.(?!\s*meta\b)/;
+
+/**
+ * The refusal the bundle adds to every compartment (its pattern is the same), as a
+ * function: the evasion's tests check their output against it.
+ */
+export function rejectPhaseImports(source: string): string {
+  const match = PHASE_IMPORT.exec(source);
+  if (match) {
+    const line = source.slice(0, match.index).split(/\r\n?|[\n\u2028\u2029]/).length;
+    throw new SyntaxError(`LavaMoat: possible source-phase import (import.source) rejected at line ${line}: compartments load modules only through the package's policy`);
+  }
+  return source;
+}
+
+/**
+ * What the evasion's `__import__.source(x)` and `__import__.defer(x)` call: a refusal,
+ * as a rejected promise (what the call returns in Node).
+ */
+export function refusePhaseImports<T extends object>(importFn: T, packageName: string): T {
+  const refuse = (phase: string) => () =>
+    Promise.reject(
+      Object.assign(
+        new Error(
+          `LavaMoat: package "${packageName}" used a ${phase}-phase import (import.${phase}()), which Node's loader would answer outside the package's compartment and policy; it is not supported in compartments`,
+        ),
+        { code: 'LAVAMOAT_PHASE_IMPORT' },
+      ),
+    );
+  for (const phase of ['source', 'defer']) {
+    Object.defineProperty(importFn, phase, { value: refuse(phase), writable: false, enumerable: false, configurable: false });
+  }
+  return importFn;
+}
 
 export const needsEvasion = (source: string): boolean => suspicious.test(source);
 
@@ -35,14 +85,26 @@ function nextSignificant(tokens: Tok[], i: number): number {
   return -1;
 }
 
+/** Whether the token after the `.` at `dot`, past whitespace only, is `meta` (`import.meta`, as {@link PHASE_IMPORT} reads it). */
+function metaAfter(tokens: Tok[], dot: number): boolean {
+  for (let j = dot + 1; j < tokens.length; j += 1) {
+    const { type, value } = tokens[j]!;
+    if (type === 'WhiteSpace' || type === 'LineTerminatorSequence') continue;
+    return value === 'meta';
+  }
+  return false;
+}
+
 /**
- * Whether SES reads the text after token `i` as completing `import` (whitespace, then
- * `(` or a comment) or `eval` (whitespace, then `(`).
+ * Whether SES (or {@link rejectPhaseImports}) reads the text after token `i` as
+ * completing `import` (whitespace, then `(`, a comment, or a `.` not before `meta`) or
+ * `eval` (whitespace, then `(`).
  */
 function completesPattern(tokens: Tok[], i: number, word: 'import' | 'eval'): boolean {
   for (let j = i + 1; j < tokens.length; j += 1) {
     const { type, value } = tokens[j]!;
     if (type === 'WhiteSpace' || type === 'LineTerminatorSequence') continue;
+    if (word === 'import' && value === '.') return !metaAfter(tokens, j);
     return value === '(' || (word === 'import' && (type === 'MultiLineComment' || type === 'SingleLineComment'));
   }
   return false;
@@ -134,7 +196,10 @@ export function evadeSesRejections(source: string): string {
         const member = previous === '.' || previous === '?.';
         const next = (value === 'import' || value === 'eval') && !member ? nextSignificant(tokens, i) : -1;
         const word = next === -1 ? misreadWord(value, source[at - 1] ?? '') : undefined;
-        if (next !== -1 && tokens[next]!.value === '(') {
+        if (value === 'import' && next !== -1 && tokens[next]!.value === '.' && !metaAfter(tokens, next)) {
+          // A phase import (`import.source(x)`): `__import__.source(x)`, which refuses.
+          piece = '__import__';
+        } else if (next !== -1 && tokens[next]!.value === '(') {
           // A method named so is quoted (same method); a call of `eval` becomes an
           // indirect one, which is what it is in a compartment anyway (the compartment's
           // own `eval` is never the intrinsic, so never direct).

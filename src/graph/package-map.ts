@@ -135,9 +135,27 @@ function toInfo(name: string, dir: string, manifest: Manifest): PackageInfo {
  * Walks the dependency tree level by level. At each level a package keeps the best
  * path found so far; only packages whose best path improved are expanded again, so
  * the result is the least path under {@link compareLogicalPaths} for every package.
+ *
+ * Below the root, a package directory that is not right inside a `node_modules` folder
+ * (a workspace, a `file:` dependency of the app's) is one the app declares, or a package
+ * outside `node_modules` does (a workspace's workspaces). A dependency installed under
+ * `node_modules` that declares one (`"lib": "file:../../lib"`, which npm installs as a
+ * link there) would make a directory of the app a package of its own, loadable by its
+ * name with a grant, its modules the app's no more (docs/attacks.md, case 183), and
+ * `"x": "file:../victim/dist"` a folder of another package its own: such an edge is
+ * skipped, and the directory stays the app's (or that package's).
  */
+/** A directory right inside a `node_modules` folder, as a path relative to the root. */
+const INSTALLED_DIR = /(?:^|[\\/])node_modules[\\/](?:@[^\\/]+[\\/])?[^\\/]+$/iu;
+
 export function buildPackageMap(rootDir: string, { includeDev = false } = {}): PackageMapData {
   const root = fs.realpathSync(rootDir);
+  // What a package installed under `node_modules` may name below the root: a directory
+  // right inside a `node_modules` folder (`node_modules/x`, `node_modules/@s/x`, pnpm's
+  // `.pnpm/x@1/node_modules/x`), not a directory of the app's nor a folder inside
+  // another package. (Above the root, a linked checkout: `npm link`.)
+  const installable = (dir: string): boolean =>
+    !dir.startsWith(root + path.sep) || INSTALLED_DIR.test(dir.slice(root.length + 1));
   const manifests = new Map<string, Manifest>([[root, readManifest(root)]]);
   const best = new Map<string, string[]>([[root, []]]);
   const seen = new Map<string, string | null>();
@@ -147,9 +165,13 @@ export function buildPackageMap(rootDir: string, { includeDev = false } = {}): P
     for (const dir of frontier) {
       const manifest = manifests.get(dir)!;
       const logical = best.get(dir)!;
+      // A dependency installed under `node_modules` names no package outside every
+      // `node_modules` (see below).
+      const installed = dir !== root && hasNodeModulesSegment(dir.startsWith(root + path.sep) ? dir.slice(root.length + 1) : dir);
       for (const dep of dependencyNames(manifest, includeDev && dir === root)) {
         const depDir = findDependencyDir(dep, dir, seen);
         if (depDir === undefined || depDir === root) continue;
+        if (installed && !installable(depDir)) continue;
         const candidate = [...logical, dep];
         const current = best.get(depDir);
         if (current !== undefined && compareLogicalPaths(candidate, current) >= 0) continue;

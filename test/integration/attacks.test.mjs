@@ -63,7 +63,7 @@ const ENTRIES = {
   },
   'e-tla.mjs': { cases: ['top-level-await-grants'] },
   // How modules are mapped to packages and loaded (cases 90 and up).
-  'e-loading.mjs': { cases: ['require-esm-exports-mismatch', 'vm-default-loader-import', 'vm-claimed-parent-import', 'filenameless-parent-require'] },
+  'e-loading.mjs': { cases: ['require-esm-exports-mismatch', 'vm-default-loader-import', 'vm-claimed-parent-import', 'filenameless-parent-require', 'source-phase-import', 'sqlite-extension-native', 'require-main-authority', 'linked-app-directory'] },
   // How the policy is read (cases 140 and up), with an override that takes grants back.
   'e-policy.mjs': {
     cases: ['override-node-prefix'],

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import vm from 'node:vm';
-import { evadeSesRejections, needsEvasion } from '../../dist/formats/evasion.js';
+import { evadeSesRejections, needsEvasion, rejectPhaseImports } from '../../dist/formats/evasion.js';
 
 // SES's own checks (the direct-eval one applies to ES modules and code built at run time).
 const ses = await import(new URL('../../node_modules/ses/src/transforms.js', import.meta.url));
@@ -129,4 +129,37 @@ test('HTML comment look-alikes between operators are spaced out as a module read
   assert.equal(out, 'let a = 1, b = 3, c = 2; [a< !--b, c-- >0, c-- >>1, c-- >=0]');
   assert.equal(sesRejects(out), false, out);
   assert.deepEqual(run(out), [false, true, 0, true]);
+});
+
+test('a phase import (import.source) in code becomes __import__.source; import. in literals keeps its value; rejectPhaseImports refuses the rest', () => {
+  const phaseRejects = (src) => {
+    try {
+      rejectPhaseImports(src);
+      return false;
+    } catch {
+      return true;
+    }
+  };
+  const src = [
+    "const calls = [import.source('./a.wasm'), import\n  .source('./b.wasm'), import . /* c */ source('./c.wasm')];",
+    "const o = { import: { source: (x) => 'member ' + x } }; const m = [o.import.source('m'), o. import.source('n')];",
+    "const $import = { x: 'dollar' }; const texts = ['import.source(', `import .defer(${1})`, /import.source/.test('import.source'), $import.x];",
+    '// see import.source( and import.meta here',
+    'const meta = "import.meta.url";',
+    '[calls, m, texts, meta]',
+  ].join('\n');
+  assert.ok(phaseRejects(src), 'the case is one the runtime rejects');
+  const out = evadeSesRejections(src);
+  assert.equal(phaseRejects(out) || sesRejects(out), false, out);
+  const value = JSON.parse(JSON.stringify(vm.runInNewContext(out, { __import__: Object.assign((s) => `dynamic:${s}`, { source: (s) => `source:${s}` }) })));
+  assert.deepEqual(value, [
+    ['source:./a.wasm', 'source:./b.wasm', 'source:./c.wasm'],
+    ['member m', 'member n'],
+    ['import.source(', 'import .defer(1)', true, 'dollar'],
+    'import.meta.url',
+  ]);
+  // Text that skipped the evasion (a look-alike of a compiled module) is refused.
+  assert.ok(phaseRejects("(function (exports, require, module, __filename, __dirname, __import__) {return import.source('x')})"));
+  assert.ok(phaseRejects('...import\u2028.source(x)'.replace('\\u2028', '\u2028')));
+  assert.equal(phaseRejects('x.import.source; import.meta.url; $h\u034f_import.source'), false);
 });

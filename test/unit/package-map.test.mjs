@@ -107,3 +107,41 @@ test('a node_modules segment in any case (and folding ſ to s) means a package, 
   assert.equal(map.pathIn(x, path.join(root, 'NODE_MODULES', 'X', 'lib', 'a.js')), path.join(root, 'node_modules', 'x', 'lib', 'a.js'));
   assert.equal(map.pathIn(x, path.join(root, 'node_modules', 'x', 'a.js')), path.join(root, 'node_modules', 'x', 'a.js'));
 });
+
+test("a dependency installed under node_modules names only directories right inside a node_modules folder (attack case 183)", () => {
+  const root = makeTree({
+    '.': { name: 'app', dependencies: { evil: '1', ws: 'file:packages/ws' } },
+    'lib/linked': { name: 'linked', type: 'module' },
+    'packages/ws': { name: 'ws', dependencies: { 'ws-dep': 'file:../ws-dep', reg: '1' } },
+    'packages/ws-dep': { name: 'ws-dep' },
+    'node_modules/evil': { name: 'evil', dependencies: { applib: 'file:../../lib/linked', ws: '*', vdist: 'file:../reg/dist' } },
+    'node_modules/reg': { name: 'reg' },
+    'node_modules/reg/dist': { type: 'commonjs' },
+    'node_modules/.pnpm/pn@1.0.0/node_modules/pn': { name: 'pn' },
+  });
+  // What npm makes of those `file:` dependencies: links.
+  fs.mkdirSync(path.join(root, 'node_modules/evil/node_modules'), { recursive: true });
+  fs.symlinkSync('../../../lib/linked', path.join(root, 'node_modules/evil/node_modules/applib'));
+  fs.symlinkSync('../../reg/dist', path.join(root, 'node_modules/evil/node_modules/vdist'));
+  // pnpm's layout: a link to the store's `node_modules/<name>` is installable.
+  fs.writeFileSync(path.join(root, 'node_modules/evil/package.json'), JSON.stringify({ name: 'evil', dependencies: { applib: 'file:../../lib/linked', ws: '*', vdist: 'file:../reg/dist', pn: '1' } }));
+  fs.symlinkSync('../../.pnpm/pn@1.0.0/node_modules/pn', path.join(root, 'node_modules/evil/node_modules/pn'));
+  fs.symlinkSync('../packages/ws', path.join(root, 'node_modules/ws'));
+  fs.mkdirSync(path.join(root, 'packages/ws/node_modules'), { recursive: true });
+  fs.symlinkSync('../../ws-dep', path.join(root, 'packages/ws/node_modules/ws-dep'));
+  const data = buildPackageMap(root);
+  const names = Object.fromEntries(data.packages.map((p) => [path.relative(root, p.dir) || '.', p.name]));
+  assert.deepEqual(names, {
+    '.': '$root$',
+    'node_modules/evil': 'evil',
+    // The app's workspace and the workspace's own: declared outside node_modules.
+    'packages/ws': 'ws',
+    'packages/ws-dep': 'ws>ws-dep',
+    'node_modules/reg': 'ws>reg',
+    'node_modules/.pnpm/pn@1.0.0/node_modules/pn': 'evil>pn',
+  });
+  // The linked directories stay the app's and reg's.
+  const map = new PackageMap(data);
+  assert.equal(map.packageForPath(path.join(root, 'lib/linked/x.mjs'))?.name, '$root$');
+  assert.equal(map.packageForPath(path.join(root, 'node_modules/reg/dist/x.js'))?.name, 'ws>reg');
+});
