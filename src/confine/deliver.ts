@@ -179,7 +179,17 @@ export function deliver(value: unknown, own?: (fn: Function) => Function | undef
   if (typeof value === 'function') return own?.(value) ?? opaque(value);
   if (value instanceof PromiseCtor) return deliverPromise(value, own);
   // First: the common result (`process.hrtime()`), which is no atom.
-  if (Array.isArray(value)) return depth >= DELIVER_DEPTH ? opaque(value) : value.map((item) => deliver(item, own, depth + 1));
+  if (Array.isArray(value)) {
+    if (depth >= DELIVER_DEPTH) return opaque(value);
+    // A loop, not `map` with a closure: primitives (most items) are copied as they are.
+    const length = value.length;
+    const copy: unknown[] = [];
+    for (let index = 0; index < length; index++) {
+      const item: unknown = value[index];
+      copy.push(isObject(item) ? deliver(item, own, depth + 1) : item);
+    }
+    return copy;
+  }
   const atom = copyAtom(value);
   if (atom !== undefined) return atom;
   if (depth >= DELIVER_DEPTH) return opaque(value);

@@ -249,6 +249,7 @@ export function makeHostGlobals(realGlobal: object): HostGlobalsHolder {
     setPrototypeOf: () => false,
   });
   readers.set(globals, (key) => {
+    if (saved.size === 0) return (realGlobal as Record<string, unknown>)[key];
     const slot = saved.get(key);
     return slot ? read(slot) : (realGlobal as Record<string, unknown>)[key];
   });
