@@ -18,12 +18,17 @@
  *   link every timer of the process);
  * - `crypto`: `setEngine` (an OpenSSL engine is a shared library) only with `native`;
  *   callbacks called without Node's native job as `this`;
- * - `http` (Node 24): `setGlobalProxyFromEnv` only when the policy names it.
+ * - `http` (Node 24): `setGlobalProxyFromEnv` only when the policy names it;
+ * - `dns`, `dns/promises`: `setServers` and `setDefaultResultOrder` (the default
+ *   resolver and lookup order of the whole process) only when the policy names them;
+ * - `timers` (Node 20, 22): no `enroll`, `active`, `_unrefActive`, `unenroll` (they link a
+ *   package's object into the process's timer lists);
+ * - `tty`: `ReadStream` and `WriteStream` only on descriptors that are terminals.
  * `module` is confined in module-builtin.ts, after the policy narrowed it.
  */
 import { asyncHooksFor, diagnosticsChannelFor, restrictPerformanceObserver } from './observation.js';
 import { environmentDataSetterFor, workerClassFor } from './workers.js';
-import { isLazyExport, spreadLazily } from './lazy-copy.js';
+import { defineLazy, isLazyExport, spreadLazily } from './lazy-copy.js';
 import { makeForPackage } from './agent-guards.js';
 
 type Module = Record<string, unknown>;
@@ -223,6 +228,108 @@ function withoutJobReceivers(module: Module): Module {
   return overrides;
 }
 
+/**
+ * `dns.setServers(servers)` and `dns.setDefaultResultOrder(order)` (and dns/promises'
+ * twins) change the default resolver of the whole process: every `dns.resolve*()` of the
+ * app (a `mongodb+srv:` lookup, an MX check) then asks a server of a package's choosing,
+ * and the app's lookups return addresses in another order (docs/attacks.md, case 190).
+ * A `Resolver` of the package's own keeps its `setServers`. Granted only by name, as
+ * `http.setGlobalProxyFromEnv` is: `"dns.setServers"`, `"dns/promises.setServers"`, or
+ * under `dns.promises`.
+ */
+const RESOLVER_SETTERS = ['setServers', 'setDefaultResultOrder'] as const;
+function dnsFor(name: string, module: Module, ctx: AdapterContext, prefix = ''): Module {
+  const overrides: Module = {};
+  for (const key of RESOLVER_SETTERS) {
+    if (typeof module[key] !== 'function' || ctx.namesMember(prefix + key)) continue;
+    overrides[key] = {
+      [key](): never {
+        throw new TypeError(
+          `LavaMoat: ${name}.${prefix}${key} changes the DNS resolution of the whole process: package "${ctx.packageName}" ` +
+            `needs "${name}.${prefix}${key}": true in its builtin policy`,
+        );
+      },
+    }[key];
+  }
+  const copy = spreadLazily(name, module, overrides);
+  // `dns.promises` is dns/promises' module object (a lazy export): adapted as it is read.
+  if (name === 'dns' && Object.hasOwn(module, 'promises')) {
+    defineLazy(copy, 'promises', () => {
+      const promises = Reflect.get(module, 'promises', module) as unknown;
+      return typeof promises === 'object' && promises !== null ? dnsFor(name, promises as Module, ctx, 'promises.') : promises;
+    });
+  }
+  return copy;
+}
+
+/**
+ * The deprecated `timers.enroll(item, ms)`, `active(item)`, `_unrefActive(item)` and
+ * `unenroll(item)` (Node 20, 22; removed in 24) put the object a package passes into
+ * Node's timer list of that duration, linked (`_idleNext`, `_idlePrev`) to every timer
+ * of the process that has it: the app's `Timeout`s, their callbacks and arguments, to
+ * read or replace (docs/attacks.md, case 191). The timer functions packages get hand out
+ * opaque handles (shared-globals.ts); these have no such form, and are refused.
+ */
+const LEGACY_TIMERS = ['enroll', 'active', '_unrefActive', 'unenroll'] as const;
+function legacyTimersFor(module: Module, packageName: string): Module {
+  const overrides: Module = {};
+  for (const key of LEGACY_TIMERS) {
+    if (typeof module[key] !== 'function') continue;
+    overrides[key] = {
+      [key](): never {
+        throw new TypeError(
+          `LavaMoat: timers.${key} links an object into the timer lists of the whole process (the app's timers): ` +
+            `refused for package "${packageName}"; use setTimeout and its handle's refresh()`,
+        );
+      },
+    }[key];
+  }
+  return overrides;
+}
+
+/**
+ * tty's `ReadStream(fd)` and `WriteStream(fd)` make a stream on any descriptor libuv
+ * takes for a terminal handle, which is not only a terminal: a socket or a pipe the app
+ * has open (its server's connections, its client's) is written and read as the package's
+ * stream (docs/attacks.md, case 192); `ReadStream`'s options are spread over the
+ * socket's, so `{ handle: undefined, fd }` opened any socket descriptor through a
+ * terminal one. A package's classes take only descriptors that are terminals
+ * (`tty.isatty`, which Node's `process.stdout` uses to choose the class), and
+ * `ReadStream`'s options without `handle` and `fd`. Their `prototype` is Node's
+ * (`instanceof`, subclasses).
+ */
+function ttyFor(module: Module, packageName: string): Module {
+  const isatty = module.isatty as (fd: unknown) => boolean;
+  const overrides: Module = {};
+  for (const key of ['ReadStream', 'WriteStream'] as const) {
+    const Real = module[key] as Ctor | undefined;
+    if (typeof Real !== 'function') continue;
+    const Stream = function (this: unknown, fd: unknown, options?: unknown): object {
+        if (!isatty(fd)) {
+          throw new TypeError(
+            `LavaMoat: tty.${key} opens descriptor ${typeof fd === 'number' ? fd : typeof fd}, which is not a terminal: refused for package "${packageName}"`,
+          );
+        }
+        const args: unknown[] = [fd];
+        if (key === 'ReadStream' && isObjectArg(options)) {
+          const copy: Record<PropertyKey, unknown> = {};
+          for (const option of Reflect.ownKeys(options)) {
+            if (option === 'handle' || option === 'fd' || !Object.prototype.propertyIsEnumerable.call(options, option)) continue;
+            copy[option] = options[option];
+          }
+          args.push(copy);
+        }
+        return Reflect.construct(Real, args, new.target ?? Stream);
+    };
+    Object.defineProperty(Stream, 'name', { value: key });
+    Object.defineProperty(Stream, 'prototype', { value: Real.prototype, writable: false });
+    Object.defineProperty(Stream, 'length', { value: Real.length });
+    Object.setPrototypeOf(Stream, Object.getPrototypeOf(Real));
+    overrides[key] = Object.freeze(Stream);
+  }
+  return spreadLazily('tty', module, overrides);
+}
+
 /** The module a package's policy then narrows: `real` adapted for package `ctx`, or `real` itself. */
 export function adaptBuiltin(name: string, real: unknown, ctx: AdapterContext): unknown {
   const module = real as Module;
@@ -241,7 +348,12 @@ export function adaptBuiltin(name: string, real: unknown, ctx: AdapterContext): 
     case 'async_hooks':
       return asyncHooksFor(real as never);
     case 'timers':
-      return spreadLazily(name, module, ctx.timers());
+      return spreadLazily(name, module, { ...legacyTimersFor(module, ctx.packageName), ...ctx.timers() });
+    case 'dns':
+    case 'dns/promises':
+      return dnsFor(name, module, ctx);
+    case 'tty':
+      return ttyFor(module, ctx.packageName);
     case 'perf_hooks':
       return spreadLazily(name, module, { PerformanceObserver: restrictPerformanceObserver(module.PerformanceObserver as never) });
     case 'crypto': {
