@@ -305,21 +305,21 @@ function ttyFor(module: Module, packageName: string): Module {
     const Real = module[key] as Ctor | undefined;
     if (typeof Real !== 'function') continue;
     const Stream = function (this: unknown, fd: unknown, options?: unknown): object {
-        if (!isatty(fd)) {
-          throw new TypeError(
-            `LavaMoat: tty.${key} opens descriptor ${typeof fd === 'number' ? fd : typeof fd}, which is not a terminal: refused for package "${packageName}"`,
-          );
+      if (!isatty(fd)) {
+        throw new TypeError(
+          `LavaMoat: tty.${key} opens descriptor ${typeof fd === 'number' ? fd : typeof fd}, which is not a terminal: refused for package "${packageName}"`,
+        );
+      }
+      const args: unknown[] = [fd];
+      if (key === 'ReadStream' && isObjectArg(options)) {
+        const copy: Record<PropertyKey, unknown> = {};
+        for (const option of Reflect.ownKeys(options)) {
+          if (option === 'handle' || option === 'fd' || !Object.prototype.propertyIsEnumerable.call(options, option)) continue;
+          copy[option] = options[option];
         }
-        const args: unknown[] = [fd];
-        if (key === 'ReadStream' && isObjectArg(options)) {
-          const copy: Record<PropertyKey, unknown> = {};
-          for (const option of Reflect.ownKeys(options)) {
-            if (option === 'handle' || option === 'fd' || !Object.prototype.propertyIsEnumerable.call(options, option)) continue;
-            copy[option] = options[option];
-          }
-          args.push(copy);
-        }
-        return Reflect.construct(Real, args, new.target ?? Stream);
+        args.push(copy);
+      }
+      return Reflect.construct(Real, args, new.target ?? Stream);
     };
     Object.defineProperty(Stream, 'name', { value: key });
     Object.defineProperty(Stream, 'prototype', { value: Real.prototype, writable: false });
