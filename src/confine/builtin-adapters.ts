@@ -23,7 +23,8 @@
  *   resolver and lookup order of the whole process) only when the policy names them;
  * - `timers` (Node 20, 22): no `enroll`, `active`, `_unrefActive`, `unenroll` (they link a
  *   package's object into the process's timer lists);
- * - `tty`: `ReadStream` and `WriteStream` only on descriptors that are terminals.
+ * - `tty`: `ReadStream` and `WriteStream` only on descriptors that are terminals;
+ * - `net`: `Socket`, `connect` and `createConnection` without a descriptor (`fd`).
  * `module` is confined in module-builtin.ts, after the policy narrowed it.
  */
 import { asyncHooksFor, diagnosticsChannelFor, restrictPerformanceObserver } from './observation.js';
@@ -330,6 +331,59 @@ function ttyFor(module: Module, packageName: string): Module {
   return spreadLazily('tty', module, overrides);
 }
 
+/**
+ * node:net's `Socket` (`Stream`, the same class) made with an `fd` (an options object's,
+ * or the legacy number) opens that descriptor as a socket or a pipe: any descriptor of
+ * the process that the app's event loop is not reading, the write end of a pipe into a
+ * child the app started among them (its `stdin`: a shell, `psql`, `git cat-file --batch`),
+ * which the package then writes commands to (docs/attacks.md, case 194). `connect` and
+ * `createConnection` make such a socket too. A package's `net` takes no descriptor: its
+ * sockets are the connections it opens. Options are read once, as Node reads them (a
+ * copy of their own enumerable properties, which Node spreads again).
+ */
+function withoutDescriptor(options: unknown, what: string, packageName: string): unknown {
+  const refuse = (): never => {
+    throw new TypeError(
+      `LavaMoat: ${what} with a file descriptor (fd) opens a descriptor of the whole process (the app's sockets and pipes): refused for package "${packageName}"`,
+    );
+  };
+  if (typeof options === 'number') refuse();
+  if (!isObjectArg(options)) return options;
+  const copy: Record<PropertyKey, unknown> = { ...options };
+  if (copy.fd !== undefined) refuse();
+  return copy;
+}
+
+function netFor(module: Module, packageName: string): Module {
+  const overrides: Module = {};
+  const RealSocket = module.Socket as Ctor | undefined;
+  if (typeof RealSocket === 'function') {
+    const Socket = function (this: unknown, options?: unknown): object {
+      return Reflect.construct(RealSocket, [withoutDescriptor(options, 'net.Socket', packageName)], new.target ?? Socket);
+    };
+    Object.defineProperty(Socket, 'name', { value: 'Socket' });
+    Object.defineProperty(Socket, 'prototype', { value: RealSocket.prototype, writable: false });
+    Object.defineProperty(Socket, 'length', { value: RealSocket.length });
+    Object.setPrototypeOf(Socket, Object.getPrototypeOf(RealSocket));
+    Object.freeze(Socket);
+    overrides.Socket = Socket;
+    if (module.Stream === RealSocket) overrides.Stream = Socket;
+  }
+  for (const key of ['connect', 'createConnection'] as const) {
+    const real = module[key] as ((...args: unknown[]) => unknown) | undefined;
+    if (typeof real !== 'function') continue;
+    overrides[key] = {
+      [key](...args: unknown[]): unknown {
+        // `connect(port, host)`, `connect(path)`: a number there is a port, not a descriptor.
+        if (isObjectArg(args[0])) args[0] = withoutDescriptor(args[0], `net.${key}`, packageName);
+        return Reflect.apply(real, undefined, args);
+      },
+    }[key];
+    Object.defineProperty(overrides[key], 'length', { value: real.length });
+  }
+  return spreadLazily('net', module, overrides);
+}
+
 /** The module a package's policy then narrows: `real` adapted for package `ctx`, or `real` itself. */
 export function adaptBuiltin(name: string, real: unknown, ctx: AdapterContext): unknown {
   const module = real as Module;
@@ -354,6 +408,8 @@ export function adaptBuiltin(name: string, real: unknown, ctx: AdapterContext): 
       return dnsFor(name, module, ctx);
     case 'tty':
       return ttyFor(module, ctx.packageName);
+    case 'net':
+      return netFor(module, ctx.packageName);
     case 'perf_hooks':
       return spreadLazily(name, module, { PerformanceObserver: restrictPerformanceObserver(module.PerformanceObserver as never) });
     case 'crypto': {
