@@ -120,7 +120,13 @@ function withAgent(args: unknown[], agent: object): unknown[] {
     // `agent: null` also means Node's global agent.
     if ((read.agent === undefined || read.agent === null) && typeof read.createConnection !== 'function') read.agent = agent;
     // Options in first place: the URL test's keys too, so that Node finds no URL there.
-    out[at] = snapshot(options, at === 0 ? { ...urlRead, ...read } : read);
+    const copy = snapshot(options, at === 0 ? { ...urlRead, ...read } : read) as Record<string, unknown>;
+    // An `fd` reaches node:net's Socket (which Node's agent makes with the request's
+    // options): the app's descriptor, opened as the request's socket (case 194).
+    if (Object.hasOwn(copy, 'fd') && copy.fd !== undefined) {
+      throw new TypeError("LavaMoat: an HTTP request's socket is a connection Node opens: a file descriptor (fd) is refused");
+    }
+    out[at] = copy;
   } else if (typeof options === 'function' || at >= out.length) {
     // No options (`request(url, callback)`, `request(callback)`): one with the agent.
     out.splice(at, 0, { agent });
