@@ -24,7 +24,8 @@
  * - `timers` (Node 20, 22): no `enroll`, `active`, `_unrefActive`, `unenroll` (they link a
  *   package's object into the process's timer lists);
  * - `tty`: `ReadStream` and `WriteStream` only on descriptors that are terminals;
- * - `net`: `Socket`, `connect` and `createConnection` without a descriptor (`fd`).
+ * - `net`: `Socket`, `connect` and `createConnection` without a descriptor (`fd`), and
+ *   `http2.connect` (whose socket is `net.connect`'s);
  * `module` is confined in module-builtin.ts, after the policy narrowed it.
  */
 import { asyncHooksFor, diagnosticsChannelFor, restrictPerformanceObserver } from './observation.js';
@@ -390,6 +391,20 @@ function netFor(module: Module, packageName: string): Module {
   return spreadLazily('net', module, overrides);
 }
 
+/** http2's `connect(authority, options)` makes its socket with `net.connect({ port, host, ...options })`: no `fd` either. */
+function http2For(module: Module, packageName: string): Module {
+  const connect = module.connect as ((...args: unknown[]) => unknown) | undefined;
+  if (typeof connect !== 'function') return module;
+  return spreadLazily('http2', module, {
+    connect: {
+      connect(...args: unknown[]): unknown {
+        if (isObjectArg(args[1])) args[1] = withoutDescriptor(args[1], 'http2.connect', packageName);
+        return Reflect.apply(connect, undefined, args);
+      },
+    }.connect,
+  });
+}
+
 /** The module a package's policy then narrows: `real` adapted for package `ctx`, or `real` itself. */
 export function adaptBuiltin(name: string, real: unknown, ctx: AdapterContext): unknown {
   const module = real as Module;
@@ -416,6 +431,8 @@ export function adaptBuiltin(name: string, real: unknown, ctx: AdapterContext): 
       return ttyFor(module, ctx.packageName);
     case 'net':
       return netFor(module, ctx.packageName);
+    case 'http2':
+      return http2For(module, ctx.packageName);
     case 'perf_hooks':
       return spreadLazily(name, module, { PerformanceObserver: restrictPerformanceObserver(module.PerformanceObserver as never) });
     case 'crypto': {
