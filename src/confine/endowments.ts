@@ -19,6 +19,7 @@ import { shareable } from './shared-globals.js';
 import { deliver } from './boundary.js';
 import { beforeGlobalWrite } from './lazy-globals.js';
 import { foreignReceiver, hostLeaf, type StrictGrants } from './views.js';
+import { envFileLoaderFor } from './env-views.js';
 import { ownerOf, viewFor } from './export-views.js';
 import { isForeignCapabilityCall } from './capability-classes.js';
 
@@ -443,7 +444,10 @@ function readGrantOf(host: HostGlobals, name: string, strict: boolean): Property
 const READ_OR_SET: Readonly<Record<string, string>> = { 'process.umask': 'the file mode mask of the whole process' };
 const readOnlySetters = new WeakMap<Function, Function>();
 export function readGrantedSetter(value: unknown, access: Access, key: string): unknown {
-  if (typeof value !== 'function' || access === 'write') return value;
+  if (typeof value !== 'function') return value;
+  // Whatever the grant: the variables the env view protects (case 196).
+  if (key === 'process.loadEnvFile') return envFileLoaderFor(value);
+  if (access === 'write') return value;
   const what = READ_OR_SET[key];
   if (what === undefined) return value;
   let reader = readOnlySetters.get(value);
