@@ -309,6 +309,17 @@ function legacyTimersFor(module: Module, packageName: string): Module {
 function ttyFor(module: Module, packageName: string): Module {
   const isatty = module.isatty as (fd: unknown) => boolean;
   const overrides: Module = {};
+  // Node's classes extend node:net's Socket: their parent (`Object.getPrototypeOf`) was
+  // the network with no `net` grant. The package's have an inert one in its place.
+  const socketOf = (Real: Ctor): Function => {
+    const NetSocket = Object.getPrototypeOf(Real) as Ctor;
+    const Inert = function Socket(): never {
+      throw new TypeError(`LavaMoat: net.Socket is not tty's to hand out: package "${packageName}" needs the 'net' builtin in its policy`);
+    };
+    Object.defineProperty(Inert, 'prototype', { value: NetSocket.prototype, writable: false });
+    Object.setPrototypeOf(Inert, Object.getPrototypeOf(NetSocket));
+    return Object.freeze(Inert);
+  };
   for (const key of ['ReadStream', 'WriteStream'] as const) {
     const Real = module[key] as Ctor | undefined;
     if (typeof Real !== 'function') continue;
@@ -332,7 +343,7 @@ function ttyFor(module: Module, packageName: string): Module {
     Object.defineProperty(Stream, 'name', { value: key });
     Object.defineProperty(Stream, 'prototype', { value: Real.prototype, writable: false });
     Object.defineProperty(Stream, 'length', { value: Real.length });
-    Object.setPrototypeOf(Stream, Object.getPrototypeOf(Real));
+    Object.setPrototypeOf(Stream, socketOf(Real));
     overrides[key] = Object.freeze(Stream);
   }
   return spreadLazily('tty', module, overrides);
