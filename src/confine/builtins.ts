@@ -10,7 +10,7 @@
  * `fs` and `node:fs` are the same grant.
  */
 import { createRequire } from 'node:module';
-import { narrowedView, readGrantedSetter } from './endowments.js';
+import { narrowedView, guardedProcessMember } from './endowments.js';
 import { handOutValue } from './boundary.js';
 import { defineLazy, isLazyExport } from './lazy-copy.js';
 
@@ -119,7 +119,7 @@ export function builtinFor(
     (value, access, path) =>
       isPlainObject(value) || Array.isArray(value)
         ? ownCopy(value, copies)
-        : handOutValue(name === 'process' ? readGrantedSetter(value, access, ['process', ...path.slice(1)].join('.')) : value),
+        : handOutValue(name === 'process' ? guardedProcessMember(value, access, ['process', ...path.slice(1)].join('.')) : value),
     observe,
   );
 }

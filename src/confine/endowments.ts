@@ -443,7 +443,7 @@ function readGrantOf(host: HostGlobals, name: string, strict: boolean): Property
  */
 const READ_OR_SET: Readonly<Record<string, string>> = { 'process.umask': 'the file mode mask of the whole process' };
 const readOnlySetters = new WeakMap<Function, Function>();
-export function readGrantedSetter(value: unknown, access: Access, key: string): unknown {
+export function guardedProcessMember(value: unknown, access: Access, key: string): unknown {
   if (typeof value !== 'function') return value;
   // Whatever the grant: the variables the env view protects (case 196).
   if (key === 'process.loadEnvFile') return envFileLoaderFor(value);
@@ -524,7 +524,7 @@ export function makeEndowments(
       defineNarrowed(view, node, host as object, [name], {
         guardCallbacks: true,
         platform: PLATFORM_GLOBALS.has(name),
-        leaf: (value: unknown, access: Access, path: readonly string[]) => hostLeaf(readGrantedSetter(value, access, path.join('.')), access, strict),
+        leaf: (value: unknown, access: Access, path: readonly string[]) => hostLeaf(guardedProcessMember(value, access, path.join('.')), access, strict),
         ...(observe && { observe: (path: readonly string[]) => observe.use(path.join('.')) }),
       });
       // The package's own object, on its own global: replacing it changes nothing else.

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import process from 'node:process';
 
 const hostRequire = createRequire(import.meta.url);
 
