@@ -21,11 +21,18 @@
  * - `http` (Node 24): `setGlobalProxyFromEnv` only when the policy names it;
  * - `sqlite`: a `DatabaseSync` that loads SQLite extensions (shared libraries:
  *   `allowExtension`, then `loadExtension(path)`) only with `native`.
+ * - `dns`, `dns/promises`: `setServers` and `setDefaultResultOrder` (the default
+ *   resolver and lookup order of the whole process) only when the policy names them;
+ * - `timers` (Node 20, 22): no `enroll`, `active`, `_unrefActive`, `unenroll` (they link a
+ *   package's object into the process's timer lists);
+ * - `tty`: `ReadStream` and `WriteStream` only on descriptors that are terminals;
+ * - `net`: `Socket`, `connect` and `createConnection` without a descriptor (`fd`), and
+ *   `http2.connect` (whose socket is `net.connect`'s);
  * `module` is confined in module-builtin.ts, after the policy narrowed it.
  */
 import { asyncHooksFor, diagnosticsChannelFor, restrictPerformanceObserver } from './observation.js';
 import { environmentDataSetterFor, workerClassFor } from './workers.js';
-import { isLazyExport, spreadLazily } from './lazy-copy.js';
+import { defineLazy, isLazyExport, spreadLazily } from './lazy-copy.js';
 import { makeForPackage } from './agent-guards.js';
 
 type Module = Record<string, unknown>;
@@ -116,7 +123,13 @@ function withAgent(args: unknown[], agent: object): unknown[] {
     // `agent: null` also means Node's global agent.
     if ((read.agent === undefined || read.agent === null) && typeof read.createConnection !== 'function') read.agent = agent;
     // Options in first place: the URL test's keys too, so that Node finds no URL there.
-    out[at] = snapshot(options, at === 0 ? { ...urlRead, ...read } : read);
+    const copy = snapshot(options, at === 0 ? { ...urlRead, ...read } : read) as Record<string, unknown>;
+    // An `fd` reaches node:net's Socket (which Node's agent makes with the request's
+    // options): the app's descriptor, opened as the request's socket (case 194).
+    if (Object.hasOwn(copy, 'fd') && copy.fd !== undefined) {
+      throw new TypeError("LavaMoat: an HTTP request's socket is a connection Node opens: a file descriptor (fd) is refused");
+    }
+    out[at] = copy;
   } else if (typeof options === 'function' || at >= out.length) {
     // No options (`request(url, callback)`, `request(callback)`): one with the agent.
     out.splice(at, 0, { agent });
@@ -253,6 +266,186 @@ function databaseWithoutExtensions(Real: Ctor, packageName: string): Function {
   return Object.freeze(DatabaseSync);
 }
 
+/**
+ * `dns.setServers(servers)` and `dns.setDefaultResultOrder(order)` (and dns/promises'
+ * twins) change the default resolver of the whole process: every `dns.resolve*()` of the
+ * app (a `mongodb+srv:` lookup, an MX check) then asks a server of a package's choosing,
+ * and the app's lookups return addresses in another order (docs/attacks.md, case 190).
+ * A `Resolver` of the package's own keeps its `setServers`. Granted only by name, as
+ * `http.setGlobalProxyFromEnv` is: `"dns.setServers"`, `"dns/promises.setServers"`, or
+ * under `dns.promises`.
+ */
+const RESOLVER_SETTERS = ['setServers', 'setDefaultResultOrder'] as const;
+function dnsFor(name: string, module: Module, ctx: AdapterContext, prefix = ''): Module {
+  const overrides: Module = {};
+  for (const key of RESOLVER_SETTERS) {
+    if (typeof module[key] !== 'function' || ctx.namesMember(prefix + key)) continue;
+    overrides[key] = {
+      [key](): never {
+        throw new TypeError(
+          `LavaMoat: ${name}.${prefix}${key} changes the DNS resolution of the whole process: package "${ctx.packageName}" ` +
+            `needs "${name}.${prefix}${key}": true in its builtin policy`,
+        );
+      },
+    }[key];
+  }
+  const copy = spreadLazily(name, module, overrides);
+  // `dns.promises` is dns/promises' module object (a lazy export): adapted as it is read.
+  if (name === 'dns' && Object.hasOwn(module, 'promises')) {
+    defineLazy(copy, 'promises', () => {
+      const promises = Reflect.get(module, 'promises', module) as unknown;
+      return typeof promises === 'object' && promises !== null ? dnsFor(name, promises as Module, ctx, 'promises.') : promises;
+    });
+  }
+  return copy;
+}
+
+/**
+ * The deprecated `timers.enroll(item, ms)`, `active(item)`, `_unrefActive(item)` and
+ * `unenroll(item)` (Node 20, 22; removed in 24) put the object a package passes into
+ * Node's timer list of that duration, linked (`_idleNext`, `_idlePrev`) to every timer
+ * of the process that has it: the app's `Timeout`s, their callbacks and arguments, to
+ * read or replace (docs/attacks.md, case 191). The timer functions packages get hand out
+ * opaque handles (shared-globals.ts); these have no such form, and are refused.
+ */
+const LEGACY_TIMERS = ['enroll', 'active', '_unrefActive', 'unenroll'] as const;
+function legacyTimersFor(module: Module, packageName: string): Module {
+  const overrides: Module = {};
+  for (const key of LEGACY_TIMERS) {
+    if (typeof module[key] !== 'function') continue;
+    overrides[key] = {
+      [key](): never {
+        throw new TypeError(
+          `LavaMoat: timers.${key} links an object into the timer lists of the whole process (the app's timers): ` +
+            `refused for package "${packageName}"; use setTimeout and its handle's refresh()`,
+        );
+      },
+    }[key];
+  }
+  return overrides;
+}
+
+/**
+ * tty's `ReadStream(fd)` and `WriteStream(fd)` make a stream on any descriptor libuv
+ * takes for a terminal handle, which is not only a terminal: a socket or a pipe the app
+ * has open (its server's connections, its client's) is written and read as the package's
+ * stream (docs/attacks.md, case 192); `ReadStream`'s options are spread over the
+ * socket's, so `{ handle: undefined, fd }` opened any socket descriptor through a
+ * terminal one. A package's classes take only descriptors that are terminals
+ * (`tty.isatty`, which Node's `process.stdout` uses to choose the class), and
+ * `ReadStream`'s options without `handle` and `fd`. Their `prototype` is Node's
+ * (`instanceof`, subclasses).
+ */
+function ttyFor(module: Module, packageName: string): Module {
+  const isatty = module.isatty as (fd: unknown) => boolean;
+  const overrides: Module = {};
+  // Node's classes extend node:net's Socket: their parent (`Object.getPrototypeOf`) was
+  // the network with no `net` grant. The package's have an inert one in its place.
+  const socketOf = (Real: Ctor): Function => {
+    const NetSocket = Object.getPrototypeOf(Real) as Ctor;
+    const Inert = function Socket(): never {
+      throw new TypeError(`LavaMoat: net.Socket is not tty's to hand out: package "${packageName}" needs the 'net' builtin in its policy`);
+    };
+    Object.defineProperty(Inert, 'prototype', { value: NetSocket.prototype, writable: false });
+    Object.setPrototypeOf(Inert, Object.getPrototypeOf(NetSocket));
+    return Object.freeze(Inert);
+  };
+  for (const key of ['ReadStream', 'WriteStream'] as const) {
+    const Real = module[key] as Ctor | undefined;
+    if (typeof Real !== 'function') continue;
+    const Stream = function (this: unknown, fd: unknown, options?: unknown): object {
+      if (!isatty(fd)) {
+        throw new TypeError(
+          `LavaMoat: tty.${key} opens descriptor ${typeof fd === 'number' ? fd : typeof fd}, which is not a terminal: refused for package "${packageName}"`,
+        );
+      }
+      const args: unknown[] = [fd];
+      if (key === 'ReadStream' && isObjectArg(options)) {
+        const copy: Record<PropertyKey, unknown> = {};
+        for (const option of Reflect.ownKeys(options)) {
+          if (option === 'handle' || option === 'fd' || !Object.prototype.propertyIsEnumerable.call(options, option)) continue;
+          copy[option] = options[option];
+        }
+        args.push(copy);
+      }
+      return Reflect.construct(Real, args, new.target ?? Stream);
+    };
+    Object.defineProperty(Stream, 'name', { value: key });
+    Object.defineProperty(Stream, 'prototype', { value: Real.prototype, writable: false });
+    Object.defineProperty(Stream, 'length', { value: Real.length });
+    Object.setPrototypeOf(Stream, socketOf(Real));
+    overrides[key] = Object.freeze(Stream);
+  }
+  return spreadLazily('tty', module, overrides);
+}
+
+/**
+ * node:net's `Socket` (`Stream`, the same class) made with an `fd` (an options object's,
+ * or the legacy number) opens that descriptor as a socket or a pipe: any descriptor of
+ * the process that the app's event loop is not reading, the write end of a pipe into a
+ * child the app started among them (its `stdin`: a shell, `psql`, `git cat-file --batch`),
+ * which the package then writes commands to (docs/attacks.md, case 194). `connect` and
+ * `createConnection` make such a socket too. A package's `net` takes no descriptor: its
+ * sockets are the connections it opens. Options are read once, as Node reads them (a
+ * copy of their own enumerable properties, which Node spreads again).
+ */
+function withoutDescriptor(options: unknown, what: string, packageName: string): unknown {
+  const refuse = (): never => {
+    throw new TypeError(
+      `LavaMoat: ${what} with a file descriptor (fd) opens a descriptor of the whole process (the app's sockets and pipes): refused for package "${packageName}"`,
+    );
+  };
+  if (typeof options === 'number') refuse();
+  if (!isObjectArg(options)) return options;
+  const copy: Record<PropertyKey, unknown> = { ...options };
+  if (copy.fd !== undefined) refuse();
+  return copy;
+}
+
+function netFor(module: Module, packageName: string): Module {
+  const overrides: Module = {};
+  const RealSocket = module.Socket as Ctor | undefined;
+  if (typeof RealSocket === 'function') {
+    const Socket = function (this: unknown, options?: unknown): object {
+      return Reflect.construct(RealSocket, [withoutDescriptor(options, 'net.Socket', packageName)], new.target ?? Socket);
+    };
+    Object.defineProperty(Socket, 'name', { value: 'Socket' });
+    Object.defineProperty(Socket, 'prototype', { value: RealSocket.prototype, writable: false });
+    Object.defineProperty(Socket, 'length', { value: RealSocket.length });
+    Object.setPrototypeOf(Socket, Object.getPrototypeOf(RealSocket));
+    Object.freeze(Socket);
+    overrides.Socket = Socket;
+    if (module.Stream === RealSocket) overrides.Stream = Socket;
+  }
+  for (const key of ['connect', 'createConnection'] as const) {
+    const real = module[key] as ((...args: unknown[]) => unknown) | undefined;
+    if (typeof real !== 'function') continue;
+    overrides[key] = {
+      [key](...args: unknown[]): unknown {
+        // `connect(port, host)`, `connect(path)`: a number there is a port, not a descriptor.
+        if (isObjectArg(args[0])) args[0] = withoutDescriptor(args[0], `net.${key}`, packageName);
+        return Reflect.apply(real, undefined, args);
+      },
+    }[key];
+    Object.defineProperty(overrides[key], 'length', { value: real.length });
+  }
+  return spreadLazily('net', module, overrides);
+}
+
+/** http2's `connect(authority, options)` makes its socket with `net.connect({ port, host, ...options })`: no `fd` either. */
+function http2For(module: Module, packageName: string): Module {
+  const connect = module.connect as ((...args: unknown[]) => unknown) | undefined;
+  if (typeof connect !== 'function') return module;
+  return spreadLazily('http2', module, {
+    connect: {
+      connect(...args: unknown[]): unknown {
+        if (isObjectArg(args[1])) args[1] = withoutDescriptor(args[1], 'http2.connect', packageName);
+        return Reflect.apply(connect, undefined, args);
+      },
+    }.connect,
+  });
+}
+
 /** The module a package's policy then narrows: `real` adapted for package `ctx`, or `real` itself. */
 export function adaptBuiltin(name: string, real: unknown, ctx: AdapterContext): unknown {
   const module = real as Module;
@@ -271,7 +464,16 @@ export function adaptBuiltin(name: string, real: unknown, ctx: AdapterContext): 
     case 'async_hooks':
       return asyncHooksFor(real as never);
     case 'timers':
-      return spreadLazily(name, module, ctx.timers());
+      return spreadLazily(name, module, { ...legacyTimersFor(module, ctx.packageName), ...ctx.timers() });
+    case 'dns':
+    case 'dns/promises':
+      return dnsFor(name, module, ctx);
+    case 'tty':
+      return ttyFor(module, ctx.packageName);
+    case 'net':
+      return netFor(module, ctx.packageName);
+    case 'http2':
+      return http2For(module, ctx.packageName);
     case 'perf_hooks':
       return spreadLazily(name, module, { PerformanceObserver: restrictPerformanceObserver(module.PerformanceObserver as never) });
     case 'crypto': {

@@ -10,7 +10,7 @@
  * `fs` and `node:fs` are the same grant.
  */
 import { createRequire } from 'node:module';
-import { narrowedView } from './endowments.js';
+import { narrowedView, guardedProcessMember } from './endowments.js';
 import { handOutValue } from './boundary.js';
 import { defineLazy, isLazyExport } from './lazy-copy.js';
 
@@ -116,7 +116,10 @@ export function builtinFor(
   return narrowedView(
     real,
     grant.paths,
-    (value) => (isPlainObject(value) || Array.isArray(value) ? ownCopy(value, copies) : handOutValue(value)),
+    (value, access, path) =>
+      isPlainObject(value) || Array.isArray(value)
+        ? ownCopy(value, copies)
+        : handOutValue(name === 'process' ? guardedProcessMember(value, access, ['process', ...path.slice(1)].join('.')) : value),
     observe,
   );
 }

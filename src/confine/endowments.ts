@@ -19,6 +19,7 @@ import { shareable } from './shared-globals.js';
 import { deliver } from './boundary.js';
 import { beforeGlobalWrite } from './lazy-globals.js';
 import { foreignReceiver, hostLeaf, type StrictGrants } from './views.js';
+import { envFileLoaderFor } from './env-views.js';
 import { ownerOf, viewFor } from './export-views.js';
 import { isForeignCapabilityCall } from './capability-classes.js';
 import { hostGlobalReader } from './scuttle.js';
@@ -268,7 +269,7 @@ function makeMethodWrapper(view: object, realParent: () => unknown, guardCallbac
   };
 }
 
-type LeafFilter = (value: unknown, access: Access) => unknown;
+type LeafFilter = (value: unknown, access: Access, path: readonly string[]) => unknown;
 
 interface NarrowOptions {
   /** Freeze the views. */
@@ -317,7 +318,7 @@ function defineNarrowed(view: object, node: Node, host: object, path: string[], 
           if (shadow) return shadow.value;
           const raw = readMember();
           if (raw !== lastRaw) {
-            lastOut = wrap(leaf ? leaf(raw, child.access!) : raw);
+            lastOut = wrap(leaf ? leaf(raw, child.access!, childPath) : raw);
             lastRaw = raw;
           }
           return lastOut;
@@ -478,6 +479,41 @@ function readGrantOf(host: HostGlobals, name: string, strict: boolean): Property
 }
 
 /**
+ * Functions of `process` that read process-wide state called without an argument and
+ * change it with one: a read grant (`"process.umask": true`, which policies list for a
+ * package that reads the mask to compute a file's mode, as write-file-atomic does) may
+ * call them only to read. `process.umask(0)` made every file and directory the app
+ * created afterwards writable by every user of the machine (docs/attacks.md, case 193).
+ * `"write"` or a whole `process` grant sets them (a builtin grant of `process` members has
+ * no `"write"`: only the whole module).
+ */
+const READ_OR_SET: Readonly<Record<string, string>> = { 'process.umask': 'the file mode mask of the whole process' };
+const readOnlySetters = new WeakMap<Function, Function>();
+export function guardedProcessMember(value: unknown, access: Access, key: string): unknown {
+  if (typeof value !== 'function') return value;
+  // Whatever the grant: the variables the env view protects (case 196).
+  if (key === 'process.loadEnvFile') return envFileLoaderFor(value);
+  if (access === 'write') return value;
+  const what = READ_OR_SET[key];
+  if (what === undefined) return value;
+  let reader = readOnlySetters.get(value);
+  if (reader === undefined) {
+    const real = value;
+    reader = {
+      [real.name || key](this: unknown, ...args: unknown[]): unknown {
+        if (args.length > 0 && args[0] !== undefined) {
+          throw new TypeError(`LavaMoat: ${key}(value) sets ${what}: a read grant of "${key}" only reads it (grant the global "${key}": "write", or the whole process)`);
+        }
+        return Reflect.apply(real, this, []);
+      },
+    }[real.name || key]!;
+    Object.defineProperty(reader, 'length', { value: real.length });
+    readOnlySetters.set(real, Object.freeze(reader));
+  }
+  return reader;
+}
+
+/**
  * Property descriptors for the globals a package's policy grants, made when the
  * package's first module loads (so a global the app set up before that is seen, as in
  * LavaMoat, whose compartments are created at that point).
@@ -534,7 +570,7 @@ export function makeEndowments(
       defineNarrowed(view, node, host as object, [name], {
         guardCallbacks: true,
         platform: PLATFORM_GLOBALS.has(name),
-        leaf: (value: unknown, access: Access) => hostLeaf(value, access, strict),
+        leaf: (value: unknown, access: Access, path: readonly string[]) => hostLeaf(guardedProcessMember(value, access, path.join('.')), access, strict),
         ...(observe && { observe: (path: readonly string[]) => observe.use(path.join('.')) }),
       });
       // The package's own object, on its own global: replacing it changes nothing else.

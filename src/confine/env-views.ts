@@ -1,3 +1,8 @@
+import { createRequire } from 'node:module';
+import process from 'node:process';
+
+const hostRequire = createRequire(import.meta.url);
+
 /**
  * `process.env` as packages see it (boundary.ts, docs/design.md): LavaMoat's semantics,
  * except the variables that decide how the next process starts; in strict mode, read-only.
@@ -114,4 +119,41 @@ export function readOnlyEnvFor(env: object, packageName: string, refusal: (actio
   });
   readOnlyEnvViews.set(packageName, view);
   return view;
+}
+
+const envFileLoaders = new WeakMap<Function, Function>();
+
+/**
+ * `process.loadEnvFile(path)` as a package gets it (a dotted grant of `process`):
+ * Node's reads the file and sets, natively, each variable it names that is not set yet,
+ * past the env view: a file of the package's own naming `NODE_TLS_REJECT_UNAUTHORIZED=0`
+ * turned off certificate checks for every HTTPS request of the app, `GIT_SSH_COMMAND`
+ * chose what the app's git runs (docs/attacks.md, case 196). This one reads and parses
+ * the file as Node does (`util.parseEnv`), refuses it, before setting anything, if it
+ * would set a variable the env view protects, and sets the others itself, as Node would
+ * (a variable already set keeps its value).
+ */
+export function envFileLoaderFor(real: Function): Function {
+  let loader = envFileLoaders.get(real);
+  if (loader !== undefined) return loader;
+  loader = {
+    loadEnvFile(path: unknown = '.env'): void {
+      const fs = hostRequire('node:fs') as typeof import('node:fs');
+      const { parseEnv } = hostRequire('node:util') as { parseEnv: (text: string) => Record<string, string> };
+      const parsed = parseEnv(fs.readFileSync(path as string, 'utf8'));
+      const env = process.env;
+      const added = Object.entries(parsed).filter(([key]) => env[key] === undefined);
+      const refused = added.filter(([key]) => isProtectedEnvName(key)).map(([key]) => key);
+      if (refused.length > 0) {
+        throw new ProtectedEnvironmentError(
+          `LavaMoat: process.loadEnvFile would set ${refused.join(', ')}: packages may not set variables that decide how the next process starts, ` +
+            "and only the app's own code may set them",
+        );
+      }
+      for (const [key, value] of added) env[key] = value;
+    },
+  }.loadEnvFile;
+  Object.defineProperty(loader, 'length', { value: real.length });
+  envFileLoaders.set(real, Object.freeze(loader));
+  return loader;
 }

@@ -162,6 +162,16 @@ function onlyFromNode(className: string, prototype: object, name: string, caller
       while (index < sites.length - 1 && isTlsForward(sites[index]!)) index += 1;
       const site = sites[index];
       const names = site?.file === undefined ? undefined : Object.hasOwn(callers, site.file) ? callers[site.file] : undefined;
+      // node:net's Socket opens the descriptor of its `fd` option for whoever constructs
+      // it: a package's frame below it (a class reached as the parent of tty's or tls's
+      // socket classes, `Reflect.construct`'s, or its own subclass's) may not (case 194;
+      // a package's own `net` refuses `fd` before this).
+      const openedFor = name === 'open' && site?.file === 'node:net' && site.name === 'Socket' ? sites[index + 1] : undefined;
+      if (openedFor !== undefined && openedFor.file === undefined) {
+        throw new NativeHandleCallerError(
+          "LavaMoat: node:net's Socket opens a file descriptor (fd) only for the app's code and Node's own: a package's sockets are the connections it opens",
+        );
+      }
       if (names === undefined || (names !== 'any' && (site!.name === undefined || !names.includes(site!.name)))) {
         throw new NativeHandleCallerError(
           `LavaMoat: ${className}.prototype.${name} is called only by Node's own ${Object.keys(callers).join(', ')} (a handle's descriptor, port or address is chosen by the builtin that made it: use that builtin, granted in the package's policy)`,

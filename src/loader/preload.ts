@@ -37,6 +37,7 @@ import { BUNDLED_VERSIONS } from './bundled-versions.js';
 import { guardGlobalDispatcher, initGlobalDispatcher, lockGlobalDispatcher, UNDICI } from '../confine/undici-dispatcher.js';
 import { setBeforeLaterStart } from '../confine/module-evaluation.js';
 import { prepareSamples } from '../confine/samples.js';
+import { zeroFillUnsafeBuffers } from '../confine/unsafe-buffers.js';
 import { confineWorkers, type WorkerOrigins } from '../confine/workers.js';
 import { guardHttpAgents, guardHttpsAgents, noteClientRequests } from '../confine/agent-guards.js';
 import { importsAfterLoader, preloadParentURL, preloadsBeforeLoader } from './preloads.js';
@@ -88,6 +89,8 @@ export async function start(config: Config, loaderURL: string): Promise<void> {
   // Buffer could read and change the app's bytes through `buf.buffer`. Every Buffer
   // gets memory of its own instead (before lockdown, which freezes Buffer).
   Buffer.poolSize = 0;
+  // Nor memory other buffers held: allocUnsafe zero-fills (confine/unsafe-buffers.ts).
+  zeroFillUnsafeBuffers();
   // V8's own Error, before lockdown puts SES's in its place (confine/host-hardening.ts).
   const feralError = globalThis.Error;
   lockdown({ ...config.lockdown });

@@ -88,6 +88,10 @@ const ENTRIES = {
   // and up): exported instances, classes made when first read, readline's and crypto's
   // internal objects.
   'e-builtin-state.mjs': { cases: ['exported-singletons', 'lazy-static-class', 'keypress-decoder', 'crypto-native-jobs', 'untamed-intrinsics', 'zlib-flush-buffers', 'http-shared-buffers', 'source-map-text', 'global-proxy-setter'] },
+  // Process-wide state behind commonly granted builtins, a second pass (cases 190 and
+  // up): the default DNS resolver, Node's timer lists, the descriptors tty's and net's
+  // streams take, a read grant of process.umask, process.loadEnvFile, uninitialized buffers.
+  'e-shared-state.mjs': { cases: ['dns-default-resolver', 'timers-legacy-lists', 'tty-any-descriptor', 'umask-read-grant', 'net-any-descriptor', 'env-file-loader', 'uninitialized-buffers'] },
   // Strict mode (its own runs): the same entries, where these cases have no residual
   // risk left (docs/attacks.md, cases 25 and 50).
   'e-process.mjs (strict mode)': {
