@@ -87,7 +87,8 @@ function setUp() {
 const VARIANTS = {
   plain: [],
   'lockdown only': ['--import', path.join(repo, 'bench', 'lib', 'lockdown-only.mjs')],
-  lavamoat: ['--import', path.join(repo, 'loader.mjs')],
+  // BENCH_LOADER: another build's loader.mjs, to compare two builds in the same minutes.
+  lavamoat: ['--import', process.env.BENCH_LOADER ?? path.join(repo, 'loader.mjs')],
 };
 
 function run(args) {
