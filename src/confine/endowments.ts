@@ -100,6 +100,12 @@ const pathReader = (host: object, path: readonly string[]): (() => unknown) => {
     }
   } else if (path.length === 1) {
     return () => (host as Record<string, unknown>)[first!];
+  } else if (path.length === 2) {
+    // A builtin's member: its view reads `{ source: module }` (narrowedView).
+    return () => {
+      const parent = (host as Record<string, unknown>)[first!];
+      return parent === null || parent === undefined ? undefined : (parent as Record<string, unknown>)[second!];
+    };
   }
   return () => readPath(host, path);
 };
