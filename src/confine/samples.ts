@@ -585,7 +585,7 @@ function webCryptoSampledOnLoad(): boolean {
 }
 
 /** A file handle's classes, and the readline interface its `readLines` first makes. */
-function hardenFileHandle(handle: unknown): void {
+export function hardenFileHandle(handle: unknown): void {
   hardenFirstLines(Object.getPrototypeOf(handle) as object);
   hardenPrototypesWithin(handle);
 }

@@ -308,6 +308,8 @@ interface Confinement {
   inheritedExecArgv: readonly string[];
   handedOver: Readonly<Record<string, string>>;
   setEnvironmentData: (key: unknown, value: unknown) => void;
+  /** Node's own getter (unit tests of the class may leave it out: nothing is withheld). */
+  getEnvironmentData?: (key: unknown) => unknown;
   /** Absent in unit tests of the class: no early refusal, no preload's workers. */
   origins?: WorkerOrigins;
 }
@@ -380,6 +382,26 @@ export function preloadWorkerOptions(
 let confinement: Confinement | undefined;
 
 /**
+ * Environment data (`setEnvironmentData`): every worker Node starts gets a copy of this
+ * thread's, whoever set it. A package's worker is its own thread, whose heap it reads
+ * (`worker.getHeapSnapshot()`, of the class it is granted): the app's keys and values
+ * (a worker pool's configuration, its credentials) were the package's there, with no
+ * `getEnvironmentData` grant (attack case 201). So the keys set in this thread are
+ * known, with who set them (undefined: the app, a preload, Node, or the parent thread
+ * for a worker's inherited ones, handed over under {@link ENVIRONMENT_KEYS_KEY}); a
+ * package's worker starts without those its package did not set, unless its policy
+ * grants it `getEnvironmentData` (it could read them by name anyway).
+ */
+export const ENVIRONMENT_KEYS_KEY = 'lavamoat:environment-keys';
+const environmentDataOwners = new Map<unknown, string | undefined>();
+
+function noteEnvironmentData(key: unknown, value: unknown, owner: string | undefined): void {
+  if (key === WORKER_CONFIG_KEY || key === ENVIRONMENT_KEYS_KEY) return;
+  if (value === undefined) environmentDataOwners.delete(key);
+  else environmentDataOwners.set(key, owner);
+}
+
+/**
  * A `Worker` for `label` (the app, or a package): `mayRun` decides which entry files it
  * may start (the real path is checked), the rest is the same for all (see the module
  * comment). Exported for tests; the runtime uses {@link workerClassFor}.
@@ -388,8 +410,9 @@ export function makeWorkerClass(
   setup: Confinement,
   label: string,
   mayRun?: (file: string) => boolean,
+  withheld?: (key: unknown) => boolean,
 ): Function {
-  const { HostWorker, loaderURL, inheritedExecArgv, handedOver, setEnvironmentData, origins } = setup;
+  const { HostWorker, loaderURL, inheritedExecArgv, handedOver, setEnvironmentData, getEnvironmentData, origins } = setup;
   const Worker = function Worker(this: unknown, filename: unknown, options?: unknown): object {
     if (new.target === undefined) throw new TypeError("Class constructor Worker cannot be invoked without 'new'");
     // Decided before anything of the arguments is read, and only in the app's class
@@ -432,7 +455,23 @@ export function makeWorkerClass(
   const construct = (filename: unknown, options: WorkerOptionsLike, newTarget: Function): object => {
     // Set right before the worker copies it: nothing can replace it in between.
     setEnvironmentData(WORKER_CONFIG_KEY, handedOver);
-    const worker = Reflect.construct(HostWorker, [filename, options], newTarget) as object;
+    setEnvironmentData(ENVIRONMENT_KEYS_KEY, [...environmentDataOwners.keys()]);
+    // Node copies this thread's environment data into the worker inside its constructor:
+    // what the package may not read is taken out for that moment (see environmentDataSetterFor).
+    const away: [unknown, unknown][] = [];
+    if (withheld && getEnvironmentData) {
+      for (const key of environmentDataOwners.keys()) {
+        if (!withheld(key)) continue;
+        away.push([key, getEnvironmentData(key)]);
+        setEnvironmentData(key, undefined);
+      }
+    }
+    let worker: object;
+    try {
+      worker = Reflect.construct(HostWorker, [filename, options], newTarget) as object;
+    } finally {
+      for (const [key, value] of away) setEnvironmentData(key, value);
+    }
     if (!sampled) {
       // The first worker shows the classes behind every worker: its native handle, its
       // stdio streams and ports.
@@ -458,14 +497,25 @@ export function confineWorkers(config: Config, loaderURL: string, origins?: Work
   if (confinement) return;
   const threads = workerThreads();
   const HostWorker = threads.Worker as unknown as Confinement['HostWorker'];
+  const realSetter = threads.setEnvironmentData as Confinement['setEnvironmentData'];
   confinement = {
     HostWorker,
     loaderURL,
     inheritedExecArgv: Object.freeze([...process.execArgv]),
     handedOver: Object.freeze(configToEnv(config)),
-    setEnvironmentData: threads.setEnvironmentData as Confinement['setEnvironmentData'],
+    setEnvironmentData: realSetter,
+    getEnvironmentData: threads.getEnvironmentData as (key: unknown) => unknown,
     origins,
   };
+  // In a worker: the keys its parent's thread had set, none of them a package's here.
+  const inherited = threads.getEnvironmentData(ENVIRONMENT_KEYS_KEY) as unknown;
+  if (Array.isArray(inherited)) for (const key of inherited) environmentDataOwners.set(key, undefined);
+  (threads as unknown as Record<string, unknown>).setEnvironmentData = Object.freeze(
+    function setEnvironmentData(key: unknown, value?: unknown): void {
+      Reflect.apply(realSetter, undefined, [key, value]);
+      noteEnvironmentData(key, value, undefined);
+    },
+  );
   const inert = function Worker(): never {
     throw new WorkerConfinementError("LavaMoat: construct workers through worker_threads' Worker, not a worker's constructor");
   };
@@ -484,13 +534,14 @@ export function confineWorkers(config: Config, loaderURL: string, origins?: Work
  */
 export function environmentDataSetterFor(real: (key: unknown, value: unknown) => void, packageName: string): Function {
   const setEnvironmentData = function setEnvironmentData(key: unknown, value?: unknown): void {
-    if (key === WORKER_CONFIG_KEY) {
+    if (key === WORKER_CONFIG_KEY || key === ENVIRONMENT_KEYS_KEY) {
       throw new WorkerConfinementError(
         `LavaMoat: package "${packageName}" may not set the environment data '${WORKER_CONFIG_KEY}': it is the configuration ` +
           "the runtime hands its workers",
       );
     }
     Reflect.apply(real, undefined, [key, value]);
+    noteEnvironmentData(key, value, packageName);
   };
   return Object.freeze(setEnvironmentData);
 }
@@ -501,7 +552,8 @@ export function environmentDataSetterFor(real: (key: unknown, value: unknown) =>
  * lists), so that a package granted `worker_threads` cannot run another package's
  * script with that package's authority, nor an app file with the app's.
  */
-export function workerClassFor(packageName: string, mayRun: (file: string) => boolean): Function {
+export function workerClassFor(packageName: string, mayRun: (file: string) => boolean, readsEnvironmentData = false): Function {
   if (!confinement) throw new Error('LavaMoat: workers are not confined yet');
-  return makeWorkerClass(confinement, `package "${packageName}"`, mayRun);
+  const withheld = readsEnvironmentData ? undefined : (key: unknown): boolean => environmentDataOwners.get(key) !== packageName;
+  return makeWorkerClass(confinement, `package "${packageName}"`, mayRun, withheld);
 }
