@@ -126,8 +126,19 @@ export function checkWorkerEnv(
   env: unknown,
   inherited: readonly string[] = process.execArgv,
   ownNodeOptions: string | undefined = process.env.NODE_OPTIONS,
+  ownEnv: Readonly<Record<string, string | undefined>> = process.env,
 ): void {
   if (typeof env !== 'object' || env === null) return;
+  for (const name of PINNED_WORKER_ENV) {
+    if (!Object.prototype.hasOwnProperty.call(env, name)) continue;
+    const given = String((env as Record<string, unknown>)[name]);
+    if (given !== ownEnv[name]) {
+      throw new WorkerConfinementError(
+        `LavaMoat: a Worker's env may not set ${name} (this process's own value only): Node reads it when the worker ` +
+          'starts, before the loader, and would run the code a cache there holds in place of the loader\'s own.',
+      );
+    }
+  }
   const value = (env as Record<string, unknown>).NODE_OPTIONS;
   if (value === undefined || value === null) return;
   const own = flagsOf(splitNodeOptions(ownNodeOptions ?? ''));
@@ -138,6 +149,18 @@ export function checkWorkerEnv(
     new Set(own.map((flag) => flag.name)),
   );
 }
+
+/**
+ * Variables of a worker's `env` that Node acts on when the worker starts, before the
+ * loader, other than NODE_OPTIONS (checked flag by flag): `NODE_COMPILE_CACHE` (Node 22+)
+ * turns on V8's compile cache in the worker's thread, in the directory it names, for every
+ * module Node compiles there, the loader first. V8 checks a cached entry against the
+ * source's length and Node against the hash the entry itself records, so an entry a
+ * package wrote (or shipped) for the loader's file ran its code in place of the loader's,
+ * natively, and the worker's entry unconfined after it (attack case 202). Only this
+ * process's own value passes (the user's choice, which a copy of `process.env` carries).
+ */
+const PINNED_WORKER_ENV = ['NODE_COMPILE_CACHE'] as const;
 
 function checkFlags(flags: readonly Flag[], inherited: readonly Flag[], where: string, ownFlags: ReadonlySet<string>): void {
   const trusted = new Set(inherited.map((flag) => `${flag.name}=${flag.value ?? ''}`));
