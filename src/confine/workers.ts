@@ -75,6 +75,24 @@ type WorkerThreads = typeof import('node:worker_threads');
 
 const workerThreads = (): WorkerThreads => require('node:worker_threads') as WorkerThreads;
 const PRELOAD_FLAGS = new Set(['--import', '--require', '-r', '--loader', '--experimental-loader']);
+/**
+ * Options that name a file or directory the worker's thread writes (or, for the env
+ * files, reads into the worker): Node takes them in a worker's `execArgv` and its env's
+ * NODE_OPTIONS. `--redirect-warnings` appends every warning of the thread, whose text a
+ * package chooses (an event's name in the listener-limit warning), to any file; the
+ * profile and diagnostic directories are made, with their files, wherever they point
+ * (`--cpu-prof-name` with `../` out of its directory); `--localstorage-file` makes or
+ * opens a SQLite database (attack case 203). Like a preload, one passes only as this
+ * process's own execArgv has it, value included.
+ */
+const OUTPUT_FLAGS = new Set([
+  '--redirect-warnings', '--cpu-prof-dir', '--cpu-prof-name', '--heap-prof-dir', '--heap-prof-name', '--diagnostic-dir',
+  '--localstorage-file', '--tls-keylog', '--report-dir', '--report-directory', '--report-filename',
+  '--trace-event-file-pattern', '--test-reporter-destination', '--experimental-config-file', '--env-file',
+  '--env-file-if-exists',
+]);
+/** Options whose value may be the next argument (`--import x`), as Node's parser reads them. */
+const VALUE_FLAGS = new Set([...PRELOAD_FLAGS, ...OUTPUT_FLAGS]);
 const REFUSED_FLAG = /^(--inspect(-brk|-brk-node|-port|-publish-uid|-wait)?|--debug(-brk|-port)?|--expose-internals|--allow-natives-syntax)(=|$)/;
 
 interface Flag {
@@ -101,7 +119,7 @@ function flagsOf(execArgv: readonly string[]): Flag[] {
     const arg = normalizeFlag(String(execArgv[i]));
     const eq = arg.indexOf('=');
     const name = eq === -1 ? arg : arg.slice(0, eq);
-    if (PRELOAD_FLAGS.has(name)) {
+    if (VALUE_FLAGS.has(name)) {
       flags.push({ name, value: eq === -1 ? execArgv[++i] : arg.slice(eq + 1) });
     } else {
       flags.push({ name: arg });
@@ -165,6 +183,12 @@ const PINNED_WORKER_ENV = ['NODE_COMPILE_CACHE'] as const;
 function checkFlags(flags: readonly Flag[], inherited: readonly Flag[], where: string, ownFlags: ReadonlySet<string>): void {
   const trusted = new Set(inherited.map((flag) => `${flag.name}=${flag.value ?? ''}`));
   for (const flag of flags) {
+    if (OUTPUT_FLAGS.has(flag.name) && !trusted.has(`${flag.name}=${flag.value ?? ''}`)) {
+      throw new WorkerConfinementError(
+        `LavaMoat: ${where} may not add ${flag.name} ${flag.value ?? ''}: the worker would write (or read) the file or ` +
+          'directory it names, which no policy grant covers. Only this process\'s own value passes.',
+      );
+    }
     if (PRELOAD_FLAGS.has(flag.name) && !trusted.has(`${flag.name}=${flag.value ?? ''}`)) {
       throw new WorkerConfinementError(
         `LavaMoat: ${where} may not add ${flag.name} ${flag.value ?? ''}: code loaded that way would run ` +
