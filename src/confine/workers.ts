@@ -60,7 +60,8 @@ import { isThisLoader, splitNodeOptions, withoutLoaderInNodeOptions } from './ch
 import { WORKER_CONFIG_KEY } from './entry-checks.js';
 import { handleOf, neutralizePrototype } from './native-handles.js';
 import { hardenPrototypesWithin } from './host-hardening.js';
-import { callerFileOf } from './stack-traces.js';
+import { callerFileOf, callerSitesOf } from './stack-traces.js';
+import { isRuntimeFile, isTheAppsFile } from './observation.js';
 
 let sampled = false;
 
@@ -519,6 +520,7 @@ export function makeWorkerClass(
     } finally {
       for (const [key, value] of away) setEnvironmentData(key, value);
     }
+    if (mayRun) packageWorkers.add(worker);
     if (!sampled) {
       // The first worker shows the classes behind every worker: its native handle, its
       // stdio streams and ports.
@@ -533,6 +535,48 @@ export function makeWorkerClass(
   Object.defineProperty(Worker, 'length', { value: 1 });
   Object.setPrototypeOf(Worker, Object.getPrototypeOf(HostWorker));
   return Object.freeze(Worker);
+}
+
+/** The workers a package's own `Worker` started (its threads, not the app's). */
+const packageWorkers = new WeakSet<object>();
+
+/**
+ * The methods of a worker that read its thread from outside: its whole heap
+ * (`getHeapSnapshot`), the code it runs and what it allocates (Node 22+'s
+ * `startCpuProfile`, Node 24's `startHeapProfile`). A worker is an object like any other:
+ * the app hands its workers to a pool or router package, `process.on('worker')` gives each
+ * one to every listener; a package holding one of the app's workers read that thread's
+ * memory, the app's secrets in it, with no grant at all (attack case 204). On a worker
+ * the app started (or a preload), they run only when the app's own code calls them
+ * directly (a file, not `node:`, not the runtime's: a package's frame names none, and a
+ * Node frame that calls what it is given, `AsyncLocalStorage#run`, is not the app's);
+ * on a package's own worker, for anyone. The runtime's own wrappers in between are
+ * passed over (one that forwards a package's call leaves the package's frame below it).
+ * One stack capture per call.
+ */
+const OBSERVING_METHODS = ['getHeapSnapshot', 'startCpuProfile', 'startHeapProfile'] as const;
+
+function guardObservingMethods(prototype: object): void {
+  for (const name of OBSERVING_METHODS) {
+    const descriptor = Reflect.getOwnPropertyDescriptor(prototype, name);
+    if (!descriptor || typeof descriptor.value !== 'function' || !descriptor.configurable) continue;
+    const real = descriptor.value as Function;
+    const guarded = {
+      [name](this: unknown, ...args: unknown[]): unknown {
+        const own = typeof this === 'object' && this !== null && packageWorkers.has(this);
+        // Past the runtime's own wrappers (samples.ts hardens the first snapshot's stream).
+        const caller = callerSitesOf(globalThis.Error as never, guarded, 4).find((site) => !isRuntimeFile(site.file));
+        if (!own && !isTheAppsFile(caller?.file)) {
+          throw new WorkerConfinementError(
+            `LavaMoat: Worker.prototype.${name} reads the thread of a worker the app started: only the app's own code may call it`,
+          );
+        }
+        return Reflect.apply(real, this, args);
+      },
+    }[name]!;
+    Object.defineProperty(guarded, 'length', { value: real.length });
+    Object.defineProperty(prototype, name, { ...descriptor, value: guarded });
+  }
 }
 
 /**
@@ -567,6 +611,7 @@ export function confineWorkers(config: Config, loaderURL: string, origins?: Work
     throw new WorkerConfinementError("LavaMoat: construct workers through worker_threads' Worker, not a worker's constructor");
   };
   Object.defineProperty(HostWorker.prototype, 'constructor', { value: Object.freeze(inert), writable: false, enumerable: false, configurable: false });
+  guardObservingMethods(HostWorker.prototype);
   (threads as unknown as Record<string, unknown>).Worker = makeWorkerClass(confinement, 'the app');
   syncBuiltinESMExports();
 }
