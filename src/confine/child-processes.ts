@@ -26,7 +26,7 @@
  */
 import path from 'node:path';
 import process from 'node:process';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Config } from '../config/index.js';
 import { configToEnv } from '../config/index.js';
 import { PARENT_MARKER } from './entry-checks.js';
@@ -70,6 +70,52 @@ export function isThisLoader(specifier: string, loaderURL: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** Preload options and whether their value is a module URL (`--import`, loaders) or a path (`--require`). */
+const PRELOAD_OPTIONS: Readonly<Record<string, 'url' | 'path'>> = {
+  '--import': 'url',
+  '--loader': 'url',
+  '--experimental-loader': 'url',
+  '--require': 'path',
+  '-r': 'path',
+};
+
+/**
+ * `args` (an execArgv) with this loader named by its absolute URL and every other
+ * preload given by a relative path (`./`, `../`) made absolute. Such a specifier, like the
+ * documented bare `--import lavamoat/loader`, is resolved against the current working
+ * directory by each thread or process that reads it: after a `process.chdir` (the app's,
+ * or a package's granted `process.chdir`), a worker that inherits `process.execArgv` (or
+ * a child `fork()` passes it to, with another `cwd`) imported the `loader.mjs`, the
+ * `lavamoat` package or the preload of that directory instead, natively, and this loader
+ * not at all (attack case 205). Resolved once, against the directory this process
+ * started in. Other bare preloads (`--import tsx`) are left as given.
+ */
+export function pinPreloads(args: readonly string[], loaderURL: string): string[] {
+  const out: string[] = [];
+  const pin = (kind: 'url' | 'path', value: string): string => {
+    if (kind === 'url' && isThisLoader(value, loaderURL)) return loaderURL;
+    if (!/^\.\.?[\\/]/.test(value)) return value;
+    return kind === 'url' ? pathToFileURL(path.resolve(value)).href : path.resolve(value);
+  };
+  for (let i = 0; i < args.length; i += 1) {
+    const arg = String(args[i]);
+    const eq = arg.indexOf('=');
+    const name = (eq === -1 ? arg : arg.slice(0, eq)).replace(/^--(.*)$/, (_, rest: string) => `--${rest.replaceAll('_', '-')}`);
+    const kind = PRELOAD_OPTIONS[name];
+    if (kind === undefined) {
+      out.push(arg);
+    } else if (eq !== -1) {
+      out.push(`${arg.slice(0, eq)}=${pin(kind, arg.slice(eq + 1))}`);
+    } else if (i + 1 < args.length) {
+      out.push(arg, pin(kind, String(args[i + 1])));
+      i += 1;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
 }
 
 /**

@@ -56,7 +56,7 @@ import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../config/index.js';
 import { configToEnv } from '../config/index.js';
-import { isThisLoader, splitNodeOptions, withoutLoaderInNodeOptions } from './child-processes.js';
+import { isThisLoader, pinPreloads, splitNodeOptions, withoutLoaderInNodeOptions } from './child-processes.js';
 import { WORKER_CONFIG_KEY } from './entry-checks.js';
 import { handleOf, neutralizePrototype } from './native-handles.js';
 import { hardenPrototypesWithin } from './host-hardening.js';
@@ -317,9 +317,13 @@ export function confinedWorkerOptions(
   loaderURL: string,
   inheritedExecArgv: readonly string[] = process.execArgv,
 ): WorkerOptionsLike {
+  // This loader by its absolute URL, relative preloads made absolute (child-processes.ts
+  // pinPreloads), before the check, which trusts them in that form.
+  inheritedExecArgv = pinPreloads(inheritedExecArgv, loaderURL);
   if (options?.execArgv !== undefined) {
     if (!Array.isArray(options.execArgv)) return { ...options }; // Node reports the type error.
-    checkWorkerExecArgv(options.execArgv, inheritedExecArgv);
+    options = { ...options, execArgv: pinPreloads(options.execArgv, loaderURL) };
+    checkWorkerExecArgv(options.execArgv!, inheritedExecArgv);
   }
   let execArgv: string[];
   if (options?.execArgv === undefined) {
