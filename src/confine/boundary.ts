@@ -41,7 +41,6 @@ import { neutralizeNativeClasses } from './native-handles.js';
 import { INTRINSIC_GLOBALS, SES_GLOBALS } from './scuttle.js';
 import { guardFeralError } from './stack-traces.js';
 import { confineFileStreams, confineUtf8Streams } from './fs-streams.js';
-import { hardenForgeableClasses } from './forged-clones.js';
 import { DEFERRED_SAMPLES, hardenFirstLock, hostGlobals, sample, sampleErrnoException, sampleFileHandles, sampleIterators } from './samples.js';
 import { initPerformanceEntries, restrictAsyncLocalStorage, restrictPerformanceEntries, restrictPerformanceObserver } from './observation.js';
 import { sampleHttp2Eagerly } from './net-samples.js';
@@ -603,10 +602,6 @@ export function prepareHost({ preloadDomain, feralError }: { preloadDomain: bool
     confineFileStreams();
     for (const key of ['ReadStream', 'WriteStream', 'FileReadStream', 'FileWriteStream']) hardenExport(fs[key], key);
   });
-  // The classes Node's deserializer makes for whoever names them (forged-clones.ts): each
-  // forged and hardened first, when its module loads. Registered before fs/promises' own
-  // action, which hardens the module.
-  hardenForgeableClasses();
   whenLoaded('internal/fs/promises', () => {
     const promises = fs.promises as Record<string, unknown>;
     sampleFileHandles(promises);

@@ -60,9 +60,10 @@ const FORGED: Readonly<Record<string, readonly Forge[]>> = {
 
 /** An instance of the class `info` names, made by Node's deserializer from `data`. */
 export function forgeClone(info: string, data: unknown): object | undefined {
+  // The host's, from the holder scuttling leaves them in (set before any package runs).
   const globals = hostGlobals();
-  const Blob = (globals.Blob ?? globalThis.Blob) as typeof globalThis.Blob | undefined;
-  const clone = (globals.structuredClone ?? globalThis.structuredClone) as typeof globalThis.structuredClone | undefined;
+  const Blob = globals.Blob as typeof import('node:buffer').Blob | undefined;
+  const clone = globals.structuredClone as ((value: unknown) => unknown) | undefined;
   if (typeof Blob !== 'function' || typeof clone !== 'function') return undefined;
   const key = Object.getOwnPropertySymbols(Blob.prototype).find((symbol) => symbol.description === 'messaging_clone_symbol');
   if (key === undefined) return undefined;
@@ -72,7 +73,10 @@ export function forgeClone(info: string, data: unknown): object | undefined {
   return typeof instance === 'object' && instance !== null ? instance : undefined;
 }
 
-/** Registers the forging samples, each when its module loads (now if it has). */
+/**
+ * Registers the forging samples, each when its module loads (now if it has): from
+ * samples.ts `prepareSamples`, once the host's globals are held, before any package runs.
+ */
 export function hardenForgeableClasses(): void {
   for (const [id, forges] of Object.entries(FORGED)) {
     whenLoaded(id, () => {
