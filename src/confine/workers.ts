@@ -627,13 +627,22 @@ export function confineWorkers(config: Config, loaderURL: string, origins?: Work
  * inside its constructor before that copy (getters of `workerData` while it serialises
  * it, `toString` of `argv` entries): a package that could set the key there would start
  * its worker with this package's directory as the project root, its files the app's.
+ * Nor may it change or delete a key someone else set (the app's worker pool reads its
+ * configuration there): only its own.
  */
 export function environmentDataSetterFor(real: (key: unknown, value: unknown) => void, packageName: string): Function {
   const setEnvironmentData = function setEnvironmentData(key: unknown, value?: unknown): void {
     if (key === WORKER_CONFIG_KEY || key === ENVIRONMENT_KEYS_KEY) {
       throw new WorkerConfinementError(
-        `LavaMoat: package "${packageName}" may not set the environment data '${WORKER_CONFIG_KEY}': it is the configuration ` +
+        `LavaMoat: package "${packageName}" may not set the environment data '${String(key)}': it is the configuration ` +
           "the runtime hands its workers",
+      );
+    }
+    // The data is one map for the thread, copied into every worker: a key the app (or
+    // another package, or the parent thread) set is theirs to change (attack case 206).
+    if (environmentDataOwners.has(key) && environmentDataOwners.get(key) !== packageName) {
+      throw new WorkerConfinementError(
+        `LavaMoat: package "${packageName}" may not change the environment data '${String(key)}': the app or another package set it`,
       );
     }
     Reflect.apply(real, undefined, [key, value]);

@@ -90,7 +90,7 @@ const ENTRIES = {
   'e-builtin-state.mjs': { cases: ['exported-singletons', 'lazy-static-class', 'keypress-decoder', 'crypto-native-jobs', 'untamed-intrinsics', 'zlib-flush-buffers', 'http-shared-buffers', 'source-map-text', 'global-proxy-setter'] },
   // Threads, processes and messaging (cases 200 and up); its own process: fs/promises
   // and the histograms' module must not have loaded before its package runs.
-  'e-messaging.mjs': { cases: ['forged-clone-classes', 'worker-environment-copy', 'worker-compile-cache', 'worker-output-flags', 'handed-worker-observation', 'relative-loader-cwd'] },
+  'e-messaging.mjs': { cases: ['forged-clone-classes', 'worker-environment-copy', 'worker-compile-cache', 'worker-output-flags', 'handed-worker-observation', 'relative-loader-cwd', 'environment-data-overwrite'] },
   // Strict mode (its own runs): the same entries, where these cases have no residual
   // risk left (docs/attacks.md, cases 25 and 50).
   'e-process.mjs (strict mode)': {
