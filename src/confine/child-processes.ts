@@ -89,8 +89,9 @@ const PRELOAD_OPTIONS: Readonly<Record<string, 'url' | 'path'>> = {
  * or a package's granted `process.chdir`), a worker that inherits `process.execArgv` (or
  * a child `fork()` passes it to, with another `cwd`) imported the `loader.mjs`, the
  * `lavamoat` package or the preload of that directory instead, natively, and this loader
- * not at all (attack case 205). Resolved once, against the directory this process
- * started in. Other bare preloads (`--import tsx`) are left as given.
+ * not at all (attack case 205); so did a relative preload in NODE_OPTIONS, which a worker's
+ * env copies (propagateToChildren pins those). Resolved once, against the directory this
+ * process started in. Other bare preloads (`--import tsx`) are left as given.
  */
 export function pinPreloads(args: readonly string[], loaderURL: string): string[] {
   const out: string[] = [];
@@ -175,7 +176,11 @@ export function withoutLoaderInNodeOptions(nodeOptions: string | undefined, load
  */
 export function propagateToChildren(config: Config, loaderURL: string, env: NodeJS.ProcessEnv = process.env): void {
   Object.assign(env, configToEnv(config));
-  env.NODE_OPTIONS = withLoaderInNodeOptions(env.NODE_OPTIONS, loaderURL);
+  // Its relative preloads made absolute, as process.execArgv's are (pinPreloads): a worker
+  // (whose env copies this one) or a child with another working directory would resolve
+  // them there, before the loader.
+  const pinned = env.NODE_OPTIONS === undefined ? undefined : pinPreloads(splitNodeOptions(env.NODE_OPTIONS), loaderURL).map(quoteOption).join(' ');
+  env.NODE_OPTIONS = withLoaderInNodeOptions(pinned, loaderURL);
   env[PARENT_MARKER] = String(process.pid);
 }
 
