@@ -46,6 +46,8 @@ export interface AdapterContext {
   native: boolean;
   /** The package's policy names this member of the builtin (`tls.setDefaultCACertificates`), not only the module. */
   namesMember(member: string): boolean;
+  /** The package's policy grants this member of the builtin (by name, or the whole module). */
+  grants(member: string): boolean;
   /**
    * The timer functions packages get (shared-globals.ts): opaque handles, not Node's
    * `Timeout`s. Made when first asked: making them reads `setTimeout[promisify.custom]`,
@@ -452,7 +454,7 @@ export function adaptBuiltin(name: string, real: unknown, ctx: AdapterContext): 
   switch (name) {
     case 'worker_threads':
       return spreadLazily(name, module, {
-        Worker: workerClassFor(ctx.packageName, ctx.mayRun),
+        Worker: workerClassFor(ctx.packageName, ctx.mayRun, ctx.grants('getEnvironmentData')),
         setEnvironmentData: environmentDataSetterFor(module.setEnvironmentData as never, ctx.packageName),
       });
     case 'http':

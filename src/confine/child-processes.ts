@@ -26,7 +26,7 @@
  */
 import path from 'node:path';
 import process from 'node:process';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Config } from '../config/index.js';
 import { configToEnv } from '../config/index.js';
 import { PARENT_MARKER } from './entry-checks.js';
@@ -70,6 +70,53 @@ export function isThisLoader(specifier: string, loaderURL: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** Preload options and whether their value is a module URL (`--import`, loaders) or a path (`--require`). */
+const PRELOAD_OPTIONS: Readonly<Record<string, 'url' | 'path'>> = {
+  '--import': 'url',
+  '--loader': 'url',
+  '--experimental-loader': 'url',
+  '--require': 'path',
+  '-r': 'path',
+};
+
+/**
+ * `args` (an execArgv) with this loader named by its absolute URL and every other
+ * preload given by a relative path (`./`, `../`) made absolute. Such a specifier, like the
+ * documented bare `--import lavamoat/loader`, is resolved against the current working
+ * directory by each thread or process that reads it: after a `process.chdir` (the app's,
+ * or a package's granted `process.chdir`), a worker that inherits `process.execArgv` (or
+ * a child `fork()` passes it to, with another `cwd`) imported the `loader.mjs`, the
+ * `lavamoat` package or the preload of that directory instead, natively, and this loader
+ * not at all (attack case 205); so did a relative preload in NODE_OPTIONS, which a worker's
+ * env copies (propagateToChildren pins those). Resolved once, against the directory this
+ * process started in. Other bare preloads (`--import tsx`) are left as given.
+ */
+export function pinPreloads(args: readonly string[], loaderURL: string): string[] {
+  const out: string[] = [];
+  const pin = (kind: 'url' | 'path', value: string): string => {
+    if (kind === 'url' && isThisLoader(value, loaderURL)) return loaderURL;
+    if (!/^\.\.?[\\/]/.test(value)) return value;
+    return kind === 'url' ? pathToFileURL(path.resolve(value)).href : path.resolve(value);
+  };
+  for (let i = 0; i < args.length; i += 1) {
+    const arg = String(args[i]);
+    const eq = arg.indexOf('=');
+    const name = (eq === -1 ? arg : arg.slice(0, eq)).replace(/^--(.*)$/, (_, rest: string) => `--${rest.replaceAll('_', '-')}`);
+    const kind = PRELOAD_OPTIONS[name];
+    if (kind === undefined) {
+      out.push(arg);
+    } else if (eq !== -1) {
+      out.push(`${arg.slice(0, eq)}=${pin(kind, arg.slice(eq + 1))}`);
+    } else if (i + 1 < args.length) {
+      out.push(arg, pin(kind, String(args[i + 1])));
+      i += 1;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
 }
 
 /**
@@ -129,7 +176,11 @@ export function withoutLoaderInNodeOptions(nodeOptions: string | undefined, load
  */
 export function propagateToChildren(config: Config, loaderURL: string, env: NodeJS.ProcessEnv = process.env): void {
   Object.assign(env, configToEnv(config));
-  env.NODE_OPTIONS = withLoaderInNodeOptions(env.NODE_OPTIONS, loaderURL);
+  // Its relative preloads made absolute, as process.execArgv's are (pinPreloads): a worker
+  // (whose env copies this one) or a child with another working directory would resolve
+  // them there, before the loader.
+  const pinned = env.NODE_OPTIONS === undefined ? undefined : pinPreloads(splitNodeOptions(env.NODE_OPTIONS), loaderURL).map(quoteOption).join(' ');
+  env.NODE_OPTIONS = withLoaderInNodeOptions(pinned, loaderURL);
   env[PARENT_MARKER] = String(process.pid);
 }
 

@@ -18,6 +18,7 @@
  */
 import { createRequire } from 'node:module';
 import { callerSitesOf } from './stack-traces.js';
+import { nativeBinding } from './native-handles.js';
 
 const hostRequire = createRequire(import.meta.url);
 
@@ -270,6 +271,21 @@ export function noteFileHandle(handle: unknown): void {
   // What Node's code reads (`handle.fd`), so that no own property of a package's shadows it.
   Object.defineProperty(handle, 'fd', { get: () => fd, enumerable: false, configurable: false });
   fileHandles.add(handle);
+}
+
+/**
+ * The class guarded from an instance Node's deserializer made (forged-clones.ts), when
+ * fs/promises loads: before any handle is opened, since the deserializer makes a handle
+ * of any descriptor for whoever asks. The native handle's `fd` getter comes from the fs
+ * binding's class, so that a real transfer is still told from a forged one.
+ */
+export function sampleFileHandleClass(instance: object): void {
+  if (fileHandleKeys !== undefined) return;
+  const kFd = Object.getOwnPropertySymbols(instance).find((symbol) => symbol.description === 'kFd');
+  if (kFd === undefined) return;
+  const native = (nativeBinding('fs') as { FileHandle?: { prototype?: object } } | undefined)?.FileHandle?.prototype;
+  if (native !== undefined) nativeFdGetter ??= Reflect.getOwnPropertyDescriptor(native, 'fd')?.get;
+  guardFileHandleMethods(kFd, Object.getPrototypeOf(instance) as object);
 }
 
 function guardFileHandleMethods(kFd: symbol, prototype: object): void {

@@ -440,6 +440,11 @@ function byTheApp(fn: Function): boolean {
   return hostError !== undefined && isTheAppsFile(callerScriptOf(hostError, fn));
 }
 
+/** Whether a frame's script is the runtime's own code (its wrappers forward calls). */
+export function isRuntimeFile(file: string | undefined): boolean {
+  return file !== undefined && runtimeCode.some((prefix) => file.startsWith(prefix));
+}
+
 /** Whether a frame's script is the app's: a file, not `node:`, not the runtime's (a package's frame names none). */
 export function isTheAppsFile(file: string | undefined): boolean {
   if (hostError === undefined || file === undefined || file.startsWith('node:')) return false;

@@ -467,6 +467,10 @@ export class Runtime implements ModuleContext {
           const builtin = this.resource(info)?.builtin;
           return builtin?.[`${name}.${member}`] === true || builtin?.[`node:${name}.${member}`] === true;
         },
+        grants: (member) => {
+          const builtin = this.resource(info)?.builtin;
+          return grant.whole || builtin?.[`${name}.${member}`] === true || builtin?.[`node:${name}.${member}`] === true;
+        },
         // A package may start workers on its own files and on packages it is granted.
         mayRun: (file) => {
           const target = this.packageMap.packageForPath(file);

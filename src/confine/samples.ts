@@ -15,6 +15,7 @@
 import process from 'node:process';
 import { createRequire } from 'node:module';
 import { disarmChain } from './capability-classes.js';
+import { hardenForgeableClasses } from './forged-clones.js';
 import { confineStdioFileStream, noteFileHandle } from './fs-streams.js';
 import { hardenFirstResult, hardenHostValue, hardenPrototypeChain, hardenPrototypesWithin, lockInstance } from './host-hardening.js';
 import { hasLoaded, whenLoaded } from './load-trap.js';
@@ -527,6 +528,9 @@ export function sampleIterators(instance: unknown): void {
  */
 export async function prepareSamples(globals: Record<PropertyKey, unknown>, { webcrypto }: { webcrypto: boolean }): Promise<void> {
   setHostGlobals(globals);
+  // The classes Node's deserializer makes for whoever names them (forged-clones.ts): each
+  // forged and hardened first, when its module loads; it forges with the host's globals.
+  hardenForgeableClasses();
   // Reads `navigator` from the holder of the host's globals, which is set only now.
   whenLoaded('internal/locks', () => sample('internal/locks'));
   hardenStdioWhenRead();
@@ -585,7 +589,7 @@ function webCryptoSampledOnLoad(): boolean {
 }
 
 /** A file handle's classes, and the readline interface its `readLines` first makes. */
-function hardenFileHandle(handle: unknown): void {
+export function hardenFileHandle(handle: unknown): void {
   hardenFirstLines(Object.getPrototypeOf(handle) as object);
   hardenPrototypesWithin(handle);
 }

@@ -56,11 +56,12 @@ import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../config/index.js';
 import { configToEnv } from '../config/index.js';
-import { isThisLoader, splitNodeOptions, withoutLoaderInNodeOptions } from './child-processes.js';
+import { isThisLoader, pinPreloads, splitNodeOptions, withoutLoaderInNodeOptions } from './child-processes.js';
 import { WORKER_CONFIG_KEY } from './entry-checks.js';
 import { handleOf, neutralizePrototype } from './native-handles.js';
 import { hardenPrototypesWithin } from './host-hardening.js';
-import { callerFileOf } from './stack-traces.js';
+import { callerFileOf, callerSitesOf } from './stack-traces.js';
+import { isRuntimeFile, isTheAppsFile } from './observation.js';
 
 let sampled = false;
 
@@ -75,6 +76,24 @@ type WorkerThreads = typeof import('node:worker_threads');
 
 const workerThreads = (): WorkerThreads => require('node:worker_threads') as WorkerThreads;
 const PRELOAD_FLAGS = new Set(['--import', '--require', '-r', '--loader', '--experimental-loader']);
+/**
+ * Options that name a file or directory the worker's thread writes (or, for the env
+ * files, reads into the worker): Node takes them in a worker's `execArgv` and its env's
+ * NODE_OPTIONS. `--redirect-warnings` appends every warning of the thread, whose text a
+ * package chooses (an event's name in the listener-limit warning), to any file; the
+ * profile and diagnostic directories are made, with their files, wherever they point
+ * (`--cpu-prof-name` with `../` out of its directory); `--localstorage-file` makes or
+ * opens a SQLite database (attack case 203). Like a preload, one passes only as this
+ * process's own execArgv has it, value included.
+ */
+const OUTPUT_FLAGS = new Set([
+  '--redirect-warnings', '--cpu-prof-dir', '--cpu-prof-name', '--heap-prof-dir', '--heap-prof-name', '--diagnostic-dir',
+  '--localstorage-file', '--tls-keylog', '--report-dir', '--report-directory', '--report-filename',
+  '--trace-event-file-pattern', '--test-reporter-destination', '--experimental-config-file', '--env-file',
+  '--env-file-if-exists',
+]);
+/** Options whose value may be the next argument (`--import x`), as Node's parser reads them. */
+const VALUE_FLAGS = new Set([...PRELOAD_FLAGS, ...OUTPUT_FLAGS]);
 const REFUSED_FLAG = /^(--inspect(-brk|-brk-node|-port|-publish-uid|-wait)?|--debug(-brk|-port)?|--expose-internals|--allow-natives-syntax)(=|$)/;
 
 interface Flag {
@@ -101,7 +120,7 @@ function flagsOf(execArgv: readonly string[]): Flag[] {
     const arg = normalizeFlag(String(execArgv[i]));
     const eq = arg.indexOf('=');
     const name = eq === -1 ? arg : arg.slice(0, eq);
-    if (PRELOAD_FLAGS.has(name)) {
+    if (VALUE_FLAGS.has(name)) {
       flags.push({ name, value: eq === -1 ? execArgv[++i] : arg.slice(eq + 1) });
     } else {
       flags.push({ name: arg });
@@ -126,8 +145,19 @@ export function checkWorkerEnv(
   env: unknown,
   inherited: readonly string[] = process.execArgv,
   ownNodeOptions: string | undefined = process.env.NODE_OPTIONS,
+  ownEnv: Readonly<Record<string, string | undefined>> = process.env,
 ): void {
   if (typeof env !== 'object' || env === null) return;
+  for (const name of PINNED_WORKER_ENV) {
+    if (!Object.prototype.hasOwnProperty.call(env, name)) continue;
+    const given = String((env as Record<string, unknown>)[name]);
+    if (given !== ownEnv[name]) {
+      throw new WorkerConfinementError(
+        `LavaMoat: a Worker's env may not set ${name} (this process's own value only): Node reads it when the worker ` +
+          'starts, before the loader, and would run the code a cache there holds in place of the loader\'s own.',
+      );
+    }
+  }
   const value = (env as Record<string, unknown>).NODE_OPTIONS;
   if (value === undefined || value === null) return;
   const own = flagsOf(splitNodeOptions(ownNodeOptions ?? ''));
@@ -139,9 +169,27 @@ export function checkWorkerEnv(
   );
 }
 
+/**
+ * Variables of a worker's `env` that Node acts on when the worker starts, before the
+ * loader, other than NODE_OPTIONS (checked flag by flag): `NODE_COMPILE_CACHE` (Node 22+)
+ * turns on V8's compile cache in the worker's thread, in the directory it names, for every
+ * module Node compiles there, the loader first. V8 checks a cached entry against the
+ * source's length and Node against the hash the entry itself records, so an entry a
+ * package wrote (or shipped) for the loader's file ran its code in place of the loader's,
+ * natively, and the worker's entry unconfined after it (attack case 202). Only this
+ * process's own value passes (the user's choice, which a copy of `process.env` carries).
+ */
+const PINNED_WORKER_ENV = ['NODE_COMPILE_CACHE'] as const;
+
 function checkFlags(flags: readonly Flag[], inherited: readonly Flag[], where: string, ownFlags: ReadonlySet<string>): void {
   const trusted = new Set(inherited.map((flag) => `${flag.name}=${flag.value ?? ''}`));
   for (const flag of flags) {
+    if (OUTPUT_FLAGS.has(flag.name) && !trusted.has(`${flag.name}=${flag.value ?? ''}`)) {
+      throw new WorkerConfinementError(
+        `LavaMoat: ${where} may not add ${flag.name} ${flag.value ?? ''}: the worker would write (or read) the file or ` +
+          'directory it names, which no policy grant covers. Only this process\'s own value passes.',
+      );
+    }
     if (PRELOAD_FLAGS.has(flag.name) && !trusted.has(`${flag.name}=${flag.value ?? ''}`)) {
       throw new WorkerConfinementError(
         `LavaMoat: ${where} may not add ${flag.name} ${flag.value ?? ''}: code loaded that way would run ` +
@@ -269,9 +317,13 @@ export function confinedWorkerOptions(
   loaderURL: string,
   inheritedExecArgv: readonly string[] = process.execArgv,
 ): WorkerOptionsLike {
+  // This loader by its absolute URL, relative preloads made absolute (child-processes.ts
+  // pinPreloads), before the check, which trusts them in that form.
+  inheritedExecArgv = pinPreloads(inheritedExecArgv, loaderURL);
   if (options?.execArgv !== undefined) {
     if (!Array.isArray(options.execArgv)) return { ...options }; // Node reports the type error.
-    checkWorkerExecArgv(options.execArgv, inheritedExecArgv);
+    options = { ...options, execArgv: pinPreloads(options.execArgv, loaderURL) };
+    checkWorkerExecArgv(options.execArgv!, inheritedExecArgv);
   }
   let execArgv: string[];
   if (options?.execArgv === undefined) {
@@ -308,6 +360,8 @@ interface Confinement {
   inheritedExecArgv: readonly string[];
   handedOver: Readonly<Record<string, string>>;
   setEnvironmentData: (key: unknown, value: unknown) => void;
+  /** Node's own getter (unit tests of the class may leave it out: nothing is withheld). */
+  getEnvironmentData?: (key: unknown) => unknown;
   /** Absent in unit tests of the class: no early refusal, no preload's workers. */
   origins?: WorkerOrigins;
 }
@@ -380,6 +434,26 @@ export function preloadWorkerOptions(
 let confinement: Confinement | undefined;
 
 /**
+ * Environment data (`setEnvironmentData`): every worker Node starts gets a copy of this
+ * thread's, whoever set it. A package's worker is its own thread, whose heap it reads
+ * (`worker.getHeapSnapshot()`, of the class it is granted): the app's keys and values
+ * (a worker pool's configuration, its credentials) were the package's there, with no
+ * `getEnvironmentData` grant (attack case 201). So the keys set in this thread are
+ * known, with who set them (undefined: the app, a preload, Node, or the parent thread
+ * for a worker's inherited ones, handed over under {@link ENVIRONMENT_KEYS_KEY}); a
+ * package's worker starts without those its package did not set, unless its policy
+ * grants it `getEnvironmentData` (it could read them by name anyway).
+ */
+export const ENVIRONMENT_KEYS_KEY = 'lavamoat:environment-keys';
+const environmentDataOwners = new Map<unknown, string | undefined>();
+
+function noteEnvironmentData(key: unknown, value: unknown, owner: string | undefined): void {
+  if (key === WORKER_CONFIG_KEY || key === ENVIRONMENT_KEYS_KEY) return;
+  if (value === undefined) environmentDataOwners.delete(key);
+  else environmentDataOwners.set(key, owner);
+}
+
+/**
  * A `Worker` for `label` (the app, or a package): `mayRun` decides which entry files it
  * may start (the real path is checked), the rest is the same for all (see the module
  * comment). Exported for tests; the runtime uses {@link workerClassFor}.
@@ -388,8 +462,9 @@ export function makeWorkerClass(
   setup: Confinement,
   label: string,
   mayRun?: (file: string) => boolean,
+  withheld?: (key: unknown) => boolean,
 ): Function {
-  const { HostWorker, loaderURL, inheritedExecArgv, handedOver, setEnvironmentData, origins } = setup;
+  const { HostWorker, loaderURL, inheritedExecArgv, handedOver, setEnvironmentData, getEnvironmentData, origins } = setup;
   const Worker = function Worker(this: unknown, filename: unknown, options?: unknown): object {
     if (new.target === undefined) throw new TypeError("Class constructor Worker cannot be invoked without 'new'");
     // Decided before anything of the arguments is read, and only in the app's class
@@ -432,7 +507,24 @@ export function makeWorkerClass(
   const construct = (filename: unknown, options: WorkerOptionsLike, newTarget: Function): object => {
     // Set right before the worker copies it: nothing can replace it in between.
     setEnvironmentData(WORKER_CONFIG_KEY, handedOver);
-    const worker = Reflect.construct(HostWorker, [filename, options], newTarget) as object;
+    setEnvironmentData(ENVIRONMENT_KEYS_KEY, [...environmentDataOwners.keys()]);
+    // Node copies this thread's environment data into the worker inside its constructor:
+    // what the package may not read is taken out for that moment (see environmentDataSetterFor).
+    const away: [unknown, unknown][] = [];
+    if (withheld && getEnvironmentData) {
+      for (const key of environmentDataOwners.keys()) {
+        if (!withheld(key)) continue;
+        away.push([key, getEnvironmentData(key)]);
+        setEnvironmentData(key, undefined);
+      }
+    }
+    let worker: object;
+    try {
+      worker = Reflect.construct(HostWorker, [filename, options], newTarget) as object;
+    } finally {
+      for (const [key, value] of away) setEnvironmentData(key, value);
+    }
+    if (mayRun) packageWorkers.add(worker);
     if (!sampled) {
       // The first worker shows the classes behind every worker: its native handle, its
       // stdio streams and ports.
@@ -449,6 +541,48 @@ export function makeWorkerClass(
   return Object.freeze(Worker);
 }
 
+/** The workers a package's own `Worker` started (its threads, not the app's). */
+const packageWorkers = new WeakSet<object>();
+
+/**
+ * The methods of a worker that read its thread from outside: its whole heap
+ * (`getHeapSnapshot`), the code it runs and what it allocates (Node 22+'s
+ * `startCpuProfile`, Node 24's `startHeapProfile`). A worker is an object like any other:
+ * the app hands its workers to a pool or router package, `process.on('worker')` gives each
+ * one to every listener; a package holding one of the app's workers read that thread's
+ * memory, the app's secrets in it, with no grant at all (attack case 204). On a worker
+ * the app started (or a preload), they run only when the app's own code calls them
+ * directly (a file, not `node:`, not the runtime's: a package's frame names none, and a
+ * Node frame that calls what it is given, `AsyncLocalStorage#run`, is not the app's);
+ * on a package's own worker, for anyone. The runtime's own wrappers in between are
+ * passed over (one that forwards a package's call leaves the package's frame below it).
+ * One stack capture per call.
+ */
+const OBSERVING_METHODS = ['getHeapSnapshot', 'startCpuProfile', 'startHeapProfile'] as const;
+
+function guardObservingMethods(prototype: object): void {
+  for (const name of OBSERVING_METHODS) {
+    const descriptor = Reflect.getOwnPropertyDescriptor(prototype, name);
+    if (!descriptor || typeof descriptor.value !== 'function' || !descriptor.configurable) continue;
+    const real = descriptor.value as Function;
+    const guarded = {
+      [name](this: unknown, ...args: unknown[]): unknown {
+        const own = typeof this === 'object' && this !== null && packageWorkers.has(this);
+        // Past the runtime's own wrappers (samples.ts hardens the first snapshot's stream).
+        const caller = callerSitesOf(globalThis.Error as never, guarded, 4).find((site) => !isRuntimeFile(site.file));
+        if (!own && !isTheAppsFile(caller?.file)) {
+          throw new WorkerConfinementError(
+            `LavaMoat: Worker.prototype.${name} reads the thread of a worker the app started: only the app's own code may call it`,
+          );
+        }
+        return Reflect.apply(real, this, args);
+      },
+    }[name]!;
+    Object.defineProperty(guarded, 'length', { value: real.length });
+    Object.defineProperty(prototype, name, { ...descriptor, value: guarded });
+  }
+}
+
 /**
  * Replaces `worker_threads.Worker` on the real module (the app's, and Node's own
  * `import { Worker }`) with a confined one, and makes Node's class unreachable from its
@@ -458,18 +592,30 @@ export function confineWorkers(config: Config, loaderURL: string, origins?: Work
   if (confinement) return;
   const threads = workerThreads();
   const HostWorker = threads.Worker as unknown as Confinement['HostWorker'];
+  const realSetter = threads.setEnvironmentData as Confinement['setEnvironmentData'];
   confinement = {
     HostWorker,
     loaderURL,
     inheritedExecArgv: Object.freeze([...process.execArgv]),
     handedOver: Object.freeze(configToEnv(config)),
-    setEnvironmentData: threads.setEnvironmentData as Confinement['setEnvironmentData'],
+    setEnvironmentData: realSetter,
+    getEnvironmentData: threads.getEnvironmentData as (key: unknown) => unknown,
     origins,
   };
+  // In a worker: the keys its parent's thread had set, none of them a package's here.
+  const inherited = threads.getEnvironmentData(ENVIRONMENT_KEYS_KEY) as unknown;
+  if (Array.isArray(inherited)) for (const key of inherited) environmentDataOwners.set(key, undefined);
+  (threads as unknown as Record<string, unknown>).setEnvironmentData = Object.freeze(
+    function setEnvironmentData(key: unknown, value?: unknown): void {
+      Reflect.apply(realSetter, undefined, [key, value]);
+      noteEnvironmentData(key, value, undefined);
+    },
+  );
   const inert = function Worker(): never {
     throw new WorkerConfinementError("LavaMoat: construct workers through worker_threads' Worker, not a worker's constructor");
   };
   Object.defineProperty(HostWorker.prototype, 'constructor', { value: Object.freeze(inert), writable: false, enumerable: false, configurable: false });
+  guardObservingMethods(HostWorker.prototype);
   (threads as unknown as Record<string, unknown>).Worker = makeWorkerClass(confinement, 'the app');
   syncBuiltinESMExports();
 }
@@ -481,16 +627,26 @@ export function confineWorkers(config: Config, loaderURL: string, origins?: Work
  * inside its constructor before that copy (getters of `workerData` while it serialises
  * it, `toString` of `argv` entries): a package that could set the key there would start
  * its worker with this package's directory as the project root, its files the app's.
+ * Nor may it change or delete a key someone else set (the app's worker pool reads its
+ * configuration there): only its own.
  */
 export function environmentDataSetterFor(real: (key: unknown, value: unknown) => void, packageName: string): Function {
   const setEnvironmentData = function setEnvironmentData(key: unknown, value?: unknown): void {
-    if (key === WORKER_CONFIG_KEY) {
+    if (key === WORKER_CONFIG_KEY || key === ENVIRONMENT_KEYS_KEY) {
       throw new WorkerConfinementError(
-        `LavaMoat: package "${packageName}" may not set the environment data '${WORKER_CONFIG_KEY}': it is the configuration ` +
+        `LavaMoat: package "${packageName}" may not set the environment data '${String(key)}': it is the configuration ` +
           "the runtime hands its workers",
       );
     }
+    // The data is one map for the thread, copied into every worker: a key the app (or
+    // another package, or the parent thread) set is theirs to change (attack case 206).
+    if (environmentDataOwners.has(key) && environmentDataOwners.get(key) !== packageName) {
+      throw new WorkerConfinementError(
+        `LavaMoat: package "${packageName}" may not change the environment data '${String(key)}': the app or another package set it`,
+      );
+    }
     Reflect.apply(real, undefined, [key, value]);
+    noteEnvironmentData(key, value, packageName);
   };
   return Object.freeze(setEnvironmentData);
 }
@@ -501,7 +657,8 @@ export function environmentDataSetterFor(real: (key: unknown, value: unknown) =>
  * lists), so that a package granted `worker_threads` cannot run another package's
  * script with that package's authority, nor an app file with the app's.
  */
-export function workerClassFor(packageName: string, mayRun: (file: string) => boolean): Function {
+export function workerClassFor(packageName: string, mayRun: (file: string) => boolean, readsEnvironmentData = false): Function {
   if (!confinement) throw new Error('LavaMoat: workers are not confined yet');
-  return makeWorkerClass(confinement, `package "${packageName}"`, mayRun);
+  const withheld = readsEnvironmentData ? undefined : (key: unknown): boolean => environmentDataOwners.get(key) !== packageName;
+  return makeWorkerClass(confinement, `package "${packageName}"`, mayRun, withheld);
 }

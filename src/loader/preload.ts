@@ -29,7 +29,7 @@ import { INTRINSIC_GLOBALS, makeHostGlobals, scuttledNames, scuttleGlobalThis, S
 import { makeAppGlobalScope } from '../confine/app-globals.js';
 import { bindableNames } from '../formats/app-scope.js';
 import { assertConfinableEntry, assertEntryInProject, inheritedWorkerEnv, PARENT_MARKER } from '../confine/entry-checks.js';
-import { confineSpawns, propagateToChildren } from '../confine/child-processes.js';
+import { confineSpawns, pinPreloads, propagateToChildren } from '../confine/child-processes.js';
 import { hardenAtStart, prepareHost, sweepLoaded, whenLoaded } from '../confine/boundary.js';
 import { hasLoaded } from '../confine/load-trap.js';
 import { brandNetObjects } from '../confine/net-brands.js';
@@ -134,6 +134,9 @@ export async function start(config: Config, loaderURL: string): Promise<void> {
     caught && ((error) => caught.beforeUncaught(error)),
   );
   // Before any package can spawn a process.
+  // Workers and fork() pass process.execArgv on: this loader by its absolute URL, not by
+  // a specifier another working directory resolves elsewhere (child-processes.ts).
+  process.execArgv.splice(0, process.execArgv.length, ...pinPreloads(process.execArgv, loaderURL));
   propagateToChildren(config, loaderURL);
   confineSpawns(config, loaderURL);
   prepareHost({ preloadDomain: grantsBuiltin(policy, 'domain'), feralError });

@@ -2,6 +2,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { fixture, loaderURL, runWithLoader } from '../helpers.mjs';
 import { assertConfinableEntry, assertEntryInProject } from '../../dist/confine/entry-checks.js';
 import { splitNodeOptions, withLoaderInNodeOptions } from '../../dist/confine/child-processes.js';
@@ -123,15 +124,22 @@ describe('workers.ts helpers', () => {
   test('worker options: the loader is added, inherited preloads kept, new ones refused', () => {
     const url = 'file:///x/loader.mjs';
     const inherited = ['--import', './scuttler.mjs', '--import', url];
-    assert.deepEqual(confinedWorkerOptions(undefined, url, inherited).execArgv, inherited);
+    // A relative preload is made absolute, a bare or relative name of the loader its URL
+    // (child-processes.ts pinPreloads: another working directory would resolve them elsewhere).
+    const pinned = ['--import', pathToFileURL(path.resolve('scuttler.mjs')).href, '--import', url];
+    assert.deepEqual(confinedWorkerOptions(undefined, url, inherited).execArgv, pinned);
+    assert.deepEqual(confinedWorkerOptions(undefined, url, ['--import', 'lavamoat/loader']).execArgv, ['--import', url]);
     assert.deepEqual(confinedWorkerOptions({}, url, []).execArgv, ['--import', url]);
-    assert.deepEqual(confinedWorkerOptions({ execArgv: ['--stack-size=500'] }, url, inherited).execArgv, [
-      '--import', './scuttler.mjs', '--import', url, '--stack-size=500',
-    ]);
-    assert.deepEqual(confinedWorkerOptions({ execArgv: [...inherited, '--no-warnings'] }, url, inherited).execArgv, [
-      ...inherited, '--no-warnings',
-    ]);
-    assert.throws(() => confinedWorkerOptions({ execArgv: ['-r', './evil.cjs'] }, url, inherited), /may not add -r \.\/evil\.cjs/);
+    assert.deepEqual(confinedWorkerOptions({ execArgv: ['--stack-size=500'] }, url, inherited).execArgv, [...pinned, '--stack-size=500']);
+    assert.deepEqual(confinedWorkerOptions({ execArgv: [...inherited, '--no-warnings'] }, url, inherited).execArgv, [...pinned, '--no-warnings']);
+    assert.throws(() => confinedWorkerOptions({ execArgv: ['-r', './evil.cjs'] }, url, inherited), /may not add -r \S*evil\.cjs/);
+    // Options naming a file or directory the worker writes pass only as the process's own (case 203).
+    assert.throws(() => checkWorkerExecArgv(['--redirect-warnings=/tmp/x'], []), /may not add --redirect-warnings \/tmp\/x/);
+    assert.throws(() => checkWorkerExecArgv(['--cpu-prof-dir', '/tmp/x'], []), /may not add --cpu-prof-dir \/tmp\/x/);
+    assert.doesNotThrow(() => checkWorkerExecArgv(['--redirect-warnings=/tmp/x'], ['--redirect-warnings=/tmp/x']));
+    // NODE_COMPILE_CACHE only with the process's own value (case 202).
+    assert.throws(() => checkWorkerEnv({ NODE_COMPILE_CACHE: '/tmp/c' }, [], '', {}), /may not set NODE_COMPILE_CACHE/);
+    assert.doesNotThrow(() => checkWorkerEnv({ NODE_COMPILE_CACHE: '/tmp/c' }, [], '', { NODE_COMPILE_CACHE: '/tmp/c' }));
     assert.throws(() => checkWorkerExecArgv(['--import=./evil.mjs'], inherited), /may not add --import \.\/evil\.mjs/);
     assert.throws(() => checkWorkerExecArgv(['--experimental-loader', 'x'], []), /may not add --experimental-loader x/);
     assert.throws(() => checkWorkerExecArgv(['--inspect=9229'], []), /may not contain --inspect/);
