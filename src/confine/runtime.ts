@@ -4,6 +4,7 @@
  * app (which runs natively) reaches its confined dependencies.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadFromMap } from '@endo/compartment-mapper/import-lite.js';
 import type { LavaMoatPolicy } from '../policy/types.js';
@@ -61,26 +62,70 @@ export interface RuntimeOptions {
   strict?: boolean;
 }
 
-const readPowers = {
-  read: async (location: string) => fs.promises.readFile(fileURLToPath(location)),
-  maybeRead: async (location: string) => {
+/**
+ * What compartment-mapper reads module sources with. A location is read only when its real
+ * path lies in the same package as the location itself: module locations normally come
+ * from `link()`, which resolves symlinks before its policy check, but a child
+ * compartment's module descriptor (`{ namespace: './x.js' }`, `{ source: ... }`) names a
+ * module of the package's own compartment directly, which compartment-mapper finds under
+ * the package's location with no resolve hook in between: a symlink there (into another
+ * package, the app, or any file on disk) would load that file as the package's own
+ * (docs/attacks.md, case 210). The real path is asked alongside the read (one more
+ * system call per module, no added latency).
+ */
+function makeReadPowers(packageMap: PackageMap) {
+  const sameOwner = (given: string, real: string): boolean => {
+    const file = path.resolve(given);
+    if (real === file) return true;
+    const owner = packageMap.packageForPath(file);
+    return owner !== undefined && packageMap.packageForPath(real) === owner;
+  };
+  // Thrown, not taken for a missing file: the package is told why.
+  const refused = (file: string, real: string): Error =>
+    new Error(`LavaMoat: ${file} is a link to ${real}, outside its package's directory: no module loads through it`);
+  const pathOf = (location: string): string | undefined => {
     try {
-      return await fs.promises.readFile(fileURLToPath(location));
+      return fileURLToPath(location);
     } catch {
       return undefined;
     }
-  },
-  maybeReadNow: (location: string) => {
-    try {
-      return fs.readFileSync(fileURLToPath(location));
-    } catch {
-      return undefined;
-    }
-  },
-  fileURLToPath,
-  pathToFileURL: (p: string) => pathToFileURL(p),
-  isAbsolute: (p: string) => p.startsWith('/'),
-};
+  };
+  const read = async (location: string): Promise<Uint8Array | undefined> => {
+    const file = pathOf(location);
+    if (file === undefined) return undefined;
+    const [real, bytes] = await Promise.allSettled([fs.promises.realpath(file), fs.promises.readFile(file)]);
+    if (real.status === 'rejected' || bytes.status === 'rejected') return undefined;
+    if (!sameOwner(file, real.value)) throw refused(file, real.value);
+    return bytes.value;
+  };
+  return {
+    read: async (location: string) => {
+      const bytes = await read(location);
+      if (bytes === undefined) return fs.promises.readFile(fileURLToPath(location)); // its own error
+      return bytes;
+    },
+    maybeRead: read,
+    maybeReadNow: (location: string) => {
+      const file = pathOf(location);
+      if (file === undefined) return undefined;
+      let real: string;
+      try {
+        real = fs.realpathSync.native(file);
+      } catch {
+        return undefined;
+      }
+      if (!sameOwner(file, real)) throw refused(file, real);
+      try {
+        return fs.readFileSync(file);
+      } catch {
+        return undefined;
+      }
+    },
+    fileURLToPath,
+    pathToFileURL: (p: string) => pathToFileURL(p),
+    isAbsolute: (p: string) => p.startsWith('/'),
+  };
+}
 
 export class Runtime implements ModuleContext {
   readonly cjsRegistry = new Map<string, CjsModule>();
@@ -292,6 +337,15 @@ export class Runtime implements ModuleContext {
     if (fileFormat(target.path, () => source) !== 'commonjs') return undefined;
     this.packageAt(info.location); // its granted globals, before its first module runs
     return requireCommonJs(this, info, target.url, source, bytes, compartment);
+  }
+
+  assertOwnCompartment(info: PackageInfo, compartment: unknown, file: string): void {
+    if (compartment === undefined || compartment !== this.compartments.get(info.location)) {
+      throw new Error(
+        `LavaMoat: ${file} (package "${info.name}") runs only in its own package's compartment, not in a compartment a package made: ` +
+          'a child compartment links to it with a { namespace } module descriptor, not { source }',
+      );
+    }
   }
 
   requireAppModule(url: string): unknown {
@@ -646,29 +700,59 @@ export class Runtime implements ModuleContext {
   private childCompartments(info: PackageInfo, parent: SesCompartment, Child: ChildCompartmentCtor): ChildCompartmentCtor {
     const runtime = this;
     const ownerFor = (specifier: string): ViewOwner | undefined => {
-      if (!/^file:/i.test(specifier)) return undefined;
+      // Read as compartment-mapper reads it: a URL relative to the package's location,
+      // so that `../other/index.js`, `file://localhost/...` and `.../pkg/../other/...`
+      // name the other package's module as its plain file URL does.
       let target: PackageInfo | undefined;
       try {
-        target = runtime.packageMap.packageForPath(fileURLToPath(specifier));
+        const url = new URL(specifier, info.location);
+        if (url.protocol !== 'file:') return undefined;
+        target = runtime.packageMap.packageForPath(path.resolve(fileURLToPath(url)));
       } catch {
         return undefined;
       }
       if (!target || target === info || runtime.resource(info)?.packages?.[target.name] === 'write') return undefined;
       return ownerOf('package', target.name);
     };
+    // A descriptor is read once, here, into a plain copy that SES then reads: one whose
+    // getters (or proxy traps) answer differently the second time would otherwise name
+    // another package's module past the check.
+    const KEYS = ['namespace', 'compartment', 'source', 'specifier', 'importMeta', 'record', 'archive'];
+    const isNamespaceObject = (value: unknown): boolean =>
+      value !== null && typeof value === 'object' && Object.prototype.toString.call(value) === '[object Module]';
+    const snapshot = (descriptor: unknown): unknown => {
+      if (descriptor === null || typeof descriptor !== 'object') return descriptor;
+      // A module namespace stands for the module it is (SES links to that instance): which
+      // package's it is cannot be told from the object, so none is taken.
+      if (isNamespaceObject(descriptor)) throw namespaceRefusal();
+      const copy: Record<PropertyKey, unknown> = {};
+      for (const key of new Set<PropertyKey>([...KEYS, ...Reflect.ownKeys(descriptor)])) {
+        const value = (descriptor as Record<PropertyKey, unknown>)[key];
+        if (value !== undefined) copy[key] = value;
+      }
+      if (isNamespaceObject(copy.namespace)) throw namespaceRefusal();
+      return copy;
+    };
+    const namespaceRefusal = (): Error =>
+      new TypeError(
+        `LavaMoat (strict mode): package "${info.name}" gave a child compartment a module namespace object as a module descriptor; ` +
+          "name the module by its specifier instead ({ namespace: '<specifier>' })",
+      );
     const aliasOf = (descriptor: unknown): { specifier: string; owner: ViewOwner } | undefined => {
       if (descriptor === null || typeof descriptor !== 'object') return undefined;
       const { namespace, compartment } = descriptor as { namespace?: unknown; compartment?: unknown };
       if (typeof namespace !== 'string' || compartment !== undefined) return undefined;
       const owner = ownerFor(namespace);
-      return owner ? { specifier: namespace, owner } : undefined;
+      return owner ? { specifier: new URL(namespace, info.location).href, owner } : undefined;
     };
-    const viewNow = (descriptor: unknown): unknown => {
+    const viewNow = (given: unknown): unknown => {
+      const descriptor = snapshot(given);
       const alias = aliasOf(descriptor);
       return alias ? { namespace: viewFor(parent.importNow(alias.specifier), alias.owner) } : descriptor;
     };
-    const viewLater = async (descriptor: unknown): Promise<unknown> => {
-      const alias = aliasOf(await descriptor);
+    const viewLater = async (given: unknown): Promise<unknown> => {
+      const descriptor = snapshot(await given);
+      const alias = aliasOf(descriptor);
       return alias ? { namespace: viewFor(await parent.import(alias.specifier), alias.owner) } : descriptor;
     };
     const wrapOptions = (options: unknown): unknown => {
@@ -706,7 +790,7 @@ export class Runtime implements ModuleContext {
     this.started ??= (async () => {
       const compartmentMap = buildCompartmentMap(this.packageMap, this.options.policy);
       const exitHook = (specifier: string, packageLocation: string) => this.exitModule(specifier, packageLocation);
-      const application = await loadFromMap(readPowers as never, compartmentMap as never, {
+      const application = await loadFromMap(makeReadPowers(this.packageMap) as never, compartmentMap as never, {
         parserForLanguage: { [NODE_LANGUAGE]: makeNodeParser(this) } as never,
         Compartment: this.makeCompartmentClass() as never,
         importNowHook: exitHook as never,

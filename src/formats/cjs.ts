@@ -285,6 +285,7 @@ export function makeCjsRecord(source: string, bytes: Uint8Array, url: string, in
   const exportNames = [...names];
 
   const execute = (env: Record<string, unknown>, compartment: CompartmentLike): void => {
+    ctx.assertOwnCompartment(info, compartment, filename);
     // A module that CommonJS code required already ran; an import only reads it.
     const module = ctx.cjsRegistry.get(url) ?? runCommonJs(ctx, info, url, wrapped, compartment);
     const exportsValue = module.exports;

@@ -48,6 +48,13 @@ export interface ModuleContext {
    * `require` from CommonJS; undefined when the file is not CommonJS.
    */
   requireCommonJs(target: { url: string; path: string }): CjsModule | undefined;
+  /**
+   * Throws unless `compartment` is package `info`'s own: a module record of the runtime's
+   * (CommonJS, JSON, addon) runs only there. A child compartment's `{ source }` module
+   * descriptor instantiates a record of its parent's in the child, whose globals and
+   * hooks the package that made it chooses (docs/attacks.md, case 211).
+   */
+  assertOwnCompartment(info: PackageInfo, compartment: unknown, file: string): void;
   /** Adds the policy hint to errors that reach the runtime. */
   explain(error: unknown, info: PackageInfo): void;
   /**

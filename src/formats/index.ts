@@ -65,7 +65,8 @@ export function makeNodeParser(ctx: ModuleContext) {
           record: {
             imports: [],
             exports: ['default'],
-            execute(env: Record<string, unknown>) {
+            execute(env: Record<string, unknown>, compartment: CompartmentLike) {
+              ctx.assertOwnCompartment(info, compartment, file);
               let value: unknown;
               try {
                 value = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
@@ -87,7 +88,8 @@ export function makeNodeParser(ctx: ModuleContext) {
           record: {
             imports: [],
             exports: ['default'],
-            execute(env: Record<string, unknown>, _compartment: CompartmentLike) {
+            execute(env: Record<string, unknown>, compartment: CompartmentLike) {
+              ctx.assertOwnCompartment(info, compartment, file);
               ctx.assertNative(info, file);
               const module = { exports: {} as unknown };
               // Captured before scuttling; the policy check above is what guards it.

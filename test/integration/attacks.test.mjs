@@ -107,6 +107,11 @@ const ENTRIES = {
   'e-boundary.mjs': {
     cases: ['raw-constructor-chains', 'host-callback-payloads', 'duck-typed-arguments', 'observation-apis', 'next-process-state', 'red-team-paths', 'red-team-paths-2', 'red-team-paths-3', 'red-team-paths-4', 'observer-options-read-twice'],
   },
+  // The SES layer as a package sees it, second pass (cases 210 and up): what a child
+  // compartment's module descriptors reach (symlinks, records instantiated in the child,
+  // and in strict mode other packages' modules spelled otherwise).
+  'e-ses.mjs': { cases: ['child-descriptor-symlink', 'child-source-instance'] },
+  'e-ses-strict.mjs': { cases: ['strict-descriptor-aliases'], env: { LAVAMOAT_STRICT: '1' }, strict: true },
   // Its own process: nothing may have loaded undici or perf_hooks before.
   'e-late.mjs': { cases: ['late-loaded-classes'] },
   // Its own process: the modules whose objects it hands over load after the packages started.
