@@ -255,14 +255,16 @@ type Binding = Record<string, unknown>;
 export function nativeBinding(name: string): Binding | undefined {
   const binding = (process as unknown as { binding?: (name: string) => Binding }).binding;
   if (typeof binding !== 'function') return undefined;
+  // Quiet for this call. Under `--no-deprecation` Node made the flag read-only (and true):
+  // an assignment threw there, and a worker started with that option failed to start.
   const quiet = process.noDeprecation;
-  process.noDeprecation = true;
+  const silenced = quiet !== true && Reflect.set(process, 'noDeprecation', true);
   try {
     return binding.call(process, name);
   } catch {
     return undefined;
   } finally {
-    process.noDeprecation = quiet;
+    if (silenced) Reflect.set(process, 'noDeprecation', quiet);
   }
 }
 

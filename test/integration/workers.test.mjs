@@ -3,7 +3,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { fixture, loaderURL, runWithLoader } from '../helpers.mjs';
+import { fixture, loaderURL, runPlain, runWithLoader } from '../helpers.mjs';
 import { assertConfinableEntry, assertEntryInProject } from '../../dist/confine/entry-checks.js';
 import { splitNodeOptions, withLoaderInNodeOptions } from '../../dist/confine/child-processes.js';
 import { makeWorkerClass, checkWorkerExecArgv, checkWorkerEnv, confinedWorkerOptions, normalizeWorkerArguments } from '../../dist/confine/workers.js';
@@ -58,6 +58,17 @@ describe('worker threads', () => {
     assert.match(lines(scuttled.stdout).appWorker, /global fetch function \| real fetch scuttled/);
     assert.equal(scuttled.stderr.split('Not for production').length - 1, 1, scuttled.stderr);
   });
+});
+
+test('a worker started with --no-deprecation, and a process started with it, run as under plain node', () => {
+  const plain = runPlain(dir, 'quiet.mjs');
+  assert.equal(plain.stdout, 'worker: noDeprecation true\n', plain.stderr);
+  // Node makes process.noDeprecation read-only there: the runtime's quiet binding lookups
+  // assigned it, and the worker failed to start.
+  for (const nodeArgs of [[], ['--no-deprecation']]) {
+    const run = runWithLoader(dir, 'quiet.mjs', { nodeArgs });
+    assert.equal(run.stdout, plain.stdout, `${nodeArgs.join(' ')}: ${run.stderr}`);
+  }
 });
 
 describe('child node processes', () => {
