@@ -32,6 +32,15 @@ test("the app's errors print as under plain node (subclasses too: `Sub [RangeErr
   assert.match(confined.stdout, /^Sub \[RangeError\]: sub$/m);
 });
 
+test("the app's import.meta.resolve gives the URLs plain node gives, and importing one gives the confined module", () => {
+  const plain = runPlain(dir, 'meta-resolve.mjs');
+  const confined = runWithLoader(dir, 'meta-resolve.mjs');
+  assert.equal(plain.status, 0, plain.stderr);
+  assert.equal(confined.status, 0, confined.stderr);
+  assert.equal(confined.stdout, plain.stdout);
+  assert.match(confined.stdout, /^node_modules\/esm-dep\/index\.js\ntrue\ntrue node:fs\ntrue\n$/);
+});
+
 test('a loader without its built runtime refuses to start, and says how to build it', async () => {
   const { spawnSync } = await import('node:child_process');
   const fs = await import('node:fs');

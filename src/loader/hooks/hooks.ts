@@ -17,6 +17,7 @@ import { ModuleCache } from '../../cache/module-cache.js';
 import { APP_GLOBALS_IMPORT, APP_GLOBALS_SPECIFIER, appGlobalsModuleSource, bindEsmAppGlobals, requestedNames, stripTypeScript } from '../../formats/app-scope.js';
 import { hasIitmMark, instrumentedURL, isIitmRuntime, noteRuntimeImport, parseInstrumentedURL, wrappedURL, wrapperSource } from './instrumented.js';
 import { agentAfterLoader, hooksModuleLoading } from '../../report/agents.js';
+import { withPlainMetaResolve } from './meta-resolve.js';
 
 export interface HooksData {
   packageMap: PackageMapData;
@@ -302,6 +303,12 @@ function typeScriptToCommonJsLoader(result: LoadResult, context: unknown, inThre
   return { format: 'commonjs', source: null, shortCircuit: true };
 }
 
+/** A module Node loads as it is: the app's own get their global bindings (scuttling) and a plain `import.meta.resolve`. */
+function appLoad(url: string, result: LoadResult): LoadResult {
+  const loaded = appGlobals ? appGlobalsLoad(url, result)! : result;
+  return isAppCode(url) && !parseFacadeURL(url) ? withPlainMetaResolve(loaded) : loaded;
+}
+
 /** Off-thread hooks, for `module.register()` (Node 20). */
 export async function resolve(
   specifier: string,
@@ -320,7 +327,7 @@ export async function load(url: string, context: unknown, nextLoad: NextLoad): P
   if (marked !== undefined) return instrumentedLoad(marked, await nextLoad(marked, instrumentedRequest(marked, context)));
   const result = typeScriptToCommonJsLoader(await nextLoad(url, context), context, false);
   if (hasIitmMark(url)) noteRuntimeImport(result);
-  return appGlobals ? appGlobalsLoad(url, result)! : result;
+  return appLoad(url, result);
 }
 
 /**
@@ -342,7 +349,7 @@ export function syncHooks(data: HooksData) {
       if (marked !== undefined) return instrumentedLoad(marked, nextLoad(marked, instrumentedRequest(marked, context)));
       const result = typeScriptToCommonJsLoader(nextLoad(url, context), context, true);
       if (hasIitmMark(url)) noteRuntimeImport(result);
-      return appGlobals ? appGlobalsLoad(url, result)! : result;
+      return appLoad(url, result);
     },
   };
 }
