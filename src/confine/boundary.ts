@@ -32,6 +32,7 @@ import {
   isObject,
   prepareBeforeFreezing,
   isPlainData,
+  isStackOverflow,
   lockInstance,
   neverHarden,
   replaceErrorParent,
@@ -106,12 +107,24 @@ const BASE_MODULES = ['events', 'stream', 'string_decoder', 'timers'];
 export function hardenBuiltin(name: string): void {
   if (hardenedModules.has(name)) return;
   hardenedModules.add(name);
+  try {
+    hardenBuiltinNow(name);
+  } catch (error) {
+    // Not hardened (out of stack, a package recursing deep before its first use of a
+    // grant): the use fails, and the module is hardened again at the next.
+    hardenedModules.delete(name);
+    throw error;
+  }
+}
+
+function hardenBuiltinNow(name: string): void {
   sample(name);
   if (NOT_HARDENED.has(name) || !isPublicBuiltin(name)) return;
   let real: unknown;
   try {
     real = hostRequire(`node:${name}`);
-  } catch {
+  } catch (error) {
+    if (isStackOverflow(error)) throw error;
     return;
   }
   if (typeof real === 'function') {

@@ -379,7 +379,8 @@ function walkProperties(value: object, kind: Kind, push: Push): void {
         // A class a static getter makes when first read (`EventEmitterAsyncResource`):
         // the same class for everyone, the app's emitters' too.
         else if (typeof result === 'function') push(result, 'function');
-      } catch {
+      } catch (error) {
+        if (isStackOverflow(error)) throw error;
         // Not for this receiver.
       }
     }
@@ -411,11 +412,37 @@ export function hardenHostValue(root: unknown, rootKind?: Kind): void {
   };
   if (rootKind === 'prototype' && typeof root !== 'function') queue.push(root, 'prototype');
   else push(root, 'data');
+  // What this walk marked, unmarked if it fails part-way: a walk that ran out of stack (a
+  // package can call into a first grant or load from deep recursion, and catch the
+  // RangeError) must not leave half-hardened objects taken as hardened.
+  const marked: object[] = [];
+  try {
+    walkQueue(queue, push, marked);
+  } catch (error) {
+    for (const value of marked) hardened.delete(value);
+    throw error;
+  }
+}
+
+/**
+ * V8's "Maximum call stack size exceeded": the work that threw was cut short wherever the
+ * stack ran out, so its "not in this Node" catch-alls must not take it for an answer.
+ */
+export function isStackOverflow(error: unknown): boolean {
+  try {
+    return error instanceof RangeError && /call stack/i.test(String(error.message));
+  } catch {
+    return true;
+  }
+}
+
+function walkQueue(queue: (object | Kind)[], push: Push, marked: object[]): void {
   while (queue.length > 0) {
     const kind = queue.pop() as Kind;
     const value = queue.pop() as object;
     if (hardened.has(value)) continue;
     hardened.add(value);
+    marked.push(value);
     if (Object.isFrozen(value)) {
       // A frozen function of ours (a confined Worker) can still lead to a host prototype.
       if (typeof value === 'function') {

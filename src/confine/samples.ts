@@ -17,7 +17,7 @@ import { createRequire } from 'node:module';
 import { disarmChain } from './capability-classes.js';
 import { hardenForgeableClasses } from './forged-clones.js';
 import { confineStdioFileStream, noteFileHandle } from './fs-streams.js';
-import { hardenFirstResult, hardenHostValue, hardenPrototypeChain, hardenPrototypesWithin, lockInstance } from './host-hardening.js';
+import { hardenFirstResult, hardenHostValue, hardenPrototypeChain, hardenPrototypesWithin, isStackOverflow, lockInstance } from './host-hardening.js';
 import { hasLoaded, whenLoaded } from './load-trap.js';
 import { keepAccessorsUntilJobEnds, lazyGlobalModule } from './lazy-globals.js';
 import { NET_SAMPLES } from './net-samples.js';
@@ -494,8 +494,14 @@ export function sample(name: string): void {
       hardenPrototypesWithin(instance, 2);
       sampleIterators(instance);
     }
-  } catch {
-    // Not in this Node.
+  } catch (error) {
+    // Out of stack (a package recursing deep before its first use of a grant): not done,
+    // and the use fails; it is sampled again next time.
+    if (isStackOverflow(error)) {
+      sampled.delete(name);
+      throw error;
+    }
+    // Otherwise: not in this Node.
   }
 }
 
@@ -513,7 +519,8 @@ export function sampleIterators(instance: unknown): void {
     try {
       const method = (instance as Record<PropertyKey, unknown>)[key];
       if (typeof method === 'function') hardenPrototypesWithin(Reflect.apply(method, instance, []), 1);
-    } catch {
+    } catch (error) {
+      if (isStackOverflow(error)) throw error;
       // Not for this instance.
     }
   }

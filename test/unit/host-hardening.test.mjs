@@ -80,3 +80,33 @@ test('a class handed out in a narrowed view constructs and subclasses as the rea
   `);
   assert.deepEqual(out, { proto: true, instance: true, fields: true, sub: ['sub', true, true, null], parsed: '/x', same: true });
 });
+
+test('a walk cut short (out of stack) leaves nothing taken as hardened: the next walk finishes it', () => {
+  // A package can recurse until the stack is nearly gone, then make its first use of a
+  // grant, and catch the RangeError: objects marked before the failure were skipped by
+  // every later walk, left changeable.
+  const out = run(`
+    let fail = true;
+    const target = { method() {} };
+    const proto = new Proxy(target, {
+      ownKeys(t) {
+        if (fail) throw new RangeError('Maximum call stack size exceeded');
+        return Reflect.ownKeys(t);
+      },
+    });
+    function Host() {}
+    Host.prototype = proto;
+    let first;
+    try {
+      hardenHostValue(Host);
+      first = 'no error';
+    } catch (error) {
+      first = error.message;
+    }
+    const afterFailure = Object.isExtensible(target);
+    fail = false;
+    hardenHostValue(Host);
+    console.log(JSON.stringify({ first, afterFailure, afterRetry: Object.isExtensible(target), frozen: Object.isFrozen(Host) }));
+  `);
+  assert.deepEqual(out, { first: 'Maximum call stack size exceeded', afterFailure: true, afterRetry: false, frozen: true });
+});
