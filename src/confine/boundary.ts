@@ -32,12 +32,12 @@ import {
   isObject,
   prepareBeforeFreezing,
   isPlainData,
-  isStackOverflow,
   lockInstance,
   neverHarden,
   replaceErrorParent,
   reparentFromFeral,
 } from './host-hardening.js';
+import { isStackOverflow } from './stack-overflow.js';
 import { neutralizeNativeClasses } from './native-handles.js';
 import { INTRINSIC_GLOBALS, SES_GLOBALS } from './scuttle.js';
 import { guardFeralError } from './stack-traces.js';

@@ -18,6 +18,7 @@
  * classes through `constructor`.
  */
 import { loadedEntries, loadedSet } from './load-trap.js';
+import { isStackOverflow } from './stack-overflow.js';
 import { callerSitesOf } from './stack-traces.js';
 import { createRequire } from 'node:module';
 
@@ -195,8 +196,14 @@ let seenLoads = -1;
 export function disarmLoadedModules(): void {
   const loadList = loadedEntries();
   if (loadList.length > 0 && loadList.length === seenLoads) return;
-  seenLoads = loadList.length > 0 ? loadList.length : -1;
   const loaded = loadList.length > 0 ? loadedSet() : undefined;
+  disarmModules(loaded);
+  // Only once every module was looked at: a pass cut short (out of stack, a package
+  // recursing deep before its first use of a grant) is done again by the next call.
+  seenLoads = loadList.length > 0 ? loadList.length : -1;
+}
+
+function disarmModules(loaded: ReadonlySet<string> | undefined): void {
   for (const [module, names] of Object.entries(CAPABILITY_CLASSES)) {
     if (done.has(module) || names.length === 0) continue;
     if (loaded && !loaded.has(`NativeModule ${module}`) && !loaded.has(`NativeModule ${LOADED_AS[module]}`)) continue;
@@ -205,7 +212,8 @@ export function disarmLoadedModules(): void {
       // Loading it (`dns/promises`, reached as `dns.promises`) hardens it as it loads, and
       // that hardening disarms it first (this function, again): then it is done.
       exports = hostRequire(`node:${module}`) as Record<string, unknown>;
-    } catch {
+    } catch (error) {
+      if (isStackOverflow(error)) throw error;
       done.add(module);
       continue;
     }
@@ -220,13 +228,20 @@ export function disarmLoadedModules(): void {
         continue;
       }
       done.add(`${module}.${name}`);
-      let real: unknown;
       try {
-        real = exports[name];
-      } catch {
-        continue; // an experimental export behind a flag
+        let real: unknown;
+        try {
+          real = exports[name];
+        } catch (error) {
+          if (isStackOverflow(error)) throw error;
+          continue; // an experimental export behind a flag
+        }
+        if (typeof real === 'function' && isObject(real.prototype)) disarm(real.prototype, real, DEFINED_FOR[module] ?? module, undefined, CONSTRUCTED_FOR[`${module}.${name}`]);
+      } catch (error) {
+        // Not disarmed: tried again by the next call, which the caller's failure brings.
+        done.delete(`${module}.${name}`);
+        throw error;
       }
-      if (typeof real === 'function' && isObject(real.prototype)) disarm(real.prototype, real, DEFINED_FOR[module] ?? module, undefined, CONSTRUCTED_FOR[`${module}.${name}`]);
     }
     if (!waiting) done.add(module);
   }

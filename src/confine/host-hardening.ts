@@ -35,6 +35,7 @@
  */
 
 import { disarmLoadedModules } from './capability-classes.js';
+import { isStackOverflow } from './stack-overflow.js';
 import { isTheAppsFile } from './observation.js';
 import { callerSitesOf } from './stack-traces.js';
 
@@ -421,18 +422,6 @@ export function hardenHostValue(root: unknown, rootKind?: Kind): void {
   } catch (error) {
     for (const value of marked) hardened.delete(value);
     throw error;
-  }
-}
-
-/**
- * V8's "Maximum call stack size exceeded": the work that threw was cut short wherever the
- * stack ran out, so its "not in this Node" catch-alls must not take it for an answer.
- */
-export function isStackOverflow(error: unknown): boolean {
-  try {
-    return error instanceof RangeError && /call stack/i.test(String(error.message));
-  } catch {
-    return true;
   }
 }
 
