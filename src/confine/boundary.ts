@@ -260,7 +260,7 @@ function hardenIfSingleton(value: object): void {
 }
 
 /** A class with methods or a generator function: not a plain function's `{ constructor }`. */
-function hasInstancePrototype(fn: Function): boolean {
+export function hasInstancePrototype(fn: Function): boolean {
   const prototype: unknown = (fn as { prototype?: unknown }).prototype;
   return isObject(prototype) && (Object.getPrototypeOf(prototype) !== Object.prototype || Reflect.ownKeys(prototype).length > 1);
 }

@@ -25,7 +25,7 @@ export function withPlainMetaResolve<T extends LoadResult>(result: T): T {
   if (!text.includes('import.meta.resolve')) return result;
   // A hashbang must stay first; the prologue goes on the next line's start, so that no
   // line moves (columns of that one line shift).
-  const hashbang = text.startsWith('#!') ? text.indexOf('\n') + 1 : 0;
-  if (text.startsWith('#!') && hashbang === 0) return result;
-  return { ...result, source: text.slice(0, hashbang) + PROLOGUE + text.slice(hashbang) };
+  const at = text.startsWith('#!') ? text.indexOf('\n') + 1 : 0;
+  if (at === 0 && text.startsWith('#!')) return result; // a hashbang and nothing else
+  return { ...result, source: text.slice(0, at) + PROLOGUE + text.slice(at) };
 }
