@@ -13,6 +13,7 @@ import { buildCompartmentMap, ENTRY_SPECIFIER, NODE_LANGUAGE, resourceFor } from
 import { makeEndowments, mutableGlobalNames, pinGlobals, universalEndowments, type HostGlobals } from './endowments.js';
 import { builtinFor, builtinGrants, hostBuiltin, type BuiltinGrant } from './builtins.js';
 import { builtinName, resolveSpecifier, type ResolveKind } from '../graph/resolve.js';
+import { realFile } from '../graph/real-paths.js';
 import { denied, explainMissingGlobal, type PolicyFiles } from '../report/denials.js';
 import { decodeSource, fileFormat, makeNodeParser } from '../formats/index.js';
 import { refusePhaseImports } from '../formats/evasion.js';
@@ -70,8 +71,9 @@ export interface RuntimeOptions {
  * module of the package's own compartment directly, which compartment-mapper finds under
  * the package's location with no resolve hook in between: a symlink there (into another
  * package, the app, or any file on disk) would load that file as the package's own
- * (docs/attacks.md, case 210). The real path is asked alongside the read (one more
- * system call per module, no added latency).
+ * (docs/attacks.md, case 210). The real path is asked alongside the asynchronous read (one
+ * more system call per module, no added latency); a synchronous read takes it from the
+ * resolver's memo (graph/real-paths.ts).
  */
 function makeReadPowers(packageMap: PackageMap) {
   const sameOwner = (given: string, real: string): boolean => {
@@ -110,7 +112,7 @@ function makeReadPowers(packageMap: PackageMap) {
       if (file === undefined) return undefined;
       let real: string;
       try {
-        real = fs.realpathSync.native(file);
+        real = realFile(file);
       } catch {
         return undefined;
       }

@@ -14,6 +14,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { realDirectory } from './real-paths.js';
 
 export const ROOT_NAME = '$root$';
 
@@ -46,11 +47,20 @@ interface Manifest {
   devDependencies?: Record<string, unknown>;
 }
 
+/**
+ * Every package.json {@link readManifest} parsed, by directory: resolution reads the same
+ * files again (resolve.ts `manifestAt`), and parsing them twice was ~5 ms of the bench
+ * service's start.
+ */
+export const parsedManifests = new Map<string, Manifest>();
+
 export function readManifest(dir: string): Manifest {
   const file = path.join(dir, 'package.json');
   const text = fs.readFileSync(file, 'utf8');
   try {
-    return JSON.parse(text) as Manifest;
+    const manifest = JSON.parse(text) as Manifest;
+    parsedManifests.set(dir, manifest);
+    return manifest;
   } catch (error) {
     throw new Error(`LavaMoat: cannot parse ${file}: ${(error as Error).message}`);
   }
@@ -87,7 +97,7 @@ export function findDependencyDir(name: string, fromDir: string, seen?: Map<stri
       const candidate = path.join(dir, 'node_modules', name);
       let found = seen?.get(candidate);
       if (found === undefined) {
-        found = fs.existsSync(path.join(candidate, 'package.json')) ? fs.realpathSync(candidate) : null;
+        found = fs.existsSync(path.join(candidate, 'package.json')) ? realDirectory(candidate) : null;
         seen?.set(candidate, found);
       }
       if (found !== null) return found;

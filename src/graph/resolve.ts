@@ -14,6 +14,8 @@ import { builtinModules, createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { exports as resolveExports, imports as resolveImports } from 'resolve.exports';
 import { parse as lexModule } from 'es-module-lexer';
+import { parsedManifests } from './package-map.js';
+import { realEntry } from './real-paths.js';
 
 /** Whether a source has import/export statements or `import.meta` (the lexer must be ready). */
 function hasModuleSyntax(source: string): boolean {
@@ -94,9 +96,17 @@ const manifestCache = new Map<string, Record<string, unknown> | null>();
 
 /** package.json of a directory, cached; null when absent. */
 export function manifestAt(dir: string): Record<string, unknown> | null {
-  let manifest = manifestCache.get(dir);
+  let manifest: Record<string, unknown> | null | undefined = manifestCache.get(dir);
+  if (manifest !== undefined) return manifest;
+  manifest = parsedManifests.get(dir) as Record<string, unknown> | undefined;
   if (manifest !== undefined) return manifest;
   const file = path.join(dir, 'package.json');
+  // Most directories a scope walk passes have none: asked first, since a failed read
+  // throws, and an error (its stack) costs ten times the question.
+  if (!fs.existsSync(file)) {
+    manifestCache.set(dir, null);
+    return null;
+  }
   try {
     manifest = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
   } catch (error) {
@@ -169,13 +179,14 @@ const isFile = (file: string): boolean => {
 function finish(file: string, specifier: string, parentPath: string): Resolved {
   let real: string;
   try {
-    if (!fs.statSync(file).isFile()) {
+    const entry = realEntry(path.resolve(file));
+    if (!entry.isFile) {
       throw new ResolveError(
         `Directory import '${file}' is not supported resolving ES modules imported from ${parentPath}`,
         'ERR_UNSUPPORTED_DIR_IMPORT',
       );
     }
-    real = fs.realpathSync(file);
+    real = entry.real;
   } catch (error) {
     if (error instanceof ResolveError) throw error;
     throw new ResolveError(`Cannot find module '${file}' (from '${specifier}') imported from ${parentPath}`);
