@@ -46,6 +46,9 @@ export interface CacheOptions {
   readOnly?: boolean;
 }
 
+/** A file that is there but is no record of this cache's (cut short, corrupt). */
+const BAD = Symbol('bad record');
+
 export class ModuleCache {
   private prepared = false;
   private usable = true;
@@ -105,27 +108,8 @@ export class ModuleCache {
     if (!this.prepare()) return undefined;
     const key = this.keyOf(kind, url, source);
     const file = this.fileOf(key);
-    let text: string;
-    try {
-      text = this.pending.get(file) ?? fs.readFileSync(file, 'utf8');
-    } catch {
-      return undefined;
-    }
-    const newline = text.indexOf('\n');
-    const payload = text.slice(newline + 1);
-    if (newline === 64 && text.slice(0, 64) === this.check(key, payload)) {
-      try {
-        const end = payload.indexOf('\n');
-        const [field, value] = JSON.parse(end === -1 ? payload : payload.slice(0, end)) as [string | null, Record<string, unknown>];
-        if (field !== null) {
-          if (end === -1) throw new Error('no text');
-          value[field] = payload.slice(end + 1);
-        }
-        return value as T;
-      } catch {
-        // A good hash over bad JSON: not written by this cache; dropped below.
-      }
-    }
+    const record = this.pending.has(file) ? this.fromText<T>(key, this.pending.get(file)!) : this.fromFile<T>(key, file);
+    if (record !== BAD) return record;
     // Cut short or corrupt: never used, and removed so that it is made again.
     if (!this.options.readOnly) {
       try {
@@ -137,6 +121,44 @@ export class ModuleCache {
     return undefined;
   }
 
+  /**
+   * A record from its file, checked on the bytes as read: hashing the decoded payload
+   * would encode it back to UTF-8 first (megabytes on a service's start).
+   */
+  private fromFile<T>(key: string, file: string): T | undefined | typeof BAD {
+    let bytes: Buffer;
+    try {
+      bytes = fs.readFileSync(file);
+    } catch {
+      return undefined;
+    }
+    if (bytes.length < 65 || bytes[64] !== 0x0a) return BAD;
+    const check = crypto.createHash('sha256').update(key).update('\0').update(bytes.subarray(65)).digest('hex');
+    if (bytes.toString('latin1', 0, 64) !== check) return BAD;
+    return this.parse<T>(bytes.toString('utf8', 65));
+  }
+
+  private fromText<T>(key: string, text: string): T | typeof BAD {
+    const newline = text.indexOf('\n');
+    const payload = text.slice(newline + 1);
+    if (newline !== 64 || text.slice(0, 64) !== this.check(key, payload)) return BAD;
+    return this.parse<T>(payload);
+  }
+
+  private parse<T>(payload: string): T | typeof BAD {
+    try {
+      const end = payload.indexOf('\n');
+      const [field, value] = JSON.parse(end === -1 ? payload : payload.slice(0, end)) as [string | null, Record<string, unknown>];
+      if (field !== null) {
+        if (end === -1) return BAD;
+        value[field] = payload.slice(end + 1);
+      }
+      return value as T;
+    } catch {
+      // A good hash over bad JSON: not written by this cache.
+      return BAD;
+    }
+  }
 
   /**
    * Stores a record. The file is written in the background (creating ~400 files took a

@@ -26,7 +26,7 @@ test('a stored record comes back only for the same source, URL and versions', ()
 test("a record's text field is stored as it is, after its JSON, and comes back whole", () => {
   const dir = tempDir();
   const cache = new ModuleCache({ dir, salt: 's' });
-  const program = '(function () {\n  return "a\\nb" + `\n`;\n})\n//# sourceURL=file:///a.js\n\u2028 é';
+  const program = '(function () {\n  return "a\\nb" + `\n`;\n})\n//# sourceURL=file:///a.js\n\u2028 é 😀';
   cache.set('esm', 'file:///a.js', 'src', { imports: ['x'], program }, 'program');
   cache.set('cjs', 'file:///a.js', 'src', { lexed: { exports: [] } }, 'body');
   cache.flush();
