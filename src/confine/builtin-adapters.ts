@@ -34,6 +34,7 @@ import { asyncHooksFor, diagnosticsChannelFor, restrictPerformanceObserver } fro
 import { environmentDataSetterFor, workerClassFor } from './workers.js';
 import { defineLazy, isLazyExport, spreadLazily } from './lazy-copy.js';
 import { makeForPackage } from './agent-guards.js';
+import { broadcastChannelFor } from './broadcast-channels.js';
 
 type Module = Record<string, unknown>;
 type Ctor = new (...args: unknown[]) => object;
@@ -456,6 +457,7 @@ export function adaptBuiltin(name: string, real: unknown, ctx: AdapterContext): 
       return spreadLazily(name, module, {
         Worker: workerClassFor(ctx.packageName, ctx.mayRun, ctx.grants('getEnvironmentData')),
         setEnvironmentData: environmentDataSetterFor(module.setEnvironmentData as never, ctx.packageName),
+        BroadcastChannel: broadcastChannelFor(module.BroadcastChannel, ctx.packageName),
       });
     case 'http':
       return httpFor(module, false, ctx);

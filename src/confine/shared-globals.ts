@@ -19,6 +19,7 @@
  */
 
 import { handOutValue, hardenForGlobal } from './boundary.js';
+import { hardenInstanceOnlyClasses } from './host-hardening.js';
 import { restrictPerformanceObserver } from './observation.js';
 
 declare function harden<T>(value: T): T;
@@ -191,6 +192,11 @@ export function shareable(host: Host, name: string, value: unknown): unknown {
   }
   // WebAssembly's error classes no longer lead to V8's own `Error`, which this would
   // freeze: prepareHost gave them the shared one (host-hardening.ts reparentFromFeral).
-  if (HARDEN_ON_GRANT.has(name)) return harden(value);
+  if (HARDEN_ON_GRANT.has(name)) {
+    // What only an instance of its classes leads to, which `harden` does not reach (`Intl`'s
+    // segments: docs/attacks.md, case 230).
+    hardenInstanceOnlyClasses(value);
+    return harden(value);
+  }
   return handOutValue(value);
 }
