@@ -15,7 +15,7 @@
  */
 import type { GlobalPolicyValue as GlobalValue } from '../policy/types.js';
 import process from 'node:process';
-import { shareable } from './shared-globals.js';
+import { consoleFor, shareable } from './shared-globals.js';
 import { deliver, hasInstancePrototype } from './boundary.js';
 import { beforeGlobalWrite } from './lazy-globals.js';
 import { foreignReceiver, hostLeaf, type StrictGrants } from './views.js';
@@ -456,7 +456,17 @@ function readGrant(host: HostGlobals, name: string, strict: boolean, observe?: (
  */
 const PER_PACKAGE: Readonly<Record<string, (shared: unknown, packageName: string) => unknown>> = {
   BroadcastChannel: broadcastChannelFor,
+  // Its own group indentation, timers and counters (shared-globals.ts).
+  console: consoleFor,
 };
+
+/** A dotted grant of a console method (`"console.time": true`): the package's console's, as a grant of `console` gives it. */
+function consoleMember(host: HostGlobals, key: string, value: Function, packageName: string): unknown {
+  const own = consoleFor(shareable(host, 'console', host.console), packageName) as Record<string, unknown> | undefined;
+  const method = own?.[key];
+  // The global's current method (a replaced one is the app's, kept).
+  return typeof method === 'function' && (host.console as Record<string, unknown> | undefined)?.[key] === value ? method : hostLeaf(value);
+}
 
 function readGrantOf(host: HostGlobals, name: string, strict: boolean, packageName = ''): PropertyDescriptor {
   const perPackage = Object.hasOwn(PER_PACKAGE, name) ? PER_PACKAGE[name] : undefined;
@@ -585,7 +595,10 @@ export function makeEndowments(
       defineNarrowed(view, node, host as object, [name], {
         guardCallbacks: true,
         platform: PLATFORM_GLOBALS.has(name),
-        leaf: (value: unknown, access: Access, path: readonly string[]) => hostLeaf(guardedProcessMember(value, access, path.join('.')), access, strict),
+        leaf: (value: unknown, access: Access, path: readonly string[]) =>
+          path.length === 2 && path[0] === 'console' && typeof value === 'function'
+            ? consoleMember(host, path[1]!, value, packageName ?? strict?.packageName ?? '')
+            : hostLeaf(guardedProcessMember(value, access, path.join('.')), access, strict),
         ...(observe && { observe: (path: readonly string[]) => observe.use(path.join('.')) }),
       });
       // The package's own object, on its own global: replacing it changes nothing else.
