@@ -7,9 +7,9 @@
  *
  * So a package's channels are named in a namespace of its own: the class it receives
  * constructs Node's with the name prefixed by the package's (`lavamoat:<package>:`), so
- * its channels meet its own in every thread it runs in (its workers', whose code is the
- * package's too), never the app's (whose names are as given) or another package's (npm
- * names hold no `:`, so no name of one package's is another's). The instance reads the
+ * its channels meet only its own (in any thread where its code runs as that package),
+ * never the app's (whose names are as given) or another package's (npm names hold no
+ * `:`, so no name of one package's is another's). The instance reads the
  * name it was given. Instances lead to no unprefixed constructor: the prototype's
  * `constructor` is an inert twin (capability-classes.ts, a global capability class).
  */

@@ -396,6 +396,17 @@ export function restrictPerformanceObserver(Real: new (...args: unknown[]) => ob
     enumerable: false,
     configurable: false,
   });
+  // What an observer has buffered and not yet delivered: as its callback's list would hold it.
+  const takeRecords = proto.takeRecords as ((this: object) => unknown) | undefined;
+  if (typeof takeRecords === 'function') {
+    const wrapper = {
+      takeRecords(this: object): unknown {
+        const entries: unknown = Reflect.apply(takeRecords, this, []);
+        return packageObservers.has(this) && Array.isArray(entries) ? packagesShare(entries) : entries;
+      },
+    }.takeRecords;
+    Object.defineProperty(proto, 'takeRecords', { value: wrapper, writable: false, enumerable: false, configurable: false });
+  }
   Object.defineProperty(proto, 'constructor', { value: PerformanceObserver, writable: false, enumerable: false, configurable: false });
   restrictedObserver = Object.freeze(PerformanceObserver);
   return restrictedObserver;
