@@ -43,7 +43,7 @@ import { INTRINSIC_GLOBALS, SES_GLOBALS } from './scuttle.js';
 import { guardFeralError } from './stack-traces.js';
 import { confineFileStreams, confineUtf8Streams } from './fs-streams.js';
 import { DEFERRED_SAMPLES, hardenFirstLock, hostGlobals, sample, sampleErrnoException, sampleFileHandles, sampleIterators } from './samples.js';
-import { initPerformanceEntries, restrictAsyncLocalStorage, restrictPerformanceEntries, restrictPerformanceObserver } from './observation.js';
+import { initPerformanceEntries, restrictAsyncLocalStorage, restrictObserverEntryList, restrictPerformanceEntries, restrictPerformanceObserver } from './observation.js';
 import { sampleHttp2Eagerly } from './net-samples.js';
 import { disarmGlobalClass } from './capability-classes.js';
 import { WEBCRYPTO } from './web-samples.js';
@@ -572,6 +572,7 @@ export function prepareHost({ preloadDomain, feralError }: { preloadDomain: bool
   // performance object's entry getters.
   prepareBeforeFreezing('PerformanceObserver', (proto) => void restrictPerformanceObserver((proto as { constructor: never }).constructor));
   prepareBeforeFreezing('Performance', restrictPerformanceEntries);
+  prepareBeforeFreezing('PerformanceObserverEntryList', restrictObserverEntryList);
   const Module = hostRequire('node:module') as { prototype: object };
   for (const live of [Module, Module.prototype, process, globalThis]) neverHarden(live);
   // The JavaScript intrinsics are lockdown's: what it left changeable (the host's

@@ -34,6 +34,8 @@ import { asyncHooksFor, diagnosticsChannelFor, restrictPerformanceObserver } fro
 import { environmentDataSetterFor, workerClassFor } from './workers.js';
 import { defineLazy, isLazyExport, spreadLazily } from './lazy-copy.js';
 import { makeForPackage } from './agent-guards.js';
+import { broadcastChannelFor } from './broadcast-channels.js';
+import { consoleFor } from './shared-globals.js';
 
 type Module = Record<string, unknown>;
 type Ctor = new (...args: unknown[]) => object;
@@ -456,11 +458,16 @@ export function adaptBuiltin(name: string, real: unknown, ctx: AdapterContext): 
       return spreadLazily(name, module, {
         Worker: workerClassFor(ctx.packageName, ctx.mayRun, ctx.grants('getEnvironmentData')),
         setEnvironmentData: environmentDataSetterFor(module.setEnvironmentData as never, ctx.packageName),
+        BroadcastChannel: broadcastChannelFor(module.BroadcastChannel, ctx.packageName),
       });
     case 'http':
       return httpFor(module, false, ctx);
     case 'https':
       return httpFor(module, true, ctx);
+    case 'console':
+      // The module is the process's global console: a console of the package's own, as
+      // the global's grant gives it (its group indentation, timers and counters).
+      return consoleFor(real, ctx.packageName);
     case 'diagnostics_channel':
       return diagnosticsChannelFor(real as never);
     case 'async_hooks':

@@ -173,7 +173,9 @@ export function isForeignCapabilityCall(method: Function, receiver: unknown, vie
  * (docs/attacks.md, case 76). A package granted the global receives the class itself; an
  * instance leads only to the inert twin.
  */
-const GLOBAL_CAPABILITY_CLASSES = new Set<PropertyKey>(['WebSocket', 'EventSource']);
+// `BroadcastChannel`: joined by name, a package's only under its own namespace
+// (broadcast-channels.ts); an instance must not lead to the class that joins any name.
+const GLOBAL_CAPABILITY_CLASSES = new Set<PropertyKey>(['WebSocket', 'EventSource', 'BroadcastChannel']);
 
 /**
  * Before the class a global (or a builtin's export: `http.WebSocket`) named `name` holds

@@ -15,7 +15,7 @@
  */
 import type { GlobalPolicyValue as GlobalValue } from '../policy/types.js';
 import process from 'node:process';
-import { shareable } from './shared-globals.js';
+import { consoleFor, shareable } from './shared-globals.js';
 import { deliver, hasInstancePrototype } from './boundary.js';
 import { beforeGlobalWrite } from './lazy-globals.js';
 import { foreignReceiver, hostLeaf, type StrictGrants } from './views.js';
@@ -23,6 +23,7 @@ import { envFileLoaderFor } from './env-views.js';
 import { ownerOf, viewFor } from './export-views.js';
 import { isForeignCapabilityCall } from './capability-classes.js';
 import { hostGlobalReader } from './scuttle.js';
+import { broadcastChannelFor } from './broadcast-channels.js';
 
 export type HostGlobals = Record<PropertyKey, unknown>;
 
@@ -444,12 +445,31 @@ export function mutableGlobalNames(globals: Record<string, GlobalValue> | undefi
  * 'Request', ...)`); only it sees the change, and from then on it keeps its own value.
  * Not a constant, so SES looks the name up at each use (docs/performance.md).
  */
-function readGrant(host: HostGlobals, name: string, strict: boolean, observe?: () => void): PropertyDescriptor {
-  const descriptor = readGrantOf(host, name, strict);
+function readGrant(host: HostGlobals, name: string, strict: boolean, observe?: () => void, packageName?: string): PropertyDescriptor {
+  const descriptor = readGrantOf(host, name, strict, packageName);
   return observe ? observed(descriptor, observe) : descriptor;
 }
 
-function readGrantOf(host: HostGlobals, name: string, strict: boolean): PropertyDescriptor {
+/**
+ * Globals a package receives a class of its own of, made from what the others receive
+ * (`BroadcastChannel`: channels in the package's own namespace, broadcast-channels.ts).
+ */
+const PER_PACKAGE: Readonly<Record<string, (shared: unknown, packageName: string) => unknown>> = {
+  BroadcastChannel: broadcastChannelFor,
+  // Its own group indentation, timers and counters (shared-globals.ts).
+  console: consoleFor,
+};
+
+/** A dotted grant of a console method (`"console.time": true`): the package's console's, as a grant of `console` gives it. */
+function consoleMember(host: HostGlobals, key: string, value: Function, packageName: string): unknown {
+  const own = consoleFor(shareable(host, 'console', host.console), packageName) as Record<string, unknown> | undefined;
+  const method = own?.[key];
+  // The global's current method (a replaced one is the app's, kept).
+  return typeof method === 'function' && (host.console as Record<string, unknown> | undefined)?.[key] === value ? method : hostLeaf(value);
+}
+
+function readGrantOf(host: HostGlobals, name: string, strict: boolean, packageName = ''): PropertyDescriptor {
+  const perPackage = Object.hasOwn(PER_PACKAGE, name) ? PER_PACKAGE[name] : undefined;
   let own: { value: unknown } | undefined;
   let seen: unknown;
   let shared: unknown;
@@ -460,6 +480,7 @@ function readGrantOf(host: HostGlobals, name: string, strict: boolean): Property
       const value = host[name];
       if (!primed || value !== seen) {
         shared = shareable(host, name, value);
+        if (perPackage !== undefined) shared = perPackage(shared, packageName);
         // Strict mode: a read grant of an object (one the app put on its global, an
         // instance of its classes) cannot change it for the app and the other packages: a
         // read-only view. (What the boundary gives is frozen or a view already, and needs
@@ -533,6 +554,8 @@ export function makeEndowments(
   observe?: { use(key: string): void; unobserved(key: string): void },
   /** Strict mode: read grants of object globals are read-only. */
   strict?: StrictGrants,
+  /** The package's name (its own namespace where a global has one: `BroadcastChannel`). */
+  packageName?: string,
 ): PropertyDescriptorMap {
   const descriptors: PropertyDescriptorMap = {};
   const tree = buildTree(globals ?? {});
@@ -565,14 +588,17 @@ export function makeEndowments(
     } else if (node.access) {
       // Even when the host has no such global yet: another package granted "write" (or
       // the app) may define it later, and this package then reads it.
-      descriptors[name] = readGrant(host, name, strict !== undefined, observe && (() => observe.use(name)));
+      descriptors[name] = readGrant(host, name, strict !== undefined, observe && (() => observe.use(name)), packageName ?? strict?.packageName);
     } else {
       if (host[name] === undefined || host[name] === null) continue;
       const view = {};
       defineNarrowed(view, node, host as object, [name], {
         guardCallbacks: true,
         platform: PLATFORM_GLOBALS.has(name),
-        leaf: (value: unknown, access: Access, path: readonly string[]) => hostLeaf(guardedProcessMember(value, access, path.join('.')), access, strict),
+        leaf: (value: unknown, access: Access, path: readonly string[]) =>
+          path.length === 2 && path[0] === 'console' && typeof value === 'function'
+            ? consoleMember(host, path[1]!, value, packageName ?? strict?.packageName ?? '')
+            : hostLeaf(guardedProcessMember(value, access, path.join('.')), access, strict),
         ...(observe && { observe: (path: readonly string[]) => observe.use(path.join('.')) }),
       });
       // The package's own object, on its own global: replacing it changes nothing else.

@@ -352,6 +352,45 @@ function hardenWhatDeserializes(proto: object): void {
   }
 }
 
+/**
+ * Prototypes of the engine's that only an instance leads to and that lockdown does not
+ * know (it leaves `Intl` as V8 made it): `new Intl.Segmenter().segment(text)` is a
+ * `Segments` object whose prototype (`containing`, `[Symbol.iterator]`) and whose
+ * iterator's (`next`) are the realm's, shared with the app, and which neither
+ * `harden(Intl)` nor a walk of the class reaches (docs/attacks.md, case 230). Sampled
+ * when a walk meets their class (a grant of `Intl` hardens its classes first,
+ * shared-globals.ts); not at start-up: the first segmenter loads ICU's break iterator
+ * data (about 9 ms).
+ */
+const INSTANCE_ONLY = new Map<unknown, () => readonly unknown[]>();
+{
+  type Segments = object & { [Symbol.iterator](): unknown };
+  const Segmenter = (globalThis as { Intl?: { Segmenter?: new () => { segment(input: string): Segments } } }).Intl?.Segmenter;
+  if (typeof Segmenter === 'function') {
+    INSTANCE_ONLY.set(Segmenter, () => {
+      const segments = new Segmenter().segment('');
+      return [segments, segments[Symbol.iterator]()];
+    });
+  }
+}
+
+/** Queues the prototypes of a sample of `value`'s instances, if it is one of INSTANCE_ONLY's classes (once). */
+function sampleInstanceOnly(value: object, push: Push): void {
+  const sample = INSTANCE_ONLY.get(value);
+  if (sample === undefined) return;
+  INSTANCE_ONLY.delete(value);
+  for (const instance of sample()) push(Object.getPrototypeOf(instance), 'prototype');
+}
+
+/** Hardens the classes `holder` holds whose instances lead to prototypes nothing else reaches (`Intl`'s `Segmenter`). */
+export function hardenInstanceOnlyClasses(holder: unknown): void {
+  if (!isObject(holder) || INSTANCE_ONLY.size === 0) return;
+  for (const key of Reflect.ownKeys(holder)) {
+    const descriptor = Reflect.getOwnPropertyDescriptor(holder, key);
+    if (descriptor !== undefined && 'value' in descriptor && INSTANCE_ONLY.has(descriptor.value)) hardenHostValue(descriptor.value);
+  }
+}
+
 /** Queues what `value`'s own properties hold (its statics, its `prototype`, its accessors). */
 function walkProperties(value: object, kind: Kind, push: Push): void {
   // Key by key, not getOwnPropertyDescriptors: its object of every descriptor, for each of
@@ -432,6 +471,7 @@ function walkQueue(queue: (object | Kind)[], push: Push, marked: object[]): void
     if (hardened.has(value)) continue;
     hardened.add(value);
     marked.push(value);
+    if (typeof value === 'function' && INSTANCE_ONLY.size > 0) sampleInstanceOnly(value, push);
     if (Object.isFrozen(value)) {
       // A frozen function of ours (a confined Worker) can still lead to a host prototype.
       if (typeof value === 'function') {

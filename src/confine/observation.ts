@@ -345,6 +345,8 @@ function pinObserveOptions(options: object): { type?: unknown; entryTypes?: unkn
 
 /** Observers made by packages: `observe()` refuses I/O entry types for them. */
 const packageObservers = new WeakSet<object>();
+/** The entry lists Node handed a package observer's callback. */
+const packageLists = new WeakSet<object>();
 let restrictedObserver: Function | undefined;
 
 /**
@@ -359,7 +361,15 @@ export function restrictPerformanceObserver(Real: new (...args: unknown[]) => ob
   const observe = proto.observe as (this: object, options?: unknown) => unknown;
   const PerformanceObserver = function PerformanceObserver(this: unknown, callback: unknown): object {
     if (new.target === undefined) throw new TypeError("Class constructor PerformanceObserver cannot be invoked without 'new'");
-    const observer = Reflect.construct(Real, [callback], new.target) as object;
+    // The lists Node hands its callback hold the package's own user timing only (below).
+    const given =
+      typeof callback === 'function'
+        ? function (this: unknown, list: unknown, ...rest: unknown[]): unknown {
+            if (typeof list === 'object' && list !== null) packageLists.add(list);
+            return Reflect.apply(callback, this, [list, ...rest]);
+          }
+        : callback;
+    const observer = Reflect.construct(Real, [given], new.target) as object;
     packageObservers.add(observer);
     return observer;
   };
@@ -386,6 +396,17 @@ export function restrictPerformanceObserver(Real: new (...args: unknown[]) => ob
     enumerable: false,
     configurable: false,
   });
+  // What an observer has buffered and not yet delivered: as its callback's list would hold it.
+  const takeRecords = proto.takeRecords as ((this: object) => unknown) | undefined;
+  if (typeof takeRecords === 'function') {
+    const wrapper = {
+      takeRecords(this: object): unknown {
+        const entries: unknown = Reflect.apply(takeRecords, this, []);
+        return packageObservers.has(this) && Array.isArray(entries) ? packagesShare(entries) : entries;
+      },
+    }.takeRecords;
+    Object.defineProperty(proto, 'takeRecords', { value: wrapper, writable: false, enumerable: false, configurable: false });
+  }
   Object.defineProperty(proto, 'constructor', { value: PerformanceObserver, writable: false, enumerable: false, configurable: false });
   restrictedObserver = Object.freeze(PerformanceObserver);
   return restrictedObserver;
@@ -403,6 +424,20 @@ export function initPerformanceEntries(error: ErrorConstructorLike, runtime: rea
 const ENTRY_GETTERS = ['getEntries', 'getEntriesByType', 'getEntriesByName'] as const;
 const restrictedPerformances = new WeakSet<object>();
 
+/** The user timing Node buffers for the whole process. */
+const USER_TIMING = new Set(['mark', 'measure']);
+/** Marks and measures a caller other than the app's own code made (`performance.mark`, `measure`). */
+const packageEntries = new WeakSet<object>();
+
+/** What a caller other than the app may see of `entries`: no I/O, and user timing of packages only. */
+function packagesShare(entries: unknown[]): unknown[] {
+  return entries.filter((entry) => {
+    const type = String((entry as { entryType?: unknown }).entryType);
+    if (IO_ENTRY_TYPES.has(type)) return false;
+    return !USER_TIMING.has(type) || packageEntries.has(entry as object);
+  });
+}
+
 /**
  * The buffered entries of `performance` (one object for the process): its
  * `getEntries`, `getEntriesByType` and `getEntriesByName` leave out the app's I/O entries
@@ -419,6 +454,8 @@ export function restrictPerformanceEntries(prototype: object): void {
   const proto = prototype as Record<string, unknown>;
   if (restrictedPerformances.has(proto)) return;
   restrictedPerformances.add(proto);
+  // Node's own, before it is wrapped: the clear methods read the whole buffer.
+  const getEntriesByType = proto.getEntriesByType;
   for (const name of ENTRY_GETTERS) {
     const descriptor = Reflect.getOwnPropertyDescriptor(proto, name);
     const real: unknown = descriptor?.value;
@@ -428,7 +465,100 @@ export function restrictPerformanceEntries(prototype: object): void {
       [name](this: unknown, ...args: unknown[]): unknown {
         const entries: unknown = Reflect.apply(real, this, args);
         if (!Array.isArray(entries) || byTheApp(wrapper)) return entries;
-        return entries.filter((entry: { entryType?: unknown }) => !IO_ENTRY_TYPES.has(String(entry.entryType)));
+        return packagesShare(entries);
+      },
+    }[name]!;
+    Object.defineProperty(wrapper, 'length', { value: real.length });
+    Object.defineProperty(proto, name, { ...descriptor, value: wrapper });
+  }
+  if (typeof getEntriesByType === 'function') restrictUserTiming(proto, getEntriesByType);
+}
+
+/**
+ * The user timing of `performance` (one buffer for the process): marks and measures,
+ * with the `detail` object each holds (a clone of the caller's, the same object at every
+ * read). A package read the app's (`getEntriesByType('mark')`: what the app measured,
+ * and the details it attached), changed their details in place for the app's next read,
+ * and cleared them (`clearMarks()`: the app's `measure('x', 'app-start')` then threw).
+ * So an entry a package makes is known as one (`mark` and `measure` note who called,
+ * as the getters do), a package's getters and its observers' lists hold no other user
+ * timing, and its `clearMarks`/`clearMeasures` clear only names no entry of the app's
+ * has. The resource timing buffer is the app's I/O (which packages cannot read): a
+ * package's `clearResourceTimings` leaves it, and it may not resize it
+ * (docs/attacks.md, case 231).
+ */
+function restrictUserTiming(proto: Record<string, unknown>, getEntriesByType: Function): void {
+  const replace = (name: string, make: (real: Function) => Function): void => {
+    const descriptor = Reflect.getOwnPropertyDescriptor(proto, name);
+    const real: unknown = descriptor?.value;
+    if (typeof real !== 'function' || !descriptor!.configurable) return;
+    const wrapper = make(real);
+    Object.defineProperty(wrapper, 'length', { value: real.length });
+    Object.defineProperty(proto, name, { ...descriptor, value: wrapper });
+  };
+  for (const name of ['mark', 'measure']) {
+    replace(name, (real) => {
+      const wrapper = {
+        [name](this: unknown, ...args: unknown[]): unknown {
+          const entry: unknown = Reflect.apply(real, this, args);
+          if (typeof entry === 'object' && entry !== null && !byTheApp(wrapper)) packageEntries.add(entry);
+          return entry;
+        },
+      }[name]!;
+      return wrapper;
+    });
+  }
+  for (const [name, type] of [['clearMarks', 'mark'], ['clearMeasures', 'measure']] as const) {
+    replace(name, (real) => {
+      const wrapper = {
+        [name](this: unknown, ...args: unknown[]): unknown {
+          if (byTheApp(wrapper)) return Reflect.apply(real, this, args);
+          // As Node takes it: a name given is a string.
+          const asked = args[0] === undefined ? undefined : `${args[0] as string}`;
+          const buffered = Reflect.apply(getEntriesByType, this, [type]) as { name: string }[];
+          const others = new Set<string>();
+          const own = new Set<string>();
+          for (const entry of buffered) (packageEntries.has(entry) ? own : others).add(entry.name);
+          for (const each of asked === undefined ? own : [asked]) {
+            if (!others.has(each)) Reflect.apply(real, this, [each]);
+          }
+          return undefined;
+        },
+      }[name]!;
+      return wrapper;
+    });
+  }
+  replace('clearResourceTimings', (real) => {
+    const wrapper = function clearResourceTimings(this: unknown, ...args: unknown[]): unknown {
+      return byTheApp(wrapper) ? Reflect.apply(real, this, args) : undefined;
+    };
+    return wrapper;
+  });
+  replace('setResourceTimingBufferSize', (real) => {
+    const wrapper = function setResourceTimingBufferSize(this: unknown, ...args: unknown[]): unknown {
+      if (!byTheApp(wrapper)) throw new TypeError('LavaMoat: performance.setResourceTimingBufferSize sets the buffer of the whole process: only the app may');
+      return Reflect.apply(real, this, args);
+    };
+    return wrapper;
+  });
+}
+
+/**
+ * The entry lists Node hands observers' callbacks: a package observer's holds no user
+ * timing but its own (its `observe()` already refuses I/O types). Registered with the
+ * hardening (boundary.ts), before the prototype is frozen.
+ */
+export function restrictObserverEntryList(prototype: object): void {
+  const proto = prototype as Record<string, unknown>;
+  for (const name of ENTRY_GETTERS) {
+    const descriptor = Reflect.getOwnPropertyDescriptor(proto, name);
+    const real: unknown = descriptor?.value;
+    if (typeof real !== 'function' || !descriptor!.configurable) continue;
+    const wrapper = {
+      [name](this: unknown, ...args: unknown[]): unknown {
+        const entries: unknown = Reflect.apply(real, this, args);
+        if (!Array.isArray(entries) || typeof this !== 'object' || this === null || !packageLists.has(this)) return entries;
+        return packagesShare(entries);
       },
     }[name]!;
     Object.defineProperty(wrapper, 'length', { value: real.length });

@@ -682,6 +682,7 @@ export class Runtime implements ModuleContext {
               runtime.options.strict
                 ? { packageName: info.name, envRefusal: (action, key) => envRefusal(info.name, action, key, runtime.options.files) }
                 : undefined,
+              info.name,
             ),
           ),
         );

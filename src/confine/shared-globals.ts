@@ -19,6 +19,8 @@
  */
 
 import { handOutValue, hardenForGlobal } from './boundary.js';
+import { hardenInstanceOnlyClasses } from './host-hardening.js';
+import process from 'node:process';
 import { restrictPerformanceObserver } from './observation.js';
 
 declare function harden<T>(value: T): T;
@@ -161,6 +163,55 @@ export function timersFor(host: Host): Record<string, Function> {
 }
 
 /**
+ * Node's console methods as the process started, before the app's code: bound to the
+ * global console. An app that replaces one (to route its logs) has its function called.
+ */
+const nodeConsoleMethods = new WeakSet<object>();
+{
+  const start = (globalThis as unknown as { console?: Record<string, unknown> }).console;
+  if (start) for (const key of Object.keys(start)) if (typeof start[key] === 'function') nodeConsoleMethods.add(start[key] as object);
+}
+
+/** Each package's console (made when it first logs), by package. */
+const packageConsoles = new Map<string, Record<string, Function>>();
+
+/**
+ * The console methods of package `packageName`, for `shared` (what every package gets for
+ * the global console, above). The global console's methods are bound to the one console
+ * of the process, whose state they change for everyone: the indentation every later
+ * line of the app's is printed with (`group()`), its timers (`timeEnd('request')` ended
+ * the app's) and its counters (`countReset`). So a package's are those of a console of
+ * its own, made by Node's `Console` on the process's stdout and stderr when the package
+ * first uses one (docs/attacks.md, case 233). A method the app replaced is the app's,
+ * as before; those a `Console` has not (`profile`, `timeStamp`, ...) are the global's.
+ */
+export function consoleFor(shared: unknown, packageName: string): unknown {
+  if (typeof shared !== 'object' || shared === null) return shared;
+  const Console = (shared as { Console?: unknown }).Console;
+  if (typeof Console !== 'function') return shared;
+  let methods = packageConsoles.get(packageName);
+  if (methods === undefined) {
+    let own: Record<string, Function> | undefined;
+    const ownConsole = (): Record<string, Function> =>
+      (own ??= Reflect.construct(Console, [{ stdout: process.stdout, stderr: process.stderr }]) as Record<string, Function>);
+    const proto = (Console as { prototype: object }).prototype;
+    methods = {};
+    for (const key of Object.keys(shared)) {
+      const value = (shared as Record<string, unknown>)[key];
+      if (typeof value !== 'function' || !nodeConsoleMethods.has(value) || !(key in proto)) continue;
+      methods[key] = {
+        [key](...args: unknown[]): unknown {
+          return Reflect.apply(ownConsole()[key]!, undefined, args);
+        },
+      }[key]!;
+    }
+    packageConsoles.set(packageName, Object.freeze(methods));
+  }
+  const copy: Record<string, unknown> = { ...(shared as Record<string, unknown>), ...methods };
+  return Object.freeze(copy);
+}
+
+/**
  * What a package granted the host global `name` receives for `value` (the host's current
  * value); everything not special here goes through the boundary's rule (boundary.ts).
  */
@@ -191,6 +242,11 @@ export function shareable(host: Host, name: string, value: unknown): unknown {
   }
   // WebAssembly's error classes no longer lead to V8's own `Error`, which this would
   // freeze: prepareHost gave them the shared one (host-hardening.ts reparentFromFeral).
-  if (HARDEN_ON_GRANT.has(name)) return harden(value);
+  if (HARDEN_ON_GRANT.has(name)) {
+    // What only an instance of its classes leads to, which `harden` does not reach (`Intl`'s
+    // segments: docs/attacks.md, case 230).
+    hardenInstanceOnlyClasses(value);
+    return harden(value);
+  }
   return handOutValue(value);
 }

@@ -92,6 +92,9 @@ const ENTRIES = {
   // up): the default DNS resolver, Node's timer lists, the descriptors tty's and net's
   // streams take, a read grant of process.umask, process.loadEnvFile, uninitialized buffers.
   'e-shared-state.mjs': { cases: ['dns-default-resolver', 'timers-legacy-lists', 'tty-any-descriptor', 'umask-read-grant', 'net-any-descriptor', 'env-file-loader', 'uninitialized-buffers'] },
+  // Globals, realms and the app's scope, a second pass (cases 230 and up): what commonly
+  // granted globals lead to that the app shares (Intl's segments, performance's user timing).
+  'e-realm.mjs': { cases: ['intl-segment-prototypes', 'user-timing-entries', 'broadcast-channel-names', 'console-shared-state'] },
   // Threads, processes and messaging (cases 200 and up); its own process: fs/promises
   // and the histograms' module must not have loaded before its package runs.
   'e-messaging.mjs': { cases: ['forged-clone-classes', 'worker-environment-copy', 'worker-compile-cache', 'worker-output-flags', 'handed-worker-observation', 'relative-loader-cwd', 'environment-data-overwrite'] },
