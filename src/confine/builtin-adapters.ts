@@ -30,7 +30,8 @@
  *   `http2.connect` (whose socket is `net.connect`'s);
  * `module` is confined in module-builtin.ts, after the policy narrowed it.
  */
-import { asyncHooksFor, diagnosticsChannelFor, restrictPerformanceObserver } from './observation.js';
+import { asyncHooksFor, diagnosticsChannelFor } from './observation.js';
+import { restrictPerformanceObserver } from './performance-observation.js';
 import { environmentDataSetterFor, workerClassFor } from './workers.js';
 import { defineLazy, isLazyExport, spreadLazily } from './lazy-copy.js';
 import { makeForPackage } from './agent-guards.js';

@@ -36,7 +36,7 @@
 
 import { disarmLoadedModules } from './capability-classes.js';
 import { isStackOverflow } from './stack-overflow.js';
-import { isTheAppsFile } from './observation.js';
+import { isTheAppsFile } from './performance-observation.js';
 import { callerSitesOf } from './stack-traces.js';
 
 type Kind = 'function' | 'prototype' | 'data';

@@ -22,7 +22,8 @@ import { isStackOverflow } from './stack-overflow.js';
 import { hasLoaded, whenLoaded } from './load-trap.js';
 import { keepAccessorsUntilJobEnds, lazyGlobalModule } from './lazy-globals.js';
 import { NET_SAMPLES } from './net-samples.js';
-import { restrictAsyncLocalStorage, restrictPerformanceObserver } from './observation.js';
+import { restrictAsyncLocalStorage } from './observation.js';
+import { restrictPerformanceObserver } from './performance-observation.js';
 import { WEB_SAMPLES, WEBCRYPTO, hostGlobals, setHostGlobals } from './web-samples.js';
 
 export { hostGlobals };

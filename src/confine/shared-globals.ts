@@ -21,7 +21,7 @@
 import { handOutValue, hardenForGlobal } from './boundary.js';
 import { hardenInstanceOnlyClasses } from './host-hardening.js';
 import process from 'node:process';
-import { restrictPerformanceObserver } from './observation.js';
+import { restrictPerformanceObserver } from './performance-observation.js';
 
 declare function harden<T>(value: T): T;
 

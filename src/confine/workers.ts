@@ -61,7 +61,7 @@ import { WORKER_CONFIG_KEY } from './entry-checks.js';
 import { handleOf, neutralizePrototype } from './native-handles.js';
 import { hardenPrototypesWithin } from './host-hardening.js';
 import { callerFileOf, callerSitesOf } from './stack-traces.js';
-import { isRuntimeFile, isTheAppsFile } from './observation.js';
+import { isRuntimeFile, isTheAppsFile } from './performance-observation.js';
 import { WorkerConfinementError, checkWorkerEnv, checkWorkerExecArgv, hasLoader, preloadArgs } from './worker-flags.js';
 
 export { WorkerConfinementError, checkWorkerEnv, checkWorkerExecArgv } from './worker-flags.js';
