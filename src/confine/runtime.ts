@@ -2,6 +2,14 @@
  * The main-thread runtime: one compartment per package, linked by compartment-mapper
  * from the compartment map the policy gives, and the entry points through which the
  * app (which runs natively) reaches its confined dependencies.
+ *
+ * Why one file of about 800 lines: `Runtime` is the one object compartment-mapper's
+ * hooks, the parsers (formats/) and the app's `require` call into, and its methods share
+ * its per-package state (the compartments, the builtin grants, the links made and the
+ * views owed); split apart, that state would have to be handed between files, and every
+ * policy decision of a link is easiest to review in one place. What stands alone is
+ * apart: reading module sources (read-powers.ts), strict mode's child compartments
+ * (child-compartments.ts), the builtins a package gets (builtins.ts, builtin-adapters.ts).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -13,7 +21,6 @@ import { buildCompartmentMap, ENTRY_SPECIFIER, NODE_LANGUAGE, resourceFor } from
 import { makeEndowments, mutableGlobalNames, pinGlobals, universalEndowments, type HostGlobals } from './endowments.js';
 import { builtinFor, builtinGrants, hostBuiltin, type BuiltinGrant } from './builtins.js';
 import { builtinName, resolveSpecifier, type ResolveKind } from '../graph/resolve.js';
-import { realFile } from '../graph/real-paths.js';
 import { denied, explainMissingGlobal, type PolicyFiles } from '../report/denials.js';
 import { decodeSource, fileFormat, makeNodeParser } from '../formats/index.js';
 import { refusePhaseImports } from '../formats/evasion.js';
@@ -37,13 +44,14 @@ import { parse as lexEsm } from 'es-module-lexer';
 import { ownerOf, setRefusalMessage, viewFor, type ViewOwner } from './export-views.js';
 import { setImportTransform } from './import-views.js';
 import { envRefusal, strictRefusal } from '../report/strict-denials.js';
+import { childCompartments, type ChildCompartmentCtor } from './child-compartments.js';
+import { makeReadPowers } from './read-powers.js';
 
 interface SesCompartment extends CompartmentLike {
   globalThis: Record<PropertyKey, unknown>;
 }
 
 type CompartmentCtor = new (options: Record<string, unknown>) => SesCompartment;
-type ChildCompartmentCtor = (new (...args: unknown[]) => object) & { prototype: object };
 
 declare const Compartment: CompartmentCtor;
 
@@ -61,72 +69,6 @@ export interface RuntimeOptions {
    * grants of object globals are read-only (endowments.ts).
    */
   strict?: boolean;
-}
-
-/**
- * What compartment-mapper reads module sources with. A location is read only when its real
- * path lies in the same package as the location itself: module locations normally come
- * from `link()`, which resolves symlinks before its policy check, but a child
- * compartment's module descriptor (`{ namespace: './x.js' }`, `{ source: ... }`) names a
- * module of the package's own compartment directly, which compartment-mapper finds under
- * the package's location with no resolve hook in between: a symlink there (into another
- * package, the app, or any file on disk) would load that file as the package's own
- * (docs/attacks.md, case 210). The real path is asked alongside the asynchronous read (one
- * more system call per module, no added latency); a synchronous read takes it from the
- * resolver's memo (graph/real-paths.ts).
- */
-function makeReadPowers(packageMap: PackageMap) {
-  const sameOwner = (given: string, real: string): boolean => {
-    const file = path.resolve(given);
-    if (real === file) return true;
-    const owner = packageMap.packageForPath(file);
-    return owner !== undefined && packageMap.packageForPath(real) === owner;
-  };
-  // Thrown, not taken for a missing file: the package is told why.
-  const refused = (file: string, real: string): Error =>
-    new Error(`LavaMoat: ${file} is a link to ${real}, outside its package's directory: no module loads through it`);
-  const pathOf = (location: string): string | undefined => {
-    try {
-      return fileURLToPath(location);
-    } catch {
-      return undefined;
-    }
-  };
-  const read = async (location: string): Promise<Uint8Array | undefined> => {
-    const file = pathOf(location);
-    if (file === undefined) return undefined;
-    const [real, bytes] = await Promise.allSettled([fs.promises.realpath(file), fs.promises.readFile(file)]);
-    if (real.status === 'rejected' || bytes.status === 'rejected') return undefined;
-    if (!sameOwner(file, real.value)) throw refused(file, real.value);
-    return bytes.value;
-  };
-  return {
-    read: async (location: string) => {
-      const bytes = await read(location);
-      if (bytes === undefined) return fs.promises.readFile(fileURLToPath(location)); // its own error
-      return bytes;
-    },
-    maybeRead: read,
-    maybeReadNow: (location: string) => {
-      const file = pathOf(location);
-      if (file === undefined) return undefined;
-      let real: string;
-      try {
-        real = realFile(file);
-      } catch {
-        return undefined;
-      }
-      if (!sameOwner(file, real)) throw refused(file, real);
-      try {
-        return fs.readFileSync(file);
-      } catch {
-        return undefined;
-      }
-    },
-    fileURLToPath,
-    pathToFileURL: (p: string) => pathToFileURL(p),
-    isAbsolute: (p: string) => p.startsWith('/'),
-  };
 }
 
 export class Runtime implements ModuleContext {
@@ -660,7 +602,10 @@ export class Runtime implements ModuleContext {
         // the view this package would.
         if (runtime.options.strict) {
           Object.defineProperty(own, 'Compartment', {
-            value: runtime.childCompartments(info, compartment, own.Compartment as ChildCompartmentCtor),
+            value: childCompartments(info, compartment, own.Compartment as ChildCompartmentCtor, {
+              packageMap: runtime.packageMap,
+              writes: (target) => runtime.resource(info)?.packages?.[target.name] === 'write',
+            }),
             writable: true,
             enumerable: false,
             configurable: true,
@@ -691,101 +636,6 @@ export class Runtime implements ModuleContext {
       }
       return compartment;
     } as unknown as CompartmentCtor;
-  }
-
-  /**
-   * Strict mode: the `Compartment` constructor of package `info`'s compartment. A child
-   * compartment's descriptor `{ namespace: '<file URL>' }` (without `compartment`) links
-   * to that module of the package's compartment, its parent, with no resolve hook in
-   * between: for another package's module, the child gets a module whose values are the
-   * views this package gets of it, unless its policy grants "write" on that package.
-   */
-  private childCompartments(info: PackageInfo, parent: SesCompartment, Child: ChildCompartmentCtor): ChildCompartmentCtor {
-    const runtime = this;
-    const ownerFor = (specifier: string): ViewOwner | undefined => {
-      // Read as compartment-mapper reads it: a URL relative to the package's location,
-      // so that `../other/index.js`, `file://localhost/...` and `.../pkg/../other/...`
-      // name the other package's module as its plain file URL does.
-      let target: PackageInfo | undefined;
-      try {
-        const url = new URL(specifier, info.location);
-        if (url.protocol !== 'file:') return undefined;
-        target = runtime.packageMap.packageForPath(path.resolve(fileURLToPath(url)));
-      } catch {
-        return undefined;
-      }
-      if (!target || target === info || runtime.resource(info)?.packages?.[target.name] === 'write') return undefined;
-      return ownerOf('package', target.name);
-    };
-    // A descriptor is read once, here, into a plain copy that SES then reads: one whose
-    // getters (or proxy traps) answer differently the second time would otherwise name
-    // another package's module past the check.
-    const KEYS = ['namespace', 'compartment', 'source', 'specifier', 'importMeta', 'record', 'archive'];
-    const isNamespaceObject = (value: unknown): boolean =>
-      value !== null && typeof value === 'object' && Object.prototype.toString.call(value) === '[object Module]';
-    const snapshot = (descriptor: unknown): unknown => {
-      if (descriptor === null || typeof descriptor !== 'object') return descriptor;
-      // A module namespace stands for the module it is (SES links to that instance): which
-      // package's it is cannot be told from the object, so none is taken.
-      if (isNamespaceObject(descriptor)) throw namespaceRefusal();
-      const copy: Record<PropertyKey, unknown> = {};
-      for (const key of new Set<PropertyKey>([...KEYS, ...Reflect.ownKeys(descriptor)])) {
-        const value = (descriptor as Record<PropertyKey, unknown>)[key];
-        if (value !== undefined) copy[key] = value;
-      }
-      if (isNamespaceObject(copy.namespace)) throw namespaceRefusal();
-      return copy;
-    };
-    const namespaceRefusal = (): Error =>
-      new TypeError(
-        `LavaMoat (strict mode): package "${info.name}" gave a child compartment a module namespace object as a module descriptor; ` +
-          "name the module by its specifier instead ({ namespace: '<specifier>' })",
-      );
-    const aliasOf = (descriptor: unknown): { specifier: string; owner: ViewOwner } | undefined => {
-      if (descriptor === null || typeof descriptor !== 'object') return undefined;
-      const { namespace, compartment } = descriptor as { namespace?: unknown; compartment?: unknown };
-      if (typeof namespace !== 'string' || compartment !== undefined) return undefined;
-      const owner = ownerFor(namespace);
-      return owner ? { specifier: new URL(namespace, info.location).href, owner } : undefined;
-    };
-    const viewNow = (given: unknown): unknown => {
-      const descriptor = snapshot(given);
-      const alias = aliasOf(descriptor);
-      return alias ? { namespace: viewFor(parent.importNow(alias.specifier), alias.owner) } : descriptor;
-    };
-    const viewLater = async (given: unknown): Promise<unknown> => {
-      const descriptor = snapshot(await given);
-      const alias = aliasOf(descriptor);
-      return alias ? { namespace: viewFor(await parent.import(alias.specifier), alias.owner) } : descriptor;
-    };
-    const wrapOptions = (options: unknown): unknown => {
-      if (options === null || typeof options !== 'object') return options;
-      const given = options as Record<string, unknown>;
-      const wrapped: Record<string, unknown> = { ...given };
-      const { importHook, importNowHook, moduleMapHook } = given;
-      if (typeof importHook === 'function') wrapped.importHook = (...args: unknown[]) => viewLater(Reflect.apply(importHook, given, args));
-      if (typeof importNowHook === 'function') wrapped.importNowHook = (...args: unknown[]) => viewNow(Reflect.apply(importNowHook, given, args));
-      if (typeof moduleMapHook === 'function') wrapped.moduleMapHook = (...args: unknown[]) => viewNow(Reflect.apply(moduleMapHook, given, args));
-      for (const key of ['modules', 'moduleMap']) {
-        const map = given[key];
-        if (map !== null && typeof map === 'object') {
-          wrapped[key] = Object.fromEntries(Object.entries(map).map(([name, descriptor]) => [name, viewNow(descriptor)]));
-        }
-      }
-      return wrapped;
-    };
-    const Wrapped = function Compartment(this: unknown, ...args: unknown[]): object {
-      if (new.target === undefined) throw new TypeError("Class constructor Compartment cannot be invoked without 'new'");
-      const first = args[0] as { __options__?: unknown } | undefined;
-      // `new Compartment({ __options__: true, ... })`, or the legacy (globals, modules, options).
-      const given =
-        first !== null && typeof first === 'object' && first.__options__ === true
-          ? [wrapOptions(first), ...args.slice(1)]
-          : [args[0], args[1] !== undefined ? (wrapOptions({ modules: args[1] }) as { modules: unknown }).modules : args[1], wrapOptions(args[2]), ...args.slice(3)];
-      return Reflect.construct(Child, given, (new.target as unknown) === Wrapped ? Child : new.target) as object;
-    } as unknown as ChildCompartmentCtor;
-    Object.defineProperty(Wrapped, 'prototype', { value: Child.prototype, writable: false, enumerable: false, configurable: false });
-    return Object.freeze(Wrapped);
   }
 
   /** Creates and links the compartments; runs no package code. */
