@@ -346,6 +346,10 @@ function pinObserveOptions(options: object): { type?: unknown; entryTypes?: unkn
 /** Observers made by packages: `observe()` refuses I/O entry types for them. */
 const packageObservers = new WeakSet<object>();
 let restrictedObserver: Function | undefined;
+/** Node's `observe` and the one in its place, once placed: a pass cut short (out of stack) is finished by the next. */
+let nodeObserve: ((this: object, options?: unknown) => unknown) | undefined;
+let placedObserve: Function | undefined;
+let madeObserver: Function | undefined;
 
 /**
  * The `PerformanceObserver` of every package (one function): Node's own class, with
@@ -356,37 +360,36 @@ let restrictedObserver: Function | undefined;
 export function restrictPerformanceObserver(Real: new (...args: unknown[]) => object): Function {
   if (restrictedObserver) return restrictedObserver;
   const proto = Real.prototype as Record<string, unknown>;
-  const observe = proto.observe as (this: object, options?: unknown) => unknown;
-  const PerformanceObserver = function PerformanceObserver(this: unknown, callback: unknown): object {
+  // Each piece made once and placed where it is not yet: a pass cut short (out of stack: a
+  // package recursing deep before its first use of the grant) is finished by the next,
+  // where redefining what it made non-configurable would throw for good.
+  const observe = (nodeObserve ??= proto.observe as (this: object, options?: unknown) => unknown);
+  const PerformanceObserver = (madeObserver ??= function PerformanceObserver(this: unknown, callback: unknown): object {
     if (new.target === undefined) throw new TypeError("Class constructor PerformanceObserver cannot be invoked without 'new'");
     const observer = Reflect.construct(Real, [callback], new.target) as object;
     packageObservers.add(observer);
     return observer;
-  };
+  });
   Object.defineProperty(PerformanceObserver, 'prototype', { value: proto, writable: false });
   for (const key of Reflect.ownKeys(Real)) {
     if (key === 'prototype' || key === 'length' || key === 'name') continue;
     Object.defineProperty(PerformanceObserver, key, Reflect.getOwnPropertyDescriptor(Real, key)!);
   }
-  Object.defineProperty(proto, 'observe', {
-    value: function (this: object, options?: unknown) {
-      if (packageObservers.has(this) && typeof options === 'object' && options !== null && !Array.isArray(options)) {
-        // Read once, and Node gets what was checked: Node reads the options again (a
-        // spread, then each entry type), where a getter, a proxy or a proxied array
-        // answered the check 'mark' and Node 'http' (docs/attacks.md, case 78).
-        const pinned = pinObserveOptions(options);
-        const asked = [pinned.type, ...(Array.isArray(pinned.entryTypes) ? pinned.entryTypes : [])];
-        const io = asked.find((name) => typeof name === 'string' && IO_ENTRY_TYPES.has(name));
-        if (io) throw new TypeError(`LavaMoat: packages may not observe "${io}" performance entries: they are the app's I/O and objects`);
-        return Reflect.apply(observe, this, [pinned]);
-      }
-      return Reflect.apply(observe, this, [options]);
-    },
-    writable: false,
-    enumerable: false,
-    configurable: false,
-  });
-  Object.defineProperty(proto, 'constructor', { value: PerformanceObserver, writable: false, enumerable: false, configurable: false });
+  placedObserve ??= function (this: object, options?: unknown) {
+    if (packageObservers.has(this) && typeof options === 'object' && options !== null && !Array.isArray(options)) {
+      // Read once, and Node gets what was checked: Node reads the options again (a
+      // spread, then each entry type), where a getter, a proxy or a proxied array
+      // answered the check 'mark' and Node 'http' (docs/attacks.md, case 78).
+      const pinned = pinObserveOptions(options);
+      const asked = [pinned.type, ...(Array.isArray(pinned.entryTypes) ? pinned.entryTypes : [])];
+      const io = asked.find((name) => typeof name === 'string' && IO_ENTRY_TYPES.has(name));
+      if (io) throw new TypeError(`LavaMoat: packages may not observe "${io}" performance entries: they are the app's I/O and objects`);
+      return Reflect.apply(observe, this, [pinned]);
+    }
+    return Reflect.apply(observe, this, [options]);
+  };
+  if (proto.observe !== placedObserve) Object.defineProperty(proto, 'observe', { value: placedObserve, writable: false, enumerable: false, configurable: false });
+  if (proto.constructor !== PerformanceObserver) Object.defineProperty(proto, 'constructor', { value: PerformanceObserver, writable: false, enumerable: false, configurable: false });
   restrictedObserver = Object.freeze(PerformanceObserver);
   return restrictedObserver;
 }
@@ -418,11 +421,11 @@ const restrictedPerformances = new WeakSet<object>();
 export function restrictPerformanceEntries(prototype: object): void {
   const proto = prototype as Record<string, unknown>;
   if (restrictedPerformances.has(proto)) return;
-  restrictedPerformances.add(proto);
   for (const name of ENTRY_GETTERS) {
     const descriptor = Reflect.getOwnPropertyDescriptor(proto, name);
     const real: unknown = descriptor?.value;
-    if (typeof real !== 'function') continue;
+    // Wrapped already by a pass cut short (out of stack): marked done only once all are.
+    if (typeof real !== 'function' || entryWrappers.has(real)) continue;
     if (!descriptor!.configurable) throw new TypeError(`LavaMoat: performance.${name} was frozen before the app's I/O entries could be kept from packages`);
     const wrapper = {
       [name](this: unknown, ...args: unknown[]): unknown {
@@ -432,9 +435,13 @@ export function restrictPerformanceEntries(prototype: object): void {
       },
     }[name]!;
     Object.defineProperty(wrapper, 'length', { value: real.length });
+    entryWrappers.add(wrapper);
     Object.defineProperty(proto, name, { ...descriptor, value: wrapper });
   }
+  restrictedPerformances.add(proto);
 }
+
+const entryWrappers = new WeakSet<Function>();
 
 function byTheApp(fn: Function): boolean {
   return hostError !== undefined && isTheAppsFile(callerScriptOf(hostError, fn));
