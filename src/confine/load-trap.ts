@@ -61,18 +61,21 @@ export function observeBuiltinLoads(onLoaded: LoadObserver): boolean {
         Object.defineProperty(this, index, { value: entry, writable: true, enumerable: true, configurable: true });
         return;
       }
-      // Everything from here on fails closed: an error anywhere (out of stack: a package
-      // recursed until it was nearly gone, then made Node load a module) leaves the module
-      // loaded all the same (Node pushes its entry once its code has run, and never
-      // again), so the next use (the package's, a moment later: `Duplex.from` again) would
-      // have what it makes unhardened, or later loads unobserved, with nothing of the
-      // runtime's in between. Failing the load is not failing closed: the process ends
-      // (docs/attacks.md, case 240).
+      // Out of stack anywhere from here on (a package recursed until it was nearly gone,
+      // then made Node load a module), the module is loaded all the same: Node pushes its
+      // entry once its code has run, and never again, so the next use (the package's, a
+      // moment later: `Duplex.from` again) would have what it makes unhardened, or later
+      // loads unobserved, with nothing of the runtime's in between. Failing the load is
+      // not failing closed there: the process ends (docs/attacks.md, case 240). Another
+      // error (a refusal an action makes on purpose: undici-dispatcher.ts) fails the load
+      // that caused it, as it always has; the observer looks at every entry loaded so far,
+      // so what is queued is still dealt with next time.
       try {
         take(index, entry);
-      } catch {
+      } catch (error) {
         // Inline, no function of ours: with the stack all but gone, calling one could fail
-        // in the exit's place. The message is made in advance.
+        // in the exit's place (`instanceof` calls none). The message is made in advance.
+        if (!(error instanceof RangeError)) throw error;
         try {
           rawDebug(FAIL_CLOSED_MESSAGE);
         } catch {
@@ -138,7 +141,7 @@ const rawDebug = (process as unknown as { _rawDebug: (message: string) => void }
 /** The exit code of a process the load observer ended (see observeBuiltinLoads). */
 export const FAIL_CLOSED_EXIT_CODE = 70;
 const FAIL_CLOSED_MESSAGE =
-  'LavaMoat: ending the process: what must be done the moment Node loads one of its modules failed (out of stack, most likely: deep recursion), and Node does not load a module twice: what it makes would reach packages unhardened.';
+  'LavaMoat: ending the process: what must be done the moment Node loads one of its modules ran out of stack (deep recursion), and Node does not load a module twice: what it makes would reach packages unhardened.';
 
 /**
  * Every entry of Node's module load list so far, complete (with what the observer's own
