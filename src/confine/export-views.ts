@@ -32,6 +32,7 @@
  * packages that hold them. Deeply frozen values (the intrinsics, Node's hardened classes,
  * a package's own hardened data) need no view and are given as they are.
  */
+import { isStackOverflow } from './stack-overflow.js';
 import { types } from 'node:util';
 import { wasHardened } from './host-hardening.js';
 
@@ -139,7 +140,10 @@ function isNativeFunction(fn: Function): boolean {
   if (native === undefined) {
     try {
       native = /\{\s*\[native code\]\s*\}\s*$/.test(apply(FunctionToString, fn, []) as string);
-    } catch {
+    } catch (error) {
+      // Out of stack: no answer, and none kept (a native setter taken for a package's own
+      // would run on the real object).
+      if (isStackOverflow(error)) throw error;
       native = false;
     }
     nativeFunctions.set(fn, native);

@@ -22,6 +22,7 @@ import { evadeRunTimeCode, globalThisIdiom } from './compartment-transforms.js';
 import { adaptBuiltin } from './builtin-adapters.js';
 import { timersFor } from './shared-globals.js';
 import { hardenForPackage, sweepLoaded } from './boundary.js';
+import { isStackOverflow } from './stack-overflow.js';
 import { makeCompartmentError } from './stack-traces.js';
 import type { ModuleCache } from '../cache/module-cache.js';
 import { APP_MODULE_SCHEME, appModuleRecord, appModuleRecordNow, appModuleSpecifier, isAppModuleSpecifier, requireAppModule } from './app-modules.js';
@@ -708,7 +709,10 @@ export class Runtime implements ModuleContext {
         const url = new URL(specifier, info.location);
         if (url.protocol !== 'file:') return undefined;
         target = runtime.packageMap.packageForPath(path.resolve(fileURLToPath(url)));
-      } catch {
+      } catch (error) {
+        // Out of stack (a package recursing deep first): not "no package's", which would
+        // let the descriptor through unviewed.
+        if (isStackOverflow(error)) throw error;
         return undefined;
       }
       if (!target || target === info || runtime.resource(info)?.packages?.[target.name] === 'write') return undefined;
