@@ -124,8 +124,9 @@ const ENTRIES = {
   // Its own process: tls loads after the packages started.
   'e-internal-classes.mjs': { cases: ['internal-class-prototypes'] },
   // Failure paths of the runtime itself (cases 240 and up): uses made from the stack's
-  // end, each in processes of its own (the runtime may end them, which is blocked).
-  'e-fail-closed.mjs': { cases: ['load-out-of-stack', 'first-use-out-of-stack', 'handed-loader-out-of-stack'] },
+  // end, each in processes of its own (the runtime may end them, which is blocked); what
+  // the runtime reads to explain a package's error.
+  'e-fail-closed.mjs': { cases: ['load-out-of-stack', 'first-use-out-of-stack', 'handed-loader-out-of-stack', 'error-hint-file-oracle'] },
   // Its own process, under a policy that grants http2 to no package.
   'e-handed-http2.mjs': { cases: ['handed-http2-no-grant'], env: { LAVAMOAT_POLICY: 'lavamoat/node/policy.no-grants.json' } },
   // Its own process, scuttled (the real global reaches undici's dispatcher), with
