@@ -46,7 +46,7 @@ import { DEFERRED_SAMPLES, hardenFirstLock, hostGlobals, sample, sampleErrnoExce
 import { restrictAsyncLocalStorage } from './observation.js';
 import { initPerformanceEntries, restrictObserverEntryList, restrictPerformanceEntries, restrictPerformanceObserver } from './performance-observation.js';
 import { sampleHttp2Eagerly } from './net-samples.js';
-import { disarmGlobalClass } from './capability-classes.js';
+import { disarmGlobalClass, disarmModule } from './capability-classes.js';
 import { WEBCRYPTO } from './web-samples.js';
 import { loadedEntries, loadedSet, observeBuiltinLoads, runLoadActions, whenLoaded } from './load-trap.js';
 export { whenLoaded } from './load-trap.js';
@@ -128,6 +128,9 @@ function hardenBuiltinNow(name: string): void {
     if (isStackOverflow(error)) throw error;
     return;
   }
+  // Its capability classes, found from the module rather than from Node's load list, which
+  // a load cut short at the stack's end leaves without it (capability-classes.ts).
+  disarmModule(name);
   if (typeof real === 'function') {
     hardenHostValue(real);
     return;
@@ -180,7 +183,9 @@ function hardenExport(value: unknown, key?: PropertyKey, nested = false): void {
     if (typeof key === 'string' && ITERABLE_CLASSES.has(key)) {
       try {
         sampleIterators(Reflect.construct(value, []));
-      } catch {
+      } catch (error) {
+        // Out of stack: not done, and the caller's failure brings it again.
+        if (isStackOverflow(error)) throw error;
         // Not constructible so in this Node.
       }
     }
@@ -240,15 +245,19 @@ function hardenIfSingleton(value: object): void {
     return;
   }
   if (name === 'LockManager') hardenFirstLock(value);
-  hardenSingleton(value);
+  // What it holds first: once it is locked, the check above skips it for good, so an
+  // inner one cut short (out of stack) would never be done.
   for (const held of SINGLETONS[name]!) {
+    let inner: unknown;
     try {
-      const inner: unknown = Reflect.get(value, held);
-      if (isObject(inner)) hardenIfSingleton(inner);
-    } catch {
+      inner = Reflect.get(value, held);
+    } catch (error) {
+      if (isStackOverflow(error)) throw error;
       // Not on this Node.
     }
+    if (isObject(inner)) hardenIfSingleton(inner);
   }
+  hardenSingleton(value);
   // Node 24's Web Locks: `navigator.locks` makes its manager when first read (loading
   // internal/locks); hardened the moment that module has loaded, before the getter
   // returns it (read again from inside that getter, which finds the module loaded).
@@ -359,6 +368,21 @@ export function hardenForPackage(name: string): void {
   for (const module of [...(RELATED[name] ?? []), ...BASE_MODULES]) {
     if (!hardenOnLoad || loadedBuiltins.has(module)) hardenBuiltin(module);
   }
+}
+
+/**
+ * A builtin the app's `require` returned (`filename` as Node resolves it: `fs`,
+ * `node:sqlite`): hardened as if granted, whether or not Node's load list shows it (see
+ * the require hook). Once per module: a set's lookup after.
+ */
+export function hardenRequiredBuiltin(filename: string): void {
+  // Not where a tool preloaded before the loader patches builtins after their load
+  // (require-in-the-middle, from a require this one returns to): they are hardened at the
+  // next package module start instead, as what loads then (hardenOnLoad).
+  if (!hardenOnLoad) return;
+  const name = filename.startsWith('node:') ? filename.slice(5) : filename;
+  if (hardenedModules.has(name) || !isPublicBuiltin(name)) return;
+  hardenForPackage(name);
 }
 
 /** The builtin modules Node has finished loading, as far as sweepLoaded has looked. */
@@ -474,7 +498,8 @@ function hardenLoadedGlobals(loaded: ReadonlySet<string> | 'all'): void {
     for (const name of values.keys()) sample(lazyGlobalModule(name)!);
     for (const [name, value] of values) hardenExport(value, name);
   } catch (error) {
-    // Failed closed: the load that caused this fails, and the next sweep tries again.
+    // Not done: in a sweep, the next tries again; at a load, the observer ends the process
+    // (load-trap.ts: Node would hand the module's objects out before any retry).
     for (const name of ready) deferGlobal(name, lazyGlobalModule(name)!);
     throw error;
   } finally {

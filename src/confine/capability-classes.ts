@@ -114,6 +114,8 @@ function isObject(value: unknown): value is object {
 function disarm(proto: object, real: Function, module: string | undefined, global?: string, constructedFor?: string): boolean {
   if (disarmed.has(proto)) return true;
   const descriptor = Reflect.getOwnPropertyDescriptor(proto, 'constructor');
+  // Its twin in place, the bookkeeping not done (cut short: out of stack): done now.
+  if (descriptor && 'value' in descriptor && descriptor.value !== undefined && descriptor.value === twins.get(proto)) return noteDisarmed(proto);
   if (!descriptor || !('value' in descriptor) || descriptor.value !== real || !descriptor.configurable) return false;
   const where = module
     ? `import it from the '${module}' builtin (granted in the package's policy)`
@@ -142,12 +144,21 @@ function disarm(proto: object, real: Function, module: string | undefined, globa
     }
   }
   Object.freeze(twin);
+  twins.set(proto, twin);
   Object.defineProperty(proto, 'constructor', { value: twin, writable: true, enumerable: descriptor.enumerable, configurable: true });
-  disarmed.add(proto);
+  return noteDisarmed(proto);
+}
+
+/** The twin made for each prototype, once it is made (a pass cut short finds it in place). */
+const twins = new WeakMap<object, Function>();
+
+/** Its methods are capability methods, and then (last: a pass cut short before is done again) it is disarmed. */
+function noteDisarmed(proto: object): true {
   for (const key of Reflect.ownKeys(proto)) {
     const method = Reflect.getOwnPropertyDescriptor(proto, key);
     if (method && typeof method.value === 'function') capabilityMethods.add(method.value);
   }
+  disarmed.add(proto);
   return true;
 }
 
@@ -205,10 +216,24 @@ export function disarmLoadedModules(): void {
   seenLoads = loadList.length > 0 ? loadList.length : -1;
 }
 
-function disarmModules(loaded: ReadonlySet<string> | undefined): void {
+/**
+ * The capability classes of builtin `name` (and of the modules that define them for it,
+ * `_http_agent` for http), whether or not Node's load list shows it loaded: for a module
+ * the boundary is about to harden (boundary.ts `hardenBuiltin`). A load Node could not
+ * list (its push onto the list ran out of stack before the observer's setter ran: a
+ * package recursing deep before it made Node load the module) is otherwise never
+ * disarmed, and hardening would freeze the class's `constructor` as it is.
+ */
+export function disarmModule(name: string): void {
+  const modules = Object.keys(CAPABILITY_CLASSES).filter((module) => module === name || DEFINED_FOR[module] === name);
+  if (modules.length > 0) disarmModules(loadedEntries().length > 0 ? loadedSet() : undefined, modules);
+}
+
+function disarmModules(loaded: ReadonlySet<string> | undefined, only?: readonly string[]): void {
   for (const [module, names] of Object.entries(CAPABILITY_CLASSES)) {
+    if (only !== undefined && !only.includes(module)) continue;
     if (done.has(module) || names.length === 0) continue;
-    if (loaded && !loaded.has(`NativeModule ${module}`) && !loaded.has(`NativeModule ${LOADED_AS[module]}`)) continue;
+    if (only === undefined && loaded && !loaded.has(`NativeModule ${module}`) && !loaded.has(`NativeModule ${LOADED_AS[module]}`)) continue;
     let exports: Record<string, unknown>;
     try {
       // Loading it (`dns/promises`, reached as `dns.promises`) hardens it as it loads, and

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PackageInfo, PackageMap } from '../graph/package-map.js';
 import { ownerOf, viewFor, type ViewOwner } from './export-views.js';
+import { isStackOverflow } from './stack-overflow.js';
 
 export type ChildCompartmentCtor = (new (...args: unknown[]) => object) & { prototype: object };
 
@@ -36,7 +37,10 @@ export function childCompartments(
       const url = new URL(specifier, info.location);
       if (url.protocol !== 'file:') return undefined;
       target = packageMap.packageForPath(path.resolve(fileURLToPath(url)));
-    } catch {
+    } catch (error) {
+      // Out of stack (a package recursing deep first): not "no package's", which would
+      // let the descriptor through unviewed.
+      if (isStackOverflow(error)) throw error;
       return undefined;
     }
     if (!target || target === info || writes(target)) return undefined;

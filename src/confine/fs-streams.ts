@@ -173,6 +173,8 @@ export function confineFileStreams(): void {
  */
 const syncStreams = new WeakMap<object, unknown>();
 const confinedSyncPrototypes = new WeakSet<object>();
+/** The guards {@link confineStdioFileStream} put in place (not guarded twice). */
+const syncGuards = new WeakSet<Function>();
 
 export function confineStdioFileStream(stream: object): void {
   if ((stream as { _type?: unknown })._type !== 'fs') return;
@@ -182,10 +184,9 @@ export function confineStdioFileStream(stream: object): void {
   syncStreams.set(stream, fd.value);
   if (fd.configurable) Object.defineProperty(stream, 'fd', { value: fd.value, writable: false, enumerable: fd.enumerable, configurable: false });
   if (confinedSyncPrototypes.has(prototype)) return;
-  confinedSyncPrototypes.add(prototype);
   for (const name of ['_write', '_destroy']) {
     const descriptor = Reflect.getOwnPropertyDescriptor(prototype, name);
-    if (!descriptor || typeof descriptor.value !== 'function' || !descriptor.configurable) continue;
+    if (!descriptor || typeof descriptor.value !== 'function' || !descriptor.configurable || syncGuards.has(descriptor.value)) continue;
     const real = descriptor.value as Function;
     const guarded = {
       [name](this: unknown, ...args: unknown[]): unknown {
@@ -196,8 +197,12 @@ export function confineStdioFileStream(stream: object): void {
       },
     }[name]!;
     Object.defineProperty(guarded, 'length', { value: real.length });
+    syncGuards.add(guarded);
     Object.defineProperty(prototype, name, { ...descriptor, value: guarded });
   }
+  // Marked once both are guarded: a pass cut short (out of stack, the first read of the
+  // standard output from deep recursion) is finished by the next, not skipped.
+  confinedSyncPrototypes.add(prototype);
 }
 
 /**

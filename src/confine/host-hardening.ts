@@ -169,7 +169,9 @@ function isNativePrototype(proto: object): boolean {
     // A native function's source is one short line; a class's is its whole text.
     const source = Function.prototype.toString.call(ctor);
     return source.length < 256 && nativeSource.test(source) && !ctor.name.startsWith('bound ');
-  } catch {
+  } catch (error) {
+    // Out of stack: the walk fails (and is undone), rather than tame a native prototype.
+    if (isStackOverflow(error)) throw error;
     return false;
   }
 }
@@ -215,7 +217,9 @@ export function finishDeferred(loaded: ReadonlySet<string>): void {
 const nativeCode = (fn: Function): boolean => {
   try {
     return nativeSource.test(Function.prototype.toString.call(fn));
-  } catch {
+  } catch (error) {
+    // Out of stack: the walk fails, rather than leave a method writable.
+    if (isStackOverflow(error)) throw error;
     return true;
   }
 };
@@ -459,7 +463,12 @@ export function hardenHostValue(root: unknown, rootKind?: Kind): void {
   try {
     walkQueue(queue, push, marked);
   } catch (error) {
-    for (const value of marked) hardened.delete(value);
+    // Tamed again too: what comes first in taming (Node's deserializer wrapped, a class's
+    // preparation) may be what was cut short.
+    for (const value of marked) {
+      hardened.delete(value);
+      tamedPrototypes.delete(value);
+    }
     throw error;
   }
 }

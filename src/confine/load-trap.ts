@@ -61,37 +61,64 @@ export function observeBuiltinLoads(onLoaded: LoadObserver): boolean {
         Object.defineProperty(this, index, { value: entry, writable: true, enumerable: true, configurable: true });
         return;
       }
-      const report = typeof entry === 'string' && entry.startsWith(PREFIX);
-      if (typeof entry === 'string') {
-        entries.push(entry);
-        entrySet.add(entry);
-      }
-      if (report) queue.push(entry.slice(PREFIX.length));
-      if (running) {
-        cutOff.push(entry);
-        arm(index + 1);
-        return;
-      }
-      Object.defineProperty(list, index, { value: entry, writable: true, enumerable: true, configurable: true });
-      arm(index + 1);
-      if (!report) return;
-      running = true;
+      // Out of stack anywhere from here on (a package recursed until it was nearly gone,
+      // then made Node load a module), the module is loaded all the same: Node pushes its
+      // entry once its code has run, and never again, so the next use (the package's, a
+      // moment later: `Duplex.from` again) would have what it makes unhardened, or later
+      // loads unobserved, with nothing of the runtime's in between. Failing the load is
+      // not failing closed there: the process ends (docs/attacks.md, case 240). Another
+      // error (a refusal an action makes on purpose: undici-dispatcher.ts) fails the load
+      // that caused it, as it always has; the observer looks at every entry loaded so far,
+      // so what is queued is still dealt with next time.
       try {
-        // An error here fails the load that caused it (the value it would have handed
-        // out is not hardened); the observer looks at every entry loaded so far, not
-        // only at the id it is given, so what is queued is still dealt with next time.
-        while (queue.length > 0) {
-          const id = queue.shift()!;
-          runLoadActions(id);
-          onLoaded(id);
+        take(index, entry);
+      } catch (error) {
+        // Inline, no function of ours: with the stack all but gone, calling one could fail
+        // in the exit's place (`instanceof` calls none). The message is made in advance.
+        if (!(error instanceof RangeError)) throw error;
+        try {
+          rawDebug(FAIL_CLOSED_MESSAGE);
+        } catch {
+          // Not enough stack left to say it: the exit code says it.
         }
-      } finally {
-        queue.length = 0;
-        running = false;
-        // Node's push sets the length to index + 1 once this returns: its next push lands there.
-        arm(index + 1);
+        for (;;) {
+          try {
+            reallyExit(FAIL_CLOSED_EXIT_CODE);
+          } catch {
+            // Not even that much stack: looping needs none, and the thread goes no further.
+          }
+        }
       }
     };
+  const take = (index: number, entry: unknown): void => {
+    const report = typeof entry === 'string' && entry.startsWith(PREFIX);
+    if (typeof entry === 'string') {
+      entries.push(entry);
+      entrySet.add(entry);
+    }
+    if (report) queue.push(entry.slice(PREFIX.length));
+    if (running) {
+      cutOff.push(entry);
+      arm(index + 1);
+      return;
+    }
+    Object.defineProperty(list, index, { value: entry, writable: true, enumerable: true, configurable: true });
+    arm(index + 1);
+    if (!report) return;
+    running = true;
+    try {
+      while (queue.length > 0) {
+        const id = queue.shift()!;
+        runLoadActions(id);
+        onLoaded(id);
+      }
+    } finally {
+      queue.length = 0;
+      running = false;
+      // Node's push sets the length to index + 1 once this returns: its next push lands there.
+      arm(index + 1);
+    }
+  };
   flush = () => {
     if (running || cutOff.length === 0) return;
     for (const entry of cutOff.splice(0)) {
@@ -105,6 +132,16 @@ export function observeBuiltinLoads(onLoaded: LoadObserver): boolean {
   recordSet = entrySet;
   return true;
 }
+
+// Node's own exit, without `'exit'` listeners (the thread's, in a worker), and its write
+// to the standard error: taken now, before any package runs.
+const reallyExit = (process as unknown as { reallyExit: (code: number) => never }).reallyExit;
+const rawDebug = (process as unknown as { _rawDebug: (message: string) => void })._rawDebug;
+
+/** The exit code of a process the load observer ended (see observeBuiltinLoads). */
+export const FAIL_CLOSED_EXIT_CODE = 70;
+const FAIL_CLOSED_MESSAGE =
+  'LavaMoat: ending the process: what must be done the moment Node loads one of its modules ran out of stack (deep recursion), and Node does not load a module twice: what it makes would reach packages unhardened.';
 
 /**
  * Every entry of Node's module load list so far, complete (with what the observer's own
@@ -152,7 +189,8 @@ export function whenLoaded(id: string, action: () => void): void {
 
 /**
  * The actions waiting for `id`, or (none given) for any module loaded by now: one that
- * failed, failing the load that ran it, is tried again by the next sweep (boundary.ts).
+ * fails in a sweep (boundary.ts) is tried again by the next; at a load, the observer ends
+ * the process instead (see observeBuiltinLoads).
  */
 export function runLoadActions(id?: string): void {
   if (atLoad.size === 0) return;

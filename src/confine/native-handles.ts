@@ -230,23 +230,26 @@ const neutralized = new WeakSet<object>();
 /** Makes the class of `prototype` unreachable through `constructor`, then hardens the prototype. */
 export function neutralizePrototype(prototype: unknown, { values = false }: { values?: boolean } = {}): void {
   if (typeof prototype !== 'object' || prototype === null || neutralized.has(prototype)) return;
-  neutralized.add(prototype);
   const descriptor = Reflect.getOwnPropertyDescriptor(prototype, 'constructor');
   if (!descriptor || descriptor.configurable) {
     Object.defineProperty(prototype, 'constructor', { value: inert, writable: false, enumerable: false, configurable: false });
   }
   // Up the chain too: the shared native parents (LibuvStreamWrap, HandleWrap, AsyncWrap)
-  // hold most methods (`writeUtf8String`, `readStart`, `close`).
+  // hold most methods (`writeUtf8String`, `readStart`, `close`). Each marked once its work
+  // is done (all of it idempotent): a pass cut short (out of stack) is done again by the
+  // next, where a mark set first left the real class as `constructor` for good.
+  const done: object[] = [];
   for (let proto: object | null = prototype; proto !== null && proto !== Object.prototype; proto = Object.getPrototypeOf(proto) as object | null) {
     if (proto !== prototype) {
       if (neutralized.has(proto)) break;
-      neutralized.add(proto);
       const parent = Reflect.getOwnPropertyDescriptor(proto, 'constructor');
       if (parent?.configurable) Object.defineProperty(proto, 'constructor', { value: inert, writable: false, enumerable: false, configurable: false });
     }
     markNativePrototype(proto);
     freezeMethods(proto, { values });
+    done.push(proto);
   }
+  for (const proto of done) neutralized.add(proto);
 }
 
 type Binding = Record<string, unknown>;

@@ -7,6 +7,7 @@ import { builtinModules, createRequire } from 'node:module';
 import { hardenFirstResult, hardenPrototypesWithin } from './host-hardening.js';
 import { handleOf, refuseEngineMethods } from './native-handles.js';
 import { internal } from './web-samples.js';
+import { isStackOverflow } from './stack-overflow.js';
 
 const hostRequire = createRequire(import.meta.url);
 
@@ -132,10 +133,13 @@ function sampleHttp2Later(): unknown[] {
     return [];
   }
   let sampled = false;
+  // Done once it has succeeded: one cut short (out of stack: a package recursing deep
+  // before its first session, docs/attacks.md case 241) fails the call that asked, and
+  // the next call samples.
   const sampleOnce = (): void => {
     if (sampled) return;
-    sampled = true;
     sampleHttp2(real);
+    sampled = true;
   };
   for (const name of SESSION_MAKERS) {
     const fn = http2[name];
@@ -152,6 +156,17 @@ function sampleHttp2Later(): unknown[] {
     Object.defineProperty(http2, name, { ...descriptor, value: wrapper });
   }
   return [];
+}
+
+/** An HTTP/2 sample's emitter, and a session's streams, pending or open: given a listener for 'error'. */
+function quiet(instance: { on(event: string, listener: () => void): unknown }, noop: () => void): void {
+  try {
+    instance.on('error', noop);
+    const state = internal(instance, 'state') as { streams?: Map<unknown, typeof instance>; pendingStreams?: Set<typeof instance> } | undefined;
+    for (const stream of [...(state?.streams?.values() ?? []), ...(state?.pendingStreams ?? [])]) stream.on('error', noop);
+  } catch {
+    // Out of stack, or not an emitter: left as it is.
+  }
 }
 
 /** The client preface, an empty SETTINGS frame and a HEADERS frame (GET / on stream 1, HPACK). */
@@ -180,23 +195,28 @@ function sampleHttp2(real: Record<string, Function>): void {
     const server = Reflect.apply(real.createServer!, undefined, []) as Emitter & { emit(event: string, value: unknown): boolean };
     made.push(server);
     let session: Emitter | undefined;
-    server.on('session', (value: Emitter) => void (session = value));
+    server.on('session', (value: Emitter) => void made.push((session = value)));
     server.emit('connection', sink());
     if (session) {
-      made.push(session);
       (handleOf(session) as { receive?: (data: Buffer) => void } | undefined)?.receive?.(REQUEST());
       const streams = (internal(session, 'state') as { streams?: Map<unknown, Emitter> } | undefined)?.streams;
       for (const stream of streams?.values() ?? []) stream.on('error', noop), made.push(stream);
     }
     const client = Reflect.apply(real.connect!, undefined, ['http://localhost', { createConnection: sink }]) as Emitter & { request(headers: object): Emitter };
+    made.push(client);
     client.on('error', noop);
     const request = client.request({ ':path': '/' });
+    made.push(request);
     request.on('error', noop);
-    made.push(client, request);
     for (const instance of made) hardenPrototypesWithin(instance, 2);
-  } catch {
+  } catch (error) {
+    // Out of stack: not done (see sampleOnce).
+    if (isStackOverflow(error)) throw error;
     // Not in this Node: what was made is hardened where it got to.
   } finally {
+    // Quieted first: a sample cut short may hold a stream with no 'error' listener yet,
+    // which its session's destroy would fail with an error nobody handles.
+    for (const instance of made) quiet(instance, noop);
     for (const instance of made.reverse()) {
       try {
         if (instance.destroy) instance.destroy();

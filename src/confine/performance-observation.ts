@@ -38,6 +38,32 @@ const packageObservers = new WeakSet<object>();
 /** The entry lists Node handed a package observer's callback. */
 const packageLists = new WeakSet<object>();
 let restrictedObserver: Function | undefined;
+let madeObserver: Function | undefined;
+
+/**
+ * Wrappers this module placed, and what each wraps: a pass cut short (out of stack: a
+ * package recursing deep before its first use of a grant) is finished by the next, which
+ * neither wraps a wrapper again nor takes one for Node's function.
+ */
+const wrapped = new WeakMap<Function, Function>();
+const nodeOf = (fn: unknown): unknown => (typeof fn === 'function' ? (wrapped.get(fn) ?? fn) : fn);
+
+/** `proto[name]`, a method, replaced by `make(it)` (once), with its descriptor otherwise kept unless `fixed` says. */
+function placeWrapper(
+  proto: Record<string, unknown>,
+  name: string,
+  make: (real: Function) => Function,
+  fixed: { writable?: boolean; configurable?: boolean } = {},
+): void {
+  const descriptor = Reflect.getOwnPropertyDescriptor(proto, name);
+  const real: unknown = descriptor?.value;
+  if (typeof real !== 'function' || wrapped.has(real) || !descriptor!.configurable) return;
+  const wrapper = make(real);
+  Object.defineProperty(wrapper, 'length', { value: real.length });
+  Object.defineProperty(wrapper, 'name', { value: name });
+  wrapped.set(wrapper, real);
+  Object.defineProperty(proto, name, { ...descriptor, ...fixed, value: wrapper });
+}
 
 /**
  * The `PerformanceObserver` of every package (one function): Node's own class, with
@@ -48,8 +74,10 @@ let restrictedObserver: Function | undefined;
 export function restrictPerformanceObserver(Real: new (...args: unknown[]) => object): Function {
   if (restrictedObserver) return restrictedObserver;
   const proto = Real.prototype as Record<string, unknown>;
-  const observe = proto.observe as (this: object, options?: unknown) => unknown;
-  const PerformanceObserver = function PerformanceObserver(this: unknown, callback: unknown): object {
+  // Each piece made once and placed where it is not yet: a pass cut short (out of stack: a
+  // package recursing deep before its first use of the grant) is finished by the next,
+  // where redefining what it made non-configurable would throw for good.
+  const PerformanceObserver = (madeObserver ??= function PerformanceObserver(this: unknown, callback: unknown): object {
     if (new.target === undefined) throw new TypeError("Class constructor PerformanceObserver cannot be invoked without 'new'");
     // The lists Node hands its callback hold the package's own user timing only (below).
     const given =
@@ -62,14 +90,14 @@ export function restrictPerformanceObserver(Real: new (...args: unknown[]) => ob
     const observer = Reflect.construct(Real, [given], new.target) as object;
     packageObservers.add(observer);
     return observer;
-  };
+  });
   Object.defineProperty(PerformanceObserver, 'prototype', { value: proto, writable: false });
   for (const key of Reflect.ownKeys(Real)) {
     if (key === 'prototype' || key === 'length' || key === 'name') continue;
     Object.defineProperty(PerformanceObserver, key, Reflect.getOwnPropertyDescriptor(Real, key)!);
   }
-  Object.defineProperty(proto, 'observe', {
-    value: function (this: object, options?: unknown) {
+  placeWrapper(proto, 'observe', (observe) =>
+    function observe_(this: object, options?: unknown) {
       if (packageObservers.has(this) && typeof options === 'object' && options !== null && !Array.isArray(options)) {
         // Read once, and Node gets what was checked: Node reads the options again (a
         // spread, then each entry type), where a getter, a proxy or a proxied array
@@ -82,22 +110,19 @@ export function restrictPerformanceObserver(Real: new (...args: unknown[]) => ob
       }
       return Reflect.apply(observe, this, [options]);
     },
-    writable: false,
-    enumerable: false,
-    configurable: false,
-  });
+    { writable: false, configurable: false },
+  );
   // What an observer has buffered and not yet delivered: as its callback's list would hold it.
-  const takeRecords = proto.takeRecords as ((this: object) => unknown) | undefined;
-  if (typeof takeRecords === 'function') {
-    const wrapper = {
+  placeWrapper(proto, 'takeRecords', (takeRecords) =>
+    ({
       takeRecords(this: object): unknown {
         const entries: unknown = Reflect.apply(takeRecords, this, []);
         return packageObservers.has(this) && Array.isArray(entries) ? packagesShare(entries) : entries;
       },
-    }.takeRecords;
-    Object.defineProperty(proto, 'takeRecords', { value: wrapper, writable: false, enumerable: false, configurable: false });
-  }
-  Object.defineProperty(proto, 'constructor', { value: PerformanceObserver, writable: false, enumerable: false, configurable: false });
+    }).takeRecords,
+    { writable: false, configurable: false },
+  );
+  if (proto.constructor !== PerformanceObserver) Object.defineProperty(proto, 'constructor', { value: PerformanceObserver, writable: false, enumerable: false, configurable: false });
   restrictedObserver = Object.freeze(PerformanceObserver);
   return restrictedObserver;
 }
@@ -143,25 +168,27 @@ function packagesShare(entries: unknown[]): unknown[] {
 export function restrictPerformanceEntries(prototype: object): void {
   const proto = prototype as Record<string, unknown>;
   if (restrictedPerformances.has(proto)) return;
-  restrictedPerformances.add(proto);
-  // Node's own, before it is wrapped: the clear methods read the whole buffer.
-  const getEntriesByType = proto.getEntriesByType;
+  // Node's own, not a wrapper of a pass cut short: the clear methods read the whole buffer.
+  const getEntriesByType = nodeOf(proto.getEntriesByType);
   for (const name of ENTRY_GETTERS) {
     const descriptor = Reflect.getOwnPropertyDescriptor(proto, name);
     const real: unknown = descriptor?.value;
-    if (typeof real !== 'function') continue;
+    if (typeof real !== 'function' || wrapped.has(real)) continue;
     if (!descriptor!.configurable) throw new TypeError(`LavaMoat: performance.${name} was frozen before the app's I/O entries could be kept from packages`);
-    const wrapper = {
-      [name](this: unknown, ...args: unknown[]): unknown {
-        const entries: unknown = Reflect.apply(real, this, args);
-        if (!Array.isArray(entries) || byTheApp(wrapper)) return entries;
-        return packagesShare(entries);
-      },
-    }[name]!;
-    Object.defineProperty(wrapper, 'length', { value: real.length });
-    Object.defineProperty(proto, name, { ...descriptor, value: wrapper });
+    placeWrapper(proto, name, (real) => {
+      const wrapper = {
+        [name](this: unknown, ...args: unknown[]): unknown {
+          const entries: unknown = Reflect.apply(real, this, args);
+          if (!Array.isArray(entries) || byTheApp(wrapper)) return entries;
+          return packagesShare(entries);
+        },
+      }[name]!;
+      return wrapper;
+    });
   }
   if (typeof getEntriesByType === 'function') restrictUserTiming(proto, getEntriesByType);
+  // Marked once all is in place.
+  restrictedPerformances.add(proto);
 }
 
 /**
@@ -178,14 +205,7 @@ export function restrictPerformanceEntries(prototype: object): void {
  * (docs/attacks.md, case 231).
  */
 function restrictUserTiming(proto: Record<string, unknown>, getEntriesByType: Function): void {
-  const replace = (name: string, make: (real: Function) => Function): void => {
-    const descriptor = Reflect.getOwnPropertyDescriptor(proto, name);
-    const real: unknown = descriptor?.value;
-    if (typeof real !== 'function' || !descriptor!.configurable) return;
-    const wrapper = make(real);
-    Object.defineProperty(wrapper, 'length', { value: real.length });
-    Object.defineProperty(proto, name, { ...descriptor, value: wrapper });
-  };
+  const replace = (name: string, make: (real: Function) => Function): void => placeWrapper(proto, name, make);
   for (const name of ['mark', 'measure']) {
     replace(name, (real) => {
       const wrapper = {
@@ -241,18 +261,13 @@ function restrictUserTiming(proto: Record<string, unknown>, getEntriesByType: Fu
 export function restrictObserverEntryList(prototype: object): void {
   const proto = prototype as Record<string, unknown>;
   for (const name of ENTRY_GETTERS) {
-    const descriptor = Reflect.getOwnPropertyDescriptor(proto, name);
-    const real: unknown = descriptor?.value;
-    if (typeof real !== 'function' || !descriptor!.configurable) continue;
-    const wrapper = {
+    placeWrapper(proto, name, (real) => ({
       [name](this: unknown, ...args: unknown[]): unknown {
         const entries: unknown = Reflect.apply(real, this, args);
         if (!Array.isArray(entries) || typeof this !== 'object' || this === null || !packageLists.has(this)) return entries;
         return packagesShare(entries);
       },
-    }[name]!;
-    Object.defineProperty(wrapper, 'length', { value: real.length });
-    Object.defineProperty(proto, name, { ...descriptor, value: wrapper });
+    })[name]!);
   }
 }
 

@@ -365,7 +365,10 @@ export class Runtime implements ModuleContext {
         });
       },
       hostHas: (name) => name in this.options.host,
-      sourceLine,
+      // Only the package's own files: the frame is read from the error's `stack`, which
+      // the package may have written (a file of the app's, any file of the machine: its
+      // lines were an oracle read with the runtime's file system).
+      sourceLine: (file, line) => (isFileIn(info.dir, file) ? sourceLine(file, line) : undefined),
     });
   }
 
@@ -778,6 +781,16 @@ const HAS_IMPORT_META_MAIN = typeof (import.meta as { main?: unknown }).main ===
 const RUNTIME_DIR = fileURLToPath(new URL('../', import.meta.url));
 
 const sourceLines = new Map<string, string[]>();
+/** Whether `file` (a path or a file URL, as a stack frame names it) is inside directory `dir`. */
+function isFileIn(dir: string, file: string): boolean {
+  try {
+    const resolved = path.resolve(file.startsWith('file:') ? fileURLToPath(file) : file);
+    return resolved.startsWith(path.resolve(dir) + path.sep);
+  } catch {
+    return false;
+  }
+}
+
 function sourceLine(file: string, line: number): string | undefined {
   let lines = sourceLines.get(file);
   if (!lines) {

@@ -255,7 +255,8 @@ const MODULE_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
     for (let kind = 0; kind <= 6; kind++) {
       try {
         stream.flush(kind);
-      } catch {
+      } catch (error) {
+        if (isStackOverflow(error)) throw error;
         // No buffer for this kind.
       }
     }

@@ -6,6 +6,7 @@
  */
 import { types } from 'node:util';
 import { wasHardened } from './host-hardening.js';
+import { isStackOverflow } from './stack-overflow.js';
 
 const isObject = (value: unknown): value is object =>
   (typeof value === 'object' && value !== null) || typeof value === 'function';
@@ -74,7 +75,10 @@ export function isNativeFunction(fn: Function): boolean {
   if (native === undefined) {
     try {
       native = /\{\s*\[native code\]\s*\}\s*$/.test(apply(FunctionToString, fn, []) as string);
-    } catch {
+    } catch (error) {
+      // Out of stack: no answer, and none kept (a native setter taken for a package's own
+      // would run on the real object).
+      if (isStackOverflow(error)) throw error;
       native = false;
     }
     nativeFunctions.set(fn, native);

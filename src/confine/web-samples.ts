@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { hardenPrototypesWithin } from './host-hardening.js';
 import { globalAgent } from './undici-dispatcher.js';
 import { disarmGlobalClass } from './capability-classes.js';
+import { isStackOverflow } from './stack-overflow.js';
 
 const hostRequire = createRequire(import.meta.url);
 
@@ -55,7 +56,9 @@ export const WEB_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
     ]) {
       try {
         made.push(make());
-      } catch {
+      } catch (error) {
+        // Out of stack: not done, and sampled again (samples.ts `sample`).
+        if (isStackOverflow(error)) throw error;
         // Not in this Node.
       }
     }
@@ -189,7 +192,8 @@ function sampleWebSocket(): unknown[] {
     const client = (internal(pool, 'factory') as Factory)('http://localhost', internal(pool, 'options'));
     made.push(pool, pool.stats, client);
     for (const idle of [pool, client]) idle.destroy().catch(() => {});
-  } catch {
+  } catch (error) {
+    if (isStackOverflow(error)) throw error;
     // Another undici: its classes stay as they are.
   }
   sampleByteParser(WebSocket);

@@ -394,11 +394,12 @@ export function makeWorkerClass(
     if (mayRun) packageWorkers.add(worker);
     if (!sampled) {
       // The first worker shows the classes behind every worker: its native handle, its
-      // stdio streams and ports.
-      sampled = true;
+      // stdio streams and ports. Done once it has succeeded: cut short (out of stack: a
+      // package starting its first worker from deep recursion), the next worker does it.
       const handle = handleOf(worker);
       if (handle) neutralizePrototype(Object.getPrototypeOf(handle));
       hardenPrototypesWithin(worker);
+      sampled = true;
     }
     return worker;
   };

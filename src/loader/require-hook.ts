@@ -8,7 +8,7 @@ import Module, { isBuiltin } from 'node:module';
 import path from 'node:path';
 import { hasNodeModulesSegment, ROOT_NAME, type PackageMap } from '../graph/package-map.js';
 import type { Runtime } from '../confine/runtime.js';
-import { sweepLoaded } from '../confine/boundary.js';
+import { hardenRequiredBuiltin, sweepLoaded } from '../confine/boundary.js';
 import { chainAnswer } from '../confine/require-chain.js';
 import { agentAfterLoader, hooksModuleLoading } from '../report/agents.js';
 import { APP_GLOBALS_SPECIFIER, appGlobalsModuleSource, bindCjsAppGlobals, bindEsmAppGlobals, stripTypeScript } from '../formats/app-scope.js';
@@ -83,9 +83,13 @@ export function installRequireHook(
     }
     if (!path.isAbsolute(filename)) {
       // A builtin: if this loaded it, its classes are hardened before the app can hand
-      // its objects to a package (confine/boundary.ts).
+      // its objects to a package (confine/boundary.ts). Named, not only swept: a load
+      // Node could not list (out of stack at its push onto the list, where a package
+      // recursing deep called the app's function that requires it) is on no list to sweep,
+      // and the app's next require of it comes here (docs/attacks.md, case 242).
       const builtin: unknown = Reflect.apply(originalLoad, this, [request, parent, isMain]);
       sweepLoaded();
+      hardenRequiredBuiltin(filename);
       return builtin;
     }
     const owner = packageMap.packageForPath(filename);

@@ -126,6 +126,10 @@ const ENTRIES = {
   'e-node-errors.mjs': { cases: ['node-error-classes'] },
   // Its own process: tls loads after the packages started.
   'e-internal-classes.mjs': { cases: ['internal-class-prototypes'] },
+  // Failure paths of the runtime itself (cases 240 and up): uses made from the stack's
+  // end, each in processes of its own (the runtime may end them, which is blocked); what
+  // the runtime reads to explain a package's error.
+  'e-fail-closed.mjs': { cases: ['load-out-of-stack', 'first-use-out-of-stack', 'handed-loader-out-of-stack', 'error-hint-file-oracle'] },
   // Its own process, under a policy that grants http2 to no package.
   'e-handed-http2.mjs': { cases: ['handed-http2-no-grant'], env: { LAVAMOAT_POLICY: 'lavamoat/node/policy.no-grants.json' } },
   // Its own process, scuttled (the real global reaches undici's dispatcher), with
@@ -276,6 +280,16 @@ Object.assign(RESIDUAL, {
 });
 
 const TODO = {
+  // On Node 24, Node's own push of a module onto its load list (a native path, deeper than
+  // the module's code itself) can run out of stack before the observer's setter runs: the
+  // module is loaded and listed nowhere. What the app requires, and what a grant loads,
+  // is hardened by name on the way back (case 242); an internal module Node's own function
+  // loads lazily (Duplex.from's duplexify) reaches the package's next call unhardened
+  // (docs/attacks.md, case 240).
+  'load-out-of-stack': [
+    "Duplex.from from the stack's end: the class of what it makes (every Duplex.from of the app)",
+    "app: its own Duplex.from stream's writes stay its own",
+  ],
   // Node 24 makes a cloned X509Certificate natively (its class extends the native one),
   // with no JavaScript deserializing method that could harden its InternalX509Certificate
   // prototype first; a sample needs a certificate parsed (about 1.7 ms at the first
