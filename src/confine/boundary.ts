@@ -28,15 +28,14 @@ import {
   finishDeferred,
   hardenHostValue,
   hardenPrototypeChain,
-  hardenSingleton,
   isObject,
   prepareBeforeFreezing,
   isPlainData,
-  lockInstance,
   neverHarden,
   replaceErrorParent,
   reparentFromFeral,
 } from './host-hardening.js';
+import { hardenSingleton, lockInstance } from './instance-locks.js';
 import { isStackOverflow } from './stack-overflow.js';
 import { neutralizeNativeClasses } from './native-handles.js';
 import { INTRINSIC_GLOBALS, SES_GLOBALS } from './scuttle.js';
@@ -219,7 +218,7 @@ const LIVE_INSTANCES = new Set(['globalAgent', '_stdout', '_stderr', 'parentPort
  * accessors of theirs that return more of them (read here: what they return exists
  * already). The app and every package share them, whichever way a package reaches one (a
  * global, `perf_hooks.performance`, `crypto.webcrypto`, `crypto.subtle`): they are made
- * non-extensible (host-hardening.ts `hardenSingleton`).
+ * non-extensible (instance-locks.ts `hardenSingleton`).
  */
 const SINGLETONS: Readonly<Record<string, readonly string[]>> = {
   Performance: ['nodeTiming'],

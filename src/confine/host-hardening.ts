@@ -36,8 +36,6 @@
 
 import { disarmLoadedModules } from './capability-classes.js';
 import { isStackOverflow } from './stack-overflow.js';
-import { isTheAppsFile } from './performance-observation.js';
-import { callerSitesOf } from './stack-traces.js';
 
 type Kind = 'function' | 'prototype' | 'data';
 
@@ -506,120 +504,6 @@ function walkQueue(queue: (object | Kind)[], push: Push, marked: object[]): void
   }
 }
 
-/**
- * Symbols of an `EventTarget` that Node writes after making it (`events.setMaxListeners`
- * of a target, its warning's flag; a port's ports being received, set for each message):
- * while they hold primitives, left writable (not configurable).
- */
-const WRITTEN_BY_NODE = new Set(['events.maxEventTargetListeners', 'events.maxEventTargetListenersWarned', 'nodejs.internal.kCurrentlyReceivingPorts']);
-
-/**
- * An `EventTarget`'s listener map (`kEvents`: each listener node holds the listener, the
- * function as added) and its `on...` handler map (`kHandlers`). On one of the process's
- * instances (`performance`, a worker's `parentPort`), whoever read the slot had the app's
- * listener functions (its worker's job handler: called with forged jobs) and could clear
- * or fill the map (docs/attacks.md, case 170): no API of the target gives out its
- * listeners but node:events' `getEventListeners`, and its `on...` getters their handler.
- */
-const LISTENER_MAPS = new Set(['kEvents', 'kHandlers']);
-
-export class ListenerMapError extends TypeError {
-  readonly code = 'LAVAMOAT_LISTENER_MAP';
-}
-
-/**
- * The slot becomes an accessor that gives the map to EventTarget's own code (the module
- * that defines it, from whichever method: add, remove, dispatch, `on...` setters; its
- * `on...` getters, which return the handler set, only when the app's code called them), and to
- * node:events' `getEventListeners` called directly by the app's code (a file, not `node:`,
- * not the runtime's: a package's frame names none, and a Node frame that calls what it is
- * given, `AsyncLocalStorage#run`, is not the app's). Told from V8's call sites
- * (stack-traces.ts); one check per add, remove and dispatch on these few objects.
- */
-function listenerMapForNode(target: object, key: symbol, descriptor: PropertyDescriptor): void {
-  const map: unknown = descriptor.value;
-  const get = {
-    [key.description!](): unknown {
-      const [caller, below] = callerSitesOf(globalThis.Error as never, get, 2);
-      if (caller?.file === 'node:internal/event_target') {
-        // An `on...` getter gives out the handler it finds there: the app's, to the app.
-        if (!caller.name?.startsWith('get on') || isTheAppsFile(below?.file)) return map;
-      }
-      if (caller?.file === 'node:events' && caller.name === 'getEventListeners' && isTheAppsFile(below?.file)) return map;
-      throw new ListenerMapError(`LavaMoat: this event target is one of the process's (shared with the app): its listeners are read only by Node's EventTarget (use addEventListener and removeEventListener)`);
-    },
-  }[key.description!]!;
-  Object.defineProperty(target, key, { get, enumerable: descriptor.enumerable, configurable: false });
-}
-
-/**
- * A worker's `parentPort` dispatches every message the worker receives: the check of
- * {@link listenerMapForNode} there cost 10 µs a message (a stack capture on each read of
- * the map), doubling a worker pool's round trip. Its maps stay read-only data, readable by
- * a package granted `worker_threads.parentPort` (docs/attacks.md, case 170, open).
- */
-function isMessagePort(value: object): boolean {
-  const constructor: unknown = Reflect.get(Object.getPrototypeOf(value) ?? {}, 'constructor');
-  return typeof constructor === 'function' && constructor.name === 'MessagePort';
-}
-
-/** Whether `target`'s own symbol-keyed property of this description holds `undefined`. */
-function emptySlot(target: object, description: string): boolean {
-  const symbol = Object.getOwnPropertySymbols(target).find((key) => key.description === description);
-  return symbol !== undefined && (target as Record<symbol, unknown>)[symbol] === undefined;
-}
-
-/** The first `on...` event handler accessor of `target`'s class chain, if any. */
-function eventHandlerName(target: object): string | undefined {
-  for (let proto = Object.getPrototypeOf(target) as object | null; proto !== null; proto = Object.getPrototypeOf(proto) as object | null) {
-    for (const key of Object.getOwnPropertyNames(proto)) {
-      if (!key.startsWith('on')) continue;
-      const descriptor = Reflect.getOwnPropertyDescriptor(proto, key);
-      if (descriptor?.get && descriptor.set) return key;
-    }
-  }
-  return undefined;
-}
-
-/**
- * One instance of the process's, as SES's `harden` freezes the `crypto` global: nothing can
- * be added (an own method shadowing its class's), its own properties are read-only (the
- * maps Node keeps in them are changed in place, never replaced), its class is hardened
- * by the caller.
- */
-export function lockInstance(value: object): void {
-  // Never the live objects prepareHost names (the real `process` and global object).
-  if (!Object.isExtensible(value) || isHardened(value)) return;
-  // An EventTarget makes its listener map when its first listener is added, and its
-  // handler map when its first `on...` handler is set (Node 24's `performance`): both
-  // made now, before their slots become read-only.
-  // (Only where still empty: Node 20 breaks a handler set again after one was cleared.)
-  if (typeof EventTarget === 'function' && value instanceof EventTarget) {
-    const listener = (): void => {};
-    if (emptySlot(value, 'kEvents')) {
-      value.addEventListener('lavamoat-lock', listener);
-      value.removeEventListener('lavamoat-lock', listener);
-    }
-    const handler = eventHandlerName(value);
-    if (handler !== undefined && emptySlot(value, 'kHandlers')) {
-      Reflect.set(value, handler, listener);
-      Reflect.set(value, handler, null);
-    }
-  }
-  for (const key of Reflect.ownKeys(value)) {
-    const descriptor = Reflect.getOwnPropertyDescriptor(value, key);
-    if (!descriptor || !descriptor.configurable) continue;
-    if (typeof key === 'symbol' && LISTENER_MAPS.has(key.description ?? '') && 'value' in descriptor && isObject(descriptor.value) && !isMessagePort(value)) {
-      listenerMapForNode(value, key, descriptor);
-      continue;
-    }
-    const written = typeof key === 'symbol' && WRITTEN_BY_NODE.has(key.description ?? '') && 'value' in descriptor && !isObject(descriptor.value);
-    if ('value' in descriptor && !written) Object.defineProperty(value, key, { configurable: false, writable: false });
-    else Object.defineProperty(value, key, { configurable: false });
-  }
-  Object.preventExtensions(value);
-}
-
 /** Hardens the prototype chain of an instance (not the instance). */
 export function hardenPrototypeChain(instance: unknown): void {
   if (!isObject(instance)) return;
@@ -685,20 +569,4 @@ export function hardenFirstResult(holder: object, name: string, depth: number): 
   }[name]!;
   Object.defineProperty(wrapper, 'length', { value: method.length });
   Object.defineProperty(holder, name, { ...descriptor, value: wrapper });
-}
-
-/**
- * The platform's objects that are one per process (`performance`, `navigator`,
- * WebCrypto's `crypto` and `crypto.subtle`, `navigator.locks`, `performance.nodeTiming`,
- * a worker's `parentPort`): instances, so the walk above leaves them alone, but every
- * party shares them, the app included, which calls `performance.timerify(handler)`,
- * `crypto.randomUUID()`, `navigator.locks.request(name, callback)` and
- * `parentPort.postMessage(result)` on them. An own property defined on one answered
- * those calls for the process (docs/attacks.md, cases 120 and 123): their class chain is
- * hardened, then they are locked as every exported instance is ({@link lockInstance}).
- */
-export function hardenSingleton(value: unknown): void {
-  if (!isObject(value) || typeof value === 'function' || isPlainData(value) || !Object.isExtensible(value)) return;
-  hardenPrototypeChain(value);
-  lockInstance(value);
 }
