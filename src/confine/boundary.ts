@@ -29,24 +29,15 @@ import {
   hardenHostValue,
   hardenPrototypeChain,
   isObject,
-  prepareBeforeFreezing,
   isPlainData,
-  neverHarden,
-  replaceErrorParent,
-  reparentFromFeral,
 } from './host-hardening.js';
 import { hardenSingleton, lockInstance } from './instance-locks.js';
 import { isStackOverflow } from './stack-overflow.js';
-import { neutralizeNativeClasses } from './native-handles.js';
 import { INTRINSIC_GLOBALS, SES_GLOBALS } from './scuttle.js';
-import { guardFeralError } from './stack-traces.js';
-import { confineFileStreams, confineUtf8Streams } from './fs-streams.js';
-import { DEFERRED_SAMPLES, hardenFirstLock, hostGlobals, sample, sampleErrnoException, sampleFileHandles, sampleIterators } from './samples.js';
+import { hardenFirstLock, hostGlobals, sample, sampleErrnoException, sampleIterators } from './samples.js';
 import { restrictAsyncLocalStorage } from './observation.js';
-import { initPerformanceEntries, restrictObserverEntryList, restrictPerformanceEntries, restrictPerformanceObserver } from './performance-observation.js';
 import { sampleHttp2Eagerly } from './net-samples.js';
 import { disarmGlobalClass, disarmModule } from './capability-classes.js';
-import { WEBCRYPTO } from './web-samples.js';
 import { loadedEntries, loadedSet, observeBuiltinLoads, runLoadActions, whenLoaded } from './load-trap.js';
 export { whenLoaded } from './load-trap.js';
 import { deferGlobal, hasDeferredGlobals, isDeferredModule, keepAccessorsUntilJobEnds, lazyExportModule, lazyGlobalModule, takeLoadedGlobals } from './lazy-globals.js';
@@ -54,7 +45,6 @@ import { deferGlobal, hasDeferredGlobals, isDeferredModule, keepAccessorsUntilJo
 export { opaque } from './opaque.js';
 export { deliver } from './deliver.js';
 export { envFor, isProtectedEnvName, ProtectedEnvironmentError, readOnlyEnvFor } from './env-views.js';
-import { fileURLToPath } from 'node:url';
 
 const hostRequire = createRequire(import.meta.url);
 
@@ -165,7 +155,7 @@ const isPublicBuiltin = (id: string): boolean =>
  * generator functions it holds (whose prototypes their instances lead to: `dns.promises`'
  * `Resolver`, Node 20's `fs.promises.watch`), not the object, which is the app's.
  */
-function hardenExport(value: unknown, key?: PropertyKey, nested = false): void {
+export function hardenExport(value: unknown, key?: PropertyKey, nested = false): void {
   if (nested && typeof value === 'function' && !hasInstancePrototype(value)) return;
   // An instance a module or the global object exports is one object for the process
   // (timers/promises' `scheduler`, `performance`, `crypto.webcrypto` and `subtle`, Node
@@ -435,7 +425,7 @@ export function sweepLoaded(): void {
 let observingLoads = false;
 let observerInstalled = false;
 
-function observeLoads(): void {
+export function observeLoads(): void {
   if (observerInstalled) return;
   observerInstalled = true;
   observingLoads = observeBuiltinLoads(onBuiltinLoaded);
@@ -567,113 +557,5 @@ export function handOutValue<T>(value: T): T {
   return value;
 }
 
-// ---------------------------------------------------------------------------------
-// Before any package runs
-
-/** Intrinsics lockdown does not freeze that objects Node or the engine hands out lead to. */
-const UNFROZEN_INTRINSICS = ['WeakRef', 'FinalizationRegistry', 'SharedArrayBuffer', 'SuppressedError', 'DisposableStack', 'AsyncDisposableStack'];
-
 /** fs's accessors that load their module on first read and never replace themselves. */
-const FS_LAZY = new Set(['ReadStream', 'WriteStream', 'FileReadStream', 'FileWriteStream', 'promises', 'Utf8Stream']);
-
-/**
- * Boot-time taming, after lockdown and before any package code: what reaches the next
- * process or worker, native handles, and the `fs` module object, frozen (Node's streams
- * kept it in `stream[kFs]`, the only Node object that stores a module: they now hold
- * their own file's I/O instead, fs-streams.ts).
- */
-export function prepareHost({ preloadDomain, feralError }: { preloadDomain: boolean; feralError: Function }): void {
-  replaceErrorParent(feralError, (Error.prototype as { constructor: Function }).constructor);
-  // WebAssembly's errors, which lockdown leaves as V8 made them. (Not the global's own
-  // properties: on Node 22+ reading some loads their module, undici's and zlib's.)
-  const wasm = (globalThis as { WebAssembly?: object }).WebAssembly;
-  if (typeof wasm === 'object' && wasm !== null) reparentFromFeral(wasm);
-  const runtimeCode = new URL('../', import.meta.url).href;
-  guardFeralError(feralError as never, (file) => file !== undefined && (file.startsWith(runtimeCode) || file.startsWith(fileURLToPath(runtimeCode))));
-  initPerformanceEntries(globalThis.Error as never, [runtimeCode, fileURLToPath(runtimeCode)]);
-  // perf_hooks' classes as packages must find them, whichever walk first freezes them
-  // (observation.ts): the observer's `observe` (on Node 20 the global's first read froze
-  // it unrestricted, and a package granted perf_hooks then failed to load), the
-  // performance object's entry getters.
-  prepareBeforeFreezing('PerformanceObserver', (proto) => void restrictPerformanceObserver((proto as { constructor: never }).constructor));
-  prepareBeforeFreezing('Performance', restrictPerformanceEntries);
-  prepareBeforeFreezing('PerformanceObserverEntryList', restrictObserverEntryList);
-  const Module = hostRequire('node:module') as { prototype: object };
-  for (const live of [Module, Module.prototype, process, globalThis]) neverHarden(live);
-  // The JavaScript intrinsics are lockdown's: what it left changeable (the host's
-  // `Error` stack API, which confine/stack-traces.ts sets) stays so.
-  for (const name of [...INTRINSIC_GLOBALS, ...SES_GLOBALS]) {
-    if (UNFROZEN_INTRINSICS.includes(name)) continue;
-    const value = (globalThis as Record<string, unknown>)[name];
-    if (isObject(value)) neverHarden(value);
-  }
-  // The intrinsics lockdown leaves as V8 made them, which a package reaches with no grant
-  // for them: Node's `SafeWeakRef` extends the realm's `WeakRef` (an `AbortSignal.any()`
-  // signal holds them), the engine throws a `SuppressedError` out of any `using` block,
-  // a shared `WebAssembly.Memory`'s buffer is a `SharedArrayBuffer`. Hardened for
-  // everyone, as lockdown hardens the others (docs/attacks.md, case 124).
-  for (const name of UNFROZEN_INTRINSICS) hardenHostValue((globalThis as Record<string, unknown>)[name]);
-  // fork() and workers read it as the default for their own arguments.
-  Object.freeze(process.execArgv);
-  // Its variables may change (LavaMoat's semantics, envFor), the object may not be
-  // replaced: children inherit whatever `process.env` is, and the runtime's marker in it.
-  Object.defineProperty(process, 'env', { value: process.env, writable: false, configurable: false });
-  // node:domain patches EventEmitter when it loads, which it cannot once events is
-  // hardened: a policy that grants it gets it loaded first.
-  if (preloadDomain) hostRequire('node:domain');
-  neutralizeNativeClasses();
-  // From here on, what the app and Node load is seen as it loads.
-  observeLoads();
-  const fs = hostRequire('node:fs') as Record<string, unknown>;
-  // `fs.ReadStream = X` sets the class createReadStream uses: its accessors lose their
-  // setters. The streams' and `promises` stay lazy (they load fs/promises and readline:
-  // dealt with below when they load); any other (Node 20's `Dir`, which replaces itself
-  // with data when first read) becomes the read-only data it holds. Its getters and data
-  // are hardened now, with it; its other classes when a package is granted it.
-  for (const key of Reflect.ownKeys(fs)) {
-    if (lazyExportModule('fs', key) !== undefined) continue;
-    const descriptor = Reflect.getOwnPropertyDescriptor(fs, key);
-    if (!descriptor || 'value' in descriptor) continue;
-    hardenHostValue(descriptor.get);
-    if (!descriptor.configurable) continue;
-    if (typeof key === 'string' && FS_LAZY.has(key)) {
-      Object.defineProperty(fs, key, { get: descriptor.get, enumerable: descriptor.enumerable, configurable: false });
-    } else {
-      Object.defineProperty(fs, key, { value: fs[key as string], writable: false, enumerable: descriptor.enumerable, configurable: false });
-    }
-  }
-  hardenHostValue(fs.constants);
-  Object.freeze(fs);
-  // Its streams carry their own file's I/O, not the module (fs-streams.ts): before the
-  // first stream is made, and before their classes are hardened.
-  whenLoaded('internal/fs/streams', () => {
-    confineFileStreams();
-    for (const key of ['ReadStream', 'WriteStream', 'FileReadStream', 'FileWriteStream']) hardenExport(fs[key], key);
-  });
-  whenLoaded('internal/fs/promises', () => {
-    const promises = fs.promises as Record<string, unknown>;
-    sampleFileHandles(promises);
-    Object.freeze(promises);
-    hardenExport(promises, 'promises');
-  });
-  // Node 24's Utf8Stream, an accessor that loads its module.
-  whenLoaded('internal/streams/fast-utf8-stream', () => {
-    confineUtf8Streams(fs.Utf8Stream);
-    hardenExport(fs.Utf8Stream, 'Utf8Stream');
-  });
-  // crypto's `webcrypto` and `subtle` (the `crypto` global and its `subtle`): getters of
-  // the module that cannot be wrapped (not configurable) and load WebCrypto when read.
-  // Locked once it has loaded, for everyone (docs/attacks.md, case 130).
-  whenLoaded(WEBCRYPTO, () => {
-    const crypto = hostRequire('node:crypto') as Record<string, unknown>;
-    for (const key of ['webcrypto', 'subtle']) hardenExport(crypto[key], key);
-  });
-  // fs.watch's and fs.opendir's classes, which fs does not export (or, on Node 22+,
-  // exports as a lazy property not to be read inside its own getter: hardenLazyExport);
-  // what Duplex.from makes, the AsyncLocalStorage class on Node 22+ (an accessor of
-  // async_hooks that loads one of two modules), module's SourceMap: each when the module
-  // that makes it loads, not at start-up.
-  for (const id of DEFERRED_SAMPLES) whenLoaded(id, () => sample(id));
-  // process.env's prototype is an object of Node's own, reachable from the env view.
-  hardenHostValue(Object.getPrototypeOf(process.env));
-}
+export const FS_LAZY: ReadonlySet<string> = new Set(['ReadStream', 'WriteStream', 'FileReadStream', 'FileWriteStream', 'promises', 'Utf8Stream']);

@@ -471,7 +471,7 @@ function nodeEntries(perf: typeof import('node:perf_hooks')): unknown[] {
   }
 }
 
-/** Samples made when an internal module loads (boundary.ts prepareHost), not with a builtin. */
+/** Samples made when an internal module loads (host-preparation.ts prepareHost), not with a builtin. */
 export const DEFERRED_SAMPLES: readonly string[] = [
   'internal/fs/watchers',
   'internal/fs/dir',
