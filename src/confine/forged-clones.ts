@@ -33,7 +33,7 @@ import { disarmChain } from './capability-classes.js';
 import { sampleFileHandleClass } from './fs-streams.js';
 import { hardenPrototypesWithin } from './host-hardening.js';
 import { whenLoaded } from './load-trap.js';
-import { hardenFileHandle } from './samples.js';
+import { hardenFileHandle } from './fs-samples.js';
 import { hostGlobals } from './web-samples.js';
 
 type Forge = { info: string; data: unknown; after?: (instance: object) => void };

@@ -2,7 +2,7 @@
  * Sample instances of Node's classes that no module exports: the native objects a
  * `BlockList` or a `Dir` holds, what `fs.watch` returns, a hash's handle, bigint stats, a
  * performance entry, a tracing channel, a SQLite statement's iterator, the halves of a
- * `duplexPair`; the web platform's (web-samples.ts) and the network modules'
+ * `duplexPair`; the web platform's (web-samples.ts), the file classes (fs-samples.ts) and the network modules'
  * (net-samples.ts). Their prototypes are shared by the app's objects of the same kind, and
  * a package that holds one reaches them, so they are hardened from a sample made when the
  * module that makes them has loaded (boundary.ts: a builtin when it is first hardened, an
@@ -14,13 +14,12 @@
  */
 import process from 'node:process';
 import { createRequire } from 'node:module';
-import { disarmChain } from './capability-classes.js';
 import { hardenForgeableClasses } from './forged-clones.js';
-import { confineStdioFileStream, noteFileHandle } from './fs-streams.js';
 import { hardenFirstResult, hardenHostValue, hardenPrototypeChain, hardenPrototypesWithin } from './host-hardening.js';
 import { lockInstance } from './instance-locks.js';
 import { isStackOverflow } from './stack-overflow.js';
 import { hasLoaded, whenLoaded } from './load-trap.js';
+import { hardenFileHandle, hardenStdioWhenRead, HISTORY } from './fs-samples.js';
 import { keepAccessorsUntilJobEnds, lazyGlobalModule } from './lazy-globals.js';
 import { NET_SAMPLES } from './net-samples.js';
 import { restrictAsyncLocalStorage } from './observation.js';
@@ -568,85 +567,7 @@ export async function prepareSamples(globals: Record<PropertyKey, unknown>, { we
   }
 }
 
-/**
- * A file handle's classes (FileHandle, its native handle) are exported by nothing, and
- * only an `await` makes one: fs/promises' `open`, the one way a handle reaches anyone,
- * hardens them from the first handle it opens, before its caller has it. Run when
- * fs/promises loads (boundary.ts), before anyone has its `open`.
- */
-export function sampleFileHandles(promises: Record<string, unknown>): void {
-  const open = promises.open as (...args: unknown[]) => Promise<unknown>;
-  let sampled = false;
-  const confined = {
-    async open(...args: unknown[]): Promise<unknown> {
-      const handle = await Reflect.apply(open, promises, args);
-      // Each handle's descriptor pinned, the class's methods for these handles only (fs-streams.ts).
-      noteFileHandle(handle);
-      if (!sampled) {
-        if (typeof handle === 'object' && handle !== null) disarmChain(handle);
-        hardenFileHandle(handle);
-        sampled = true;
-      }
-      return handle;
-    },
-  }.open;
-  Object.defineProperty(confined, 'length', { value: open.length });
-  promises.open = confined;
-}
-
 function webCryptoSampledOnLoad(): boolean {
   const { KeyObject } = hostRequire('node:crypto') as { KeyObject: { prototype: object } };
   return typeof (KeyObject.prototype as { toCryptoKey?: unknown }).toCryptoKey === 'function' && lazyGlobalModule('CryptoKey') === WEBCRYPTO;
-}
-
-/** A file handle's classes, and the readline interface its `readLines` first makes. */
-export function hardenFileHandle(handle: unknown): void {
-  hardenFirstLines(Object.getPrototypeOf(handle) as object);
-  hardenPrototypesWithin(handle);
-}
-
-/** Node 24's readline interfaces hold a history manager (ReplHistory) of a class no module exports. */
-const HISTORY = 'internal/repl/history';
-
-/**
- * A file handle's `readLines` makes a readline interface, whose history manager (Node 24)
- * is of a class no module exports, with nothing but fs/promises loaded (it loads
- * readline's interface at start-up). Sampling one at start-up costs 1–2 ms: the first
- * interface `readLines` makes is hardened instead ({@link hardenFirstResult}).
- */
-function hardenFirstLines(fileHandlePrototype: object): void {
-  if (hasLoaded(HISTORY)) hardenFirstResult(fileHandlePrototype, 'readLines', 2);
-}
-
-
-/**
- * The standard streams are made when first read, of a class that depends on what the
- * descriptor is: a file's is Node's internal SyncWriteStream, which no module exports and
- * whose constructor writes any file descriptor (an app whose output goes to a log file
- * hands it to a logger). The getters on `process` now disarm and harden the stream's
- * classes before anyone has it, once per stream, a file's pinned to its descriptor first
- * (fs-streams.ts `confineStdioFileStream`).
- */
-function hardenStdioWhenRead(): void {
-  for (const name of ['stdout', 'stderr', 'stdin']) {
-    const descriptor = Reflect.getOwnPropertyDescriptor(process, name);
-    const get = descriptor?.get;
-    if (!get || !descriptor.configurable) continue;
-    let seen: unknown;
-    Object.defineProperty(process, name, {
-      ...descriptor,
-      get: {
-        [name](this: unknown): unknown {
-          const stream: unknown = Reflect.apply(get, this, []);
-          if (stream !== seen && typeof stream === 'object' && stream !== null) {
-            confineStdioFileStream(stream);
-            disarmChain(stream);
-            hardenPrototypeChain(stream);
-            seen = stream;
-          }
-          return stream;
-        },
-      }[name],
-    });
-  }
 }
