@@ -27,7 +27,9 @@
  *   package's object into the process's timer lists);
  * - `tty`: `ReadStream` and `WriteStream` only on descriptors that are terminals;
  * - `net`: `Socket`, `connect` and `createConnection` without a descriptor (`fd`), and
- *   `http2.connect` (whose socket is `net.connect`'s);
+ *   `http2.connect` (whose socket is `net.connect`'s); `setDefaultAutoSelectFamily` and
+ *   `setDefaultAutoSelectFamilyAttemptTimeout` (how every connection of the process is
+ *   made) only when the policy names them;
  * `module` is confined in module-builtin.ts, after the policy narrowed it.
  */
 import { asyncHooksFor, diagnosticsChannelFor, restrictPerformanceObserver } from './observation.js';
@@ -404,8 +406,30 @@ function withoutDescriptor(options: unknown, what: string, packageName: string):
   return copy;
 }
 
-function netFor(module: Module, packageName: string): Module {
+/**
+ * `net.setDefaultAutoSelectFamily(value)` and `setDefaultAutoSelectFamilyAttemptTimeout(ms)`
+ * set how every connection of the process that does not say otherwise is made (the app's,
+ * its HTTP agents' and undici's `fetch`: whether a host's IPv6 and IPv4 addresses are
+ * tried in turn, and how long each attempt waits), as dns.setDefaultResultOrder sets the
+ * order of its lookups (docs/attacks.md, case 221). A package's own connections take the
+ * options (`autoSelectFamily`, `autoSelectFamilyAttemptTimeout`). Granted only by name.
+ */
+const CONNECTION_DEFAULT_SETTERS = ['setDefaultAutoSelectFamily', 'setDefaultAutoSelectFamilyAttemptTimeout'] as const;
+
+function netFor(module: Module, ctx: AdapterContext): Module {
+  const { packageName } = ctx;
   const overrides: Module = {};
+  for (const key of CONNECTION_DEFAULT_SETTERS) {
+    if (typeof module[key] !== 'function' || ctx.namesMember(key)) continue;
+    overrides[key] = {
+      [key](): never {
+        throw new TypeError(
+          `LavaMoat: net.${key} changes how every connection of the whole process is made: package "${packageName}" ` +
+            `needs "net.${key}": true in its builtin policy (or the option on its own connections)`,
+        );
+      },
+    }[key];
+  }
   const RealSocket = module.Socket as Ctor | undefined;
   if (typeof RealSocket === 'function') {
     const Socket = function (this: unknown, options?: unknown): object {
@@ -473,7 +497,7 @@ export function adaptBuiltin(name: string, real: unknown, ctx: AdapterContext): 
     case 'tty':
       return ttyFor(module, ctx.packageName);
     case 'net':
-      return netFor(module, ctx.packageName);
+      return netFor(module, ctx);
     case 'http2':
       return http2For(module, ctx.packageName);
     case 'perf_hooks':
