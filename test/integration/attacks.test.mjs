@@ -94,8 +94,12 @@ const ENTRIES = {
   'e-shared-state.mjs': { cases: ['dns-default-resolver', 'timers-legacy-lists', 'tty-any-descriptor', 'umask-read-grant', 'net-any-descriptor', 'env-file-loader', 'uninitialized-buffers'] },
   // Networking objects from ordinary grants, a second pass (cases 220 and up): the
   // descriptors node:net opens for a package's servers and for constructors Node calls on
-  // its behalf, the connection defaults of the whole process.
-  'e-networking.mjs': { cases: ['net-descriptor-openers', 'net-connection-defaults'] },
+  // its behalf, the connection defaults of the whole process, a WebSocket's message class
+  // (with WebSocket enabled on Node 20).
+  'e-networking.mjs': {
+    cases: ['net-descriptor-openers', 'net-connection-defaults', 'websocket-message-class'],
+    env: { NODE_OPTIONS: Number(process.versions.node.split('.')[0]) >= 22 ? '--no-warnings' : '--experimental-websocket --no-warnings' },
+  },
   // Threads, processes and messaging (cases 200 and up); its own process: fs/promises
   // and the histograms' module must not have loaded before its package runs.
   'e-messaging.mjs': { cases: ['forged-clone-classes', 'worker-environment-copy', 'worker-compile-cache', 'worker-output-flags', 'handed-worker-observation', 'relative-loader-cwd', 'environment-data-overwrite'] },
