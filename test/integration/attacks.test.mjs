@@ -95,10 +95,14 @@ const ENTRIES = {
   // Networking objects from ordinary grants, a second pass (cases 220 and up): the
   // descriptors node:net opens for a package's servers and for constructors Node calls on
   // its behalf, the connection defaults of the whole process, a WebSocket's message class
-  // (with WebSocket enabled on Node 20).
+  // (with WebSocket enabled on Node 20), an agent's proxyEnv (with Node 22+'s
+  // --use-env-proxy, and no proxy named: the requests stay local).
   'e-networking.mjs': {
-    cases: ['net-descriptor-openers', 'net-connection-defaults', 'websocket-message-class'],
-    env: { NODE_OPTIONS: Number(process.versions.node.split('.')[0]) >= 22 ? '--no-warnings' : '--experimental-websocket --no-warnings' },
+    cases: ['net-descriptor-openers', 'net-connection-defaults', 'websocket-message-class', 'agent-proxy-env'],
+    env: {
+      NODE_OPTIONS: Number(process.versions.node.split('.')[0]) >= 22 ? '--use-env-proxy --no-warnings' : '--experimental-websocket --no-warnings',
+      ...Object.fromEntries(['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy'].map((name) => [name, ''])),
+    },
   },
   // Threads, processes and messaging (cases 200 and up); its own process: fs/promises
   // and the histograms' module must not have loaded before its package runs.
