@@ -4,7 +4,8 @@
  * - `worker_threads`: a `Worker` of the package's own, which starts only files the
  *   package could load (workers.ts);
  * - `http`, `https`: an agent of the package's own (its `globalAgent`, and the default
- *   of its `request`, `get` and `ClientRequest`): with Node's global agent, a package's
+ *   of its `request`, `get` and `ClientRequest`; the global agent's options copied, but
+ *   not the app's client identity, `key`, `cert`, `pfx`, ...): with Node's global agent, a package's
  *   request would reuse the app's keep-alive sockets (which it could then tamper with,
  *   for the app's next request) and could replace the agent's methods for every request
  *   the app makes;
@@ -162,11 +163,27 @@ function refusedProxySetter(packageName: string): () => never {
   };
 }
 
+/**
+ * The options of the app's global agent that are its client identity (mutual TLS: the
+ * private key, its passphrase, the certificate, a PKCS#12 bundle, a secure context made
+ * of them, an engine's key): a package's agent, which copies the rest (the app's `ca`,
+ * `rejectUnauthorized`, timeouts), does not get them. Copied, a package granted `https`
+ * read the app's private key and passphrase from its own `https.globalAgent.options`
+ * (docs/attacks.md, case 224).
+ */
+const CLIENT_IDENTITY = new Set(['key', 'cert', 'pfx', 'passphrase', 'secureContext', 'privateKeyIdentifier', 'privateKeyEngine', 'clientCertEngine']);
+
+function withoutClientIdentity(options: object): object {
+  const copy: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(options)) if (!CLIENT_IDENTITY.has(key)) copy[key] = value;
+  return copy;
+}
+
 function httpFor(real: Module, isHttps: boolean, ctx: AdapterContext): Module {
   const RealAgent = real.Agent as Ctor;
   const globalOptions = (real.globalAgent as { options?: object } | undefined)?.options ?? {};
   // The package's own: it may set its options (ssl-root-cas adds to its `ca`) as under plain node.
-  const agent = makeForPackage(() => new RealAgent({ ...globalOptions }));
+  const agent = makeForPackage(() => new RealAgent(withoutClientIdentity(globalOptions)));
   const request = real.request as (...args: unknown[]) => unknown;
   const get = real.get as (...args: unknown[]) => unknown;
   const adapted: Module = spreadLazily(isHttps ? 'https' : 'http', real, {

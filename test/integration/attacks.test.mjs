@@ -96,9 +96,10 @@ const ENTRIES = {
   // descriptors node:net opens for a package's servers and for constructors Node calls on
   // its behalf, the connection defaults of the whole process, a WebSocket's message class
   // (with WebSocket enabled on Node 20), an agent's proxyEnv (with Node 22+'s
-  // --use-env-proxy, and no proxy named: the requests stay local).
+  // --use-env-proxy, and no proxy named: the requests stay local), the app's client
+  // identity in its global agent's options.
   'e-networking.mjs': {
-    cases: ['net-descriptor-openers', 'net-connection-defaults', 'websocket-message-class', 'agent-proxy-env'],
+    cases: ['net-descriptor-openers', 'net-connection-defaults', 'websocket-message-class', 'agent-proxy-env', 'agent-client-identity'],
     env: {
       NODE_OPTIONS: Number(process.versions.node.split('.')[0]) >= 22 ? '--use-env-proxy --no-warnings' : '--experimental-websocket --no-warnings',
       ...Object.fromEntries(['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy'].map((name) => [name, ''])),
