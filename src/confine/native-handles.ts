@@ -166,12 +166,45 @@ const NODE_OPENERS = new Set(['node:internal/bootstrap/switches/is_main_thread',
  * is refused (before, only a package's frame right below `Socket` was: case 220). Runs
  * only when a descriptor is opened.
  */
-function openedForTheApp(wrapper: Function): boolean {
+function openedForTheApp(wrapper: Function, through: ReadonlySet<string> = NET_FILES): boolean {
   for (const site of callerSitesOf(globalThis.Error as never, wrapper, 16)) {
-    if (site.file === 'node:net' || isTlsForward(site) || isRuntimeFile(site.file)) continue;
+    if ((site.file !== undefined && through.has(site.file)) || isTlsForward(site) || isRuntimeFile(site.file)) continue;
     return isTheAppsFile(site.file) || (site.file !== undefined && NODE_OPENERS.has(site.file));
   }
   return false;
+}
+
+const NET_FILES: ReadonlySet<string> = new Set(['node:net']);
+const SERVER_FILES: ReadonlySet<string> = new Set(['node:net', 'node:dgram', 'node:internal/dgram']);
+
+/**
+ * In a cluster worker, a server's `listen({ fd })` (and a UDP socket's `bind({ fd })`)
+ * opens nothing in the worker: `cluster._getServer` asks the primary, whose round-robin or
+ * shared handle opens descriptor `fd` of the primary (node:internal/cluster, one of
+ * {@link NODE_OPENERS}). A package of the worker made the primary open its pipe into a
+ * child as a server, fail to listen there, and close it (case 220). The query carries a
+ * descriptor only for the app's code, as node:net's own opening does; its options are
+ * read once (Node spreads them into the message). Run when internal/cluster/child loads.
+ */
+export function guardClusterServerQueries(cluster: Record<string, unknown>): void {
+  const real = cluster._getServer;
+  if (typeof real !== 'function') return;
+  const descriptor = Reflect.getOwnPropertyDescriptor(cluster, '_getServer');
+  if (!descriptor?.configurable && !descriptor?.writable) return;
+  const guarded = {
+    _getServer(this: unknown, obj: unknown, options: unknown, ...rest: unknown[]): unknown {
+      const copy = typeof options === 'object' && options !== null ? { ...(options as object) } : options;
+      const fd = (copy as { fd?: unknown } | null | undefined)?.fd;
+      if (typeof fd === 'number' && fd >= 0 && !openedForTheApp(guarded, SERVER_FILES)) {
+        throw new NativeHandleCallerError(
+          "LavaMoat: a cluster worker's server on a file descriptor (fd) is the primary's descriptor: only the app's code asks for one",
+        );
+      }
+      return Reflect.apply(real, this, [obj, copy, ...rest]);
+    },
+  }._getServer;
+  Object.defineProperty(guarded, 'length', { value: (real as Function).length });
+  Object.defineProperty(cluster, '_getServer', { value: guarded, writable: false, enumerable: descriptor.enumerable ?? true, configurable: false });
 }
 
 export class NativeHandleCallerError extends TypeError {
