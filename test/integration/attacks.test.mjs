@@ -306,6 +306,14 @@ const TODO = {
   // (as performance's are, host-hardening.ts) cost 10 µs a message, doubling a worker
   // pool's round trip. A package granted worker_threads.parentPort still reads the app's
   // listeners there (docs/attacks.md, case 170).
+  // node:net opens a descriptor for the app's code (native-handles.ts): the frame below the
+  // constructor is told apart, not what the app meant by it. An app reading a getter of a
+  // package's object (a bound Reflect.construct of node:net's Socket with { fd }) is that
+  // frame, as when it opens one itself (docs/attacks.md, case 220).
+  'net-descriptor-openers': [
+    "the app reads a getter of the package's: <node:net's Socket> constructed with { fd } for a subclass of the package's",
+    "app: the shell of the getter's variant runs only its commands",
+  ],
   'singleton-listener-maps': [
     "worker: parentPort's listener map (kEvents) read: the app's listener functions",
     "worker: parentPort's handler map (kHandlers) read",
