@@ -272,8 +272,34 @@ function checkWriter(trap: Function): void {
   );
 }
 
+/**
+ * What Node reads of an agent's `proxyEnv` (`parseProxyConfigFromEnv`, the same six names
+ * as Node 22's `filterEnvForProxies`).
+ */
+const PROXY_VARIABLES = ['http_proxy', 'HTTP_PROXY', 'https_proxy', 'HTTPS_PROXY', 'no_proxy', 'NO_PROXY'] as const;
+
+/**
+ * An agent's `proxyEnv` is the environment it takes its proxy from: Node 24's global
+ * agents under `--use-env-proxy` (`NODE_USE_ENV_PROXY`) hold `process.env` itself there,
+ * as does an agent the app makes with `proxyEnv: process.env` (Node's documented form).
+ * Options travel (a package's own `http` copies the global agent's; a handed request
+ * leads to its agent's): a package granted `http`, or handed one response, read every
+ * variable of the process with no `process.env` grant, and wrote any, past the env view
+ * (`NODE_TLS_REJECT_UNAUTHORIZED`, `NODE_OPTIONS`: case 223). Node reads it once, in the
+ * constructor, after assigning the options: it then reads a frozen copy of the proxy
+ * variables, which gives the same proxy.
+ */
+function proxyVariablesOf(options: object): void {
+  const env: unknown = Reflect.get(options, 'proxyEnv');
+  if (!isObject(env)) return;
+  const copy: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  for (const name of PROXY_VARIABLES) copy[name] = Reflect.get(env, name);
+  Reflect.defineProperty(options, 'proxyEnv', { value: Object.freeze(copy), writable: true, enumerable: true, configurable: true });
+}
+
 function guardedOptions(value: unknown): unknown {
   if (!isObject(value)) return value;
+  proxyVariablesOf(value);
   const handler: ProxyHandler<object> = {
     set(target, key, next, receiver) {
       checkWriter(handler.set!);

@@ -4,7 +4,8 @@
  * - `worker_threads`: a `Worker` of the package's own, which starts only files the
  *   package could load (workers.ts);
  * - `http`, `https`: an agent of the package's own (its `globalAgent`, and the default
- *   of its `request`, `get` and `ClientRequest`): with Node's global agent, a package's
+ *   of its `request`, `get` and `ClientRequest`; the global agent's options copied, but
+ *   not the app's client identity, `key`, `cert`, `pfx`, ...): with Node's global agent, a package's
  *   request would reuse the app's keep-alive sockets (which it could then tamper with,
  *   for the app's next request) and could replace the agent's methods for every request
  *   the app makes;
@@ -27,7 +28,9 @@
  *   package's object into the process's timer lists);
  * - `tty`: `ReadStream` and `WriteStream` only on descriptors that are terminals;
  * - `net`: `Socket`, `connect` and `createConnection` without a descriptor (`fd`), and
- *   `http2.connect` (whose socket is `net.connect`'s);
+ *   `http2.connect` (whose socket is `net.connect`'s); `setDefaultAutoSelectFamily` and
+ *   `setDefaultAutoSelectFamilyAttemptTimeout` (how every connection of the process is
+ *   made) only when the policy names them;
  * `module` is confined in module-builtin.ts, after the policy narrowed it.
  */
 import { asyncHooksFor, diagnosticsChannelFor } from './observation.js';
@@ -163,11 +166,27 @@ function refusedProxySetter(packageName: string): () => never {
   };
 }
 
+/**
+ * The options of the app's global agent that are its client identity (mutual TLS: the
+ * private key, its passphrase, the certificate, a PKCS#12 bundle, a secure context made
+ * of them, an engine's key): a package's agent, which copies the rest (the app's `ca`,
+ * `rejectUnauthorized`, timeouts), does not get them. Copied, a package granted `https`
+ * read the app's private key and passphrase from its own `https.globalAgent.options`
+ * (docs/attacks.md, case 224).
+ */
+const CLIENT_IDENTITY = new Set(['key', 'cert', 'pfx', 'passphrase', 'secureContext', 'privateKeyIdentifier', 'privateKeyEngine', 'clientCertEngine']);
+
+function withoutClientIdentity(options: object): object {
+  const copy: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(options)) if (!CLIENT_IDENTITY.has(key)) copy[key] = value;
+  return copy;
+}
+
 function httpFor(real: Module, isHttps: boolean, ctx: AdapterContext): Module {
   const RealAgent = real.Agent as Ctor;
   const globalOptions = (real.globalAgent as { options?: object } | undefined)?.options ?? {};
   // The package's own: it may set its options (ssl-root-cas adds to its `ca`) as under plain node.
-  const agent = makeForPackage(() => new RealAgent({ ...globalOptions }));
+  const agent = makeForPackage(() => new RealAgent(withoutClientIdentity(globalOptions)));
   const request = real.request as (...args: unknown[]) => unknown;
   const get = real.get as (...args: unknown[]) => unknown;
   const adapted: Module = spreadLazily(isHttps ? 'https' : 'http', real, {
@@ -407,8 +426,30 @@ function withoutDescriptor(options: unknown, what: string, packageName: string):
   return copy;
 }
 
-function netFor(module: Module, packageName: string): Module {
+/**
+ * `net.setDefaultAutoSelectFamily(value)` and `setDefaultAutoSelectFamilyAttemptTimeout(ms)`
+ * set how every connection of the process that does not say otherwise is made (the app's,
+ * its HTTP agents' and undici's `fetch`: whether a host's IPv6 and IPv4 addresses are
+ * tried in turn, and how long each attempt waits), as dns.setDefaultResultOrder sets the
+ * order of its lookups (docs/attacks.md, case 221). A package's own connections take the
+ * options (`autoSelectFamily`, `autoSelectFamilyAttemptTimeout`). Granted only by name.
+ */
+const CONNECTION_DEFAULT_SETTERS = ['setDefaultAutoSelectFamily', 'setDefaultAutoSelectFamilyAttemptTimeout'] as const;
+
+function netFor(module: Module, ctx: AdapterContext): Module {
+  const { packageName } = ctx;
   const overrides: Module = {};
+  for (const key of CONNECTION_DEFAULT_SETTERS) {
+    if (typeof module[key] !== 'function' || ctx.namesMember(key)) continue;
+    overrides[key] = {
+      [key](): never {
+        throw new TypeError(
+          `LavaMoat: net.${key} changes how every connection of the whole process is made: package "${packageName}" ` +
+            `needs "net.${key}": true in its builtin policy (or the option on its own connections)`,
+        );
+      },
+    }[key];
+  }
   const RealSocket = module.Socket as Ctor | undefined;
   if (typeof RealSocket === 'function') {
     const Socket = function (this: unknown, options?: unknown): object {
@@ -481,7 +522,7 @@ export function adaptBuiltin(name: string, real: unknown, ctx: AdapterContext): 
     case 'tty':
       return ttyFor(module, ctx.packageName);
     case 'net':
-      return netFor(module, ctx.packageName);
+      return netFor(module, ctx);
     case 'http2':
       return http2For(module, ctx.packageName);
     case 'perf_hooks':

@@ -22,6 +22,7 @@
 import process from 'node:process';
 import { deferExtensions, freezeMethods, markNativePrototype } from './host-hardening.js';
 import { callerSitesOf } from './stack-traces.js';
+import { isRuntimeFile, isTheAppsFile } from './observation.js';
 
 /**
  * The bindings `process.binding` exposes (Node's allow-list). The classes of those that
@@ -146,6 +147,66 @@ const NODE_CALLERS: Readonly<Record<string, Record<string, Readonly<Record<strin
 const isTlsForward = (site: { file: string | undefined; name: string | undefined }): boolean =>
   (site.file === 'node:_tls_wrap' || site.file === 'node:internal/tls/wrap') && site.name === 'methodProxy';
 
+/**
+ * Node's modules that open a descriptor as a socket or a server for the process: the
+ * main thread's stdio (`process.stdin`/`stdout`/`stderr` on a pipe or a socket) and
+ * cluster's handles (a round-robin server's `listen({ fd })`, a shared handle's
+ * `_createServerHandle`).
+ */
+const NODE_OPENERS = new Set(['node:internal/bootstrap/switches/is_main_thread', 'node:internal/cluster/round_robin_handle', 'node:internal/cluster/shared_handle']);
+
+/**
+ * Whether a descriptor node:net opens below `wrapper` is opened for the app's code (or
+ * Node's stdio and cluster): the first frame below node:net's own frames (`Socket`,
+ * `connect`, `createServerHandle`, `setupListenHandle`, `listenInCluster`,
+ * `Server.listen`) and the runtime's wrappers (net-brands.ts' `listen`, a package's
+ * `net`) must be the app's file or one of {@link NODE_OPENERS}. A package's frame names
+ * no file; a package's bound `Reflect.construct` (or `listen`) run as a promise job, a
+ * timer or a listener leaves no frame of its own, only Node's dispatcher or none: each
+ * is refused (before, only a package's frame right below `Socket` was: case 220). Runs
+ * only when a descriptor is opened.
+ */
+function openedForTheApp(wrapper: Function, through: ReadonlySet<string> = NET_FILES): boolean {
+  for (const site of callerSitesOf(globalThis.Error as never, wrapper, 16)) {
+    if ((site.file !== undefined && through.has(site.file)) || isTlsForward(site) || isRuntimeFile(site.file)) continue;
+    return isTheAppsFile(site.file) || (site.file !== undefined && NODE_OPENERS.has(site.file));
+  }
+  return false;
+}
+
+const NET_FILES: ReadonlySet<string> = new Set(['node:net']);
+const SERVER_FILES: ReadonlySet<string> = new Set(['node:net', 'node:dgram', 'node:internal/dgram']);
+
+/**
+ * In a cluster worker, a server's `listen({ fd })` (and a UDP socket's `bind({ fd })`)
+ * opens nothing in the worker: `cluster._getServer` asks the primary, whose round-robin or
+ * shared handle opens descriptor `fd` of the primary (node:internal/cluster, one of
+ * {@link NODE_OPENERS}). A package of the worker made the primary open its pipe into a
+ * child as a server, fail to listen there, and close it (case 220). The query carries a
+ * descriptor only for the app's code, as node:net's own opening does; its options are
+ * read once (Node spreads them into the message). Run when internal/cluster/child loads.
+ */
+export function guardClusterServerQueries(cluster: Record<string, unknown>): void {
+  const real = cluster._getServer;
+  if (typeof real !== 'function') return;
+  const descriptor = Reflect.getOwnPropertyDescriptor(cluster, '_getServer');
+  if (!descriptor?.configurable && !descriptor?.writable) return;
+  const guarded = {
+    _getServer(this: unknown, obj: unknown, options: unknown, ...rest: unknown[]): unknown {
+      const copy = typeof options === 'object' && options !== null ? { ...(options as object) } : options;
+      const fd = (copy as { fd?: unknown } | null | undefined)?.fd;
+      if (typeof fd === 'number' && fd >= 0 && !openedForTheApp(guarded, SERVER_FILES)) {
+        throw new NativeHandleCallerError(
+          "LavaMoat: a cluster worker's server on a file descriptor (fd) is the primary's descriptor: only the app's code asks for one",
+        );
+      }
+      return Reflect.apply(real, this, [obj, copy, ...rest]);
+    },
+  }._getServer;
+  Object.defineProperty(guarded, 'length', { value: (real as Function).length });
+  Object.defineProperty(cluster, '_getServer', { value: guarded, writable: false, enumerable: descriptor.enumerable ?? true, configurable: false });
+}
+
 export class NativeHandleCallerError extends TypeError {
   readonly code = 'LAVAMOAT_NATIVE_HANDLE_CALLER';
 }
@@ -162,14 +223,12 @@ function onlyFromNode(className: string, prototype: object, name: string, caller
       while (index < sites.length - 1 && isTlsForward(sites[index]!)) index += 1;
       const site = sites[index];
       const names = site?.file === undefined ? undefined : Object.hasOwn(callers, site.file) ? callers[site.file] : undefined;
-      // node:net's Socket opens the descriptor of its `fd` option for whoever constructs
-      // it: a package's frame below it (a class reached as the parent of tty's or tls's
-      // socket classes, `Reflect.construct`'s, or its own subclass's) may not (case 194;
-      // a package's own `net` refuses `fd` before this).
-      const openedFor = name === 'open' && site?.file === 'node:net' && site.name === 'Socket' ? sites[index + 1] : undefined;
-      if (openedFor !== undefined && openedFor.file === undefined) {
+      // node:net's Socket (its `fd` option) and createServerHandle (`listen({ fd })`,
+      // `net._createServerHandle(..., fd)`) open a descriptor for whoever asked: only the
+      // app's code and Node's own stdio and cluster may (cases 194, 220).
+      if (name === 'open' && site?.file === 'node:net' && (site.name === 'Socket' || site.name === 'createServerHandle') && !openedForTheApp(wrapper)) {
         throw new NativeHandleCallerError(
-          "LavaMoat: node:net's Socket opens a file descriptor (fd) only for the app's code and Node's own: a package's sockets are the connections it opens",
+          `LavaMoat: node:net's ${site.name} opens a file descriptor (fd) only for the app's code and Node's own: a package's sockets are the connections it opens, its servers the ports it listens on`,
         );
       }
       if (names === undefined || (names !== 'any' && (site!.name === undefined || !names.includes(site!.name)))) {

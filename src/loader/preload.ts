@@ -34,6 +34,7 @@ import { hardenAtStart, sweepLoaded, whenLoaded } from '../confine/boundary.js';
 import { prepareHost } from '../confine/host-preparation.js';
 import { hasLoaded } from '../confine/load-trap.js';
 import { brandNetObjects } from '../confine/net-brands.js';
+import { guardClusterServerQueries } from '../confine/native-handles.js';
 import { BUNDLED_VERSIONS } from './bundled-versions.js';
 import { guardGlobalDispatcher, initGlobalDispatcher, lockGlobalDispatcher, UNDICI } from '../confine/undici-dispatcher.js';
 import { setBeforeLaterStart } from '../confine/module-evaluation.js';
@@ -153,6 +154,9 @@ export async function start(config: Config, loaderURL: string): Promise<void> {
   whenLoaded('_http_agent', () => guardHttpAgents(globalThis.Error as never, process.getBuiltinModule('node:_http_agent') as never));
   whenLoaded('_http_client', () => noteClientRequests(globalThis.Error as never, process.getBuiltinModule('node:_http_client') as never));
   whenLoaded('https', () => guardHttpsAgents(process.getBuiltinModule('node:https') as never));
+  // In a cluster worker, before any server asks the primary for one: a descriptor only for
+  // the app's code (native-handles.ts).
+  whenLoaded('internal/cluster/child', () => guardClusterServerQueries(process.getBuiltinModule('node:cluster') as never));
   // When worker_threads loads (now if it has), before it returns to whoever loaded it:
   // every Worker is made through it (Node's hooks thread too), and the start does not
   // load it for an app that starts none.

@@ -95,6 +95,19 @@ const ENTRIES = {
   // Globals, realms and the app's scope, a second pass (cases 230 and up): what commonly
   // granted globals lead to that the app shares (Intl's segments, performance's user timing).
   'e-realm.mjs': { cases: ['intl-segment-prototypes', 'user-timing-entries', 'broadcast-channel-names', 'console-shared-state'] },
+  // Networking objects from ordinary grants, a second pass (cases 220 and up): the
+  // descriptors node:net opens for a package's servers and for constructors Node calls on
+  // its behalf, the connection defaults of the whole process, a WebSocket's message class
+  // (with WebSocket enabled on Node 20), an agent's proxyEnv (with Node 22+'s
+  // --use-env-proxy, and no proxy named: the requests stay local), the app's client
+  // identity in its global agent's options.
+  'e-networking.mjs': {
+    cases: ['net-descriptor-openers', 'net-connection-defaults', 'websocket-message-class', 'agent-proxy-env', 'agent-client-identity'],
+    env: {
+      NODE_OPTIONS: Number(process.versions.node.split('.')[0]) >= 22 ? '--use-env-proxy --no-warnings' : '--experimental-websocket --no-warnings',
+      ...Object.fromEntries(['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy'].map((name) => [name, ''])),
+    },
+  },
   // Threads, processes and messaging (cases 200 and up); its own process: fs/promises
   // and the histograms' module must not have loaded before its package runs.
   'e-messaging.mjs': { cases: ['forged-clone-classes', 'worker-environment-copy', 'worker-compile-cache', 'worker-output-flags', 'handed-worker-observation', 'relative-loader-cwd', 'environment-data-overwrite'] },
@@ -310,6 +323,14 @@ const TODO = {
   // (as performance's are, host-hardening.ts) cost 10 µs a message, doubling a worker
   // pool's round trip. A package granted worker_threads.parentPort still reads the app's
   // listeners there (docs/attacks.md, case 170).
+  // node:net opens a descriptor for the app's code (native-handles.ts): the frame below the
+  // constructor is told apart, not what the app meant by it. An app reading a getter of a
+  // package's object (a bound Reflect.construct of node:net's Socket with { fd }) is that
+  // frame, as when it opens one itself (docs/attacks.md, case 220).
+  'net-descriptor-openers': [
+    "the app reads a getter of the package's: <node:net's Socket> constructed with { fd } for a subclass of the package's",
+    "app: the shell of the getter's variant runs only its commands",
+  ],
   'singleton-listener-maps': [
     "worker: parentPort's listener map (kEvents) read: the app's listener functions",
     "worker: parentPort's handler map (kHandlers) read",
