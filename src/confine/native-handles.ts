@@ -22,7 +22,7 @@
 import process from 'node:process';
 import { deferExtensions, freezeMethods, markNativePrototype } from './host-hardening.js';
 import { callerSitesOf } from './stack-traces.js';
-import { isRuntimeFile, isTheAppsFile } from './observation.js';
+import { isRuntimeFile, isTheAppsFile } from './performance-observation.js';
 
 /**
  * The bindings `process.binding` exposes (Node's allow-list). The classes of those that
