@@ -468,6 +468,23 @@ function consoleMember(host: HostGlobals, key: string, value: Function, packageN
   return typeof method === 'function' && (host.console as Record<string, unknown> | undefined)?.[key] === value ? method : hostLeaf(value);
 }
 
+/**
+ * A grant of a host class's prototype (`"URL.prototype": true`, which the generator
+ * writes for `@hapi/hoek`'s `url: URL.prototype`): the prototype a grant of the class
+ * shows (its hardened `prototype`; a capability class's, disarmed), as in LavaMoat, so
+ * that it is the prototype of the host's instances (hoek compares prototypes, and makes
+ * copies through its `constructor`). Not a frozen copy of a data object: that read every
+ * accessor of the prototype on the prototype itself (`Receiver must be an instance of
+ * class URL`).
+ */
+function classPrototypeLeaf(host: HostGlobals, path: readonly string[], value: unknown): unknown {
+  if (path.length !== 2 || path[1] !== 'prototype' || value === null || typeof value !== 'object') return undefined;
+  const owner: unknown = host[path[0]!];
+  if (typeof owner !== 'function' || (owner as { prototype?: unknown }).prototype !== value) return undefined;
+  const shared: unknown = shareable(host, path[0]!, owner);
+  return typeof shared === 'function' ? (shared as { prototype?: unknown }).prototype : undefined;
+}
+
 function readGrantOf(host: HostGlobals, name: string, strict: boolean, packageName = ''): PropertyDescriptor {
   const perPackage = Object.hasOwn(PER_PACKAGE, name) ? PER_PACKAGE[name] : undefined;
   let own: { value: unknown } | undefined;
@@ -598,7 +615,7 @@ export function makeEndowments(
         leaf: (value: unknown, access: Access, path: readonly string[]) =>
           path.length === 2 && path[0] === 'console' && typeof value === 'function'
             ? consoleMember(host, path[1]!, value, packageName ?? strict?.packageName ?? '')
-            : hostLeaf(guardedProcessMember(value, access, path.join('.')), access, strict),
+            : (classPrototypeLeaf(host, path, value) ?? hostLeaf(guardedProcessMember(value, access, path.join('.')), access, strict)),
         ...(observe && { observe: (path: readonly string[]) => observe.use(path.join('.')) }),
       });
       // The package's own object, on its own global: replacing it changes nothing else.
