@@ -79,7 +79,8 @@ test('yoga-layout 3, which awaits its WebAssembly at its top level, lays out the
 // Patterns of popular packages that behaved differently under the loader, each mimicked by
 // a package of test/fixtures/package-idioms, under the policy `lavamoat generate` writes:
 // node-fetch 3's util.promisify(stream.pipeline) (and the app's promisify(setTimeout)),
-// @hapi/hoek's URL.prototype.
+// @hapi/hoek's URL.prototype, engine.io-client's global object exported by one of its
+// modules and read through the import in another.
 test('package idioms give the same output under a generated policy as under plain node', () => {
   const idiomsDir = fixture('package-idioms');
   const temp = fs.mkdtempSync(path.join(os.tmpdir(), 'lavamoat-idioms-'));
@@ -93,6 +94,7 @@ test('package idioms give the same output under a generated policy as under plai
     assert.equal(generated.status, 0, generated.stderr);
     const resources = JSON.parse(fs.readFileSync(policy, 'utf8')).resources;
     assert.equal(resources['type-protos'].globals['URL.prototype'], true);
+    assert.deepEqual(resources['global-shim'].globals, { clearTimeout: true, setTimeout: true });
     const env = { LAVAMOAT_POLICY: policy, LAVAMOAT_POLICY_OVERRIDE: path.join(temp, 'none.json'), LAVAMOAT_CACHE: '0' };
     const plain = runPlain(idiomsDir, 'app.mjs', { env });
     assert.equal(plain.status, 0, plain.stderr);

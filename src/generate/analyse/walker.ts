@@ -74,6 +74,10 @@ export class Analyser {
   readonly warnings: AnalysisWarning[] = [];
   readonly globals: GlobalUse[] = [];
   readonly globalChanges: GlobalChange[] = [];
+  /** ES module exports of a module-scope name (`export const x = ...`, `export { x as y }`, `export default x`). */
+  readonly exportedLocals: Array<{ local: string; exported: string }> = [];
+  /** Those whose value is the global object. */
+  readonly globalExports: string[] = [];
   private lineStarts: number[] | undefined;
 
   constructor(
@@ -271,6 +275,7 @@ export class Analyser {
         visitExportNamed(this, node);
         return;
       case K.ExportDefault:
+        if (node.declaration?.type === 'Identifier') this.exportedLocals.push({ local: node.declaration.name, exported: 'default' });
         stack.push(node);
         this.visit(node.declaration);
         stack.pop();
@@ -398,6 +403,10 @@ export class Analyser {
       }
     }
     resolveImportUses(this);
+    for (const { local, exported } of this.exportedLocals) {
+      const binding = this.moduleScope.lookup(local);
+      if (binding ? binding.isGlobalAlias : GLOBAL_OBJECT_NAMES.has(local)) this.globalExports.push(exported);
+    }
     resolveMutations(this, (path, kind, offset) => globalMutation(this, path, kind, offset));
   }
 }
