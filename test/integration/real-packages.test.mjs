@@ -80,7 +80,7 @@ test('yoga-layout 3, which awaits its WebAssembly at its top level, lays out the
 // a package of test/fixtures/package-idioms, under the policy `lavamoat generate` writes:
 // node-fetch 3's util.promisify(stream.pipeline) (and the app's promisify(setTimeout)),
 // @hapi/hoek's URL.prototype, engine.io-client's global object exported by one of its
-// modules and read through the import in another.
+// modules and read through the import in another, protobufjs's kept on a property.
 test('package idioms give the same output under a generated policy as under plain node', () => {
   const idiomsDir = fixture('package-idioms');
   const temp = fs.mkdtempSync(path.join(os.tmpdir(), 'lavamoat-idioms-'));
@@ -95,6 +95,7 @@ test('package idioms give the same output under a generated policy as under plai
     const resources = JSON.parse(fs.readFileSync(policy, 'utf8')).resources;
     assert.equal(resources['type-protos'].globals['URL.prototype'], true);
     assert.deepEqual(resources['global-shim'].globals, { clearTimeout: true, setTimeout: true });
+    assert.equal(resources['global-holder'].globals.Buffer, true);
     const env = { LAVAMOAT_POLICY: policy, LAVAMOAT_POLICY_OVERRIDE: path.join(temp, 'none.json'), LAVAMOAT_CACHE: '0' };
     const plain = runPlain(idiomsDir, 'app.mjs', { env });
     assert.equal(plain.status, 0, plain.stderr);

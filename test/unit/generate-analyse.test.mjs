@@ -655,3 +655,14 @@ describe('the global object exported by a module of the package (engine.io-clien
     assert.deepEqual(imports(esm("import x from 'pkg'; x.y;")), ['pkg import']);
   });
 });
+
+describe('the global object kept on a property (protobufjs)', () => {
+  test("what is read through the property is globals; another property's is not", () => {
+    const result = cjs(
+      'var util = exports; util.global = util.isNode && global || typeof self !== "undefined" && self || this;' +
+        'var B = util.global.Buffer; util.L = util.global.dcodeIO && util.global.dcodeIO.Long; util.other = {}; util.other.fetch;',
+    );
+    assert.deepEqual(globalPaths(result), ['Buffer', 'dcodeIO', 'dcodeIO.Long']);
+    assert.deepEqual(globalPaths(cjs('var o = {}; o.g = {}; o.g.Buffer;')), []);
+  });
+});

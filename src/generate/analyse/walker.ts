@@ -7,7 +7,7 @@
  * fields directly (it is not exported beyond the folder).
  */
 import { GLOBAL_OBJECT_NAMES } from '../intrinsics.js';
-import { K, NODE_KIND, type Node, VISITOR_KEYS } from './ast.js';
+import { K, NODE_KIND, type Node, VISITOR_KEYS, memberKey } from './ast.js';
 import { globalMutation, globalReference, noteAliasInitialiser, noteGlobalDefinition, resolveGlobalAliases } from './globals.js';
 import {
   notePathJoin,
@@ -76,6 +76,8 @@ export class Analyser {
   readonly globalChanges: GlobalChange[] = [];
   /** ES module exports of a module-scope name (`export const x = ...`, `export { x as y }`, `export default x`). */
   readonly exportedLocals: Array<{ local: string; exported: string }> = [];
+  /** Properties of variables assigned the global object (`util.global`), if it is. */
+  readonly memberAliases: Array<{ owner: Binding; key: string; alias: Binding }> = [];
   /** Those whose value is the global object. */
   readonly globalExports: string[] = [];
   private lineStarts: number[] | undefined;
@@ -262,6 +264,7 @@ export class Analyser {
           const binding = this.scope.lookup(node.left.name);
           if (binding) noteValueSources(this, binding, sourcesOf(this, node.right));
         }
+        if (node.operator === '=') this.noteMemberAlias(node);
         stack.push(node);
         if (node.left.type === 'ObjectPattern' || node.left.type === 'ArrayPattern') visitTarget(this, node.left);
         else this.visit(node.left);
@@ -379,6 +382,26 @@ export class Analyser {
     this.stack.pop();
   }
 
+  /**
+   * `util.global = util.isNode && global || ...` (protobufjs): a property of a variable
+   * that may hold the global object; `util.global.Buffer` is then the global `Buffer`.
+   * Noted as an alias of its own, confirmed with the others (resolveGlobalAliases).
+   */
+  private noteMemberAlias(node: Node): void {
+    const left = node.left;
+    if (left.type !== 'MemberExpression' || left.object.type !== 'Identifier') return;
+    const key = memberKey(left);
+    if (key === undefined) return;
+    const owner = this.scope.lookup(left.object.name);
+    if (!owner) return;
+    const alias = new Binding(`${owner.name}.${key}`, 'var');
+    noteAliasInitialiser(this, alias, node.right);
+    if (!alias.aliasSources && !alias.directGlobalAlias) return;
+    // Its references are recorded from now on (refs.ts records only those that matter).
+    owner.special = true;
+    this.memberAliases.push({ owner, key, alias });
+  }
+
   // -- resolution, after the walk
 
   /**
@@ -400,6 +423,14 @@ export class Analyser {
         if (binding === this.wrapperRequire) checkRequireRef(this, ref);
       } else {
         globalReference(this, ref, [ref.name, ...ref.path], false);
+      }
+    }
+    for (const { owner, key, alias } of this.memberAliases) {
+      if (!alias.isGlobalAlias || owner.isGlobalAlias) continue;
+      for (const ref of owner.refs) {
+        if (ref.computed && ref.path.length === 0) continue;
+        if (ref.path[0] !== key || ref.path.length < 2) continue;
+        globalReference(this, { ...ref, path: ref.path.slice(1) }, ref.path.slice(1), true);
       }
     }
     resolveImportUses(this);
