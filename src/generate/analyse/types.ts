@@ -6,7 +6,7 @@
  */
 
 /** Bump whenever the output of {@link analyseModule} can change for the same input. */
-export const ANALYSER_VERSION = 9;
+export const ANALYSER_VERSION = 10;
 
 export type ModuleFormat = 'module' | 'commonjs';
 
