@@ -80,7 +80,8 @@ test('yoga-layout 3, which awaits its WebAssembly at its top level, lays out the
 // a package of test/fixtures/package-idioms, under the policy `lavamoat generate` writes:
 // node-fetch 3's util.promisify(stream.pipeline) (and the app's promisify(setTimeout)),
 // @hapi/hoek's URL.prototype, engine.io-client's global object exported by one of its
-// modules and read through the import in another, protobufjs's kept on a property.
+// modules and read through the import in another, protobufjs's kept on a property,
+// @inquirer/core's terminal readline on process.stdin.
 test('package idioms give the same output under a generated policy as under plain node', () => {
   const idiomsDir = fixture('package-idioms');
   const temp = fs.mkdtempSync(path.join(os.tmpdir(), 'lavamoat-idioms-'));
@@ -96,10 +97,12 @@ test('package idioms give the same output under a generated policy as under plai
     assert.equal(resources['type-protos'].globals['URL.prototype'], true);
     assert.deepEqual(resources['global-shim'].globals, { clearTimeout: true, setTimeout: true });
     assert.equal(resources['global-holder'].globals.Buffer, true);
+    assert.equal(resources['tty-prompt'].globals['process.stdin'], true);
     const env = { LAVAMOAT_POLICY: policy, LAVAMOAT_POLICY_OVERRIDE: path.join(temp, 'none.json'), LAVAMOAT_CACHE: '0' };
     const plain = runPlain(idiomsDir, 'app.mjs', { env });
     assert.equal(plain.status, 0, plain.stderr);
     assert.match(plain.stdout, /"sameAgain":true,"promisifiedTwice":true/);
+    assert.match(plain.stdout, /"ttyPrompt":"string"/);
     for (const strict of ['0', '1']) {
       const confined = runWithLoader(idiomsDir, 'app.mjs', { env: { ...env, LAVAMOAT_STRICT: strict } });
       assert.equal(confined.stderr, '', `strict ${strict}`);
