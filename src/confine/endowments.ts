@@ -447,7 +447,64 @@ export function mutableGlobalNames(globals: Record<string, GlobalValue> | undefi
  */
 function readGrant(host: HostGlobals, name: string, strict: boolean, observe?: () => void, packageName?: string): PropertyDescriptor {
   const descriptor = readGrantOf(host, name, strict, packageName);
-  return observe ? observed(descriptor, observe) : descriptor;
+  const made = observe ? observed(descriptor, observe) : descriptor;
+  readGrants.add(made);
+  return made;
+}
+
+/** The descriptors {@link readGrant} made, and those of "write" grants. */
+const readGrants = new WeakSet<PropertyDescriptor>();
+const writeGrants = new WeakSet<PropertyDescriptor>();
+
+/**
+ * Defines `descriptors` (from {@link makeEndowments}) on a package's global `own`, except
+ * read grants of names the host does not have (yet): those are answered by a prototype
+ * of `own` that has them only while the host has them. `'X' in globalThis` is then false
+ * where Node's would be (thread-stream, under every pino transport, reads
+ * `'__bundlerPathsOverrides' in globalThis ? globalThis.__bundlerPathsOverrides : {}`,
+ * and took `undefined` for the overrides), and a global the app or a package granted
+ * "write" defines later is still read. Assigning the name defines the package's own, as
+ * for any read grant; with "write", the host's.
+ */
+export function defineEndowments(own: object, descriptors: PropertyDescriptorMap, host: HostGlobals): void {
+  let late: Map<PropertyKey, PropertyDescriptor> | undefined;
+  for (const name of Reflect.ownKeys(descriptors)) {
+    const descriptor = descriptors[name as string]!;
+    if ((readGrants.has(descriptor) || writeGrants.has(descriptor)) && !Reflect.has(host, name)) {
+      (late ??= new Map()).set(name, descriptor);
+      continue;
+    }
+    Object.defineProperty(own, name, descriptor);
+  }
+  if (late === undefined) return;
+  const pending = late;
+  // Once the host has the name, the grant moves onto `own` as if it had always been there
+  // (`hasOwnProperty` then answers as Node's; a package may delete a global it may write).
+  const settle = (key: PropertyKey): boolean => {
+    const descriptor = pending.get(key);
+    if (descriptor === undefined || !Reflect.has(host, key)) return false;
+    pending.delete(key);
+    if (!Object.prototype.hasOwnProperty.call(own, key)) Object.defineProperty(own, key, descriptor);
+    return true;
+  };
+  const parent = Object.create(Object.getPrototypeOf(own) as object | null) as object;
+  Object.setPrototypeOf(
+    own,
+    new Proxy(parent, {
+      has: (target, key) => (pending.has(key) ? settle(key) : Reflect.has(target, key)),
+      get: (target, key, receiver) => {
+        if (!pending.has(key)) return Reflect.get(target, key, receiver);
+        return settle(key) ? Reflect.get(own, key, receiver) : undefined;
+      },
+      set: (target, key, value, receiver) => {
+        const descriptor = pending.get(key);
+        if (descriptor === undefined || !writeGrants.has(descriptor)) return Reflect.set(target, key, value, receiver);
+        Reflect.apply(descriptor.set!, receiver, [value]);
+        settle(key);
+        return true;
+      },
+    }),
+  );
 }
 
 /**
@@ -602,6 +659,7 @@ export function makeEndowments(
         configurable: true,
       };
       descriptors[name] = observe ? observed(writeGrant, () => observe.use(name)) : writeGrant;
+      writeGrants.add(descriptors[name]);
     } else if (node.access) {
       // Even when the host has no such global yet: another package granted "write" (or
       // the app) may define it later, and this package then reads it.

@@ -10,7 +10,7 @@ import { loadFromMap } from '@endo/compartment-mapper/import-lite.js';
 import type { LavaMoatPolicy } from '../policy/types.js';
 import { PackageMap, type PackageInfo, ROOT_NAME } from '../graph/package-map.js';
 import { buildCompartmentMap, ENTRY_SPECIFIER, NODE_LANGUAGE, resourceFor } from './compartment-map.js';
-import { makeEndowments, mutableGlobalNames, pinGlobals, universalEndowments, type HostGlobals } from './endowments.js';
+import { defineEndowments, makeEndowments, mutableGlobalNames, pinGlobals, universalEndowments, type HostGlobals } from './endowments.js';
 import { builtinFor, builtinGrants, hostBuiltin, type BuiltinGrant } from './builtins.js';
 import { builtinName, resolveSpecifier, type ResolveKind } from '../graph/resolve.js';
 import { realFile } from '../graph/real-paths.js';
@@ -677,7 +677,7 @@ export class Runtime implements ModuleContext {
         const observe = usage && record && { use: adder(record.globals, usage), unobserved: adder(record.unobserved, usage) };
         // The granted globals are made when the package's first module loads.
         runtime.pendingGlobals.set(location, () =>
-          Object.defineProperties(
+          defineEndowments(
             own,
             makeEndowments(
               resource?.globals,
@@ -689,6 +689,7 @@ export class Runtime implements ModuleContext {
                 : undefined,
               info.name,
             ),
+            runtime.options.host,
           ),
         );
         runtime.compartments.set(location, compartment);
