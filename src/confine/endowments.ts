@@ -452,9 +452,8 @@ function readGrant(host: HostGlobals, name: string, strict: boolean, observe?: (
   return made;
 }
 
-/** The descriptors {@link readGrant} made, and those of "write" grants. */
+/** The descriptors {@link readGrant} made. */
 const readGrants = new WeakSet<PropertyDescriptor>();
-const writeGrants = new WeakSet<PropertyDescriptor>();
 
 /**
  * Defines `descriptors` (from {@link makeEndowments}) on a package's global `own`, except
@@ -464,13 +463,14 @@ const writeGrants = new WeakSet<PropertyDescriptor>();
  * `'__bundlerPathsOverrides' in globalThis ? globalThis.__bundlerPathsOverrides : {}`,
  * and took `undefined` for the overrides), and a global the app or a package granted
  * "write" defines later is still read. Assigning the name defines the package's own, as
- * for any read grant; with "write", the host's.
+ * for any read grant. ("write" grants stay properties: strict code creates a global by
+ * assigning its bare name, `X = 1`, which needs the binding.)
  */
 export function defineEndowments(own: object, descriptors: PropertyDescriptorMap, host: HostGlobals): void {
   let late: Map<PropertyKey, PropertyDescriptor> | undefined;
   for (const name of Reflect.ownKeys(descriptors)) {
     const descriptor = descriptors[name as string]!;
-    if ((readGrants.has(descriptor) || writeGrants.has(descriptor)) && !Reflect.has(host, name)) {
+    if (readGrants.has(descriptor) && !Reflect.has(host, name)) {
       (late ??= new Map()).set(name, descriptor);
       continue;
     }
@@ -479,7 +479,7 @@ export function defineEndowments(own: object, descriptors: PropertyDescriptorMap
   if (late === undefined) return;
   const pending = late;
   // Once the host has the name, the grant moves onto `own` as if it had always been there
-  // (`hasOwnProperty` then answers as Node's; a package may delete a global it may write).
+  // (`hasOwnProperty` then answers as Node's).
   const settle = (key: PropertyKey): boolean => {
     const descriptor = pending.get(key);
     if (descriptor === undefined || !Reflect.has(host, key)) return false;
@@ -495,13 +495,6 @@ export function defineEndowments(own: object, descriptors: PropertyDescriptorMap
       get: (target, key, receiver) => {
         if (!pending.has(key)) return Reflect.get(target, key, receiver);
         return settle(key) ? Reflect.get(own, key, receiver) : undefined;
-      },
-      set: (target, key, value, receiver) => {
-        const descriptor = pending.get(key);
-        if (descriptor === undefined || !writeGrants.has(descriptor)) return Reflect.set(target, key, value, receiver);
-        Reflect.apply(descriptor.set!, receiver, [value]);
-        settle(key);
-        return true;
       },
     }),
   );
@@ -659,7 +652,6 @@ export function makeEndowments(
         configurable: true,
       };
       descriptors[name] = observe ? observed(writeGrant, () => observe.use(name)) : writeGrant;
-      writeGrants.add(descriptors[name]);
     } else if (node.access) {
       // Even when the host has no such global yet: another package granted "write" (or
       // the app) may define it later, and this package then reads it.
