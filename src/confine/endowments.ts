@@ -487,6 +487,12 @@ export function defineEndowments(own: object, descriptors: PropertyDescriptorMap
     if (!Object.prototype.hasOwnProperty.call(own, key)) Object.defineProperty(own, key, descriptor);
     return true;
   };
+  // Every global a package's code names is looked up on its global in a `with` scope,
+  // which also reads the global's `Symbol.unscopables`: an own one (none are) keeps that
+  // read off the prototype below, on the path of every global access.
+  if (!Reflect.getOwnPropertyDescriptor(own, Symbol.unscopables)) {
+    Object.defineProperty(own, Symbol.unscopables, { value: undefined, writable: true, enumerable: false, configurable: true });
+  }
   const parent = Object.create(Object.getPrototypeOf(own) as object | null) as object;
   Object.setPrototypeOf(
     own,
