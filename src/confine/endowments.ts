@@ -89,7 +89,63 @@ export function mutableGlobalNames(globals: Record<string, GlobalValue> | undefi
  */
 function readGrant(host: HostGlobals, name: string, strict: boolean, observe?: () => void, packageName?: string): PropertyDescriptor {
   const descriptor = readGrantOf(host, name, strict, packageName);
-  return observe ? observed(descriptor, observe) : descriptor;
+  const made = observe ? observed(descriptor, observe) : descriptor;
+  readGrants.add(made);
+  return made;
+}
+
+/** The descriptors {@link readGrant} made. */
+const readGrants = new WeakSet<PropertyDescriptor>();
+
+/**
+ * Defines `descriptors` (from {@link makeEndowments}) on a package's global `own`, except
+ * read grants of names the host does not have (yet): those are answered by a prototype
+ * of `own` that has them only while the host has them. `'X' in globalThis` is then false
+ * where Node's would be (thread-stream, under every pino transport, reads
+ * `'__bundlerPathsOverrides' in globalThis ? globalThis.__bundlerPathsOverrides : {}`,
+ * and took `undefined` for the overrides), and a global the app or a package granted
+ * "write" defines later is still read. Assigning the name defines the package's own, as
+ * for any read grant. ("write" grants stay properties: strict code creates a global by
+ * assigning its bare name, `X = 1`, which needs the binding.)
+ */
+export function defineEndowments(own: object, descriptors: PropertyDescriptorMap, host: HostGlobals): void {
+  let late: Map<PropertyKey, PropertyDescriptor> | undefined;
+  for (const name of Reflect.ownKeys(descriptors)) {
+    const descriptor = descriptors[name as string]!;
+    if (readGrants.has(descriptor) && !Reflect.has(host, name)) {
+      (late ??= new Map()).set(name, descriptor);
+      continue;
+    }
+    Object.defineProperty(own, name, descriptor);
+  }
+  if (late === undefined) return;
+  const pending = late;
+  // Once the host has the name, the grant moves onto `own` as if it had always been there
+  // (`hasOwnProperty` then answers as Node's).
+  const settle = (key: PropertyKey): boolean => {
+    const descriptor = pending.get(key);
+    if (descriptor === undefined || !Reflect.has(host, key)) return false;
+    pending.delete(key);
+    if (!Object.prototype.hasOwnProperty.call(own, key)) Object.defineProperty(own, key, descriptor);
+    return true;
+  };
+  // Every global a package's code names is looked up on its global in a `with` scope,
+  // which also reads the global's `Symbol.unscopables`: an own one (none are) keeps that
+  // read off the prototype below, on the path of every global access.
+  if (!Reflect.getOwnPropertyDescriptor(own, Symbol.unscopables)) {
+    Object.defineProperty(own, Symbol.unscopables, { value: undefined, writable: true, enumerable: false, configurable: true });
+  }
+  const parent = Object.create(Object.getPrototypeOf(own) as object | null) as object;
+  Object.setPrototypeOf(
+    own,
+    new Proxy(parent, {
+      has: (target, key) => (pending.has(key) ? settle(key) : Reflect.has(target, key)),
+      get: (target, key, receiver) => {
+        if (!pending.has(key)) return Reflect.get(target, key, receiver);
+        return settle(key) ? Reflect.get(own, key, receiver) : undefined;
+      },
+    }),
+  );
 }
 
 /**
@@ -108,6 +164,23 @@ function consoleMember(host: HostGlobals, key: string, value: Function, packageN
   const method = own?.[key];
   // The global's current method (a replaced one is the app's, kept).
   return typeof method === 'function' && (host.console as Record<string, unknown> | undefined)?.[key] === value ? method : hostLeaf(value);
+}
+
+/**
+ * A grant of a host class's prototype (`"URL.prototype": true`, which the generator
+ * writes for `@hapi/hoek`'s `url: URL.prototype`): the prototype a grant of the class
+ * shows (its hardened `prototype`; a capability class's, disarmed), as in LavaMoat, so
+ * that it is the prototype of the host's instances (hoek compares prototypes, and makes
+ * copies through its `constructor`). Not a frozen copy of a data object: that read every
+ * accessor of the prototype on the prototype itself (`Receiver must be an instance of
+ * class URL`).
+ */
+function classPrototypeLeaf(host: HostGlobals, path: readonly string[], value: unknown): unknown {
+  if (path.length !== 2 || path[1] !== 'prototype' || value === null || typeof value !== 'object') return undefined;
+  const owner: unknown = host[path[0]!];
+  if (typeof owner !== 'function' || (owner as { prototype?: unknown }).prototype !== value) return undefined;
+  const shared: unknown = shareable(host, path[0]!, owner);
+  return typeof shared === 'function' ? (shared as { prototype?: unknown }).prototype : undefined;
 }
 
 function readGrantOf(host: HostGlobals, name: string, strict: boolean, packageName = ''): PropertyDescriptor {
@@ -240,7 +313,7 @@ export function makeEndowments(
         leaf: (value: unknown, access: Access, path: readonly string[]) =>
           path.length === 2 && path[0] === 'console' && typeof value === 'function'
             ? consoleMember(host, path[1]!, value, packageName ?? strict?.packageName ?? '')
-            : hostLeaf(guardedProcessMember(value, access, path.join('.')), access, strict),
+            : (classPrototypeLeaf(host, path, value) ?? hostLeaf(guardedProcessMember(value, access, path.join('.')), access, strict)),
         ...(observe && { observe: (path: readonly string[]) => observe.use(path.join('.')) }),
       });
       // The package's own object, on its own global: replacing it changes nothing else.

@@ -18,7 +18,7 @@ import { loadFromMap } from '@endo/compartment-mapper/import-lite.js';
 import type { LavaMoatPolicy } from '../policy/types.js';
 import { PackageMap, type PackageInfo, ROOT_NAME } from '../graph/package-map.js';
 import { buildCompartmentMap, ENTRY_SPECIFIER, NODE_LANGUAGE, resourceFor } from './compartment-map.js';
-import { makeEndowments, mutableGlobalNames, pinGlobals, universalEndowments, type HostGlobals } from './endowments.js';
+import { defineEndowments, makeEndowments, mutableGlobalNames, pinGlobals, universalEndowments, type HostGlobals } from './endowments.js';
 import { builtinFor, builtinGrants, hostBuiltin, type BuiltinGrant } from './builtins.js';
 import { builtinName, resolveSpecifier, type ResolveKind } from '../graph/resolve.js';
 import { denied, explainMissingGlobal, type PolicyFiles } from '../report/denials.js';
@@ -400,19 +400,24 @@ export class Runtime implements ModuleContext {
    * `module.createRequire(filename)` for package `info`: a require rooted in `info` itself
    * or in a package its policy lists, resolving as Node would from there, and loading only
    * what `info` may load (`link()` checks each result against `info`'s policy; every
-   * module runs in its own package's compartment). Rooted anywhere else it is refused:
-   * in an ungranted package with the entry that would grant it, in the app or in no
-   * package with no entry, since none can allow loading those.
+   * module runs in its own package's compartment). Rooted in the app's package (or given
+   * the app's directory itself, as config 5 gives `process.cwd()`, which Node roots in
+   * the directory above) only with LavaMoat's `"$root$"` grant, the policy's way of
+   * listing the app: then the app's files it loads run as app code, as they do for a
+   * package granted `$root$`. Rooted anywhere else it is refused: in an ungranted
+   * package (or the app) with the entry that would grant it, in no package with no entry,
+   * since none can allow loading those.
    */
   private requireFor(info: PackageInfo, filename: string): unknown {
     const real = realRoot(filename);
-    const root = this.packageMap.packageForPath(real);
+    let root = this.packageMap.packageForPath(real);
+    const given = root?.name === ROOT_NAME || !path.isAbsolute(filename) ? undefined : this.packageMap.packageForPath(path.join(filename, 'package.json'));
+    if (given?.name === ROOT_NAME && path.resolve(filename) === given.dir) root = given;
     if (root !== info) {
       // Where `..` or a symlink moved it, the message says where it really is.
       const shown = real === filename ? filename : `${filename}, that is ${real}`;
-      if (!root || root.name === ROOT_NAME) {
-        const where = root ? "a file of the app's own package, which no package may load" : 'in no package of the dependency tree';
-        throw denied(info.name, 'file', `to create a require for ${shown}`, this.options.files, `module.createRequire: ${where}`);
+      if (!root) {
+        throw denied(info.name, 'file', `to create a require for ${shown}`, this.options.files, 'module.createRequire: in no package of the dependency tree');
       }
       const resource = this.resource(info);
       if (resource !== undefined && !isGranted(resource.packages?.[root.name])) {
@@ -620,7 +625,7 @@ export class Runtime implements ModuleContext {
         const observe = usage && record && { use: adder(record.globals, usage), unobserved: adder(record.unobserved, usage) };
         // The granted globals are made when the package's first module loads.
         runtime.pendingGlobals.set(location, () =>
-          Object.defineProperties(
+          defineEndowments(
             own,
             makeEndowments(
               resource?.globals,
@@ -632,6 +637,7 @@ export class Runtime implements ModuleContext {
                 : undefined,
               info.name,
             ),
+            runtime.options.host,
           ),
         );
         runtime.compartments.set(location, compartment);

@@ -8,6 +8,9 @@ import { deliver, envFor, handOutValue, readOnlyEnvFor } from './boundary.js';
 import { disarmChain, isForeignCapabilityCall, isSafeConstructor, shownPrototype } from './capability-classes.js';
 import { hardenPrototypeChain, isObject, isPlainData } from './host-hardening.js';
 import { copyAtom } from './deliver.js';
+import { createRequire } from 'node:module';
+
+const hostRequire = createRequire(import.meta.url);
 
 
 
@@ -25,6 +28,38 @@ function frozenCopy(value: object, seen = new WeakMap<object, object>()): object
 }
 
 const readOnlyViews = new WeakMap<object, object>();
+
+let readlineSlots: Map<symbol, (value: unknown) => boolean> | undefined;
+
+/**
+ * The two slots Node's readline keeps on an input stream (`emitKeypressEvents`, which
+ * `readline.createInterface` calls for a terminal: a `StringDecoder` and the generator
+ * that turns input into `'keypress'` events), each with the test a value must pass: one
+ * Node made. Learnt once from a stream of the runtime's own.
+ */
+function readlineSlotsOf(): Map<symbol, (value: unknown) => boolean> {
+  if (readlineSlots) return readlineSlots;
+  readlineSlots = new Map();
+  try {
+    const { PassThrough } = hostRequire('node:stream') as typeof import('node:stream');
+    const { emitKeypressEvents } = hostRequire('node:readline') as typeof import('node:readline');
+    const { StringDecoder } = hostRequire('node:string_decoder') as typeof import('node:string_decoder');
+    const probe = new PassThrough();
+    emitKeypressEvents(probe);
+    for (const key of Object.getOwnPropertySymbols(probe)) {
+      const value: unknown = (probe as unknown as Record<symbol, unknown>)[key];
+      if (value instanceof StringDecoder) readlineSlots.set(key, (candidate) => candidate instanceof StringDecoder);
+      else if (isObject(value) && typeof (value as { next?: unknown }).next === 'function') {
+        const made = Object.getPrototypeOf(value) as object | null;
+        readlineSlots.set(key, (candidate) => isObject(candidate) && Object.getPrototypeOf(candidate) === made);
+      }
+    }
+    probe.destroy();
+  } catch {
+    // No readline here: no slot.
+  }
+  return readlineSlots;
+}
 
 /** Node's convention for internals (`_writableState`, `_handle`, symbol-keyed slots). */
 const isInternalKey = (key: PropertyKey): boolean => typeof key === 'symbol' || String(key).startsWith('_') || key === 'writableBuffer';
@@ -50,6 +85,7 @@ function readOnlyView(target: object): object {
   let endOutput: Function | undefined;
   const hidden = (real: object, key: PropertyKey): boolean => {
     if (!isInternalKey(key)) return false;
+    if (typeof key === 'symbol' && readlineSlots?.has(key)) return false;
     const descriptor = Reflect.getOwnPropertyDescriptor(real, key);
     return !descriptor || descriptor.configurable === true; // a proxy must show what is fixed
   };
@@ -110,7 +146,17 @@ function readOnlyView(target: object): object {
       if (descriptor === undefined || !('value' in descriptor)) return descriptor;
       return { ...descriptor, value: shown(real, key, descriptor.value) };
     },
-    set: refuse,
+    // Node's readline, given the view of `process.stdin` (inquirer's prompts), keeps its
+    // decoders on the stream as it does on the real one: only those two slots, only
+    // once, and only values of the kinds Node puts there. A package could plant one of
+    // its own making (an object with that prototype): it would read the input, which the
+    // view's `on('data')` gives it anyway, and make keypresses, which its `emit` can.
+    set: (real, key, value) => {
+      if (typeof key !== 'symbol' || Reflect.getOwnPropertyDescriptor(real, key) !== undefined) return false;
+      const accepts = readlineSlotsOf().get(key);
+      if (accepts === undefined || !accepts(value)) return false;
+      return Reflect.defineProperty(real, key, { value, writable: false, enumerable: true, configurable: true });
+    },
     defineProperty: refuse,
     deleteProperty: refuse,
     setPrototypeOf: refuse,

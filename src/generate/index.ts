@@ -17,6 +17,7 @@ import type { IncludeEntry, LavaMoatPolicy } from '../policy/types.js';
 import { analyseModule, isTypeScriptFile, type ModuleAnalysis, type ModuleFormat } from './analyse/index.js';
 import { AnalysisCache, cacheKey, fromCachedResolution, toCachedResolution, treeFingerprint } from './cache.js';
 import { builtinKey } from './builtin-members.js';
+import { isProvidedGlobal } from './intrinsics.js';
 import { includedFiles } from './include.js';
 import { buildResources, PackageUsage, type Evidence, type ResourceDebug } from './policy.js';
 import { AnalysisPool, defaultJobs, type PoolResult } from './pool.js';
@@ -233,6 +234,11 @@ export async function generatePolicy(options: GenerateOptions): Promise<Generate
   let poolFailed = false;
   const sent = new Map<number, { file: string; format: ModuleFormat; key: string }>();
 
+  // Modules that export the global object, and what the package's modules use of the
+  // exports of its own modules: joined once every module is analysed.
+  const globalExports = new Map<string, ReadonlySet<string>>();
+  const ownModuleUses: Array<{ usage: PackageUsage; target: string; uses: NonNullable<ModuleAnalysis['imports'][number]['uses']>; where: (line: number, column: number, detail?: string) => Evidence }> = [];
+
   /** What each module uses, into its package's usage; its imports into the queue. */
   const processModule = (file: string, analysis: ModuleAnalysis): void => {
     const owner = packageMap.packageForPath(file)!;
@@ -243,6 +249,7 @@ export async function generatePolicy(options: GenerateOptions): Promise<Generate
       ? (line: number, column: number, detail?: string): Evidence => `${relFile}:${line}:${column}${detail ? ` ${detail}` : ''}`
       : (): Evidence => '';
     const appModule = isAppModule(owner, file);
+    if (analysis.globalExports) globalExports.set(file, new Set(analysis.globalExports));
     for (const w of analysis.warnings) {
       const warning = makeWarning(owner, file, w.line, w.column, w.kind, w.message);
       if (analysis.failed && appModule) failures.push(warning);
@@ -311,6 +318,7 @@ export async function generatePolicy(options: GenerateOptions): Promise<Generate
         );
         continue;
       }
+      if (target === owner && record.uses) ownModuleUses.push({ usage, target: resolved.path, uses: record.uses, where });
       if (target !== owner) {
         if (target.name === ROOT_NAME) {
           warn(
@@ -455,6 +463,20 @@ export async function generatePolicy(options: GenerateOptions): Promise<Generate
     }
   } finally {
     await pool?.close();
+  }
+  // `import { globalThisShim as globalThis } from './globals.node.js'`, then
+  // `globalThis.setTimeout.bind(...)`: globals, as if read from the global object.
+  for (const { usage, target, uses, where } of ownModuleUses) {
+    const names = globalExports.get(target);
+    if (!names) continue;
+    for (const use of uses) {
+      if (use.path.length < 2 || !names.has(use.path[0]!)) continue;
+      const path = use.path.slice(1);
+      if (isProvidedGlobal(path[0]!)) continue;
+      let granted = path.length > 2 ? path.slice(0, 2) : path;
+      if (granted.length === 2 && ['call', 'apply', 'bind'].includes(granted[1]!)) granted = [path[0]!];
+      usage.addGlobal(granted.join('.'), 'read', where(use.line, use.column, `${path.join('.')} (through ${use.path[0]}, the global object)`));
+    }
   }
   if (failures.length > 0) {
     failures.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0) || a.line - b.line);

@@ -17,6 +17,7 @@ import { Runtime } from '../confine/runtime.js';
 import { appGlobalScope, setAppGlobalScope, setRuntime } from './bridge.js';
 import { installRequireHook } from './require-hook.js';
 import { installErrorPrinting } from '../report/error-printing.js';
+import { installPromisify } from '../confine/promisify.js';
 import type { HooksData } from './hooks/hooks.js';
 import { installHooks } from './install-hooks.js';
 import { lexersReady } from '../graph/module-names.js';
@@ -131,6 +132,8 @@ export async function start(config: Config, loaderURL: string): Promise<void> {
     ...(recording && { usage: recording }),
     strict: config.strict,
   });
+  // Before the ES namespace of node:util is brought up to date (installErrorPrinting).
+  installPromisify();
   installErrorPrinting(
     (error) => runtime.explainError(error),
     caught && ((error) => caught.beforeUncaught(error)),

@@ -106,16 +106,30 @@ describe('where a package may root a require, and what it gets', () => {
     assert.deepEqual(results(granted).ungrantedPackage, results(plain).ungrantedPackage);
   });
 
-  test('rooted in the app or outside every package: refused, saying no entry can allow it', () => {
+  test('rooted in the app: refused, with the "$root$" entry that allows it; then as plain node (config 5)', () => {
     const got = results(confined);
-    for (const key of ['appFile', 'outside']) {
+    for (const key of ['appFile', 'appDirectory']) {
       assert.equal(got[key].ok, false, key);
-      assert.match(got[key].error, /^LavaMoat: package "prober" is not allowed to create a require for /, key);
-      assert.match(got[key].error, /no policy entry can allow this/, key);
-      assert.doesNotMatch(got[key].error, /to allow it, add/, key);
+      assert.match(got[key].error, /^LavaMoat: package "prober" is not allowed the app's own modules \("\$root\$"\) \(module\.createRequire\(/, key);
+      assert.ok(got[key].error.includes('{"resources":{"prober":{"packages":{"$root$":true}}}}'), key);
     }
-    assert.match(got.appFile.error, /a file of the app's own package/);
-    assert.match(got.outside.error, /in no package of the dependency tree/);
+    // config 5 roots one in process.cwd(), the app's directory (Node roots it in the one above).
+    const rootGranted = results(runWithLoader(dir, 'probe.mjs', { env: { LAVAMOAT_POLICY_OVERRIDE: policyFile('grant-root-override.json') } }));
+    const expected = results(plain);
+    for (const key of ['appFile', 'appDirectory']) assert.deepEqual(rootGranted[key], expected[key], key);
+    assert.equal(rootGranted.appDirectory.ok, true);
+  });
+
+  test('rooted outside every package: refused, saying no entry can allow it, "$root$" or not', () => {
+    const rootGranted = results(runWithLoader(dir, 'probe.mjs', { env: { LAVAMOAT_POLICY_OVERRIDE: policyFile('grant-root-override.json') } }));
+    for (const got of [results(confined), rootGranted]) {
+      for (const key of ['outside', 'outsideFile']) {
+        assert.equal(got[key].ok, false, key);
+        assert.match(got[key].error, /^LavaMoat: package "prober" is not allowed to create a require for /, key);
+        assert.match(got[key].error, /in no package of the dependency tree/, key);
+        assert.match(got[key].error, /no policy entry can allow this/, key);
+      }
+    }
   });
 
   test('the rooted require has the confined require\'s resolve.paths, cache and main', () => {

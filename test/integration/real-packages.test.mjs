@@ -75,3 +75,44 @@ test('yoga-layout 3, which awaits its WebAssembly at its top level, lays out the
     fs.rmSync(temp, { recursive: true, force: true });
   }
 });
+
+// Patterns of popular packages that behaved differently under the loader, each mimicked by
+// a package of test/fixtures/package-idioms, under the policy `lavamoat generate` writes:
+// node-fetch 3's util.promisify(stream.pipeline) (and the app's promisify(setTimeout)),
+// @hapi/hoek's URL.prototype, engine.io-client's global object exported by one of its
+// modules and read through the import in another, protobufjs's kept on a property,
+// @inquirer/core's terminal readline on process.stdin, thread-stream's `'X' in globalThis`
+// for a global the host does not have.
+test('package idioms give the same output under a generated policy as under plain node', () => {
+  const idiomsDir = fixture('package-idioms');
+  const temp = fs.mkdtempSync(path.join(os.tmpdir(), 'lavamoat-idioms-'));
+  try {
+    const policy = path.join(temp, 'policy.json');
+    const generated = spawnSync(process.execPath, [path.join(projectDir, 'bin', 'lavamoat.mjs'), 'generate', 'app.mjs', '--policy', policy, '--no-cache'], {
+      cwd: idiomsDir,
+      env: { ...process.env, NODE_OPTIONS: '' },
+      encoding: 'utf8',
+    });
+    assert.equal(generated.status, 0, generated.stderr);
+    const resources = JSON.parse(fs.readFileSync(policy, 'utf8')).resources;
+    assert.equal(resources['type-protos'].globals['URL.prototype'], true);
+    assert.deepEqual(resources['global-shim'].globals, { clearTimeout: true, setTimeout: true });
+    assert.equal(resources['global-holder'].globals.Buffer, true);
+    assert.equal(resources['tty-prompt'].globals['process.stdin'], true);
+    const env = { LAVAMOAT_POLICY: policy, LAVAMOAT_POLICY_OVERRIDE: path.join(temp, 'none.json'), LAVAMOAT_CACHE: '0' };
+    const plain = runPlain(idiomsDir, 'app.mjs', { env });
+    assert.equal(plain.status, 0, plain.stderr);
+    assert.match(plain.stdout, /"sameAgain":true,"promisifiedTwice":true/);
+    assert.match(plain.stdout, /"ttyPrompt":"string"/);
+    assert.match(plain.stdout, /"absent":\[false,"undefined",null\],"later":\[false,"undefined"\]/);
+    assert.equal(resources['presence-probe'].globals.__bundlerPathsOverrides, true);
+    for (const strict of ['0', '1']) {
+      const confined = runWithLoader(idiomsDir, 'app.mjs', { env: { ...env, LAVAMOAT_STRICT: strict } });
+      assert.equal(confined.stderr, '', `strict ${strict}`);
+      assert.equal(confined.status, 0);
+      assert.equal(confined.stdout, plain.stdout);
+    }
+  } finally {
+    fs.rmSync(temp, { recursive: true, force: true });
+  }
+});

@@ -325,10 +325,12 @@ describe('imports: the module graph edges', () => {
       const e = await import('e'); import(\`f\`);`;
     assert.deepEqual(imports(esm(source)), [
       'a import',
-      './b.js import',
+      // The package's own modules: what is used of their exports (an export may be the
+      // global object).
+      './b.js import b',
       'c import',
       'd import',
-      './x.json import',
+      './x.json import default',
       'e import',
       'f import',
     ]);
@@ -627,5 +629,40 @@ describe('changes (strict mode\'s "write"): object globals and other modules\' v
       [],
     );
     assert.deepEqual(mutated(esm("import moment from 'moment'; const m = moment(); m.locale('fr'); m._x = 1;")), []);
+  });
+});
+
+describe('the global object exported by a module of the package (engine.io-client)', () => {
+  test('exports whose value is the global object are listed', () => {
+    assert.deepEqual(esm('export const globalThisShim = global;').globalExports, ['globalThisShim']);
+    assert.deepEqual(esm('const g = typeof self !== "undefined" ? self : globalThis; export { g as root }; export default g;').globalExports, ['root', 'default']);
+    assert.deepEqual(esm('export default globalThis;').globalExports, ['default']);
+    assert.equal(esm('export const x = {}; const globalThis = {}; export { globalThis };').globalExports, undefined);
+  });
+
+  test("what a module uses of its own relative imports is recorded, from the namespace's names", () => {
+    const result = esm(
+      "import { globalThisShim as globalThis } from './globals.node.js'; import root from './root.js'; import * as ns from './ns.js';" +
+        'globalThis.setTimeout.bind(globalThis); root.clearTimeout(1); ns.g.fetch;',
+    );
+    assert.deepEqual(imports(result), [
+      './globals.node.js import globalThisShim,globalThisShim.setTimeout.bind',
+      './root.js import default.clearTimeout',
+      './ns.js import g.fetch',
+    ]);
+    assert.deepEqual(globals(result), []);
+    // Other packages' modules: no uses recorded (their exports' changes are, mutations).
+    assert.deepEqual(imports(esm("import x from 'pkg'; x.y;")), ['pkg import']);
+  });
+});
+
+describe('the global object kept on a property (protobufjs)', () => {
+  test("what is read through the property is globals; another property's is not", () => {
+    const result = cjs(
+      'var util = exports; util.global = util.isNode && global || typeof self !== "undefined" && self || this;' +
+        'var B = util.global.Buffer; util.L = util.global.dcodeIO && util.global.dcodeIO.Long; util.other = {}; util.other.fetch;',
+    );
+    assert.deepEqual(globalPaths(result), ['Buffer', 'dcodeIO', 'dcodeIO.Long']);
+    assert.deepEqual(globalPaths(cjs('var o = {}; o.g = {}; o.g.Buffer;')), []);
   });
 });

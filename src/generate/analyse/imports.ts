@@ -42,11 +42,13 @@ export function addImport(
 ): ImportRecord {
   const record: ImportRecord = { specifier, kind, ...a.position(offset) };
   if (optional) record.optional = true;
-  if (builtinName(specifier) !== undefined) record.uses = [];
+  if (builtinName(specifier) !== undefined || (kind === 'import' && isRelative(specifier))) record.uses = [];
   a.imports.push(record);
   a.importOffsets.set(record, offset);
   return record;
 }
+
+const isRelative = (specifier: string): boolean => specifier.startsWith('./') || specifier.startsWith('../');
 
 export function use(a: Analyser, record: ImportRecord, path: string[], offset: number): void {
   record.uses?.push({ path, ...a.position(offset) });
@@ -61,24 +63,42 @@ export function visitImportDeclaration(a: Analyser, node: Node): void {
   for (const s of node.specifiers) {
     const binding = declare(a, s.local.name, 'import');
     let base: string[] = [];
+    let imported: string | undefined;
     if (s.type === 'ImportSpecifier') {
-      const imported = s.imported.type === 'Identifier' ? s.imported.name : String(s.imported.value);
-      base = imported === 'default' ? [] : [imported];
+      const name: string = s.imported.type === 'Identifier' ? s.imported.name : String(s.imported.value);
+      imported = name;
+      base = name === 'default' ? [] : [name];
+    } else if (s.type === 'ImportDefaultSpecifier') {
+      imported = 'default';
     }
-    if (!record.uses) {
+    const builtin = builtinName(specifier) !== undefined;
+    if (!builtin) {
       // Another module's value: what this module changes of it (mutations.ts).
       noteValueSources(a, binding, [{ kind: 'import', record, path: base }]);
-      continue;
     }
+    if (!record.uses) continue;
     binding.special = true;
     binding.importRecord = record;
-    binding.importBase = base;
+    // A module of the package's own: paths from its namespace (`default` named), so that
+    // an export that is the global object is told by its name.
+    binding.importBase = builtin || imported === undefined ? base : [imported];
     a.importBindings.push(binding);
   }
   if (record.uses && node.specifiers.length === 0) use(a, record, [], node.start);
 }
 
 export function visitExportNamed(a: Analyser, node: Node): void {
+  if (node.declaration?.type === 'VariableDeclaration') {
+    for (const d of node.declaration.declarations) {
+      if (d.id.type === 'Identifier') a.exportedLocals.push({ local: d.id.name, exported: d.id.name });
+    }
+  }
+  if (!node.source) {
+    for (const s of node.specifiers ?? []) {
+      if (s.local.type !== 'Identifier') continue;
+      a.exportedLocals.push({ local: s.local.name, exported: s.exported.type === 'Identifier' ? s.exported.name : String(s.exported.value) });
+    }
+  }
   if (node.declaration) {
     a.stack.push(node);
     a.visit(node.declaration);

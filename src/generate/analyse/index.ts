@@ -164,5 +164,6 @@ function analyseJavaScript(source: string, format: ModuleFormat): ModuleAnalysis
     warnings: analyser.warnings.sort(byPosition),
   };
   if (analyser.globalChanges.length > 0) result.globalChanges = analyser.globalChanges;
+  if (analyser.globalExports.length > 0) result.globalExports = analyser.globalExports;
   return result;
 }

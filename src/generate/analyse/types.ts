@@ -6,7 +6,7 @@
  */
 
 /** Bump whenever the output of {@link analyseModule} can change for the same input. */
-export const ANALYSER_VERSION = 8;
+export const ANALYSER_VERSION = 10;
 
 export type ModuleFormat = 'module' | 'commonjs';
 
@@ -60,7 +60,11 @@ export interface ImportRecord {
   kind: ImportKind;
   line: number;
   column: number;
-  /** For builtin modules only: the members the module uses. */
+  /**
+   * For builtin modules, the members the module uses; for an ES import of a relative
+   * specifier (a module of the same package), the paths it uses of that module's exports,
+   * which are globals if the export is the global object (`globalExports`).
+   */
   uses?: ImportUse[];
   /** Inside a `try` block: the code expects that it may fail (an optional dependency). */
   optional?: true;
@@ -101,6 +105,12 @@ export interface ModuleAnalysis {
   /** Object globals the module changes (strict mode's `"write"`); absent when none. */
   globalChanges?: GlobalChange[];
   warnings: AnalysisWarning[];
+  /**
+   * ES module exports whose value is the global object (engine.io-client's `export const
+   * globalThisShim = global`): what the package's modules that import them use through
+   * them is globals (generate/index.ts). Absent when none.
+   */
+  globalExports?: string[];
   /** The module could not be read as code (an `unparsed` warning says why): it yields nothing. */
   failed?: true;
 }

@@ -7,7 +7,7 @@
  * fields directly (it is not exported beyond the folder).
  */
 import { GLOBAL_OBJECT_NAMES } from '../intrinsics.js';
-import { K, NODE_KIND, type Node, VISITOR_KEYS } from './ast.js';
+import { K, NODE_KIND, type Node, VISITOR_KEYS, memberKey } from './ast.js';
 import { globalMutation, globalReference, noteAliasInitialiser, noteGlobalDefinition, resolveGlobalAliases } from './globals.js';
 import {
   notePathJoin,
@@ -74,6 +74,12 @@ export class Analyser {
   readonly warnings: AnalysisWarning[] = [];
   readonly globals: GlobalUse[] = [];
   readonly globalChanges: GlobalChange[] = [];
+  /** ES module exports of a module-scope name (`export const x = ...`, `export { x as y }`, `export default x`). */
+  readonly exportedLocals: Array<{ local: string; exported: string }> = [];
+  /** Properties of variables assigned the global object (`util.global`), if it is. */
+  readonly memberAliases: Array<{ owner: Binding; key: string; alias: Binding }> = [];
+  /** Those whose value is the global object. */
+  readonly globalExports: string[] = [];
   private lineStarts: number[] | undefined;
 
   constructor(
@@ -258,6 +264,7 @@ export class Analyser {
           const binding = this.scope.lookup(node.left.name);
           if (binding) noteValueSources(this, binding, sourcesOf(this, node.right));
         }
+        if (node.operator === '=') this.noteMemberAlias(node);
         stack.push(node);
         if (node.left.type === 'ObjectPattern' || node.left.type === 'ArrayPattern') visitTarget(this, node.left);
         else this.visit(node.left);
@@ -271,6 +278,7 @@ export class Analyser {
         visitExportNamed(this, node);
         return;
       case K.ExportDefault:
+        if (node.declaration?.type === 'Identifier') this.exportedLocals.push({ local: node.declaration.name, exported: 'default' });
         stack.push(node);
         this.visit(node.declaration);
         stack.pop();
@@ -374,6 +382,26 @@ export class Analyser {
     this.stack.pop();
   }
 
+  /**
+   * `util.global = util.isNode && global || ...` (protobufjs): a property of a variable
+   * that may hold the global object; `util.global.Buffer` is then the global `Buffer`.
+   * Noted as an alias of its own, confirmed with the others (resolveGlobalAliases).
+   */
+  private noteMemberAlias(node: Node): void {
+    const left = node.left;
+    if (left.type !== 'MemberExpression' || left.object.type !== 'Identifier') return;
+    const key = memberKey(left);
+    if (key === undefined) return;
+    const owner = this.scope.lookup(left.object.name);
+    if (!owner) return;
+    const alias = new Binding(`${owner.name}.${key}`, 'var');
+    noteAliasInitialiser(this, alias, node.right);
+    if (!alias.aliasSources && !alias.directGlobalAlias) return;
+    // Its references are recorded from now on (refs.ts records only those that matter).
+    owner.special = true;
+    this.memberAliases.push({ owner, key, alias });
+  }
+
   // -- resolution, after the walk
 
   /**
@@ -397,7 +425,19 @@ export class Analyser {
         globalReference(this, ref, [ref.name, ...ref.path], false);
       }
     }
+    for (const { owner, key, alias } of this.memberAliases) {
+      if (!alias.isGlobalAlias || owner.isGlobalAlias) continue;
+      for (const ref of owner.refs) {
+        if (ref.computed && ref.path.length === 0) continue;
+        if (ref.path[0] !== key || ref.path.length < 2) continue;
+        globalReference(this, { ...ref, path: ref.path.slice(1) }, ref.path.slice(1), true);
+      }
+    }
     resolveImportUses(this);
+    for (const { local, exported } of this.exportedLocals) {
+      const binding = this.moduleScope.lookup(local);
+      if (binding ? binding.isGlobalAlias : GLOBAL_OBJECT_NAMES.has(local)) this.globalExports.push(exported);
+    }
     resolveMutations(this, (path, kind, offset) => globalMutation(this, path, kind, offset));
   }
 }
