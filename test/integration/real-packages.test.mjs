@@ -33,6 +33,19 @@ for (const strict of [false, true]) {
   });
 }
 
+
+/** `lavamoat generate app.mjs` in `dir`, the policy written in `temp` (no cache); asserts it succeeded. */
+function generatePolicy(dir, temp) {
+  const policy = path.join(temp, 'policy.json');
+  const generated = spawnSync(process.execPath, [path.join(projectDir, 'bin', 'lavamoat.mjs'), 'generate', 'app.mjs', '--policy', policy, '--no-cache'], {
+    cwd: dir,
+    env: { ...process.env, NODE_OPTIONS: '' },
+    encoding: 'utf8',
+  });
+  assert.equal(generated.status, 0, generated.stderr);
+  return { policy, generated };
+}
+
 test('a grant taken away from a real package is denied with the entry that would allow it', () => {
   const confined = runWithLoader(dir, 'app.mjs', {
     env: { ...env, LAVAMOAT_POLICY_OVERRIDE: 'lavamoat/node/deny-crypto-override.json' },
@@ -50,13 +63,7 @@ test('yoga-layout 3, which awaits its WebAssembly at its top level, lays out the
   const yogaDir = fixture('yoga-app');
   const temp = fs.mkdtempSync(path.join(os.tmpdir(), 'lavamoat-yoga-'));
   try {
-    const policy = path.join(temp, 'policy.json');
-    const generated = spawnSync(process.execPath, [path.join(projectDir, 'bin', 'lavamoat.mjs'), 'generate', 'app.mjs', '--policy', policy, '--no-cache'], {
-      cwd: yogaDir,
-      env: { ...process.env, NODE_OPTIONS: '' },
-      encoding: 'utf8',
-    });
-    assert.equal(generated.status, 0, generated.stderr);
+    const { policy, generated } = generatePolicy(yogaDir, temp);
     assert.match(generated.stderr, /0 warnings/);
     // The awaiting entry module and the modules it imports are all analysed.
     const grants = JSON.parse(fs.readFileSync(policy, 'utf8')).resources['yoga-layout'].globals;
@@ -87,13 +94,7 @@ test('package idioms give the same output under a generated policy as under plai
   const idiomsDir = fixture('package-idioms');
   const temp = fs.mkdtempSync(path.join(os.tmpdir(), 'lavamoat-idioms-'));
   try {
-    const policy = path.join(temp, 'policy.json');
-    const generated = spawnSync(process.execPath, [path.join(projectDir, 'bin', 'lavamoat.mjs'), 'generate', 'app.mjs', '--policy', policy, '--no-cache'], {
-      cwd: idiomsDir,
-      env: { ...process.env, NODE_OPTIONS: '' },
-      encoding: 'utf8',
-    });
-    assert.equal(generated.status, 0, generated.stderr);
+    const { policy } = generatePolicy(idiomsDir, temp);
     const resources = JSON.parse(fs.readFileSync(policy, 'utf8')).resources;
     assert.equal(resources['type-protos'].globals['URL.prototype'], true);
     assert.deepEqual(resources['global-shim'].globals, { clearTimeout: true, setTimeout: true });
