@@ -180,7 +180,8 @@ function finish(file: string, specifier: string, parentPath: string): Resolved {
   let real: string;
   try {
     const entry = realEntry(path.resolve(file));
-    if (!entry.isFile) {
+    // `path.resolve` drops a trailing slash, which names a directory (as Node takes it).
+    if (!entry.isFile || file.endsWith('/')) {
       throw new ResolveError(
         `Directory import '${file}' is not supported resolving ES modules imported from ${parentPath}`,
         'ERR_UNSUPPORTED_DIR_IMPORT',
