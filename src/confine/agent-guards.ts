@@ -76,8 +76,15 @@ const runtimeDir = new URL('.', import.meta.url).href;
 const isRuntime = (site: CallerSite): boolean => site.file?.startsWith(runtimeDir) === true;
 const isNode = (site: CallerSite | undefined): boolean => site?.file?.startsWith('node:') === true;
 
-/** Node frames are Node's; no file is a compartment's code (or a builtin's: refused as a package's). */
-const kindOf = (site: CallerSite | undefined): Maker => (site === undefined || isNode(site) ? 'node' : site.file === undefined ? 'package' : 'app');
+/**
+ * Whether V8 names a frame's script as a file: an absolute path or a `file:` URL (the
+ * app's code; not a Wasm function's `wasm://wasm/<hash>`, case 250).
+ */
+const namesAFile = (file: string): boolean => file.startsWith('file:///') || (file.startsWith('/') && !file.startsWith('//'));
+
+/** Node frames are Node's; no file is a compartment's code (or a builtin's, or Wasm's: refused as a package's). */
+const kindOf = (site: CallerSite | undefined): Maker =>
+  site === undefined || isNode(site) ? 'node' : site.file === undefined || !namesAFile(site.file) ? 'package' : 'app';
 
 /** Who made an agent, from the frames below its constructor: the first that is neither Node's nor this runtime's. */
 function makerOf(below: readonly CallerSite[]): Maker {

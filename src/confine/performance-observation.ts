@@ -280,8 +280,15 @@ export function isRuntimeFile(file: string | undefined): boolean {
   return file !== undefined && runtimeCode.some((prefix) => file.startsWith(prefix));
 }
 
-/** Whether a frame's script is the app's: a file, not `node:`, not the runtime's (a package's frame names none). */
+/**
+ * Whether a frame's script is the app's: a file (an absolute path, or a `file:` URL),
+ * not the runtime's (a package's frame names none). Not any other name V8 gives a
+ * script: a Wasm function's frame names `wasm://wasm/<hash>`, and a package's Wasm
+ * module calling an imported function (node:net's Socket bound to `{ fd }`) put that
+ * frame where the app's was looked for (case 250).
+ */
 export function isTheAppsFile(file: string | undefined): boolean {
-  if (hostError === undefined || file === undefined || file.startsWith('node:')) return false;
+  if (hostError === undefined || file === undefined) return false;
+  if (!file.startsWith('file:///') && !(file.startsWith('/') && !file.startsWith('//'))) return false;
   return !runtimeCode.some((prefix) => file.startsWith(prefix));
 }

@@ -8,6 +8,7 @@ import { deliver, envFor, handOutValue, readOnlyEnvFor } from './boundary.js';
 import { disarmChain, isForeignCapabilityCall, isSafeConstructor, shownPrototype } from './capability-classes.js';
 import { hardenPrototypeChain, isObject, isPlainData } from './host-hardening.js';
 import { copyAtom } from './deliver.js';
+import { callerSitesOf } from './stack-traces.js';
 import { createRequire } from 'node:module';
 
 const hostRequire = createRequire(import.meta.url);
@@ -148,13 +149,17 @@ function readOnlyView(target: object): object {
     },
     // Node's readline, given the view of `process.stdin` (inquirer's prompts), keeps its
     // decoders on the stream as it does on the real one: only those two slots, only
-    // once, and only values of the kinds Node puts there. A package could plant one of
-    // its own making (an object with that prototype): it would read the input, which the
-    // view's `on('data')` gives it anyway, and make keypresses, which its `emit` can.
-    set: (real, key, value) => {
+    // once, only values of the kinds Node puts there, and only set by Node's
+    // `emitKeypressEvents` itself. A package's own assignment planted a decoder of its
+    // own (a StringDecoder subclass passes `instanceof`) before the app's
+    // `emitKeypressEvents(process.stdin)`, which then found the slot taken and returned:
+    // the app's terminal got no keypress but those the package emitted (case 251).
+    set: function set(real, key, value) {
       if (typeof key !== 'symbol' || Reflect.getOwnPropertyDescriptor(real, key) !== undefined) return false;
       const accepts = readlineSlotsOf().get(key);
       if (accepts === undefined || !accepts(value)) return false;
+      const [caller] = callerSitesOf(globalThis.Error as never, set, 1);
+      if (caller?.file !== 'node:internal/readline/emitKeypressEvents' || caller.name !== 'emitKeypressEvents') return false;
       return Reflect.defineProperty(real, key, { value, writable: false, enumerable: true, configurable: true });
     },
     defineProperty: refuse,

@@ -143,6 +143,9 @@ const ENTRIES = {
   // end, each in processes of its own (the runtime may end them, which is blocked); what
   // the runtime reads to explain a package's error.
   'e-fail-closed.mjs': { cases: ['load-out-of-stack', 'first-use-out-of-stack', 'handed-loader-out-of-stack', 'error-hint-file-oracle'] },
+  // Review of the compat28 mechanisms (cases 250 and up): a Wasm function's frame taken
+  // for the app's below node:net; readline's slots on a package's view of process.stdin.
+  'e-review.mjs': { cases: ['wasm-frame-opener', 'keypress-slot-planter'] },
   // Its own process, under a policy that grants http2 to no package.
   'e-handed-http2.mjs': { cases: ['handed-http2-no-grant'], env: { LAVAMOAT_POLICY: 'lavamoat/node/policy.no-grants.json' } },
   // Its own process, scuttled (the real global reaches undici's dispatcher), with
