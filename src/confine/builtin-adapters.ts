@@ -31,6 +31,10 @@
  *   `http2.connect` (whose socket is `net.connect`'s); `setDefaultAutoSelectFamily` and
  *   `setDefaultAutoSelectFamilyAttemptTimeout` (how every connection of the process is
  *   made) only when the policy names them;
+ * - `v8`: `setFlagsFromString` only with flags that tune the heap and its collector
+ *   (`--expose-gc`, heap sizes), unless the policy grants `native`: V8's other flags
+ *   change what code may do (`--allow-natives-syntax` gives every compartment V8's
+ *   runtime functions, `%DynamicImportCall` among them: Node's own `import()`);
  * `module` is confined in module-builtin.ts, after the policy narrowed it.
  */
 import { asyncHooksFor, diagnosticsChannelFor } from './observation.js';
@@ -492,6 +496,36 @@ function http2For(module: Module, packageName: string): Module {
   });
 }
 
+/**
+ * The V8 flags a package may set with `v8.setFlagsFromString` (what memory-leak
+ * detectors and test runners set: `--expose-gc` for a `vm` context of their own, heap
+ * sizes), each a whole token, spelled as V8 reads it (`-` or `_` in its name, one or two
+ * leading dashes). Any other flag is refused: V8's flags are the engine's, and some
+ * change what every compartment's code may do. `--allow-natives-syntax`, set by a
+ * package granted only `v8.setFlagsFromString`, let its next `Function('f', 'return
+ * %DynamicImportCall(f, "node:child_process", ...)')` import Node's own child_process
+ * (docs/attacks.md, case 260).
+ */
+const V8_FLAG = /^--?(?:(?:no-?)?expose[-_]gc|max[-_](?:old|semi)[-_]space[-_]size=\d+)$/;
+const V8_SPACE = /[ \t\n\v\f\r]+/;
+
+function v8FlagsSetterFor(real: Function, packageName: string): Function {
+  return {
+    setFlagsFromString(flags: unknown): unknown {
+      // Not a string: Node's own error.
+      if (typeof flags !== 'string') return Reflect.apply(real, undefined, [flags]);
+      const refused = flags.split(V8_SPACE).filter((token) => token !== '' && !V8_FLAG.test(token));
+      if (refused.length > 0) {
+        throw new TypeError(
+          `LavaMoat: v8.setFlagsFromString(${JSON.stringify(refused[0])}) changes the engine for the whole process: ` +
+            `package "${packageName}" may set only --expose-gc and heap sizes, or needs "native": true in its policy`,
+        );
+      }
+      return Reflect.apply(real, undefined, [flags]);
+    },
+  }.setFlagsFromString;
+}
+
 /** The module a package's policy then narrows: `real` adapted for package `ctx`, or `real` itself. */
 export function adaptBuiltin(name: string, real: unknown, ctx: AdapterContext): unknown {
   const module = real as Module;
@@ -542,6 +576,9 @@ export function adaptBuiltin(name: string, real: unknown, ctx: AdapterContext): 
       // `allowExtension: true`, which a package's DatabaseSync refuses without `native`.
       if (ctx.native || typeof module.DatabaseSync !== 'function') return real;
       return spreadLazily(name, module, { DatabaseSync: databaseWithoutExtensions(module.DatabaseSync as Ctor, ctx.packageName) });
+    case 'v8':
+      if (ctx.native || typeof module.setFlagsFromString !== 'function') return real;
+      return spreadLazily(name, module, { setFlagsFromString: v8FlagsSetterFor(module.setFlagsFromString, ctx.packageName) });
     case 'tls':
       // The CA certificates every TLS connection of the process verifies against (Node
       // 24+): the app's HTTPS trust, not a package's. Granted only by name.

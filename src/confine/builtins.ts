@@ -10,7 +10,7 @@
  * `fs` and `node:fs` are the same grant.
  */
 import { createRequire } from 'node:module';
-import { narrowedView, guardedProcessMember } from './endowments.js';
+import { narrowedView, guardedProcessMember, isPackageOwnMember, type ProcessMemberContext } from './endowments.js';
 import { handOutValue } from './boundary.js';
 import { defineLazy, isLazyExport } from './lazy-copy.js';
 
@@ -100,6 +100,8 @@ export function builtinFor(
   source: unknown = hostBuiltin(name),
   /** Recording (confine/usage.ts): told each granted member path read, for a member grant. */
   observe?: (member: string) => unknown,
+  /** For `process`: the package, and what its policy names (endowments.ts `guardedProcessMember`). */
+  memberContext?: ProcessMemberContext,
 ): object {
   const real = source as object;
   if (grant.whole) {
@@ -116,10 +118,11 @@ export function builtinFor(
   return narrowedView(
     real,
     grant.paths,
-    (value, access, path) =>
-      isPlainObject(value) || Array.isArray(value)
-        ? ownCopy(value, copies)
-        : handOutValue(name === 'process' ? guardedProcessMember(value, access, ['process', ...path.slice(1)].join('.')) : value),
+    (value, access, path) => {
+      const guarded = name === 'process' ? guardedProcessMember(value, access, ['process', ...path.slice(1)].join('.'), memberContext) : value;
+      if (isPackageOwnMember(guarded)) return guarded;
+      return isPlainObject(value) || Array.isArray(value) ? ownCopy(value, copies) : handOutValue(guarded);
+    },
     observe,
   );
 }

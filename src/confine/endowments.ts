@@ -13,11 +13,13 @@
  *   parent as `this` (narrowed-globals.ts).
  * Everything else does not exist in the compartment.
  */
+import process from 'node:process';
 import type { GlobalPolicyValue as GlobalValue } from '../policy/types.js';
 import { consoleFor, shareable } from './shared-globals.js';
 import { beforeGlobalWrite } from './lazy-globals.js';
 import { hostLeaf, type StrictGrants } from './views.js';
 import { envFileLoaderFor } from './env-views.js';
+import { reportFor, reportGetterFor } from './process-report.js';
 import { ownerOf, viewFor } from './export-views.js';
 import { broadcastChannelFor } from './broadcast-channels.js';
 import { accessOf, buildTree, defineNarrowed, observed, ownObjectObserved, PLATFORM_GLOBALS, type Access } from './narrowed-globals.js';
@@ -225,9 +227,35 @@ function readGrantOf(host: HostGlobals, name: string, strict: boolean, packageNa
  * `"write"` or a whole `process` grant sets them (a builtin grant of `process` members has
  * no `"write"`: only the whole module).
  */
+const packageReports = new WeakSet<object>();
+
+/** The package's own `process.report` (process-report.ts): handed out as it is. */
+function packageReport(real: Parameters<typeof reportFor>[0], packageName: string, namesWriter: boolean): object {
+  const report = reportFor(real, packageName, namesWriter);
+  packageReports.add(report);
+  return report;
+}
+
+/** Whether `value` is a package's own object made here, handed out as it is. */
+export const isPackageOwnMember = (value: unknown): boolean => typeof value === 'object' && value !== null && packageReports.has(value);
+
 const READ_OR_SET: Readonly<Record<string, string>> = { 'process.umask': 'the file mode mask of the whole process' };
 const readOnlySetters = new WeakMap<Function, Function>();
-export function guardedProcessMember(value: unknown, access: Access, key: string): unknown {
+export interface ProcessMemberContext {
+  packageName: string;
+  /** The package's policy names this grant (`"process.report.writeReport"`). */
+  names(key: string): boolean;
+}
+
+export function guardedProcessMember(value: unknown, access: Access, key: string, context?: ProcessMemberContext): unknown {
+  // The process's diagnostic report: without its environment, its writer only by name
+  // (process-report.ts, case 261).
+  if (key === 'process.report' && access !== 'write' && typeof value === 'object' && value !== null && typeof (value as { getReport?: unknown }).getReport === 'function') {
+    return packageReport(value as never, context?.packageName ?? '', context?.names('process.report.writeReport') ?? false);
+  }
+  if (key === 'process.report.getReport' && typeof value === 'function') {
+    return reportGetterFor(process.report as never, value);
+  }
   if (typeof value !== 'function') return value;
   // Whatever the grant: the variables the env view protects (case 196).
   if (key === 'process.loadEnvFile') return envFileLoaderFor(value);
@@ -274,6 +302,11 @@ export function makeEndowments(
 ): PropertyDescriptorMap {
   const descriptors: PropertyDescriptorMap = {};
   const tree = buildTree(globals ?? {});
+  const memberContext: ProcessMemberContext = {
+    packageName: packageName ?? strict?.packageName ?? '',
+    names: (key) => globals?.[key] !== undefined && accessOf(globals[key]!) !== undefined,
+  };
+  const processLeaf = (value: unknown, access: Access, strictGrants?: StrictGrants): unknown => (isPackageOwnMember(value) ? value : hostLeaf(value, access, strictGrants));
   for (const [name, node] of tree.children) {
     // A grant of an intrinsic (`Error.captureStackTrace`, `Object.keys`) is met by the
     // compartment's own, which is the same frozen object or a confined equivalent.
@@ -313,7 +346,7 @@ export function makeEndowments(
         leaf: (value: unknown, access: Access, path: readonly string[]) =>
           path.length === 2 && path[0] === 'console' && typeof value === 'function'
             ? consoleMember(host, path[1]!, value, packageName ?? strict?.packageName ?? '')
-            : (classPrototypeLeaf(host, path, value) ?? hostLeaf(guardedProcessMember(value, access, path.join('.')), access, strict)),
+            : (classPrototypeLeaf(host, path, value) ?? processLeaf(guardedProcessMember(value, access, path.join('.'), memberContext), access, strict)),
         ...(observe && { observe: (path: readonly string[]) => observe.use(path.join('.')) }),
       });
       // The package's own object, on its own global: replacing it changes nothing else.

@@ -485,7 +485,14 @@ export class Runtime implements ModuleContext {
           return target === info || (target !== undefined && isGranted(this.resource(info)?.packages?.[target.name]));
         },
       });
-      value = builtinFor(name, grant, source, observe);
+      value = builtinFor(name, grant, source, observe, {
+        packageName: info.name,
+        // A builtin grant names `process` members as `process.<member>`, as globals do.
+        names: (key) => {
+          const builtin = this.resource(info)?.builtin;
+          return builtin?.[key] === true || builtin?.[`node:${key}`] === true;
+        },
+      });
     }
     if (name === 'module' && confined) {
       value = confineModuleBuiltin(

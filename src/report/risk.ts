@@ -198,6 +198,8 @@ function classifyProcess(member: string, write: boolean): Risk {
   const first = member.split('.')[0]!;
   if (Object.hasOwn(PROCESS_MEMBERS, first)) return { level: 'process', reason: PROCESS_MEMBERS[first]! };
   if (first === 'env') return { level: 'other', reason: 'reads the environment (secrets)' };
+  // Node's report writer, which a read grant of `process.report` does not hand out.
+  if (first === 'report' && (member === 'report.writeReport' || write)) return { level: 'fs-write', reason: 'writes a report file (with the environment) anywhere' };
   return { level: 'other', reason: write ? 'writable' : '' };
 }
 

@@ -79,6 +79,11 @@ describe('classifyGrant', () => {
     const env = classifyGrant('globals', 'process.env', true);
     assert.deepEqual(env, { level: 'other', reason: 'reads the environment (secrets)' });
     assert.match(classifyGrant('globals', 'myGlobal', 'write').reason, /writable/);
+    // A read grant of the report has no writer (case 261); the writer by name, or "write", does.
+    assert.equal(level('globals', 'process.report', true), 'other');
+    assert.equal(level('globals', 'process.report.writeReport', true), 'fs-write');
+    assert.equal(level('builtin', 'process.report.writeReport'), 'fs-write');
+    assert.equal(level('globals', 'process.report', 'write'), 'fs-write');
   });
 
   test('levels: order, --fail-on spellings, at-or-above', () => {
