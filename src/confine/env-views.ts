@@ -1,5 +1,7 @@
 import { createRequire } from 'node:module';
 import process from 'node:process';
+import { Buffer } from 'node:buffer';
+import { URL, fileURLToPath } from 'node:url';
 
 const hostRequire = createRequire(import.meta.url);
 
@@ -133,14 +135,43 @@ const envFileLoaders = new WeakMap<Function, Function>();
  * would set a variable the env view protects, and sets the others itself, as Node would
  * (a variable already set keeps its value).
  */
+const urlHref = Object.getOwnPropertyDescriptor(URL.prototype, 'href')!.get!;
+
+/**
+ * The file `loadEnvFile(path)` reads, as Node's own takes it: a string, a `Buffer` (a
+ * copy), or a `URL` (by its internal state, converted once). Node refuses anything else,
+ * and so does this: `fs.readFileSync` would take a number for a descriptor, and a
+ * package's `loadEnvFile(fd)` read (and used up) a file, pipe or socket the app has open
+ * (docs/attacks.md, case 262).
+ */
+function envFilePath(path: unknown): string | Buffer {
+  if (typeof path === 'string') return path;
+  if (ArrayBuffer.isView(path)) return Buffer.from(path as Uint8Array);
+  if (typeof path === 'object' && path !== null) {
+    let href: string | undefined;
+    try {
+      href = Reflect.apply(urlHref, path, []) as string;
+    } catch {
+      // Not a URL.
+    }
+    if (href !== undefined) return fileURLToPath(href);
+  }
+  const error = new TypeError(
+    `The "path" argument must be of type string or an instance of Buffer or URL. Received ${path === null ? 'null' : typeof path}`,
+  );
+  (error as TypeError & { code: string }).code = 'ERR_INVALID_ARG_TYPE';
+  throw error;
+}
+
 export function envFileLoaderFor(real: Function): Function {
   let loader = envFileLoaders.get(real);
   if (loader !== undefined) return loader;
   loader = {
     loadEnvFile(path: unknown = '.env'): void {
+      const file = envFilePath(path);
       const fs = hostRequire('node:fs') as typeof import('node:fs');
       const { parseEnv } = hostRequire('node:util') as { parseEnv: (text: string) => Record<string, string> };
-      const parsed = parseEnv(fs.readFileSync(path as string, 'utf8'));
+      const parsed = parseEnv(fs.readFileSync(file, 'utf8'));
       const env = process.env;
       const added = Object.entries(parsed).filter(([key]) => env[key] === undefined);
       const refused = added.filter(([key]) => isProtectedEnvName(key)).map(([key]) => key);
