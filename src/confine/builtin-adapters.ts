@@ -35,9 +35,11 @@
  *   (`--expose-gc`, heap sizes), unless the policy grants `native`: V8's other flags
  *   change what code may do (`--allow-natives-syntax` gives every compartment V8's
  *   runtime functions, `%DynamicImportCall` among them: Node's own `import()`);
+ *   `promiseHooks` whose hooks receive opaque tokens for the process's promises
+ *   (observation.ts);
  * `module` is confined in module-builtin.ts, after the policy narrowed it.
  */
-import { asyncHooksFor, diagnosticsChannelFor } from './observation.js';
+import { asyncHooksFor, diagnosticsChannelFor, promiseHooksFor } from './observation.js';
 import { restrictPerformanceObserver } from './performance-observation.js';
 import { environmentDataSetterFor, workerClassFor } from './workers.js';
 import { defineLazy, isLazyExport, spreadLazily } from './lazy-copy.js';
@@ -576,9 +578,15 @@ export function adaptBuiltin(name: string, real: unknown, ctx: AdapterContext): 
       // `allowExtension: true`, which a package's DatabaseSync refuses without `native`.
       if (ctx.native || typeof module.DatabaseSync !== 'function') return real;
       return spreadLazily(name, module, { DatabaseSync: databaseWithoutExtensions(module.DatabaseSync as Ctor, ctx.packageName) });
-    case 'v8':
-      if (ctx.native || typeof module.setFlagsFromString !== 'function') return real;
-      return spreadLazily(name, module, { setFlagsFromString: v8FlagsSetterFor(module.setFlagsFromString, ctx.packageName) });
+    case 'v8': {
+      const overrides: Record<string, unknown> = {};
+      if (!ctx.native && typeof module.setFlagsFromString === 'function') {
+        overrides.setFlagsFromString = v8FlagsSetterFor(module.setFlagsFromString, ctx.packageName);
+      }
+      // Opaque tokens for the promises V8 passes to a package's hooks (every promise of the process).
+      if (typeof module.promiseHooks === 'object' && module.promiseHooks !== null) overrides.promiseHooks = promiseHooksFor(module.promiseHooks as never);
+      return spreadLazily(name, module, overrides);
+    }
     case 'tls':
       // The CA certificates every TLS connection of the process verifies against (Node
       // 24+): the app's HTTPS trust, not a package's. Granted only by name.

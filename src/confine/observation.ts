@@ -287,6 +287,53 @@ function lockFields(storage: object, propagate: unknown): void {
   if (Object.hasOwn(storage, 'kResourceStore')) Object.defineProperty(storage, 'kResourceStore', { writable: false, configurable: false });
 }
 
+type PromiseHook = (promise: unknown, parent?: unknown) => unknown;
+interface RawPromiseHooks {
+  onInit(hook: PromiseHook): unknown;
+  onSettled(hook: PromiseHook): unknown;
+  onBefore(hook: PromiseHook): unknown;
+  onAfter(hook: PromiseHook): unknown;
+  createHook(hooks: Record<string, unknown>): unknown;
+}
+
+const PROMISE_HOOKS = ['init', 'settled', 'before', 'after'] as const;
+
+/**
+ * `v8.promiseHooks` as a package gets it: its hooks receive opaque tokens (the same token
+ * for the same promise) where V8 passes the promise and its parent, as `async_hooks`'
+ * `init` receives its resources. V8 calls them for every promise of the process: the
+ * app's, which a package holding them could read (`then`) as they settle and answer for
+ * (an own `constructor` or `then` the app's `await` and `Promise.all` then call)
+ * (docs/attacks.md, case 263).
+ */
+export function promiseHooksFor(real: RawPromiseHooks): Record<string, unknown> {
+  const token = (value: unknown): unknown => (typeof value === 'object' && value !== null ? opaque(value) : value);
+  const wrap = (hook: unknown): unknown => {
+    // Not a function: Node's own error, from Node's own function.
+    if (typeof hook !== 'function') return hook;
+    return function (promise: unknown, parent?: unknown): unknown {
+      return arguments.length > 1 ? Reflect.apply(hook, undefined, [token(promise), token(parent)]) : Reflect.apply(hook, undefined, [token(promise)]);
+    };
+  };
+  const one = (register: (hook: PromiseHook) => unknown) => (hook: unknown): unknown => register(wrap(hook) as PromiseHook);
+  return Object.freeze({
+    onInit: one((hook) => real.onInit(hook)),
+    onSettled: one((hook) => real.onSettled(hook)),
+    onBefore: one((hook) => real.onBefore(hook)),
+    onAfter: one((hook) => real.onAfter(hook)),
+    createHook(hooks: unknown): unknown {
+      // Read once: the hooks V8 calls are these wrappers.
+      const given = (typeof hooks === 'object' && hooks !== null ? hooks : {}) as Record<string, unknown>;
+      const wrapped: Record<string, unknown> = {};
+      for (const name of PROMISE_HOOKS) {
+        const hook = given[name];
+        if (hook !== undefined) wrapped[name] = wrap(hook);
+      }
+      return real.createHook(wrapped);
+    },
+  });
+}
+
 /** The `async_hooks` module a package receives (before its policy narrows it). */
 export function asyncHooksFor(real: RawAsyncHooks): Record<string, unknown> {
   const createHook = (callbacks: HookCallbacks): object => {
