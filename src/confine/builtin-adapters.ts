@@ -37,6 +37,8 @@
  *   runtime functions, `%DynamicImportCall` among them: Node's own `import()`);
  *   `promiseHooks` whose hooks receive opaque tokens for the process's promises
  *   (observation.ts);
+ * - `cluster` (in a worker): `worker` as a read-only view, whose `process` (the real
+ *   process) is an opaque token;
  * `module` is confined in module-builtin.ts, after the policy narrowed it.
  */
 import { asyncHooksFor, diagnosticsChannelFor, promiseHooksFor } from './observation.js';
@@ -46,6 +48,7 @@ import { defineLazy, isLazyExport, spreadLazily } from './lazy-copy.js';
 import { makeForPackage } from './agent-guards.js';
 import { broadcastChannelFor } from './broadcast-channels.js';
 import { consoleFor } from './shared-globals.js';
+import { hostLeaf } from './views.js';
 
 type Module = Record<string, unknown>;
 type Ctor = new (...args: unknown[]) => object;
@@ -578,6 +581,14 @@ export function adaptBuiltin(name: string, real: unknown, ctx: AdapterContext): 
       // `allowExtension: true`, which a package's DatabaseSync refuses without `native`.
       if (ctx.native || typeof module.DatabaseSync !== 'function') return real;
       return spreadLazily(name, module, { DatabaseSync: databaseWithoutExtensions(module.DatabaseSync as Ctor, ctx.packageName) });
+    case 'cluster': {
+      // In a cluster worker, `cluster.worker` (which loggers and metrics read for its `id`)
+      // holds the real process as its `process`: a read-only view of it instead, whose
+      // `process` is an opaque token (views.ts `hostLeaf`, case 264).
+      const worker = module.worker;
+      if (typeof worker !== 'object' || worker === null) return real;
+      return spreadLazily(name, module, { worker: hostLeaf(worker) });
+    }
     case 'v8': {
       const overrides: Record<string, unknown> = {};
       if (!ctx.native && typeof module.setFlagsFromString === 'function') {

@@ -4,7 +4,7 @@
  * rule; this is its application to objects that must stay live, the app's own).
  */
 import process from 'node:process';
-import { deliver, envFor, handOutValue, readOnlyEnvFor } from './boundary.js';
+import { deliver, envFor, handOutValue, opaque, readOnlyEnvFor } from './boundary.js';
 import { disarmChain, isForeignCapabilityCall, isSafeConstructor, shownPrototype } from './capability-classes.js';
 import { hardenPrototypeChain, isObject, isPlainData } from './host-hardening.js';
 import { copyAtom } from './deliver.js';
@@ -230,6 +230,9 @@ export interface StrictGrants {
  */
 export function hostLeaf(value: unknown, access?: string, strict?: StrictGrants): unknown {
   if (!isObject(value)) return value;
+  // The real process, held by an object a package is shown (a cluster worker's `process`,
+  // case 264): never, not even as a view (its `binding`, `dlopen`, `getBuiltinModule`).
+  if (value === process) return opaque(value);
   if (typeof value === 'function') return handOutValue(value);
   if (value === process.env) {
     return strict !== undefined && access !== 'write' ? readOnlyEnvFor(value, strict.packageName, strict.envRefusal) : envFor(value);

@@ -147,9 +147,9 @@ const ENTRIES = {
   // for the app's below node:net; readline's slots on a package's view of process.stdin.
   'e-review.mjs': { cases: ['wasm-frame-opener', 'keypress-slot-planter'] },
   // Process-level channels and less-used builtins (cases 260 and up): V8's flags, the
-  // process's diagnostic report, its env-file loader, V8's promise hooks. Its own
-  // process: a V8 flag, once set, is the process's.
-  'e-process-level.mjs': { cases: ['v8-flags-natives', 'process-report-grant', 'env-file-descriptor', 'promise-hooks-app-promises'] },
+  // process's diagnostic report, its env-file loader, V8's promise hooks, a cluster
+  // worker's process. Its own process: a V8 flag, once set, is the process's.
+  'e-process-level.mjs': { cases: ['v8-flags-natives', 'process-report-grant', 'env-file-descriptor', 'promise-hooks-app-promises', 'cluster-worker-process'] },
   // Its own process, under a policy that grants http2 to no package.
   'e-handed-http2.mjs': { cases: ['handed-http2-no-grant'], env: { LAVAMOAT_POLICY: 'lavamoat/node/policy.no-grants.json' } },
   // Its own process, scuttled (the real global reaches undici's dispatcher), with
