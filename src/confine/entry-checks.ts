@@ -79,6 +79,35 @@ export function assertConfinableEntry(
 }
 
 /**
+ * Whether V8 parses its natives syntax (`%Name(...)`) in code compiled from now on: on
+ * with `--allow-natives-syntax` on the command line, or set by `v8.setFlagsFromString` in
+ * a preload before this one. Asked of the parser itself, however the flag was set.
+ */
+export function nativesSyntaxOn(compile: (body: string) => unknown = (body) => new Function(body)): boolean {
+  try {
+    compile('return %GetOptimizationStatus(function () {})');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Stops a process whose engine lets any code call V8's internal functions: every
+ * compartment's `Function` and `eval` compile with the same parser, and
+ * `%DynamicImportCall` is Node's own `import()` of any builtin, past the policy (case
+ * 260 showed it for a flag a package set; the same holds for the app's own command line).
+ */
+export function assertEngineConfinable(on: boolean = nativesSyntaxOn()): void {
+  if (!on) return;
+  throw new UnconfinableEntryError(
+    "LavaMoat: V8's natives syntax is on (--allow-natives-syntax, or v8.setFlagsFromString before the loader): every " +
+      "package could call V8's internal functions, which import any builtin past the policy. Nothing is run; start the " +
+      'app without that flag.',
+  );
+}
+
+/**
  * In a worker, or in a child started by a confined process: the entry file must belong
  * to a package of the project (the app or a dependency in its package map), since that
  * is what decides how it is confined. A script written somewhere else (by a package

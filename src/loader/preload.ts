@@ -29,7 +29,7 @@ import { isDebugLockdown } from '../confine/lockdown-options.js';
 import { INTRINSIC_GLOBALS, makeHostGlobals, scuttledNames, scuttleGlobalThis, SES_GLOBALS } from '../confine/scuttle.js';
 import { makeAppGlobalScope } from '../confine/app-globals.js';
 import { bindableNames } from '../formats/app-scope.js';
-import { assertConfinableEntry, assertEntryInProject, inheritedWorkerEnv, PARENT_MARKER } from '../confine/entry-checks.js';
+import { assertConfinableEntry, assertEngineConfinable, assertEntryInProject, inheritedWorkerEnv, PARENT_MARKER } from '../confine/entry-checks.js';
 import { confineSpawns, pinPreloads, propagateToChildren } from '../confine/child-processes.js';
 import { hardenAtStart, sweepLoaded, whenLoaded } from '../confine/boundary.js';
 import { prepareHost } from '../confine/host-preparation.js';
@@ -81,6 +81,7 @@ export async function start(config: Config, loaderURL: string): Promise<void> {
   // Before propagateToChildren adds this loader to NODE_OPTIONS.
   const toolsBefore = preloadsBeforeLoader(loaderURL);
   assertConfinableEntry();
+  assertEngineConfinable();
   warnings(config);
   const { policy } = loadPolicy({ policyPath: config.policyPath, overridePath: config.overridePath });
   const packageMap = new PackageMap(buildPackageMap(config.projectRoot, { includeDev: config.dev }));

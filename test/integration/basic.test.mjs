@@ -55,3 +55,24 @@ test('a loader without its built runtime refuses to start, and says how to build
   assert.doesNotMatch(result.stdout, /APP RAN/);
   assert.match(result.stderr, /LavaMoat: the runtime is not built [\s\S]*run `npm run build`/);
 });
+
+test("V8's natives syntax on: nothing runs (every package's Function could call %DynamicImportCall); without it the app runs", () => {
+  // `app.mjs` prints as soon as its first package runs: no output at all is the point.
+  for (const nodeArgs of [['--allow-natives-syntax'], ['--allow_natives_syntax']]) {
+    const refused = runWithLoader(dir, 'app.mjs', { nodeArgs });
+    assert.equal(refused.status, 1, `${nodeArgs}: ${refused.stderr}`);
+    assert.equal(refused.stdout, '');
+    assert.match(refused.stderr, /LavaMoat: V8's natives syntax is on \(--allow-natives-syntax/);
+  }
+  // A preload before the loader that sets the flag is the same engine.
+  const preloaded = runWithLoader(dir, 'app.mjs', {
+    nodeArgs: ['--import', 'data:text/javascript,import v8 from "node:v8"; v8.setFlagsFromString("--allow-natives-syntax");'],
+  });
+  assert.equal(preloaded.status, 1, preloaded.stderr);
+  assert.equal(preloaded.stdout, '');
+  assert.match(preloaded.stderr, /natives syntax is on/);
+  // The twin: other V8 flags are the app's to choose.
+  const twin = runWithLoader(dir, 'app.mjs', { nodeArgs: ['--expose-gc', '--max-old-space-size=256'] });
+  assert.equal(twin.status, 0, twin.stderr);
+  assert.match(twin.stdout, /tla ok/);
+});
