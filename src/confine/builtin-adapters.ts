@@ -39,6 +39,7 @@ import { environmentDataSetterFor, workerClassFor } from './workers.js';
 import { defineLazy, isLazyExport, spreadLazily } from './lazy-copy.js';
 import { makeForPackage } from './agent-guards.js';
 import { broadcastChannelFor } from './broadcast-channels.js';
+import { locksFor } from './lock-managers.js';
 import { consoleFor } from './shared-globals.js';
 
 type Module = Record<string, unknown>;
@@ -501,6 +502,8 @@ export function adaptBuiltin(name: string, real: unknown, ctx: AdapterContext): 
         Worker: workerClassFor(ctx.packageName, ctx.mayRun, ctx.grants('getEnvironmentData')),
         setEnvironmentData: environmentDataSetterFor(module.setEnvironmentData as never, ctx.packageName),
         BroadcastChannel: broadcastChannelFor(module.BroadcastChannel, ctx.packageName),
+        // Node 24: the package's own Web Locks namespace (lock-managers.ts).
+        ...('locks' in module && { locks: locksFor(module.locks, ctx.packageName) }),
       });
     case 'http':
       return httpFor(module, false, ctx);

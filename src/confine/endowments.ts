@@ -20,6 +20,7 @@ import { hostLeaf, type StrictGrants } from './views.js';
 import { envFileLoaderFor } from './env-views.js';
 import { ownerOf, viewFor } from './export-views.js';
 import { broadcastChannelFor } from './broadcast-channels.js';
+import { navigatorFor } from './lock-managers.js';
 import { accessOf, buildTree, defineNarrowed, observed, ownObjectObserved, PLATFORM_GLOBALS, type Access } from './narrowed-globals.js';
 
 export { narrowedView } from './narrowed-globals.js';
@@ -156,7 +157,10 @@ const PER_PACKAGE: Readonly<Record<string, (shared: unknown, packageName: string
   BroadcastChannel: broadcastChannelFor,
   // Its own group indentation, timers and counters (shared-globals.ts).
   console: consoleFor,
+  // Node 24: its own Web Locks namespace (lock-managers.ts).
+  navigator: navigatorFor,
 };
+
 
 /** A dotted grant of a console method (`"console.time": true`): the package's console's, as a grant of `console` gives it. */
 function consoleMember(host: HostGlobals, key: string, value: Function, packageName: string): unknown {
@@ -307,8 +311,12 @@ export function makeEndowments(
     } else {
       if (host[name] === undefined || host[name] === null) continue;
       const view = {};
-      defineNarrowed(view, node, host as object, [name], {
-        guardCallbacks: true,
+      // Dotted grants of `navigator` (`"navigator.locks.request": true`) are of the
+      // package's own navigator, whose lock manager is its own (lock-managers.ts); its
+      // members hand out nothing of the app's to deliver.
+      const own = name === 'navigator' ? navigatorFor(shareable(host, name, host[name]), packageName ?? strict?.packageName ?? '') : undefined;
+      defineNarrowed(view, node, own === undefined || own === host[name] ? (host as object) : { navigator: own }, [name], {
+        guardCallbacks: own === undefined || own === host[name],
         platform: PLATFORM_GLOBALS.has(name),
         leaf: (value: unknown, access: Access, path: readonly string[]) =>
           path.length === 2 && path[0] === 'console' && typeof value === 'function'
