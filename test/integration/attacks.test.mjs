@@ -85,8 +85,9 @@ const ENTRIES = {
   // performance hands out; its own process (perf_hooks, undici, WebCrypto load late).
   'e-web.mjs': { cases: ['platform-singletons', 'global-performance-observer', 'buffered-io-entries', 'worker-parent-port', 'unfrozen-intrinsics', 'handed-global-agent', 'web-stream-read-requests', 'event-listener-nodes', 'singleton-listener-maps'] },
   // The web platform's globals, a second pass (cases 290 and up): state the platform
-  // keeps for the whole process under names (Node 24's Web Locks).
-  'e-web2.mjs': { cases: ['web-lock-names'] },
+  // keeps for the whole process under names or numbers (Node 24's Web Locks, the ids
+  // postMessageToThread posts to).
+  'e-web2.mjs': { cases: ['web-lock-names', 'thread-message-ids'] },
   // Process-wide state of commonly granted builtins beyond the boundary walk's (cases 130
   // and up): exported instances, classes made when first read, readline's and crypto's
   // internal objects.
