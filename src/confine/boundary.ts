@@ -198,9 +198,10 @@ const ITERABLE_CLASSES = new Set(['URLSearchParams', 'Headers', 'FormData', 'Rea
  * Exported instances that are live state Node and the app write (`http.globalAgent`'s
  * pools and limits, which packages never receive: builtin-adapters.ts gives them agents
  * of their own; the `console` module's streams; a worker's `parentPort`, a cluster
- * worker): left as they are. Every other exported instance is locked ({@link lockInstance}).
+ * worker; Node's Web Storage, whose named properties are its items and which refuses to
+ * be made non-extensible: packages get keys of their own, web-storage.ts): left as they are. Every other exported instance is locked ({@link lockInstance}).
  */
-const LIVE_INSTANCES = new Set(['globalAgent', '_stdout', '_stderr', 'parentPort', 'worker', 'workers']);
+const LIVE_INSTANCES = new Set(['globalAgent', '_stdout', '_stderr', 'parentPort', 'worker', 'workers', 'localStorage', 'sessionStorage']);
 
 /**
  * The platform's objects that are one per process, by their class (whose constructor

@@ -21,6 +21,7 @@ import { envFileLoaderFor } from './env-views.js';
 import { ownerOf, viewFor } from './export-views.js';
 import { broadcastChannelFor } from './broadcast-channels.js';
 import { navigatorFor } from './lock-managers.js';
+import { storageFor } from './web-storage.js';
 import { accessOf, buildTree, defineNarrowed, observed, ownObjectObserved, PLATFORM_GLOBALS, type Access } from './narrowed-globals.js';
 
 export { narrowedView } from './narrowed-globals.js';
@@ -159,7 +160,17 @@ const PER_PACKAGE: Readonly<Record<string, (shared: unknown, packageName: string
   console: consoleFor,
   // Node 24: its own Web Locks namespace (lock-managers.ts).
   navigator: navigatorFor,
+  // Its own keys of Node's stores (web-storage.ts).
+  localStorage: storageFor,
+  sessionStorage: storageFor,
 };
+
+/**
+ * Globals whose dotted grants (`"navigator.locks.request": true`, `"localStorage.getItem":
+ * true`) are of the package's own object ({@link PER_PACKAGE}), whose members hand out
+ * nothing of the app's to deliver.
+ */
+const OWN_SOURCES = new Set(['navigator', 'localStorage', 'sessionStorage']);
 
 
 /** A dotted grant of a console method (`"console.time": true`): the package's console's, as a grant of `console` gives it. */
@@ -311,11 +322,9 @@ export function makeEndowments(
     } else {
       if (host[name] === undefined || host[name] === null) continue;
       const view = {};
-      // Dotted grants of `navigator` (`"navigator.locks.request": true`) are of the
-      // package's own navigator, whose lock manager is its own (lock-managers.ts); its
-      // members hand out nothing of the app's to deliver.
-      const own = name === 'navigator' ? navigatorFor(shareable(host, name, host[name]), packageName ?? strict?.packageName ?? '') : undefined;
-      defineNarrowed(view, node, own === undefined || own === host[name] ? (host as object) : { navigator: own }, [name], {
+      // Of the package's own object where it has one (OWN_SOURCES).
+      const own = OWN_SOURCES.has(name) ? PER_PACKAGE[name]!(shareable(host, name, host[name]), packageName ?? strict?.packageName ?? '') : undefined;
+      defineNarrowed(view, node, own === undefined || own === host[name] ? (host as object) : { [name]: own }, [name], {
         guardCallbacks: own === undefined || own === host[name],
         platform: PLATFORM_GLOBALS.has(name),
         leaf: (value: unknown, access: Access, path: readonly string[]) =>

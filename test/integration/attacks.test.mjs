@@ -87,7 +87,11 @@ const ENTRIES = {
   // The web platform's globals, a second pass (cases 290 and up): state the platform
   // keeps for the whole process under names or numbers (Node 24's Web Locks, the ids
   // postMessageToThread posts to).
-  'e-web2.mjs': { cases: ['web-lock-names', 'thread-message-ids'] },
+  // Node 22 and 24 with Web Storage on, its localStorage in a file of the run's.
+  'e-web2.mjs': {
+    cases: ['web-lock-names', 'thread-message-ids', 'web-storage-keys'],
+    env: Number(process.versions.node.split('.')[0]) >= 22 ? { NODE_OPTIONS: `--experimental-webstorage --localstorage-file=${path.join(tmp, 'webstorage.db')} --no-warnings` } : {},
+  },
   // Process-wide state of commonly granted builtins beyond the boundary walk's (cases 130
   // and up): exported instances, classes made when first read, readline's and crypto's
   // internal objects.
