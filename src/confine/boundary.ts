@@ -181,8 +181,14 @@ export function hardenExport(value: unknown, key?: PropertyKey, nested = false):
   } else if (isObject(value) && !isPlainData(value)) {
     // First: a singleton's class may need a method wrapped before it is frozen.
     hardenIfSingleton(value);
-    // A worker's port to its parent, one for the thread (docs/attacks.md, case 123).
-    if (key === 'parentPort' && !nested) hardenSingleton(value);
+    // A worker's port to its parent, one for the thread (docs/attacks.md, case 123); nor
+    // can it be transferred: moved into a package's hands (`structuredClone(parentPort,
+    // { transfer: [parentPort] })`, a channel's `postMessage`), it took every job the
+    // parent sent, and the app's worker posted its results into a detached port (case 293).
+    if (key === 'parentPort' && !nested) {
+      hardenSingleton(value);
+      (hostRequire('node:worker_threads') as typeof import('node:worker_threads')).markAsUntransferable(value);
+    }
     hardenPrototypeChain(value);
   } else if (isObject(value) && !nested && !Array.isArray(value)) {
     for (const inner of Reflect.ownKeys(value)) {
