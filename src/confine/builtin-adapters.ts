@@ -35,7 +35,7 @@
  */
 import { asyncHooksFor, diagnosticsChannelFor } from './observation.js';
 import { restrictPerformanceObserver } from './performance-observation.js';
-import { environmentDataSetterFor, threadPosterFor, workerClassFor } from './workers.js';
+import { environmentDataSetterFor, portReceiverFor, threadPosterFor, workerClassFor } from './workers.js';
 import { defineLazy, isLazyExport, spreadLazily } from './lazy-copy.js';
 import { makeForPackage } from './agent-guards.js';
 import { broadcastChannelFor } from './broadcast-channels.js';
@@ -502,6 +502,8 @@ export function adaptBuiltin(name: string, real: unknown, ctx: AdapterContext): 
         Worker: workerClassFor(ctx.packageName, ctx.mayRun, ctx.grants('getEnvironmentData')),
         setEnvironmentData: environmentDataSetterFor(module.setEnvironmentData as never, ctx.packageName),
         BroadcastChannel: broadcastChannelFor(module.BroadcastChannel, ctx.packageName),
+        // Not from the thread's parentPort (workers.ts, case 293).
+        receiveMessageOnPort: portReceiverFor(module.receiveMessageOnPort, module.parentPort),
         // Only to the threads its own Worker started (workers.ts, case 291).
         ...('postMessageToThread' in module && { postMessageToThread: threadPosterFor(module.postMessageToThread, ctx.packageName) }),
         // Node 24: the package's own Web Locks namespace (lock-managers.ts).

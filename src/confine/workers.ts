@@ -575,3 +575,22 @@ export function threadPosterFor(real: unknown, packageName: string): unknown {
   Object.defineProperty(poster, 'length', { value: real.length });
   return Object.freeze(poster);
 }
+
+/**
+ * A package's `worker_threads.receiveMessageOnPort`: not on the thread's port to its parent
+ * (`parentPort`, one for the thread). Called from a listener of that port's, it took the
+ * messages queued behind the one being dispatched, before the app's listeners heard them:
+ * a package in a worker pool took the app's jobs (docs/attacks.md, case 293). On the
+ * package's own ports as Node's.
+ */
+export function portReceiverFor(real: unknown, parentPort: unknown): unknown {
+  if (typeof real !== 'function' || typeof parentPort !== 'object' || parentPort === null) return real;
+  const receiver = {
+    receiveMessageOnPort(port: unknown, ...rest: unknown[]): unknown {
+      if (port === parentPort) throw new WorkerConfinementError("LavaMoat: a package may not take messages from the thread's parentPort with receiveMessageOnPort (listen to it instead)");
+      return Reflect.apply(real, undefined, [port, ...rest]);
+    },
+  }.receiveMessageOnPort;
+  Object.defineProperty(receiver, 'length', { value: real.length });
+  return Object.freeze(receiver);
+}
