@@ -181,8 +181,14 @@ export function hardenExport(value: unknown, key?: PropertyKey, nested = false):
   } else if (isObject(value) && !isPlainData(value)) {
     // First: a singleton's class may need a method wrapped before it is frozen.
     hardenIfSingleton(value);
-    // A worker's port to its parent, one for the thread (docs/attacks.md, case 123).
-    if (key === 'parentPort' && !nested) hardenSingleton(value);
+    // A worker's port to its parent, one for the thread (docs/attacks.md, case 123); nor
+    // can it be transferred: moved into a package's hands (`structuredClone(parentPort,
+    // { transfer: [parentPort] })`, a channel's `postMessage`), it took every job the
+    // parent sent, and the app's worker posted its results into a detached port (case 293).
+    if (key === 'parentPort' && !nested) {
+      hardenSingleton(value);
+      (hostRequire('node:worker_threads') as typeof import('node:worker_threads')).markAsUntransferable(value);
+    }
     hardenPrototypeChain(value);
   } else if (isObject(value) && !nested && !Array.isArray(value)) {
     for (const inner of Reflect.ownKeys(value)) {
@@ -198,9 +204,10 @@ const ITERABLE_CLASSES = new Set(['URLSearchParams', 'Headers', 'FormData', 'Rea
  * Exported instances that are live state Node and the app write (`http.globalAgent`'s
  * pools and limits, which packages never receive: builtin-adapters.ts gives them agents
  * of their own; the `console` module's streams; a worker's `parentPort`, a cluster
- * worker): left as they are. Every other exported instance is locked ({@link lockInstance}).
+ * worker; Node's Web Storage, whose named properties are its items and which refuses to
+ * be made non-extensible: packages get keys of their own, web-storage.ts): left as they are. Every other exported instance is locked ({@link lockInstance}).
  */
-const LIVE_INSTANCES = new Set(['globalAgent', '_stdout', '_stderr', 'parentPort', 'worker', 'workers']);
+const LIVE_INSTANCES = new Set(['globalAgent', '_stdout', '_stderr', 'parentPort', 'worker', 'workers', 'localStorage', 'sessionStorage']);
 
 /**
  * The platform's objects that are one per process, by their class (whose constructor

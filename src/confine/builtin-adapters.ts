@@ -43,10 +43,11 @@
  */
 import { asyncHooksFor, diagnosticsChannelFor, promiseHooksFor } from './observation.js';
 import { restrictPerformanceObserver } from './performance-observation.js';
-import { environmentDataSetterFor, workerClassFor } from './workers.js';
+import { environmentDataSetterFor, portReceiverFor, threadPosterFor, workerClassFor } from './workers.js';
 import { defineLazy, isLazyExport, spreadLazily } from './lazy-copy.js';
 import { makeForPackage } from './agent-guards.js';
 import { broadcastChannelFor } from './broadcast-channels.js';
+import { locksFor } from './lock-managers.js';
 import { consoleFor } from './shared-globals.js';
 import { hostLeaf } from './views.js';
 
@@ -540,6 +541,12 @@ export function adaptBuiltin(name: string, real: unknown, ctx: AdapterContext): 
         Worker: workerClassFor(ctx.packageName, ctx.mayRun, ctx.grants('getEnvironmentData')),
         setEnvironmentData: environmentDataSetterFor(module.setEnvironmentData as never, ctx.packageName),
         BroadcastChannel: broadcastChannelFor(module.BroadcastChannel, ctx.packageName),
+        // Not from the thread's parentPort (workers.ts, case 293).
+        receiveMessageOnPort: portReceiverFor(module.receiveMessageOnPort, module.parentPort),
+        // Only to the threads its own Worker started (workers.ts, case 291).
+        ...('postMessageToThread' in module && { postMessageToThread: threadPosterFor(module.postMessageToThread, ctx.packageName) }),
+        // Node 24: the package's own Web Locks namespace (lock-managers.ts).
+        ...('locks' in module && { locks: locksFor(module.locks, ctx.packageName) }),
       });
     case 'http':
       return httpFor(module, false, ctx);

@@ -22,6 +22,8 @@ import { envFileLoaderFor } from './env-views.js';
 import { reportFor, reportGetterFor } from './process-report.js';
 import { ownerOf, viewFor } from './export-views.js';
 import { broadcastChannelFor } from './broadcast-channels.js';
+import { navigatorFor } from './lock-managers.js';
+import { storageFor } from './web-storage.js';
 import { accessOf, buildTree, defineNarrowed, observed, ownObjectObserved, PLATFORM_GLOBALS, type Access } from './narrowed-globals.js';
 
 export { narrowedView } from './narrowed-globals.js';
@@ -158,7 +160,20 @@ const PER_PACKAGE: Readonly<Record<string, (shared: unknown, packageName: string
   BroadcastChannel: broadcastChannelFor,
   // Its own group indentation, timers and counters (shared-globals.ts).
   console: consoleFor,
+  // Node 24: its own Web Locks namespace (lock-managers.ts).
+  navigator: navigatorFor,
+  // Its own keys of Node's stores (web-storage.ts).
+  localStorage: storageFor,
+  sessionStorage: storageFor,
 };
+
+/**
+ * Globals whose dotted grants (`"navigator.locks.request": true`, `"localStorage.getItem":
+ * true`) are of the package's own object ({@link PER_PACKAGE}), whose members hand out
+ * nothing of the app's to deliver.
+ */
+const OWN_SOURCES = new Set(['navigator', 'localStorage', 'sessionStorage']);
+
 
 /** A dotted grant of a console method (`"console.time": true`): the package's console's, as a grant of `console` gives it. */
 function consoleMember(host: HostGlobals, key: string, value: Function, packageName: string): unknown {
@@ -340,8 +355,10 @@ export function makeEndowments(
     } else {
       if (host[name] === undefined || host[name] === null) continue;
       const view = {};
-      defineNarrowed(view, node, host as object, [name], {
-        guardCallbacks: true,
+      // Of the package's own object where it has one (OWN_SOURCES).
+      const own = OWN_SOURCES.has(name) ? PER_PACKAGE[name]!(shareable(host, name, host[name]), packageName ?? strict?.packageName ?? '') : undefined;
+      defineNarrowed(view, node, own === undefined || own === host[name] ? (host as object) : { [name]: own }, [name], {
+        guardCallbacks: own === undefined || own === host[name],
         platform: PLATFORM_GLOBALS.has(name),
         leaf: (value: unknown, access: Access, path: readonly string[]) =>
           path.length === 2 && path[0] === 'console' && typeof value === 'function'

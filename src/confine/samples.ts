@@ -17,6 +17,7 @@ import { createRequire } from 'node:module';
 import { hardenForgeableClasses } from './forged-clones.js';
 import { hardenFirstResult, hardenHostValue, hardenPrototypeChain, hardenPrototypesWithin } from './host-hardening.js';
 import { lockInstance } from './instance-locks.js';
+import { namespaceLockManager } from './lock-managers.js';
 import { isStackOverflow } from './stack-overflow.js';
 import { hasLoaded, whenLoaded } from './load-trap.js';
 import { hardenFileHandle, hardenStdioWhenRead, HISTORY } from './fs-samples.js';
@@ -387,30 +388,8 @@ function substituteSharedWrites(proto: Record<string, unknown>): void {
  * until then (docs/attacks.md, case 120).
  */
 export function hardenFirstLock(manager: object): void {
-  const proto: unknown = Object.getPrototypeOf(manager);
-  if (typeof proto !== 'object' || proto === null) return;
-  const descriptor = Reflect.getOwnPropertyDescriptor(proto, 'request');
-  const request: unknown = descriptor?.value;
-  if (typeof request !== 'function' || !descriptor!.configurable) return;
-  let first = true;
-  const wrapper = {
-    request(this: unknown, ...args: unknown[]): unknown {
-      const last = args.length - 1;
-      const callback = args[last];
-      if (first && typeof callback === 'function') {
-        args[last] = function (this: unknown, lock: unknown, ...rest: unknown[]): unknown {
-          if (first && typeof lock === 'object' && lock !== null) {
-            hardenPrototypeChain(lock);
-            first = false;
-          }
-          return Reflect.apply(callback, this, [lock, ...rest]);
-        };
-      }
-      return Reflect.apply(request, this, args);
-    },
-  }.request;
-  Object.defineProperty(wrapper, 'length', { value: request.length });
-  Object.defineProperty(proto, 'request', { ...descriptor, value: wrapper });
+  // With the namespace each package's locks get (lock-managers.ts, case 290).
+  namespaceLockManager(manager);
 }
 
 /** A process id no system gives (Linux's ceiling is 2^22): `kill(pid, 0)` and `setpriority` fail with ESRCH, doing nothing. */

@@ -330,6 +330,8 @@ export function makeWorkerClass(
   label: string,
   mayRun?: (file: string) => boolean,
   withheld?: (key: unknown) => boolean,
+  /** Told each worker this class started (a package's: its thread id, for {@link threadPosterFor}). */
+  started?: (worker: object) => void,
 ): Function {
   const { HostWorker, loaderURL, inheritedExecArgv, handedOver, setEnvironmentData, getEnvironmentData, origins } = setup;
   const Worker = function Worker(this: unknown, filename: unknown, options?: unknown): object {
@@ -392,6 +394,7 @@ export function makeWorkerClass(
       for (const [key, value] of away) setEnvironmentData(key, value);
     }
     if (mayRun) packageWorkers.add(worker);
+    started?.(worker);
     if (!sampled) {
       // The first worker shows the classes behind every worker: its native handle, its
       // stdio streams and ports. Done once it has succeeded: cut short (out of stack: a
@@ -528,5 +531,66 @@ export function environmentDataSetterFor(real: (key: unknown, value: unknown) =>
 export function workerClassFor(packageName: string, mayRun: (file: string) => boolean, readsEnvironmentData = false): Function {
   if (!confinement) throw new Error('LavaMoat: workers are not confined yet');
   const withheld = readsEnvironmentData ? undefined : (key: unknown): boolean => environmentDataOwners.get(key) !== packageName;
-  return makeWorkerClass(confinement, `package "${packageName}"`, mayRun, withheld);
+  return makeWorkerClass(confinement, `package "${packageName}"`, mayRun, withheld, (worker) => {
+    const id: unknown = (worker as { threadId?: unknown }).threadId;
+    if (typeof id === 'number') threadsOf(packageName).add(id);
+  });
+}
+
+/** The ids of the threads each package's own `Worker` class started from this thread. */
+const startedThreads = new Map<string, Set<number>>();
+const threadsOf = (packageName: string): Set<number> => {
+  let ids = startedThreads.get(packageName);
+  if (ids === undefined) {
+    ids = new Set();
+    startedThreads.set(packageName, ids);
+  }
+  return ids;
+};
+
+/**
+ * A package's `worker_threads.postMessageToThread` (Node 22.5, 20.19): Node's posts to any
+ * thread of the process by its id, a small integer counted from 1 (0 the main thread),
+ * and every listener of `process.on('workerMessage')` there hears it: a package granted
+ * `worker_threads` for a pool of its own posted forged jobs into the app's workers by
+ * their ids (docs/attacks.md, case 291). A package's posts only to the threads its own
+ * `Worker` class started from this thread, whose code is its own; any other id (the
+ * app's workers, another package's, the thread that started this one) throws, as Node
+ * does for a thread it cannot find. The id is read once, as a number.
+ */
+export function threadPosterFor(real: unknown, packageName: string): unknown {
+  if (typeof real !== 'function') return real;
+  const poster = {
+    postMessageToThread(threadId: unknown, ...rest: unknown[]): Promise<unknown> {
+      if (typeof threadId !== 'number' || !threadsOf(packageName).has(threadId)) {
+        return Promise.reject(
+          new WorkerConfinementError(
+            `LavaMoat: package "${packageName}" may post only to the threads its own Worker started (${String(typeof threadId === 'number' ? threadId : typeof threadId)} is not one of them)`,
+          ),
+        );
+      }
+      return Reflect.apply(real, undefined, [threadId, ...rest]) as Promise<unknown>;
+    },
+  }.postMessageToThread;
+  Object.defineProperty(poster, 'length', { value: real.length });
+  return Object.freeze(poster);
+}
+
+/**
+ * A package's `worker_threads.receiveMessageOnPort`: not on the thread's port to its parent
+ * (`parentPort`, one for the thread). Called from a listener of that port's, it took the
+ * messages queued behind the one being dispatched, before the app's listeners heard them:
+ * a package in a worker pool took the app's jobs (docs/attacks.md, case 293). On the
+ * package's own ports as Node's.
+ */
+export function portReceiverFor(real: unknown, parentPort: unknown): unknown {
+  if (typeof real !== 'function' || typeof parentPort !== 'object' || parentPort === null) return real;
+  const receiver = {
+    receiveMessageOnPort(port: unknown, ...rest: unknown[]): unknown {
+      if (port === parentPort) throw new WorkerConfinementError("LavaMoat: a package may not take messages from the thread's parentPort with receiveMessageOnPort (listen to it instead)");
+      return Reflect.apply(real, undefined, [port, ...rest]);
+    },
+  }.receiveMessageOnPort;
+  Object.defineProperty(receiver, 'length', { value: real.length });
+  return Object.freeze(receiver);
 }

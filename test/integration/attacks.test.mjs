@@ -84,6 +84,14 @@ const ENTRIES = {
   // The web platform's globals (cases 120 and up): one-per-process objects, what
   // performance hands out; its own process (perf_hooks, undici, WebCrypto load late).
   'e-web.mjs': { cases: ['platform-singletons', 'global-performance-observer', 'buffered-io-entries', 'worker-parent-port', 'unfrozen-intrinsics', 'handed-global-agent', 'web-stream-read-requests', 'event-listener-nodes', 'singleton-listener-maps'] },
+  // The web platform's globals, a second pass (cases 290 and up): state the platform
+  // keeps for the whole process under names or numbers (Node 24's Web Locks, the ids
+  // postMessageToThread posts to, Web Storage's keys), a worker's port to its parent.
+  // Node 22 and 24 with Web Storage on, its localStorage in a file of the run's.
+  'e-web2.mjs': {
+    cases: ['web-lock-names', 'thread-message-ids', 'web-storage-keys', 'parent-port-transfer'],
+    env: Number(process.versions.node.split('.')[0]) >= 22 ? { NODE_OPTIONS: `--experimental-webstorage --localstorage-file=${path.join(tmp, 'webstorage.db')} --no-warnings` } : {},
+  },
   // Process-wide state of commonly granted builtins beyond the boundary walk's (cases 130
   // and up): exported instances, classes made when first read, readline's and crypto's
   // internal objects.
