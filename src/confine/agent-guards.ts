@@ -410,6 +410,7 @@ export function guardHttpsAgents(https: { Agent?: unknown; globalAgent?: unknown
   const Agent = https.Agent as (Function & { prototype: Record<string, unknown> }) | undefined;
   if (typeof Agent !== 'function' || !Object.hasOwn(Agent.prototype, 'createConnection')) return;
   guardConnection(Agent.prototype);
+  guardSessionCache(Agent.prototype);
   pinOptions(https.globalAgent);
   pinProxyConfig(https.globalAgent, true);
   lockGlobalAgent(https.globalAgent);
@@ -439,6 +440,60 @@ function guardConnection(proto: Record<string, unknown>): void {
     if (working && (isNode(caller) ? nodeCall : mayDrive(agent, caller))) return;
     refuse('createConnection', caller, "of an HTTP agent but as that agent's createSocket makes a socket for a request Node made, on an agent its own kind made");
   });
+}
+
+/** Node's methods of https's agent that keep its TLS sessions, by the key of each host. */
+const SESSION_METHODS = ['_getSession', '_cacheSession', '_evictSession'] as const;
+type SessionHolder = { _sessionCache: { map: Record<string, unknown>; list: string[] }; readonly maxCachedSessions: unknown };
+/** Each https agent's TLS sessions, where only its session methods reach them. */
+const sessionCaches = new WeakMap<object, SessionHolder>();
+
+function sessionHolderOf(agent: object): SessionHolder {
+  let holder = sessionCaches.get(agent);
+  if (holder === undefined) {
+    holder = {
+      _sessionCache: { map: Object.create(null) as Record<string, unknown>, list: [] },
+      // The agent's own setting, as the app assigns it.
+      get maxCachedSessions(): unknown {
+        return Reflect.get(agent, 'maxCachedSessions');
+      },
+    };
+    sessionCaches.set(agent, holder);
+  }
+  return holder;
+}
+
+/**
+ * https's agent keeps the TLS session of each host it has connected to
+ * (`agent._sessionCache.map[name]`, filled from every socket's `'session'` event) so that
+ * its next connection there resumes it. A session is the secret of its connections (the
+ * resumption key, TLS 1.2's master secret) and, resumed, the identity the client proved
+ * (its certificate, under mutual TLS): a package handed one response of the app's
+ * (`res.req.agent` is `https.globalAgent`, for every host the app talks to) read all of
+ * them, and could plant sessions of its own for the app's hosts (attack case 272). Node's
+ * three methods now keep them where only they reach (the agent's `_sessionCache` stays an
+ * empty object), and run for Node's https (its `createConnection` and the listeners it
+ * adds) and for code of the kind that made the agent (the app its own, a package its own).
+ */
+function guardSessionCache(proto: Record<string, unknown>): void {
+  for (const method of SESSION_METHODS) {
+    const descriptor = Reflect.getOwnPropertyDescriptor(proto, method);
+    const real = descriptor?.value;
+    // Not this Node's agent (no session cache): nothing to keep.
+    if (typeof real !== 'function' || !descriptor!.configurable) continue;
+    const guarded = {
+      [method](this: unknown, ...args: unknown[]): unknown {
+        const [caller] = callerSitesOf(hostError!, guarded, 1);
+        if (!(caller?.file === HTTPS || mayDrive(this, caller))) {
+          refuse(method, caller, "of an https agent it did not make: an agent's TLS sessions are the secrets of its connections");
+        }
+        if (!isObject(this)) return Reflect.apply(real, this, args);
+        return Reflect.apply(real, sessionHolderOf(this), args);
+      },
+    }[method]!;
+    Object.defineProperty(guarded, 'length', { value: real.length });
+    Object.defineProperty(proto, method, { ...descriptor, value: guarded });
+  }
 }
 
 /** Code outside Node drives only agents its own kind made. */
