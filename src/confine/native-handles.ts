@@ -23,6 +23,7 @@ import process from 'node:process';
 import { deferExtensions, freezeMethods, markNativePrototype } from './host-hardening.js';
 import { callerSitesOf } from './stack-traces.js';
 import { isRuntimeFile, isTheAppsFile } from './performance-observation.js';
+import { guardServerContextMethods } from './tls-servers.js';
 
 /**
  * The bindings `process.binding` exposes (Node's allow-list). The classes of those that
@@ -359,6 +360,8 @@ function classesOf(binding: Binding): [string, object][] {
  * in refuse (boundary.ts explains why for everyone). Before the prototype is frozen.
  */
 export function refuseEngineMethods(secureContextPrototype: object): void {
+  // The app's servers' contexts, for the app's code (tls-servers.ts).
+  guardServerContextMethods(secureContextPrototype);
   for (const name of ['setEngineKey', 'setClientCertEngine']) {
     const descriptor = Reflect.getOwnPropertyDescriptor(secureContextPrototype, name);
     if (!descriptor || !descriptor.configurable || typeof descriptor.value !== 'function') continue;

@@ -148,8 +148,9 @@ const ENTRIES = {
   'e-review.mjs': { cases: ['wasm-frame-opener', 'keypress-slot-planter'] },
   // TLS, HTTPS, DNS and UDP, a second pass (cases 270 and up): the descriptors node:dgram
   // opens for a package (the app's UDP socket in a worker), OpenSSL's FIPS mode, the TLS
-  // sessions https.globalAgent keeps for the app.
-  'e-tls.mjs': { cases: ['fips-mode-switch', 'agent-tls-sessions', 'udp-descriptor-opener'] },
+  // sessions https.globalAgent keeps for the app, an HTTPS server's private key and ticket
+  // keys (its request handed to a package).
+  'e-tls.mjs': { cases: ['fips-mode-switch', 'agent-tls-sessions', 'tls-server-identity', 'tls-server-ticket-keys', 'udp-descriptor-opener'] },
   // Its own process, under a policy that grants http2 to no package.
   'e-handed-http2.mjs': { cases: ['handed-http2-no-grant'], env: { LAVAMOAT_POLICY: 'lavamoat/node/policy.no-grants.json' } },
   // Its own process, scuttled (the real global reaches undici's dispatcher), with
