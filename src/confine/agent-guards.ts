@@ -42,6 +42,7 @@
  * of an agent the app made, bound by a package and handed back for the app's own code to
  * call, runs as the app's call where Node's checks above do not apply.
  */
+import process from 'node:process';
 import { callerSitesOf, type CallerSite } from './stack-traces.js';
 import { ReturnArgument, isObject } from './host-hardening.js';
 
@@ -308,6 +309,13 @@ function guardedOptions(value: unknown): unknown {
   if (!isObject(value)) return value;
   proxyVariablesOf(value);
   const handler: ProxyHandler<object> = {
+    get(target, key, receiver) {
+      const value: unknown = Reflect.get(target, key, receiver === proxy ? target : receiver);
+      // The app's client identity (mutual TLS), merged by Node's addRequest into the
+      // app's requests: not for a package handed a response (case 276).
+      if (value === undefined || typeof key !== 'string' || !CLIENT_IDENTITY_OPTIONS.has(key) || readForTheApp(handler.get!)) return value;
+      return undefined;
+    },
     set(target, key, next, receiver) {
       checkWriter(handler.set!);
       return Reflect.set(target, key, next, receiver === proxy ? target : receiver);
@@ -411,6 +419,10 @@ export function guardHttpsAgents(https: { Agent?: unknown; globalAgent?: unknown
   if (typeof Agent !== 'function' || !Object.hasOwn(Agent.prototype, 'createConnection')) return;
   guardConnection(Agent.prototype);
   guardSessionCache(Agent.prototype);
+  // crypto loaded at the first name that holds an identity, not at start-up.
+  digestIdentityInNames(Agent.prototype, (value) =>
+    (process.getBuiltinModule('node:crypto') as typeof import('node:crypto')).createHash('sha256').update(value).digest('hex'),
+  );
   pinOptions(https.globalAgent);
   pinProxyConfig(https.globalAgent, true);
   lockGlobalAgent(https.globalAgent);
@@ -494,6 +506,70 @@ function guardSessionCache(proto: Record<string, unknown>): void {
     Object.defineProperty(guarded, 'length', { value: real.length });
     Object.defineProperty(proto, method, { ...descriptor, value: guarded });
   }
+}
+
+/**
+ * The options that are a client's identity (mutual TLS: the private key, its passphrase, a
+ * PKCS#12 bundle, an engine's key): an agent the app made with them (or its global agent,
+ * given them) merges them into each of its requests (Node's `addRequest`, under the app's
+ * call), and a package handed one response read them from `res.req.agent.options`, and
+ * from the names https gives the agent's pools, which hold the PEM (case 276).
+ */
+const CLIENT_IDENTITY_OPTIONS: ReadonlySet<string> = new Set(['key', 'pfx', 'passphrase', 'privateKeyIdentifier', 'privateKeyEngine']);
+
+/**
+ * A read of an identity option: Node's agent code right below (`addRequest` and
+ * `createSocket` merge the options into each request's, whoever made the request: an
+ * HTTP client library the app hands its agent, axios's `httpsAgent`), or the app's code
+ * (the first frame that is neither Node's nor the runtime's names a file).
+ */
+function readForTheApp(fn: Function): boolean {
+  const sites = callerSitesOf(hostError!, fn, 16);
+  if (sites[0]?.file === HTTP_AGENT) return true;
+  for (const site of sites) {
+    if (isNode(site) || isRuntime(site)) continue;
+    return kindOf(site) === 'app';
+  }
+  return false;
+}
+
+let digestOf: ((value: string | Uint8Array) => string) | undefined;
+
+/** A value of an identity option as https's `getName` may write it: its digest, not its bytes. */
+function digested(value: unknown): unknown {
+  if (typeof value === 'string' || value instanceof Uint8Array) return `sha256:${digestOf!(value)}`;
+  if (Array.isArray(value)) return value.map(digested);
+  return value;
+}
+
+/**
+ * https's `getName(options)` (the key of an agent's pools and sessions, which anyone
+ * holding the agent reads: `Object.keys(agent.sockets)`) writes each option it names
+ * into the name, the private key's PEM too (base64-encoded on Node 24): made of a digest
+ * of each identity option instead, which keeps names apart as the keys do.
+ */
+function digestIdentityInNames(proto: Record<string, unknown>, digest: (value: string | Uint8Array) => string): void {
+  const descriptor = Reflect.getOwnPropertyDescriptor(proto, 'getName');
+  const real: unknown = descriptor?.value;
+  if (typeof real !== 'function' || !descriptor!.configurable) return;
+  digestOf = digest;
+  const getName = {
+    getName(this: unknown, options?: unknown, ...rest: unknown[]): unknown {
+      if (isObject(options)) {
+        let copy: Record<string, unknown> | undefined;
+        for (const key of CLIENT_IDENTITY_OPTIONS) {
+          const value: unknown = Reflect.get(options, key);
+          if (value === undefined || value === null) continue;
+          copy ??= { ...(options as Record<string, unknown>) };
+          copy[key] = digested(value);
+        }
+        if (copy !== undefined) return Reflect.apply(real, this, [copy, ...rest]);
+      }
+      return Reflect.apply(real, this, [options, ...rest]);
+    },
+  }.getName;
+  Object.defineProperty(getName, 'length', { value: real.length });
+  Object.defineProperty(proto, 'getName', { ...descriptor, value: getName });
 }
 
 /** Code outside Node drives only agents its own kind made. */

@@ -37,6 +37,10 @@
  * set field (Node reads them once per `setSecureContext`) and per use of a noted context's
  * method (the app rotating its ticket keys); nothing per connection.
  *
+ * On the client side, `tls.connect` keeps its options on each socket it makes, the
+ * client's key among them: an accessor for Node's TLS code ({@link hideConnectOptions});
+ * agents' identity options: agent-guards.ts.
+ *
  * Not covered: the server object itself, which a package handed it can still change (its
  * `_sharedCreds`, `_contexts`, `setSecureContext` with a context of its own: without the
  * app's key, what it can serve is a certificate of its own); a connection's own secrets,
@@ -147,16 +151,65 @@ function wrap(proto: Record<string, unknown>, name: string, make: (real: Functio
   return true;
 }
 
+/**
+ * `tls.connect(options)` keeps its options on the socket it makes
+ * (`socket[kConnectOptions]`), for its own handshake callback to read: the client's
+ * private key and passphrase among them, which a package handed the app's response read
+ * from `res.socket` (case 276). Each such socket's property becomes an accessor of its
+ * own that answers Node's TLS code (right below) only. Wrapped on the module object before
+ * node:tls copies it (Node 20) or before it is hardened (22, 24); https's agent and undici
+ * call it there.
+ */
+const hidingConnects = new WeakSet<Function>();
+let connectOptionsKey: symbol | undefined;
+
+function hideConnectOptions(module: Record<string, unknown>): void {
+  const descriptor = Reflect.getOwnPropertyDescriptor(module, 'connect');
+  const real: unknown = descriptor?.value;
+  if (typeof real !== 'function' || hidingConnects.has(real) || !descriptor!.configurable || !descriptor!.writable) return;
+  const connect = {
+    connect(this: unknown, ...args: unknown[]): unknown {
+      const socket: unknown = Reflect.apply(real, this, args);
+      if (!isObject(socket)) return socket;
+      connectOptionsKey ??= Object.getOwnPropertySymbols(socket).find((symbol) => symbol.description === 'connect-options');
+      const key = connectOptionsKey;
+      const current = key === undefined ? undefined : Reflect.getOwnPropertyDescriptor(socket, key);
+      if (key === undefined || current === undefined || !current.configurable || !('value' in current)) return socket;
+      let value: unknown = current.value;
+      const accessor = {
+        get(): unknown {
+          const [first] = callerSitesOf(hostError, accessor.get, 1);
+          return first?.file !== undefined && TLS_FILES.has(first.file) ? value : undefined;
+        },
+        set(next: unknown): void {
+          const [first] = callerSitesOf(hostError, accessor.set, 1);
+          if (first?.file === undefined || !TLS_FILES.has(first.file)) throw new TlsServerSecretError("LavaMoat: a TLS socket's connect options are Node's");
+          value = next;
+        },
+      };
+      Object.defineProperty(socket, key, { get: accessor.get, set: accessor.set, enumerable: current.enumerable ?? false, configurable: false });
+      return socket;
+    },
+  }.connect;
+  Object.defineProperty(connect, 'length', { value: real.length });
+  hidingConnects.add(connect);
+  Object.defineProperty(module, 'connect', { ...descriptor, value: connect });
+}
+
 let serversGuarded = false;
 
 /**
  * Run when Node's TLS server class has loaded (`_tls_wrap` on Node 20, `tls` on 22 and
  * 24, whose class is internal), before it is hardened and before any server exists.
  */
-export function guardTlsServers(error: ErrorConstructorLike, tls: { Server?: unknown } | undefined): void {
+export function guardTlsServers(error: ErrorConstructorLike, tls: { Server?: unknown; connect?: unknown } | undefined): void {
   const Server = tls?.Server as (Function & { prototype: Record<string, unknown> }) | undefined;
-  if (serversGuarded || typeof Server !== 'function') return;
+  if (typeof Server !== 'function') return;
   hostError = error;
+  // On each module object Node's code calls it on (node:tls copies it from node:_tls_wrap
+  // on Node 20, from internal/tls/wrap before node:_tls_wrap loads on 22).
+  hideConnectOptions(tls as Record<string, unknown>);
+  if (serversGuarded) return;
   const proto = Server.prototype;
   const setSecureContext = Reflect.getOwnPropertyDescriptor(proto, 'setSecureContext');
   if (typeof setSecureContext?.value !== 'function') return;
