@@ -42,6 +42,7 @@
  * of an agent the app made, bound by a package and handed back for the app's own code to
  * call, runs as the app's call where Node's checks above do not apply.
  */
+import process from 'node:process';
 import { callerSitesOf, type CallerSite } from './stack-traces.js';
 import { ReturnArgument, isObject } from './host-hardening.js';
 
@@ -308,6 +309,13 @@ function guardedOptions(value: unknown): unknown {
   if (!isObject(value)) return value;
   proxyVariablesOf(value);
   const handler: ProxyHandler<object> = {
+    get(target, key, receiver) {
+      const value: unknown = Reflect.get(target, key, receiver === proxy ? target : receiver);
+      // The app's client identity (mutual TLS), merged by Node's addRequest into the
+      // app's requests: not for a package handed a response (case 276).
+      if (value === undefined || typeof key !== 'string' || !CLIENT_IDENTITY_OPTIONS.has(key) || readForTheApp(handler.get!)) return value;
+      return undefined;
+    },
     set(target, key, next, receiver) {
       checkWriter(handler.set!);
       return Reflect.set(target, key, next, receiver === proxy ? target : receiver);
@@ -410,6 +418,11 @@ export function guardHttpsAgents(https: { Agent?: unknown; globalAgent?: unknown
   const Agent = https.Agent as (Function & { prototype: Record<string, unknown> }) | undefined;
   if (typeof Agent !== 'function' || !Object.hasOwn(Agent.prototype, 'createConnection')) return;
   guardConnection(Agent.prototype);
+  guardSessionCache(Agent.prototype);
+  // crypto loaded at the first name that holds an identity, not at start-up.
+  digestIdentityInNames(Agent.prototype, (value) =>
+    (process.getBuiltinModule('node:crypto') as typeof import('node:crypto')).createHash('sha256').update(value).digest('hex'),
+  );
   pinOptions(https.globalAgent);
   pinProxyConfig(https.globalAgent, true);
   lockGlobalAgent(https.globalAgent);
@@ -439,6 +452,124 @@ function guardConnection(proto: Record<string, unknown>): void {
     if (working && (isNode(caller) ? nodeCall : mayDrive(agent, caller))) return;
     refuse('createConnection', caller, "of an HTTP agent but as that agent's createSocket makes a socket for a request Node made, on an agent its own kind made");
   });
+}
+
+/** Node's methods of https's agent that keep its TLS sessions, by the key of each host. */
+const SESSION_METHODS = ['_getSession', '_cacheSession', '_evictSession'] as const;
+type SessionHolder = { _sessionCache: { map: Record<string, unknown>; list: string[] }; readonly maxCachedSessions: unknown };
+/** Each https agent's TLS sessions, where only its session methods reach them. */
+const sessionCaches = new WeakMap<object, SessionHolder>();
+
+function sessionHolderOf(agent: object): SessionHolder {
+  let holder = sessionCaches.get(agent);
+  if (holder === undefined) {
+    holder = {
+      _sessionCache: { map: Object.create(null) as Record<string, unknown>, list: [] },
+      // The agent's own setting, as the app assigns it.
+      get maxCachedSessions(): unknown {
+        return Reflect.get(agent, 'maxCachedSessions');
+      },
+    };
+    sessionCaches.set(agent, holder);
+  }
+  return holder;
+}
+
+/**
+ * https's agent keeps the TLS session of each host it has connected to
+ * (`agent._sessionCache.map[name]`, filled from every socket's `'session'` event) so that
+ * its next connection there resumes it. A session is the secret of its connections (the
+ * resumption key, TLS 1.2's master secret) and, resumed, the identity the client proved
+ * (its certificate, under mutual TLS): a package handed one response of the app's
+ * (`res.req.agent` is `https.globalAgent`, for every host the app talks to) read all of
+ * them, and could plant sessions of its own for the app's hosts (attack case 272). Node's
+ * three methods now keep them where only they reach (the agent's `_sessionCache` stays an
+ * empty object), and run for Node's https (its `createConnection` and the listeners it
+ * adds) and for code of the kind that made the agent (the app its own, a package its own).
+ */
+function guardSessionCache(proto: Record<string, unknown>): void {
+  for (const method of SESSION_METHODS) {
+    const descriptor = Reflect.getOwnPropertyDescriptor(proto, method);
+    const real = descriptor?.value;
+    // Not this Node's agent (no session cache): nothing to keep.
+    if (typeof real !== 'function' || !descriptor!.configurable) continue;
+    const guarded = {
+      [method](this: unknown, ...args: unknown[]): unknown {
+        const [caller] = callerSitesOf(hostError!, guarded, 1);
+        if (!(caller?.file === HTTPS || mayDrive(this, caller))) {
+          refuse(method, caller, "of an https agent it did not make: an agent's TLS sessions are the secrets of its connections");
+        }
+        if (!isObject(this)) return Reflect.apply(real, this, args);
+        return Reflect.apply(real, sessionHolderOf(this), args);
+      },
+    }[method]!;
+    Object.defineProperty(guarded, 'length', { value: real.length });
+    Object.defineProperty(proto, method, { ...descriptor, value: guarded });
+  }
+}
+
+/**
+ * The options that are a client's identity (mutual TLS: the private key, its passphrase, a
+ * PKCS#12 bundle, an engine's key): an agent the app made with them (or its global agent,
+ * given them) merges them into each of its requests (Node's `addRequest`, under the app's
+ * call), and a package handed one response read them from `res.req.agent.options`, and
+ * from the names https gives the agent's pools, which hold the PEM (case 276).
+ */
+const CLIENT_IDENTITY_OPTIONS: ReadonlySet<string> = new Set(['key', 'pfx', 'passphrase', 'privateKeyIdentifier', 'privateKeyEngine']);
+
+/**
+ * A read of an identity option: Node's agent code right below (`addRequest` and
+ * `createSocket` merge the options into each request's, whoever made the request: an
+ * HTTP client library the app hands its agent, axios's `httpsAgent`), or the app's code
+ * (the first frame that is neither Node's nor the runtime's names a file).
+ */
+function readForTheApp(fn: Function): boolean {
+  const sites = callerSitesOf(hostError!, fn, 16);
+  if (sites[0]?.file === HTTP_AGENT) return true;
+  for (const site of sites) {
+    if (isNode(site) || isRuntime(site)) continue;
+    return kindOf(site) === 'app';
+  }
+  return false;
+}
+
+let digestOf: ((value: string | Uint8Array) => string) | undefined;
+
+/** A value of an identity option as https's `getName` may write it: its digest, not its bytes. */
+function digested(value: unknown): unknown {
+  if (typeof value === 'string' || value instanceof Uint8Array) return `sha256:${digestOf!(value)}`;
+  if (Array.isArray(value)) return value.map(digested);
+  return value;
+}
+
+/**
+ * https's `getName(options)` (the key of an agent's pools and sessions, which anyone
+ * holding the agent reads: `Object.keys(agent.sockets)`) writes each option it names
+ * into the name, the private key's PEM too (base64-encoded on Node 24): made of a digest
+ * of each identity option instead, which keeps names apart as the keys do.
+ */
+function digestIdentityInNames(proto: Record<string, unknown>, digest: (value: string | Uint8Array) => string): void {
+  const descriptor = Reflect.getOwnPropertyDescriptor(proto, 'getName');
+  const real: unknown = descriptor?.value;
+  if (typeof real !== 'function' || !descriptor!.configurable) return;
+  digestOf = digest;
+  const getName = {
+    getName(this: unknown, options?: unknown, ...rest: unknown[]): unknown {
+      if (isObject(options)) {
+        let copy: Record<string, unknown> | undefined;
+        for (const key of CLIENT_IDENTITY_OPTIONS) {
+          const value: unknown = Reflect.get(options, key);
+          if (value === undefined || value === null) continue;
+          copy ??= { ...(options as Record<string, unknown>) };
+          copy[key] = digested(value);
+        }
+        if (copy !== undefined) return Reflect.apply(real, this, [copy, ...rest]);
+      }
+      return Reflect.apply(real, this, [options, ...rest]);
+    },
+  }.getName;
+  Object.defineProperty(getName, 'length', { value: real.length });
+  Object.defineProperty(proto, 'getName', { ...descriptor, value: getName });
 }
 
 /** Code outside Node drives only agents its own kind made. */

@@ -18,6 +18,7 @@
  * - `timers`: the same functions as the timer globals (opaque handles; Node's `Timeout`s
  *   link every timer of the process);
  * - `crypto`: `setEngine` (an OpenSSL engine is a shared library) only with `native`;
+ *   `setFips` (OpenSSL's FIPS mode, the whole process's) only when the policy names it;
  *   callbacks called without Node's native job as `this`;
  * - `http` (Node 24): `setGlobalProxyFromEnv` only when the policy names it;
  * - `sqlite`: a `DatabaseSync` that loads SQLite extensions (shared libraries:
@@ -578,6 +579,17 @@ export function adaptBuiltin(name: string, real: unknown, ctx: AdapterContext): 
       if (!ctx.native) {
         overrides.setEngine = function setEngine(): never {
           throw new TypeError(`LavaMoat: crypto.setEngine loads native code: package "${ctx.packageName}" needs "native": true in its policy`);
+        };
+      }
+      // FIPS mode is OpenSSL's, for the whole process: on, the app's MD5 and every
+      // algorithm FIPS leaves out fail; off, an app that turned it on for compliance runs
+      // without it (case 271). Granted only by name, as dns.setServers.
+      if (typeof module.setFips === 'function' && !ctx.namesMember('setFips')) {
+        overrides.setFips = function setFips(): never {
+          throw new TypeError(
+            `LavaMoat: crypto.setFips turns OpenSSL's FIPS mode on or off for the whole process: package "${ctx.packageName}" ` +
+              'needs "crypto.setFips": true in its builtin policy',
+          );
         };
       }
       return spreadLazily(name, module, overrides);

@@ -23,6 +23,7 @@ import process from 'node:process';
 import { deferExtensions, freezeMethods, markNativePrototype } from './host-hardening.js';
 import { callerSitesOf } from './stack-traces.js';
 import { isRuntimeFile, isTheAppsFile } from './performance-observation.js';
+import { guardServerContextMethods } from './tls-servers.js';
 
 /**
  * The bindings `process.binding` exposes (Node's allow-list). The classes of those that
@@ -147,6 +148,10 @@ const NODE_CALLERS: Readonly<Record<string, Record<string, Readonly<Record<strin
 const isTlsForward = (site: { file: string | undefined; name: string | undefined }): boolean =>
   (site.file === 'node:_tls_wrap' || site.file === 'node:internal/tls/wrap') && site.name === 'methodProxy';
 
+/** Node's wrapper of a deprecated export (`dgram._createSocketHandle`): it passes its caller's arguments on. */
+const isDeprecationWrapper = (site: { file: string | undefined; name: string | undefined }): boolean =>
+  site.file === 'node:internal/util' && site.name === 'deprecated';
+
 /**
  * Node's modules that open a descriptor as a socket or a server for the process: the
  * main thread's stdio (`process.stdin`/`stdout`/`stderr` on a pipe or a socket) and
@@ -168,7 +173,7 @@ const NODE_OPENERS = new Set(['node:internal/bootstrap/switches/is_main_thread',
  */
 function openedForTheApp(wrapper: Function, through: ReadonlySet<string> = NET_FILES): boolean {
   for (const site of callerSitesOf(globalThis.Error as never, wrapper, 16)) {
-    if ((site.file !== undefined && through.has(site.file)) || isTlsForward(site) || isRuntimeFile(site.file)) continue;
+    if ((site.file !== undefined && through.has(site.file)) || isTlsForward(site) || isDeprecationWrapper(site) || isRuntimeFile(site.file)) continue;
     return isTheAppsFile(site.file) || (site.file !== undefined && NODE_OPENERS.has(site.file));
   }
   return false;
@@ -229,6 +234,15 @@ function onlyFromNode(className: string, prototype: object, name: string, caller
       if (name === 'open' && site?.file === 'node:net' && (site.name === 'Socket' || site.name === 'createServerHandle') && !openedForTheApp(wrapper)) {
         throw new NativeHandleCallerError(
           `LavaMoat: node:net's ${site.name} opens a file descriptor (fd) only for the app's code and Node's own: a package's sockets are the connections it opens, its servers the ports it listens on`,
+        );
+      }
+      // node:dgram's `bind({ fd })` (and its deprecated `_createSocketHandle(..., fd)`)
+      // opens any UDP descriptor of the process for whoever asked: a package granted dgram
+      // sent from, and read, the app's UDP socket in a worker (another event loop, so the
+      // descriptor is not one this loop reads: case 270). The same rule as node:net's.
+      if (name === 'open' && className === 'UDP' && !openedForTheApp(wrapper, SERVER_FILES)) {
+        throw new NativeHandleCallerError(
+          "LavaMoat: node:dgram opens a file descriptor (fd) only for the app's code and Node's own: a package's UDP sockets are the ones it binds",
         );
       }
       if (names === undefined || (names !== 'any' && (site!.name === undefined || !names.includes(site!.name)))) {
@@ -346,6 +360,8 @@ function classesOf(binding: Binding): [string, object][] {
  * in refuse (boundary.ts explains why for everyone). Before the prototype is frozen.
  */
 export function refuseEngineMethods(secureContextPrototype: object): void {
+  // The app's servers' contexts, for the app's code (tls-servers.ts).
+  guardServerContextMethods(secureContextPrototype);
   for (const name of ['setEngineKey', 'setClientCertEngine']) {
     const descriptor = Reflect.getOwnPropertyDescriptor(secureContextPrototype, name);
     if (!descriptor || !descriptor.configurable || typeof descriptor.value !== 'function') continue;

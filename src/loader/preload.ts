@@ -43,6 +43,7 @@ import { prepareSamples } from '../confine/samples.js';
 import { zeroFillUnsafeBuffers } from '../confine/unsafe-buffers.js';
 import { confineWorkers, type WorkerOrigins } from '../confine/workers.js';
 import { guardHttpAgents, guardHttpsAgents, noteClientRequests } from '../confine/agent-guards.js';
+import { guardTlsServers } from '../confine/tls-servers.js';
 import { importsAfterLoader, preloadParentURL, preloadsBeforeLoader } from './preloads.js';
 import { onDenial } from '../report/denials.js';
 import { makeCaughtDenialReport } from '../report/caught-denials.js';
@@ -158,6 +159,11 @@ export async function start(config: Config, loaderURL: string): Promise<void> {
   whenLoaded('_http_agent', () => guardHttpAgents(globalThis.Error as never, process.getBuiltinModule('node:_http_agent') as never));
   whenLoaded('_http_client', () => noteClientRequests(globalThis.Error as never, process.getBuiltinModule('node:_http_client') as never));
   whenLoaded('https', () => guardHttpsAgents(process.getBuiltinModule('node:https') as never));
+  // When TLS's server class loads (node:_tls_wrap on Node 20, its own module; node:tls
+  // on 22 and 24, whose class is internal), before it is hardened: the app's servers'
+  // private keys and ticket keys for the app's code (tls-servers.ts).
+  whenLoaded('_tls_wrap', () => guardTlsServers(globalThis.Error as never, process.getBuiltinModule('node:_tls_wrap') as never));
+  whenLoaded('tls', () => guardTlsServers(globalThis.Error as never, process.getBuiltinModule('node:tls') as never));
   // In a cluster worker, before any server asks the primary for one: a descriptor only for
   // the app's code (native-handles.ts).
   whenLoaded('internal/cluster/child', () => guardClusterServerQueries(process.getBuiltinModule('node:cluster') as never));

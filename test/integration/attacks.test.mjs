@@ -158,6 +158,12 @@ const ENTRIES = {
   // process's diagnostic report, its env-file loader, V8's promise hooks, a cluster
   // worker's process. Its own process: a V8 flag, once set, is the process's.
   'e-process-level.mjs': { cases: ['v8-flags-natives', 'process-report-grant', 'env-file-descriptor', 'promise-hooks-app-promises', 'cluster-worker-process'] },
+  // TLS, HTTPS, DNS and UDP, a second pass (cases 270 and up): the descriptors node:dgram
+  // opens for a package (the app's UDP socket in a worker), OpenSSL's FIPS mode, the TLS
+  // sessions https.globalAgent keeps for the app, an HTTPS server's private key, ticket
+  // keys and (open) listeners (its request handed to a package), the app's client identity
+  // (its response handed to one).
+  'e-tls.mjs': { cases: ['fips-mode-switch', 'agent-tls-sessions', 'tls-server-identity', 'tls-server-ticket-keys', 'tls-server-listeners', 'tls-client-identity', 'udp-descriptor-opener'] },
   // Its own process, under a policy that grants http2 to no package.
   'e-handed-http2.mjs': { cases: ['handed-http2-no-grant'], env: { LAVAMOAT_POLICY: 'lavamoat/node/policy.no-grants.json' } },
   // Its own process, scuttled (the real global reaches undici's dispatcher), with
@@ -334,6 +340,17 @@ const TODO = {
   // written as connections come and go: an accessor planted there, or a plain read,
   // reaches the app's later keep-alive sockets (docs/attacks.md, case 125).
   'handed-global-agent': ["app: its later sockets do not reach the package's 'free' listener"],
+  // A request of the app's HTTPS server leads to the server (`req.socket.server`), an emitter
+  // of the app's whose listener map Node writes as the app and Node add listeners (in place,
+  // arrays pushed) and reads at every emit: a listener a package adds there hears the app's
+  // later requests, its connections' TLS key log and its sessions. Telling Node's and the
+  // app's writes from a package's would cost a stack read per listener added and a guard on
+  // every emit's read (docs/attacks.md, case 275).
+  'tls-server-listeners': [
+    'app: its later requests reach its own listener only',
+    "app: its connections' TLS secrets reach no package",
+    "app: its server's sessions reach no package",
+  ],
   // A worker's parentPort dispatches every message: checking who reads its listener maps
   // (as performance's are, host-hardening.ts) cost 10 µs a message, doubling a worker
   // pool's round trip. A package granted worker_threads.parentPort still reads the app's
