@@ -296,16 +296,6 @@ Object.assign(RESIDUAL, {
 });
 
 const TODO = {
-  // On Node 24, Node's own push of a module onto its load list (a native path, deeper than
-  // the module's code itself) can run out of stack before the observer's setter runs: the
-  // module is loaded and listed nowhere. What the app requires, and what a grant loads,
-  // is hardened by name on the way back (case 242); an internal module Node's own function
-  // loads lazily (Duplex.from's duplexify) reaches the package's next call unhardened
-  // (docs/attacks.md, case 240).
-  'load-out-of-stack': [
-    "Duplex.from from the stack's end: the class of what it makes (every Duplex.from of the app)",
-    "app: its own Duplex.from stream's writes stay its own",
-  ],
   // Node 24 makes a cloned X509Certificate natively (its class extends the native one),
   // with no JavaScript deserializing method that could harden its InternalX509Certificate
   // prototype first; a sample needs a certificate parsed (about 1.7 ms at the first
@@ -322,10 +312,6 @@ const TODO = {
   // written as connections come and go: an accessor planted there, or a plain read,
   // reaches the app's later keep-alive sockets (docs/attacks.md, case 125).
   'handed-global-agent': ["app: its later sockets do not reach the package's 'free' listener"],
-  // A worker's parentPort dispatches every message: checking who reads its listener maps
-  // (as performance's are, host-hardening.ts) cost 10 µs a message, doubling a worker
-  // pool's round trip. A package granted worker_threads.parentPort still reads the app's
-  // listeners there (docs/attacks.md, case 170).
   // node:net opens a descriptor for the app's code (native-handles.ts): the frame below the
   // constructor is told apart, not what the app meant by it. An app reading a getter of a
   // package's object (a bound Reflect.construct of node:net's Socket with { fd }) is that
@@ -333,16 +319,6 @@ const TODO = {
   'net-descriptor-openers': [
     "the app reads a getter of the package's: <node:net's Socket> constructed with { fd } for a subclass of the package's",
     "app: the shell of the getter's variant runs only its commands",
-  ],
-  'singleton-listener-maps': [
-    "worker: parentPort's listener map (kEvents) read: the app's listener functions",
-    "worker: parentPort's handler map (kHandlers) read",
-    'worker: parentPort.onmessageerror read: the app\'s handler',
-    "worker: parentPort's onmessageerror getter of its prototype, called on it",
-    "worker: events.getEventListeners(parentPort, 'messageerror')",
-    'worker: getEventListeners(parentPort) called by Node (AsyncLocalStorage#run returns it)',
-    "app: its worker's job handler received only the app's job",
-    'app: none of its listener functions reached the package',
   ],
 };
 
