@@ -16,6 +16,7 @@ import { INTRINSIC_GLOBALS, SES_GLOBALS } from './scuttle.js';
 import { guardFeralError } from './stack-traces.js';
 import { confineFileStreams, confineUtf8Streams } from './fs-streams.js';
 import { DEFERRED_SAMPLES, sample, sampleOnReturn } from './samples.js';
+import { sampleCertificatesWhereClonesArrive } from './cloned-certificates.js';
 import { sampleFileHandles } from './fs-samples.js';
 import { initPerformanceEntries, restrictObserverEntryList, restrictPerformanceEntries, restrictPerformanceObserver } from './performance-observation.js';
 import { WEBCRYPTO } from './web-samples.js';
@@ -83,6 +84,8 @@ export function prepareHost({ preloadDomain, feralError }: { preloadDomain: bool
   // their holders are frozen (fs below, stream's classes at the start's hardening).
   for (const name of ['watch', 'watchFile', 'unwatchFile']) sampleOnReturn(fs, name, 'internal/fs/watchers');
   sampleOnReturn((hostRequire('node:stream') as { Duplex: object }).Duplex, 'from', 'internal/streams/duplexify');
+  // Node 24's cloned certificates: sampled where a clone first arrives (case 79).
+  sampleCertificatesWhereClonesArrive();
   // `fs.ReadStream = X` sets the class createReadStream uses: its accessors lose their
   // setters. The streams' and `promises` stay lazy (they load fs/promises and readline:
   // dealt with below when they load); any other (Node 20's `Dir`, which replaces itself

@@ -296,12 +296,6 @@ Object.assign(RESIDUAL, {
 });
 
 const TODO = {
-  // Node 24 makes a cloned X509Certificate natively (its class extends the native one),
-  // with no JavaScript deserializing method that could harden its InternalX509Certificate
-  // prototype first; a sample needs a certificate parsed (about 1.7 ms at the first
-  // parse). A TLS socket's certificates are of the same class and are covered: whichever
-  // comes first hardens it (docs/attacks.md, case 79).
-  'internal-class-prototypes': ['app: a cloned certificate does not verify with another key (Node 24+)'],
   // Node makes one error class per error code when it starts (internal/errors), exports
   // none, and they share no hook a sample could use: a package that catches one reaches
   // the prototype the app's errors of that code share (docs/attacks.md, case 80).
