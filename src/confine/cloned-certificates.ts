@@ -59,11 +59,11 @@ function sampleClonedCertificate(): void {
   }
 }
 
-/** `holder[name]` takes the sample before it returns what it made. */
-function sampleAfter(holder: object, name: PropertyKey): void {
+/** `holder[name]` takes the sample before it returns what it made; the real function. */
+function sampleAfter(holder: object, name: PropertyKey): Function | undefined {
   const descriptor = Reflect.getOwnPropertyDescriptor(holder, name);
   const real: unknown = descriptor?.value;
-  if (typeof real !== 'function' || !descriptor!.configurable) return;
+  if (typeof real !== 'function' || !descriptor!.configurable) return undefined;
   const label = typeof name === 'symbol' ? (name.description ?? '') : name;
   const wrapper = {
     [label](this: unknown, ...args: unknown[]): unknown {
@@ -74,6 +74,7 @@ function sampleAfter(holder: object, name: PropertyKey): void {
   }[label]!;
   Object.defineProperty(wrapper, 'length', { value: real.length });
   Object.defineProperty(holder, name, { ...descriptor, value: wrapper });
+  return real;
 }
 
 /** `holder[key]` (a dispatch) takes the sample before it hands a message on. */
@@ -98,10 +99,11 @@ function sampleBefore(holder: object, key: symbol): void {
  */
 export function sampleCertificatesWhereClonesArrive(): void {
   if (Number(process.versions.node.split('.')[0]) < 24) return;
-  const real: unknown = (globalThis as { structuredClone?: unknown }).structuredClone;
-  if (typeof real !== 'function') return;
+  // The global's own function, read from its descriptor now, at start-up (scuttling later
+  // keeps the wrapper in its holder for the app and the packages).
+  const real = sampleAfter(globalThis, 'structuredClone');
+  if (real === undefined) return;
   clone = (value) => Reflect.apply(real, undefined, [value]);
-  sampleAfter(globalThis, 'structuredClone');
   const proto = (globalThis as { EventTarget?: { prototype: object } }).EventTarget?.prototype;
   const dispatch = proto && Object.getOwnPropertySymbols(proto).find((key) => key.description === 'nodejs.internal.kHybridDispatch');
   if (proto && dispatch) sampleBefore(proto, dispatch);
