@@ -15,7 +15,8 @@ import { neutralizeNativeClasses } from './native-handles.js';
 import { INTRINSIC_GLOBALS, SES_GLOBALS } from './scuttle.js';
 import { guardFeralError } from './stack-traces.js';
 import { confineFileStreams, confineUtf8Streams } from './fs-streams.js';
-import { DEFERRED_SAMPLES, sample } from './samples.js';
+import { DEFERRED_SAMPLES, sample, sampleOnReturn } from './samples.js';
+import { sampleCertificatesWhereClonesArrive } from './cloned-certificates.js';
 import { sampleFileHandles } from './fs-samples.js';
 import { initPerformanceEntries, restrictObserverEntryList, restrictPerformanceEntries, restrictPerformanceObserver } from './performance-observation.js';
 import { WEBCRYPTO } from './web-samples.js';
@@ -78,6 +79,13 @@ export function prepareHost({ preloadDomain, feralError }: { preloadDomain: bool
   // From here on, what the app and Node load is seen as it loads.
   observeLoads();
   const fs = hostRequire('node:fs') as Record<string, unknown>;
+  // The public functions that load a sampled internal module lazily take its sample on
+  // their way back if the load trap did not (Node 24 out of stack: case 240), before
+  // their holders are frozen (fs below, stream's classes at the start's hardening).
+  for (const name of ['watch', 'watchFile', 'unwatchFile']) sampleOnReturn(fs, name, 'internal/fs/watchers');
+  sampleOnReturn((hostRequire('node:stream') as { Duplex: object }).Duplex, 'from', 'internal/streams/duplexify');
+  // Node 24's cloned certificates: sampled where a clone first arrives (case 79).
+  sampleCertificatesWhereClonesArrive();
   // `fs.ReadStream = X` sets the class createReadStream uses: its accessors lose their
   // setters. The streams' and `promises` stay lazy (they load fs/promises and readline:
   // dealt with below when they load); any other (Node 20's `Dir`, which replaces itself

@@ -37,11 +37,14 @@ export class ListenerMapError extends TypeError {
  * not the runtime's: a package's frame names none, and a Node frame that calls what it is
  * given, `AsyncLocalStorage#run`, is not the app's). Told from V8's call sites
  * (stack-traces.ts); one check per add, remove and dispatch on these few objects.
+ * `pass`, when given, answers first: true for the one read Node's own dispatch makes
+ * ({@link dispatchPass}), with no stack read.
  */
-function listenerMapForNode(target: object, key: symbol, descriptor: PropertyDescriptor): void {
+function listenerMapForNode(target: object, key: symbol, descriptor: PropertyDescriptor, pass?: () => boolean): void {
   const map: unknown = descriptor.value;
   const get = {
     [key.description!](): unknown {
+      if (pass !== undefined && pass()) return map;
       const [caller, below] = callerSitesOf(globalThis.Error as never, get, 2);
       if (caller?.file === 'node:internal/event_target') {
         // An `on...` getter gives out the handler it finds there: the app's, to the app.
@@ -55,14 +58,51 @@ function listenerMapForNode(target: object, key: symbol, descriptor: PropertyDes
 }
 
 /**
- * A worker's `parentPort` dispatches every message the worker receives: the check of
- * {@link listenerMapForNode} there cost 10 µs a message (a stack capture on each read of
- * the map), doubling a worker pool's round trip. Its maps stay read-only data, readable by
- * a package granted `worker_threads.parentPort` (docs/attacks.md, case 170, open).
+ * A worker's `parentPort` dispatches every message the worker receives: the stack check of
+ * {@link listenerMapForNode} on each dispatch cost 10 µs a message, doubling a worker
+ * pool's round trip (docs/attacks.md, case 170). Node's messages reach a port's listeners
+ * through one method: `emitMessage` (internal/per_context/messageport) calls
+ * `port[kHybridDispatch](data, type, undefined)`, EventTarget's (as does a NodeEventTarget's
+ * `emit`), whose first step reads the listener map. The target gets an own
+ * `kHybridDispatch` that opens a pass for that one read (the next read of the map on this
+ * target, made by the method it calls at once, before any other code can run: with no
+ * event object of a caller's, whose setters the method would run first) and closes it
+ * after, read or not. Anyone may call it (a package granted the port dispatches to its
+ * listeners with `emit` and `dispatchEvent` anyway): through it only Node's code reads the
+ * map. Every other read (add, remove, `on...`, `getEventListeners`) is checked as on
+ * `performance`. Without the method (another Node), every read is checked: closed, slower.
  */
-function isMessagePort(value: object): boolean {
-  const constructor: unknown = Reflect.get(Object.getPrototypeOf(value) ?? {}, 'constructor');
-  return typeof constructor === 'function' && constructor.name === 'MessagePort';
+function dispatchPass(target: object): (() => boolean) | undefined {
+  let dispatch: unknown;
+  let symbol: symbol | undefined;
+  for (let proto = Object.getPrototypeOf(target) as object | null; proto !== null && symbol === undefined; proto = Object.getPrototypeOf(proto) as object | null) {
+    symbol = Object.getOwnPropertySymbols(proto).find((key) => key.description === 'nodejs.internal.kHybridDispatch');
+    // (A hardened prototype's method may be an accessor by now: its getter gives the method.)
+    if (symbol !== undefined) dispatch = Reflect.get(proto, symbol, proto);
+  }
+  if (symbol === undefined || typeof dispatch !== 'function' || Object.prototype.hasOwnProperty.call(target, symbol)) return undefined;
+  const original = dispatch as (...args: unknown[]) => unknown;
+  let open = false;
+  const hybridDispatch = {
+    [symbol.description!](this: unknown, nodeValue: unknown, type: unknown, event?: unknown): unknown {
+      // An event (dispatchEvent's) is written before the map is read: its setters would run
+      // with the pass open. Only Node's own form, on this target, opens it.
+      // eslint-disable-next-line prefer-rest-params
+      if (this !== target || event !== undefined) return Reflect.apply(original, this, arguments);
+      open = true;
+      try {
+        return Reflect.apply(original, target, [nodeValue, type, undefined]);
+      } finally {
+        open = false;
+      }
+    },
+  }[symbol.description!]!;
+  Object.defineProperty(target, symbol, { value: hybridDispatch, writable: false, enumerable: false, configurable: false });
+  return () => {
+    if (!open) return false;
+    open = false;
+    return true;
+  };
 }
 
 /** Whether `target`'s own symbol-keyed property of this description holds `undefined`. */
@@ -108,11 +148,13 @@ export function lockInstance(value: object): void {
       Reflect.set(value, handler, null);
     }
   }
+  // Node's message dispatch on a port reads the listener map through a pass of its own.
+  const pass = typeof EventTarget === 'function' && value instanceof EventTarget ? dispatchPass(value) : undefined;
   for (const key of Reflect.ownKeys(value)) {
     const descriptor = Reflect.getOwnPropertyDescriptor(value, key);
     if (!descriptor || !descriptor.configurable) continue;
-    if (typeof key === 'symbol' && LISTENER_MAPS.has(key.description ?? '') && 'value' in descriptor && isObject(descriptor.value) && !isMessagePort(value)) {
-      listenerMapForNode(value, key, descriptor);
+    if (typeof key === 'symbol' && LISTENER_MAPS.has(key.description ?? '') && 'value' in descriptor && isObject(descriptor.value)) {
+      listenerMapForNode(value, key, descriptor, key.description === 'kEvents' ? pass : undefined);
       continue;
     }
     const written = typeof key === 'symbol' && WRITTEN_BY_NODE.has(key.description ?? '') && 'value' in descriptor && !isObject(descriptor.value);

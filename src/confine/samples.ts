@@ -487,6 +487,33 @@ export function sample(name: string): void {
   }
 }
 
+/**
+ * A public function that loads internal module `id` the first time it runs (`Duplex.from`
+ * loads `internal/streams/duplexify`, `fs.watch` `internal/fs/watchers`): the module's
+ * sample is taken when the load trap hears of the load. On Node 24, Node's own push onto
+ * its load list (native, deeper than the module's code) can run out of stack before the
+ * trap runs: the module is then loaded, listed nowhere, and never pushed again, and the
+ * package's next call (one level up) got an instance of a class nobody hardened
+ * (docs/attacks.md, case 240). Wrapped here, before its holder is frozen: after the real
+ * function returns, while the module is unsampled, the sample is taken before the result
+ * is returned; if that runs out of stack the call throws, the result dropped, and the
+ * next call tries again. A set lookup a call once sampled.
+ */
+export function sampleOnReturn(holder: object, name: string, id: string): void {
+  const descriptor = Reflect.getOwnPropertyDescriptor(holder, name);
+  const real: unknown = descriptor?.value;
+  if (typeof real !== 'function' || !descriptor!.configurable || !MODULE_SAMPLES[id]) return;
+  const wrapper = {
+    [name](this: unknown, ...args: unknown[]): unknown {
+      const result: unknown = Reflect.apply(real, this, args);
+      if (!sampled.has(id)) sample(id);
+      return result;
+    },
+  }[name]!;
+  Object.defineProperty(wrapper, 'length', { value: real.length });
+  Object.defineProperty(holder, name, { ...descriptor, value: wrapper });
+}
+
 const ITERATOR_METHODS: readonly PropertyKey[] = [Symbol.iterator, Symbol.asyncIterator, 'values', 'entries', 'keys'];
 
 /**

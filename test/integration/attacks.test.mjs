@@ -314,22 +314,6 @@ Object.assign(RESIDUAL, {
 });
 
 const TODO = {
-  // On Node 24, Node's own push of a module onto its load list (a native path, deeper than
-  // the module's code itself) can run out of stack before the observer's setter runs: the
-  // module is loaded and listed nowhere. What the app requires, and what a grant loads,
-  // is hardened by name on the way back (case 242); an internal module Node's own function
-  // loads lazily (Duplex.from's duplexify) reaches the package's next call unhardened
-  // (docs/attacks.md, case 240).
-  'load-out-of-stack': [
-    "Duplex.from from the stack's end: the class of what it makes (every Duplex.from of the app)",
-    "app: its own Duplex.from stream's writes stay its own",
-  ],
-  // Node 24 makes a cloned X509Certificate natively (its class extends the native one),
-  // with no JavaScript deserializing method that could harden its InternalX509Certificate
-  // prototype first; a sample needs a certificate parsed (about 1.7 ms at the first
-  // parse). A TLS socket's certificates are of the same class and are covered: whichever
-  // comes first hardens it (docs/attacks.md, case 79).
-  'internal-class-prototypes': ['app: a cloned certificate does not verify with another key (Node 24+)'],
   // Node makes one error class per error code when it starts (internal/errors), exports
   // none, and they share no hook a sample could use: a package that catches one reaches
   // the prototype the app's errors of that code share (docs/attacks.md, case 80).
@@ -351,10 +335,6 @@ const TODO = {
     "app: its connections' TLS secrets reach no package",
     "app: its server's sessions reach no package",
   ],
-  // A worker's parentPort dispatches every message: checking who reads its listener maps
-  // (as performance's are, host-hardening.ts) cost 10 µs a message, doubling a worker
-  // pool's round trip. A package granted worker_threads.parentPort still reads the app's
-  // listeners there (docs/attacks.md, case 170).
   // node:net opens a descriptor for the app's code (native-handles.ts): the frame below the
   // constructor is told apart, not what the app meant by it. An app reading a getter of a
   // package's object (a bound Reflect.construct of node:net's Socket with { fd }) is that
@@ -362,16 +342,6 @@ const TODO = {
   'net-descriptor-openers': [
     "the app reads a getter of the package's: <node:net's Socket> constructed with { fd } for a subclass of the package's",
     "app: the shell of the getter's variant runs only its commands",
-  ],
-  'singleton-listener-maps': [
-    "worker: parentPort's listener map (kEvents) read: the app's listener functions",
-    "worker: parentPort's handler map (kHandlers) read",
-    'worker: parentPort.onmessageerror read: the app\'s handler',
-    "worker: parentPort's onmessageerror getter of its prototype, called on it",
-    "worker: events.getEventListeners(parentPort, 'messageerror')",
-    'worker: getEventListeners(parentPort) called by Node (AsyncLocalStorage#run returns it)',
-    "app: its worker's job handler received only the app's job",
-    'app: none of its listener functions reached the package',
   ],
 };
 
