@@ -21,6 +21,7 @@ import type { CjsModule, CompartmentLike, ModuleContext } from './context.js';
 import { isAsyncGraphRefusal } from '../confine/module-evaluation.js';
 import { requireAsyncModuleError } from '../confine/require-async.js';
 import { viewFor } from '../confine/export-views.js';
+import { commonJsSourceURLs } from '../confine/stack-traces.js';
 
 const hasOwn = (value: unknown, key: string): boolean =>
   value !== null && value !== undefined && Object.prototype.hasOwnProperty.call(value, key);
@@ -184,11 +185,24 @@ function analyse(source: string, bytes: Uint8Array, url: string, filename: strin
   const cached = ctx.cache?.get<CachedCjsAnalysis>('cjs', url, bytes);
   if (cached) return { lexed: cached.lexed, wrapped: wrapBody(cached.body ?? plainBody(source), url) };
   const plain = plainBody(source);
-  const body = evadeSesRejections(plain);
+  const body = evadeSesRejections(wrapperEvals(plain));
   const analysis = { lexed: lexCjs(source, filename), wrapped: wrapBody(body, url) };
   const record: CachedCjsAnalysis = body === plain ? { lexed: analysis.lexed } : { lexed: analysis.lexed, body };
   ctx.cache?.set('cjs', url, bytes, record, 'body');
   return analysis;
+}
+
+/**
+ * `eval('require')` (threads, and code hiding its require from bundlers) is a direct eval
+ * under Node, which reads the wrapper's `require`; in a compartment eval reaches only the
+ * global, where there is none. The call is rewritten to the name itself (padded to the
+ * same length, so positions in stack traces stay), which is what it reads: the module's
+ * own `require`, `module`, `exports`, `__filename` or `__dirname`.
+ */
+const WRAPPER_EVAL = /(?<![\w$.])eval\(\s*(["'])(require|module|exports|__filename|__dirname)\1\s*\)/g;
+function wrapperEvals(body: string): string {
+  if (!body.includes('eval(')) return body;
+  return body.replace(WRAPPER_EVAL, (call: string, _quote: string, name: string) => `(${name})`.padEnd(call.length));
 }
 
 /** A module's body before evasion: its text without a BOM, a `#!` line made a comment. */
@@ -243,6 +257,7 @@ function runCommonJs(
       // caller's scope. Such code (depd 1.x, under koa) runs, with eval reaching only
       // the compartment's global, as an indirect eval would; SES counts this as a
       // compatibility matter, not a security one.
+      commonJsSourceURLs.add(url);
       fn = compartment.evaluate(wrapped, { __rejectSomeDirectEvalExpressions__: false }) as Function;
     } catch (error) {
       throw strictModeHint(error, filename, info.name);
