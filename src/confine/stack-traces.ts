@@ -18,25 +18,6 @@
  */
 
 import process from 'node:process';
-import { fileURLToPath } from 'node:url';
-
-/**
- * The `//# sourceURL`s of the CommonJS modules evaluated in compartments (formats/cjs.ts
- * adds each). Node names a CommonJS module's frames by its path, and an ES module's by
- * its URL: code that finds its caller's file from a call site (bindings, which locates
- * the caller's addon; callsites) compares it with `__filename` or joins paths to it.
- */
-export const commonJsSourceURLs = new Set<string>();
-
-/** A frame's file as Node names it: the path for a CommonJS module of a package. */
-function nodeFileName(name: unknown): unknown {
-  if (typeof name !== 'string' || !commonJsSourceURLs.has(name)) return name;
-  try {
-    return fileURLToPath(name);
-  } catch {
-    return name;
-  }
-}
 
 interface ErrorConstructorLike {
   new (...args: unknown[]): Error;
@@ -89,10 +70,7 @@ const CONFINED_CALL_SITE: object = (() => {
     // Package code is evaluated from source with a `//# sourceURL`, for which V8 reports
     // no file name; Node code expects the module's file there, as for Node's own modules.
     getFileName(this: unknown): unknown {
-      return nodeFileName(siteValue(this, 'getFileName') ?? siteValue(this, 'getScriptNameOrSourceURL'));
-    },
-    getScriptNameOrSourceURL(this: unknown): unknown {
-      return nodeFileName(siteValue(this, 'getScriptNameOrSourceURL'));
+      return siteValue(this, 'getFileName') ?? siteValue(this, 'getScriptNameOrSourceURL');
     },
     toString(this: unknown): string {
       return String(siteValue(this, 'toString') ?? '');
@@ -130,25 +108,25 @@ export function makeCompartmentError(hostError: ErrorConstructorLike, sharedErro
   // host's limit: a lower limit only shortens its own errors' stacks.
   const CompartmentError = function Error(this: unknown, ...args: unknown[]): Error {
     const target: Function = new.target === undefined || new.target === CompartmentError ? sharedError : new.target;
-    const error = construct(args, target);
-    // `Error.prepareStackTrace = (_, sites) => sites; new Error().stack` (callsites, under
-    // parent-module and import-fresh): the error's stack is what the compartment's
-    // `prepareStackTrace` makes of its call sites, as V8 does when it is set.
-    if (typeof prepare === 'function') captureStackTrace(error, CompartmentError);
-    return error;
-  } as unknown as ErrorConstructorLike;
-
-  function construct(args: unknown[], target: Function): Error {
-    if (!limited) return Reflect.construct(sharedError, args, target);
     const savedLimit = hostError.stackTraceLimit;
-    if (typeof savedLimit !== 'number' || !(limit < savedLimit)) return Reflect.construct(sharedError, args, target);
-    hostError.stackTraceLimit = limit;
+    const lower = limited && typeof savedLimit === 'number' && limit < savedLimit;
+    if (lower) hostError.stackTraceLimit = limit;
     try {
-      return Reflect.construct(sharedError, args, target);
+      const error = Reflect.construct(sharedError, args, target) as Error;
+      // `Error.prepareStackTrace = (_, sites) => sites; new Error().stack` (callsites, under
+      // parent-module and import-fresh): the error's stack is what the compartment's
+      // `prepareStackTrace` makes of its call sites, as V8 does when it is set. Otherwise
+      // the stack is taken again from the caller, without this function's own frame
+      // (`at new Error (.../runtime/...)` topped every stack a package's error printed).
+      // Frames are cut up to the constructor called, as V8 does (a subclass's own frame too).
+      const cut = typeof new.target === 'function' ? new.target : CompartmentError;
+      if (typeof prepare === 'function') captureStackTrace(error, cut);
+      else if (!(lower && limit === 0)) hostError.captureStackTrace?.(error, cut);
+      return error;
     } finally {
-      hostError.stackTraceLimit = savedLimit;
+      if (lower) hostError.stackTraceLimit = savedLimit;
     }
-  }
+  } as unknown as ErrorConstructorLike;
 
   function captureStackTrace(target: object, fn?: Function): void {
     if (target === null || (typeof target !== 'object' && typeof target !== 'function')) {

@@ -21,7 +21,6 @@ import type { CjsModule, CompartmentLike, ModuleContext } from './context.js';
 import { isAsyncGraphRefusal } from '../confine/module-evaluation.js';
 import { requireAsyncModuleError } from '../confine/require-async.js';
 import { viewFor } from '../confine/export-views.js';
-import { commonJsSourceURLs } from '../confine/stack-traces.js';
 
 const hasOwn = (value: unknown, key: string): boolean =>
   value !== null && value !== undefined && Object.prototype.hasOwnProperty.call(value, key);
@@ -29,10 +28,16 @@ const hasOwn = (value: unknown, key: string): boolean =>
 /** How every wrapped CommonJS source starts (its text is evaded already). */
 export const CJS_WRAPPER_HEAD = '(function (exports, require, module, __filename, __dirname, __import__) {';
 
-/** Source text of the function a CommonJS module (its body: see plainBody) is wrapped in. */
+/**
+ * Source text of the function a CommonJS module (its body: see plainBody) is wrapped in.
+ * Its frames are named by the module's path, as Node names a CommonJS module's (an ES
+ * module's by its URL): stack traces read as under plain node, and code that finds its
+ * caller's file from a call site (bindings, which locates the caller's addon; callsites)
+ * compares it with `__filename` or joins paths to it.
+ */
 function wrapBody(body: string, url: string): string {
   // The newline ends a trailing line comment (a source map URL) before the wrapper closes.
-  return `${CJS_WRAPPER_HEAD}${body}\n})\n//# sourceURL=${url}\n`;
+  return `${CJS_WRAPPER_HEAD}${body}\n})\n//# sourceURL=${fileURLToPath(url)}\n`;
 }
 
 function invalidArg(id: unknown): TypeError {
@@ -257,7 +262,6 @@ function runCommonJs(
       // caller's scope. Such code (depd 1.x, under koa) runs, with eval reaching only
       // the compartment's global, as an indirect eval would; SES counts this as a
       // compatibility matter, not a security one.
-      commonJsSourceURLs.add(url);
       fn = compartment.evaluate(wrapped, { __rejectSomeDirectEvalExpressions__: false }) as Function;
     } catch (error) {
       throw strictModeHint(error, filename, info.name);
