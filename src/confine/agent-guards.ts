@@ -117,10 +117,12 @@ const HTTPS = 'node:https';
  * Run the moment node:http has loaded (preload.ts, `whenLoaded`), before any package can
  * hold an agent; the global agent, made as it loaded, is Node's.
  */
-export function guardHttpAgents(error: ErrorConstructorLike, http: { Agent?: unknown; globalAgent?: unknown }): void {
+export function guardHttpAgents(error: ErrorConstructorLike, http: { Agent?: unknown; globalAgent?: unknown }, { existing = false } = {}): void {
   const Agent = http.Agent as (Function & { prototype: Record<string, unknown> }) | undefined;
   if (installed || typeof Agent !== 'function') return;
   hostError = error;
+  madeBefore = existing;
+  if (isObject(http.globalAgent) && !makers.has(http.globalAgent)) makers.set(http.globalAgent, 'node');
   if (!Object.isExtensible(Agent)) throw new AgentMisuseError("LavaMoat: node:http's Agent was changed before the runtime could guard it");
   // Node 22.21+/24: the key under which an agent keeps its proxy (when made with
   // `proxyEnv`), read from one made so before the guards.
@@ -410,6 +412,7 @@ export function guardHttpsAgents(https: { Agent?: unknown; globalAgent?: unknown
   const Agent = https.Agent as (Function & { prototype: Record<string, unknown> }) | undefined;
   if (typeof Agent !== 'function' || !Object.hasOwn(Agent.prototype, 'createConnection')) return;
   guardConnection(Agent.prototype);
+  if (isObject(https.globalAgent) && !makers.has(https.globalAgent)) makers.set(https.globalAgent, 'node');
   pinOptions(https.globalAgent);
   pinProxyConfig(https.globalAgent, true);
   lockGlobalAgent(https.globalAgent);
@@ -441,10 +444,24 @@ function guardConnection(proto: Record<string, unknown>): void {
   });
 }
 
-/** Code outside Node drives only agents its own kind made. */
+/**
+ * Whether node:http had loaded before the guards (a preload, which runs before the loader,
+ * used it): the agents it made then were not seen at their making.
+ */
+let madeBefore = false;
+
+/**
+ * Code outside Node drives only agents its own kind made. An agent no constructor was seen
+ * making, when http loaded before the guards, is the preload's (trusted, as the app): the
+ * global agents are Node's, and every agent made since was seen (dd-trace's exporter
+ * agent, whose `createConnection` calls its parent's from a callback of its own, was
+ * refused on its first request). Anything else inheriting Agent.prototype that no
+ * constructor made is then driven by the app's code only, never a package's.
+ */
 function mayDrive(agent: unknown, caller: CallerSite | undefined): boolean {
   const kind = kindOf(caller);
-  return kind !== 'node' && isObject(agent) && makers.get(agent) === kind;
+  if (kind === 'node' || !isObject(agent)) return false;
+  return (makers.get(agent) ?? (madeBefore ? 'app' : undefined)) === kind;
 }
 
 function refuse(method: string, caller: CallerSite | undefined, when = 'of an HTTP agent it did not make'): never {
