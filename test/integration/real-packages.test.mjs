@@ -89,7 +89,8 @@ test('yoga-layout 3, which awaits its WebAssembly at its top level, lays out the
 // @hapi/hoek's URL.prototype, engine.io-client's global object exported by one of its
 // modules and read through the import in another, protobufjs's kept on a property,
 // @inquirer/core's terminal readline on process.stdin, thread-stream's `'X' in globalThis`
-// for a global the host does not have.
+// for a global the host does not have, jose's `crypto.subtle` (a dotted grant) and the
+// `CryptoKey` it makes.
 test('package idioms give the same output under a generated policy as under plain node', () => {
   const idiomsDir = fixture('package-idioms');
   const temp = fs.mkdtempSync(path.join(os.tmpdir(), 'lavamoat-idioms-'));
@@ -107,6 +108,8 @@ test('package idioms give the same output under a generated policy as under plai
     assert.match(plain.stdout, /"ttyPrompt":"string"/);
     assert.match(plain.stdout, /"absent":\[false,"undefined",null\],"later":\[false,"undefined"\]/);
     assert.equal(resources['presence-probe'].globals.__bundlerPathsOverrides, true);
+    assert.equal(resources['webcrypto-user'].globals['crypto.subtle'], true);
+    assert.match(plain.stdout, /"webcrypto":\["secret","sign\+verify",true,32,true\]/);
     for (const strict of ['0', '1']) {
       const confined = runWithLoader(idiomsDir, 'app.mjs', { env: { ...env, LAVAMOAT_STRICT: strict } });
       assert.equal(confined.stderr, '', `strict ${strict}`);
