@@ -141,6 +141,10 @@ const SES_EDITS = {
       1,
     ],
   ],
+  // A stack's frames as Node formats them (`    at f (file:1:2)`): SES indents them by two
+  // spaces, and every `error.stack` the app prints or logs (console, loggers' serialised
+  // errors, an uncaught exception) differed from plain node's.
+  'error/tame-v8-error-constructor.js': [['return `\\n  at ${callSiteString}`;', 'return `\\n    at ${callSiteString}`;', 1]],
   'enablements.js': [
     [
       '    [iteratorSymbol]: true, // set by mobx generated code (old TS compiler?)\n',

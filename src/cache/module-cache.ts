@@ -29,8 +29,9 @@ import { ensurePrivateDirectory } from './private-dir.js';
 // after its JSON as it is, not as a JSON string (parsing escaped text was a third of a
 // warm read), and CommonJS records without the source when the wrapper changed nothing;
 // 7: the evasion also rewrites phase imports (`import.source(`) and escapes `import.` in
-// literals (entries hold the evaded text).
-export const CACHE_FORMAT = 7;
+// literals (entries hold the evaded text); 8: CommonJS bodies with `eval('require')` read
+// the wrapper's name (formats/cjs.ts).
+export const CACHE_FORMAT = 8;
 
 /**
  * What an entry is keyed by: the module's text, or its bytes as read (a kind is always

@@ -118,10 +118,12 @@ const HTTPS = 'node:https';
  * Run the moment node:http has loaded (preload.ts, `whenLoaded`), before any package can
  * hold an agent; the global agent, made as it loaded, is Node's.
  */
-export function guardHttpAgents(error: ErrorConstructorLike, http: { Agent?: unknown; globalAgent?: unknown }): void {
+export function guardHttpAgents(error: ErrorConstructorLike, http: { Agent?: unknown; globalAgent?: unknown }, { existing = false } = {}): void {
   const Agent = http.Agent as (Function & { prototype: Record<string, unknown> }) | undefined;
   if (installed || typeof Agent !== 'function') return;
   hostError = error;
+  madeBefore = existing;
+  if (isObject(http.globalAgent) && !makers.has(http.globalAgent)) makers.set(http.globalAgent, 'node');
   if (!Object.isExtensible(Agent)) throw new AgentMisuseError("LavaMoat: node:http's Agent was changed before the runtime could guard it");
   // Node 22.21+/24: the key under which an agent keeps its proxy (when made with
   // `proxyEnv`), read from one made so before the guards.
@@ -423,6 +425,7 @@ export function guardHttpsAgents(https: { Agent?: unknown; globalAgent?: unknown
   digestIdentityInNames(Agent.prototype, (value) =>
     (process.getBuiltinModule('node:crypto') as typeof import('node:crypto')).createHash('sha256').update(value).digest('hex'),
   );
+  if (isObject(https.globalAgent) && !makers.has(https.globalAgent)) makers.set(https.globalAgent, 'node');
   pinOptions(https.globalAgent);
   pinProxyConfig(https.globalAgent, true);
   lockGlobalAgent(https.globalAgent);
@@ -573,9 +576,25 @@ function digestIdentityInNames(proto: Record<string, unknown>, digest: (value: s
 }
 
 /** Code outside Node drives only agents its own kind made. */
+
+/**
+ * Whether node:http had loaded before the guards (a preload, which runs before the loader,
+ * used it): the agents it made then were not seen at their making.
+ */
+let madeBefore = false;
+
+/**
+ * Code outside Node drives only agents its own kind made. An agent no constructor was seen
+ * making, when http loaded before the guards, is the preload's (trusted, as the app): the
+ * global agents are Node's, and every agent made since was seen (dd-trace's exporter
+ * agent, whose `createConnection` calls its parent's from a callback of its own, was
+ * refused on its first request). Anything else inheriting Agent.prototype that no
+ * constructor made is then driven by the app's code only, never a package's.
+ */
 function mayDrive(agent: unknown, caller: CallerSite | undefined): boolean {
   const kind = kindOf(caller);
-  return kind !== 'node' && isObject(agent) && makers.get(agent) === kind;
+  if (kind === 'node' || !isObject(agent)) return false;
+  return (makers.get(agent) ?? (madeBefore ? 'app' : undefined)) === kind;
 }
 
 function refuse(method: string, caller: CallerSite | undefined, when = 'of an HTTP agent it did not make'): never {

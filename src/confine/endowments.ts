@@ -15,7 +15,7 @@
  */
 import process from 'node:process';
 import type { GlobalPolicyValue as GlobalValue } from '../policy/types.js';
-import { consoleFor, shareable } from './shared-globals.js';
+import { consoleFor, hardenedOnGrant, shareable } from './shared-globals.js';
 import { beforeGlobalWrite } from './lazy-globals.js';
 import { hostLeaf, type StrictGrants } from './views.js';
 import { envFileLoaderFor } from './env-views.js';
@@ -200,6 +200,21 @@ function classPrototypeLeaf(host: HostGlobals, path: readonly string[], value: u
   return typeof shared === 'function' ? (shared as { prototype?: unknown }).prototype : undefined;
 }
 
+/**
+ * A dotted grant of an object member of a global whose grant hands out the host's object
+ * hardened (`"crypto.subtle": true`, which the generator writes for jose): that member as
+ * a grant of the whole global shows it. Viewed instead, its methods' results were
+ * delivered as data, and the `CryptoKey` of `importKey` became an opaque token (no
+ * `algorithm`: jose's `checkCryptoKey` threw, and `sign` could not take it back).
+ */
+function hardenedMemberLeaf(host: HostGlobals, path: readonly string[], value: unknown): unknown {
+  if (path.length !== 2 || value === null || typeof value !== 'object' || !hardenedOnGrant(path[0]!)) return undefined;
+  const owner: unknown = host[path[0]!];
+  if (owner === null || typeof owner !== 'object' || Reflect.get(owner, path[1]!) !== value) return undefined;
+  const shared: unknown = shareable(host, path[0]!, owner);
+  return shared !== null && typeof shared === 'object' && Reflect.get(shared, path[1]!) === value ? value : undefined;
+}
+
 function readGrantOf(host: HostGlobals, name: string, strict: boolean, packageName = ''): PropertyDescriptor {
   const perPackage = Object.hasOwn(PER_PACKAGE, name) ? PER_PACKAGE[name] : undefined;
   let own: { value: unknown } | undefined;
@@ -363,7 +378,7 @@ export function makeEndowments(
         leaf: (value: unknown, access: Access, path: readonly string[]) =>
           path.length === 2 && path[0] === 'console' && typeof value === 'function'
             ? consoleMember(host, path[1]!, value, packageName ?? strict?.packageName ?? '')
-            : (classPrototypeLeaf(host, path, value) ?? processLeaf(guardedProcessMember(value, access, path.join('.'), memberContext), access, strict)),
+            : (classPrototypeLeaf(host, path, value) ?? hardenedMemberLeaf(host, path, value) ?? processLeaf(guardedProcessMember(value, access, path.join('.'), memberContext), access, strict)),
         ...(observe && { observe: (path: readonly string[]) => observe.use(path.join('.')) }),
       });
       // The package's own object, on its own global: replacing it changes nothing else.

@@ -54,6 +54,9 @@ const HARDEN_ON_GRANT = new Set([
   'WebAssembly',
 ]);
 
+/** Whether a grant of global `name` hands out the host's object itself, hardened (`crypto`, `Intl`, `WebAssembly`). */
+export const hardenedOnGrant = (name: string): boolean => HARDEN_ON_GRANT.has(name);
+
 const TIMER_NAMES = ['setTimeout', 'setInterval', 'setImmediate', 'clearTimeout', 'clearInterval', 'clearImmediate'];
 
 type Host = Record<PropertyKey, unknown>;

@@ -108,14 +108,23 @@ export function makeCompartmentError(hostError: ErrorConstructorLike, sharedErro
   // host's limit: a lower limit only shortens its own errors' stacks.
   const CompartmentError = function Error(this: unknown, ...args: unknown[]): Error {
     const target: Function = new.target === undefined || new.target === CompartmentError ? sharedError : new.target;
-    if (!limited) return Reflect.construct(sharedError, args, target);
     const savedLimit = hostError.stackTraceLimit;
-    if (typeof savedLimit !== 'number' || !(limit < savedLimit)) return Reflect.construct(sharedError, args, target);
-    hostError.stackTraceLimit = limit;
+    const lower = limited && typeof savedLimit === 'number' && limit < savedLimit;
+    if (lower) hostError.stackTraceLimit = limit;
     try {
-      return Reflect.construct(sharedError, args, target);
+      const error = Reflect.construct(sharedError, args, target) as Error;
+      // `Error.prepareStackTrace = (_, sites) => sites; new Error().stack` (callsites, under
+      // parent-module and import-fresh): the error's stack is what the compartment's
+      // `prepareStackTrace` makes of its call sites, as V8 does when it is set. Otherwise
+      // the stack is taken again from the caller, without this function's own frame
+      // (`at new Error (.../runtime/...)` topped every stack a package's error printed).
+      // Frames are cut up to the constructor called, as V8 does (a subclass's own frame too).
+      const cut = typeof new.target === 'function' ? new.target : CompartmentError;
+      if (typeof prepare === 'function') captureStackTrace(error, cut);
+      else if (!(lower && limit === 0)) hostError.captureStackTrace?.(error, cut);
+      return error;
     } finally {
-      hostError.stackTraceLimit = savedLimit;
+      if (lower) hostError.stackTraceLimit = savedLimit;
     }
   } as unknown as ErrorConstructorLike;
 

@@ -28,10 +28,16 @@ const hasOwn = (value: unknown, key: string): boolean =>
 /** How every wrapped CommonJS source starts (its text is evaded already). */
 export const CJS_WRAPPER_HEAD = '(function (exports, require, module, __filename, __dirname, __import__) {';
 
-/** Source text of the function a CommonJS module (its body: see plainBody) is wrapped in. */
+/**
+ * Source text of the function a CommonJS module (its body: see plainBody) is wrapped in.
+ * Its frames are named by the module's path, as Node names a CommonJS module's (an ES
+ * module's by its URL): stack traces read as under plain node, and code that finds its
+ * caller's file from a call site (bindings, which locates the caller's addon; callsites)
+ * compares it with `__filename` or joins paths to it.
+ */
 function wrapBody(body: string, url: string): string {
   // The newline ends a trailing line comment (a source map URL) before the wrapper closes.
-  return `${CJS_WRAPPER_HEAD}${body}\n})\n//# sourceURL=${url}\n`;
+  return `${CJS_WRAPPER_HEAD}${body}\n})\n//# sourceURL=${fileURLToPath(url)}\n`;
 }
 
 function invalidArg(id: unknown): TypeError {
@@ -184,11 +190,24 @@ function analyse(source: string, bytes: Uint8Array, url: string, filename: strin
   const cached = ctx.cache?.get<CachedCjsAnalysis>('cjs', url, bytes);
   if (cached) return { lexed: cached.lexed, wrapped: wrapBody(cached.body ?? plainBody(source), url) };
   const plain = plainBody(source);
-  const body = evadeSesRejections(plain);
+  const body = evadeSesRejections(wrapperEvals(plain));
   const analysis = { lexed: lexCjs(source, filename), wrapped: wrapBody(body, url) };
   const record: CachedCjsAnalysis = body === plain ? { lexed: analysis.lexed } : { lexed: analysis.lexed, body };
   ctx.cache?.set('cjs', url, bytes, record, 'body');
   return analysis;
+}
+
+/**
+ * `eval('require')` (threads, and code hiding its require from bundlers) is a direct eval
+ * under Node, which reads the wrapper's `require`; in a compartment eval reaches only the
+ * global, where there is none. The call is rewritten to the name itself (padded to the
+ * same length, so positions in stack traces stay), which is what it reads: the module's
+ * own `require`, `module`, `exports`, `__filename` or `__dirname`.
+ */
+const WRAPPER_EVAL = /(?<![\w$.])eval\(\s*(["'])(require|module|exports|__filename|__dirname)\1\s*\)/g;
+function wrapperEvals(body: string): string {
+  if (!body.includes('eval(')) return body;
+  return body.replace(WRAPPER_EVAL, (call: string, _quote: string, name: string) => `(${name})`.padEnd(call.length));
 }
 
 /** A module's body before evasion: its text without a BOM, a `#!` line made a comment. */

@@ -41,6 +41,51 @@ const ADDON_LOADERS = new Set([
   'node-pre-gyp',
 ]);
 
+/**
+ * The real directory of package `name` as `require` finds it from `from` (the nearest
+ * `node_modules/<name>` with a package.json): its `exports` may not export package.json.
+ */
+function installedDir(from: string, name: string): string | undefined {
+  for (let dir = from; ; ) {
+    const candidate = path.join(dir, 'node_modules', name);
+    if (fs.existsSync(path.join(candidate, 'package.json'))) {
+      try {
+        return fs.realpathSync(candidate);
+      } catch {
+        return undefined;
+      }
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
+/** The package.json in `dir`, or undefined if it cannot be read. */
+function manifestOf(dir: string): { optionalDependencies?: unknown; os?: unknown; cpu?: unknown } | undefined {
+  try {
+    const manifest: unknown = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
+    return typeof manifest === 'object' && manifest !== null ? manifest : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `dir` holds a `.node` file (at its top or one directory down, as platform packages ship them). */
+function holdsAddon(dir: string, depth = 0): boolean {
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return false;
+  }
+  for (const entry of entries) {
+    if (entry.isFile() && entry.name.endsWith('.node')) return true;
+    if (depth === 0 && entry.isDirectory() && entry.name !== 'node_modules' && holdsAddon(path.join(dir, entry.name), 1)) return true;
+  }
+  return false;
+}
+
 export interface GenerateOptions {
   /** Project root: the directory of the app's package.json. */
   root: string;
@@ -239,6 +284,53 @@ export async function generatePolicy(options: GenerateOptions): Promise<Generate
   const globalExports = new Map<string, ReadonlySet<string>>();
   const ownModuleUses: Array<{ usage: PackageUsage; target: string; uses: NonNullable<ModuleAnalysis['imports'][number]['uses']>; where: (line: number, column: number, detail?: string) => Evidence }> = [];
 
+  /**
+   * The platform packages `info` declares: installed optional dependencies whose manifest
+   * names an `os` or `cpu` (npm installs only the one for this machine). A package loads
+   * its own by a name it computes (`@esbuild/${platform}`, `@img/sharp-libvips-${arch}`,
+   * the `.node` of `@msgpackr-extract/msgpackr-extract-linux-x64`), which the analysis
+   * cannot follow; plain node loads the installed one.
+   */
+  const platformCache = new Map<string, PackageInfo[]>();
+  const platformPackages = (info: PackageInfo): PackageInfo[] => {
+    let found = platformCache.get(info.name);
+    if (found) return found;
+    found = [];
+    platformCache.set(info.name, found);
+    const optional = manifestOf(info.dir)?.optionalDependencies;
+    if (!optional || typeof optional !== 'object') return found;
+    for (const name of Object.keys(optional)) {
+      const dir = installedDir(info.dir, name);
+      if (dir === undefined) continue; // not installed on this platform
+      const target = packageMap.packageForPath(path.join(dir, 'package.json'));
+      if (!target || target === info || target.name === ROOT_NAME) continue;
+      const manifest = manifestOf(target.dir);
+      if (Array.isArray(manifest?.os) || Array.isArray(manifest?.cpu)) found.push(target);
+    }
+    return found;
+  };
+
+  /** `info`'s platform packages, granted to `grantee` (the package itself, or its addon loader), and `native` if they hold an addon. */
+  const grantPlatformPackages = (info: PackageInfo, grantee: PackageInfo, evidence: Evidence): void => {
+    for (const platform of platformPackages(info)) {
+      usageOf(grantee).addPackage(platform.name, withEvidence ? `${evidence} (platform package of ${info.name})` : '');
+      if (holdsAddon(platform.dir)) usageOf(platform).native.add(withEvidence ? `${evidence} (its addon)` : '');
+    }
+  };
+  const platformsSeen = new Set<string>();
+
+  /**
+   * An addon loader (`require('node-gyp-build')(__dirname)`, `require('bindings')('x.node')`)
+   * requires the addon of the package that calls it, by a path it computes (the caller's
+   * `package.json`, then `build/Release/*.node` or `prebuilds/<platform>/*.node`), or the
+   * addon of the caller's platform package (node-gyp-build-optional-packages): the loader
+   * is granted the caller and its platform packages, what plain node loads on that call.
+   */
+  const grantAddonLoader = (loader: PackageInfo, caller: PackageInfo, evidence: Evidence): void => {
+    usageOf(loader).addPackage(caller.name, withEvidence ? `${evidence} (loads the addon of ${caller.name})` : '');
+    grantPlatformPackages(caller, loader, evidence);
+  };
+
   /** What each module uses, into its package's usage; its imports into the queue. */
   const processModule = (file: string, analysis: ModuleAnalysis): void => {
     const owner = packageMap.packageForPath(file)!;
@@ -249,6 +341,10 @@ export async function generatePolicy(options: GenerateOptions): Promise<Generate
       ? (line: number, column: number, detail?: string): Evidence => `${relFile}:${line}:${column}${detail ? ` ${detail}` : ''}`
       : (): Evidence => '';
     const appModule = isAppModule(owner, file);
+    if (owner.name !== ROOT_NAME && !platformsSeen.has(owner.name)) {
+      platformsSeen.add(owner.name);
+      grantPlatformPackages(owner, owner, withEvidence ? `${rel(path.join(owner.dir, 'package.json'))} optionalDependencies` : '');
+    }
     if (analysis.globalExports) globalExports.set(file, new Set(analysis.globalExports));
     for (const w of analysis.warnings) {
       const warning = makeWarning(owner, file, w.line, w.column, w.kind, w.message);
@@ -333,7 +429,10 @@ export async function generatePolicy(options: GenerateOptions): Promise<Generate
         }
         usage.addPackage(target.name, evidence);
         if (record.mutates) usage.addPackageChange(target.name, `${evidence} (changes its exports)`);
-        if (ADDON_LOADERS.has(target.packageName)) usage.native.add(withEvidence ? `${evidence} (addon loader)` : '');
+        if (ADDON_LOADERS.has(target.packageName)) {
+          usage.native.add(withEvidence ? `${evidence} (addon loader)` : '');
+          if (owner.name !== ROOT_NAME) grantAddonLoader(target, owner, evidence);
+        }
       }
       if (options.only === undefined || target.name === options.only) enqueue(resolved.path);
     }

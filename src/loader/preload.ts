@@ -156,7 +156,8 @@ export async function start(config: Config, loaderURL: string): Promise<void> {
   whenLoaded('net', () => brandNetObjects(globalThis.Error as never, process.getBuiltinModule('node:net') as never, { existing: netBefore }));
   // When http's agent (and https) load, before any agent is handed out: agents open
   // connections for Node's requests, and for code of the kind that made them (agent-guards.ts).
-  whenLoaded('_http_agent', () => guardHttpAgents(globalThis.Error as never, process.getBuiltinModule('node:_http_agent') as never));
+  const agentsBefore = hasLoaded('_http_agent');
+  whenLoaded('_http_agent', () => guardHttpAgents(globalThis.Error as never, process.getBuiltinModule('node:_http_agent') as never, { existing: agentsBefore }));
   whenLoaded('_http_client', () => noteClientRequests(globalThis.Error as never, process.getBuiltinModule('node:_http_client') as never));
   whenLoaded('https', () => guardHttpsAgents(process.getBuiltinModule('node:https') as never));
   // When TLS's server class loads (node:_tls_wrap on Node 20, its own module; node:tls

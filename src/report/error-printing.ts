@@ -13,8 +13,11 @@
  * Node does; an uncaught error that no handler takes is printed the same way before
  * the process exits with Node's exit code.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import process from 'node:process';
 import util from 'node:util';
+import { fileURLToPath } from 'node:url';
 import { syncBuiltinESMExports } from 'node:module';
 
 const { isNativeError } = util.types;
@@ -66,9 +69,56 @@ function errorView(error: Error): object {
       if ('cause' in error && !Object.prototype.propertyIsEnumerable.call(error, 'cause')) {
         props['[cause]'] = viewOf(error.cause, 1);
       }
-      return Object.keys(props).length === 0 ? text : `${text} ${inspect(props, options)}`;
+      const keys = Object.keys(props);
+      if (keys.length === 0) return text;
+      // Node puts the properties of an error whose stack spans lines each on a line of its own.
+      if (!text.includes('\n')) return `${text} ${inspect(props, options)}`;
+      const entries = keys.map((key) => `${propertyName(key, inspect)}: ${inspect(props[key], options).replaceAll('\n', '\n  ')}`);
+      return `${text} {\n  ${entries.join(',\n  ')}\n}`;
     },
   };
+}
+
+/** A property's name as util.inspect writes it (`code`, `'a-b'`; `[cause]` as is). */
+function propertyName(key: string, inspect: Inspect): string {
+  if (key === '[cause]' || /^[A-Za-z_$][\w$]*$/.test(key)) return key;
+  const text = inspect({ [key]: 0 });
+  return text.slice(2, -5);
+}
+
+const runtimeDir = path.dirname(fileURLToPath(import.meta.url));
+
+/**
+ * What Node prints over an uncaught error: the line of source where it was made and a
+ * caret under its column (`file:///app.mjs:2`, the line, `      ^`, an empty line), from
+ * the error's first frame when that is a file that can be read (not Node's own modules,
+ * whose source Node prints from memory, nor this runtime's). An error made in one place
+ * and thrown in another from a running function is marked where it was made (Node: where
+ * it was thrown).
+ */
+function sourceArrow(error: Error, origin: string): string {
+  try {
+    const stack = error.stack;
+    if (typeof stack !== 'string' || /^(?:file:\/\/|\/|node:)\S*:\d+\n/.test(stack)) return '';
+    const first = stack.split('\n').find((line) => line.startsWith('    at '));
+    const at = first && (/\(([^()]+):(\d+):(\d+)\)$/.exec(first) ?? /^ {4}at (?:async )?([^()\s][^()]*):(\d+):(\d+)$/.exec(first));
+    if (!at) return '';
+    const [, location, lineText, columnText] = at;
+    const file = location!.startsWith('file://') ? fileURLToPath(location!) : location!;
+    if (!path.isAbsolute(file) || file.startsWith(runtimeDir + path.sep)) return '';
+    const source = fs.readFileSync(file, 'utf8').split(/\r?\n/)[Number(lineText) - 1];
+    let column = Number(columnText) - 1;
+    if (source === undefined || column > source.length) return '';
+    // Thrown where it is made (`throw new Error(...)`) from a running function, V8 places
+    // the message at the `throw`; an ES module's top level and a rejection, at the error.
+    const thrown = origin === 'uncaughtException' ? /\bthrow\s+$/.exec(source.slice(0, column)) : null;
+    if (thrown) column = thrown.index;
+    let pad = '';
+    for (let i = 0; i < column; i++) pad += source[i] === '\t' ? '\t' : ' ';
+    return `${location}:${lineText}\n${source}\n${pad}^\n\n`;
+  } catch {
+    return '';
+  }
 }
 
 const isPlain = (value: unknown): value is Record<string, unknown> => {
@@ -155,7 +205,7 @@ export function installErrorPrinting(explain: (error: Error) => void = () => {},
     }
     explain(error);
     beforePrint?.(error);
-    process.stderr.write(`${inspect(viewOf(error, 0))}\n\nNode.js ${process.version}\n`);
+    process.stderr.write(`${sourceArrow(error, origin)}${inspect(viewOf(error, 0))}\n\nNode.js ${process.version}\n`);
     // As Node does for an uncaught exception: 'exit' listeners run, the code is 1.
     process.exit(1);
   });

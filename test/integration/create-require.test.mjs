@@ -139,8 +139,9 @@ describe('where a package may root a require, and what it gets', () => {
 
 // msgpackr (a devDependency of this project) turns on its native string extractor when
 // msgpackr-extract loads; node-gyp-build-optional-packages finds the binary through a
-// require rooted in msgpackr-extract. The generated policy cannot see these computed
-// loads: the fixture's override names them (and `include`s msgpackr-extract).
+// require rooted in msgpackr-extract, in its platform package. The generated policy
+// grants the addon loader both (as an addon loader's caller and its platform package),
+// with no override.
 describe('msgpackr with its native extension', () => {
   const dir = fixture('native-accel');
   const plain = runPlain(dir, 'app.mjs');

@@ -105,6 +105,7 @@ const EXPECTED = {
     ['+ dynamic-req globals process.env=true', 'D1'],
     ['+ has-addon native', 'D8'],
     ['+ uses-bindings native', 'D8'],
+    ['+ uses-bindings>bindings packages uses-bindings=true', 'D8'],
   ],
 };
 

@@ -323,16 +323,19 @@ describe('warnings, native addons, --dev', () => {
     );
     // A require in a try block that finds nothing is an optional dependency: summed up, listed with --verbose.
     assert.match(result.stderr, /^ {2}optional-user: 1 optional module not installed \('not-installed-optional'\)$/m);
-    assert.match(result.stderr, /5 packages, 7 modules, 6 grants, 4 warnings in /);
+    assert.match(result.stderr, /5 packages, 7 modules, 7 grants, 4 warnings in /);
     const verbose = generate(dir, ['app.js', '--verbose']);
     assert.match(verbose.stderr, /optional-user\/index\.js:3:11 \[optional-user\] optional module 'not-installed-optional' is not installed/);
     const { resources } = policyOf(dir);
     assert.equal(resources['has-addon'].native, true);
     assert.equal(resources['uses-bindings'].native, true);
+    // The addon loader requires its caller's addon by a path it computes: it is granted the caller.
+    assert.deepEqual(resources['uses-bindings>bindings'].packages, { 'uses-bindings': true });
     const debug = readJson(path.join(dir, 'lavamoat', 'node', 'policy-debug.json'));
     assert.equal(debug.warnings.length, 5);
     assert.equal(debug.warnings.filter((w) => w.level === 'info').length, 1);
     assert.deepEqual(debug.debugInfo['has-addon'].native, ['node_modules/has-addon/build/Release/addon.node (addon)']);
+    assert.match(debug.debugInfo['uses-bindings>bindings'].packages['uses-bindings'][0], /\(loads the addon of uses-bindings\)$/);
   });
 
   test('ranked by what they cost: denials with the override entry, then failures, then one line per package', () => {

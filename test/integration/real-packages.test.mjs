@@ -89,7 +89,8 @@ test('yoga-layout 3, which awaits its WebAssembly at its top level, lays out the
 // @hapi/hoek's URL.prototype, engine.io-client's global object exported by one of its
 // modules and read through the import in another, protobufjs's kept on a property,
 // @inquirer/core's terminal readline on process.stdin, thread-stream's `'X' in globalThis`
-// for a global the host does not have.
+// for a global the host does not have, jose's `crypto.subtle` (a dotted grant) and the
+// `CryptoKey` it makes.
 test('package idioms give the same output under a generated policy as under plain node', () => {
   const idiomsDir = fixture('package-idioms');
   const temp = fs.mkdtempSync(path.join(os.tmpdir(), 'lavamoat-idioms-'));
@@ -107,12 +108,61 @@ test('package idioms give the same output under a generated policy as under plai
     assert.match(plain.stdout, /"ttyPrompt":"string"/);
     assert.match(plain.stdout, /"absent":\[false,"undefined",null\],"later":\[false,"undefined"\]/);
     assert.equal(resources['presence-probe'].globals.__bundlerPathsOverrides, true);
+    assert.equal(resources['webcrypto-user'].globals['crypto.subtle'], true);
+    assert.match(plain.stdout, /"webcrypto":\["secret","sign\+verify",true,32,true\]/);
     for (const strict of ['0', '1']) {
       const confined = runWithLoader(idiomsDir, 'app.mjs', { env: { ...env, LAVAMOAT_STRICT: strict } });
       assert.equal(confined.stderr, '', `strict ${strict}`);
       assert.equal(confined.status, 0);
       assert.equal(confined.stdout, plain.stdout);
     }
+  } finally {
+    fs.rmSync(temp, { recursive: true, force: true });
+  }
+});
+
+// Loads no analysis can follow, mimicked by the packages of test/fixtures/computed-loads
+// (and two of this project's devDependencies), under the policy `lavamoat generate`
+// writes: an addon loader (bindings, node-gyp-build) is granted the package that calls
+// it, and a package its installed platform packages (optional dependencies that name an
+// `os` or `cpu`: msgpackr-extract's addon, esbuild's binary), `native` if they hold an
+// addon; a CommonJS module's call sites name its path, as Node's do (bindings compares
+// them with `__filename`), and `new Error().stack` goes through a package's
+// `prepareStackTrace` (callsites); `eval('require')` reads the module's require (threads);
+// a worker on `import.meta.url + '/../worker.js'` (tinypool) is analysed.
+test('computed loads give the same output under a generated policy as under plain node', (t) => {
+  const dir = fixture('computed-loads');
+  const platform = `@esbuild/${process.platform}-${process.arch}`;
+  if (!fs.existsSync(path.join(projectDir, 'node_modules', platform))) {
+    t.skip(`esbuild's ${platform} is not installed`);
+    return;
+  }
+  const temp = fs.mkdtempSync(path.join(os.tmpdir(), 'lavamoat-computed-'));
+  try {
+    const { policy } = generatePolicy(dir, temp);
+    const resources = JSON.parse(fs.readFileSync(policy, 'utf8')).resources;
+    assert.deepEqual(resources['has-addon>bindings'].packages, { 'has-addon': true });
+    assert.equal(resources['has-addon'].native, true);
+    assert.equal(resources.esbuild.packages[`esbuild>${platform}`], true);
+    assert.equal(resources['eval-require'].builtin['worker_threads.Worker'], true);
+    assert.equal(resources['concat-worker'].builtin['url.pathToFileURL'], true);
+    const extract = 'msgpackr>msgpackr-extract';
+    const extractPlatform = `${extract}>@msgpackr-extract/msgpackr-extract-${process.platform}-${process.arch}`;
+    if (resources[extractPlatform]) {
+      assert.equal(resources[extractPlatform].native, true);
+      assert.equal(resources[`${extract}>node-gyp-build-optional-packages`].packages[extract], true);
+      assert.equal(resources[`${extract}>node-gyp-build-optional-packages`].packages[extractPlatform], true);
+    }
+    const env = { LAVAMOAT_POLICY: policy, LAVAMOAT_POLICY_OVERRIDE: path.join(temp, 'none.json'), LAVAMOAT_CACHE: '0' };
+    const plain = runPlain(dir, 'app.mjs', { env });
+    assert.equal(plain.status, 0, plain.stderr);
+    assert.match(plain.stdout, /^addon: hello from has-addon's build$/m);
+    assert.match(plain.stdout, /^eval\('require'\): function index\.js \[true,true,true,true\]$/m);
+    assert.match(plain.stdout, /^callsites: app\.mjs$/m);
+    const confined = runWithLoader(dir, 'app.mjs', { env });
+    assert.equal(confined.stderr, '');
+    assert.equal(confined.status, 0);
+    assert.equal(confined.stdout, plain.stdout);
   } finally {
     fs.rmSync(temp, { recursive: true, force: true });
   }

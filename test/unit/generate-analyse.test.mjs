@@ -391,6 +391,14 @@ describe('imports: the module graph edges', () => {
     assert.deepEqual(imports(esm(notRequire)), [], 'a shim around something else is not a require');
   });
 
+  test("eval('require') in CommonJS is the module's require (threads), not code built at run time", () => {
+    const source = `const W = eval("require")('worker_threads').Worker; const p = eval('require').resolve('./x.js'); eval('__dirname'); eval('code');`;
+    const analysis = cjs(source);
+    assert.deepEqual(imports(analysis), ['worker_threads require Worker', './x.js resolve']);
+    assert.deepEqual(analysis.warnings.map((w) => `${w.kind} ${w.line}:${w.column}`), ['runtime-code 1:117']);
+    assert.deepEqual(imports(esm(`eval('require')('fs');`)), [], 'an ES module has no require for eval to read');
+  });
+
   test('scripts of the package named by path (worker threads, child processes) are analysed too', () => {
     const source = `const { join, resolve } = require('path');
       new Worker(join(__dirname, 'lib', 'worker.js'));
@@ -402,6 +410,12 @@ describe('imports: the module graph edges', () => {
     );
     const fromEsm = esm("new Worker(new URL('./w.mjs', import.meta.url)); join(import.meta.dirname, 'x.js'); new URL('https://h/a.js', import.meta.url);");
     assert.deepEqual(fromEsm.imports.filter((i) => i.kind === 'file').map((i) => i.specifier), ['./w.mjs', './x.js']);
+    // Concatenated paths: tinypool's bundled `import.meta.url + "/../entry/worker.js"`,
+    // `__dirname + '/worker.js'`; not a URL without the `/../`, not another base.
+    const concatenated = esm(`new Worker(fileURLToPath(import.meta.url + "/../entry/worker.js"));
+      fork(import.meta.dirname + '/child.mjs'); new URL(import.meta.url + '/x.js'); other + '/y.js';`);
+    assert.deepEqual(concatenated.imports.filter((i) => i.kind === 'file').map((i) => i.specifier), ['./entry/worker.js', './child.mjs']);
+    assert.deepEqual(cjs("new Worker(__dirname + '/lib/worker.js'); __dirname + 'x.js';").imports.filter((i) => i.kind === 'file').map((i) => i.specifier), ['./lib/worker.js']);
   });
 
   test('Object.defineProperty on the global object redefines that global (@hono/node-server)', () => {

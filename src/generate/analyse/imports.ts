@@ -214,6 +214,26 @@ export function notePathURL(a: Analyser, node: Node): void {
   if (relative !== undefined && /^\.\.?\//.test(relative)) addScriptPath(a, relative, node.start);
 }
 
+/**
+ * `__dirname + '/worker.js'`, `import.meta.dirname + '/worker.js'`, and bundlers' output
+ * `import.meta.url + '/../entry/worker.js'` (tinypool, which starts its workers on it).
+ */
+export function notePathConcat(a: Analyser, node: Node): void {
+  if (node.type !== 'BinaryExpression' || node.operator !== '+') return;
+  const base = node.left;
+  const tail = staticString(node.right);
+  if (tail === undefined) return;
+  const isDirname =
+    (base.type === 'Identifier' && base.name === '__dirname') ||
+    (base.type === 'MemberExpression' && base.object.type === 'MetaProperty' && memberKey(base) === 'dirname');
+  if (isDirname) {
+    if (tail.startsWith('/')) addScriptPath(a, tail.slice(1), node.start);
+    return;
+  }
+  const isURL = base.type === 'MemberExpression' && base.object.type === 'MetaProperty' && memberKey(base) === 'url';
+  if (isURL && tail.startsWith('/../')) addScriptPath(a, tail.slice(4), node.start);
+}
+
 export function addScriptPath(a: Analyser, relative: string, offset: number): void {
   if (!/\.[cm]?js$/.test(relative) || relative.startsWith('/')) return;
   addImport(a, relative.startsWith('.') ? relative : `./${relative}`, 'file', offset, false);

@@ -36,11 +36,23 @@ const REQUIRE_MEMBERS = new Set(['resolve', 'cache', 'main', 'extensions']);
 
 // -- during the walk
 
+/** The names of the CommonJS wrapper that `eval('name')` reads in a module (formats/cjs.ts rewrites those calls to the name). */
+const WRAPPER_NAMES = new Set(['require', 'module', 'exports', '__filename', '__dirname']);
+
+/** `eval('require')` (or another name of the wrapper) in a CommonJS module: that name. */
+export function wrapperEval(a: Analyser, node: Node): string | undefined {
+  if (a.format !== 'commonjs' || node.type !== 'CallExpression' || node.arguments.length !== 1) return undefined;
+  if (node.callee.type !== 'Identifier' || node.callee.name !== 'eval' || node.arguments[0].type !== 'Literal') return undefined;
+  const name = node.arguments[0].value;
+  return typeof name === 'string' && WRAPPER_NAMES.has(name) ? name : undefined;
+}
+
 /** A call of require, require.resolve, eval or Function, to be confirmed after the walk. */
 export function noteCallCandidate(a: Analyser, node: Node): void {
   const callee = node.callee;
   let kind: CandidateKind | undefined;
   let ref: CalleeRef | undefined;
+  if (wrapperEval(a, node) !== undefined) return; // `eval('require')`: the module's own require (below)
   if (callee.type === 'Identifier') {
     const name: string = callee.name;
     if (a.requireNames.has(name)) kind = 'require';
@@ -55,6 +67,13 @@ export function noteCallCandidate(a: Analyser, node: Node): void {
   ) {
     kind = 'resolve';
     ref = { name: callee.object.name, scope: a.scope };
+  } else if (callee.type === 'CallExpression' && wrapperEval(a, callee) === 'require') {
+    // `eval('require')('worker_threads')` (threads, hiding its require from bundlers).
+    kind = 'require';
+    ref = { name: 'require', scope: a.scope };
+  } else if (callee.type === 'MemberExpression' && callee.object.type === 'CallExpression' && wrapperEval(a, callee.object) === 'require' && memberKey(callee) === 'resolve') {
+    kind = 'resolve';
+    ref = { name: 'require', scope: a.scope };
   } else if (
     a.format === 'commonjs' &&
     callee.type === 'MemberExpression' &&

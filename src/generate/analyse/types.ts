@@ -6,7 +6,7 @@
  */
 
 /** Bump whenever the output of {@link analyseModule} can change for the same input. */
-export const ANALYSER_VERSION = 10;
+export const ANALYSER_VERSION = 11;
 
 export type ModuleFormat = 'module' | 'commonjs';
 
@@ -19,7 +19,8 @@ export type GlobalAccess = 'read' | 'write' | 'presence' | 'redefine';
 /**
  * `resolve`: require.resolve(); `import-resolve`: import.meta.resolve() (the loader checks
  * both, loads neither); `file`: a script of the module's own package named by a path
- * (`join(__dirname, 'lib', 'worker.js')`, `new URL('./worker.js', import.meta.url)`): how
+ * (`join(__dirname, 'lib', 'worker.js')`, `new URL('./worker.js', import.meta.url)`,
+ * `__dirname + '/worker.js'`, `import.meta.url + '/../worker.js'`): how
  * worker threads and child processes are started, so it is analysed too.
  */
 export type ImportKind = 'import' | 'require' | 'resolve' | 'import-resolve' | 'file';

@@ -12,6 +12,7 @@ import { globalMutation, globalReference, noteAliasInitialiser, noteGlobalDefini
 import {
   notePathJoin,
   notePathURL,
+  notePathConcat,
   noteImportMetaResolve,
   resolveImportUses,
   visitExportAll,
@@ -157,6 +158,7 @@ export class Analyser {
         stack.pop();
         return;
       case K.Binary:
+        notePathConcat(this, node);
         stack.push(node);
         this.visit(node.left);
         this.visit(node.right);

@@ -1,0 +1,42 @@
+// How errors read under the loader, compared with plain node on the same app
+// (test/fixtures/uncaught-errors, under the policy `lavamoat generate` writes): an uncaught
+// error of the app is printed as Node prints it (the source line and a caret under where
+// it was thrown or made, frames indented by four spaces, its own properties one a line),
+// and a CommonJS package's errors have Node's stacks (frames named by the module's path,
+// no frame of the runtime's, a subclass's constructor left out as V8 leaves it out).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fixture, runCli, runPlain, runWithLoader } from '../helpers.mjs';
+
+const dir = fixture('uncaught-errors');
+const temp = fs.mkdtempSync(path.join(os.tmpdir(), 'lavamoat-uncaught-'));
+process.on('exit', () => fs.rmSync(temp, { recursive: true, force: true }));
+const policy = path.join(temp, 'policy.json');
+const generated = runCli(dir, ['generate', 'app.mjs', '-p', policy, '-q']);
+const env = { LAVAMOAT_POLICY: policy, LAVAMOAT_POLICY_OVERRIDE: path.join(temp, 'none.json') };
+
+for (const which of ['timer', 'top-level', 'rejection', 'listener']) {
+  test(`an uncaught error (${which}) prints as under plain node`, () => {
+    assert.equal(generated.status, 0, generated.stderr);
+    const plain = runPlain(dir, 'app.mjs', { args: [which], env });
+    assert.equal(plain.status, 1);
+    assert.match(plain.stderr, /^file:\/\/\/.*app\.mjs:\d+\n.*\n\s*\^\n\n/);
+    const confined = runWithLoader(dir, 'app.mjs', { args: [which], env });
+    assert.equal(confined.status, 1);
+    assert.equal(confined.stdout, plain.stdout);
+    assert.equal(confined.stderr, plain.stderr);
+  });
+}
+
+test("a package's errors have Node's stacks", () => {
+  const plain = runPlain(dir, 'app.mjs', { env });
+  assert.equal(plain.status, 0, plain.stderr);
+  assert.match(plain.stdout, /^Error: made by a package \/ {5}at make \(\/.*index\.js:3:10\)$/m);
+  assert.match(plain.stdout, /^Error: invalid \/ {5}at invalid \(/m);
+  const confined = runWithLoader(dir, 'app.mjs', { env });
+  assert.equal(confined.stderr, '');
+  assert.equal(confined.stdout, plain.stdout);
+});
