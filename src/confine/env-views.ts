@@ -163,6 +163,30 @@ function envFilePath(path: unknown): string | Buffer {
   throw error;
 }
 
+/**
+ * The text of the file `loadEnvFile` names: a regular file, named by its own path. A path
+ * can name a descriptor the process has open (`/dev/stdin`, `/dev/fd/<n>`,
+ * `/proc/self/fd/<n>`), and for a pipe that opens the app's own pipe: a package's read took
+ * the app's standard input in a shell pipeline to its end (docs/attacks.md, case 302).
+ * So whatever is not a regular file once opened (opened without blocking, so a FIFO does
+ * not stall the process) is refused: a pipe, a socket, a device; and so is a path that
+ * resolves into `/proc` or `/dev` (`/proc/self/environ`). Read from the descriptor it was
+ * checked on.
+ */
+function readEnvFile(fs: typeof import('node:fs'), file: string | Buffer): string {
+  const refuse = (what: string): never => {
+    throw new TypeError(`LavaMoat: process.loadEnvFile reads a regular file, not ${what} (${String(file)})`);
+  };
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
+  try {
+    if (!fs.fstatSync(fd).isFile()) refuse('a pipe, socket or device');
+    if (/^\/(?:proc|dev)(?:\/|$)/.test(fs.realpathSync(file).toString())) refuse("the process's descriptors or a device");
+    return fs.readFileSync(fd, 'utf8');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 export function envFileLoaderFor(real: Function): Function {
   let loader = envFileLoaders.get(real);
   if (loader !== undefined) return loader;
@@ -171,7 +195,7 @@ export function envFileLoaderFor(real: Function): Function {
       const file = envFilePath(path);
       const fs = hostRequire('node:fs') as typeof import('node:fs');
       const { parseEnv } = hostRequire('node:util') as { parseEnv: (text: string) => Record<string, string> };
-      const parsed = parseEnv(fs.readFileSync(file, 'utf8'));
+      const parsed = parseEnv(readEnvFile(fs, file));
       const env = process.env;
       const added = Object.entries(parsed).filter(([key]) => env[key] === undefined);
       const refused = added.filter(([key]) => isProtectedEnvName(key)).map(([key]) => key);

@@ -46,10 +46,13 @@
  * app's key, what it can serve is a certificate of its own); a connection's own secrets,
  * to whoever holds it (`socket.getSession()`, `exportKeyingMaterial`).
  */
+import { createRequire } from 'node:module';
 import { callerSitesOf, type CallerSite } from './stack-traces.js';
 import { isRuntimeFile, isTheAppsFile } from './performance-observation.js';
 
 type ErrorConstructorLike = Parameters<typeof callerSitesOf>[0];
+
+const hostRequire = createRequire(import.meta.url);
 
 export class TlsServerSecretError extends TypeError {
   readonly code = 'LAVAMOAT_TLS_SERVER_SECRET';
@@ -243,6 +246,7 @@ export function guardTlsServers(error: ErrorConstructorLike, tls: { Server?: unk
       return wrapper;
     });
   }
+  guardContextUse(tls as Record<string, unknown>);
   wrap(proto, 'addContext', (real) => ({
     addContext(this: unknown, ...args: unknown[]): unknown {
       const result = Reflect.apply(real, this, args);
@@ -251,6 +255,95 @@ export function guardTlsServers(error: ErrorConstructorLike, tls: { Server?: unk
     },
   }).addContext);
   serversGuarded = true;
+}
+
+/**
+ * A secure context of the app's servers (its key and certificate, loaded natively) is
+ * what a TLS socket is made with: a package handed a request of the app's server took it
+ * (`server._sharedCreds`, `socket._tlsOptions.secureContext`) and served with it from a
+ * server of its own (its `_sharedCreds` set to it, or its `SNICallback` answering it), so
+ * that whoever connected was shown the app's certificate and a handshake signed with the
+ * app's private key (docs/attacks.md, case 303). So `TLSSocket.prototype._wrapHandle`,
+ * where Node hands a socket its context, takes one of the app's only for a connection of
+ * an app's server (Node's connection listener right below the socket's constructor, on a
+ * server the app made) or for the app's code (a client socket it makes); the context is
+ * read once, as Node reads it (an own data property, else refused), and on a server that
+ * is not the app's the `SNICallback` answers no context of the app's. One set lookup per
+ * connection, and a stack read only where the context is the app's.
+ */
+let empty: unknown;
+/** A secure context with no key or certificate (made once, when first needed). */
+const emptyContext = (): unknown => (empty ??= (hostRequire('node:tls') as { createSecureContext(options: object): unknown }).createSecureContext({}));
+
+function guardContextUse(module: Record<string, unknown>): void {
+  const TLSSocket = module.TLSSocket as (Function & { prototype: Record<string, unknown> }) | undefined;
+  if (typeof TLSSocket !== 'function') return;
+  const refuse = (): never => {
+    throw new TlsServerSecretError("LavaMoat: the secure context of a TLS server the app made (its key and certificate) serves the app's connections only");
+  };
+  /** The native context a context object gives Node (`context.context`), read once; refused if it could answer twice. */
+  const nativeOf = (context: unknown): unknown => {
+    if (!isObject(context)) return context;
+    const descriptor = Reflect.getOwnPropertyDescriptor(context, 'context');
+    if (descriptor === undefined) return Reflect.get(context, 'context') === undefined ? context : refuse();
+    if (!('value' in descriptor)) refuse();
+    return descriptor.value;
+  };
+  wrap(TLSSocket.prototype, '_wrapHandle', (real) => {
+    const wrapper = {
+      _wrapHandle(this: unknown, ...args: unknown[]): unknown {
+        const options: unknown = isObject(this) ? Reflect.get(this, '_tlsOptions') : undefined;
+        if (isObject(options)) {
+          const given: unknown = Reflect.get(options, 'secureContext') || Reflect.get(options, 'credentials');
+          const server: unknown = Reflect.get(options, 'server');
+          const isServer = Reflect.get(options, 'isServer') === true;
+          const native = nativeOf(given);
+          if (isObject(native) && appContexts.has(native)) {
+            const [constructing, listener] = callerSitesOf(hostError, wrapper, 2);
+            const appConnection =
+              isServer &&
+              isObject(server) &&
+              servers.get(server) === 'app' &&
+              constructing?.file !== undefined &&
+              TLS_FILES.has(constructing.file) &&
+              listener?.file !== undefined &&
+              TLS_FILES.has(listener.file) &&
+              listener.name === 'tlsConnectionListener';
+            if (!appConnection && !forTheApp(wrapper)) {
+              // A connection a server accepted (no caller to throw to: the process would
+              // end) gets a context with no identity, whose handshake fails.
+              if (!isServer) refuse();
+              Reflect.set(options, 'secureContext', emptyContext());
+              Reflect.set(options, 'credentials', undefined);
+            }
+          }
+          // A server not the app's: its SNICallback answers no context of the app's.
+          const sni: unknown = Reflect.get(options, 'SNICallback');
+          if (isServer && typeof sni === 'function' && !(isObject(server) && servers.get(server) === 'app')) {
+            Reflect.set(options, 'SNICallback', function SNICallback(this: unknown, name: unknown, callback: unknown): unknown {
+              if (typeof callback !== 'function') return Reflect.apply(sni, this, [name, callback]);
+              return Reflect.apply(sni, this, [
+                name,
+                (error: unknown, context: unknown) => {
+                  if (!context) return Reflect.apply(callback, undefined, [error, context]);
+                  let native: unknown;
+                  try {
+                    native = nativeOf(context);
+                    if (isObject(native) && appContexts.has(native)) refuse();
+                  } catch (refusal) {
+                    return Reflect.apply(callback, undefined, [refusal]);
+                  }
+                  return Reflect.apply(callback, undefined, [error, Object.freeze({ context: native })]);
+                },
+              ]);
+            });
+          }
+        }
+        return Reflect.apply(real, this, args);
+      },
+    }._wrapHandle;
+    return wrapper;
+  });
 }
 
 /**

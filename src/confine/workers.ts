@@ -582,13 +582,50 @@ export function threadPosterFor(real: unknown, packageName: string): unknown {
  * messages queued behind the one being dispatched, before the app's listeners heard them:
  * a package in a worker pool took the app's jobs (docs/attacks.md, case 293). On the
  * package's own ports as Node's.
+ *
+ * Node's function takes the port's handle from what it is given (`port?.[kHandle] ??
+ * port`, a `BroadcastChannel`'s port): an object of the package's answering that read with
+ * `parentPort` (a Proxy answering every key, or the symbol a Proxy learnt) took the jobs
+ * past the check on the argument itself (case 301). So the handle is read here, once, as
+ * Node reads it, checked, and Node's function is given a frozen holder of that handle
+ * alone: no read of the package's objects after the check.
  */
 export function portReceiverFor(real: unknown, parentPort: unknown): unknown {
   if (typeof real !== 'function' || typeof parentPort !== 'object' || parentPort === null) return real;
+  let handleKey: symbol | null | undefined;
+  /** The key Node reads a port's handle by, learnt once from Node's function: null where it reads none. */
+  const keyOfHandle = (): symbol | null => {
+    if (handleKey !== undefined) return handleKey;
+    const read: PropertyKey[] = [];
+    const probe = new Proxy(
+      {},
+      {
+        get: (_target, key) => {
+          read.push(key);
+          return undefined;
+        },
+      },
+    );
+    try {
+      Reflect.apply(real, undefined, [probe]);
+    } catch {
+      // Not a port: only the key it read was wanted.
+    }
+    if (read.length > 1 || (read.length === 1 && typeof read[0] !== 'symbol')) {
+      throw new WorkerConfinementError('LavaMoat: receiveMessageOnPort reads its argument in a way this runtime does not know: not available to packages here');
+    }
+    handleKey = read.length === 1 ? (read[0] as symbol) : null;
+    return handleKey;
+  };
   const receiver = {
     receiveMessageOnPort(port: unknown, ...rest: unknown[]): unknown {
-      if (port === parentPort) throw new WorkerConfinementError("LavaMoat: a package may not take messages from the thread's parentPort with receiveMessageOnPort (listen to it instead)");
-      return Reflect.apply(real, undefined, [port, ...rest]);
+      const key = keyOfHandle();
+      // As Node reads it (`port?.[kHandle] ?? port`), once.
+      const held: unknown = key === null || port === null || port === undefined ? undefined : (port as Record<symbol, unknown>)[key];
+      const handle = held ?? port;
+      if (handle === parentPort || port === parentPort) throw new WorkerConfinementError("LavaMoat: a package may not take messages from the thread's parentPort with receiveMessageOnPort (listen to it instead)");
+      const given = key === null ? handle : Object.freeze({ __proto__: null, [key]: handle });
+      return Reflect.apply(real, undefined, [given, ...rest]);
     },
   }.receiveMessageOnPort;
   Object.defineProperty(receiver, 'length', { value: real.length });

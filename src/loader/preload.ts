@@ -139,6 +139,8 @@ export async function start(config: Config, loaderURL: string): Promise<void> {
   installErrorPrinting(
     (error) => runtime.explainError(error),
     caught && ((error) => caught.beforeUncaught(error)),
+    // The source line over an uncaught error: only from a file of the app or of a package.
+    (file) => packageMap.packageForPath(file) !== undefined,
   );
   // Before any package can spawn a process.
   // Workers and fork() pass process.execArgv on: this loader by its absolute URL, not by

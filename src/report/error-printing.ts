@@ -96,7 +96,7 @@ const runtimeDir = path.dirname(fileURLToPath(import.meta.url));
  * and thrown in another from a running function is marked where it was made (Node: where
  * it was thrown).
  */
-function sourceArrow(error: Error, origin: string): string {
+function sourceArrow(error: Error, origin: string, mayShow: (file: string) => boolean): string {
   try {
     const stack = error.stack;
     if (typeof stack !== 'string' || /^(?:file:\/\/|\/|node:)\S*:\d+\n/.test(stack)) return '';
@@ -105,7 +105,13 @@ function sourceArrow(error: Error, origin: string): string {
     if (!at) return '';
     const [, location, lineText, columnText] = at;
     const file = location!.startsWith('file://') ? fileURLToPath(location!) : location!;
-    if (!path.isAbsolute(file) || file.startsWith(runtimeDir + path.sep)) return '';
+    if (!path.isAbsolute(file) || file.startsWith(runtimeDir + path.sep) || !isModuleSource(file)) return '';
+    // The stack is the error's maker's to write: a package's frame naming any file (the
+    // app's `.env`, `/proc/self/environ`: the whole environment on one line) had this read
+    // it and print the line on the process's standard error (case 300). Only a module's
+    // source, of the app or a package, is shown, as the file is and as it resolves.
+    const real = fs.realpathSync(file);
+    if (!isModuleSource(real) || !mayShow(file) || !mayShow(real)) return '';
     const source = fs.readFileSync(file, 'utf8').split(/\r?\n/)[Number(lineText) - 1];
     let column = Number(columnText) - 1;
     if (source === undefined || column > source.length) return '';
@@ -120,6 +126,9 @@ function sourceArrow(error: Error, origin: string): string {
     return '';
   }
 }
+
+/** Files a stack frame of JavaScript can name: the extensions of the modules Node and the runtime load. */
+const isModuleSource = (file: string): boolean => /\.(?:[cm]?[jt]s|[jt]sx)$/.test(file);
 
 const isPlain = (value: unknown): value is Record<string, unknown> => {
   if (value === null || typeof value !== 'object') return false;
@@ -175,7 +184,11 @@ const CONSOLE_METHODS = ['log', 'info', 'warn', 'error', 'debug', 'trace', 'dir'
  * the error about to be printed (the caught-denial report prints what it holds first,
  * and not the denials this error shows).
  */
-export function installErrorPrinting(explain: (error: Error) => void = () => {}, beforePrint?: (error: unknown) => void): void {
+export function installErrorPrinting(
+  explain: (error: Error) => void = () => {},
+  beforePrint?: (error: unknown) => void,
+  mayShowSource: (file: string) => boolean = () => false,
+): void {
   const inspect = util.inspect;
   const utilExports = util as unknown as Record<string, unknown>;
   utilExports.inspect = wrapFunction(inspect, ((value: unknown, ...rest: unknown[]) =>
@@ -205,7 +218,7 @@ export function installErrorPrinting(explain: (error: Error) => void = () => {},
     }
     explain(error);
     beforePrint?.(error);
-    process.stderr.write(`${sourceArrow(error, origin)}${inspect(viewOf(error, 0))}\n\nNode.js ${process.version}\n`);
+    process.stderr.write(`${sourceArrow(error, origin, mayShowSource)}${inspect(viewOf(error, 0))}\n\nNode.js ${process.version}\n`);
     // As Node does for an uncaught exception: 'exit' listeners run, the code is 1.
     process.exit(1);
   });

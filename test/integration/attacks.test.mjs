@@ -154,6 +154,12 @@ const ENTRIES = {
   // Review of the compat28 mechanisms (cases 250 and up): a Wasm function's frame taken
   // for the app's below node:net; readline's slots on a package's view of process.stdin.
   'e-review.mjs': { cases: ['wasm-frame-opener', 'keypress-slot-planter'] },
+  // Second review of the red30-red33 and compat34 mechanisms (cases 300 and up): what the
+  // printer of an uncaught error reads for the source line over it; what receiveMessageOnPort
+  // takes for a port (a stand-in for parentPort, in a worker of the app's); what a path
+  // given to process.loadEnvFile opens (the app's standard input, in processes of their own);
+  // whose connections an app's server's secure context serves.
+  'e-review2.mjs': { cases: ['uncaught-source-line-oracle', 'parent-port-stand-in', 'env-file-descriptor-path', 'tls-server-context-reuse'] },
   // Process-level channels and less-used builtins (cases 260 and up): V8's flags, the
   // process's diagnostic report, its env-file loader, V8's promise hooks, a cluster
   // worker's process. Its own process: a V8 flag, once set, is the process's.
