@@ -323,6 +323,12 @@ export class Runtime implements ModuleContext {
    * descriptor) did so in both hooks. The owner is the package map's.
    */
   foreignModule(info: PackageInfo, location: string, specifier: string): { specifier: string; compartment: SesCompartment } | undefined {
+    // Most modules are the package's own, named from its location without `node_modules`
+    // (below the root, a package inside another's directory is in a `node_modules` folder
+    // of it: graph/package-map.ts; the app's directory also holds its workspaces).
+    // (The URL parser drops tabs and line breaks and reads a backslash as `/`: such text is looked up.)
+    const plain = (rest: string): boolean => info.name !== ROOT_NAME && !/node_modules|\.\.|%|[\t\n\r\\]/i.test(rest);
+    if (specifier.startsWith('./') && plain(specifier)) return undefined;
     let url: URL;
     try {
       if (specifier.startsWith('/')) url = pathToFileURL(specifier);
@@ -332,11 +338,7 @@ export class Runtime implements ModuleContext {
       return undefined;
     }
     if (url.protocol !== 'file:') return undefined;
-    // Most modules are the package's own, named from its location without `node_modules`
-    // (below the root, a package inside another's directory is in a `node_modules` folder
-    // of it: graph/package-map.ts; the app's directory also holds its workspaces).
-    const own = info.name !== ROOT_NAME && url.href.startsWith(location) ? url.href.slice(location.length) : undefined;
-    if (own !== undefined && !/(^|\/)node_modules\//i.test(own) && !own.includes('%')) return undefined;
+    if (url.href.startsWith(location) && plain(url.href.slice(location.length))) return undefined;
     let file: string;
     try {
       file = fileURLToPath(url);
@@ -412,7 +414,12 @@ export class Runtime implements ModuleContext {
       // Only the package's own files: the frame is read from the error's `stack`, which
       // the package may have written (a file of the app's, any file of the machine: its
       // lines were an oracle read with the runtime's file system).
-      sourceLine: (file, line) => (isFileIn(info.dir, file) ? sourceLine(file, line) : undefined),
+      // Judged by the real path, and read there: a symlink in the package's directory
+      // names by such a path any file it points at (case 311).
+      sourceLine: (file, line) => {
+        const real = isFileIn(info.dir, file) ? realFileOf(file) : undefined;
+        return real !== undefined && this.packageMap.packageForPath(real) === info ? sourceLine(real, line) : undefined;
+      },
     });
   }
 
@@ -849,6 +856,15 @@ function isFileIn(dir: string, file: string): boolean {
     return resolved.startsWith(path.resolve(dir) + path.sep);
   } catch {
     return false;
+  }
+}
+
+/** The real path of `file` (a path or a file URL), undefined when it does not exist. */
+function realFileOf(file: string): string | undefined {
+  try {
+    return fs.realpathSync(path.resolve(file.startsWith('file:') ? fileURLToPath(file) : file));
+  } catch {
+    return undefined;
   }
 }
 
