@@ -311,6 +311,52 @@ export class Runtime implements ModuleContext {
     throw denied(info?.name ?? location, 'file', `to load ${url}`, this.options.files, `'${specifier}' was not linked by this package's policy`);
   }
 
+  /**
+   * Where a module specifier reaching the import hooks of `info`'s compartment (at
+   * `location`) names a file of another package: that package's compartment, as a
+   * redirect, once `info`'s policy grants the package; undefined for `info`'s own files
+   * and for everything that is not a file. compartment-mapper's asynchronous import hook
+   * (every `import()`) took any file under the compartment's own directory for its own,
+   * so a package's nested dependency (`a/node_modules/b`, canonical name `a>b`) ran in
+   * `a`'s compartment, with `a`'s grants, when `a` imported it (docs/attacks.md, case
+   * 310); a relative specifier into `node_modules/` (a child compartment's module
+   * descriptor) did so in both hooks. The owner is the package map's.
+   */
+  foreignModule(info: PackageInfo, location: string, specifier: string): { specifier: string; compartment: SesCompartment } | undefined {
+    // Most modules are the package's own, named from its location without `node_modules`
+    // (below the root, a package inside another's directory is in a `node_modules` folder
+    // of it: graph/package-map.ts; the app's directory also holds its workspaces).
+    // (The URL parser drops tabs and line breaks and reads a backslash as `/`: such text is looked up.)
+    const plain = (rest: string): boolean => info.name !== ROOT_NAME && !/node_modules|\.\.|%|[\t\n\r\\]/i.test(rest);
+    if (specifier.startsWith('./') && plain(specifier)) return undefined;
+    let url: URL;
+    try {
+      if (specifier.startsWith('/')) url = pathToFileURL(specifier);
+      else if (specifier.startsWith('file:') || specifier.startsWith('./') || specifier.startsWith('../')) url = new URL(specifier, location);
+      else return undefined;
+    } catch {
+      return undefined;
+    }
+    if (url.protocol !== 'file:') return undefined;
+    if (url.href.startsWith(location) && plain(url.href.slice(location.length))) return undefined;
+    let file: string;
+    try {
+      file = fileURLToPath(url);
+    } catch {
+      return undefined;
+    }
+    const owner = this.packageMap.packageForPath(file);
+    if (owner === undefined || owner === info || (owner.name === ROOT_NAME && !this.rootConfined)) return undefined;
+    const compartment = this.compartments.get(owner.location);
+    if (!compartment) return undefined;
+    const resource = this.resource(info);
+    if (resource !== undefined && !isGranted(resource.packages?.[owner.name])) {
+      throw denied(info.name, 'package', owner.name, this.options.files, `'${specifier}' from its compartment's import hook`);
+    }
+    const href = pathToFileURL(this.packageMap.pathIn(owner, file)).href;
+    return { specifier: `./${href.slice(owner.location.length)}`, compartment };
+  }
+
   assertNative(info: PackageInfo, file: string): void {
     const resource = this.resource(info);
     if (resource !== undefined && resource.native !== true) {
@@ -368,7 +414,12 @@ export class Runtime implements ModuleContext {
       // Only the package's own files: the frame is read from the error's `stack`, which
       // the package may have written (a file of the app's, any file of the machine: its
       // lines were an oracle read with the runtime's file system).
-      sourceLine: (file, line) => (isFileIn(info.dir, file) ? sourceLine(file, line) : undefined),
+      // Judged by the real path, and read there: a symlink in the package's directory
+      // names by such a path any file it points at (case 311).
+      sourceLine: (file, line) => {
+        const real = isFileIn(info.dir, file) ? realFileOf(file) : undefined;
+        return real !== undefined && this.packageMap.packageForPath(real) === info ? sourceLine(real, line) : undefined;
+      },
     });
   }
 
@@ -554,14 +605,18 @@ export class Runtime implements ModuleContext {
         // compartment-mapper's asynchronous exit hook is not told which package imports
         // (it passes the entry compartment), so builtins always take the synchronous
         // path, which is, and which enforces the same policy.
+        // A file of another package is loaded in that package's compartment, decided here
+        // (runtime.foreignModule), not by compartment-mapper's hooks.
         importHook: async (specifier: string) =>
           builtinName(specifier) !== undefined
             ? importNowHook(specifier)
             : isAppModuleSpecifier(specifier)
               ? (runtime.appModuleLinked(location, specifier), appModuleRecord(specifier))
-              : importHook(specifier),
+              : (info && runtime.foreignModule(info, location, specifier)) ?? importHook(specifier),
         importNowHook: (specifier: string) =>
-          isAppModuleSpecifier(specifier) ? (runtime.appModuleLinked(location, specifier), appModuleRecordNow(specifier)) : importNowHook(specifier),
+          isAppModuleSpecifier(specifier)
+            ? (runtime.appModuleLinked(location, specifier), appModuleRecordNow(specifier))
+            : (info && builtinName(specifier) === undefined && runtime.foreignModule(info, location, specifier)) || importNowHook(specifier),
         resolveHook: (specifier: unknown, referrer: string) => {
           if (!info) throw new Error(`LavaMoat: no package at ${location}`);
           if (referrer === ENTRY_SPECIFIER) throw new Error('LavaMoat: the entry module imports nothing');
@@ -801,6 +856,15 @@ function isFileIn(dir: string, file: string): boolean {
     return resolved.startsWith(path.resolve(dir) + path.sep);
   } catch {
     return false;
+  }
+}
+
+/** The real path of `file` (a path or a file URL), undefined when it does not exist. */
+function realFileOf(file: string): string | undefined {
+  try {
+    return fs.realpathSync(path.resolve(file.startsWith('file:') ? fileURLToPath(file) : file));
+  } catch {
+    return undefined;
   }
 }
 

@@ -64,6 +64,10 @@ const ENTRIES = {
   'e-tla.mjs': { cases: ['top-level-await-grants'] },
   // How modules are mapped to packages and loaded (cases 90 and up).
   'e-loading.mjs': { cases: ['require-esm-exports-mismatch', 'vm-default-loader-import', 'vm-claimed-parent-import', 'filenameless-parent-require', 'source-phase-import', 'sqlite-extension-native', 'require-main-authority', 'linked-app-directory'] },
+  // How modules are mapped to packages and loaded, a second pass (cases 310 and up):
+  // which compartment a module a package loads runs in, what the runtime reads of the
+  // files a package's load error names.
+  'e-loading2.mjs': { cases: ['nested-dependency-compartment', 'error-hint-symlink-oracle'] },
   // How the policy is read (cases 140 and up), with an override that takes grants back.
   'e-policy.mjs': {
     cases: ['override-node-prefix'],
