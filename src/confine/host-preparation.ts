@@ -92,7 +92,15 @@ export function prepareHost({ preloadDomain, feralError }: { preloadDomain: bool
   // with data when first read) becomes the read-only data it holds. Its getters and data
   // are hardened now, with it; its other classes when a package is granted it.
   for (const key of Reflect.ownKeys(fs)) {
-    if (lazyExportModule('fs', key) !== undefined) continue;
+    if (lazyExportModule('fs', key) !== undefined) {
+      // Node 22+'s V8 lazy data properties (`Dir`, `opendir`, `opendirSync`: about 0.1 ms
+      // to load their module): read now, before fs is frozen, and hardened. Read later
+      // from the frozen module, each became an extensible function a package holding any
+      // fs stream reached (`stream[kFs]`), and the first `opendirSync` (whose module's
+      // sample reads `opendirSync` inside its own materialization) was a V8 fatal error.
+      hardenExport(fs[key as string], key);
+      continue;
+    }
     const descriptor = Reflect.getOwnPropertyDescriptor(fs, key);
     if (!descriptor || 'value' in descriptor) continue;
     hardenHostValue(descriptor.get);

@@ -76,3 +76,14 @@ test("V8's natives syntax on: nothing runs (every package's Function could call 
   assert.equal(twin.status, 0, twin.stderr);
   assert.match(twin.stdout, /tla ok/);
 });
+
+test("the app's first fs.opendirSync runs as under plain node, and fs's lazy directory functions are hardened (Node 22+ crashed)", () => {
+  const plain = runPlain(dir, 'opendir-first.cjs');
+  const confined = runWithLoader(dir, 'opendir-first.cjs');
+  assert.equal(plain.status, 0, plain.stderr);
+  assert.equal(confined.status, 0, confined.stderr);
+  const [line, hardened] = confined.stdout.trim().split('\n');
+  assert.equal(line, plain.stdout.trim());
+  assert.equal(line, 'true function function');
+  assert.equal(hardened, 'hardened true true true');
+});
