@@ -90,7 +90,8 @@ test('yoga-layout 3, which awaits its WebAssembly at its top level, lays out the
 // modules and read through the import in another, protobufjs's kept on a property,
 // @inquirer/core's terminal readline on process.stdin, thread-stream's `'X' in globalThis`
 // for a global the host does not have, jose's `crypto.subtle` (a dotted grant) and the
-// `CryptoKey` it makes.
+// `CryptoKey` it makes, tRPC's `AbortSignal.any` and Apollo Server's `AbortSignal.timeout`
+// (dotted grants of a platform class's statics) and the signals they return.
 test('package idioms give the same output under a generated policy as under plain node', () => {
   const idiomsDir = fixture('package-idioms');
   const temp = fs.mkdtempSync(path.join(os.tmpdir(), 'lavamoat-idioms-'));
@@ -110,6 +111,8 @@ test('package idioms give the same output under a generated policy as under plai
     assert.equal(resources['presence-probe'].globals.__bundlerPathsOverrides, true);
     assert.equal(resources['webcrypto-user'].globals['crypto.subtle'], true);
     assert.match(plain.stdout, /"webcrypto":\["secret","sign\+verify",true,32,true\]/);
+    for (const name of ['AbortSignal.timeout', 'AbortSignal.any', 'Response.json', 'URL.parse']) assert.equal(resources['signal-statics'].globals[name], true, name);
+    assert.match(plain.stdout, /"statics":\["function",true,"stopped",false,201,\{"ok":1\},"application\/json","example.test:8443","1"\]/);
     for (const strict of ['0', '1']) {
       const confined = runWithLoader(idiomsDir, 'app.mjs', { env: { ...env, LAVAMOAT_STRICT: strict } });
       assert.equal(confined.stderr, '', `strict ${strict}`);
