@@ -92,7 +92,8 @@ test('yoga-layout 3, which awaits its WebAssembly at its top level, lays out the
 // for a global the host does not have, jose's `crypto.subtle` (a dotted grant) and the
 // `CryptoKey` it makes, tRPC's `AbortSignal.any` and Apollo Server's `AbortSignal.timeout`
 // (dotted grants of a platform class's statics) and the signals they return, Vite 8's
-// (rolldown's) `(() => createRequire(import.meta.url))()` require.
+// (rolldown's) `(() => createRequire(import.meta.url))()` require, jose 4's CommonJS
+// `import.js` (whose path ends the evaluated text, Node 24).
 test('package idioms give the same output under a generated policy as under plain node', () => {
   const idiomsDir = fixture('package-idioms');
   const temp = fs.mkdtempSync(path.join(os.tmpdir(), 'lavamoat-idioms-'));
@@ -115,6 +116,7 @@ test('package idioms give the same output under a generated policy as under plai
     for (const name of ['AbortSignal.timeout', 'AbortSignal.any', 'Response.json', 'URL.parse']) assert.equal(resources['signal-statics'].globals[name], true, name);
     assert.equal(resources['iife-require'].builtin['stream.Writable'], true);
     assert.equal(resources['iife-require'].builtin['zlib.gzipSync'], true);
+    assert.match(plain.stdout, /"importNamed":\["import\.js","dynamic-import\.js"\]/);
     assert.match(plain.stdout, /"iifeRequire":\["function","zipped"\]/);
     assert.match(plain.stdout, /"statics":\["function",true,"stopped",false,201,\{"ok":1\},"application\/json","example.test:8443","1"\]/);
     for (const strict of ['0', '1']) {
