@@ -25,6 +25,7 @@ import { broadcastChannelFor } from './broadcast-channels.js';
 import { navigatorFor } from './lock-managers.js';
 import { storageFor } from './web-storage.js';
 import { accessOf, buildTree, defineNarrowed, observed, ownObjectObserved, PLATFORM_GLOBALS, type Access } from './narrowed-globals.js';
+import { hasInstancePrototype } from './boundary.js';
 
 export { narrowedView } from './narrowed-globals.js';
 
@@ -215,6 +216,24 @@ function hardenedMemberLeaf(host: HostGlobals, path: readonly string[], value: u
   return shared !== null && typeof shared === 'object' && Reflect.get(shared, path[1]!) === value ? value : undefined;
 }
 
+/**
+ * Whether a dotted grant's member is a static of a platform class that a grant of the
+ * whole global hands out as it is (`"AbortSignal.timeout": true`, `"URL.parse": true`,
+ * which the generator writes for what a package uses): its results are then the
+ * package's as the whole grant's are (a signal it can pass to `AbortSignal.any` and
+ * listen on, a URL), not opaque tokens, and the package gets nothing the whole class
+ * would not give it. A class the boundary gives otherwise (restricted, disarmed, a
+ * copy) keeps its statics' results delivered.
+ */
+function isWholeClassStatic(host: HostGlobals, raw: unknown, path: readonly string[]): boolean {
+  if (path.length !== 2 || typeof raw !== 'function' || !PLATFORM_GLOBALS.has(path[0]!)) return false;
+  const key = path[1]!;
+  if (key === 'prototype' || key === 'constructor') return false;
+  const owner: unknown = host[path[0]!];
+  if (typeof owner !== 'function' || !hasInstancePrototype(owner) || Reflect.get(owner, key) !== raw) return false;
+  return shareable(host, path[0]!, owner) === owner && Object.isFrozen(owner);
+}
+
 function readGrantOf(host: HostGlobals, name: string, strict: boolean, packageName = ''): PropertyDescriptor {
   const perPackage = Object.hasOwn(PER_PACKAGE, name) ? PER_PACKAGE[name] : undefined;
   let own: { value: unknown } | undefined;
@@ -375,6 +394,7 @@ export function makeEndowments(
       defineNarrowed(view, node, own === undefined || own === host[name] ? (host as object) : { [name]: own }, [name], {
         guardCallbacks: own === undefined || own === host[name],
         platform: PLATFORM_GLOBALS.has(name),
+        whole: (raw: unknown, path: readonly string[]) => isWholeClassStatic(host, raw, path),
         leaf: (value: unknown, access: Access, path: readonly string[]) =>
           path.length === 2 && path[0] === 'console' && typeof value === 'function'
             ? consoleMember(host, path[1]!, value, packageName ?? strict?.packageName ?? '')

@@ -207,30 +207,36 @@ function makeMethodWrapper(view: object, realParent: () => unknown, guardCallbac
     }
     return wrapped;
   };
-  return (value: unknown): unknown => {
+  let lastWhole = false;
+  return (value: unknown, whole = false): unknown => {
     if (typeof value !== 'function') return value;
-    if (value === lastTarget) return lastWrapper;
+    if (value === lastTarget && whole === lastWhole) return lastWrapper;
     lastTarget = value;
+    lastWhole = whole;
+    // A static of a class the package's global grant would hand out whole
+    // (`AbortSignal.any`, `URL.parse`): called as that grant's is, its result (a signal,
+    // a URL the class made) as it is, not an opaque token.
+    const guard = guardCallbacks && !whole;
     // A hardened class of a module (`zlib.Gzip`, `fs.ReadStream`), as a whole-module grant
     // hands it out: what the proxy adds is nothing a class needs (it is frozen; `new`
     // builds the same object; called as a function on the view, an ES5 class of Node's
     // makes an instance or writes the package's own view), and `x instanceof` a proxy
     // takes V8's slow path, twice through the proxy: destroy's seven checks of a stream
     // cost 2 us a call instead of 0.2.
-    if (!guardCallbacks && isFrozenClass(value)) {
+    if (!guard && isFrozenClass(value)) {
       lastWrapper = value;
       return value;
     }
-    const deliverArguments = guardCallbacks && value !== hostNextTick;
+    const deliverArguments = guard && value !== hostNextTick;
     const wrapper: Function = new Proxy(value, {
       apply(target, thisArg, args) {
         const parent = realParent();
         // A capability class's method (a socket's `connect`), only on the host object.
         if (isForeignCapabilityCall(target, thisArg, view, parent)) throw foreignReceiver(String(target.name || 'a method'));
-        const given = guardCallbacks ? args.map((arg) => guardCallback(arg, deliverArguments)) : args;
+        const given = guard ? args.map((arg) => guardCallback(arg, deliverArguments)) : args;
         const result = Reflect.apply(target, thisArg === view ? parent : thisArg, given);
         if (result === parent && parent !== undefined) return view;
-        if (!guardCallbacks || (platform && isPlatformResult(result))) return result;
+        if (!guard || (platform && isPlatformResult(result))) return result;
         return deliver(result, own);
       },
       // The host function is shared with the app: a package may not modify it (an
@@ -272,10 +278,16 @@ export interface NarrowOptions {
   observe?: (path: readonly string[]) => unknown;
   /** A global of the platform's, not the app's (see {@link isPlatformResult}); default true. */
   platform?: boolean;
+  /**
+   * With `guardCallbacks`: whether the member at `path` (its current value `raw`) is a
+   * static of a class that a grant of the whole global hands out as it is, so that it is
+   * called as that grant's is (its arguments and result not delivered).
+   */
+  whole?: (raw: unknown, path: readonly string[]) => boolean;
 }
 
 export function defineNarrowed(view: object, node: Node, host: object, path: string[], options: NarrowOptions = {}): void {
-  const { freeze = false, leaf, guardCallbacks = false, localWrites = false, observe, platform = true } = options;
+  const { freeze = false, leaf, guardCallbacks = false, localWrites = false, observe, platform = true, whole } = options;
   // What `Object.prototype.toString` says of the real object (`[object process]`): code
   // tells Node from a browser bundler's shim that way (the setimmediate polyfill, which
   // otherwise schedules through a MessageChannel that keeps the process alive).
@@ -299,7 +311,7 @@ export function defineNarrowed(view: object, node: Node, host: object, path: str
           if (shadow) return shadow.value;
           const raw = readMember();
           if (raw !== lastRaw) {
-            lastOut = wrap(leaf ? leaf(raw, child.access!, childPath) : raw);
+            lastOut = wrap(leaf ? leaf(raw, child.access!, childPath) : raw, whole !== undefined && whole(raw, childPath));
             lastRaw = raw;
           }
           return lastOut;

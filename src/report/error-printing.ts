@@ -136,10 +136,64 @@ const isPlain = (value: unknown): value is Record<string, unknown> => {
   return proto === Object.prototype || proto === null;
 };
 
+/**
+ * Node 20's inspect names an object by the first `constructor` of its prototype chain that
+ * is a data property, and only `Object.prototype` and `Function.prototype` by identity:
+ * `overrideTaming: 'severe'` makes `constructor` of `Map.prototype` and `Set.prototype`
+ * an accessor (immer and TypeScript's ES5 subclasses of them assign it), so a map printed
+ * as `Object(1) [Map] { 1 => 2 }` (Node 22 knows the builtin prototypes). Such a map or
+ * set is printed as a copy (the same entries, viewed in turn) whose prototype, frozen,
+ * inherits from the real one and names it by a data property. Made at the first print,
+ * only where Node needs it; `null` where it does not.
+ */
+let namedPrototypes: Map<object, { prototype: object; Class: typeof Map | typeof Set }> | null | undefined;
+
+function namingPrototypes(): typeof namedPrototypes {
+  if (namedPrototypes !== undefined) return namedPrototypes;
+  namedPrototypes = null;
+  const found = new Map<object, { prototype: object; Class: typeof Map | typeof Set }>();
+  for (const Class of [Map, Set] as (typeof Map | typeof Set)[]) {
+    const descriptor = Object.getOwnPropertyDescriptor(Class.prototype, 'constructor');
+    if (descriptor === undefined || 'value' in descriptor) continue;
+    if (originalInspect(Reflect.construct(Class, [])).startsWith(Class.name)) continue;
+    const Named = { [Class.name]: function () {} }[Class.name]!;
+    const prototype = Object.create(Class.prototype, { constructor: { value: Named } }) as object;
+    Named.prototype = prototype;
+    Object.freeze(prototype);
+    Object.freeze(Named);
+    found.set(Class.prototype, { prototype, Class });
+  }
+  if (found.size > 0) namedPrototypes = found;
+  return namedPrototypes;
+}
+
+let originalInspect: Inspect = util.inspect;
+
+/** A map or set of Node's own classes, to print as Node 20 would without lockdown (see {@link namingPrototypes}). */
+function namedCopy(value: object, depth: number): object | undefined {
+  const named = namingPrototypes()?.get(Object.getPrototypeOf(value) as object);
+  if (named === undefined || Reflect.ownKeys(value).length > 0) return undefined;
+  if (named.Class === Map) {
+    const copy = new Map<unknown, unknown>();
+    for (const [key, item] of value as Map<unknown, unknown>) copy.set(viewOf(key, depth + 1), viewOf(item, depth + 1));
+    return Object.setPrototypeOf(copy, named.prototype) as object;
+  }
+  const copy = new Set<unknown>();
+  for (const item of value as Set<unknown>) copy.add(viewOf(item, depth + 1));
+  return Object.setPrototypeOf(copy, named.prototype) as object;
+}
+
 /** The value to print instead of `value`: errors become views; containers are copied only if they hold one. */
 function viewOf(value: unknown, depth: number): unknown {
   if (isError(value)) return errorView(value);
   if (depth > 2) return value;
+  if (value instanceof Map || value instanceof Set) {
+    try {
+      return namedCopy(value, depth) ?? value;
+    } catch {
+      return value;
+    }
+  }
   if (Array.isArray(value)) {
     let copy: unknown[] | undefined;
     value.forEach((item, i) => {
@@ -190,6 +244,7 @@ export function installErrorPrinting(
   mayShowSource: (file: string) => boolean = () => false,
 ): void {
   const inspect = util.inspect;
+  originalInspect = inspect;
   const utilExports = util as unknown as Record<string, unknown>;
   utilExports.inspect = wrapFunction(inspect, ((value: unknown, ...rest: unknown[]) =>
     Reflect.apply(inspect, util, [viewOf(value, 0), ...rest])) as typeof inspect);

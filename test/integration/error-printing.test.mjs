@@ -31,6 +31,18 @@ for (const which of ['timer', 'top-level', 'rejection', 'listener']) {
   });
 }
 
+// Node 20 names an object by a data `constructor` on its prototype chain, which lockdown's
+// override taming makes an accessor on Map.prototype and Set.prototype.
+test('maps and sets print as under plain node', () => {
+  const plain = runPlain(dir, 'app.mjs', { args: ['collections'], env });
+  assert.equal(plain.status, 0, plain.stderr);
+  assert.match(plain.stdout, /^Map\(1\) \{ 1 => \{ a: Set\(1\) \{ 'x' \} \} \} Set\(0\) \{\}/m);
+  const confined = runWithLoader(dir, 'app.mjs', { args: ['collections'], env });
+  assert.equal(confined.status, 0, confined.stderr);
+  assert.equal(confined.stdout, plain.stdout);
+  assert.equal(confined.stderr, plain.stderr);
+});
+
 test("a package's errors have Node's stacks", () => {
   const plain = runPlain(dir, 'app.mjs', { env });
   assert.equal(plain.status, 0, plain.stderr);

@@ -90,7 +90,10 @@ test('yoga-layout 3, which awaits its WebAssembly at its top level, lays out the
 // modules and read through the import in another, protobufjs's kept on a property,
 // @inquirer/core's terminal readline on process.stdin, thread-stream's `'X' in globalThis`
 // for a global the host does not have, jose's `crypto.subtle` (a dotted grant) and the
-// `CryptoKey` it makes.
+// `CryptoKey` it makes, tRPC's `AbortSignal.any` and Apollo Server's `AbortSignal.timeout`
+// (dotted grants of a platform class's statics) and the signals they return, Vite 8's
+// (rolldown's) `(() => createRequire(import.meta.url))()` require, jose 4's CommonJS
+// `import.js` (whose path ends the evaluated text, Node 24).
 test('package idioms give the same output under a generated policy as under plain node', () => {
   const idiomsDir = fixture('package-idioms');
   const temp = fs.mkdtempSync(path.join(os.tmpdir(), 'lavamoat-idioms-'));
@@ -110,6 +113,12 @@ test('package idioms give the same output under a generated policy as under plai
     assert.equal(resources['presence-probe'].globals.__bundlerPathsOverrides, true);
     assert.equal(resources['webcrypto-user'].globals['crypto.subtle'], true);
     assert.match(plain.stdout, /"webcrypto":\["secret","sign\+verify",true,32,true\]/);
+    for (const name of ['AbortSignal.timeout', 'AbortSignal.any', 'Response.json', 'URL.parse']) assert.equal(resources['signal-statics'].globals[name], true, name);
+    assert.equal(resources['iife-require'].builtin['stream.Writable'], true);
+    assert.equal(resources['iife-require'].builtin['zlib.gzipSync'], true);
+    assert.match(plain.stdout, /"importNamed":\["import\.js","dynamic-import\.js"\]/);
+    assert.match(plain.stdout, /"iifeRequire":\["function","zipped"\]/);
+    assert.match(plain.stdout, /"statics":\["function",true,"stopped",false,201,\{"ok":1\},"application\/json","example.test:8443","1"\]/);
     for (const strict of ['0', '1']) {
       const confined = runWithLoader(idiomsDir, 'app.mjs', { env: { ...env, LAVAMOAT_STRICT: strict } });
       assert.equal(confined.stderr, '', `strict ${strict}`);

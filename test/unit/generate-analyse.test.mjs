@@ -366,6 +366,19 @@ describe('imports: the module graph edges', () => {
     assert.deepEqual(imports(esm(other)).filter((i) => i.startsWith('not')), []);
   });
 
+  test("rolldown's __require: createRequire called in a function called at once (Vite 8)", () => {
+    const source = `import { createRequire } from 'node:module';
+      var __require = /* #__PURE__ */ (() => createRequire(import.meta.url))();
+      var __require2 = (function () { return createRequire(import.meta.url); })();
+      var Writable = __require("stream").Writable; const { gzipSync } = __require2("zlib");`;
+    assert.deepEqual(imports(esm(source)).filter((i) => !i.startsWith('node:module')).sort(), ['stream require Writable', 'zlib require gzipSync']);
+    // A parameter may shadow createRequire, and an argument may change what is made.
+    const shadowed = `import { createRequire } from 'node:module';
+      var r = ((createRequire) => createRequire(import.meta.url))((x) => (y) => y); r('not-a');
+      var s = (() => other(import.meta.url))(); s('not-b');`;
+    assert.deepEqual(imports(esm(shadowed)).filter((i) => i.startsWith('not')), []);
+  });
+
   test('a require in a try block is marked optional', () => {
     const [inTry, inCatch, outside] = cjs("try { require('a'); } catch { require('b'); }\nrequire('c');").imports;
     assert.deepEqual([inTry.optional, inCatch.optional, outside.optional], [true, undefined, undefined]);

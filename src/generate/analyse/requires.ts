@@ -174,6 +174,14 @@ function madeByCreateRequire(target: Binding | undefined, member: string | undef
  * !== "undefined" ? require : ...)(fallback)`: calls of the variable may be requires.
  */
 export function noteRequireInitialiser(a: Analyser, binding: Binding, init: Node): void {
+  // `var __require = /* @__PURE__ */ (() => createRequire(import.meta.url))()`: how
+  // rolldown (Vite 8, tsdown) writes it. A function of no parameters called at once with
+  // no arguments returns what its body computes, in the same bindings.
+  const made = immediatelyReturned(init);
+  if (made !== undefined) {
+    noteRequireInitialiser(a, binding, made);
+    return;
+  }
   const callee = init.callee;
   const calleeBinding = callee.type === 'Identifier' ? a.scope.lookup(callee.name) : undefined;
   if (
@@ -207,6 +215,18 @@ export function noteRequireInitialiser(a: Analyser, binding: Binding, init: Node
       a.requireNames.add(binding.name);
     }
   }
+}
+
+/** The call an arrow or function of no parameters, called at once without arguments, returns. */
+function immediatelyReturned(init: Node): Node | undefined {
+  const callee = init.callee;
+  if ((callee.type !== 'ArrowFunctionExpression' && callee.type !== 'FunctionExpression') || callee.params.length > 0 || init.arguments.length > 0) return undefined;
+  if (callee.async || callee.generator) return undefined;
+  let body: Node | null | undefined = callee.body;
+  if (body?.type === 'BlockStatement') {
+    body = body.body.length === 1 && body.body[0].type === 'ReturnStatement' ? body.body[0].argument : undefined;
+  }
+  return body?.type === 'CallExpression' ? body : undefined;
 }
 
 // -- after the walk
