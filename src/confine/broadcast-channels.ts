@@ -13,20 +13,16 @@
  * name it was given. Instances lead to no unprefixed constructor: the prototype's
  * `constructor` is an inert twin (capability-classes.ts, a global capability class).
  */
+import { PerPackage } from './per-package.js';
 
 const PREFIX = 'lavamoat:';
 
 /** Per package, per real class (a thread has one). */
-const made = new Map<string, WeakMap<Function, Function>>();
+const made = new PerPackage<Function, Function>();
 
 export function broadcastChannelFor(Real: unknown, packageName: string): unknown {
   if (typeof Real !== 'function') return Real;
-  let classes = made.get(packageName);
-  if (classes === undefined) {
-    classes = new WeakMap();
-    made.set(packageName, classes);
-  }
-  const known = classes.get(Real);
+  const known = made.get(packageName, Real);
   if (known !== undefined) return known;
   const prefix = `${PREFIX}${packageName}:`;
   const BroadcastChannel = function BroadcastChannel(this: unknown, ...args: unknown[]): object {
@@ -43,6 +39,6 @@ export function broadcastChannelFor(Real: unknown, packageName: string): unknown
   // Its parent's statics (Node tells an EventTarget by `constructor[kIsEventTarget]`).
   Object.setPrototypeOf(BroadcastChannel, Object.getPrototypeOf(Real) as object);
   Object.freeze(BroadcastChannel);
-  classes.set(Real, BroadcastChannel);
+  made.set(packageName, Real, BroadcastChannel);
   return BroadcastChannel;
 }

@@ -19,13 +19,14 @@
  */
 
 import { hardenPrototypeChain } from './host-hardening.js';
+import { PerPackage } from './per-package.js';
 
 const PREFIX = 'lavamoat:';
 
 /** A package's manager → its name prefix. */
 const prefixes = new WeakMap<object, string>();
 /** Per package, per real manager (one per thread). */
-const managers = new Map<string, WeakMap<object, object>>();
+const managers = new PerPackage<object, object>();
 /** Real managers whose prototype's methods were replaced here. */
 const namespaced = new WeakSet<object>();
 
@@ -147,22 +148,17 @@ function packageSnapshot(snapshot: unknown, prefix: string): unknown {
  */
 export function locksFor(manager: unknown, packageName: string): unknown {
   if (typeof manager !== 'object' || manager === null) return manager;
-  let own = managers.get(packageName);
-  if (own === undefined) {
-    own = new WeakMap();
-    managers.set(packageName, own);
-  }
-  const known = own.get(manager);
+  const known = managers.get(packageName, manager);
   if (known !== undefined) return known;
   if (!namespaceLockManager(manager)) throw new TypeError('LavaMoat: Web Locks are not available to packages here (the lock manager could not be given a namespace per package)');
   const made = Object.freeze(Object.create(Object.getPrototypeOf(manager) as object | null) as object);
   prefixes.set(made, `${PREFIX}${packageName}:`);
-  own.set(manager, made);
+  managers.set(packageName, manager, made);
   return made;
 }
 
 /** Per package, per real navigator. */
-const navigators = new Map<string, WeakMap<object, object>>();
+const navigators = new PerPackage<object, object>();
 
 /**
  * The `navigator` package `packageName` receives for Node's (hardened) `navigator`: where it
@@ -172,12 +168,7 @@ const navigators = new Map<string, WeakMap<object, object>>();
  */
 export function navigatorFor(navigator: unknown, packageName: string): unknown {
   if (typeof navigator !== 'object' || navigator === null || !('locks' in navigator)) return navigator;
-  let own = navigators.get(packageName);
-  if (own === undefined) {
-    own = new WeakMap();
-    navigators.set(packageName, own);
-  }
-  const known = own.get(navigator);
+  const known = navigators.get(packageName, navigator);
   if (known !== undefined) return known;
   const proto = Object.getPrototypeOf(navigator) as object | null;
   const made = Object.create(proto) as object;
@@ -201,6 +192,6 @@ export function navigatorFor(navigator: unknown, packageName: string): unknown {
     }
   }
   Object.freeze(made);
-  own.set(navigator, made);
+  navigators.set(packageName, navigator, made);
   return made;
 }

@@ -17,11 +17,12 @@
  * package's store leads to none of them (`instanceof Storage` is false for it). The app's
  * store is Node's own.
  */
+import { PerPackage } from './per-package.js';
 
 const PREFIX = 'lavamoat:';
 
 /** Per package, per real store. */
-const stores = new Map<string, WeakMap<object, object>>();
+const stores = new PerPackage<object, object>();
 
 type StorageMethods = {
   getItem: Function;
@@ -55,12 +56,7 @@ export function storageFor(real: unknown, packageName: string): unknown {
   const proto = Object.getPrototypeOf(real) as object | null;
   const methods = proto === null ? undefined : methodsOf(proto);
   if (methods === undefined) return real;
-  let own = stores.get(packageName);
-  if (own === undefined) {
-    own = new WeakMap();
-    stores.set(packageName, own);
-  }
-  const known = own.get(real);
+  const known = stores.get(packageName, real);
   if (known !== undefined) return known;
   const prefix = `${PREFIX}${packageName}:`;
   const call = (method: Function, args: unknown[]): unknown => Reflect.apply(method, real, args);
@@ -156,6 +152,6 @@ export function storageFor(real: unknown, packageName: string): unknown {
       isExtensible: () => true,
     },
   );
-  own.set(real, made);
+  stores.set(packageName, real, made);
   return made;
 }
