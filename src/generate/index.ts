@@ -13,15 +13,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { buildPackageMap, PackageMap, ROOT_NAME, type PackageInfo } from '../graph/package-map.js';
 import { formatOf, resolveSpecifier, type Resolved, type ResolveKind } from '../graph/resolve.js';
-import type { IncludeEntry, LavaMoatPolicy } from '../policy/types.js';
 import { analyseModule, isTypeScriptFile, type ModuleAnalysis, type ModuleFormat } from './analyse/index.js';
 import { AnalysisCache, cacheKey, fromCachedResolution, toCachedResolution, treeFingerprint } from './cache.js';
 import { builtinKey } from './builtin-members.js';
 import { isProvidedGlobal } from './intrinsics.js';
 import { includedFiles } from './include.js';
-import { buildResources, PackageUsage, type Evidence, type ResourceDebug } from './policy.js';
+import { buildResources, PackageUsage, type Evidence } from './policy.js';
 import { AnalysisPool, defaultJobs, type PoolResult } from './pool.js';
 import type { GenerateWarning, GenerateWarningKind } from './warnings.js';
+import { ADDON_LOADERS, holdsAddon, PlatformPackages } from './platform-packages.js';
+import { AppAnalysisError, GenerateError, type GenerateOptions, type GenerateResult } from './types.js';
 
 /** Cache misses before the worker pool starts: small graphs are done before it would be up. */
 const POOL_THRESHOLD = 24;
@@ -31,138 +32,12 @@ export type { ModuleAnalysis, GlobalUse, ImportRecord, AnalysisWarning } from '.
 export { consequenceOf, fixFor, fixGroup, summaryPhrase, type Consequence, type GenerateWarning, type GenerateWarningKind } from './warnings.js';
 export { stringifyPolicy, sortKeys } from './policy.js';
 export { AnalysisCache, defaultCacheDir } from './cache.js';
-
-/** Packages that find and load a `.node` addon for their caller. */
-const ADDON_LOADERS = new Set([
-  'bindings',
-  'node-gyp-build',
-  'node-gyp-build-optional-packages',
-  '@mapbox/node-pre-gyp',
-  'node-pre-gyp',
-]);
-
-/**
- * The real directory of package `name` as `require` finds it from `from` (the nearest
- * `node_modules/<name>` with a package.json): its `exports` may not export package.json.
- */
-function installedDir(from: string, name: string): string | undefined {
-  for (let dir = from; ; ) {
-    const candidate = path.join(dir, 'node_modules', name);
-    if (fs.existsSync(path.join(candidate, 'package.json'))) {
-      try {
-        return fs.realpathSync(candidate);
-      } catch {
-        return undefined;
-      }
-    }
-    const parent = path.dirname(dir);
-    if (parent === dir) return undefined;
-    dir = parent;
-  }
-}
-
-/** The package.json in `dir`, or undefined if it cannot be read. */
-function manifestOf(dir: string): { optionalDependencies?: unknown; os?: unknown; cpu?: unknown } | undefined {
-  try {
-    const manifest: unknown = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
-    return typeof manifest === 'object' && manifest !== null ? manifest : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Whether `dir` holds a `.node` file (at its top or one directory down, as platform packages ship them). */
-function holdsAddon(dir: string, depth = 0): boolean {
-  let entries: fs.Dirent[];
-  try {
-    entries = fs.readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return false;
-  }
-  for (const entry of entries) {
-    if (entry.isFile() && entry.name.endsWith('.node')) return true;
-    if (depth === 0 && entry.isDirectory() && entry.name !== 'node_modules' && holdsAddon(path.join(dir, entry.name), 1)) return true;
-  }
-  return false;
-}
-
-export interface GenerateOptions {
-  /** Project root: the directory of the app's package.json. */
-  root: string;
-  /** Entry modules (absolute, or relative to the working directory). */
-  entries: string[];
-  /** Include the root's devDependencies in the package map. */
-  dev?: boolean;
-  /** Parse cache; undefined to analyse everything. */
-  cache?: AnalysisCache;
-  /** `root.usePolicy`: the resource that confines the root package (the root gets none otherwise). */
-  usePolicy?: string;
-  /** `include` entries: packages (and modules) walked even if no static import reaches them. */
-  include?: IncludeEntry[];
-  /** Worker threads for parsing (0: all on the main thread); default one per spare core. */
-  jobs?: number;
-  /** Record where each grant comes from (for policy-debug.json); default true. */
-  evidence?: boolean;
-  /**
-   * Walk the modules of this package only (by canonical name): the loads of other
-   * packages are granted but not followed (`lavamoat explain`, which starts from the
-   * package's entry modules through `include`).
-   */
-  only?: string;
-  /**
-   * Strict mode (config `strict`): grant `"write"` where the code changes an object
-   * global (`process.env`) or another package's exports (analyse/mutations.ts).
-   */
-  strict?: boolean;
-  /** Called after each module, for progress display. */
-  onProgress?: (progress: { modules: number; pending: number }) => void;
-}
-
-export interface GenerateStats {
-  modules: number;
-  packages: number;
-  grants: number;
-  warnings: number;
-  parsed: number;
-  cached: number;
-  ms: number;
-}
-
-export interface PolicyDebug {
-  resources: LavaMoatPolicy['resources'];
-  debugInfo: Record<string, ResourceDebug>;
-  warnings: GenerateWarning[];
-}
-
-export interface GenerateResult {
-  /** `resources` only; the caller adds `root`, `include`, ... from the existing policy. */
-  policy: LavaMoatPolicy;
-  debug: PolicyDebug;
-  warnings: GenerateWarning[];
-  stats: GenerateStats;
-}
+export { AppAnalysisError, GenerateError, type GenerateOptions, type GenerateResult, type GenerateStats, type PolicyDebug } from './types.js';
 
 const decoder = new TextDecoder();
 
 interface QueueItem {
   file: string;
-}
-
-export class GenerateError extends Error {
-  readonly code = 'LAVAMOAT_GENERATE';
-}
-
-/**
- * The app's own modules (or an entry) could not be analysed: a policy made without
- * them would lack whatever they lead to, so there is none.
- */
-export class AppAnalysisError extends GenerateError {
-  constructor(readonly failures: GenerateWarning[]) {
-    super(
-      `LavaMoat: cannot analyse the app's own code, so no policy was generated:\n` +
-        failures.map((f) => `  ${f.file}:${f.line}:${f.column} ${f.message}`).join('\n'),
-    );
-  }
 }
 
 export async function generatePolicy(options: GenerateOptions): Promise<GenerateResult> {
@@ -284,35 +159,11 @@ export async function generatePolicy(options: GenerateOptions): Promise<Generate
   const globalExports = new Map<string, ReadonlySet<string>>();
   const ownModuleUses: Array<{ usage: PackageUsage; target: string; uses: NonNullable<ModuleAnalysis['imports'][number]['uses']>; where: (line: number, column: number, detail?: string) => Evidence }> = [];
 
-  /**
-   * The platform packages `info` declares: installed optional dependencies whose manifest
-   * names an `os` or `cpu` (npm installs only the one for this machine). A package loads
-   * its own by a name it computes (`@esbuild/${platform}`, `@img/sharp-libvips-${arch}`,
-   * the `.node` of `@msgpackr-extract/msgpackr-extract-linux-x64`), which the analysis
-   * cannot follow; plain node loads the installed one.
-   */
-  const platformCache = new Map<string, PackageInfo[]>();
-  const platformPackages = (info: PackageInfo): PackageInfo[] => {
-    let found = platformCache.get(info.name);
-    if (found) return found;
-    found = [];
-    platformCache.set(info.name, found);
-    const optional = manifestOf(info.dir)?.optionalDependencies;
-    if (!optional || typeof optional !== 'object') return found;
-    for (const name of Object.keys(optional)) {
-      const dir = installedDir(info.dir, name);
-      if (dir === undefined) continue; // not installed on this platform
-      const target = packageMap.packageForPath(path.join(dir, 'package.json'));
-      if (!target || target === info || target.name === ROOT_NAME) continue;
-      const manifest = manifestOf(target.dir);
-      if (Array.isArray(manifest?.os) || Array.isArray(manifest?.cpu)) found.push(target);
-    }
-    return found;
-  };
+  const platformPackages = new PlatformPackages(packageMap);
 
   /** `info`'s platform packages, granted to `grantee` (the package itself, or its addon loader), and `native` if they hold an addon. */
   const grantPlatformPackages = (info: PackageInfo, grantee: PackageInfo, evidence: Evidence): void => {
-    for (const platform of platformPackages(info)) {
+    for (const platform of platformPackages.of(info)) {
       usageOf(grantee).addPackage(platform.name, withEvidence ? `${evidence} (platform package of ${info.name})` : '');
       if (holdsAddon(platform.dir)) usageOf(platform).native.add(withEvidence ? `${evidence} (its addon)` : '');
     }
