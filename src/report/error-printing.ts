@@ -205,14 +205,21 @@ function viewOf(value: unknown, depth: number): unknown {
   if (isPlain(value)) {
     let copy: Record<string, unknown> | undefined;
     for (const key of Object.keys(value)) {
-      let item: unknown;
+      // Data properties only: Node shows a getter as `[Getter]` and never runs it (the
+      // app's getters ran on each `console.log` of the object otherwise).
+      let descriptor: PropertyDescriptor | undefined;
       try {
-        item = value[key];
+        descriptor = Reflect.getOwnPropertyDescriptor(value, key);
       } catch {
         continue;
       }
+      if (descriptor === undefined || !('value' in descriptor)) continue;
+      const item: unknown = descriptor.value;
       const view = viewOf(item, depth + 1);
-      if (view !== item) (copy ??= { ...value })[key] = view;
+      if (view === item) continue;
+      // A copy with the same properties, getters included (a spread would run them).
+      copy ??= Object.create(Object.getPrototypeOf(value) as object | null, Object.getOwnPropertyDescriptors(value)) as Record<string, unknown>;
+      Object.defineProperty(copy, key, { ...descriptor, value: view });
     }
     return copy ?? value;
   }
@@ -263,6 +270,18 @@ export function installErrorPrinting(
       return Reflect.apply(original, this, viewArgs(args));
     };
   }
+  // Node's own trace captures its stack on a plain object (`{ name: 'Trace', message }`),
+  // whose header SES's stack formatting prints as `[object Object]`, and from below its own
+  // frame, which is now under this wrapper's. The same, on an Error from the caller's frame.
+  const error = consoleObject.error as (...args: unknown[]) => unknown;
+  consoleObject.trace = function trace(this: { _stderr?: { isTTY?: boolean; hasColors?: () => boolean } } | undefined, ...args: unknown[]) {
+    const stderr = this?._stderr;
+    const colors = stderr?.isTTY === true && stderr.hasColors?.() === true;
+    const traced = new Error(Reflect.apply(formatWithOptions, util, [colors ? { colors } : {}, ...viewArgs(args)]) as string);
+    traced.name = 'Trace';
+    Error.captureStackTrace(traced, trace);
+    return Reflect.apply(error, this, [traced.stack]);
+  };
 
   process.on('uncaughtExceptionMonitor', (error, origin) => {
     // Handlers of the app decide what happens to errors they listen for.

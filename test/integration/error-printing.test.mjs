@@ -43,6 +43,17 @@ test('maps and sets print as under plain node', () => {
   assert.equal(confined.stderr, plain.stderr);
 });
 
+test("console.log does not run a logged object's getters; console.trace prints as under plain node", () => {
+  const plain = runPlain(dir, 'app.mjs', { args: ['console'], env });
+  assert.equal(plain.status, 0, plain.stderr);
+  assert.match(plain.stdout, /^getters run: 0$/m);
+  assert.match(plain.stderr, /^Trace: traced 1 \{ a: 1 \}\n {4}at traced \(/m);
+  const confined = runWithLoader(dir, 'app.mjs', { args: ['console'], env });
+  assert.equal(confined.status, 0, confined.stderr);
+  assert.equal(confined.stdout, plain.stdout);
+  assert.equal(confined.stderr, plain.stderr);
+});
+
 test("a package's errors have Node's stacks", () => {
   const plain = runPlain(dir, 'app.mjs', { env });
   assert.equal(plain.status, 0, plain.stderr);
