@@ -18,20 +18,14 @@
  * - `timers`: the same functions as the timer globals (opaque handles; Node's `Timeout`s
  *   link every timer of the process);
  * - `crypto`: `setEngine` (an OpenSSL engine is a shared library) only with `native`;
- *   `setFips` (OpenSSL's FIPS mode, the whole process's) only when the policy names it;
  *   callbacks called without Node's native job as `this`;
- * - `http` (Node 24): `setGlobalProxyFromEnv` only when the policy names it;
  * - `sqlite`: a `DatabaseSync` that loads SQLite extensions (shared libraries:
  *   `allowExtension`, then `loadExtension(path)`) only with `native`.
- * - `dns`, `dns/promises`: `setServers` and `setDefaultResultOrder` (the default
- *   resolver and lookup order of the whole process) only when the policy names them;
  * - `timers` (Node 20, 22): no `enroll`, `active`, `_unrefActive`, `unenroll` (they link a
  *   package's object into the process's timer lists);
  * - `tty`: `ReadStream` and `WriteStream` only on descriptors that are terminals;
  * - `net`: `Socket`, `connect` and `createConnection` without a descriptor (`fd`), and
- *   `http2.connect` (whose socket is `net.connect`'s); `setDefaultAutoSelectFamily` and
- *   `setDefaultAutoSelectFamilyAttemptTimeout` (how every connection of the process is
- *   made) only when the policy names them;
+ *   `http2.connect` (whose socket is `net.connect`'s);
  * - `v8`: `setFlagsFromString` only with flags that tune the heap and its collector
  *   (`--expose-gc`, heap sizes), unless the policy grants `native`: V8's other flags
  *   change what code may do (`--allow-natives-syntax` gives every compartment V8's
@@ -40,6 +34,9 @@
  *   (observation.ts);
  * - `cluster` (in a worker): `worker` as a read-only view, whose `process` (the real
  *   process) is an opaque token;
+ * - every module: the functions that change a setting of the whole process
+ *   (`crypto.setFips`, `dns.setServers`, `http.setGlobalProxyFromEnv`, ...) only when
+ *   the policy names them (process-settings.ts);
  * `module` is confined in module-builtin.ts, after the policy narrowed it.
  */
 import { asyncHooksFor, diagnosticsChannelFor, promiseHooksFor } from './observation.js';
@@ -52,6 +49,7 @@ import { locksFor } from './lock-managers.js';
 import { consoleFor } from './shared-globals.js';
 import { hostLeaf } from './views.js';
 import { dnsFor, http2For, httpFor, isObjectArg, netFor, snapshot, ttyFor } from './network-adapters.js';
+import { refusedSettings } from './process-settings.js';
 
 export type Module = Record<string, unknown>;
 export type Ctor = new (...args: unknown[]) => object;
@@ -245,21 +243,10 @@ export function adaptBuiltin(name: string, real: unknown, ctx: AdapterContext): 
     case 'perf_hooks':
       return spreadLazily(name, module, { PerformanceObserver: restrictPerformanceObserver(module.PerformanceObserver as never) });
     case 'crypto': {
-      const overrides = withoutJobReceivers(module);
+      const overrides = { ...withoutJobReceivers(module), ...refusedSettings(name, module, ctx) };
       if (!ctx.native) {
         overrides.setEngine = function setEngine(): never {
           throw new TypeError(`LavaMoat: crypto.setEngine loads native code: package "${ctx.packageName}" needs "native": true in its policy`);
-        };
-      }
-      // FIPS mode is OpenSSL's, for the whole process: on, the app's MD5 and every
-      // algorithm FIPS leaves out fail; off, an app that turned it on for compliance runs
-      // without it (case 271). Granted only by name, as dns.setServers.
-      if (typeof module.setFips === 'function' && !ctx.namesMember('setFips')) {
-        overrides.setFips = function setFips(): never {
-          throw new TypeError(
-            `LavaMoat: crypto.setFips turns OpenSSL's FIPS mode on or off for the whole process: package "${ctx.packageName}" ` +
-              'needs "crypto.setFips": true in its builtin policy',
-          );
         };
       }
       return spreadLazily(name, module, overrides);
@@ -287,20 +274,12 @@ export function adaptBuiltin(name: string, real: unknown, ctx: AdapterContext): 
       if (typeof module.promiseHooks === 'object' && module.promiseHooks !== null) overrides.promiseHooks = promiseHooksFor(module.promiseHooks as never);
       return spreadLazily(name, module, overrides);
     }
-    case 'tls':
-      // The CA certificates every TLS connection of the process verifies against (Node
-      // 24+): the app's HTTPS trust, not a package's. Granted only by name.
-      if (typeof module.setDefaultCACertificates !== 'function' || ctx.namesMember('setDefaultCACertificates')) return real;
-      return spreadLazily(name, module, {
-        setDefaultCACertificates: function setDefaultCACertificates(): never {
-          throw new TypeError(
-            `LavaMoat: tls.setDefaultCACertificates changes which servers the whole process trusts: package "${ctx.packageName}" ` +
-              'needs "tls.setDefaultCACertificates": true in its builtin policy',
-          );
-        },
-      });
-    default:
-      return real;
+    default: {
+      // The functions that change a setting of the whole process, refused unless named
+      // (process-settings.ts): tls.setDefaultCACertificates, util.setTraceSigInt.
+      const refused = refusedSettings(name, module, ctx);
+      return Object.keys(refused).length === 0 ? real : spreadLazily(name, module, refused);
+    }
   }
 }
 

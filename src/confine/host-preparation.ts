@@ -12,6 +12,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { hardenHostValue, isObject, neverHarden, prepareBeforeFreezing, replaceErrorParent, reparentFromFeral } from './host-hardening.js';
 import { neutralizeNativeClasses } from './native-handles.js';
+import { guardEventSettings, guardStreamSettings, pinInspectOptions } from './process-settings.js';
 import { INTRINSIC_GLOBALS, SES_GLOBALS } from './scuttle.js';
 import { guardFeralError } from './stack-traces.js';
 import { confineFileStreams, confineUtf8Streams } from './fs-streams.js';
@@ -75,6 +76,11 @@ export function prepareHost({ preloadDomain, feralError }: { preloadDomain: bool
   // node:domain patches EventEmitter when it loads, which it cannot once events is
   // hardened: a policy that grants it gets it loaded first.
   if (preloadDomain) hostRequire('node:domain');
+  // Settings of the whole process on classes everyone shares: the app's to change
+  // (process-settings.ts). events, util and stream are loaded by now.
+  guardEventSettings();
+  pinInspectOptions();
+  guardStreamSettings();
   neutralizeNativeClasses();
   // From here on, what the app and Node load is seen as it loads.
   observeLoads();

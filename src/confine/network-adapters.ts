@@ -7,6 +7,7 @@
  * and docs/design.md's boundary table.
  */
 import { defineLazy, spreadLazily } from './lazy-copy.js';
+import { refusedSettings } from './process-settings.js';
 import { makeForPackage } from './agent-guards.js';
 import type { Module, Ctor, AdapterContext } from './builtin-adapters.js';
 
@@ -98,23 +99,6 @@ function withAgent(args: unknown[], agent: object): unknown[] {
 }
 
 /**
- * Node 24's `http.setGlobalProxyFromEnv(env)` replaces `http.globalAgent`,
- * `https.globalAgent` and undici's global dispatcher with agents that send every request
- * of the process through the proxy `env` names (an object the caller passes): the app's
- * requests and `fetch`es, with their URLs and headers, to a server of a package's
- * choosing (docs/attacks.md, case 138). Granted only by name, as
- * `tls.setDefaultCACertificates` is.
- */
-function refusedProxySetter(packageName: string): () => never {
-  return function setGlobalProxyFromEnv(): never {
-    throw new TypeError(
-      `LavaMoat: http.setGlobalProxyFromEnv sends every request of the whole process through a proxy: package "${packageName}" ` +
-        'needs "http.setGlobalProxyFromEnv": true in its builtin policy',
-    );
-  };
-}
-
-/**
  * The options of the app's global agent that are its client identity (mutual TLS: the
  * private key, its passphrase, the certificate, a PKCS#12 bundle, a secure context made
  * of them, an engine's key): a package's agent, which copies the rest (the app's `ca`,
@@ -145,9 +129,8 @@ export function httpFor(real: Module, isHttps: boolean, ctx: AdapterContext): Mo
     get: function get_(...args: unknown[]) {
       return get(...withAgent(args, agent));
     },
-    ...(typeof real.setGlobalProxyFromEnv === 'function' && !ctx.namesMember('setGlobalProxyFromEnv')
-      ? { setGlobalProxyFromEnv: refusedProxySetter(ctx.packageName) }
-      : {}),
+    // setGlobalProxyFromEnv (Node 24), setMaxIdleHTTPParsers: process-settings.ts.
+    ...refusedSettings(isHttps ? 'https' : 'http', real, ctx),
   });
   Object.defineProperty(adapted.request, 'name', { value: 'request' });
   Object.defineProperty(adapted.get, 'name', { value: 'get' });
@@ -165,28 +148,12 @@ export function httpFor(real: Module, isHttps: boolean, ctx: AdapterContext): Mo
 }
 
 /**
- * `dns.setServers(servers)` and `dns.setDefaultResultOrder(order)` (and dns/promises'
- * twins) change the default resolver of the whole process: every `dns.resolve*()` of the
- * app (a `mongodb+srv:` lookup, an MX check) then asks a server of a package's choosing,
- * and the app's lookups return addresses in another order (docs/attacks.md, case 190).
- * A `Resolver` of the package's own keeps its `setServers`. Granted only by name, as
- * `http.setGlobalProxyFromEnv` is: `"dns.setServers"`, `"dns/promises.setServers"`, or
- * under `dns.promises`.
+ * dns and dns/promises with the setters of the process's default resolver refused unless
+ * named (process-settings.ts): `"dns.setServers"`, `"dns/promises.setServers"`, or under
+ * `dns.promises`. A `Resolver` of the package's own keeps its `setServers`.
  */
-const RESOLVER_SETTERS = ['setServers', 'setDefaultResultOrder'] as const;
 export function dnsFor(name: string, module: Module, ctx: AdapterContext, prefix = ''): Module {
-  const overrides: Module = {};
-  for (const key of RESOLVER_SETTERS) {
-    if (typeof module[key] !== 'function' || ctx.namesMember(prefix + key)) continue;
-    overrides[key] = {
-      [key](): never {
-        throw new TypeError(
-          `LavaMoat: ${name}.${prefix}${key} changes the DNS resolution of the whole process: package "${ctx.packageName}" ` +
-            `needs "${name}.${prefix}${key}": true in its builtin policy`,
-        );
-      },
-    }[key];
-  }
+  const overrides = refusedSettings(name, module, ctx, prefix);
   const copy = spreadLazily(name, module, overrides);
   // `dns.promises` is dns/promises' module object (a lazy export): adapted as it is read.
   if (name === 'dns' && Object.hasOwn(module, 'promises')) {
@@ -275,30 +242,10 @@ function withoutDescriptor(options: unknown, what: string, packageName: string):
   return copy;
 }
 
-/**
- * `net.setDefaultAutoSelectFamily(value)` and `setDefaultAutoSelectFamilyAttemptTimeout(ms)`
- * set how every connection of the process that does not say otherwise is made (the app's,
- * its HTTP agents' and undici's `fetch`: whether a host's IPv6 and IPv4 addresses are
- * tried in turn, and how long each attempt waits), as dns.setDefaultResultOrder sets the
- * order of its lookups (docs/attacks.md, case 221). A package's own connections take the
- * options (`autoSelectFamily`, `autoSelectFamilyAttemptTimeout`). Granted only by name.
- */
-const CONNECTION_DEFAULT_SETTERS = ['setDefaultAutoSelectFamily', 'setDefaultAutoSelectFamilyAttemptTimeout'] as const;
-
 export function netFor(module: Module, ctx: AdapterContext): Module {
   const { packageName } = ctx;
-  const overrides: Module = {};
-  for (const key of CONNECTION_DEFAULT_SETTERS) {
-    if (typeof module[key] !== 'function' || ctx.namesMember(key)) continue;
-    overrides[key] = {
-      [key](): never {
-        throw new TypeError(
-          `LavaMoat: net.${key} changes how every connection of the whole process is made: package "${packageName}" ` +
-            `needs "net.${key}": true in its builtin policy (or the option on its own connections)`,
-        );
-      },
-    }[key];
-  }
+  // setDefaultAutoSelectFamily(AttemptTimeout): process-settings.ts.
+  const overrides = refusedSettings('net', module, ctx);
   const RealSocket = module.Socket as Ctor | undefined;
   if (typeof RealSocket === 'function') {
     const Socket = function (this: unknown, options?: unknown): object {

@@ -10,7 +10,7 @@
  * start-up where a sample needs an `await`. A sample is made only once its module has
  * loaded, and loads nothing an app that does not use it would not load.
  * Module-wide restrictions that must come before any hardening (the refused OpenSSL
- * engines, the locked storages and observers, `inspect`'s pinned comparator) run here too.
+ * engines, the locked storages and observers) run here too.
  */
 import process from 'node:process';
 import { createRequire } from 'node:module';
@@ -222,13 +222,6 @@ const MODULE_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
   },
   'internal/async_local_storage/async_context_frame': () => restrictedStorage(),
   'internal/async_local_storage/async_hooks': () => restrictedStorage(),
-  util: () => {
-    // The one inspect option that takes a function (a comparator): set by a package,
-    // every app `console.log` would hand it the formatted entries. Pinned for everyone.
-    const { inspect } = hostRequire('node:util') as typeof import('node:util');
-    Object.defineProperty(inspect.defaultOptions, 'sorted', { value: false, writable: false, configurable: false });
-    return [];
-  },
   // module's statics are the loader's live state (boundary.ts leaves them): its one class
   // of objects handed out, SourceMap (`findSourceMap`), is hardened alone.
   // On Node 22+ `SourceMap` is a lazy data property (reading it loads this module): read

@@ -228,10 +228,11 @@ export function guardFeralError(feral: ErrorConstructorLike, trustedFile: (file:
   const callerFile = (setter: Function): string | undefined => {
     const sites = rawSites(setter);
     if (sites.length === 0) return undefined;
-    const site = sites[0] as { getFileName?: () => string | undefined; isEval?: () => boolean };
+    const site = sites[0] as { getFileName?: () => string | undefined; isEval?: () => boolean; isAsync?: () => boolean };
     // The script's own name, never a `//# sourceURL` (which any evaluated code can
-    // claim), and never code run through eval or `Function`.
-    if (site.isEval?.() !== false) return undefined;
+    // claim), and never code run through eval or `Function`; never a function awaiting
+    // (the setter run as a promise job: see synchronousCallers).
+    if (site.isEval?.() !== false || site.isAsync?.() !== false) return undefined;
     return site.getFileName?.() ?? undefined;
   };
   const set = function prepareStackTrace(value: unknown): void {
@@ -313,6 +314,8 @@ export interface CallerSite {
   readonly column: number | undefined;
   readonly name: string | undefined;
   readonly isConstructor: boolean;
+  /** A frame of a function suspended at an `await` (V8's async stack trace), not a caller: see {@link synchronousCallers}. */
+  readonly isAsync: boolean;
 }
 
 function siteOf(site: SafeCallSite): CallerSite {
@@ -327,6 +330,7 @@ function siteOf(site: SafeCallSite): CallerSite {
     column: number(call('getColumnNumber')),
     name: text(call('getFunctionName')),
     isConstructor: call('isConstructor') === true,
+    isAsync: call('isAsync') === true,
   });
 }
 
@@ -347,7 +351,21 @@ export function callerScriptOf(hostError: ErrorConstructorLike, fn: Function): s
  * the API fails.
  */
 export function callerSitesOf(hostError: ErrorConstructorLike, fn: Function, count: number): CallerSite[] {
-  return feralCallerSites ? feralCallerSites(fn, count) : hostCallerSites(hostError, fn, count);
+  return synchronousCallers(feralCallerSites ? feralCallerSites(fn, count) : hostCallerSites(hostError, fn, count));
+}
+
+/**
+ * The frames up to the first async one. After the frames of the synchronous calls, V8
+ * lists the functions awaiting the promise whose job is running (`at async f`): they
+ * called nothing, they wait. A function a package schedules as a promise job
+ * (`Promise.resolve(n).then(events.setMaxListeners)`, or a bound guarded getter) has no
+ * synchronous caller at all, and its first frame was then the async frame of whoever
+ * awaited the package's promise: the app's code, or the runtime's own while it awaits a
+ * package's module (docs/attacks.md, case 361). No caller is not the app's.
+ */
+function synchronousCallers(sites: CallerSite[]): CallerSite[] {
+  const cut = sites.findIndex((site) => site.isAsync);
+  return cut < 0 ? sites : sites.slice(0, cut);
 }
 
 /** As {@link callerSitesOf}, through `hostError`'s safe call-site facets. */
@@ -383,5 +401,5 @@ function hostCallerSites(hostError: ErrorConstructorLike, fn: Function, count: n
  * undefined for a builtin frame (`Reflect.construct`) and when the API fails.
  */
 export function callerFileOf(hostError: ErrorConstructorLike, fn: Function): string | undefined {
-  return hostCallerSites(hostError, fn, 1)[0]?.file;
+  return synchronousCallers(hostCallerSites(hostError, fn, 1))[0]?.file;
 }

@@ -174,6 +174,10 @@ const ENTRIES = {
   // keys and (open) listeners (its request handed to a package), the app's client identity
   // (its response handed to one).
   'e-tls.mjs': { cases: ['fips-mode-switch', 'agent-tls-sessions', 'tls-server-identity', 'tls-server-ticket-keys', 'tls-server-listeners', 'tls-client-identity', 'udp-descriptor-opener'] },
+  // Process-wide settings (cases 360 and up): the defaults of every emitter, stream, HTTP
+  // parser and log line, set by a package; the checks of "the app's code called" when a
+  // package schedules the call as a promise job the app awaits.
+  'e-settings.mjs': { cases: ['process-wide-settings', 'async-frame-callers'] },
   // Its own process, under a policy that grants http2 to no package.
   'e-handed-http2.mjs': { cases: ['handed-http2-no-grant'], env: { LAVAMOAT_POLICY: 'lavamoat/node/policy.no-grants.json' } },
   // Its own process, scuttled (the real global reaches undici's dispatcher), with
