@@ -27,6 +27,15 @@ const ACCEPTED = [
   // whether Node prints a leak warning, and how an async listener's rejection ends the
   // process (docs/attacks.md, residual risks; case 360 closes the functions).
   /\.(captureRejections|defaultMaxListeners) can be changed \(a (boolean|number)\) /,
+  // The listener limit and its warning flag of one of the process's event targets
+  // (`performance`): Node writes them after making it (`events.setMaxListeners(n, target)`),
+  // so they stay writable while they hold primitives (instance-locks.ts): when Node warns
+  // of many listeners on it.
+  /\.Symbol\(events\.maxEventTargetListeners(Warned)?\) is writable /,
+  // SES's shared `Error` (the parent of Node's error classes, `assert.AssertionError`'s):
+  // its `prepareStackTrace` and `stackTraceLimit` accessors are SES's, and inert on it (the
+  // app's `Error` is another constructor; set from a package, neither changes any stack).
+  /\.\[\[Prototype\]\]\.(prepareStackTrace|stackTraceLimit) has a native setter \(prototype\)$/,
   // A V8 accessor of stream handles: redefining it aborts the process (a crash is out of
   // scope), and it cannot be replaced by anything that Node then calls.
   /Symbol\(kHandle\)(\.\[\[Prototype\]\])+\.onread (is configurable|has a native setter) /,
