@@ -18,13 +18,10 @@
  *   (a file of the app, as V8 names it: a package's frame names none, and a promise job
  *   has no caller: stack-traces.ts). Called by a package, they throw.
  * - **Node's accessors**, which cannot be replaced (Node defines them not configurable):
- *   `inspect.defaultOptions`, whose options that decide what of an object is shown are
- *   pinned to Node's defaults for everyone ({@link pinInspectOptions}); and, left as they
- *   are, `EventEmitter.defaultMaxListeners` (the limit past which Node prints a leak
- *   warning) and `EventEmitter.captureRejections` (whether emitters made from then on turn
- *   an async listener's rejection into an `'error'` event): what a package changes there
- *   is a warning printed or not, and which of two ways an unhandled rejection ends the
- *   process (docs/design.md).
+ *   `inspect.defaultOptions`, whose one function-valued option is pinned
+ *   ({@link pinInspectOptions}); `EventEmitter.defaultMaxListeners` and `captureRejections`,
+ *   left as they are (a leak warning printed or not; which of two ways an unhandled async
+ *   listener's rejection ends the process). docs/attacks.md, residual risks.
  *
  * docs/attacks.md, case 360.
  */
@@ -123,24 +120,22 @@ export function guardEventSettings(): void {
 }
 
 /**
- * The options of `inspect.defaultOptions` (util, loaded with Node) that decide what of an
- * object every `console.log` and `inspect` of the process shows: whether its own
- * `[inspect.custom]` is asked (how the app's values redact themselves), its hidden
- * properties and its getters' results (which would run them), the targets of proxies, the
- * comparator of its keys (the one option that takes a function: set by a package, every
- * log line of the app handed it the formatted entries). Node's accessor and its option
- * object are not configurable, so no caller can be told from another: these stay Node's
- * defaults for everyone, the app too (it passes them per call: `inspect(value, { showHidden:
- * true })`). The layout options (`depth`, `colors`, `breakLength`, ...) stay settable.
+ * `inspect.defaultOptions`' one option that takes a function, the comparator of an
+ * object's keys: set by a package, every log line of the app would hand it the formatted
+ * entries. Pinned to Node's default for everyone. The other options (`depth`,
+ * `showHidden`, `customInspect`, ...) stay settable: Node's accessor and its option
+ * object are not configurable, and Node hands its own `inspect` to every
+ * `[inspect.custom]`, so no caller can be told from another, and the app sets them
+ * (`util.inspect.defaultOptions.showHidden = true`): a residual, docs/attacks.md.
  */
-const PINNED_INSPECT_OPTIONS = ['customInspect', 'showHidden', 'getters', 'showProxy', 'sorted'] as const;
+const PINNED_INSPECT_OPTIONS = ['sorted'] as const;
 
 export function pinInspectOptions(): void {
   const { inspect } = hostRequire('node:util') as typeof import('node:util');
   const options = inspect.defaultOptions as Record<string, unknown>;
   for (const key of PINNED_INSPECT_OPTIONS) {
     const descriptor = Reflect.getOwnPropertyDescriptor(options, key);
-    if (descriptor && 'value' in descriptor && descriptor.writable) Object.defineProperty(options, key, { writable: false });
+    if (descriptor && 'value' in descriptor && descriptor.writable) Object.defineProperty(options, key, { value: false, writable: false });
   }
 }
 

@@ -324,6 +324,11 @@ const RESIDUAL = {
 // preload's own modules): the require hook cannot tell the app's direct call from it
 // (docs/attacks.md, case 93).
 Object.assign(RESIDUAL, {
+  // Node's `inspect.defaultOptions` is a non-configurable accessor over a sealed object,
+  // and Node hands its own `inspect` to every `[inspect.custom]`: a package sets what the
+  // app's log lines show (its redactions skipped, hidden fields, getters run). The app
+  // sets them too, so only the function-valued `sorted` is pinned (docs/attacks.md).
+  'process-wide-settings': ['app: what it logs is shown as Node shows it'],
   'filenameless-parent-require': ['app: Module._load(<absolute path of probe-target>) with no parent'],
 });
 
