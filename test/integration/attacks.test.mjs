@@ -175,7 +175,7 @@ const ENTRIES = {
   // outside this runner's test context (node:test in the entry would report to it, not
   // print), and on Node 22+ with mock.module (a flag NODE_OPTIONS may not carry).
   'e-process2.mjs': {
-    cases: ['test-runner-process', 'active-handles-grant', 'domain-process-errors'],
+    cases: ['test-runner-process', 'active-handles-grant', 'domain-process-errors', 'test-context-state'],
     env: { LAVAMOAT_POLICY_OVERRIDE: 'lavamoat/node/policy-override.domain.json', NODE_TEST_CONTEXT: undefined },
     nodeArgs: Number(process.versions.node.split('.')[0]) >= 22 ? ['--experimental-test-module-mocks'] : [],
   },
