@@ -34,6 +34,8 @@
  *   (observation.ts);
  * - `cluster` (in a worker): `worker` as a read-only view, whose `process` (the real
  *   process) is an opaque token;
+ * - `domain`: no domains (`create`, `Domain`) and not the active one, without `native`;
+ * - `test`: no `run()` (it starts test files in processes of Node's, test-runner.ts);
  * - every module: the functions that change a setting of the whole process
  *   (`crypto.setFips`, `dns.setServers`, `http.setGlobalProxyFromEnv`, ...) only when
  *   the policy names them (process-settings.ts);
@@ -46,6 +48,7 @@ import { portReceiverFor, threadPosterFor } from './worker-messaging.js';
 import { isLazyExport, spreadLazily } from './lazy-copy.js';
 import { broadcastChannelFor } from './broadcast-channels.js';
 import { locksFor } from './lock-managers.js';
+import { testModuleFor } from './test-runner.js';
 import { consoleFor } from './shared-globals.js';
 import { hostLeaf } from './views.js';
 import { dnsFor, http2For, httpFor, isObjectArg, netFor, snapshot, ttyFor } from './network-adapters.js';
@@ -201,6 +204,32 @@ function v8FlagsSetterFor(real: Function, packageName: string): Function {
   }.setFlagsFromString;
 }
 
+/**
+ * `node:domain` for a package without `native`: no domain of its own (`create`,
+ * `createDomain`, `Domain` refuse) and none of the process's (`active`, `_stack` are not
+ * given). A domain is the process's, not the caller's: entered (`enter()`, or `run()`
+ * whose function throws, which Node's leaves entered) it stays the process's active
+ * domain after the package's call returns, so every emitter, timer and request the app
+ * makes next is bound to it, and the app's uncaught errors and unhandled `'error'` events
+ * went to the package's listener with the emitter itself (`error.domainEmitter`: the
+ * app's emitter, its socket; docs/attacks.md, case 322). A forged domain (an emitter made
+ * with `Domain.prototype`) enters as well, so the class is withheld with its instances.
+ * With `native` (the grant of what is as strong as the process), Node's module.
+ */
+function domainFor(module: Module, packageName: string): Module {
+  const refused = (name: string): Function =>
+    ({
+      // A function expression: `new domain.Domain()` gets this error too.
+      [name]: function (): never {
+        throw new TypeError(
+          `LavaMoat: domain.${name} makes a domain, which once entered is the whole process's (the app's errors and emitters): ` +
+            `package "${packageName}" needs "native": true in its policy`,
+        );
+      },
+    })[name]!;
+  return spreadLazily('domain', module, { create: refused('create'), createDomain: refused('createDomain'), Domain: refused('Domain'), active: undefined, _stack: undefined });
+}
+
 /** The module a package's policy then narrows: `real` adapted for package `ctx`, or `real` itself. */
 export function adaptBuiltin(name: string, real: unknown, ctx: AdapterContext): unknown {
   const module = real as Module;
@@ -274,6 +303,11 @@ export function adaptBuiltin(name: string, real: unknown, ctx: AdapterContext): 
       if (typeof module.promiseHooks === 'object' && module.promiseHooks !== null) overrides.promiseHooks = promiseHooksFor(module.promiseHooks as never);
       return spreadLazily(name, module, overrides);
     }
+    case 'domain':
+      return ctx.native ? real : domainFor(module, ctx.packageName);
+    case 'test':
+      // node:test's run() starts processes outside the package's grants (test-runner.ts, case 320).
+      return typeof real === 'function' ? testModuleFor(real, ctx.packageName) : real;
     default: {
       // The functions that change a setting of the whole process, refused unless named
       // (process-settings.ts): tls.setDefaultCACertificates, util.setTraceSigInt.

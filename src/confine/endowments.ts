@@ -308,6 +308,8 @@ export function guardedProcessMember(value: unknown, access: Access, key: string
   if (typeof value !== 'function') return value;
   // Whatever the grant: the variables the env view protects (case 196).
   if (key === 'process.loadEnvFile') return envFileLoaderFor(value);
+  // Whatever the grant: the app's live handles and requests, as named tokens (case 321).
+  if (key === 'process._getActiveHandles' || key === 'process._getActiveRequests') return activeListerFor(value, key);
   if (access === 'write') return value;
   const what = READ_OR_SET[key];
   if (what === undefined) return value;
@@ -326,6 +328,58 @@ export function guardedProcessMember(value: unknown, access: Access, key: string
     readOnlySetters.set(real, Object.freeze(reader));
   }
   return reader;
+}
+
+/**
+ * `process._getActiveHandles()` and `_getActiveRequests()` list the objects that keep the
+ * event loop alive: the app's servers and sockets (and their `_handle`s), its child
+ * processes, timers, and the native requests of its pending file operations, whose
+ * `oncomplete` Node calls with the result. prom-client (its `nodejs_active_handles`
+ * metric) and the like are granted them to count them by class; a package granted one
+ * closed the app's server and wrote into both ends of its connections (docs/attacks.md,
+ * case 321). A package's list holds, for each, a frozen token whose `constructor.name` is
+ * the class's name (what those metrics read), the same token for the same object, and
+ * nothing of the object.
+ */
+const activeListers = new WeakMap<Function, Function>();
+const activeTokens = new WeakMap<object, object>();
+
+function activeTokenOf(value: unknown): unknown {
+  if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return value;
+  let token = activeTokens.get(value);
+  if (token === undefined) {
+    let name = '';
+    try {
+      const ctor = (value as { constructor?: { name?: unknown } }).constructor;
+      if (typeof ctor?.name === 'string') name = ctor.name;
+    } catch {
+      // A token without a name.
+    }
+    token = Object.freeze(
+      Object.create(null, {
+        constructor: { value: Object.freeze(Object.create(null, { name: { value: name, enumerable: true } })) },
+        [Symbol.toStringTag]: { value: 'LavaMoat active resource' },
+      }) as object,
+    );
+    activeTokens.set(value, token);
+  }
+  return token;
+}
+
+function activeListerFor(real: Function, key: string): Function {
+  let lister = activeListers.get(real);
+  if (lister === undefined) {
+    const name = real.name || key.slice('process.'.length);
+    lister = {
+      [name](): unknown[] {
+        const list: unknown = Reflect.apply(real, process, []);
+        return Array.isArray(list) ? list.map(activeTokenOf) : [];
+      },
+    }[name]!;
+    Object.defineProperty(lister, 'length', { value: 0 });
+    activeListers.set(real, Object.freeze(lister));
+  }
+  return lister;
 }
 
 /**

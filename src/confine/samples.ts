@@ -25,6 +25,7 @@ import { keepAccessorsUntilJobEnds, lazyGlobalModule } from './lazy-globals.js';
 import { NET_SAMPLES } from './net-samples.js';
 import { restrictAsyncLocalStorage } from './observation.js';
 import { restrictPerformanceObserver } from './performance-observation.js';
+import { guardMockTracker } from './test-runner.js';
 import { WEB_SAMPLES, WEBCRYPTO, hostGlobals, setHostGlobals } from './web-samples.js';
 
 export { hostGlobals };
@@ -75,6 +76,14 @@ const MODULE_SAMPLES: Readonly<Record<string, () => unknown[]>> = {
     // A heap snapshot's stream (HeapSnapshotStream), too costly to sample.
     hardenFirstResult(v8, 'getHeapSnapshot', 1);
     return [new v8.Serializer(), new v8.Deserializer(Buffer.alloc(0))];
+  },
+  // node:test's process-wide mocks (the app's timers, its modules) for the app's code
+  // only (test-runner.ts, case 320); the module's tracker, whose prototype every test
+  // context's `t.mock` shares.
+  test: () => {
+    const test = hostRequire('node:test') as { mock?: unknown };
+    guardMockTracker(test);
+    return [test.mock];
   },
   // A worker's heap snapshot (the same class), on Node's Worker prototype.
   worker_threads: () => {

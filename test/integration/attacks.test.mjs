@@ -168,6 +168,17 @@ const ENTRIES = {
   // process's diagnostic report, its env-file loader, V8's promise hooks, a cluster
   // worker's process. Its own process: a V8 flag, once set, is the process's.
   'e-process-level.mjs': { cases: ['v8-flags-natives', 'process-report-grant', 'env-file-descriptor', 'promise-hooks-app-promises', 'cluster-worker-process'] },
+  // Process-wide modules and process functions, a second pass (cases 320 and up): what a
+  // grant of node:test, of process._getActiveHandles/_getActiveRequests and of domain hands
+  // out besides what it is for. Its own process, with the override that grants domain
+  // (the runtime then loads it first, which patches EventEmitter for the whole process),
+  // outside this runner's test context (node:test in the entry would report to it, not
+  // print), and on Node 22+ with mock.module (a flag NODE_OPTIONS may not carry).
+  'e-process2.mjs': {
+    cases: ['test-runner-process', 'active-handles-grant', 'domain-process-errors', 'test-context-state'],
+    env: { LAVAMOAT_POLICY_OVERRIDE: 'lavamoat/node/policy-override.domain.json', NODE_TEST_CONTEXT: undefined },
+    nodeArgs: Number(process.versions.node.split('.')[0]) >= 22 ? ['--experimental-test-module-mocks'] : [],
+  },
   // TLS, HTTPS, DNS and UDP, a second pass (cases 270 and up): the descriptors node:dgram
   // opens for a package (the app's UDP socket in a worker), OpenSSL's FIPS mode, the TLS
   // sessions https.globalAgent keeps for the app, an HTTPS server's private key, ticket
@@ -247,6 +258,7 @@ const runs = new Map(
         ? caseInsensitiveRun(spec.file ?? entry, { LM_ATTACK_TMP: tmp, LM_LOADER_DIR: projectDir, ...spec.env })
         : runWithLoaderAsync(dir, spec.file ?? entry, {
             env: { LM_ATTACK_TMP: tmp, LM_LOADER_DIR: projectDir, ...spec.env },
+            nodeArgs: spec.nodeArgs,
             timeout: 120_000,
           })
       ).then(parse),
