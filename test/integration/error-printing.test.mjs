@@ -37,6 +37,7 @@ test('maps and sets print as under plain node', () => {
   const plain = runPlain(dir, 'app.mjs', { args: ['collections'], env });
   assert.equal(plain.status, 0, plain.stderr);
   assert.match(plain.stdout, /^Map\(1\) \{ 1 => \{ a: Set\(1\) \{ 'x' \} \} \} Set\(0\) \{\}/m);
+  assert.match(plain.stdout, /m: Map\(1\) \{ 1 => \{ s: \[Set\] \} \}/);
   const confined = runWithLoader(dir, 'app.mjs', { args: ['collections'], env });
   assert.equal(confined.status, 0, confined.stderr);
   assert.equal(confined.stdout, plain.stdout);
