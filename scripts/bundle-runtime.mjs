@@ -143,8 +143,41 @@ const SES_EDITS = {
   ],
   // A stack's frames as Node formats them (`    at f (file:1:2)`): SES indents them by two
   // spaces, and every `error.stack` the app prints or logs (console, loggers' serialised
-  // errors, an uncaught exception) differed from plain node's.
-  'error/tame-v8-error-constructor.js': [['return `\\n  at ${callSiteString}`;', 'return `\\n    at ${callSiteString}`;', 1]],
+  // errors, an uncaught exception) differed from plain node's. And a package's anonymous
+  // functions: V8 names a function with no name "eval" when its
+  // script was compiled by eval, which is how SES evaluates every module of a compartment
+  // (`at eval (file:///...)`, `at Object.eval`, `new eval` where plain node prints `at
+  // file:///...`, `at Object.<anonymous>`, `new <anonymous>`). Such a frame (one of
+  // evaluated code that names a file, through its `//# sourceURL`) is written as V8 writes
+  // an anonymous function's.
+  'error/tame-v8-error-constructor.js': [
+    ['return `\\n  at ${callSiteString}`;', 'return `\\n    at ${callSiteString}`;', 1],
+    ['let callSiteString = `${callSite}`;', 'let callSiteString = anonymousFrameString(callSite);', 1],
+    [
+      'export const tameV8ErrorConstructor = (',
+      `const EVAL_NAMED_FRAME = freezeRegexp(/^(async )?(new )?(?:[^ (]*\\.)?eval(?: \\[as [^\\]]*\\])? \\((.*)\\)$/s);
+const anonymousFrameString = callSite => {
+  const callSiteString = \`\${callSite}\`;
+  try {
+    if (!callSite.isEval() || callSite.getFunctionName() !== 'eval') return callSiteString;
+    const fileName = callSite.getScriptNameOrSourceURL();
+    if (typeof fileName !== 'string' || fileName === '') return callSiteString;
+    const match = regexpExec(EVAL_NAMED_FRAME, callSiteString);
+    if (!match) return callSiteString;
+    const [, asyncPrefix = '', newPrefix, location] = match;
+    if (newPrefix) return \`\${asyncPrefix}new <anonymous> (\${location})\`;
+    if (callSite.isToplevel()) return \`\${asyncPrefix}\${location}\`;
+    const typeName = callSite.getTypeName();
+    const methodName = callSite.getMethodName();
+    return \`\${asyncPrefix}\${typeName ? \`\${typeName}.\` : ''}\${methodName ?? '<anonymous>'} (\${location})\`;
+  } catch {
+    return callSiteString;
+  }
+};
+export const tameV8ErrorConstructor = (`,
+      1,
+    ],
+  ],
   'enablements.js': [
     [
       '    [iteratorSymbol]: true, // set by mobx generated code (old TS compiler?)\n',

@@ -30,8 +30,9 @@ import { ensurePrivateDirectory } from './private-dir.js';
 // warm read), and CommonJS records without the source when the wrapper changed nothing;
 // 7: the evasion also rewrites phase imports (`import.source(`) and escapes `import.` in
 // literals (entries hold the evaded text); 8: CommonJS bodies with `eval('require')` read
-// the wrapper's name (formats/cjs.ts).
-export const CACHE_FORMAT = 8;
+// the wrapper's name (formats/cjs.ts); 9: and `eval("quire".replace(/^/,"re"))`
+// (@protobufjs/inquire 1.1.0) its `require`.
+export const CACHE_FORMAT = 9;
 
 /**
  * What an entry is keyed by: the module's text, or its bytes as read (a kind is always

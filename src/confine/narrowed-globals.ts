@@ -12,6 +12,7 @@ import { deliver, hasInstancePrototype } from './boundary.js';
 import { foreignReceiver } from './views.js';
 import { isForeignCapabilityCall } from './capability-classes.js';
 import { hostGlobalReader } from './scuttle.js';
+import { inspectorTask, isHostCreateTask } from './inspector-tasks.js';
 
 export type Access = 'read' | 'write' | 'redefine';
 
@@ -237,6 +238,8 @@ function makeMethodWrapper(view: object, realParent: () => unknown, guardCallbac
         const result = Reflect.apply(target, thisArg === view ? parent : thisArg, given);
         if (result === parent && parent !== undefined) return view;
         if (!guard || (platform && isPlatformResult(result))) return result;
+        // `console.createTask(name)`: the caller's own task (inspector-tasks.ts).
+        if (platform && isHostCreateTask(target)) return inspectorTask(result) ?? deliver(result, own);
         return deliver(result, own);
       },
       // The host function is shared with the app: a package may not modify it (an

@@ -9,7 +9,9 @@
  * - `constructor` of every error prototype (mathjs: `DimensionError.prototype =
  *   new RangeError(); DimensionError.prototype.constructor = RangeError`);
  * - `String.prototype.valueOf`/`toString` (nunjucks' SafeString, a String subclass
- *   built by assignment).
+ *   built by assignment);
+ * - `Date.UTC`, `Date.now`, `Date.parse` (@sinonjs/fake-timers' and vitest's subclass of
+ *   `Date`, whose statics they assign: `ClockDate.now = ...`).
  * `ses/src/enablements.js` is not in SES's exports map: the runtime bundle
  * (scripts/bundle-runtime.mjs) resolves it to the module SES itself uses, and the build
  * fails if SES moves it.
@@ -33,6 +35,7 @@ const ADDED: Record<string, string[]> = {
   '%URIErrorPrototype%': ['constructor'],
   '%EvalErrorPrototype%': ['constructor'],
   '%AggregateErrorPrototype%': ['constructor'],
+  '%InitialDate%': ['UTC', 'now', 'parse'],
 };
 
 for (const plan of [moderateEnablements, severeEnablements]) {

@@ -22,6 +22,7 @@ import { handOutValue, hardenForGlobal } from './boundary.js';
 import { hardenInstanceOnlyClasses } from './host-hardening.js';
 import process from 'node:process';
 import { restrictPerformanceObserver } from './performance-observation.js';
+import { createTaskFor, isHostCreateTask } from './inspector-tasks.js';
 
 declare function harden<T>(value: T): T;
 
@@ -230,6 +231,9 @@ export function shareable(host: Host, name: string, value: unknown): unknown {
     if (!copy) {
       const methods = { ...(value as object) } as Record<string, unknown>;
       for (const key of Object.keys(methods)) methods[key] = handOutValue(methods[key]);
+      // Its tasks' shared `run` is frozen before a package has one (inspector-tasks.ts).
+      const createTask = methods.createTask;
+      if (isHostCreateTask(createTask)) methods.createTask = createTaskFor(createTask as Function);
       copy = Object.freeze(methods);
       state.consoles.set(value, copy);
     }

@@ -205,9 +205,17 @@ function analyse(source: string, bytes: Uint8Array, url: string, filename: strin
  * own `require`, `module`, `exports`, `__filename` or `__dirname`.
  */
 const WRAPPER_EVAL = /(?<![\w$.])eval\(\s*(["'])(require|module|exports|__filename|__dirname)\1\s*\)/g;
+/**
+ * `eval("quire".replace(/^/,"re"))`: `@protobufjs/inquire` 1.1.0 (under protobufjs 6 and
+ * 7, Apollo Server's usage reporting, gRPC's loaders), which spells `require` so that no
+ * bundler sees it. It reads the wrapper's `require` as `eval('require')` does.
+ */
+const INQUIRE_EVAL = /(?<![\w$.])eval\(\s*(["'])quire\1\s*\.\s*replace\(\s*\/\^\/\s*,\s*(["'])re\2\s*\)\s*\)/g;
 function wrapperEvals(body: string): string {
   if (!body.includes('eval(')) return body;
-  return body.replace(WRAPPER_EVAL, (call: string, _quote: string, name: string) => `(${name})`.padEnd(call.length));
+  return body
+    .replace(WRAPPER_EVAL, (call: string, _quote: string, name: string) => `(${name})`.padEnd(call.length))
+    .replace(INQUIRE_EVAL, (call: string) => '(require)'.padEnd(call.length));
 }
 
 /** A module's body before evasion: its text without a BOM, a `#!` line made a comment. */

@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { buildPackageMap, PackageMap, ROOT_NAME, type PackageInfo } from '../graph/package-map.js';
 import { formatOf, resolveSpecifier, type Resolved, type ResolveKind } from '../graph/resolve.js';
-import { analyseModule, isTypeScriptFile, type ModuleAnalysis, type ModuleFormat } from './analyse/index.js';
+import { analyseModule, isTypeScriptFile, type HelperLoad, type ModuleAnalysis, type ModuleFormat } from './analyse/index.js';
 import { AnalysisCache, cacheKey, fromCachedResolution, toCachedResolution, treeFingerprint } from './cache.js';
 import { builtinKey } from './builtin-members.js';
 import { isProvidedGlobal } from './intrinsics.js';
@@ -21,7 +21,7 @@ import { includedFiles } from './include.js';
 import { buildResources, PackageUsage, type Evidence } from './policy.js';
 import { AnalysisPool, defaultJobs, type PoolResult } from './pool.js';
 import type { GenerateWarning, GenerateWarningKind } from './warnings.js';
-import { ADDON_LOADERS, holdsAddon, PlatformPackages } from './platform-packages.js';
+import { ADDON_LOADERS, holdsAddon, manifestOf, PlatformPackages } from './platform-packages.js';
 import { AppAnalysisError, GenerateError, type GenerateOptions, type GenerateResult } from './types.js';
 
 /** Cache misses before the worker pool starts: small graphs are done before it would be up. */
@@ -182,6 +182,46 @@ export async function generatePolicy(options: GenerateOptions): Promise<Generate
     grantPlatformPackages(caller, loader, evidence);
   };
 
+  /**
+   * `util.inquire('buffer')` in a package that depends on `@protobufjs/inquire`: the helper
+   * requires the name from its own module, so it is the helper that plain node lets load
+   * it; it is granted what that `require` resolves to there (a builtin module, or a
+   * package, which is walked). A name that does not resolve is left out: the helper
+   * returns null for it, under the loader as under plain node.
+   */
+  const grantHelperLoad = (owner: PackageInfo, file: string, load: HelperLoad, where: (line: number, column: number, detail?: string) => Evidence): void => {
+    const manifest = manifestOf(owner.dir) as { dependencies?: unknown; optionalDependencies?: unknown; peerDependencies?: unknown } | undefined;
+    const declared = [manifest?.dependencies, manifest?.optionalDependencies, manifest?.peerDependencies].some(
+      (deps) => typeof deps === 'object' && deps !== null && Object.hasOwn(deps, load.helper),
+    );
+    if (!declared) return;
+    let helperFile: string;
+    let resolved: Resolved;
+    try {
+      const found = resolve(load.helper, file, 'require', false);
+      if (found.kind === 'builtin') return;
+      helperFile = found.path;
+    } catch {
+      return;
+    }
+    const helper = packageMap.packageForPath(helperFile);
+    if (!helper || helper === owner || helper.packageName !== load.helper || helper.name === ROOT_NAME) return;
+    try {
+      resolved = resolve(load.specifier, helperFile, 'require', false);
+    } catch {
+      return;
+    }
+    const evidence = where(load.line, load.column, `${load.helper}('${load.specifier}'), which ${helper.name} requires`);
+    if (resolved.kind === 'builtin') {
+      usageOf(helper).addBuiltin(builtinKey(resolved.name, []), evidence);
+      return;
+    }
+    const target = packageMap.packageForPath(resolved.path);
+    if (!target || target.name === ROOT_NAME) return;
+    if (target !== helper) usageOf(helper).addPackage(target.name, evidence);
+    if (options.only === undefined || target.name === options.only) enqueue(resolved.path);
+  };
+
   /** What each module uses, into its package's usage; its imports into the queue. */
   const processModule = (file: string, analysis: ModuleAnalysis): void => {
     const owner = packageMap.packageForPath(file)!;
@@ -287,6 +327,7 @@ export async function generatePolicy(options: GenerateOptions): Promise<Generate
       }
       if (options.only === undefined || target.name === options.only) enqueue(resolved.path);
     }
+    for (const load of analysis.helperLoads ?? []) grantHelperLoad(owner, file, load, where);
     processed += 1;
     options.onProgress?.({ modules: processed, pending: queue.length - processed });
   };

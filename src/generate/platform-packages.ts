@@ -36,8 +36,8 @@ function installedDir(from: string, name: string): string | undefined {
   }
 }
 
-/** The package.json in `dir`, or undefined if it cannot be read. */
-function manifestOf(dir: string): { optionalDependencies?: unknown; os?: unknown; cpu?: unknown } | undefined {
+/** The package.json in `dir`, or undefined if it cannot be read (also the generator's check of declared helpers). */
+export function manifestOf(dir: string): { optionalDependencies?: unknown; os?: unknown; cpu?: unknown } | undefined {
   try {
     const manifest: unknown = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
     return typeof manifest === 'object' && manifest !== null ? manifest : undefined;

@@ -170,34 +170,39 @@ function namingPrototypes(): typeof namedPrototypes {
 let originalInspect: Inspect = util.inspect;
 
 /** A map or set of Node's own classes, to print as Node 20 would without lockdown (see {@link namingPrototypes}). */
-function namedCopy(value: object, depth: number): object | undefined {
+function namedCopy(value: object, depth: number, limit: number): object | undefined {
   const named = namingPrototypes()?.get(Object.getPrototypeOf(value) as object);
   if (named === undefined || Reflect.ownKeys(value).length > 0) return undefined;
   if (named.Class === Map) {
     const copy = new Map<unknown, unknown>();
-    for (const [key, item] of value as Map<unknown, unknown>) copy.set(viewOf(key, depth + 1), viewOf(item, depth + 1));
+    for (const [key, item] of value as Map<unknown, unknown>) copy.set(viewOf(key, depth + 1, limit), viewOf(item, depth + 1, limit));
     return Object.setPrototypeOf(copy, named.prototype) as object;
   }
   const copy = new Set<unknown>();
-  for (const item of value as Set<unknown>) copy.add(viewOf(item, depth + 1));
+  for (const item of value as Set<unknown>) copy.add(viewOf(item, depth + 1, limit));
   return Object.setPrototypeOf(copy, named.prototype) as object;
 }
 
-/** The value to print instead of `value`: errors become views; containers are copied only if they hold one. */
-function viewOf(value: unknown, depth: number): unknown {
+/**
+ * The value to print instead of `value`: errors become views; containers are copied only
+ * if they hold one. `limit` is the depth Node prints to (2, or an `inspect` call's
+ * `depth`); a map or set one level below it is still named (`[Set]`).
+ */
+function viewOf(value: unknown, depth: number, limit = 2): unknown {
   if (isError(value)) return errorView(value);
-  if (depth > 2) return value;
+  if (depth > limit + 1) return value;
   if (value instanceof Map || value instanceof Set) {
     try {
-      return namedCopy(value, depth) ?? value;
+      return namedCopy(value, depth, limit) ?? value;
     } catch {
       return value;
     }
   }
+  if (depth > limit) return value;
   if (Array.isArray(value)) {
     let copy: unknown[] | undefined;
     value.forEach((item, i) => {
-      const view = viewOf(item, depth + 1);
+      const view = viewOf(item, depth + 1, limit);
       if (view !== item) (copy ??= value.slice())[i] = view;
     });
     return copy ?? value;
@@ -215,7 +220,7 @@ function viewOf(value: unknown, depth: number): unknown {
       }
       if (descriptor === undefined || !('value' in descriptor)) continue;
       const item: unknown = descriptor.value;
-      const view = viewOf(item, depth + 1);
+      const view = viewOf(item, depth + 1, limit);
       if (view === item) continue;
       // A copy with the same properties, getters included (a spread would run them).
       copy ??= Object.create(Object.getPrototypeOf(value) as object | null, Object.getOwnPropertyDescriptors(value)) as Record<string, unknown>;
@@ -227,6 +232,19 @@ function viewOf(value: unknown, depth: number): unknown {
 }
 
 const viewArgs = (args: unknown[]): unknown[] => args.map((arg) => viewOf(arg, 0));
+
+/** The depth an `inspect(value, options)` call prints to (up to 8 levels copied here: deeper stays as it is). */
+function inspectDepth(options: unknown): number {
+  if (typeof options !== 'object' || options === null) return 2;
+  let depth: unknown;
+  try {
+    depth = (options as { depth?: unknown }).depth;
+  } catch {
+    return 2;
+  }
+  if (depth === null) return 8;
+  return typeof depth === 'number' && depth >= 0 ? Math.min(depth, 8) : 2;
+}
 
 function wrapFunction<T extends (...args: never[]) => unknown>(original: T, wrapper: T): T {
   // Keep `inspect.custom`, `defaultOptions`, `colors`, `styles` and the like.
@@ -254,7 +272,7 @@ export function installErrorPrinting(
   originalInspect = inspect;
   const utilExports = util as unknown as Record<string, unknown>;
   utilExports.inspect = wrapFunction(inspect, ((value: unknown, ...rest: unknown[]) =>
-    Reflect.apply(inspect, util, [viewOf(value, 0), ...rest])) as typeof inspect);
+    Reflect.apply(inspect, util, [viewOf(value, 0, inspectDepth(rest[0])), ...rest])) as typeof inspect);
   const format = util.format;
   utilExports.format = (...args: unknown[]) => Reflect.apply(format, util, viewArgs(args));
   const formatWithOptions = util.formatWithOptions;
@@ -284,8 +302,10 @@ export function installErrorPrinting(
   };
 
   process.on('uncaughtExceptionMonitor', (error, origin) => {
-    // Handlers of the app decide what happens to errors they listen for.
-    if (origin === 'uncaughtException' && process.listenerCount('uncaughtException') > 0) return;
+    // Handlers decide what happens to the errors they take, as under Node: a capture
+    // callback (the app's, or a domain's) first, then 'uncaughtException' listeners, which
+    // Node calls for an unhandled rejection too (origin 'unhandledRejection').
+    if (process.hasUncaughtExceptionCaptureCallback() || process.listenerCount('uncaughtException') > 0) return;
     if (!isError(error)) {
       beforePrint?.(error);
       return;

@@ -37,6 +37,7 @@ test('maps and sets print as under plain node', () => {
   const plain = runPlain(dir, 'app.mjs', { args: ['collections'], env });
   assert.equal(plain.status, 0, plain.stderr);
   assert.match(plain.stdout, /^Map\(1\) \{ 1 => \{ a: Set\(1\) \{ 'x' \} \} \} Set\(0\) \{\}/m);
+  assert.match(plain.stdout, /m: Map\(1\) \{ 1 => \{ s: \[Set\] \} \}/);
   const confined = runWithLoader(dir, 'app.mjs', { args: ['collections'], env });
   assert.equal(confined.status, 0, confined.stderr);
   assert.equal(confined.stdout, plain.stdout);
@@ -50,6 +51,16 @@ test("console.log does not run a logged object's getters; console.trace prints a
   assert.match(plain.stderr, /^Trace: traced 1 \{ a: 1 \}\n {4}at traced \(/m);
   const confined = runWithLoader(dir, 'app.mjs', { args: ['console'], env });
   assert.equal(confined.status, 0, confined.stderr);
+  assert.equal(confined.stdout, plain.stdout);
+  assert.equal(confined.stderr, plain.stderr);
+});
+
+test("errors the app's handlers take (a listener, a capture callback) are theirs, as under plain node", () => {
+  const plain = runPlain(dir, 'app.mjs', { args: ['handled'], env });
+  assert.equal(plain.status, 0, plain.stderr);
+  assert.match(plain.stdout, /\nlistener: rejected, handled unhandledRejection\ncaptured: thrown, captured\nstill running\n$/);
+  const confined = runWithLoader(dir, 'app.mjs', { args: ['handled'], env });
+  assert.equal(confined.status, plain.status, confined.stderr);
   assert.equal(confined.stdout, plain.stdout);
   assert.equal(confined.stderr, plain.stderr);
 });

@@ -93,7 +93,12 @@ test('yoga-layout 3, which awaits its WebAssembly at its top level, lays out the
 // `CryptoKey` it makes, tRPC's `AbortSignal.any` and Apollo Server's `AbortSignal.timeout`
 // (dotted grants of a platform class's statics) and the signals they return, Vite 8's
 // (rolldown's) `(() => createRequire(import.meta.url))()` require, jose 4's CommonJS
-// `import.js` (whose path ends the evaluated text, Node 24).
+// `import.js` (whose path ends the evaluated text, Node 24), hookable's (Nuxt's, unhead's)
+// `console.createTask(name).run(fn)`, protobufjs's optional modules through
+// `@protobufjs/inquire` 1.1.0 (`eval("quire".replace(/^/,"re"))(name)`, granted to the
+// helper from its callers' literal names), and the frames of anonymous functions in a
+// package's stacks (`at file:line:col`, `Object.<anonymous>`, `new <anonymous>`), and
+// @sinonjs/fake-timers' subclass of Date with assigned statics (`ClockDate.now = ...`).
 test('package idioms give the same output under a generated policy as under plain node', () => {
   const idiomsDir = fixture('package-idioms');
   const temp = fs.mkdtempSync(path.join(os.tmpdir(), 'lavamoat-idioms-'));
@@ -118,6 +123,12 @@ test('package idioms give the same output under a generated policy as under plai
     assert.equal(resources['iife-require'].builtin['zlib.gzipSync'], true);
     assert.match(plain.stdout, /"importNamed":\["import\.js","dynamic-import\.js"\]/);
     assert.match(plain.stdout, /"iifeRequire":\["function","zipped"\]/);
+    assert.deepEqual(resources['hook-tasks'].globals, { 'console.createTask': true });
+    assert.deepEqual(resources['inquire-user>@protobufjs/inquire'], { builtin: { buffer: true }, packages: { 'inquire-user>inquire-long': true } });
+    assert.match(plain.stdout, /"hookTasks":\["object","function",21,40\]/);
+    assert.match(plain.stdout, /"inquire":\["function","Long",null\]/);
+    assert.match(plain.stdout, /"dateSubclass":\[1000,1000,949363200000,946684800000,true\]/);
+    assert.match(plain.stdout, / at Object\.<anonymous> \(<dir>\/index\.js:6:18\)","    at <dir>\/index\.js:11:22"/);
     assert.match(plain.stdout, /"statics":\["function",true,"stopped",false,201,\{"ok":1\},"application\/json","example.test:8443","1"\]/);
     for (const strict of ['0', '1']) {
       const confined = runWithLoader(idiomsDir, 'app.mjs', { env: { ...env, LAVAMOAT_STRICT: strict } });

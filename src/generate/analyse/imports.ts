@@ -187,6 +187,29 @@ export function noteImportMetaResolve(a: Analyser, node: Node): boolean {
   return false;
 }
 
+// -- require helpers
+
+/**
+ * Packages whose function requires the name its caller passes, from the helper's own
+ * package (`@protobufjs/inquire`, "require a module only if available": protobufjs calls
+ * `util.inquire('buffer')`, `util.inquire('long')`, `util.inquire('fs')`), by the name
+ * their callers give the function. The helper's own `require(moduleName)` is computed,
+ * so what it loads is known only at its callers.
+ */
+const REQUIRE_HELPERS: ReadonlyMap<string, string> = new Map([['inquire', '@protobufjs/inquire']]);
+
+/** `inquire('buffer')` or `util.inquire('buffer')`: a load the helper makes for this module. */
+export function noteHelperLoad(a: Analyser, node: Node): void {
+  if (node.arguments.length !== 1) return;
+  const callee = node.callee;
+  const name = callee.type === 'Identifier' ? callee.name : callee.type === 'MemberExpression' ? memberKey(callee) : undefined;
+  const helper = name === undefined ? undefined : REQUIRE_HELPERS.get(name);
+  if (helper === undefined) return;
+  const specifier = staticString(node.arguments[0]);
+  if (specifier === undefined) return;
+  a.helperLoads.push({ helper, specifier, ...a.position(node.start) });
+}
+
 // -- scripts named by path
 
 /** `join(__dirname, 'lib', 'worker.js')` (also `path.resolve`, `import.meta.dirname`). */

@@ -33,6 +33,7 @@ export {
   type GlobalAccess,
   type GlobalChange,
   type GlobalUse,
+  type HelperLoad,
   type ImportKind,
   type ImportRecord,
   type ImportUse,
@@ -165,5 +166,6 @@ function analyseJavaScript(source: string, format: ModuleFormat): ModuleAnalysis
   };
   if (analyser.globalChanges.length > 0) result.globalChanges = analyser.globalChanges;
   if (analyser.globalExports.length > 0) result.globalExports = analyser.globalExports;
+  if (analyser.helperLoads.length > 0) result.helperLoads = analyser.helperLoads;
   return result;
 }

@@ -39,10 +39,22 @@ const REQUIRE_MEMBERS = new Set(['resolve', 'cache', 'main', 'extensions']);
 /** The names of the CommonJS wrapper that `eval('name')` reads in a module (formats/cjs.ts rewrites those calls to the name). */
 const WRAPPER_NAMES = new Set(['require', 'module', 'exports', '__filename', '__dirname']);
 
+/** `"quire".replace(/^/,"re")`: `require` as `@protobufjs/inquire` 1.1.0 spells it (formats/cjs.ts rewrites the eval too). */
+function isInquireSpelling(node: Node): boolean {
+  if (node.type !== 'CallExpression' || node.arguments.length !== 2) return false;
+  const callee = node.callee;
+  if (callee.type !== 'MemberExpression' || memberKey(callee) !== 'replace') return false;
+  if (callee.object.type !== 'Literal' || callee.object.value !== 'quire') return false;
+  const [pattern, replacement] = node.arguments;
+  return pattern.type === 'Literal' && pattern.regex?.pattern === '^' && pattern.regex.flags === '' && replacement.type === 'Literal' && replacement.value === 're';
+}
+
 /** `eval('require')` (or another name of the wrapper) in a CommonJS module: that name. */
 export function wrapperEval(a: Analyser, node: Node): string | undefined {
   if (a.format !== 'commonjs' || node.type !== 'CallExpression' || node.arguments.length !== 1) return undefined;
-  if (node.callee.type !== 'Identifier' || node.callee.name !== 'eval' || node.arguments[0].type !== 'Literal') return undefined;
+  if (node.callee.type !== 'Identifier' || node.callee.name !== 'eval') return undefined;
+  if (isInquireSpelling(node.arguments[0])) return 'require';
+  if (node.arguments[0].type !== 'Literal') return undefined;
   const name = node.arguments[0].value;
   return typeof name === 'string' && WRAPPER_NAMES.has(name) ? name : undefined;
 }

@@ -6,7 +6,7 @@
  */
 
 /** Bump whenever the output of {@link analyseModule} can change for the same input. */
-export const ANALYSER_VERSION = 11;
+export const ANALYSER_VERSION = 12;
 
 export type ModuleFormat = 'module' | 'commonjs';
 
@@ -114,4 +114,17 @@ export interface ModuleAnalysis {
   globalExports?: string[];
   /** The module could not be read as code (an `unparsed` warning says why): it yields nothing. */
   failed?: true;
+  /**
+   * Names passed to a require helper (`util.inquire('buffer')`, `@protobufjs/inquire`):
+   * the helper requires them from its own package (generate/index.ts). Absent when none.
+   */
+  helperLoads?: HelperLoad[];
+}
+
+export interface HelperLoad {
+  /** The helper package (its `name`), which does the `require`. */
+  helper: string;
+  specifier: string;
+  line: number;
+  column: number;
 }

@@ -11,6 +11,7 @@ import { K, NODE_KIND, type Node, VISITOR_KEYS, memberKey } from './ast.js';
 import { globalMutation, globalReference, noteAliasInitialiser, noteGlobalDefinition, resolveGlobalAliases } from './globals.js';
 import {
   notePathJoin,
+  noteHelperLoad,
   notePathURL,
   notePathConcat,
   noteImportMetaResolve,
@@ -41,7 +42,7 @@ import {
   sourcesOf,
   type ValueSource,
 } from './mutations.js';
-import type { AnalysisWarning, AnalysisWarningKind, GlobalChange, GlobalUse, ImportRecord, ModuleFormat } from './types.js';
+import type { AnalysisWarning, AnalysisWarningKind, GlobalChange, GlobalUse, HelperLoad, ImportRecord, ModuleFormat } from './types.js';
 
 export class Analyser {
   // -- the walk
@@ -73,6 +74,7 @@ export class Analyser {
   // -- the result
   readonly imports: ImportRecord[] = [];
   readonly warnings: AnalysisWarning[] = [];
+  readonly helperLoads: HelperLoad[] = [];
   readonly globals: GlobalUse[] = [];
   readonly globalChanges: GlobalChange[] = [];
   /** ES module exports of a module-scope name (`export const x = ...`, `export { x as y }`, `export default x`). */
@@ -143,6 +145,7 @@ export class Analyser {
         return;
       case K.Call:
         notePathJoin(this, node);
+        noteHelperLoad(this, node);
         noteGlobalDefinition(this, node);
         noteImmediateCall(this, node);
         noteFactoryCall(this, node);
