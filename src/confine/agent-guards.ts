@@ -538,10 +538,20 @@ function readForTheApp(fn: Function): boolean {
 
 let digestOf: ((value: string | Uint8Array) => string) | undefined;
 
-/** A value of an identity option as https's `getName` may write it: its digest, not its bytes. */
-function digested(value: unknown): unknown {
+/**
+ * A value of an identity option as https's `getName` may write it: its digest, not its
+ * bytes. A list's objects (`key: [{ pem, passphrase }]`, `pfx: [{ buf, passphrase }]`, as
+ * tls documents them) have their `pem`, `buf` and `passphrase` digested: Node 22 and 24
+ * write each into the name as it is (case 341).
+ */
+function digested(value: unknown, inList = false): unknown {
   if (typeof value === 'string' || value instanceof Uint8Array) return `sha256:${digestOf!(value)}`;
-  if (Array.isArray(value)) return value.map(digested);
+  if (Array.isArray(value)) return value.map((item) => digested(item, true));
+  if (inList && isObject(value) && !ArrayBuffer.isView(value)) {
+    // Read as Node reads them, in a copy made for this name only.
+    const source = value as Record<string, unknown>;
+    return { pem: digested(source.pem), buf: digested(source.buf), passphrase: digested(source.passphrase) };
+  }
   return value;
 }
 
