@@ -310,24 +310,81 @@ function proxyVariablesOf(options: object): void {
 function guardedOptions(value: unknown): unknown {
   if (!isObject(value)) return value;
   proxyVariablesOf(value);
+  // The client identity is kept out of the object the proxy stands for: a property's
+  // descriptor (`Object.getOwnPropertyDescriptor`, which no `get` sees) and util.inspect
+  // (which formats a proxy's target, not the proxy) gave it to any package handed a
+  // response (case 343). The traps answer for it as if it were there.
+  const secrets = new Map<string, { value: unknown; enumerable: boolean; writable: boolean }>();
+  for (const key of CLIENT_IDENTITY_OPTIONS) {
+    const descriptor = Reflect.getOwnPropertyDescriptor(value, key);
+    if (descriptor === undefined || !('value' in descriptor) || !descriptor.configurable || !Object.isExtensible(value)) continue;
+    secrets.set(key, { value: descriptor.value, enumerable: descriptor.enumerable === true, writable: descriptor.writable === true });
+    Reflect.deleteProperty(value, key);
+  }
+  const secretOf = (key: string | symbol) => (typeof key === 'string' ? secrets.get(key) : undefined);
+  /** Where an identity option the app sets later is kept (`https.globalAgent.options.key = ...`, case 224): with the others. */
+  const keepable = (target: object, key: string | symbol): key is string =>
+    typeof key === 'string' && CLIENT_IDENTITY_OPTIONS.has(key) && Object.isExtensible(target) && Reflect.getOwnPropertyDescriptor(target, key) === undefined;
   const handler: ProxyHandler<object> = {
     get(target, key, receiver) {
+      const secret = secretOf(key);
+      if (secret !== undefined) return secret.value === undefined || readForTheApp(handler.get!) ? secret.value : undefined;
       const value: unknown = Reflect.get(target, key, receiver === proxy ? target : receiver);
       // The app's client identity (mutual TLS), merged by Node's addRequest into the
       // app's requests: not for a package handed a response (case 276).
       if (value === undefined || typeof key !== 'string' || !CLIENT_IDENTITY_OPTIONS.has(key) || readForTheApp(handler.get!)) return value;
       return undefined;
     },
+    has(target, key) {
+      return secretOf(key) !== undefined || Reflect.has(target, key);
+    },
+    ownKeys(target) {
+      const keys = Reflect.ownKeys(target);
+      for (const key of secrets.keys()) if (!keys.includes(key)) keys.push(key);
+      return keys;
+    },
+    getOwnPropertyDescriptor(target, key) {
+      const secret = secretOf(key);
+      // Its value only through `get` (a spread reads the descriptor, then gets).
+      if (secret !== undefined) return { value: undefined, writable: secret.writable, enumerable: secret.enumerable, configurable: true };
+      return Reflect.getOwnPropertyDescriptor(target, key);
+    },
     set(target, key, next, receiver) {
       checkWriter(handler.set!);
+      const secret = secretOf(key);
+      if (secret !== undefined && (receiver === proxy || receiver === target)) {
+        if (!secret.writable) return false;
+        secret.value = next;
+        return true;
+      }
+      if ((receiver === proxy || receiver === target) && keepable(target, key)) {
+        secrets.set(key, { value: next, enumerable: true, writable: true });
+        return true;
+      }
       return Reflect.set(target, key, next, receiver === proxy ? target : receiver);
     },
     defineProperty(target, key, descriptor) {
       checkWriter(handler.defineProperty!);
+      if (secretOf(key) !== undefined) {
+        // Back on the object as defined (a data property with `value` stays kept).
+        const secret = secretOf(key)!;
+        if ('value' in descriptor && descriptor.get === undefined && descriptor.set === undefined && descriptor.configurable !== false) {
+          secret.value = descriptor.value;
+          if (descriptor.writable !== undefined) secret.writable = descriptor.writable;
+          if (descriptor.enumerable !== undefined) secret.enumerable = descriptor.enumerable;
+          return true;
+        }
+        secrets.delete(key as string);
+        Reflect.defineProperty(target, key, { value: secret.value, writable: secret.writable, enumerable: secret.enumerable, configurable: true });
+      } else if (keepable(target, key) && 'value' in descriptor && descriptor.configurable === true) {
+        secrets.set(key, { value: descriptor.value, enumerable: descriptor.enumerable === true, writable: descriptor.writable === true });
+        return true;
+      }
       return Reflect.defineProperty(target, key, descriptor);
     },
     deleteProperty(target, key) {
       checkWriter(handler.deleteProperty!);
+      if (secretOf(key) !== undefined) return secrets.delete(key as string);
       return Reflect.deleteProperty(target, key);
     },
     setPrototypeOf(target, proto) {
@@ -336,6 +393,9 @@ function guardedOptions(value: unknown): unknown {
     },
     preventExtensions(target) {
       checkWriter(handler.preventExtensions!);
+      // Kept keys go back first (a proxy of a non-extensible object lists only its own).
+      for (const [key, secret] of secrets) Reflect.defineProperty(target, key, { value: secret.value, writable: secret.writable, enumerable: secret.enumerable, configurable: true });
+      secrets.clear();
       return Reflect.preventExtensions(target);
     },
   };
@@ -538,10 +598,20 @@ function readForTheApp(fn: Function): boolean {
 
 let digestOf: ((value: string | Uint8Array) => string) | undefined;
 
-/** A value of an identity option as https's `getName` may write it: its digest, not its bytes. */
-function digested(value: unknown): unknown {
+/**
+ * A value of an identity option as https's `getName` may write it: its digest, not its
+ * bytes. A list's objects (`key: [{ pem, passphrase }]`, `pfx: [{ buf, passphrase }]`, as
+ * tls documents them) have their `pem`, `buf` and `passphrase` digested: Node 22 and 24
+ * write each into the name as it is (case 341).
+ */
+function digested(value: unknown, inList = false): unknown {
   if (typeof value === 'string' || value instanceof Uint8Array) return `sha256:${digestOf!(value)}`;
-  if (Array.isArray(value)) return value.map(digested);
+  if (Array.isArray(value)) return value.map((item) => digested(item, true));
+  if (inList && isObject(value) && !ArrayBuffer.isView(value)) {
+    // Read as Node reads them, in a copy made for this name only.
+    const source = value as Record<string, unknown>;
+    return { pem: digested(source.pem), buf: digested(source.buf), passphrase: digested(source.passphrase) };
+  }
   return value;
 }
 

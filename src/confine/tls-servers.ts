@@ -39,7 +39,8 @@
  *
  * On the client side, `tls.connect` keeps its options on each socket it makes, the
  * client's key among them: an accessor for Node's TLS code ({@link hideConnectOptions});
- * agents' identity options: agent-guards.ts.
+ * the context Node makes for one socket from that key is that socket's
+ * ({@link markSocketContexts}); agents' identity options: agent-guards.ts.
  *
  * Not covered: the server object itself, which a package handed it can still change (its
  * `_sharedCreds`, `_contexts`, `setSecureContext` with a context of its own: without the
@@ -212,6 +213,7 @@ export function guardTlsServers(error: ErrorConstructorLike, tls: { Server?: unk
   // On each module object Node's code calls it on (node:tls copies it from node:_tls_wrap
   // on Node 20, from internal/tls/wrap before node:_tls_wrap loads on 22).
   hideConnectOptions(tls as Record<string, unknown>);
+  markSocketContexts(tls as Record<string, unknown>);
   if (serversGuarded) return;
   const proto = Server.prototype;
   const setSecureContext = Reflect.getOwnPropertyDescriptor(proto, 'setSecureContext');
@@ -272,6 +274,48 @@ export function guardTlsServers(error: ErrorConstructorLike, tls: { Server?: unk
  * connection, and a stack read only where the context is the app's.
  */
 let empty: unknown;
+
+/**
+ * The secure contexts Node makes for one socket: `tls.connect` without a `secureContext`
+ * option makes one from the options (the client's `key` and `cert`: https's agents, a
+ * request's own options, undici), as a socket's `_wrapHandle` does when given none. Node
+ * never hands such a context to another socket, but the socket keeps it where whoever
+ * holds the socket reads it (`socket._tlsOptions.secureContext`, `socket.ssl._secureContext`):
+ * a package handed the app's response (`res.socket`, `res.req.socket`, the agent's free
+ * sockets) connected with it to a service that trusts the app's client certificate and
+ * was taken for the app (docs/attacks.md, case 340). Each such native context is noted
+ * when made (its maker read from the stack: Node's `connect` or `_wrapHandle` right
+ * below), by the first socket that takes it; another socket takes it for the app's code
+ * only. A context the app makes itself and passes as `secureContext` (to be shared) is
+ * not noted (not covered: a package handed a socket made with it can use it).
+ */
+const socketContexts = new WeakMap<object, object | null>();
+const MAKERS_FOR_ONE_SOCKET: readonly string[] = ['connect', '_wrapHandle'];
+
+function refuseSocketContext(): never {
+  throw new TlsServerSecretError("LavaMoat: the secure context Node made for one of the app's TLS connections (its client key and certificate) is that connection's only");
+}
+
+function markSocketContexts(module: Record<string, unknown>): void {
+  wrap(module, 'createSecureContext', (real) => {
+    if (markingContexts.has(real)) return real;
+    const wrapper = {
+      createSecureContext(this: unknown, ...args: unknown[]): unknown {
+        const context: unknown = Reflect.apply(real, this, args);
+        const [first] = callerSitesOf(hostError, wrapper, 1);
+        const name = first?.name;
+        if (first?.file !== undefined && TLS_FILES.has(first.file) && name !== undefined && MAKERS_FOR_ONE_SOCKET.some((maker) => name === maker || name.endsWith(`.${maker}`))) {
+          const native: unknown = isObject(context) ? Reflect.getOwnPropertyDescriptor(context, 'context')?.value : undefined;
+          if (isObject(native) && !socketContexts.has(native)) socketContexts.set(native, null);
+        }
+        return context;
+      },
+    }.createSecureContext;
+    markingContexts.add(wrapper);
+    return wrapper;
+  });
+}
+const markingContexts = new WeakSet<Function>();
 /** A secure context with no key or certificate (made once, when first needed). */
 const emptyContext = (): unknown => (empty ??= (hostRequire('node:tls') as { createSecureContext(options: object): unknown }).createSecureContext({}));
 
@@ -317,6 +361,16 @@ function guardContextUse(module: Record<string, unknown>): void {
               Reflect.set(options, 'credentials', undefined);
             }
           }
+          // A context Node made for one socket (a client's identity, case 340): that socket's only.
+          if (isObject(native) && socketContexts.has(native) && isObject(this)) {
+            const owner = socketContexts.get(native);
+            if (owner === null) socketContexts.set(native, this);
+            else if (owner !== this && !forTheApp(wrapper)) {
+              if (!isServer) refuseSocketContext();
+              Reflect.set(options, 'secureContext', emptyContext());
+              Reflect.set(options, 'credentials', undefined);
+            }
+          }
           // A server not the app's: its SNICallback answers no context of the app's.
           const sni: unknown = Reflect.get(options, 'SNICallback');
           if (isServer && typeof sni === 'function' && !(isObject(server) && servers.get(server) === 'app')) {
@@ -329,7 +383,7 @@ function guardContextUse(module: Record<string, unknown>): void {
                   let native: unknown;
                   try {
                     native = nativeOf(context);
-                    if (isObject(native) && appContexts.has(native)) refuse();
+                    if (isObject(native) && (appContexts.has(native) || socketContexts.has(native))) refuse();
                   } catch (refusal) {
                     return Reflect.apply(callback, undefined, [refusal]);
                   }

@@ -517,10 +517,36 @@ export function environmentDataSetterFor(real: (key: unknown, value: unknown) =>
         `LavaMoat: package "${packageName}" may not change the environment data '${String(key)}': the app or another package set it`,
       );
     }
-    Reflect.apply(real, undefined, [key, value]);
-    noteEnvironmentData(key, value, packageName);
+    const data = value === undefined ? undefined : plainData(value, packageName, key);
+    Reflect.apply(real, undefined, [key, data]);
+    noteEnvironmentData(key, data, packageName);
   };
   return Object.freeze(setEnvironmentData);
+}
+
+type V8Copy = { serialize(value: unknown): Uint8Array; deserialize(bytes: Uint8Array): unknown };
+let v8Copy: V8Copy | undefined;
+
+/**
+ * A package's environment data as plain data: its copy through V8's serializer, which
+ * copies what the engine knows (objects, arrays, maps, sets, dates, errors, buffers) and
+ * refuses Node's platform objects. Every worker started later receives a clone of the
+ * data, made as it starts, before the runtime runs in it: a certificate a package set
+ * arrived there of Node's class of cloned certificates with its prototype unhardened,
+ * and the package, loaded by the app's worker code, changed it for every certificate
+ * cloned into that thread after (docs/attacks.md, case 342; case 79's hooks come too
+ * late there). The copy is also what Node clones (no getter of the package's read twice).
+ */
+function plainData(value: unknown, packageName: string, key: unknown): unknown {
+  if ((typeof value !== 'object' || value === null) && typeof value !== 'function') return value;
+  v8Copy ??= require('node:v8') as V8Copy;
+  try {
+    return v8Copy.deserialize(v8Copy.serialize(value));
+  } catch (error) {
+    throw new WorkerConfinementError(
+      `LavaMoat: package "${packageName}" may set the environment data '${String(key)}' to plain data only (what V8 copies: objects, arrays, maps, sets, buffers), not Node's objects (${error instanceof Error ? error.message.split('\n')[0] : String(error)})`,
+    );
+  }
 }
 
 /**

@@ -164,6 +164,12 @@ const ENTRIES = {
   // given to process.loadEnvFile opens (the app's standard input, in processes of their own);
   // whose connections an app's server's secure context serves.
   'e-review2.mjs': { cases: ['uncaught-source-line-oracle', 'parent-port-stand-in', 'env-file-descriptor-path', 'tls-server-context-reuse'] },
+  // Third review, of session 14's mechanisms (cases 340 and up): whose connections the
+  // secure context Node made for one of the app's TLS client connections serves; what
+  // https's pool names write of a key given as a list of objects; what a package's
+  // environment data becomes in a worker the app starts after; what an agent's options
+  // give by descriptor and to util.inspect.
+  'e-review3.mjs': { cases: ['tls-client-context-reuse', 'agent-pool-name-key-objects', 'environment-data-certificate', 'agent-options-descriptors'] },
   // Process-level channels and less-used builtins (cases 260 and up): V8's flags, the
   // process's diagnostic report, its env-file loader, V8's promise hooks, a cluster
   // worker's process. Its own process: a V8 flag, once set, is the process's.
