@@ -36,6 +36,7 @@ import { prepareHost } from '../confine/host-preparation.js';
 import { hasLoaded } from '../confine/load-trap.js';
 import { brandNetObjects } from '../confine/net-brands.js';
 import { guardClusterServerQueries } from '../confine/native-handles.js';
+import { guardProcessSend } from '../confine/ipc-messages.js';
 import { BUNDLED_VERSIONS } from './bundled-versions.js';
 import { guardGlobalDispatcher, initGlobalDispatcher, lockGlobalDispatcher, UNDICI } from '../confine/undici-dispatcher.js';
 import { setBeforeLaterStart } from '../confine/module-evaluation.js';
@@ -170,6 +171,9 @@ export async function start(config: Config, loaderURL: string): Promise<void> {
   // In a cluster worker, before any server asks the primary for one: a descriptor only for
   // the app's code (native-handles.ts).
   whenLoaded('internal/cluster/child', () => guardClusterServerQueries(process.getBuiltinModule('node:cluster') as never));
+  // In a child with an IPC channel (forked, a cluster worker): Node's own protocol
+  // (`NODE_` messages) only from the app's code and Node's (ipc-messages.ts).
+  guardProcessSend();
   // When worker_threads loads (now if it has), before it returns to whoever loaded it:
   // every Worker is made through it (Node's hooks thread too), and the start does not
   // load it for an app that starts none.

@@ -164,6 +164,10 @@ const ENTRIES = {
   // given to process.loadEnvFile opens (the app's standard input, in processes of their own);
   // whose connections an app's server's secure context serves.
   'e-review2.mjs': { cases: ['uncaught-source-line-oracle', 'parent-port-stand-in', 'env-file-descriptor-path', 'tls-server-context-reuse'] },
+  // HTTP/2 and inter-process messaging, a second pass (cases 330 and up): the files and
+  // descriptors an HTTP/2 server stream reads for a package (its own stream, the app's
+  // handed one); what a package of a child the app forks sends on the process's IPC channel.
+  'e-http2-ipc.mjs': { cases: ['http2-file-responses', 'ipc-internal-messages', 'v8-deserializer-abort'] },
   // Process-level channels and less-used builtins (cases 260 and up): V8's flags, the
   // process's diagnostic report, its env-file loader, V8's promise hooks, a cluster
   // worker's process. Its own process: a V8 flag, once set, is the process's.
