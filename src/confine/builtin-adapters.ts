@@ -57,6 +57,9 @@ import { refusedSettings } from './process-settings.js';
 export type Module = Record<string, unknown>;
 export type Ctor = new (...args: unknown[]) => object;
 
+/** v8's functions that write or read a snapshot of the whole heap (case 333). */
+const HEAP_SNAPSHOTS = ['writeHeapSnapshot', 'getHeapSnapshot', 'setHeapSnapshotNearHeapLimit'] as const;
+
 export interface AdapterContext {
   packageName: string;
   /** Whether the package may load (and so run as a worker) the file at this real path. */
@@ -301,6 +304,20 @@ export function adaptBuiltin(name: string, real: unknown, ctx: AdapterContext): 
       }
       // Opaque tokens for the promises V8 passes to a package's hooks (every promise of the process).
       if (typeof module.promiseHooks === 'object' && module.promiseHooks !== null) overrides.promiseHooks = promiseHooksFor(module.promiseHooks as never);
+      // The whole heap (every secret the app holds in memory), written to a file at any
+      // path (no fs grant), read as a stream, or written at the heap's limit: granted only
+      // by name, as process.report.writeReport is (case 333).
+      for (const member of HEAP_SNAPSHOTS) {
+        if (typeof module[member] !== 'function' || ctx.namesMember(member)) continue;
+        overrides[member] = {
+          [member](): never {
+            throw new TypeError(
+              `LavaMoat: v8.${member} hands out the whole heap of the process (the app's memory): package "${ctx.packageName}" ` +
+                `needs "v8.${member}": true in its builtin policy`,
+            );
+          },
+        }[member];
+      }
       return spreadLazily(name, module, overrides);
     }
     case 'domain':

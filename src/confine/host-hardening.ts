@@ -87,6 +87,18 @@ export function reparentFromFeral(holder: object): void {
 /** Prototypes whose properties were turned into accessors. */
 const tamedPrototypes = new WeakSet<object>();
 
+/**
+ * Methods V8 looks up on an object while no JavaScript may run: a deserializer's
+ * `_readHostObject` (v8.Deserializer's, Node's `DefaultDeserializer`'s), which V8's
+ * `ReadHostObject` reads with a plain property get in the middle of `readValue`. As an
+ * override-taming accessor its getter is JavaScript, and V8 aborts the process (`Check
+ * failed: AllowJavascriptExecution`): every `v8.deserialize` of a `Buffer` or typed array,
+ * the app's, a package's, an advanced IPC channel's copy, ended the process (case 332).
+ * They stay data, frozen (an instance's own method is still defined with
+ * `Object.defineProperty` or a class field).
+ */
+const READ_WITHOUT_JAVASCRIPT: ReadonlySet<PropertyKey> = new Set(['_readHostObject']);
+
 export const isObject = (value: unknown): value is object =>
   (typeof value === 'object' && value !== null) || typeof value === 'function';
 
@@ -284,7 +296,7 @@ function hardenPrototype(proto: object, push: Push): void {
         // each instance is an ordinary store instead of a call to the accessor's setter.
         // The frozen prototype cannot get it back.
         Reflect.deleteProperty(proto, key);
-      } else if (descriptor.configurable && tame) {
+      } else if (descriptor.configurable && tame && !READ_WITHOUT_JAVASCRIPT.has(key)) {
         const accessor = overrideAccessor(proto, key, descriptor.value, descriptor.enumerable === true);
         Object.defineProperty(proto, key, accessor);
         // Frozen, which is all a walk that meets them needs (it takes frozen as hardened).

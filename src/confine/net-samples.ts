@@ -8,6 +8,8 @@ import { hardenFirstResult, hardenPrototypesWithin } from './host-hardening.js';
 import { handleOf, refuseEngineMethods } from './native-handles.js';
 import { internal } from './web-samples.js';
 import { isStackOverflow } from './stack-overflow.js';
+import { callerSitesOf } from './stack-traces.js';
+import { isRuntimeFile, isTheAppsFile } from './performance-observation.js';
 
 const hostRequire = createRequire(import.meta.url);
 
@@ -158,6 +160,52 @@ function sampleHttp2Later(): unknown[] {
   return [];
 }
 
+/**
+ * The methods of HTTP/2's server streams that have Node open and read a file, or read a
+ * descriptor, natively (`ServerHttp2Stream.prototype`): the file's bytes go to the peer,
+ * its stats to the `statCheck` callback. A package granted `http2` (nothing of `fs`)
+ * served itself any file and any descriptor of the app's through a server and a client
+ * of its own, and a route handler handed the app's stream (or a stream it pushed) served
+ * them to the client (docs/attacks.md, case 330).
+ */
+const FILE_RESPONSES = ['respondWithFile', 'respondWithFD'] as const;
+
+export class Http2FileResponseError extends TypeError {
+  readonly code = 'LAVAMOAT_HTTP2_FILE_RESPONSE';
+}
+
+/**
+ * Each of {@link FILE_RESPONSES} on the prototype a sample's stream leads to runs only
+ * when its caller, past the runtime's own wrappers, is the app's file (V8's call sites:
+ * a package's frame names no file; a bound method run as a promise job or a listener
+ * leaves only Node's frames or none): the app serves its files, as it would read them.
+ * A package that serves files reads them with its `fs` grant and writes the stream.
+ * Done before the prototype is hardened; each prototype once.
+ */
+function guardFileResponses(instance: object): void {
+  for (let proto = Object.getPrototypeOf(instance) as object | null; proto !== null; proto = Object.getPrototypeOf(proto) as object | null) {
+    for (const name of FILE_RESPONSES) {
+      const descriptor = Reflect.getOwnPropertyDescriptor(proto, name);
+      if (!descriptor || typeof descriptor.value !== 'function' || !descriptor.configurable || !descriptor.writable) continue;
+      const real = descriptor.value as Function;
+      const guarded = {
+        [name](this: unknown, ...args: unknown[]): unknown {
+          const caller = callerSitesOf(globalThis.Error as never, guarded, 4).find((site) => !isRuntimeFile(site.file));
+          if (!isTheAppsFile(caller?.file)) {
+            throw new Http2FileResponseError(
+              `LavaMoat: an HTTP/2 stream's ${name}() has Node read a file or descriptor: only the app's own code may call it ` +
+                '(a package reads the file with its fs grant and writes it to the stream)',
+            );
+          }
+          return Reflect.apply(real, this, args);
+        },
+      }[name]!;
+      Object.defineProperty(guarded, 'length', { value: real.length });
+      Object.defineProperty(proto, name, { ...descriptor, value: guarded });
+    }
+  }
+}
+
 /** An HTTP/2 sample's emitter, and a session's streams, pending or open: given a listener for 'error'. */
 function quiet(instance: { on(event: string, listener: () => void): unknown }, noop: () => void): void {
   try {
@@ -208,6 +256,7 @@ function sampleHttp2(real: Record<string, Function>): void {
     const request = client.request({ ':path': '/' });
     made.push(request);
     request.on('error', noop);
+    for (const instance of made) guardFileResponses(instance);
     for (const instance of made) hardenPrototypesWithin(instance, 2);
   } catch (error) {
     // Out of stack: not done (see sampleOnce).

@@ -36,7 +36,7 @@ import { prepareHost } from '../confine/host-preparation.js';
 import { hasLoaded } from '../confine/load-trap.js';
 import { brandNetObjects } from '../confine/net-brands.js';
 import { guardClusterServerQueries } from '../confine/native-handles.js';
-import { markNativePrototype } from '../confine/host-hardening.js';
+import { guardProcessSend } from '../confine/ipc-messages.js';
 import { BUNDLED_VERSIONS } from './bundled-versions.js';
 import { guardGlobalDispatcher, initGlobalDispatcher, lockGlobalDispatcher, UNDICI } from '../confine/undici-dispatcher.js';
 import { setBeforeLaterStart } from '../confine/module-evaluation.js';
@@ -171,16 +171,12 @@ export async function start(config: Config, loaderURL: string): Promise<void> {
   // In a cluster worker, before any server asks the primary for one: a descriptor only for
   // the app's code (native-handles.ts).
   whenLoaded('internal/cluster/child', () => guardClusterServerQueries(process.getBuiltinModule('node:cluster') as never));
+  // In a child with an IPC channel (forked, a cluster worker): Node's own protocol
+  // (`NODE_` messages) only from the app's code and Node's (ipc-messages.ts).
+  guardProcessSend();
   // When worker_threads loads (now if it has), before it returns to whoever loaded it:
   // every Worker is made through it (Node's hooks thread too), and the start does not
   // load it for an app that starts none.
-  // V8's deserializer reads `_readHostObject` natively where no JavaScript may run (a
-  // buffer in v8.deserialize's data): data, not an override accessor, when hardened (it
-  // was a V8 fatal error for the app and any package, case 342's copy of environment data).
-  whenLoaded('v8', () => {
-    const v8 = process.getBuiltinModule('node:v8') as { DefaultDeserializer?: { prototype?: object }; DefaultSerializer?: { prototype?: object } };
-    for (const proto of [v8.DefaultDeserializer?.prototype, v8.DefaultSerializer?.prototype]) if (proto !== undefined) markNativePrototype(proto);
-  });
   const origins = workerOrigins(packageMap);
   whenLoaded('worker_threads', () => confineWorkers(config, loaderURL, origins));
   await runtime.start();

@@ -170,6 +170,10 @@ const ENTRIES = {
   // environment data becomes in a worker the app starts after; what an agent's options
   // give by descriptor and to util.inspect.
   'e-review3.mjs': { cases: ['tls-client-context-reuse', 'agent-pool-name-key-objects', 'environment-data-certificate', 'agent-options-descriptors'] },
+  // HTTP/2 and inter-process messaging, a second pass (cases 330 and up): the files and
+  // descriptors an HTTP/2 server stream reads for a package (its own stream, the app's
+  // handed one); what a package of a child the app forks sends on the process's IPC channel.
+  'e-http2-ipc.mjs': { cases: ['http2-file-responses', 'ipc-internal-messages', 'v8-deserializer-abort', 'v8-heap-snapshot-grant'] },
   // Process-level channels and less-used builtins (cases 260 and up): V8's flags, the
   // process's diagnostic report, its env-file loader, V8's promise hooks, a cluster
   // worker's process. Its own process: a V8 flag, once set, is the process's.
