@@ -4,8 +4,13 @@ let config;
 try {
   const boot = await import('./dist/runtime/boot.js');
   config = boot.configuration();
-  boot.enableCompileCache(config);
-  const { start } = await import('./dist/runtime/preload.js');
+  const restoreLaziness = boot.compileRuntimeEagerly(boot.enableCompileCache(config));
+  let start;
+  try {
+    ({ start } = await import('./dist/runtime/preload.js'));
+  } finally {
+    restoreLaziness();
+  }
   await start(config, import.meta.url);
 } catch (error) {
   // Nothing of the app may run unprotected: report and stop.
