@@ -173,7 +173,7 @@ const ENTRIES = {
   // sessions https.globalAgent keeps for the app, an HTTPS server's private key, ticket
   // keys and (open) listeners (its request handed to a package), the app's client identity
   // (its response handed to one).
-  'e-tls.mjs': { cases: ['fips-mode-switch', 'agent-tls-sessions', 'tls-server-identity', 'tls-server-ticket-keys', 'tls-server-listeners', 'tls-client-identity', 'udp-descriptor-opener'] },
+  'e-tls.mjs': { cases: ['fips-mode-switch', 'agent-tls-sessions', 'tls-server-identity', 'tls-server-ticket-keys', 'tls-server-listeners', 'http-server-state', 'tls-client-identity', 'udp-descriptor-opener'] },
   // Its own process, under a policy that grants http2 to no package.
   'e-handed-http2.mjs': { cases: ['handed-http2-no-grant'], env: { LAVAMOAT_POLICY: 'lavamoat/node/policy.no-grants.json' } },
   // Its own process, scuttled (the real global reaches undici's dispatcher), with
@@ -328,23 +328,6 @@ const TODO = {
   // none, and they share no hook a sample could use: a package that catches one reaches
   // the prototype the app's errors of that code share (docs/attacks.md, case 80).
   'node-error-classes': ["a per-code Node error's prototype (ERR_OUT_OF_RANGE)", "app: its ERR_OUT_OF_RANGE errors serialize as Node's"],
-  // A response of the app's own `http.get` leads to Node's `http.globalAgent` (`res.req.agent`),
-  // one for the process. Locked (agent-guards.ts): no own `addRequest`, no listener, its
-  // options frozen. Its socket maps (`sockets`, `freeSockets`) stay Node's live state,
-  // written as connections come and go: an accessor planted there, or a plain read,
-  // reaches the app's later keep-alive sockets (docs/attacks.md, case 125).
-  'handed-global-agent': ["app: its later sockets do not reach the package's 'free' listener"],
-  // A request of the app's HTTPS server leads to the server (`req.socket.server`), an emitter
-  // of the app's whose listener map Node writes as the app and Node add listeners (in place,
-  // arrays pushed) and reads at every emit: a listener a package adds there hears the app's
-  // later requests, its connections' TLS key log and its sessions. Telling Node's and the
-  // app's writes from a package's would cost a stack read per listener added and a guard on
-  // every emit's read (docs/attacks.md, case 275).
-  'tls-server-listeners': [
-    'app: its later requests reach its own listener only',
-    "app: its connections' TLS secrets reach no package",
-    "app: its server's sessions reach no package",
-  ],
   // node:net opens a descriptor for the app's code (native-handles.ts): the frame below the
   // constructor is told apart, not what the app meant by it. An app reading a getter of a
   // package's object (a bound Reflect.construct of node:net's Socket with { fd }) is that
