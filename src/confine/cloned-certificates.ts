@@ -104,8 +104,10 @@ function sampleBefore(holder: object, key: symbol): void {
  * `EventTarget.prototype` is hardened. Node 24 and later only.
  */
 export function sampleCertificatesWhereClonesArrive(): void {
-  // In a worker, worker_threads has loaded already: this runs now.
-  whenLoaded('worker_threads', sampleWorkerData);
+  // In a worker, worker_threads has loaded already: this runs now (the global's own
+  // function, read at start-up, before scuttling).
+  const structured: unknown = Reflect.getOwnPropertyDescriptor(globalThis, 'structuredClone')?.value;
+  whenLoaded('worker_threads', () => sampleWorkerData(structured));
   if (Number(process.versions.node.split('.')[0]) < 24) return;
   // The global's own function, read from its descriptor now, at start-up (scuttling later
   // keeps the wrapper in its holder for the app and the packages).
@@ -119,11 +121,10 @@ export function sampleCertificatesWhereClonesArrive(): void {
 }
 
 /** A worker's `workerData`, deserialized before this runtime: a certificate in it has the prototype every clone will. */
-function sampleWorkerData(): void {
+function sampleWorkerData(structured: unknown): void {
+  if (typeof structured !== 'function') return;
   const threads = hostRequire('node:worker_threads') as typeof import('node:worker_threads');
   if (threads.isMainThread || typeof threads.workerData !== 'object' || threads.workerData === null) return;
-  const structured = (globalThis as { structuredClone?: (value: unknown) => unknown }).structuredClone;
-  if (typeof structured !== 'function') return;
   try {
     const { X509Certificate } = hostRequire('node:crypto') as typeof import('node:crypto');
     hardenPrototypesWithin(Reflect.apply(structured, undefined, [new X509Certificate(SAMPLE_PEM)]), 1);
