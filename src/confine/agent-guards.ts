@@ -38,7 +38,8 @@
  * goes (the request is the app's, handed to it); the other fields and methods of the app's
  * agents (`getName`, `requests`, `freeSockets`: they mix the pools of the app's hosts,
  * naming none of a package's); agents a package made, which any package's frame may
- * change (every package is one kind); the global agents' socket maps (case 125). A method
+ * change (every package is one kind). The global agents' socket maps are kept from the
+ * requests' holders by the view those requests hold ({@link agentViewOf}, case 125). A method
  * of an agent the app made, bound by a package and handed back for the app's own code to
  * call, runs as the app's call where Node's checks above do not apply.
  */
@@ -155,6 +156,11 @@ export function guardHttpAgents(error: ErrorConstructorLike, http: { Agent?: unk
     // agent its own kind made.
     if (caller?.file === HTTP_CLIENT || mayDrive(agent, caller)) {
       requests.set(request, agent as object);
+      // Node's ClientRequest has read what it needs of its agent (its constructor ends
+      // here): a global agent is held by the request as its view from now on.
+      if (caller?.file === HTTP_CLIENT && globalAgents.has(agent as object) && Reflect.get(request, 'agent') === agent) {
+        (request as { agent?: unknown }).agent = agentViewOf(agent as object);
+      }
       return;
     }
     // Passing on a request (agent-base to the global agent): one not given a socket yet,
@@ -413,6 +419,7 @@ function guardedOptions(value: unknown): unknown {
  */
 function lockGlobalAgent(agent: unknown): void {
   if (!isObject(agent) || !Object.isExtensible(agent)) return;
+  globalAgents.add(agent);
   const events: unknown = Reflect.get(agent, '_events');
   if (isObject(events)) Object.freeze(events);
   for (const key of Reflect.ownKeys(agent)) {
@@ -421,6 +428,52 @@ function lockGlobalAgent(agent: unknown): void {
     Object.defineProperty(agent, key, 'value' in descriptor && key === '_events' ? { configurable: false, writable: false } : { configurable: false });
   }
   Object.preventExtensions(agent);
+}
+
+/** Node's global agents (http's and https's), locked. */
+const globalAgents = new WeakSet<object>();
+/** The view of each global agent its requests hold. */
+const agentViews = new WeakMap<object, object>();
+/** An agent's pools, as its view shows them: its live sockets and queued requests are the app's. */
+const NO_POOL: object = Object.freeze(Object.create(null) as object);
+const POOLS: ReadonlySet<PropertyKey> = new Set(['sockets', 'freeSockets', 'requests']);
+
+/**
+ * What a request of Node's global agent holds as its `agent` once Node's ClientRequest
+ * has given the request to it (`res.req.agent`, `req.agent`: every response of the app's
+ * leads there): the agent, read-only, its pools (`sockets`, `freeSockets`, `requests`)
+ * empty. Those maps are Node's live state, which Node's agent code writes and reads as
+ * connections come and go (`freeSockets[name] = [...]`): a package handed one response
+ * planted an accessor there, or read them, and received the app's later keep-alive
+ * sockets (attack case 125). Node's own code reads `req.agent` only in the request's
+ * constructor (before the view), and then for its truthiness and `options.timeout`
+ * (forwarded). Its methods run on the view (no pool: nothing to drive; `addRequest`,
+ * `createSocket` and `createConnection` refuse an agent no one was seen making); the app
+ * holds the agent itself as `http.globalAgent`. No stack read: one store per request.
+ */
+function agentViewOf(agent: object): object {
+  let view = agentViews.get(agent);
+  if (view === undefined) {
+    const refuse = (): boolean => false;
+    view = new Proxy(agent, {
+      get(target, key) {
+        return POOLS.has(key) ? NO_POOL : Reflect.get(target, key);
+      },
+      getOwnPropertyDescriptor(target, key) {
+        const descriptor = Reflect.getOwnPropertyDescriptor(target, key);
+        // Writable (not configurable): the view may show another value.
+        if (descriptor !== undefined && POOLS.has(key) && 'value' in descriptor) return { ...descriptor, value: NO_POOL };
+        return descriptor;
+      },
+      set: refuse,
+      defineProperty: refuse,
+      deleteProperty: refuse,
+      setPrototypeOf: refuse,
+      preventExtensions: refuse,
+    });
+    agentViews.set(agent, view);
+  }
+  return view;
 }
 
 let pendingAgent: unknown;

@@ -14,9 +14,15 @@
  * `structuredClone` (the global, the app's and the packages'), a message dispatched to
  * an event target (a port, a `BroadcastChannel`, a `Worker`'s own port: Node's
  * `kHybridDispatch`), `worker_threads.receiveMessageOnPort`. Out of stack, the sample is
- * not done and the call throws, what arrived dropped. A worker's `workerData` is
- * deserialized before the worker's runtime starts: not covered (a certificate there was
- * cloned by the app's own code).
+ * not done and the call throws, what arrived dropped.
+ *
+ * A worker's `workerData` is deserialized before the worker's runtime starts, on every
+ * Node (on 20 and 22 too: the deserializing method host-hardening.ts wraps is not wrapped
+ * yet in the new thread), and the walk of worker_threads' exports stops short of a
+ * certificate nested deep enough (`new Map([['certs', [[{ cert }]]]])`): handed it, a
+ * package in the worker changed the prototype every later clone of the worker's shares
+ * (case 79). In a worker whose `workerData` is an object, the sample is taken as its
+ * runtime starts (about 0.6 ms; none for a worker given a primitive or nothing).
  */
 import process from 'node:process';
 import { createRequire } from 'node:module';
@@ -98,6 +104,10 @@ function sampleBefore(holder: object, key: symbol): void {
  * `EventTarget.prototype` is hardened. Node 24 and later only.
  */
 export function sampleCertificatesWhereClonesArrive(): void {
+  // In a worker, worker_threads has loaded already: this runs now (the global's own
+  // function, read at start-up, before scuttling).
+  const structured: unknown = Reflect.getOwnPropertyDescriptor(globalThis, 'structuredClone')?.value;
+  whenLoaded('worker_threads', () => sampleWorkerData(structured));
   if (Number(process.versions.node.split('.')[0]) < 24) return;
   // The global's own function, read from its descriptor now, at start-up (scuttling later
   // keeps the wrapper in its holder for the app and the packages).
@@ -108,4 +118,18 @@ export function sampleCertificatesWhereClonesArrive(): void {
   const dispatch = proto && Object.getOwnPropertySymbols(proto).find((key) => key.description === 'nodejs.internal.kHybridDispatch');
   if (proto && dispatch) sampleBefore(proto, dispatch);
   whenLoaded('worker_threads', () => sampleAfter(hostRequire('node:worker_threads') as object, 'receiveMessageOnPort'));
+}
+
+/** A worker's `workerData`, deserialized before this runtime: a certificate in it has the prototype every clone will. */
+function sampleWorkerData(structured: unknown): void {
+  if (typeof structured !== 'function') return;
+  const threads = hostRequire('node:worker_threads') as typeof import('node:worker_threads');
+  if (threads.isMainThread || typeof threads.workerData !== 'object' || threads.workerData === null) return;
+  try {
+    const { X509Certificate } = hostRequire('node:crypto') as typeof import('node:crypto');
+    hardenPrototypesWithin(Reflect.apply(structured, undefined, [new X509Certificate(SAMPLE_PEM)]), 1);
+  } catch (error) {
+    if (isStackOverflow(error)) throw error;
+    // Otherwise: not in this build (no crypto, no cloning of certificates).
+  }
 }

@@ -28,6 +28,8 @@
  */
 import process from 'node:process';
 import { callerSitesOf } from './stack-traces.js';
+import { isRuntimeFile, isTheAppsFile } from './performance-observation.js';
+import { lockServerListeners, pinServerFields } from './server-listeners.js';
 
 type ErrorConstructorLike = Parameters<typeof callerSitesOf>[0];
 
@@ -61,6 +63,15 @@ function madeToConnect(below: readonly Site[]): boolean {
   if (!isNode(first)) return true;
   if (first.file === 'node:net' && first.name === 'connect') return true;
   return isTls(first) && first.name === 'TLSSocket' && isTls(second) && second!.name === 'connect';
+}
+
+/** The first frame below a constructor that is neither Node's nor the runtime's names no file: a package's. */
+function madeByPackage(below: readonly Site[]): boolean {
+  for (const site of below) {
+    if (isNode(site) || isRuntimeFile(site.file)) continue;
+    return !isTheAppsFile(site.file);
+  }
+  return false;
 }
 
 /** TLS's module (node:_tls_wrap up to Node 20, node:internal/tls/wrap from 22). */
@@ -97,10 +108,12 @@ export function brandNetObjects(hostError: ErrorConstructorLike, net: Record<str
       [Symbol.hasInstance](this: unknown, value: unknown): boolean {
         const result = Reflect.apply(ordinaryHasInstance, this, [value]) as boolean;
         if (result && !made.has(value as object)) {
-          const [caller, ...below] = callerSitesOf(hostError, hasInstance, 5);
+          const [caller, ...below] = callerSitesOf(hostError, hasInstance, name === 'Server' ? 12 : 5);
           if (caller?.file === 'node:net' && caller.name === name) {
             made.add(value as object);
             if (name === 'Socket' && !madeToConnect(below)) mayNotConnect.add(value as object);
+            // A server the app's code (or Node's) is making: its listeners (server-listeners.ts).
+            if (name === 'Server' && !madeByPackage(below)) lockServerListeners(hostError, value as object);
           }
         }
         return result;
@@ -130,6 +143,7 @@ function guardMethod(Class: Function & { prototype: Record<string, unknown> }, n
           "LavaMoat: this socket was made by Node around a connection or stream it already had (a server's accepted connection, a child's stdio, a TTY) and cannot connect anywhere (make one with net.Socket, or http/https/tls, from a package granted them)",
         );
       }
+      if (name === 'Server') pinServerFields(this);
       return Reflect.apply(real, this, args);
     },
   }[method]!;

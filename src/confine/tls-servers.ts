@@ -44,7 +44,8 @@
  *
  * Not covered: the server object itself, which a package handed it can still change (its
  * `_sharedCreds`, `_contexts`, `setSecureContext` with a context of its own: without the
- * app's key, what it can serve is a certificate of its own); a connection's own secrets,
+ * app's key, what it can serve is a certificate of its own; its listeners, `emit` and
+ * request classes are server-listeners.ts's); a connection's own secrets,
  * to whoever holds it (`socket.getSession()`, `exportKeyingMaterial`).
  */
 import { createRequire } from 'node:module';

@@ -194,7 +194,7 @@ const ENTRIES = {
   // sessions https.globalAgent keeps for the app, an HTTPS server's private key, ticket
   // keys and (open) listeners (its request handed to a package), the app's client identity
   // (its response handed to one).
-  'e-tls.mjs': { cases: ['fips-mode-switch', 'agent-tls-sessions', 'tls-server-identity', 'tls-server-ticket-keys', 'tls-server-listeners', 'tls-client-identity', 'udp-descriptor-opener'] },
+  'e-tls.mjs': { cases: ['fips-mode-switch', 'agent-tls-sessions', 'tls-server-identity', 'tls-server-ticket-keys', 'tls-server-listeners', 'http-server-state', 'tls-client-identity', 'udp-descriptor-opener'] },
   // Process-wide settings (cases 360 and up): the defaults of every emitter, stream, HTTP
   // parser and log line, set by a package; the checks of "the app's code called" when a
   // package schedules the call as a promise job the app awaits.
@@ -355,27 +355,19 @@ Object.assign(RESIDUAL, {
 });
 
 const TODO = {
+  // The app's servers take listeners from the app's code and Node's only (server-listeners.ts):
+  // the frame below the server's `on` is told apart, not what the app meant. An app reading
+  // a getter a package set on a request it handed (`req.user`), which is the server's `on`
+  // bound to the package's listener, is that frame (docs/attacks.md, case 350; case 220's
+  // kind).
+  'http-server-state': [
+    "the app reads a getter of the package's on the request (req.user): server.on bound to its listener",
+    'app: its later requests reach no listener added by a getter the app read',
+  ],
   // Node makes one error class per error code when it starts (internal/errors), exports
   // none, and they share no hook a sample could use: a package that catches one reaches
   // the prototype the app's errors of that code share (docs/attacks.md, case 80).
   'node-error-classes': ["a per-code Node error's prototype (ERR_OUT_OF_RANGE)", "app: its ERR_OUT_OF_RANGE errors serialize as Node's"],
-  // A response of the app's own `http.get` leads to Node's `http.globalAgent` (`res.req.agent`),
-  // one for the process. Locked (agent-guards.ts): no own `addRequest`, no listener, its
-  // options frozen. Its socket maps (`sockets`, `freeSockets`) stay Node's live state,
-  // written as connections come and go: an accessor planted there, or a plain read,
-  // reaches the app's later keep-alive sockets (docs/attacks.md, case 125).
-  'handed-global-agent': ["app: its later sockets do not reach the package's 'free' listener"],
-  // A request of the app's HTTPS server leads to the server (`req.socket.server`), an emitter
-  // of the app's whose listener map Node writes as the app and Node add listeners (in place,
-  // arrays pushed) and reads at every emit: a listener a package adds there hears the app's
-  // later requests, its connections' TLS key log and its sessions. Telling Node's and the
-  // app's writes from a package's would cost a stack read per listener added and a guard on
-  // every emit's read (docs/attacks.md, case 275).
-  'tls-server-listeners': [
-    'app: its later requests reach its own listener only',
-    "app: its connections' TLS secrets reach no package",
-    "app: its server's sessions reach no package",
-  ],
   // node:net opens a descriptor for the app's code (native-handles.ts): the frame below the
   // constructor is told apart, not what the app meant by it. An app reading a getter of a
   // package's object (a bound Reflect.construct of node:net's Socket with { fd }) is that
