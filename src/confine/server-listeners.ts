@@ -213,6 +213,9 @@ export function lockServerListeners(error: ErrorConstructorLike, server: object)
   // listener, on Node 20): the fields are pinned again once that event has run.
   const emit = {
     emit(this: unknown, type: unknown): unknown {
+      // A server fed connections without listening (`server.emit('connection', duplex)`,
+      // serverless adapters) closes the window with its first one, before its listeners run.
+      if (!state.listening && this === server && typeof type === 'string' && SERVING.has(type)) state.listening = true;
       // eslint-disable-next-line prefer-rest-params
       const result: unknown = Reflect.apply(real, this, arguments);
       if (type === 'listening' && this === server) {
@@ -225,6 +228,9 @@ export function lockServerListeners(error: ErrorConstructorLike, server: object)
   Object.defineProperty(emit, 'length', { value: real.length });
   Object.defineProperty(server, 'emit', { value: emit, writable: false, enumerable: false, configurable: false });
 }
+
+/** Events that carry a connection or a request to a server: after the first, a package may hold it through one. */
+const SERVING: ReadonlySet<string> = new Set(['connection', 'secureConnection', 'request', 'upgrade', 'connect', 'session', 'stream']);
 
 /** Objects a server keeps under a symbol that Node hands every request to (its parser is added there). */
 const PINNED_SYMBOLS: ReadonlySet<string> = new Set(['http.server.connections']);
