@@ -27,7 +27,8 @@
  *   calling its parent's): every package is one kind, and a bound method adds no frame.
  * - `agent.constructor` constructs for Node's `ClientRequest` only (`agent: false`):
  *   capability-classes.ts;
- * - the `options` of agents Node or the app made (merged into every connection they open)
+ * - the `options` of agents Node or the app made (merged into every connection they open,
+ *   agent-options.ts)
  *   are written only by Node's and the app's code ({@link pinOptions}), and their proxy is
  *   set once, by Node ({@link pinProxyConfig}); Node's global agents take no new
  *   property or listener ({@link lockGlobalAgent}).
@@ -46,16 +47,13 @@
 import process from 'node:process';
 import { callerSitesOf, type CallerSite } from './stack-traces.js';
 import { ReturnArgument, isObject } from './host-hardening.js';
+import { agentHost, AgentMisuseError, HTTP_AGENT, isNode, isRuntime, kindOf, makers, type ErrorConstructorLike, type Maker } from './agent-makers.js';
+import { digestIdentityInNames, findProxyConfigKey, optionsSetter, pinOptions, pinProxyConfig } from './agent-options.js';
 
-type ErrorConstructorLike = Parameters<typeof callerSitesOf>[0];
-type Maker = 'node' | 'app' | 'package';
+export { AgentMisuseError } from './agent-makers.js';
 
-export class AgentMisuseError extends TypeError {
-  code = 'LAVAMOAT_AGENT_NOT_OURS';
-}
 
-/** Agents seen (at their making, or later if made before the guards), by who made them. */
-const makers = new WeakMap<object, Maker>();
+
 /**
  * Requests an agent may make a socket for, from Node's side (`createSocket` called by
  * node:_http_agent): those Node's ClientRequest gave an agent through `addRequest`, or
@@ -73,20 +71,7 @@ const socketed = new WeakSet<object>();
  */
 const creating: object[] = [];
 
-/** This bundle's own frames (the inert twin that constructs for `agent: false`) are no one's. */
-const runtimeDir = new URL('.', import.meta.url).href;
-const isRuntime = (site: CallerSite): boolean => site.file?.startsWith(runtimeDir) === true;
-const isNode = (site: CallerSite | undefined): boolean => site?.file?.startsWith('node:') === true;
 
-/**
- * Whether V8 names a frame's script as a file: an absolute path or a `file:` URL (the
- * app's code; not a Wasm function's `wasm://wasm/<hash>`, case 250).
- */
-const namesAFile = (file: string): boolean => file.startsWith('file:///') || (file.startsWith('/') && !file.startsWith('//'));
-
-/** Node frames are Node's; no file is a compartment's code (or a builtin's, or Wasm's: refused as a package's). */
-const kindOf = (site: CallerSite | undefined): Maker =>
-  site === undefined || isNode(site) ? 'node' : site.file === undefined || !namesAFile(site.file) ? 'package' : 'app';
 
 /** Who made an agent, from the frames below its constructor: the first that is neither Node's nor this runtime's. */
 function makerOf(below: readonly CallerSite[]): Maker {
@@ -109,9 +94,7 @@ export function makeForPackage<T>(make: () => T): T {
     makingForPackage -= 1;
   }
 }
-let hostError: ErrorConstructorLike | undefined;
 let installed = false;
-const HTTP_AGENT = 'node:_http_agent';
 const HTTP_CLIENT = 'node:_http_client';
 const HTTPS = 'node:https';
 
@@ -122,22 +105,16 @@ const HTTPS = 'node:https';
 export function guardHttpAgents(error: ErrorConstructorLike, http: { Agent?: unknown; globalAgent?: unknown }, { existing = false } = {}): void {
   const Agent = http.Agent as (Function & { prototype: Record<string, unknown> }) | undefined;
   if (installed || typeof Agent !== 'function') return;
-  hostError = error;
+  agentHost.error = error;
   madeBefore = existing;
   if (isObject(http.globalAgent) && !makers.has(http.globalAgent)) makers.set(http.globalAgent, 'node');
   if (!Object.isExtensible(Agent)) throw new AgentMisuseError("LavaMoat: node:http's Agent was changed before the runtime could guard it");
-  // Node 22.21+/24: the key under which an agent keeps its proxy (when made with
-  // `proxyEnv`), read from one made so before the guards.
-  try {
-    proxyConfigKey = Object.getOwnPropertySymbols(Reflect.construct(Agent, [{ proxyEnv: {} }])).find((key) => key.description === 'kProxyConfig');
-  } catch {
-    proxyConfigKey = undefined;
-  }
+  findProxyConfigKey(Agent);
   const hasInstance = {
     [Symbol.hasInstance](this: unknown, value: unknown): boolean {
       const result = Reflect.apply(ordinaryHasInstance, this, [value]) as boolean;
       if (result && !makers.has(value as object)) {
-        const [caller, ...below] = callerSitesOf(hostError!, hasInstance, 8);
+        const [caller, ...below] = callerSitesOf(agentHost.error!, hasInstance, 8);
         // The constructor's own check (http's, or https's, which inherits this) runs first
         // on every agent made from now on.
         const constructing = (caller?.file === HTTP_AGENT || caller?.file === HTTPS) && caller.name === 'Agent';
@@ -197,216 +174,6 @@ export function guardHttpAgents(error: ErrorConstructorLike, http: { Agent?: unk
   pinProxyConfig(http.globalAgent, true);
   lockGlobalAgent(http.globalAgent);
   installed = true;
-}
-
-let proxyConfigKey: symbol | undefined;
-
-/**
- * Node's and the app's agents: the proxy an agent made with `proxyEnv` sends every request
- * through (`http.globalAgent`'s under `NODE_USE_ENV_PROXY`), set once by Node's
- * constructor and frozen: a package handed a request set
- * `agent[kProxyConfig].proxyConnectionOptions.port` (or the whole) and the app's next
- * requests, credentials included, went to its host as their proxy (Node 22, 24; case 161).
- * `made`: the agent exists already (the global one), its proxy set.
- */
-function pinProxyConfig(agent: unknown, made = false): void {
-  const key = proxyConfigKey;
-  if (key === undefined || !isObject(agent)) return;
-  const current = Reflect.getOwnPropertyDescriptor(agent, key);
-  if (current !== undefined && !current.configurable) return;
-  if (made && current === undefined) return;
-  let config: unknown = current !== undefined ? frozenConfig(current.value) : undefined;
-  let set = current !== undefined;
-  const accessor = {
-    get(): unknown {
-      return config;
-    },
-    set(next: unknown): void {
-      const [caller] = callerSitesOf(hostError!, accessor.set, 1);
-      if (set || caller?.file !== HTTP_AGENT || caller.name !== 'Agent') {
-        throw new AgentMisuseError("LavaMoat: the proxy of an HTTP agent Node or the app made is set once, by Node's Agent constructor");
-      }
-      config = frozenConfig(next);
-      set = true;
-    },
-  };
-  Object.defineProperty(agent, key, { get: accessor.get, set: accessor.set, enumerable: true, configurable: false });
-}
-
-function frozenConfig(config: unknown): unknown {
-  if (!isObject(config)) return config;
-  for (const key of Reflect.ownKeys(config)) {
-    const item = Reflect.getOwnPropertyDescriptor(config, key);
-    if (item && 'value' in item && isObject(item.value)) Object.freeze(item.value);
-  }
-  return Object.freeze(config);
-}
-
-/**
- * Node's and the app's agents: `options` (merged into every connection an agent opens:
- * `host`, `port`, `socketPath`, `lookup`, https's `ca` and `rejectUnauthorized`) written
- * only by Node's code and the app's. Shared by all the agent's requests, the options of
- * `http.globalAgent` reach every request of the app: a package handed one request (a
- * client hook, a logger, granted nothing) set `req.agent.options.host` and the app's
- * next requests, headers and credentials with them, went to its host (attack case 161).
- * The object becomes a proxy whose writes check their caller (a builtin's frame, as
- * `Object.assign`'s, counts as a package's: a bound one adds no frame), held by a
- * read-only property of the agent (its options are changed in place, not replaced). A
- * package's agents keep theirs plain: agentkeepalive's kind sets its own.
- */
-const pinned = new WeakSet<object>();
-
-function optionsSetter(this: unknown, value: unknown): void {
-  if (!isObject(this)) return;
-  const maker = makers.get(this);
-  if (maker === 'node' || maker === 'app') {
-    const [caller] = callerSitesOf(hostError!, optionsSetter, 1);
-    if (caller?.file === HTTP_AGENT && caller.name === 'Agent') {
-      pinOptions(this, value);
-      return;
-    }
-  }
-  Object.defineProperty(this, 'options', { value, writable: true, enumerable: true, configurable: true });
-}
-
-function pinOptions(agent: unknown, value: unknown = isObject(agent) ? Reflect.get(agent, 'options') : undefined): void {
-  if (!isObject(agent) || pinned.has(agent)) return;
-  const current = Reflect.getOwnPropertyDescriptor(agent, 'options');
-  if (current !== undefined && !current.configurable) return;
-  // Read-only: a setter would be a function a package could bind to the agent and options
-  // of its choosing and hand the app to call (a bound function adds no frame).
-  Object.defineProperty(agent, 'options', { value: guardedOptions(value), writable: false, enumerable: true, configurable: false });
-  pinned.add(agent);
-}
-
-function checkWriter(trap: Function): void {
-  const [caller] = callerSitesOf(hostError!, trap, 1);
-  // Node's code and the app's write them; no frame at all is no one's.
-  if (caller !== undefined && kindOf(caller) !== 'package') return;
-  throw new AgentMisuseError(
-    "LavaMoat: the options of an HTTP agent Node or the app made are changed only by Node's code and the app's own (not a package's, nor a builtin's such as Object.assign, which may run for one): they go into every connection the agent opens for the app's requests (a package makes an agent of its own with new http.Agent, granted http)",
-  );
-}
-
-/**
- * What Node reads of an agent's `proxyEnv` (`parseProxyConfigFromEnv`, the same six names
- * as Node 22's `filterEnvForProxies`).
- */
-const PROXY_VARIABLES = ['http_proxy', 'HTTP_PROXY', 'https_proxy', 'HTTPS_PROXY', 'no_proxy', 'NO_PROXY'] as const;
-
-/**
- * An agent's `proxyEnv` is the environment it takes its proxy from: Node 24's global
- * agents under `--use-env-proxy` (`NODE_USE_ENV_PROXY`) hold `process.env` itself there,
- * as does an agent the app makes with `proxyEnv: process.env` (Node's documented form).
- * Options travel (a package's own `http` copies the global agent's; a handed request
- * leads to its agent's): a package granted `http`, or handed one response, read every
- * variable of the process with no `process.env` grant, and wrote any, past the env view
- * (`NODE_TLS_REJECT_UNAUTHORIZED`, `NODE_OPTIONS`: case 223). Node reads it once, in the
- * constructor, after assigning the options: it then reads a frozen copy of the proxy
- * variables, which gives the same proxy.
- */
-function proxyVariablesOf(options: object): void {
-  const env: unknown = Reflect.get(options, 'proxyEnv');
-  if (!isObject(env)) return;
-  const copy: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-  for (const name of PROXY_VARIABLES) copy[name] = Reflect.get(env, name);
-  Reflect.defineProperty(options, 'proxyEnv', { value: Object.freeze(copy), writable: true, enumerable: true, configurable: true });
-}
-
-function guardedOptions(value: unknown): unknown {
-  if (!isObject(value)) return value;
-  proxyVariablesOf(value);
-  // The client identity is kept out of the object the proxy stands for: a property's
-  // descriptor (`Object.getOwnPropertyDescriptor`, which no `get` sees) and util.inspect
-  // (which formats a proxy's target, not the proxy) gave it to any package handed a
-  // response (case 343). The traps answer for it as if it were there.
-  const secrets = new Map<string, { value: unknown; enumerable: boolean; writable: boolean }>();
-  for (const key of CLIENT_IDENTITY_OPTIONS) {
-    const descriptor = Reflect.getOwnPropertyDescriptor(value, key);
-    if (descriptor === undefined || !('value' in descriptor) || !descriptor.configurable || !Object.isExtensible(value)) continue;
-    secrets.set(key, { value: descriptor.value, enumerable: descriptor.enumerable === true, writable: descriptor.writable === true });
-    Reflect.deleteProperty(value, key);
-  }
-  const secretOf = (key: string | symbol) => (typeof key === 'string' ? secrets.get(key) : undefined);
-  /** Where an identity option the app sets later is kept (`https.globalAgent.options.key = ...`, case 224): with the others. */
-  const keepable = (target: object, key: string | symbol): key is string =>
-    typeof key === 'string' && CLIENT_IDENTITY_OPTIONS.has(key) && Object.isExtensible(target) && Reflect.getOwnPropertyDescriptor(target, key) === undefined;
-  const handler: ProxyHandler<object> = {
-    get(target, key, receiver) {
-      const secret = secretOf(key);
-      if (secret !== undefined) return secret.value === undefined || readForTheApp(handler.get!) ? secret.value : undefined;
-      const value: unknown = Reflect.get(target, key, receiver === proxy ? target : receiver);
-      // The app's client identity (mutual TLS), merged by Node's addRequest into the
-      // app's requests: not for a package handed a response (case 276).
-      if (value === undefined || typeof key !== 'string' || !CLIENT_IDENTITY_OPTIONS.has(key) || readForTheApp(handler.get!)) return value;
-      return undefined;
-    },
-    has(target, key) {
-      return secretOf(key) !== undefined || Reflect.has(target, key);
-    },
-    ownKeys(target) {
-      const keys = Reflect.ownKeys(target);
-      for (const key of secrets.keys()) if (!keys.includes(key)) keys.push(key);
-      return keys;
-    },
-    getOwnPropertyDescriptor(target, key) {
-      const secret = secretOf(key);
-      // Its value only through `get` (a spread reads the descriptor, then gets).
-      if (secret !== undefined) return { value: undefined, writable: secret.writable, enumerable: secret.enumerable, configurable: true };
-      return Reflect.getOwnPropertyDescriptor(target, key);
-    },
-    set(target, key, next, receiver) {
-      checkWriter(handler.set!);
-      const secret = secretOf(key);
-      if (secret !== undefined && (receiver === proxy || receiver === target)) {
-        if (!secret.writable) return false;
-        secret.value = next;
-        return true;
-      }
-      if ((receiver === proxy || receiver === target) && keepable(target, key)) {
-        secrets.set(key, { value: next, enumerable: true, writable: true });
-        return true;
-      }
-      return Reflect.set(target, key, next, receiver === proxy ? target : receiver);
-    },
-    defineProperty(target, key, descriptor) {
-      checkWriter(handler.defineProperty!);
-      if (secretOf(key) !== undefined) {
-        // Back on the object as defined (a data property with `value` stays kept).
-        const secret = secretOf(key)!;
-        if ('value' in descriptor && descriptor.get === undefined && descriptor.set === undefined && descriptor.configurable !== false) {
-          secret.value = descriptor.value;
-          if (descriptor.writable !== undefined) secret.writable = descriptor.writable;
-          if (descriptor.enumerable !== undefined) secret.enumerable = descriptor.enumerable;
-          return true;
-        }
-        secrets.delete(key as string);
-        Reflect.defineProperty(target, key, { value: secret.value, writable: secret.writable, enumerable: secret.enumerable, configurable: true });
-      } else if (keepable(target, key) && 'value' in descriptor && descriptor.configurable === true) {
-        secrets.set(key, { value: descriptor.value, enumerable: descriptor.enumerable === true, writable: descriptor.writable === true });
-        return true;
-      }
-      return Reflect.defineProperty(target, key, descriptor);
-    },
-    deleteProperty(target, key) {
-      checkWriter(handler.deleteProperty!);
-      if (secretOf(key) !== undefined) return secrets.delete(key as string);
-      return Reflect.deleteProperty(target, key);
-    },
-    setPrototypeOf(target, proto) {
-      checkWriter(handler.setPrototypeOf!);
-      return Reflect.setPrototypeOf(target, proto);
-    },
-    preventExtensions(target) {
-      checkWriter(handler.preventExtensions!);
-      // Kept keys go back first (a proxy of a non-extensible object lists only its own).
-      for (const [key, secret] of secrets) Reflect.defineProperty(target, key, { value: secret.value, writable: secret.writable, enumerable: secret.enumerable, configurable: true });
-      secrets.clear();
-      return Reflect.preventExtensions(target);
-    },
-  };
-  const proxy = new Proxy(value, handler);
-  return proxy;
 }
 
 /**
@@ -492,7 +259,7 @@ class DefineAgent extends ReturnArgument {
 export function noteClientRequests(error: ErrorConstructorLike, client: { ClientRequest?: unknown }): void {
   const ClientRequest = client.ClientRequest as (Function & { prototype: object }) | undefined;
   if (typeof ClientRequest !== 'function' || Object.hasOwn(ClientRequest.prototype, 'agent')) return;
-  hostError = error;
+  agentHost.error = error;
   if (!Object.isExtensible(ClientRequest.prototype)) throw new AgentMisuseError("LavaMoat: node:http's ClientRequest was changed before the runtime could guard it");
   const accessor = {
     get(): undefined {
@@ -611,7 +378,7 @@ function guardSessionCache(proto: Record<string, unknown>): void {
     if (typeof real !== 'function' || !descriptor!.configurable) continue;
     const guarded = {
       [method](this: unknown, ...args: unknown[]): unknown {
-        const [caller] = callerSitesOf(hostError!, guarded, 1);
+        const [caller] = callerSitesOf(agentHost.error!, guarded, 1);
         if (!(caller?.file === HTTPS || mayDrive(this, caller))) {
           refuse(method, caller, "of an https agent it did not make: an agent's TLS sessions are the secrets of its connections");
         }
@@ -623,82 +390,6 @@ function guardSessionCache(proto: Record<string, unknown>): void {
     Object.defineProperty(proto, method, { ...descriptor, value: guarded });
   }
 }
-
-/**
- * The options that are a client's identity (mutual TLS: the private key, its passphrase, a
- * PKCS#12 bundle, an engine's key): an agent the app made with them (or its global agent,
- * given them) merges them into each of its requests (Node's `addRequest`, under the app's
- * call), and a package handed one response read them from `res.req.agent.options`, and
- * from the names https gives the agent's pools, which hold the PEM (case 276).
- */
-const CLIENT_IDENTITY_OPTIONS: ReadonlySet<string> = new Set(['key', 'pfx', 'passphrase', 'privateKeyIdentifier', 'privateKeyEngine']);
-
-/**
- * A read of an identity option: Node's agent code right below (`addRequest` and
- * `createSocket` merge the options into each request's, whoever made the request: an
- * HTTP client library the app hands its agent, axios's `httpsAgent`), or the app's code
- * (the first frame that is neither Node's nor the runtime's names a file).
- */
-function readForTheApp(fn: Function): boolean {
-  const sites = callerSitesOf(hostError!, fn, 16);
-  if (sites[0]?.file === HTTP_AGENT) return true;
-  for (const site of sites) {
-    if (isNode(site) || isRuntime(site)) continue;
-    return kindOf(site) === 'app';
-  }
-  return false;
-}
-
-let digestOf: ((value: string | Uint8Array) => string) | undefined;
-
-/**
- * A value of an identity option as https's `getName` may write it: its digest, not its
- * bytes. A list's objects (`key: [{ pem, passphrase }]`, `pfx: [{ buf, passphrase }]`, as
- * tls documents them) have their `pem`, `buf` and `passphrase` digested: Node 22 and 24
- * write each into the name as it is (case 341).
- */
-function digested(value: unknown, inList = false): unknown {
-  if (typeof value === 'string' || value instanceof Uint8Array) return `sha256:${digestOf!(value)}`;
-  if (Array.isArray(value)) return value.map((item) => digested(item, true));
-  if (inList && isObject(value) && !ArrayBuffer.isView(value)) {
-    // Read as Node reads them, in a copy made for this name only.
-    const source = value as Record<string, unknown>;
-    return { pem: digested(source.pem), buf: digested(source.buf), passphrase: digested(source.passphrase) };
-  }
-  return value;
-}
-
-/**
- * https's `getName(options)` (the key of an agent's pools and sessions, which anyone
- * holding the agent reads: `Object.keys(agent.sockets)`) writes each option it names
- * into the name, the private key's PEM too (base64-encoded on Node 24): made of a digest
- * of each identity option instead, which keeps names apart as the keys do.
- */
-function digestIdentityInNames(proto: Record<string, unknown>, digest: (value: string | Uint8Array) => string): void {
-  const descriptor = Reflect.getOwnPropertyDescriptor(proto, 'getName');
-  const real: unknown = descriptor?.value;
-  if (typeof real !== 'function' || !descriptor!.configurable) return;
-  digestOf = digest;
-  const getName = {
-    getName(this: unknown, options?: unknown, ...rest: unknown[]): unknown {
-      if (isObject(options)) {
-        let copy: Record<string, unknown> | undefined;
-        for (const key of CLIENT_IDENTITY_OPTIONS) {
-          const value: unknown = Reflect.get(options, key);
-          if (value === undefined || value === null) continue;
-          copy ??= { ...(options as Record<string, unknown>) };
-          copy[key] = digested(value);
-        }
-        if (copy !== undefined) return Reflect.apply(real, this, [copy, ...rest]);
-      }
-      return Reflect.apply(real, this, [options, ...rest]);
-    },
-  }.getName;
-  Object.defineProperty(getName, 'length', { value: real.length });
-  Object.defineProperty(proto, 'getName', { ...descriptor, value: getName });
-}
-
-/** Code outside Node drives only agents its own kind made. */
 
 /**
  * Whether node:http had loaded before the guards (a preload, which runs before the loader,
@@ -738,7 +429,7 @@ function guard(proto: Record<string, unknown>, method: string, check: (agent: un
   if (typeof real !== 'function' || !descriptor!.configurable) throw new AgentMisuseError(`LavaMoat: the HTTP agent's ${method} cannot be guarded`);
   const guarded = {
     [method](this: unknown, ...args: unknown[]): unknown {
-      check(this, callerSitesOf(hostError!, guarded, 1)[0], args);
+      check(this, callerSitesOf(agentHost.error!, guarded, 1)[0], args);
       if (during === undefined || !isObject(this)) return Reflect.apply(real, this, args);
       during.push(this);
       try {
