@@ -45,6 +45,7 @@
 import process from 'node:process';
 import { callerSitesOf, type CallerSite } from './stack-traces.js';
 import { ReturnArgument, isObject } from './host-hardening.js';
+import { callerChecked } from './frameless-calls.js';
 
 type ErrorConstructorLike = Parameters<typeof callerSitesOf>[0];
 type Maker = 'node' | 'app' | 'package';
@@ -147,7 +148,7 @@ export function guardHttpAgents(error: ErrorConstructorLike, http: { Agent?: unk
       return result;
     },
   }[Symbol.hasInstance];
-  Object.defineProperty(Agent, Symbol.hasInstance, { value: hasInstance, writable: false, enumerable: false, configurable: false });
+  Object.defineProperty(Agent, Symbol.hasInstance, { value: callerChecked(hasInstance), writable: false, enumerable: false, configurable: false });
   guard(Agent.prototype, 'addRequest', (agent, caller, args) => {
     const [request] = args;
     if (!isObject(request)) refuse('addRequest', caller);
@@ -567,7 +568,7 @@ function guardSessionCache(proto: Record<string, unknown>): void {
       },
     }[method]!;
     Object.defineProperty(guarded, 'length', { value: real.length });
-    Object.defineProperty(proto, method, { ...descriptor, value: guarded });
+    Object.defineProperty(proto, method, { ...descriptor, value: callerChecked(guarded) });
   }
 }
 
@@ -642,7 +643,7 @@ function digestIdentityInNames(proto: Record<string, unknown>, digest: (value: s
     },
   }.getName;
   Object.defineProperty(getName, 'length', { value: real.length });
-  Object.defineProperty(proto, 'getName', { ...descriptor, value: getName });
+  Object.defineProperty(proto, 'getName', { ...descriptor, value: callerChecked(getName) });
 }
 
 /** Code outside Node drives only agents its own kind made. */
@@ -696,5 +697,5 @@ function guard(proto: Record<string, unknown>, method: string, check: (agent: un
     },
   }[method]!;
   Object.defineProperty(guarded, 'length', { value: real.length });
-  Object.defineProperty(proto, method, { ...descriptor, value: guarded });
+  Object.defineProperty(proto, method, { ...descriptor, value: callerChecked(guarded) });
 }
