@@ -49,6 +49,7 @@ import { callerSitesOf, type CallerSite } from './stack-traces.js';
 import { ReturnArgument, isObject } from './host-hardening.js';
 import { agentHost, AgentMisuseError, HTTP_AGENT, isNode, isRuntime, kindOf, makers, type ErrorConstructorLike, type Maker } from './agent-makers.js';
 import { digestIdentityInNames, findProxyConfigKey, optionsSetter, pinOptions, pinProxyConfig } from './agent-options.js';
+import { callerChecked } from './frameless-calls.js';
 
 export { AgentMisuseError } from './agent-makers.js';
 
@@ -125,7 +126,7 @@ export function guardHttpAgents(error: ErrorConstructorLike, http: { Agent?: unk
       return result;
     },
   }[Symbol.hasInstance];
-  Object.defineProperty(Agent, Symbol.hasInstance, { value: hasInstance, writable: false, enumerable: false, configurable: false });
+  Object.defineProperty(Agent, Symbol.hasInstance, { value: callerChecked(hasInstance), writable: false, enumerable: false, configurable: false });
   guard(Agent.prototype, 'addRequest', (agent, caller, args) => {
     const [request] = args;
     if (!isObject(request)) refuse('addRequest', caller);
@@ -166,7 +167,7 @@ export function guardHttpAgents(error: ErrorConstructorLike, http: { Agent?: unk
   // as node:_http_agent loaded, now).
   Object.defineProperty(Agent.prototype, 'options', {
     get: () => undefined,
-    set: optionsSetter,
+    set: callerChecked(optionsSetter),
     enumerable: false,
     configurable: false,
   });
@@ -387,7 +388,7 @@ function guardSessionCache(proto: Record<string, unknown>): void {
       },
     }[method]!;
     Object.defineProperty(guarded, 'length', { value: real.length });
-    Object.defineProperty(proto, method, { ...descriptor, value: guarded });
+    Object.defineProperty(proto, method, { ...descriptor, value: callerChecked(guarded) });
   }
 }
 
@@ -440,5 +441,5 @@ function guard(proto: Record<string, unknown>, method: string, check: (agent: un
     },
   }[method]!;
   Object.defineProperty(guarded, 'length', { value: real.length });
-  Object.defineProperty(proto, method, { ...descriptor, value: guarded });
+  Object.defineProperty(proto, method, { ...descriptor, value: callerChecked(guarded) });
 }

@@ -6,6 +6,7 @@
  */
 import { callerSitesOf } from './stack-traces.js';
 import { isObject } from './host-hardening.js';
+import { callerChecked } from './frameless-calls.js';
 import { agentHost, AgentMisuseError, HTTP_AGENT, isNode, isRuntime, kindOf, makers } from './agent-makers.js';
 
 let proxyConfigKey: symbol | undefined;
@@ -298,6 +299,6 @@ export function digestIdentityInNames(proto: Record<string, unknown>, digest: (v
     },
   }.getName;
   Object.defineProperty(getName, 'length', { value: real.length });
-  Object.defineProperty(proto, 'getName', { ...descriptor, value: getName });
+  Object.defineProperty(proto, 'getName', { ...descriptor, value: callerChecked(getName) });
 }
 

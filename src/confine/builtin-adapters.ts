@@ -57,8 +57,12 @@ import { refusedSettings } from './process-settings.js';
 export type Module = Record<string, unknown>;
 export type Ctor = new (...args: unknown[]) => object;
 
-/** v8's functions that write or read a snapshot of the whole heap (case 333). */
-const HEAP_SNAPSHOTS = ['writeHeapSnapshot', 'getHeapSnapshot', 'setHeapSnapshotNearHeapLimit'] as const;
+/**
+ * v8's functions that write or read a snapshot of the whole heap (case 333), and Node 22+'s
+ * `queryObjects`, which lists every object of a class on the heap, with previews of their
+ * fields under `format: 'summary'` (the app's maps and their strings: case 371).
+ */
+const HEAP_SNAPSHOTS = ['writeHeapSnapshot', 'getHeapSnapshot', 'setHeapSnapshotNearHeapLimit', 'queryObjects'] as const;
 
 export interface AdapterContext {
   packageName: string;

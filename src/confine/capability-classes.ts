@@ -21,6 +21,7 @@ import { loadedEntries, loadedSet } from './load-trap.js';
 import { isStackOverflow } from './stack-overflow.js';
 import { callerSitesOf } from './stack-traces.js';
 import { createRequire } from 'node:module';
+import { callerChecked } from './frameless-calls.js';
 
 const hostRequire = createRequire(import.meta.url);
 
@@ -145,7 +146,7 @@ function disarm(proto: object, real: Function, module: string | undefined, globa
   }
   Object.freeze(twin);
   twins.set(proto, twin);
-  Object.defineProperty(proto, 'constructor', { value: twin, writable: true, enumerable: descriptor.enumerable, configurable: true });
+  Object.defineProperty(proto, 'constructor', { value: callerChecked(twin), writable: true, enumerable: descriptor.enumerable, configurable: true });
   return noteDisarmed(proto);
 }
 

@@ -19,6 +19,7 @@
 import { createRequire } from 'node:module';
 import { callerSitesOf } from './stack-traces.js';
 import { nativeBinding } from './native-handles.js';
+import { callerChecked } from './frameless-calls.js';
 
 const hostRequire = createRequire(import.meta.url);
 
@@ -198,7 +199,7 @@ export function confineStdioFileStream(stream: object): void {
     }[name]!;
     Object.defineProperty(guarded, 'length', { value: real.length });
     syncGuards.add(guarded);
-    Object.defineProperty(prototype, name, { ...descriptor, value: guarded });
+    Object.defineProperty(prototype, name, { ...descriptor, value: callerChecked(guarded) });
   }
   // Marked once both are guarded: a pass cut short (out of stack, the first read of the
   // standard output from deep recursion) is finished by the next, not skipped.
@@ -234,7 +235,7 @@ export function confineUtf8Streams(Utf8Stream: unknown): void {
     },
   }.reopen;
   Object.defineProperty(reopen, 'length', { value: real.length });
-  Object.defineProperty(prototype, 'reopen', { ...descriptor, value: reopen });
+  Object.defineProperty(prototype, 'reopen', { ...descriptor, value: callerChecked(reopen) });
 }
 
 /**
@@ -311,7 +312,7 @@ function guardFileHandleMethods(kFd: symbol, prototype: object): void {
       },
     }[name]!;
     Object.defineProperty(guarded, 'length', { value: real.length });
-    Object.defineProperty(prototype, key, { ...descriptor, value: guarded });
+    Object.defineProperty(prototype, key, { ...descriptor, value: callerChecked(guarded) });
   }
 }
 

@@ -7,6 +7,7 @@
 import { hardenPrototypeChain, isHardened, isObject, isPlainData } from './host-hardening.js';
 import { callerSitesOf } from './stack-traces.js';
 import { isTheAppsFile } from './performance-observation.js';
+import { callerChecked } from './frameless-calls.js';
 
 /**
  * Symbols of an `EventTarget` that Node writes after making it (`events.setMaxListeners`
@@ -43,7 +44,9 @@ export class ListenerMapError extends TypeError {
 function listenerMapForNode(target: object, key: symbol, descriptor: PropertyDescriptor, pass?: () => boolean): void {
   const map: unknown = descriptor.value;
   const get = {
-    [key.description!](): unknown {
+    [key.description!](this: unknown): unknown {
+      // Its own target's only: moved onto another object, Node's reads there would answer it (case 370).
+      if (this !== target) return undefined;
       if (pass !== undefined && pass()) return map;
       const [caller, below] = callerSitesOf(globalThis.Error as never, get, 2);
       if (caller?.file === 'node:internal/event_target') {
@@ -54,7 +57,7 @@ function listenerMapForNode(target: object, key: symbol, descriptor: PropertyDes
       throw new ListenerMapError(`LavaMoat: this event target is one of the process's (shared with the app): its listeners are read only by Node's EventTarget (use addEventListener and removeEventListener)`);
     },
   }[key.description!]!;
-  Object.defineProperty(target, key, { get, enumerable: descriptor.enumerable, configurable: false });
+  Object.defineProperty(target, key, { get: callerChecked(get), enumerable: descriptor.enumerable, configurable: false });
 }
 
 /**

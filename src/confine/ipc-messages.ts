@@ -21,6 +21,7 @@
 import process from 'node:process';
 import { callerSitesOf } from './stack-traces.js';
 import { isRuntimeFile, isTheAppsFile } from './performance-observation.js';
+import { callerChecked } from './frameless-calls.js';
 
 export class IpcMessageError extends TypeError {
   readonly code = 'LAVAMOAT_IPC_INTERNAL_MESSAGE';
@@ -115,5 +116,5 @@ export function guardProcessSend(): void {
     return Reflect.apply(real, this, [copy, ...rest]);
   };
   Object.defineProperty(send, 'length', { value: real.length });
-  Object.defineProperty(process, 'send', { ...descriptor, value: send });
+  Object.defineProperty(process, 'send', { ...descriptor, value: callerChecked(send) });
 }

@@ -24,6 +24,7 @@ import { deferExtensions, freezeMethods, markNativePrototype } from './host-hard
 import { callerSitesOf } from './stack-traces.js';
 import { isRuntimeFile, isTheAppsFile } from './performance-observation.js';
 import { guardServerContextMethods } from './tls-servers.js';
+import { callerChecked } from './frameless-calls.js';
 
 /**
  * The bindings `process.binding` exposes (Node's allow-list). The classes of those that
@@ -83,7 +84,7 @@ function oncePerHandle(className: string, prototype: object, name: string): void
       return Reflect.apply(real, this, args);
     },
   }[name]!;
-  Object.defineProperty(prototype, name, { value: wrapper, writable: false, enumerable: descriptor.enumerable, configurable: false });
+  Object.defineProperty(prototype, name, { value: callerChecked(wrapper), writable: false, enumerable: descriptor.enumerable, configurable: false });
 }
 
 /**
@@ -209,7 +210,7 @@ export function guardClusterServerQueries(cluster: Record<string, unknown>): voi
     },
   }._getServer;
   Object.defineProperty(guarded, 'length', { value: (real as Function).length });
-  Object.defineProperty(cluster, '_getServer', { value: guarded, writable: false, enumerable: descriptor.enumerable ?? true, configurable: false });
+  Object.defineProperty(cluster, '_getServer', { value: callerChecked(guarded), writable: false, enumerable: descriptor.enumerable ?? true, configurable: false });
 }
 
 export class NativeHandleCallerError extends TypeError {
@@ -255,7 +256,7 @@ function onlyFromNode(className: string, prototype: object, name: string, caller
   }[name]!;
   Object.defineProperty(wrapper, 'length', { value: real.length });
   // Frozen with the rest of the prototype (neutralizePrototype), or made overridable below.
-  Object.defineProperty(prototype, name, { ...descriptor, value: wrapper });
+  Object.defineProperty(prototype, name, { ...descriptor, value: callerChecked(wrapper) });
 }
 
 /**

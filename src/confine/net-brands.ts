@@ -30,6 +30,7 @@ import process from 'node:process';
 import { callerSitesOf } from './stack-traces.js';
 import { isRuntimeFile, isTheAppsFile } from './performance-observation.js';
 import { lockServerListeners, pinServerFields } from './server-listeners.js';
+import { callerChecked } from './frameless-calls.js';
 
 type ErrorConstructorLike = Parameters<typeof callerSitesOf>[0];
 
@@ -119,7 +120,7 @@ export function brandNetObjects(hostError: ErrorConstructorLike, net: Record<str
         return result;
       },
     }[Symbol.hasInstance];
-    Object.defineProperty(Class, Symbol.hasInstance, { value: hasInstance, writable: false, enumerable: false, configurable: false });
+    Object.defineProperty(Class, Symbol.hasInstance, { value: callerChecked(hasInstance), writable: false, enumerable: false, configurable: false });
     for (const method of methods) guardMethod(Class, name, method, what);
   }
   installed = true;
@@ -148,7 +149,7 @@ function guardMethod(Class: Function & { prototype: Record<string, unknown> }, n
     },
   }[method]!;
   Object.defineProperty(guarded, 'length', { value: real.length });
-  Object.defineProperty(Class.prototype, method, { ...descriptor, value: guarded });
+  Object.defineProperty(Class.prototype, method, { ...descriptor, value: callerChecked(guarded) });
 }
 
 /** Sockets and servers made before the brands (their handles are open). */

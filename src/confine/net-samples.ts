@@ -10,6 +10,7 @@ import { internal } from './web-samples.js';
 import { isStackOverflow } from './stack-overflow.js';
 import { callerSitesOf } from './stack-traces.js';
 import { isRuntimeFile, isTheAppsFile } from './performance-observation.js';
+import { callerChecked } from './frameless-calls.js';
 
 const hostRequire = createRequire(import.meta.url);
 
@@ -155,7 +156,7 @@ function sampleHttp2Later(): unknown[] {
       },
     }[name]!;
     Object.defineProperty(wrapper, 'length', { value: fn.length });
-    Object.defineProperty(http2, name, { ...descriptor, value: wrapper });
+    Object.defineProperty(http2, name, { ...descriptor, value: callerChecked(wrapper) });
   }
   return [];
 }
@@ -201,7 +202,7 @@ function guardFileResponses(instance: object): void {
         },
       }[name]!;
       Object.defineProperty(guarded, 'length', { value: real.length });
-      Object.defineProperty(proto, name, { ...descriptor, value: guarded });
+      Object.defineProperty(proto, name, { ...descriptor, value: callerChecked(guarded) });
     }
   }
 }

@@ -7,6 +7,7 @@
  * app's files are the app's (`isTheAppsFile`), the runtime's own code forwards.
  */
 import { callerScriptOf } from './stack-traces.js';
+import { callerChecked } from './frameless-calls.js';
 
 type ErrorConstructorLike = Parameters<typeof callerScriptOf>[0];
 
@@ -62,7 +63,7 @@ function placeWrapper(
   Object.defineProperty(wrapper, 'length', { value: real.length });
   Object.defineProperty(wrapper, 'name', { value: name });
   wrapped.set(wrapper, real);
-  Object.defineProperty(proto, name, { ...descriptor, ...fixed, value: wrapper });
+  Object.defineProperty(proto, name, { ...descriptor, ...fixed, value: callerChecked(wrapper) });
 }
 
 /**

@@ -27,6 +27,7 @@
  */
 import { createRequire } from 'node:module';
 import { callerSitesOf } from './stack-traces.js';
+import { callerChecked } from './frameless-calls.js';
 import { isTheAppsFile } from './performance-observation.js';
 import type { AdapterContext, Module } from './builtin-adapters.js';
 
@@ -105,6 +106,7 @@ function appOnlyFunction(holder: object, key: string, what: string, open: (args:
     },
   }[key]!;
   Object.defineProperty(guarded, 'length', { value: real.length });
+  callerChecked(guarded);
   Object.defineProperty(holder, key, { ...descriptor, value: guarded });
 }
 

@@ -51,6 +51,7 @@
  * and its prototype (`Object.setPrototypeOf`, which changes no method pinned here).
  */
 import { callerSitesOf } from './stack-traces.js';
+import { callerChecked } from './frameless-calls.js';
 import { isRuntimeFile, isTheAppsFile } from './performance-observation.js';
 
 type ErrorConstructorLike = Parameters<typeof callerSitesOf>[0];
@@ -205,7 +206,7 @@ export function lockServerListeners(error: ErrorConstructorLike, server: object)
       },
     }[method]!;
     Object.defineProperty(guarded, 'length', { value: real.length });
-    Object.defineProperty(server, method, { value: guarded, writable: false, enumerable: false, configurable: false });
+    Object.defineProperty(server, method, { value: callerChecked(guarded), writable: false, enumerable: false, configurable: false });
   }
   const real: unknown = Reflect.get(server, 'emit');
   if (typeof real !== 'function') return;

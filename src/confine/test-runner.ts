@@ -28,6 +28,7 @@
 import { callerSitesOf } from './stack-traces.js';
 import { isRuntimeFile, isTheAppsFile } from './performance-observation.js';
 import { hardenPrototypeChain, hardenPrototypesWithin } from './host-hardening.js';
+import { callerChecked } from './frameless-calls.js';
 
 export class TestRunnerConfinementError extends Error {
   readonly code = 'LAVAMOAT_TEST_RUNNER_REFUSED';
@@ -54,7 +55,7 @@ function guardMethod(holder: object, name: string, what: string): void {
     },
   }[name]!;
   Object.defineProperty(guarded, 'length', { value: real.length });
-  Object.defineProperty(holder, name, { ...descriptor, value: guarded });
+  Object.defineProperty(holder, name, { ...descriptor, value: callerChecked(guarded) });
 }
 
 let timersGuarded = false;

@@ -50,6 +50,7 @@
  */
 import { createRequire } from 'node:module';
 import { callerSitesOf, type CallerSite } from './stack-traces.js';
+import { callerChecked } from './frameless-calls.js';
 import { isRuntimeFile, isTheAppsFile } from './performance-observation.js';
 
 type ErrorConstructorLike = Parameters<typeof callerSitesOf>[0];
@@ -83,10 +84,29 @@ const appContexts = new WeakSet<object>();
 
 const isNode = (site: CallerSite): boolean => site.file?.startsWith('node:') === true;
 
-/** The first frame below `fn` that is neither Node's nor the runtime's is the app's file. */
+/**
+ * Node's modules that pass the app's calls on to a server's or a socket's TLS methods: its
+ * TLS, HTTP(S), HTTP/2 and net code. Not Node's generic wrappers of whatever function
+ * they are handed (`util.deprecate`'s, promisify's, an `AsyncResource`'s, an emitter's
+ * dispatch), which call it with the receiver and arguments of a package's choosing
+ * when the app calls or reads what a package gave it (case 370).
+ */
+const TLS_FORWARDERS: ReadonlySet<string> = new Set([
+  ...TLS_FILES,
+  'node:https',
+  'node:http',
+  'node:_http_agent',
+  'node:_http_client',
+  'node:_http_server',
+  'node:net',
+  'node:http2',
+  'node:internal/http2/core',
+]);
+
+/** The first frame below `fn` that is neither Node's forwarding code nor the runtime's is the app's file. */
 function forTheApp(fn: Function): boolean {
   for (const site of callerSitesOf(hostError, fn, 16)) {
-    if (isNode(site) || isRuntimeFile(site.file)) continue;
+    if ((site.file !== undefined && TLS_FORWARDERS.has(site.file)) || isRuntimeFile(site.file)) continue;
     return isTheAppsFile(site.file);
   }
   return false;
@@ -118,20 +138,23 @@ function pinIdentity(server: object, maker: 'package' | 'app'): void {
     const current = Reflect.getOwnPropertyDescriptor(server, name);
     if (current !== undefined && !current.configurable) continue;
     let value: unknown = current !== undefined && 'value' in current ? current.value : undefined;
+    // Each answers for its own server only: moved onto an object the app or Node reads (a
+    // getter of a package's object, the options the app passes to `http.request`), it
+    // would answer the app's read or Node's there (case 370).
     const accessor = {
-      get(): unknown {
+      get(this: unknown): unknown {
         // Nothing set is nothing to keep (no stack read).
-        if (value === undefined || byTlsOrApp(accessor.get)) return value;
+        if (value === undefined || (this === server && byTlsOrApp(accessor.get))) return value;
         return undefined;
       },
-      set(next: unknown): void {
-        if (!byTlsOrApp(accessor.set)) {
+      set(this: unknown, next: unknown): void {
+        if (this !== server || !byTlsOrApp(accessor.set)) {
           throw new TlsServerSecretError(`LavaMoat: the ${name} of a TLS server the app made is set by Node's TLS code and the app's own, not a package's`);
         }
         value = next;
       },
     };
-    Object.defineProperty(server, name, { get: accessor.get, set: accessor.set, enumerable: true, configurable: false });
+    Object.defineProperty(server, name, { get: callerChecked(accessor.get), set: callerChecked(accessor.set), enumerable: true, configurable: false });
   }
 }
 
@@ -150,7 +173,7 @@ function wrap(proto: Record<string, unknown>, name: string, make: (real: Functio
   const descriptor = Reflect.getOwnPropertyDescriptor(proto, name);
   const real: unknown = descriptor?.value;
   if (typeof real !== 'function' || !descriptor!.configurable) return false;
-  const wrapper = make(real);
+  const wrapper = callerChecked(make(real));
   Object.defineProperty(wrapper, 'length', { value: real.length });
   Object.defineProperty(proto, name, { ...descriptor, value: wrapper });
   return true;
@@ -182,17 +205,18 @@ function hideConnectOptions(module: Record<string, unknown>): void {
       if (key === undefined || current === undefined || !current.configurable || !('value' in current)) return socket;
       let value: unknown = current.value;
       const accessor = {
-        get(): unknown {
+        get(this: unknown): unknown {
+          if (this !== socket) return undefined;
           const [first] = callerSitesOf(hostError, accessor.get, 1);
           return first?.file !== undefined && TLS_FILES.has(first.file) ? value : undefined;
         },
-        set(next: unknown): void {
+        set(this: unknown, next: unknown): void {
           const [first] = callerSitesOf(hostError, accessor.set, 1);
-          if (first?.file === undefined || !TLS_FILES.has(first.file)) throw new TlsServerSecretError("LavaMoat: a TLS socket's connect options are Node's");
+          if (this !== socket || first?.file === undefined || !TLS_FILES.has(first.file)) throw new TlsServerSecretError("LavaMoat: a TLS socket's connect options are Node's");
           value = next;
         },
       };
-      Object.defineProperty(socket, key, { get: accessor.get, set: accessor.set, enumerable: current.enumerable ?? false, configurable: false });
+      Object.defineProperty(socket, key, { get: callerChecked(accessor.get), set: callerChecked(accessor.set), enumerable: current.enumerable ?? false, configurable: false });
       return socket;
     },
   }.connect;

@@ -33,6 +33,7 @@
  * loaded npm `undici` using the guard (it calls `request()`, which the guard has not).
  */
 import { callerFileOf, callerScriptOf, callerSitesOf } from './stack-traces.js';
+import { callerChecked } from './frameless-calls.js';
 
 type ErrorConstructorLike = Parameters<typeof callerFileOf>[0];
 
@@ -114,7 +115,7 @@ function makeGuard(real: Dispatcher): object {
   };
   return Object.freeze(
     Object.create(null, {
-      dispatch: { value: dispatch, enumerable: true },
+      dispatch: { value: callerChecked(dispatch), enumerable: true },
       // Read by fetch before every request (a mock agent sends the body as is).
       isMockActive: { get: () => real.isMockActive === true, enumerable: true },
       // Read by a WebSocket (Node 22+) and an EventSource: their size limits.

@@ -64,6 +64,7 @@ import { callerFileOf, callerSitesOf } from './stack-traces.js';
 import { isRuntimeFile, isTheAppsFile } from './performance-observation.js';
 import { WorkerConfinementError, checkWorkerEnv, checkWorkerExecArgv, hasLoader, preloadArgs } from './worker-flags.js';
 import { threadsOf } from './worker-messaging.js';
+import { callerChecked } from './frameless-calls.js';
 
 export { WorkerConfinementError, checkWorkerEnv, checkWorkerExecArgv } from './worker-flags.js';
 
@@ -451,7 +452,7 @@ function guardObservingMethods(prototype: object): void {
       },
     }[name]!;
     Object.defineProperty(guarded, 'length', { value: real.length });
-    Object.defineProperty(prototype, name, { ...descriptor, value: guarded });
+    Object.defineProperty(prototype, name, { ...descriptor, value: callerChecked(guarded) });
   }
 }
 

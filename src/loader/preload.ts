@@ -49,6 +49,7 @@ import { importsAfterLoader, preloadParentURL, preloadsBeforeLoader } from './pr
 import { onDenial } from '../report/denials.js';
 import { makeCaughtDenialReport } from '../report/caught-denials.js';
 import { Recording } from '../report/recording.js';
+import { guardFramelessCalls } from '../confine/frameless-calls.js';
 
 declare function lockdown(options?: Record<string, unknown>): void;
 
@@ -99,6 +100,8 @@ export async function start(config: Config, loaderURL: string): Promise<void> {
   zeroFillUnsafeBuffers();
   // V8's own Error, before lockdown puts SES's in its place (confine/host-hardening.ts).
   const feralError = globalThis.Error;
+  // Binds and proxies of the functions whose checks read their caller (confine/frameless-calls.ts).
+  guardFramelessCalls();
   lockdown({ ...config.lockdown });
   const salt = cacheSalt();
   const cache = moduleCache(config, salt);

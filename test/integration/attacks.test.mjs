@@ -199,6 +199,9 @@ const ENTRIES = {
   // parser and log line, set by a package; the checks of "the app's code called" when a
   // package schedules the call as a promise job the app awaits.
   'e-settings.mjs': { cases: ['process-wide-settings', 'async-frame-callers'] },
+  // Review of the session's call-site checks (cases 370 and up): guarded functions the app
+  // calls without naming them (a getter it reads, a conversion, a Proxy trap).
+  'e-review4.mjs': { cases: ['implicit-app-calls', 'v8-query-objects'] },
   // Its own process, under a policy that grants http2 to no package.
   'e-handed-http2.mjs': { cases: ['handed-http2-no-grant'], env: { LAVAMOAT_POLICY: 'lavamoat/node/policy.no-grants.json' } },
   // Its own process, scuttled (the real global reaches undici's dispatcher), with
