@@ -43,8 +43,7 @@
  * - when it starts listening, its own properties that hold a function (the request and
  *   response classes, Node 24's `shouldUpgradeCallback`) and its connection list become
  *   read-only.
- * Not covered: the app's code running a bound `on` a package made (a getter of the
- * package's the app reads: its frame is then below, case 350, open); code that runs inside
+ * Not covered: code that runs inside
  * the window (a `'newListener'` or `'removeListener'`
  * listener of the app's that calls a package) may change the map; a server a package
  * made; a server's other fields (`_handle`, `_sharedCreds`, `_contexts`: tls-servers.ts),

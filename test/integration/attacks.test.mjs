@@ -358,27 +358,10 @@ Object.assign(RESIDUAL, {
 });
 
 const TODO = {
-  // The app's servers take listeners from the app's code and Node's only (server-listeners.ts):
-  // the frame below the server's `on` is told apart, not what the app meant. An app reading
-  // a getter a package set on a request it handed (`req.user`), which is the server's `on`
-  // bound to the package's listener, is that frame (docs/attacks.md, case 350; case 220's
-  // kind).
-  'http-server-state': [
-    "the app reads a getter of the package's on the request (req.user): server.on bound to its listener",
-    'app: its later requests reach no listener added by a getter the app read',
-  ],
   // Node makes one error class per error code when it starts (internal/errors), exports
   // none, and they share no hook a sample could use: a package that catches one reaches
   // the prototype the app's errors of that code share (docs/attacks.md, case 80).
   'node-error-classes': ["a per-code Node error's prototype (ERR_OUT_OF_RANGE)", "app: its ERR_OUT_OF_RANGE errors serialize as Node's"],
-  // node:net opens a descriptor for the app's code (native-handles.ts): the frame below the
-  // constructor is told apart, not what the app meant by it. An app reading a getter of a
-  // package's object (a bound Reflect.construct of node:net's Socket with { fd }) is that
-  // frame, as when it opens one itself (docs/attacks.md, case 220).
-  'net-descriptor-openers': [
-    "the app reads a getter of the package's: <node:net's Socket> constructed with { fd } for a subclass of the package's",
-    "app: the shell of the getter's variant runs only its commands",
-  ],
 };
 
 const show = (entries) => entries.map(([variant, outcome]) => `  - ${variant}\n      => ${outcome}`).join('\n');
