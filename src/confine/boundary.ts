@@ -21,6 +21,11 @@
  * What starts code outside the compartments is confined at its source, for everyone, so
  * that no path to it matters: workers (workers.ts), child processes (child-processes.ts),
  * native handles (native-handles.ts).
+ *
+ * Why one file of about 570 lines: it is the rule (what each kind of host value becomes)
+ * and the places that apply it at the boundary itself (a builtin's first hardening, the
+ * load observer, the lazy exports of `fs`); the per-kind mechanisms are in the modules it
+ * names, and splitting the rule would put its cases out of one reader's sight.
  */
 import process from 'node:process';
 import { builtinModules, createRequire, isBuiltin } from 'node:module';

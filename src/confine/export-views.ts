@@ -31,6 +31,11 @@
  * Views are shared: one per real object, whoever asks, so identity holds between the
  * packages that hold them. Deeply frozen values (the intrinsics, Node's hardened classes,
  * a package's own hardened data) need no view and are given as they are.
+ *
+ * Why one file of about 530 lines: the view's proxy traps, the cache of views by target
+ * and the rules for what a view shows (functions, classes, accessors, promises) are one
+ * mechanism, which strict mode's guarantees rest on; read apart they would hide how a
+ * value is shown twice the same way.
  */
 import { types } from 'node:util';
 import { isDeepFrozen, isNativeFunction, isSlotMutator, noteDeepFrozen, slotKindOf, type SlotKind } from './view-values.js';

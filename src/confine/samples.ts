@@ -11,6 +11,11 @@
  * loaded, and loads nothing an app that does not use it would not load.
  * Module-wide restrictions that must come before any hardening (the refused OpenSSL
  * engines, the locked storages and observers) run here too.
+ *
+ * Why one file of about 580 lines: `MODULE_SAMPLES` is one table, keyed by the module
+ * whose load makes each sample, and `sample()` must see all of it (a module sampled once,
+ * retried after a stack overflow); the samples of whole families already live apart
+ * (web-samples.ts, fs-samples.ts, net-samples.ts).
  */
 import process from 'node:process';
 import { createRequire } from 'node:module';

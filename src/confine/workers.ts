@@ -48,6 +48,11 @@
  *
  * The flags and environment a worker may be given: worker-flags.ts. Child processes:
  * child-processes.ts; what a started worker or child checks first: entry-checks.ts.
+ *
+ * Why one file of about 560 lines: one factory makes every `Worker` anyone can reach,
+ * and what it checks (the entry file, the options Node reads, the environment data, the
+ * observing methods) must hold for that one class; messaging lives apart
+ * (worker-messaging.ts), as do the flags a worker may start with (worker-flags.ts).
  */
 import fs from 'node:fs';
 import path from 'node:path';
