@@ -27,7 +27,8 @@
  *   emit counts on the array (`kEmitting`), a symbol, which the proxy lets through;
  * - `on`, `addListener`, `prependListener`, `once`, `prependOnceListener`,
  *   `removeListener`, `off` and `removeAllListeners` become own, read-only methods that
- *   open the window for the code that may: before the server first emits `'listening'`,
+ *   open the window for the code that may: before the server first emits `'listening'`
+ *   (or a connection or request: `SERVING`),
  *   anyone (no request of it exists yet, so a package holding it was handed it by the
  *   app: ws's `new WebSocketServer({ server })` and socket.io's `new Server(httpServer)`,
  *   which add `'request'` and `'upgrade'` listeners and remove the app's, attach then); from then on, Node's code and the app's (the first frame
